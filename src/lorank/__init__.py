@@ -1,0 +1,26 @@
+"""lorank: low-rank matrix decompositions and completion, with compiled parallel kernels.
+
+Examples
+--------
+>>> import numpy as np, lorank
+>>> rng = np.random.default_rng(0)
+>>> X = rng.standard_normal((10, 5)) @ rng.standard_normal((5, 20))
+>>> U, s, Vt = lorank.svd(X)
+>>> lorank.numerical_rank(s)
+5
+"""
+
+__version__ = "0.1.0"
+
+from ._openmp import openmp_enabled
+from .lowrank import LowRank, compress
+from .svd import numerical_rank, randomized_svd, svd
+
+__all__ = [
+    "LowRank",
+    "compress",
+    "numerical_rank",
+    "openmp_enabled",
+    "randomized_svd",
+    "svd",
+]

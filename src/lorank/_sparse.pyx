@@ -1,0 +1,45 @@
+"""Kernels over sparse patterns: sampled products and sparse x dense products.
+
+Inputs are validated by the Python layer; nothing here checks bounds.
+"""
+
+from cython cimport floating
+from cython.parallel cimport prange
+
+ctypedef fused index_t:
+    int
+    long long
+
+
+def gather_dot(const floating[:, ::1] left, const floating[:, ::1] right,
+               const index_t[::1] rows, const index_t[::1] cols,
+               floating[::1] out, int n_threads):
+    """out[t] = <left[rows[t]], right[cols[t]]> for every t."""
+    cdef Py_ssize_t t, k, n = rows.shape[0], r = left.shape[1]
+    cdef const floating* a
+    cdef const floating* b
+    cdef floating acc
+    for t in prange(n, nogil=True, num_threads=n_threads, schedule="static", chunksize=4096):
+        a = &left[rows[t], 0] if r > 0 else NULL
+        b = &right[cols[t], 0] if r > 0 else NULL
+        acc = 0
+        for k in range(r):
+            acc = acc + a[k] * b[k]
+        out[t] = acc
+
+
+def csr_matmat(const long long[::1] indptr, const index_t[::1] indices,
+               const floating[::1] data, const floating[:, ::1] M,
+               floating[:, ::1] out, int n_threads):
+    """out = S @ M for S in CSR form; each output row is summed in a fixed order,
+    so results do not depend on the thread count."""
+    cdef Py_ssize_t i, p, k, c, n_rows = out.shape[0], n_cols = M.shape[1]
+    cdef floating v
+    for i in prange(n_rows, nogil=True, num_threads=n_threads, schedule="dynamic", chunksize=64):
+        for k in range(n_cols):
+            out[i, k] = 0
+        for p in range(indptr[i], indptr[i + 1]):
+            v = data[p]
+            c = indices[p]
+            for k in range(n_cols):
+                out[i, k] += v * M[c, k]
