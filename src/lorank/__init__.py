@@ -14,10 +14,12 @@ __version__ = "0.1.0"
 
 from ._openmp import openmp_enabled
 from .lowrank import LowRank, compress
+from .ratings import Ratings
 from .svd import numerical_rank, randomized_svd, svd
 
 __all__ = [
     "LowRank",
+    "Ratings",
     "compress",
     "numerical_rank",
     "openmp_enabled",
