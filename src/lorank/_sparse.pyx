@@ -213,3 +213,17 @@ def check_compressed(const long long[::1] indptr, const minor_t[::1] indices,
     if code < 0:
         return None
     return code, int(i), int(bad)
+
+def residual(const long long[::1] indptr, const index_t[::1] indices,
+             const floating[::1] values, const floating[:, ::1] left,
+             const floating[:, ::1] right, floating[::1] out, int n_threads):
+    """out[p] = values[p] − <left[i], right[j]> for every stored (i, j) of a CSR
+    pattern (pass the CSC arrays with left and right swapped for a CSC pattern)."""
+    cdef Py_ssize_t i, p, k, n_rows = indptr.shape[0] - 1, r = left.shape[1]
+    cdef floating acc
+    for i in prange(n_rows, nogil=True, num_threads=n_threads, schedule="dynamic", chunksize=64):
+        for p in range(indptr[i], indptr[i + 1]):
+            acc = values[p]
+            for k in range(r):
+                acc = acc - left[i, k] * right[indices[p], k]
+            out[p] = acc

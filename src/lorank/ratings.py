@@ -9,6 +9,7 @@ import numbers
 from typing import NamedTuple
 
 import numpy as np
+import scipy.sparse
 
 from . import _sparse
 from ._validation import as_float_dtype
@@ -736,3 +737,23 @@ class Ratings:
         else:
             raise ValueError(f'by must be "random" or "row", got {by!r}')
         return ((self.take(fold != f), self.take(fold == f)) for f in range(int(k)))
+
+
+def as_ratings(X, *, dtype=None, name="X"):
+    """Accept the input forms estimators take and return a ``Ratings``.
+
+    A ``Ratings`` passes through (converted to ``dtype`` when given); a
+    scipy.sparse matrix or array goes through :meth:`Ratings.from_sparse` (every
+    stored entry is an observation); anything array-like through
+    :meth:`Ratings.from_dense` (NaN = missing).
+    """
+    if isinstance(X, Ratings):
+        return X if dtype is None or X.dtype == dtype else X.astype(dtype)
+    if scipy.sparse.issparse(X):
+        return Ratings.from_sparse(X, dtype=dtype)
+    if isinstance(X, (np.ndarray, list, tuple)) or hasattr(X, "__array__"):
+        return Ratings.from_dense(X, dtype=dtype)
+    raise TypeError(
+        f"{name} must be a lorank.Ratings, a scipy.sparse matrix, or a dense array "
+        f"with NaN for missing entries, got {type(X).__name__}"
+    )
