@@ -205,3 +205,7 @@ def no_matplotlib(monkeypatch):
 def test_missing_matplotlib_names_the_extra(no_matplotlib, call):
     with pytest.raises(ImportError, match=re.escape("pip install 'lorank[plot]'")):
         call()
+
+
+def test_plot_is_an_attribute_of_lorank():
+    assert lorank.plot is plot

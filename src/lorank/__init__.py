@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 from ._openmp import openmp_enabled
 from .lowrank import LowRank, compress
 from .svd import numerical_rank, randomized_svd, svd
+from . import plot  # cheap: matplotlib is imported only when a plot is drawn
 
 __all__ = [
     "LowRank",
