@@ -16,6 +16,7 @@ from ._openmp import openmp_enabled
 from .lowrank import LowRank, compress
 from .ratings import Ratings
 from .svd import numerical_rank, randomized_svd, svd
+from . import plot  # cheap: matplotlib is imported only when a plot is drawn
 
 __all__ = [
     "LowRank",

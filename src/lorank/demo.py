@@ -1,1 +1,227 @@
+"""``lorank demo``: the library's story end to end, in seconds, with no downloads.
 
+The demo is a list of stages, run in order. Each stage is a function taking a
+:class:`Context` (where to print, where to write figures) and returning a dict
+of the facts it showed, so tests can check them. Later parts of the story add
+themselves with the :func:`stage` decorator::
+
+    @stage("Completing a matrix from a few entries")
+    def _completion(ctx):
+        ...
+        return {"rmse": rmse}
+"""
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .lowrank import LowRank
+from .svd import numerical_rank, svd
+
+__all__ = ["run", "stage", "STAGES", "Context", "sample_image"]
+
+
+@dataclass
+class Context:
+    """What a stage needs: an output stream and, maybe, a folder for figures."""
+
+    file: object
+    out: Path | None = None  # None: no figures
+    files: list = field(default_factory=list)  # figures written so far
+
+    def print(self, *args):
+        print(*args, file=self.file)
+
+    def save(self, fig, name):
+        """Write a matplotlib Figure as ``out/name`` and remember the path."""
+        path = self.out / name
+        fig.savefig(path, dpi=100)
+        self.files.append(path)
+        return path
+
+
+#: The demo's stages, in order: (name, title, function).
+STAGES = []
+
+
+def stage(title):
+    """Register ``func(ctx) -> dict`` as the next stage of the demo."""
+
+    def register(func):
+        STAGES.append((func.__name__.lstrip("_"), title, func))
+        return func
+
+    return register
+
+
+def _have_matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def run(out=None, *, file=None):
+    """Run every stage of the demo, printing as it goes.
+
+    Parameters
+    ----------
+    out : str or path-like, default=None
+        Folder for the PNG figures (created if needed). ``None`` writes no
+        figures; so does a missing matplotlib (with a note saying so).
+    file : file-like, default=None
+        Where to print; ``None`` is ``sys.stdout``.
+
+    Returns
+    -------
+    dict
+        ``{stage name: facts}`` for every stage, plus ``"files"``: the list of
+        figures written.
+
+    Examples
+    --------
+    >>> import io, lorank.demo
+    >>> facts = lorank.demo.run(file=io.StringIO())
+    >>> facts["trig_function"]["numerical_rank"]
+    4
+    """
+    file = sys.stdout if file is None else file
+    if out is not None and not _have_matplotlib():
+        print(
+            "matplotlib is not installed: no figures "
+            "(pip install 'lorank[plot]' to get them)",
+            file=file,
+        )
+        out = None
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+    ctx = Context(file=file, out=out)
+    facts = {}
+    start = time.perf_counter()
+    for i, (name, title, func) in enumerate(STAGES, 1):
+        ctx.print(f"\n== {i}. {title} ==")
+        facts[name] = func(ctx)
+    ctx.print(f"\nDemo done in {time.perf_counter() - start:.1f} s.")
+    if ctx.files:
+        ctx.print(f"Figures written to {out}:")
+        for path in ctx.files:
+            ctx.print(f"  {path}")
+    facts["files"] = list(ctx.files)
+    return facts
+
+
+def _fmt(values):
+    return "  ".join(f"{v:.3g}" for v in values)
+
+
+@stage("A random 10 x 20 matrix of rank 5")
+def _random_rank5(ctx):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((10, 5)) @ rng.standard_normal((5, 20))
+    U, s, Vt = svd(X)
+    error = float(np.abs(U * s @ Vt - X).max())
+    above = int(np.count_nonzero(s > 1e-10 * s[0]))
+    ctx.print("X = A @ B with A 10 x 5 and B 5 x 20, both Gaussian.")
+    ctx.print(f"singular values: {_fmt(s)}")
+    ctx.print(f"U @ diag(s) @ Vt reconstructs X: max |error| = {error:.1e}")
+    ctx.print(f"singular values above 1e-10 * s[0]: {above}  (the rank is 5)")
+    return {"singular_values": s, "max_error": error, "rank": above}
+
+
+@stage("A smooth function on a grid has low rank")
+def _trig_function(ctx):
+    x = np.linspace(0, 1, 100)
+    X, Y = x[:, None], x[None, :]
+    F = np.sin(200 * X + 75 * Y) + np.sin(50 * X) + np.cos(100 * Y)
+    s = svd(F)[1]
+    rank = numerical_rank(s, shape=F.shape)
+    rank_abs = numerical_rank(s, tol=1e-12)
+    ctx.print("F = sin(200x + 75y) + sin(50x) + cos(100y) on a 100 x 100 grid of [0, 1]^2")
+    ctx.print(f"largest singular values: {_fmt(s[:6])}")
+    ctx.print(
+        f"numerical rank: {rank} (tol = max(m, n) * eps * s[0]); "
+        f"{rank_abs} (tol = 1e-12)"
+    )
+    ctx.print("sin(a + b) = sin a cos b + cos a sin b: two rank-one terms, plus one each.")
+    return {"singular_values": s, "numerical_rank": rank, "numerical_rank_1e-12": rank_abs}
+
+
+def sample_image(size=512):
+    """A grayscale test image with smooth regions and sharp edges, made in code.
+
+    A diagonal gradient with a soft vignette, a few disks and rectangles, a
+    thin slanted line and rows of short bars that look like text: the smooth
+    parts need few singular vectors, the edges need many.
+
+    Parameters
+    ----------
+    size : int, default=512
+        Height and width in pixels.
+
+    Returns
+    -------
+    ndarray of shape (size, size), float64 in [0, 1]
+
+    Examples
+    --------
+    >>> from lorank.demo import sample_image
+    >>> img = sample_image(64)
+    >>> img.shape, bool(img.min() >= 0 and img.max() <= 1)
+    ((64, 64), True)
+    """
+    t = np.linspace(0.0, 1.0, size)
+    y, x = t[:, None], t[None, :]
+    img = 0.25 + 0.35 * x + 0.15 * y  # smooth gradient
+    img = img - 0.2 * ((x - 0.5) ** 2 + (y - 0.5) ** 2)  # vignette
+    img = np.broadcast_to(img, (size, size)).copy()
+    # Disks: (center x, center y, radius, gray level).
+    for cx, cy, r, level in [(0.28, 0.3, 0.16, 0.95), (0.7, 0.62, 0.2, 0.1), (0.78, 0.2, 0.08, 0.6)]:
+        img[(x - cx) ** 2 + (y - cy) ** 2 < r**2] = level
+    # A shaded disk: smooth inside, sharp at the rim.
+    inside = (x - 0.3) ** 2 + (y - 0.75) ** 2 < 0.12**2
+    img[inside] = (0.5 + 0.5 * np.cos(12 * (x + y)))[inside]
+    # Rectangles: (x0, y0, x1, y1, gray level).
+    for x0, y0, x1, y1, level in [(0.05, 0.55, 0.2, 0.95, 0.0), (0.45, 0.05, 0.62, 0.4, 1.0)]:
+        img[(x >= x0) & (x < x1) & (y >= y0) & (y < y1)] = level
+    # A thin slanted line.
+    img[np.abs(y - (0.9 - 0.5 * x)) < 1.2 / size] = 1.0
+    # "Text": rows of short dark bars of varying widths.
+    rng = np.random.default_rng(7)
+    for row in range(4):
+        top = 0.46 + 0.045 * row
+        left = 0.44
+        while left < 0.95:
+            width = rng.uniform(0.01, 0.04)
+            img[(y >= top) & (y < top + 0.025) & (x >= left) & (x < min(left + width, 0.95))] = 0.05
+            left += width + rng.uniform(0.006, 0.02)
+    return np.clip(img, 0.0, 1.0)
+
+
+@stage("Compressing a 512 x 512 image by truncated SVD")
+def _image_compression(ctx):
+    img = sample_image(512)
+    ranks = [10, 20, 50, 100]
+    U, s, Vt = svd(img)
+    norm = np.linalg.norm(img)
+    rows = []
+    ctx.print("A 512 x 512 test image (gradients, disks, rectangles, text-like bars).")
+    ctx.print(f"{'rank':>6}  {'relative error':>14}  {'compression ratio':>17}")
+    for k in ranks:
+        L = LowRank.from_svd(U, s, Vt, rank=k)
+        error = float(np.linalg.norm(img - L.to_dense()) / norm)
+        rows.append((k, error, L.compression_ratio))
+        ctx.print(f"{k:>6}  {error:>14.4f}  {L.compression_ratio:>16.2f}x")
+    ctx.print("relative error = ||X - X_k||_F / ||X||_F; ratio = dense bytes / factor bytes")
+    if ctx.out is not None:
+        from . import plot
+
+        ax = plot.singular_values(s, relative=True, label="test image")
+        ax.set_title("Singular values of the 512 x 512 test image")
+        ctx.save(ax.figure, "image_singular_values.png")
+        ctx.save(plot.compression_grid(img, ranks), "image_compression.png")
+    return {"table": rows}

@@ -1,0 +1,95 @@
+"""lorank.demo: each stage shows what it claims, checked against plain numpy."""
+
+import io
+import sys
+
+import numpy as np
+import pytest
+
+from lorank import demo
+
+
+@pytest.fixture(scope="module")
+def facts():
+    """One demo run without figures, shared by the tests below."""
+    out = io.StringIO()
+    result = demo.run(file=out)
+    return result, out.getvalue()
+
+
+def test_stages_run_in_order(facts):
+    result, text = facts
+    names = [name for name, _, _ in demo.STAGES]
+    assert names[:3] == ["random_rank5", "trig_function", "image_compression"]
+    assert list(result) == names + ["files"]
+    assert result["files"] == []
+    positions = [text.index(f"== {i}. {title} ==") for i, (_, title, _) in enumerate(demo.STAGES, 1)]
+    assert positions == sorted(positions)
+
+
+def test_random_rank5(facts):
+    r = facts[0]["random_rank5"]
+    assert r["rank"] == 5
+    assert r["max_error"] < 1e-12
+    # Independent count with numpy's SVD of the same matrix.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((10, 5)) @ rng.standard_normal((5, 20))
+    s = np.linalg.svd(X, compute_uv=False)
+    np.testing.assert_allclose(r["singular_values"], s, rtol=1e-10, atol=1e-12 * s[0])
+    assert np.count_nonzero(s > 1e-10 * s[0]) == 5
+
+
+def test_trig_function_rank_four(facts):
+    r = facts[0]["trig_function"]
+    assert r["numerical_rank"] == 4
+    assert r["numerical_rank_1e-12"] == 4
+    assert "numerical rank: 4" in facts[1]
+
+
+def test_image_compression_table_matches_numpy(facts):
+    result, text = facts
+    rows = result["image_compression"]["table"]
+    s = np.linalg.svd(demo.sample_image(512), compute_uv=False)
+    assert [k for k, _, _ in rows] == [10, 20, 50, 100]
+    for k, error, ratio in rows:
+        # Eckart-Young: the truncation error is the norm of the dropped singular values.
+        assert error == pytest.approx(np.sqrt(np.sum(s[k:] ** 2) / np.sum(s**2)), rel=1e-8)
+        assert ratio == pytest.approx(512 * 512 / (k * 1024))
+        assert f"{k:>6}  {error:>14.4f}  {ratio:>16.2f}x" in text
+    assert rows[0][2] == 25.6 and rows[-1][2] == 2.56
+
+
+def test_sample_image_has_smooth_parts_and_edges():
+    img = demo.sample_image(128)
+    assert img.shape == (128, 128) and img.dtype == np.float64
+    assert img.min() >= 0 and img.max() <= 1
+    np.testing.assert_array_equal(img, demo.sample_image(128))  # deterministic
+    # Sharp edges: some neighbouring pixels jump by more than half the range.
+    assert np.abs(np.diff(img, axis=1)).max() > 0.5
+    # Not low rank: far from the rank-4 trig function.
+    s = np.linalg.svd(img, compute_uv=False)
+    assert np.count_nonzero(s > 1e-3 * s[0]) > 20
+
+
+def test_run_without_matplotlib_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    out = io.StringIO()
+    result = demo.run(tmp_path / "figs", file=out)
+    assert result["files"] == []
+    assert not (tmp_path / "figs").exists()
+    assert "pip install 'lorank[plot]'" in out.getvalue()
+
+
+def test_stage_decorator_appends(monkeypatch):
+    monkeypatch.setattr(demo, "STAGES", list(demo.STAGES[:1]))
+
+    @demo.stage("An extra stage")
+    def _extra(ctx):
+        ctx.print("extra ran")
+        return {"ok": True}
+
+    assert demo.STAGES[-1] == ("extra", "An extra stage", _extra)
+    out = io.StringIO()
+    result = demo.run(file=out)
+    assert result["extra"] == {"ok": True}
+    assert f"== {len(demo.STAGES)}. An extra stage ==\nextra ran" in out.getvalue()

@@ -1,0 +1,31 @@
+"""README's Python examples run as written, and its set-up commands stay put."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+pytestmark = pytest.mark.skipif(not README.exists(), reason="README.md not found next to tests/")
+
+
+def _blocks(language):
+    return re.findall(rf"```{language}\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+
+
+def test_quickstart_runs(capsys):
+    (code,) = _blocks("python")
+    exec(compile(code, str(README), "exec"), {"__name__": "readme"})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "5" and lines[1] == "4 4"
+    assert lines[3].startswith("10 25.6 ") and lines[4].startswith("100 2.56 ")
+
+
+def test_two_setup_commands():
+    commands = [block.strip() for block in _blocks("bash")]
+    assert "pip install . && lorank demo" in commands
+    assert "pip install '.[test]' && pytest" in commands
+    ci = README.parent / ".ci" / "run"
+    if ci.exists():  # CI runs exactly README's test command
+        assert "pip install '.[test]' && pytest" in ci.read_text()
