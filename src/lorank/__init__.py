@@ -12,6 +12,7 @@ Examples
 
 __version__ = "0.1.0"
 
+from . import datasets
 from ._openmp import openmp_enabled
 from .lowrank import LowRank, compress
 from .svd import numerical_rank, randomized_svd, svd
@@ -19,6 +20,7 @@ from .svd import numerical_rank, randomized_svd, svd
 __all__ = [
     "LowRank",
     "compress",
+    "datasets",
     "numerical_rank",
     "openmp_enabled",
     "randomized_svd",
