@@ -15,10 +15,12 @@ __version__ = "0.1.0"
 from . import datasets
 from ._openmp import openmp_enabled
 from .lowrank import LowRank, compress
+from .ratings import Ratings
 from .svd import numerical_rank, randomized_svd, svd
 
 __all__ = [
     "LowRank",
+    "Ratings",
     "compress",
     "datasets",
     "numerical_rank",

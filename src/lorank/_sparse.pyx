@@ -43,3 +43,173 @@ def csr_matmat(const long long[::1] indptr, const index_t[::1] indices,
             c = indices[p]
             for k in range(n_cols):
                 out[i, k] += v * M[c, k]
+
+
+# ---------------------------------------------------------------------------
+# Construction of CSR/CSC views for lorank.Ratings (stable counting sorts).
+# Serial and allocation-free apart from one int64 cursor array per pass.
+
+ctypedef fused major_t:
+    int
+    long long
+
+ctypedef fused minor_t:
+    int
+    long long
+
+ctypedef fused out_t:
+    int
+    long long
+
+from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy
+
+
+cdef long long* _cursors(const long long[::1] indptr) noexcept nogil:
+    """A malloc'ed copy of indptr[:-1]: the next free slot of every bucket."""
+    cdef Py_ssize_t n = indptr.shape[0] - 1
+    cdef long long* nxt = <long long*> malloc((n if n > 0 else 1) * sizeof(long long))
+    if nxt != NULL and n > 0:
+        memcpy(nxt, &indptr[0], n * sizeof(long long))
+    return nxt
+
+
+def coo_compress(const major_t[::1] major, const minor_t[::1] minor,
+                 const floating[::1] values, long long[::1] indptr,
+                 out_t[::1] out_indices, floating[::1] out_values):
+    """Stable counting sort of COO entries by ``major``.
+
+    Fills ``indptr`` (length n_major + 1) and, bucket by bucket in input order,
+    ``out_indices`` (the minor index) and ``out_values``.
+    """
+    cdef Py_ssize_t t, nnz = major.shape[0], n_major = indptr.shape[0] - 1
+    cdef long long p
+    cdef long long* nxt
+    with nogil:
+        for t in range(n_major + 1):
+            indptr[t] = 0
+        for t in range(nnz):
+            indptr[major[t] + 1] += 1
+        for t in range(n_major):
+            indptr[t + 1] += indptr[t]
+        nxt = _cursors(indptr)
+    if nxt == NULL:
+        raise MemoryError()
+    with nogil:
+        for t in range(nnz):
+            p = nxt[major[t]]
+            nxt[major[t]] = p + 1
+            out_indices[p] = <out_t> minor[t]
+            out_values[p] = values[t]
+        free(nxt)
+
+
+def compressed_transpose(const long long[::1] indptr, const minor_t[::1] indices,
+                         const floating[::1] values, long long[::1] out_indptr,
+                         out_t[::1] out_indices, floating[::1] out_values):
+    """CSR -> CSC (or CSC -> CSR) by a stable counting sort over the minor index.
+
+    Majors are visited in increasing order, so within every output bucket the
+    new minor indices are non-decreasing and equal ones keep their input order.
+    ``out_indptr`` has length n_minor + 1.
+    """
+    cdef Py_ssize_t i, t, n_major = indptr.shape[0] - 1
+    cdef Py_ssize_t n_minor = out_indptr.shape[0] - 1, nnz = indices.shape[0]
+    cdef long long p, q
+    cdef long long* nxt
+    with nogil:
+        for t in range(n_minor + 1):
+            out_indptr[t] = 0
+        for t in range(nnz):
+            out_indptr[indices[t] + 1] += 1
+        for t in range(n_minor):
+            out_indptr[t + 1] += out_indptr[t]
+        nxt = _cursors(out_indptr)
+    if nxt == NULL:
+        raise MemoryError()
+    with nogil:
+        for i in range(n_major):
+            for p in range(indptr[i], indptr[i + 1]):
+                q = nxt[indices[p]]
+                nxt[indices[p]] = q + 1
+                out_indices[q] = <out_t> i
+                out_values[q] = values[p]
+        free(nxt)
+
+
+def first_duplicate(const long long[::1] indptr, const minor_t[::1] indices):
+    """(major, minor) of the first repeated pair in a compressed structure whose
+    minor indices are sorted within each major, or None."""
+    cdef Py_ssize_t i, n_major = indptr.shape[0] - 1
+    cdef long long p, found = -1
+    with nogil:
+        for i in range(n_major):
+            for p in range(indptr[i] + 1, indptr[i + 1]):
+                if indices[p] == indices[p - 1]:
+                    found = p
+                    break
+            if found >= 0:
+                break
+    if found < 0:
+        return None
+    return int(i), int(indices[found])
+
+
+def merge_duplicates(long long[::1] indptr, minor_t[::1] indices,
+                     floating[::1] values, bint mean):
+    """Collapse runs of equal minor indices within each major, in place.
+
+    Keeps the mean of a run (``mean``) or its last value. Returns the new nnz;
+    ``indptr`` is rewritten for the compacted arrays.
+    """
+    cdef Py_ssize_t i, n_major = indptr.shape[0] - 1
+    cdef long long p, q, t, end, w = 0, start = 0
+    cdef double acc
+    with nogil:
+        for i in range(n_major):
+            p = start
+            end = indptr[i + 1]
+            while p < end:
+                q = p + 1
+                while q < end and indices[q] == indices[p]:
+                    q = q + 1
+                if mean and q - p > 1:
+                    acc = 0
+                    for t in range(p, q):
+                        acc = acc + values[t]
+                    values[w] = <floating> (acc / (q - p))
+                else:
+                    values[w] = values[q - 1]
+                indices[w] = indices[p]
+                w = w + 1
+                p = q
+            start = end
+            indptr[i + 1] = w
+    return w
+
+
+def check_compressed(const long long[::1] indptr, const minor_t[::1] indices,
+                     long long n_minor):
+    """Validate a compressed structure whose indptr was already checked.
+
+    Returns None, or (code, major, position): code 0 = index out of range,
+    1 = minor indices not strictly increasing within the major.
+    """
+    cdef Py_ssize_t i, n_major = indptr.shape[0] - 1
+    cdef long long p, bad = -1
+    cdef int code = -1
+    with nogil:
+        for i in range(n_major):
+            for p in range(indptr[i], indptr[i + 1]):
+                if indices[p] < 0 or indices[p] >= n_minor:
+                    code = 0
+                elif p > indptr[i] and indices[p] <= indices[p - 1]:
+                    code = 1
+                if code >= 0:
+                    bad = p
+                    break
+            if code >= 0:
+                break
+    if code < 0:
+        return None
+    return code, int(i), int(bad)

@@ -1,0 +1,740 @@
+"""``Ratings``: the one gate for observed entries.
+
+Every way in (COO triples, scipy.sparse, dense with NaN, labelled ids, raw CSR)
+is validated here once and stored as cached CSR *and* CSC views; everything
+downstream trusts a ``Ratings`` and never re-checks it.
+"""
+
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _sparse
+from ._validation import as_float_dtype
+
+_INT32_MAX = np.iinfo(np.int32).max
+_DUPLICATES = ("error", "mean", "last")
+
+
+class SparseView(NamedTuple):
+    """A compressed sparse structure (CSR or CSC) as three read-only arrays.
+
+    ``indptr`` is int64 with one entry per major index plus one; ``indices``
+    (int32, or int64 when the minor dimension exceeds int32) are strictly
+    increasing within each major; ``values`` are float32 or float64.
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    values: np.ndarray
+
+
+class _DuplicateEntry(ValueError):
+    """A repeated (row, col) pair; ``pair`` holds the indices."""
+
+    def __init__(self, pair):
+        self.pair = pair
+        super().__init__(f'duplicate entry {pair}; pass duplicates="mean" or "last"')
+
+
+class _Unsorted(ValueError):
+    """A CSR structure whose indices are not strictly increasing within a row."""
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _index_dtype(size):
+    return np.int32 if size <= _INT32_MAX else np.int64
+
+
+def _frozen(a):
+    """A read-only view: a Ratings is immutable."""
+    if not a.flags.writeable:
+        return a
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
+def _check_shape(shape):
+    if not isinstance(shape, (tuple, list)) or len(shape) != 2:
+        raise TypeError(f"shape must be a pair of positive integers, got {shape!r}")
+    for k, s in enumerate(shape):
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, numbers.Integral):
+            raise TypeError(f"shape[{k}] must be an integer, got {s!r}")
+        if s <= 0:
+            raise ValueError(f"shape[{k}] must be positive, got {s}")
+    return int(shape[0]), int(shape[1])
+
+
+def _check_duplicates(duplicates):
+    if duplicates not in _DUPLICATES:
+        raise ValueError(f"duplicates must be one of {_DUPLICATES}, got {duplicates!r}")
+
+
+def _as_1d(a, name):
+    a = np.asarray(a)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got an array with shape {a.shape}")
+    return a
+
+
+def _as_index_array(a, name):
+    """A 1-D integer array (an empty float array, as from ``[]``, counts as one)."""
+    a = _as_1d(a, name)
+    if a.dtype.kind not in "iu":
+        if a.size == 0 and a.dtype.kind == "f":
+            return a.astype(np.int64)
+        raise TypeError(f"{name} must hold integers, got dtype {a.dtype}")
+    return a
+
+
+def _check_range(a, name, size, axis_name):
+    """0 <= a < size, then a C-contiguous int32/int64 array (no copy if it already is)."""
+    if a.size:
+        lo, hi = a.min(), a.max()
+        if lo < 0:
+            raise ValueError(f"{name} contains index {int(lo)}; indices must be >= 0")
+        if hi >= size:
+            raise ValueError(f"{name} contains index {int(hi)} but {axis_name} is {size}")
+    if a.dtype not in (np.int32, np.int64):
+        a = a.astype(_index_dtype(size))
+    return np.ascontiguousarray(a)
+
+
+def _values_dtype(values, dtype, name="values"):
+    """float32 stays float32, other real numbers go to float64, unless ``dtype``."""
+    if values.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must hold real numbers, got dtype {values.dtype}")
+    if dtype is not None:
+        return np.dtype(as_float_dtype(dtype))
+    return np.dtype(np.float32 if values.dtype == np.float32 else np.float64)
+
+
+def _as_values(values, dt, name="values"):
+    """Cast to ``dt`` (no copy when already there) and check finiteness after the
+    cast, so float64 values that overflow float32 are caught too."""
+    original = values
+    with np.errstate(over="ignore", invalid="ignore"):
+        values = np.ascontiguousarray(values, dtype=dt)
+        # A finite float64 sum proves every entry finite without an nnz-sized temporary.
+        total = np.sum(values, dtype=np.float64)
+    if not np.isfinite(total):
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            pos = int(bad[0])
+            was = original[pos]
+            if np.isfinite(was):
+                raise ValueError(
+                    f"{name} contains {was} at position {pos}, which overflows {dt}; "
+                    "values must be finite"
+                )
+            raise ValueError(
+                f"{name} contains {was} at position {pos}; values must be finite"
+            )
+    return values
+
+
+def _transpose(indptr, indices, values, n_minor, n_major):
+    """Compressed structure -> the other orientation, sorted (stable counting sort)."""
+    out_indptr = np.empty(n_minor + 1, dtype=np.int64)
+    out_indices = np.empty(len(indices), dtype=_index_dtype(n_major))
+    out_values = np.empty(len(values), dtype=values.dtype)
+    _sparse.compressed_transpose(indptr, indices, values, out_indptr, out_indices, out_values)
+    return out_indptr, out_indices, out_values
+
+
+def _build_from_coo(rows, cols, values, shape, duplicates):
+    """Validated COO -> (csr, csc) tuples, sorted, duplicates resolved."""
+    m, n = shape
+    nnz = len(values)
+    # Pass 1: stable sort by column -> a temporary CSC whose rows are in input order.
+    t_indptr = np.empty(n + 1, dtype=np.int64)
+    t_rows = np.empty(nnz, dtype=_index_dtype(m))
+    t_values = np.empty(nnz, dtype=values.dtype)
+    _sparse.coo_compress(cols, rows, values, t_indptr, t_rows, t_values)
+    # Pass 2: stable sort by row -> CSR with sorted columns; repeated (row, col)
+    # pairs are adjacent and in input order.
+    indptr, indices, vals = _transpose(t_indptr, t_rows, t_values, m, n)
+    del t_indptr, t_rows, t_values
+    dup = _sparse.first_duplicate(indptr, indices)
+    if dup is not None:
+        if duplicates == "error":
+            raise _DuplicateEntry(dup)
+        nnz = _sparse.merge_duplicates(indptr, indices, vals, duplicates == "mean")
+        indices = indices[:nnz].copy()
+        vals = vals[:nnz].copy()
+    # Pass 3: CSR -> CSC with sorted rows.
+    csc = _transpose(indptr, indices, vals, n, m)
+    return (indptr, indices, vals), csc
+
+
+def _checked_csr(indptr, indices, values, shape, dtype, *, copy):
+    """Validate a raw CSR structure; raise ``_Unsorted`` for unsorted/duplicate
+    indices within a row (from_sparse falls back to the COO path on it)."""
+    m, n = shape
+    indptr = _as_index_array(indptr, "indptr")
+    indices = _as_index_array(indices, "indices")
+    values = _as_1d(values, "values")
+    if len(indptr) != m + 1:
+        raise ValueError(
+            f"indptr must have shape[0] + 1 = {m + 1} entries, got {len(indptr)}"
+        )
+    if len(values) != len(indices):
+        raise ValueError(
+            f"indices and values must have the same length, got {len(indices)} and {len(values)}"
+        )
+    if indptr[0] != 0:
+        raise ValueError(f"indptr must start at 0, got {int(indptr[0])}")
+    if indptr[-1] != len(indices):
+        raise ValueError(
+            f"indptr must end at nnz = {len(indices)} (the length of indices), "
+            f"got {int(indptr[-1])}"
+        )
+    step = np.diff(indptr)
+    if (step < 0).any():
+        i = int(np.flatnonzero(step < 0)[0])
+        raise ValueError(
+            f"indptr must be non-decreasing, but indptr[{i + 1}] = {int(indptr[i + 1])} "
+            f"< indptr[{i}] = {int(indptr[i])}"
+        )
+    del step
+    dt = _values_dtype(values, dtype)
+    indptr = np.array(indptr, dtype=np.int64, copy=True if copy else None, order="C")
+    if indices.dtype not in (np.int32, np.int64):
+        indices = _check_range(indices, "indices", n, "shape[1]")
+    indices = np.ascontiguousarray(indices)
+    bad = _sparse.check_compressed(indptr, indices, n)
+    if bad is not None:
+        code, i, p = bad
+        if code == 0:
+            v = int(indices[p])
+            if v < 0:
+                raise ValueError(f"indices contains index {v} (row {i}); indices must be >= 0")
+            raise ValueError(f"indices contains index {v} (row {i}) but shape[1] is {n}")
+        raise _Unsorted(
+            f"indices must be strictly increasing within each row, but row {i} has "
+            f"column {int(indices[p])} after column {int(indices[p - 1])} (sorted rows "
+            "without duplicates are required; Ratings(rows, cols, values) sorts and "
+            "resolves duplicates)"
+        )
+    indices = np.array(indices, dtype=_index_dtype(n), copy=True if copy else None)
+    values = np.array(values, copy=True) if copy and values.dtype == dt else values
+    return indptr, indices, _as_values(values, dt)
+
+
+def _label_array(labels, name):
+    if isinstance(labels, np.ndarray):
+        return _as_1d(labels, name)
+    try:
+        arr = np.asarray(labels)
+    except ValueError:  # ragged sequences, e.g. tuples of different lengths
+        arr = None
+    if arr is None or arr.ndim != 1:
+        seq = list(labels)
+        arr = np.empty(len(seq), dtype=object)
+        for k, x in enumerate(seq):
+            arr[k] = x
+    return arr
+
+
+def _encode(labels, name):
+    """Labels -> (codes, unique labels): sorted unique labels when they sort,
+    else first-seen order."""
+    arr = _label_array(labels, name)
+    try:
+        uniq, codes = np.unique(arr, return_inverse=True)
+    except TypeError:
+        mapping = {}
+        try:
+            codes = np.fromiter(
+                (mapping.setdefault(x, len(mapping)) for x in arr), dtype=np.int64, count=len(arr)
+            )
+        except TypeError as exc:
+            raise TypeError(f"{name} must hold hashable labels: {exc}") from None
+        uniq = np.empty(len(mapping), dtype=object)
+        for k, x in enumerate(mapping):
+            uniq[k] = x
+    return codes, uniq
+
+
+def _format_labels(missing):
+    shown = ", ".join(repr(x) for x in missing[:5])
+    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    return shown + more
+
+
+# ---------------------------------------------------------------- Ratings
+
+
+class Ratings:
+    """Observed entries of an m x n matrix, validated once, with CSR and CSC views.
+
+    Parameters
+    ----------
+    rows, cols : array-like of int, shape (nnz,)
+        Row and column index of every observation.
+    values : array-like of real, shape (nnz,)
+        Observed values; must be finite. float32 stays float32, other real
+        types become float64.
+    shape : (int, int), default=None
+        Matrix shape; ``None`` means ``(max(rows) + 1, max(cols) + 1)``.
+        Required when there are no observations.
+    dtype : {None, np.float32, np.float64}, default=None
+        Value dtype; ``None`` infers it from ``values``.
+    duplicates : {"error", "mean", "last"}, default="error"
+        What to do with a repeated (row, col) pair: raise, average the values,
+        or keep the last one in input order.
+
+    Attributes
+    ----------
+    shape : tuple of int
+    nnz : int
+    dtype : numpy.dtype
+    density : float
+        ``nnz / (m * n)``.
+    row_counts, col_counts : ndarray of int64
+        Observations per row / column.
+    row_labels, col_labels : ndarray or None
+        The labels given to :meth:`from_labels`, index ``i`` naming row ``i``.
+    csr, csc : SparseView
+        (indptr int64, indices int32, values) with sorted indices within each
+        row (CSR) or column (CSC). Read-only, built once at construction.
+
+    Notes
+    -----
+    Construction is three stable counting sorts in compiled code (by column,
+    by row, then CSR -> CSC); the object holds only the CSR and CSC arrays.
+    A ``Ratings`` is immutable: its arrays are read-only, and methods return
+    new objects that share arrays where they can.
+
+    Examples
+    --------
+    >>> import lorank
+    >>> R = lorank.Ratings([0, 2, 1], [1, 0, 1], [5.0, 3.0, 4.0])
+    >>> R
+    Ratings(shape=(3, 2), nnz=3, dtype=float64, density=0.5)
+    >>> R.csr.indices
+    array([1, 1, 0], dtype=int32)
+    >>> R.csc.indices
+    array([2, 0, 1], dtype=int32)
+    """
+
+    def __init__(self, rows, cols, values, shape=None, *, dtype=None, duplicates="error"):
+        _check_duplicates(duplicates)
+        rows = _as_index_array(rows, "rows")
+        cols = _as_index_array(cols, "cols")
+        values = _as_1d(values, "values")
+        if not len(rows) == len(cols) == len(values):
+            raise ValueError(
+                "rows, cols and values must have the same length, got "
+                f"{len(rows)}, {len(cols)} and {len(values)}"
+            )
+        dt = _values_dtype(values, dtype)
+        if shape is None:
+            if len(rows) == 0:
+                raise ValueError("no observations: pass shape= to build an empty Ratings")
+            for a, name in ((rows, "rows"), (cols, "cols")):
+                if a.min() < 0:
+                    raise ValueError(f"{name} contains index {int(a.min())}; indices must be >= 0")
+            shape = (int(rows.max()) + 1, int(cols.max()) + 1)
+        shape = _check_shape(shape)
+        rows = _check_range(rows, "rows", shape[0], "shape[0]")
+        cols = _check_range(cols, "cols", shape[1], "shape[1]")
+        values = _as_values(values, dt)
+        csr, csc = _build_from_coo(rows, cols, values, shape, duplicates)
+        self._set(shape, csr, csc)
+
+    # ------------------------------------------------------------ constructors
+
+    def _set(self, shape, csr, csc, row_labels=None, col_labels=None):
+        self.shape = shape
+        self.csr = csr if isinstance(csr, SparseView) else SparseView(*map(_frozen, csr))
+        self.csc = csc if isinstance(csc, SparseView) else SparseView(*map(_frozen, csc))
+        self.row_labels = row_labels
+        self.col_labels = col_labels
+        self._lookup = {}
+        return self
+
+    @classmethod
+    def _from_parts(cls, shape, csr, csc, row_labels=None, col_labels=None):
+        return object.__new__(cls)._set(shape, csr, csc, row_labels, col_labels)
+
+    @classmethod
+    def _from_sorted_csr(cls, shape, indptr, indices, values, row_labels=None, col_labels=None):
+        csc = _transpose(indptr, indices, values, shape[1], shape[0])
+        return cls._from_parts(shape, (indptr, indices, values), csc, row_labels, col_labels)
+
+    @classmethod
+    def from_csr(cls, indptr, indices, values, shape, *, dtype=None):
+        """Build from a CSR structure without going through COO (loaders, generators).
+
+        Checks that ``indptr`` starts at 0, is non-decreasing and ends at nnz,
+        that every index is in range and strictly increasing within its row (so
+        no duplicates), and that values are finite. Arrays that already have
+        the stored dtypes (int64 indptr, int32 indices, float values) are kept
+        without a copy: do not modify them afterwards.
+
+        Parameters
+        ----------
+        indptr : array-like of int, shape (m + 1,)
+        indices : array-like of int, shape (nnz,)
+        values : array-like of real, shape (nnz,)
+        shape : (int, int)
+        dtype : {None, np.float32, np.float64}, default=None
+
+        Returns
+        -------
+        Ratings
+
+        Examples
+        --------
+        >>> import numpy as np, lorank
+        >>> R = lorank.Ratings.from_csr([0, 2, 3], [0, 2, 1], np.float32([1, 2, 3]), (2, 3))
+        >>> R.csc.indptr
+        array([0, 1, 2, 3])
+        """
+        shape = _check_shape(shape)
+        indptr, indices, values = _checked_csr(indptr, indices, values, shape, dtype, copy=False)
+        return cls._from_sorted_csr(shape, indptr, indices, values)
+
+    @classmethod
+    def from_sparse(cls, S, *, dtype=None, duplicates="error"):
+        """Build from any scipy.sparse matrix or array.
+
+        Every stored entry is an observation, explicit zeros included. The
+        arrays are copied. A COO input's repeated entries follow ``duplicates``.
+
+        Examples
+        --------
+        >>> import scipy.sparse as sp, lorank
+        >>> S = sp.csr_matrix(([0.0, 2.0], ([0, 1], [1, 0])), shape=(2, 2))
+        >>> lorank.Ratings.from_sparse(S).nnz
+        2
+        """
+        import scipy.sparse as sp
+
+        _check_duplicates(duplicates)
+        if not sp.issparse(S):
+            raise TypeError(f"S must be a scipy.sparse matrix or array, got {type(S).__name__}")
+        if S.ndim != 2:
+            raise ValueError(f"S must be 2-D, got shape {S.shape}")
+        shape = _check_shape(S.shape)
+        if S.format in ("csr", "csc"):
+            # Canonical compressed input: validate it in place of three sorts.
+            T = S if S.format == "csr" else S.T
+            tshape = shape if S.format == "csr" else shape[::-1]
+            try:
+                parts = _checked_csr(T.indptr, T.indices, T.data, tshape, dtype, copy=True)
+            except _Unsorted:
+                pass
+            else:
+                R = cls._from_sorted_csr(tshape, *parts)
+                return R if S.format == "csr" else R.T
+        C = S.tocoo()
+        return cls(C.row, C.col, C.data, shape, dtype=dtype, duplicates=duplicates)
+
+    @classmethod
+    def from_dense(cls, X, *, dtype=None):
+        """Build from a dense 2-D array in which NaN marks a missing entry.
+
+        Examples
+        --------
+        >>> import numpy as np, lorank
+        >>> lorank.Ratings.from_dense([[1.0, np.nan], [np.nan, 0.0]]).nnz
+        2
+        """
+        if hasattr(X, "tocsr"):
+            raise TypeError(f"X must be a dense array, got {type(X).__name__}; use from_sparse")
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D, got an array with shape {X.shape}")
+        shape = _check_shape(X.shape)
+        dt = _values_dtype(X, dtype, "X")
+        observed = ~np.isnan(X) if X.dtype.kind == "f" else np.ones(X.shape, dtype=bool)
+        indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+        np.cumsum(observed.sum(axis=1), out=indptr[1:])
+        indices = np.nonzero(observed)[1].astype(_index_dtype(shape[1]))
+        values = X[observed]
+        del observed
+        try:
+            values = _as_values(values, dt, "X")
+        except ValueError:
+            bad = tuple(int(i) for i in np.argwhere(np.isinf(X.astype(dt)))[0])
+            raise ValueError(
+                f"X contains {X[bad]} at {bad}; values must be finite (NaN marks a missing entry)"
+            ) from None
+        return cls._from_sorted_csr(shape, indptr, indices, values)
+
+    @classmethod
+    def from_labels(cls, users, items, values, *, dtype=None, duplicates="error"):
+        """Build from labelled ids: any hashable user and item labels.
+
+        Labels are mapped to 0..m-1 and 0..n-1 in sorted order of the unique
+        labels when they sort, else in first-seen order, and kept as
+        ``row_labels`` / ``col_labels`` (see :meth:`row_index`).
+
+        Examples
+        --------
+        >>> import lorank
+        >>> R = lorank.Ratings.from_labels(["bob", "amy", "bob"], [7, 7, 3], [4, 5, 2])
+        >>> R.shape, R.row_labels.tolist(), R.col_labels.tolist()
+        ((2, 2), ['amy', 'bob'], [3, 7])
+        >>> int(R.row_index("bob"))
+        1
+        """
+        _check_duplicates(duplicates)
+        rows, row_labels = _encode(users, "users")
+        cols, col_labels = _encode(items, "items")
+        values = _as_1d(values, "values")
+        if not len(rows) == len(cols) == len(values):
+            raise ValueError(
+                "users, items and values must have the same length, got "
+                f"{len(rows)}, {len(cols)} and {len(values)}"
+            )
+        if len(rows) == 0:
+            raise ValueError("no observations: users, items and values are empty")
+        shape = (len(row_labels), len(col_labels))
+        try:
+            R = cls(rows, cols, values, shape, dtype=dtype, duplicates=duplicates)
+        except _DuplicateEntry as exc:
+            i, j = exc.pair
+            pair = (row_labels[i].item() if hasattr(row_labels[i], "item") else row_labels[i],
+                    col_labels[j].item() if hasattr(col_labels[j], "item") else col_labels[j])
+            raise ValueError(
+                f'duplicate entry {pair!r} (user, item); pass duplicates="mean" or "last"'
+            ) from None
+        R.row_labels = _frozen(row_labels)
+        R.col_labels = _frozen(col_labels)
+        return R
+
+    # ------------------------------------------------------------ properties
+
+    @property
+    def nnz(self):
+        return len(self.csr.values)
+
+    @property
+    def dtype(self):
+        return self.csr.values.dtype
+
+    @property
+    def density(self):
+        return self.nnz / (self.shape[0] * self.shape[1])
+
+    @property
+    def row_counts(self):
+        return np.diff(self.csr.indptr)
+
+    @property
+    def col_counts(self):
+        return np.diff(self.csc.indptr)
+
+    @property
+    def T(self):
+        """The transposed ratings (CSR and CSC swapped, labels swapped, no copies)."""
+        return self._from_parts(
+            self.shape[::-1], self.csc, self.csr, self.col_labels, self.row_labels
+        )
+
+    def __len__(self):
+        return self.nnz
+
+    def __repr__(self):
+        labels = ", labelled" if self.row_labels is not None else ""
+        return (
+            f"Ratings(shape={self.shape}, nnz={self.nnz}, dtype={self.dtype}, "
+            f"density={self.density:.4g}{labels})"
+        )
+
+    # ------------------------------------------------------------ conversions
+
+    def coo(self):
+        """(rows, cols, values) of every observation, in CSR order."""
+        rows = np.repeat(
+            np.arange(self.shape[0], dtype=self.csc.indices.dtype), self.row_counts
+        )
+        return rows, self.csr.indices, self.csr.values
+
+    def to_scipy(self, format="csr"):
+        """A scipy.sparse ``csr_matrix`` or ``csc_matrix`` holding copies of the arrays."""
+        import scipy.sparse as sp
+
+        if format not in ("csr", "csc"):
+            raise ValueError(f'format must be "csr" or "csc", got {format!r}')
+        view = self.csr if format == "csr" else self.csc
+        cls = sp.csr_matrix if format == "csr" else sp.csc_matrix
+        S = cls((view.values, view.indices, view.indptr), shape=self.shape, copy=True)
+        S.has_canonical_format = True
+        return S
+
+    def astype(self, dtype):
+        """The same ratings with float32 or float64 values (index arrays shared)."""
+        dt = np.dtype(as_float_dtype(dtype))
+        if dt == self.dtype:
+            return self
+        csr_values = _as_values(self.csr.values, dt)
+        csc_values = self.csc.values.astype(dt)
+        return self._from_parts(
+            self.shape,
+            (self.csr.indptr, self.csr.indices, csr_values),
+            (self.csc.indptr, self.csc.indices, csc_values),
+            self.row_labels,
+            self.col_labels,
+        )
+
+    # ------------------------------------------------------------ labels
+
+    def row_index(self, labels):
+        """Row indices of row labels (an int for one label, an array for a list
+        or array); unknown labels raise ``KeyError`` naming them."""
+        return self._index(labels, self.row_labels, self.shape[0], "row")
+
+    def col_index(self, labels):
+        """Column indices of column labels; see :meth:`row_index`."""
+        return self._index(labels, self.col_labels, self.shape[1], "col")
+
+    def _index(self, labels, known, size, axis):
+        many = isinstance(labels, (list, np.ndarray, range))
+        items = list(labels) if many else [labels]
+        if known is None:
+            # No labels: the labels are the indices themselves.
+            def get(x):
+                ok = isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))
+                return int(x) if ok and 0 <= x < size else -1
+        else:
+            if axis not in self._lookup:
+                self._lookup[axis] = {x: k for k, x in enumerate(known.tolist())}
+            get = self._lookup[axis].get
+        try:
+            codes = [get(x, -1) if known is not None else get(x) for x in items]
+        except TypeError:  # unhashable label
+            codes = [-1] * len(items)
+        missing = [x for x, c in zip(items, codes) if c < 0]
+        if missing:
+            raise KeyError(f"unknown {axis} labels: {_format_labels(missing)}")
+        return np.array(codes, dtype=np.int64) if many else codes[0]
+
+    # ------------------------------------------------------------ subsets and splits
+
+    def take(self, idx):
+        """The observations at positions ``idx`` of the CSR order (distinct
+        positions, in any order, or a boolean mask of length nnz), as a new
+        ``Ratings`` with the same shape and labels."""
+        idx = np.asarray(idx)
+        if idx.dtype == bool:
+            if idx.shape != (self.nnz,):
+                raise ValueError(f"a boolean idx must have shape ({self.nnz},), got {idx.shape}")
+            idx = np.flatnonzero(idx)
+        else:
+            idx = np.sort(_check_range(_as_index_array(idx, "idx"), "idx", self.nnz, "nnz"))
+            if idx.size > 1:
+                same = np.flatnonzero(idx[1:] == idx[:-1])
+                if same.size:
+                    raise ValueError(f"idx contains position {int(idx[same[0]])} twice")
+        indptr = np.searchsorted(idx, self.csr.indptr).astype(np.int64)
+        return self._from_sorted_csr(
+            self.shape,
+            indptr,
+            self.csr.indices[idx],
+            self.csr.values[idx],
+            self.row_labels,
+            self.col_labels,
+        )
+
+    def _row_shuffle(self, rng):
+        """Positions of every row's observations in random order, rows in CSR
+        order, and each position's rank within its row in that order."""
+        counts = self.row_counts
+        rowid = np.repeat(np.arange(self.shape[0], dtype=np.int64), counts)
+        keys = (rowid << 32) | rng.integers(0, 2**32, size=self.nnz, dtype=np.int64)
+        del rowid
+        order = np.argsort(keys, kind="stable")
+        del keys
+        rank = np.arange(self.nnz, dtype=np.int64) - np.repeat(self.csr.indptr[:-1], counts)
+        return order, rank
+
+    def split(self, test_size=0.2, random_state=None, by="random"):
+        """Split the observations into (train, test) ``Ratings``.
+
+        Parameters
+        ----------
+        test_size : float, default=0.2
+            Fraction of observations in the test set, in (0, 1).
+        random_state : None, int or numpy.random.Generator, default=None
+        by : {"random", "row"}, default="random"
+            ``"random"``: ``ceil(test_size * nnz)`` observations drawn uniformly.
+            ``"row"``: per row, ``round(test_size * count)`` observations, but
+            every row with at least two keeps at least one in train and one in
+            test; a row with a single observation stays in train.
+
+        Returns
+        -------
+        train, test : Ratings
+            Same shape and labels; together they partition the observations.
+
+        Examples
+        --------
+        >>> import numpy as np, lorank
+        >>> R = lorank.Ratings.from_dense(np.arange(20.0).reshape(4, 5))
+        >>> train, test = R.split(0.25, random_state=0, by="row")
+        >>> test.row_counts
+        array([1, 1, 1, 1])
+        """
+        if isinstance(test_size, (bool, np.bool_)) or not isinstance(test_size, numbers.Real):
+            raise TypeError(f"test_size must be a float in (0, 1), got {test_size!r}")
+        if not 0 < test_size < 1:
+            raise ValueError(f"test_size must be in (0, 1), got {test_size}")
+        rng = np.random.default_rng(random_state)
+        test = np.zeros(self.nnz, dtype=bool)
+        if by == "random":
+            n_test = int(np.ceil(test_size * self.nnz))
+            if n_test >= self.nnz:
+                raise ValueError(
+                    f"test_size={test_size} of {self.nnz} observations leaves no training data"
+                )
+            test[rng.permutation(self.nnz)[:n_test]] = True
+        elif by == "row":
+            counts = self.row_counts
+            n_test = np.floor(test_size * counts + 0.5).astype(np.int64)
+            n_test = np.where(counts >= 2, np.clip(n_test, 1, np.maximum(counts - 1, 1)), 0)
+            order, rank = self._row_shuffle(rng)
+            test[order[rank < np.repeat(n_test, counts)]] = True
+        else:
+            raise ValueError(f'by must be "random" or "row", got {by!r}')
+        return self.take(~test), self.take(test)
+
+    def kfold(self, k=5, random_state=None, by="random"):
+        """Iterate over ``k`` (train, test) splits whose test sets partition the
+        observations.
+
+        ``by="random"`` deals a random permutation into k folds of sizes
+        differing by at most one. ``by="row"`` deals every row's observations in
+        random order across the folds (starting at a random fold), so each fold
+        holds about 1/k of every row and a row with at least two observations
+        always keeps one in train.
+
+        Examples
+        --------
+        >>> import numpy as np, lorank
+        >>> R = lorank.Ratings.from_dense(np.ones((4, 5)))
+        >>> [test.nnz for train, test in R.kfold(3, random_state=0)]
+        [7, 7, 6]
+        """
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral):
+            raise TypeError(f"k must be an integer, got {k!r}")
+        if not 2 <= k <= self.nnz:
+            raise ValueError(f"k must be between 2 and nnz = {self.nnz}, got {k}")
+        rng = np.random.default_rng(random_state)
+        fold = np.empty(self.nnz, dtype=np.int64)
+        if by == "random":
+            fold[rng.permutation(self.nnz)] = np.arange(self.nnz) % k
+        elif by == "row":
+            order, rank = self._row_shuffle(rng)
+            start = rng.integers(0, k, size=self.shape[0])
+            fold[order] = (rank + np.repeat(start, self.row_counts)) % k
+        else:
+            raise ValueError(f'by must be "random" or "row", got {by!r}')
+        return ((self.take(fold != f), self.take(fold == f)) for f in range(int(k)))

@@ -1,0 +1,518 @@
+"""lorank.Ratings against numpy/scipy references."""
+
+import os
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from lorank import Ratings
+
+DTYPES = [np.float32, np.float64]
+ML100K = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "ml-100k", "u.data")
+if not os.path.exists(ML100K):
+    ML100K = "/work/shared/data/ml-100k/u.data"
+
+
+def random_coo(m, n, nnz, dtype, seed=0, unique=True):
+    """Random COO triples in random order; unique (row, col) pairs by default."""
+    rng = np.random.default_rng(seed)
+    if unique:
+        cells = rng.choice(m * n, size=nnz, replace=False)
+        rows, cols = np.divmod(cells, n)
+    else:
+        rows, cols = rng.integers(0, m, nnz), rng.integers(0, n, nnz)
+    values = rng.standard_normal(nnz).astype(dtype)
+    return rows, cols, values
+
+
+def assert_matches_scipy(R, S):
+    """R's CSR and CSC equal scipy's canonical CSR and CSC of S."""
+    C, K = sp.csr_matrix(S), sp.csc_matrix(S)
+    C.sum_duplicates()
+    K.sum_duplicates()
+    assert R.shape == S.shape
+    assert R.nnz == C.nnz == len(R)
+    for view, ref in ((R.csr, C), (R.csc, K)):
+        assert view.indptr.dtype == np.int64
+        assert view.indices.dtype == np.int32
+        for a in view:
+            assert a.flags.c_contiguous and not a.flags.writeable
+        np.testing.assert_array_equal(view.indptr, ref.indptr)
+        np.testing.assert_array_equal(view.indices, ref.indices)
+        np.testing.assert_array_equal(view.values, ref.data)
+    np.testing.assert_array_equal(R.row_counts, np.diff(C.indptr))
+    np.testing.assert_array_equal(R.col_counts, np.diff(K.indptr))
+
+
+# ------------------------------------------------------------------ constructors
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64, np.uint16])
+def test_coo_matches_scipy(dtype, index_dtype):
+    rows, cols, values = random_coo(60, 45, 900, dtype)
+    R = Ratings(rows.astype(index_dtype), cols.astype(index_dtype), values, shape=(60, 45))
+    assert R.dtype == dtype
+    assert R.density == pytest.approx(900 / (60 * 45))
+    assert_matches_scipy(R, sp.coo_matrix((values, (rows, cols)), shape=(60, 45)))
+
+
+def test_coo_mixed_index_dtypes_and_lists():
+    rows, cols, values = random_coo(20, 30, 100, np.float64)
+    R = Ratings(rows.astype(np.int32), cols.astype(np.int64), values)
+    assert_matches_scipy(R, sp.coo_matrix((values, (rows, cols)), shape=R.shape))
+    R2 = Ratings(list(rows), list(cols), list(values), shape=R.shape)
+    np.testing.assert_array_equal(R2.csc.values, R.csc.values)
+
+
+def test_huge_finite_values_are_accepted():
+    R = Ratings([0, 1], [0, 1], [1e308, 1e308])
+    np.testing.assert_array_equal(R.csr.values, [1e308, 1e308])
+
+
+def test_shape_inferred_from_max_index():
+    R = Ratings([0, 4], [2, 0], [1.0, 2.0])
+    assert R.shape == (5, 3)
+
+
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        (np.array([1, 2], dtype=np.int8), np.float64),
+        (np.array([True, False]), np.float64),
+        (np.array([1, 2], dtype=np.float16), np.float64),
+        (np.array([1, 2], dtype=np.float32), np.float32),
+        ([1.5, 2.5], np.float64),
+    ],
+)
+def test_value_dtype_rules(values, expected):
+    assert Ratings([0, 1], [1, 0], values).dtype == expected
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dtype_argument(dtype):
+    R = Ratings([0, 1], [1, 0], np.array([1, 2], dtype=np.int64), dtype=dtype)
+    assert R.dtype == dtype and R.csc.values.dtype == dtype
+
+
+def test_empty_with_shape():
+    R = Ratings([], [], [], shape=(3, 4))
+    assert R.nnz == 0 and R.shape == (3, 4)
+    np.testing.assert_array_equal(R.csr.indptr, np.zeros(4))
+    np.testing.assert_array_equal(R.col_counts, np.zeros(4))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo", "lil", "dok", "bsr"])
+@pytest.mark.parametrize("container", [sp.csr_matrix, sp.csr_array])
+def test_from_sparse_formats(dtype, fmt, container):
+    rows, cols, values = random_coo(30, 25, 200, dtype)
+    values[:5] = 0  # explicit zeros are observations
+    S = container(sp.coo_matrix((values, (rows, cols)), shape=(30, 25))).asformat(fmt)
+    R = Ratings.from_sparse(S)
+    assert R.dtype == dtype and R.nnz == 200
+    ref = sp.coo_matrix((values, (rows, cols)), shape=(30, 25))
+    assert_matches_scipy(R, ref)
+
+
+def test_from_sparse_unsorted_csr_and_copy():
+    S = sp.csr_matrix((np.array([1.0, 2.0, 3.0]), np.array([2, 0, 1]), np.array([0, 2, 3])), shape=(2, 3))
+    assert not S.has_sorted_indices
+    R = Ratings.from_sparse(S)
+    np.testing.assert_array_equal(R.csr.indices, [0, 2, 1])
+    np.testing.assert_array_equal(R.csr.values, [2.0, 1.0, 3.0])
+    C = sp.csr_matrix(([1.0, 2.0], [0, 1], [0, 1, 2]), shape=(2, 2))
+    R = Ratings.from_sparse(C)
+    C.data[:] = 7  # the Ratings holds copies
+    np.testing.assert_array_equal(R.csr.values, [1.0, 2.0])
+
+
+def test_from_sparse_coo_duplicates():
+    S = sp.coo_matrix(([1.0, 3.0, 5.0], ([0, 0, 1], [1, 1, 0])), shape=(2, 2))
+    with pytest.raises(ValueError, match=r"duplicate entry \(0, 1\)"):
+        Ratings.from_sparse(S)
+    np.testing.assert_array_equal(Ratings.from_sparse(S, duplicates="mean").csr.values, [2.0, 5.0])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_from_dense(dtype):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((12, 9)).astype(dtype)
+    X[rng.random(X.shape) < 0.6] = np.nan
+    X[0, 0] = 0.0
+    R = Ratings.from_dense(X)
+    assert R.dtype == dtype and R.shape == X.shape
+    rows, cols = np.nonzero(~np.isnan(X))
+    assert_matches_scipy(R, sp.coo_matrix((X[rows, cols], (rows, cols)), shape=X.shape))
+    # An all-missing matrix has an explicit shape, so it is allowed.
+    assert Ratings.from_dense(np.full((2, 3), np.nan)).nnz == 0
+    assert Ratings.from_dense(np.ones((2, 3), dtype=int)).dtype == np.float64
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_from_csr(dtype):
+    rows, cols, values = random_coo(40, 35, 300, dtype)
+    C = sp.csr_matrix((values, (rows, cols)), shape=(40, 35))
+    indptr, indices, data = C.indptr.astype(np.int64), C.indices.astype(np.int32), C.data
+    R = Ratings.from_csr(indptr, indices, data, (40, 35))
+    assert_matches_scipy(R, C)
+    # Arrays with the stored dtypes are used without copying.
+    assert np.shares_memory(R.csr.indices, indices) and np.shares_memory(R.csr.values, data)
+    R64 = Ratings.from_csr(C.indptr, C.indices, C.data, (40, 35), dtype=np.float64)
+    assert R64.dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    "indptr, indices, message",
+    [
+        ([1, 2, 3], [0, 1], "indptr must start at 0, got 1"),
+        ([0, 2, 1], [0, 1], r"indptr must end at nnz = 2 \(the length of indices\), got 1"),
+        ([0, 3, 2], [0, 1], r"indptr must be non-decreasing, but indptr\[2\] = 2 < indptr\[1\] = 3"),
+        ([0, 1], [0], r"indptr must have shape\[0\] \+ 1 = 3 entries, got 2"),
+        ([0, 1, 2], [0, 3], r"indices contains index 3 \(row 1\) but shape\[1\] is 3"),
+        ([0, 1, 2], [0, -1], r"indices contains index -1 \(row 1\); indices must be >= 0"),
+        ([0, 2, 2], [1, 1], "indices must be strictly increasing within each row, but row 0 has column 1 after column 1"),
+        ([0, 2, 2], [2, 0], "row 0 has column 0 after column 2"),
+        ([0, 1, 2], [0.0, 1.0], "indices must hold integers, got dtype float64"),
+    ],
+)
+def test_from_csr_rejects(indptr, indices, message):
+    values = np.ones(len(indices))
+    error = TypeError if "integers" in message else ValueError
+    with pytest.raises(error, match=message):
+        Ratings.from_csr(np.array(indptr), np.array(indices), values, (2, 3))
+
+
+def test_from_csr_rejects_values():
+    with pytest.raises(ValueError, match=r"values contains nan at position 1"):
+        Ratings.from_csr([0, 1, 2], [0, 1], [1.0, np.nan], (2, 3))
+    with pytest.raises(ValueError, match="indices and values must have the same length, got 2 and 3"):
+        Ratings.from_csr([0, 1, 2], [0, 1], [1.0, 2.0, 3.0], (2, 3))
+
+
+# ------------------------------------------------------------------ duplicates
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_duplicates(dtype):
+    rows = [3, 1, 3, 0, 3, 1]
+    cols = [7, 2, 7, 0, 7, 0]
+    values = np.array([1, 2, 4, 8, 16, 32], dtype=dtype)
+    with pytest.raises(ValueError, match=r'duplicate entry \(3, 7\); pass duplicates="mean" or "last"'):
+        Ratings(rows, cols, values)
+    mean = Ratings(rows, cols, values, duplicates="mean")
+    last = Ratings(rows, cols, values, duplicates="last")
+    assert mean.nnz == last.nnz == 4
+    # Reference: a dict over the input in order.
+    groups = {}
+    for r, c, v in zip(rows, cols, values):
+        groups.setdefault((r, c), []).append(v)
+    for R, reduce in ((mean, np.mean), (last, lambda g: g[-1])):
+        got = dict(zip(zip(*R.coo()[:2]), R.coo()[2]))
+        assert {(int(r), int(c)): v for (r, c), v in got.items()} == pytest.approx(
+            {k: reduce(np.array(g, dtype=np.float64)) for k, g in groups.items()}
+        )
+        assert R.dtype == dtype
+        Rt = R.to_scipy("csc")
+        np.testing.assert_array_equal(Rt.indices, R.csc.indices)
+
+
+def test_duplicates_first_pair_in_row_major_order():
+    with pytest.raises(ValueError, match=r"duplicate entry \(1, 0\)"):
+        Ratings([2, 1, 2, 1], [5, 0, 5, 0], [1.0, 2.0, 3.0, 4.0])
+
+
+def test_duplicates_random_against_scipy():
+    rows, cols, values = random_coo(15, 10, 400, np.float64, unique=False)
+    mean = Ratings(rows, cols, values, duplicates="mean")
+    S = sp.coo_matrix((values, (rows, cols)), shape=mean.shape).tocsr()
+    N = sp.coo_matrix((np.ones_like(values), (rows, cols)), shape=mean.shape).tocsr()
+    np.testing.assert_array_equal(mean.csr.indices, S.indices)
+    np.testing.assert_allclose(mean.csr.values, S.data / N.data, rtol=1e-12)
+    last = Ratings(rows, cols, values, duplicates="last")
+    ref = {}
+    for r, c, v in zip(rows, cols, values):
+        ref[(r, c)] = v
+    keys = sorted(ref)
+    np.testing.assert_array_equal(last.csr.values, [ref[k] for k in keys])
+    assert_matches_scipy(last, sp.coo_matrix(([ref[k] for k in keys], tuple(zip(*keys))), shape=last.shape))
+
+
+# ------------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, error, message",
+    [
+        (([0, 1000], [0, 1], [1.0, 2.0]), {"shape": (1000, 5)}, ValueError, r"rows contains index 1000 but shape\[0\] is 1000"),
+        (([0, 1], [0, 5], [1.0, 2.0]), {"shape": (2, 5)}, ValueError, r"cols contains index 5 but shape\[1\] is 5"),
+        (([0, -1], [0, 1], [1.0, 2.0]), {}, ValueError, "rows contains index -1; indices must be >= 0"),
+        (([0, 1], [-2, 1], [1.0, 2.0]), {"shape": (3, 3)}, ValueError, "cols contains index -2; indices must be >= 0"),
+        (([0, 1], [0, 1], [1.0, np.nan]), {}, ValueError, "values contains nan at position 1; values must be finite"),
+        (([0, 1], [0, 1], [np.inf, 1.0]), {}, ValueError, "values contains inf at position 0"),
+        (([0, 1], [0, 1], [1e300, 1.0]), {"dtype": np.float32}, ValueError, "values contains 1e[+]300 at position 0, which overflows float32"),
+        (([0, 1], [0, 1, 2], [1.0, 2.0]), {}, ValueError, "rows, cols and values must have the same length, got 2, 3 and 2"),
+        (([], [], []), {}, ValueError, "no observations: pass shape="),
+        (([0.0, 1.0], [0, 1], [1.0, 2.0]), {}, TypeError, "rows must hold integers, got dtype float64"),
+        (([0, 1], ["a", "b"], [1.0, 2.0]), {}, TypeError, "cols must hold integers"),
+        (([0, 1], [0, 1], [1 + 1j, 2.0]), {}, TypeError, "values must hold real numbers, got dtype complex128"),
+        (([0, 1], [0, 1], ["1", "2"]), {}, TypeError, "values must hold real numbers"),
+        (([0, 1], [0, 1], np.array([1, 2], dtype=object)), {}, TypeError, "values must hold real numbers, got dtype object"),
+        (([0, 1], [0, 1], [1.0, 2.0]), {"dtype": np.int32}, TypeError, "dtype must be float32 or float64, got int32"),
+        (([0, 1], [0, 1], [1.0, 2.0]), {"dtype": "float16"}, TypeError, "dtype must be float32 or float64, got float16"),
+        (([0, 1], [0, 1], [1.0, 2.0]), {"shape": (2, 0)}, ValueError, r"shape\[1\] must be positive, got 0"),
+        (([0, 1], [0, 1], [1.0, 2.0]), {"shape": (2.0, 2)}, TypeError, r"shape\[0\] must be an integer, got 2.0"),
+        (([0, 1], [0, 1], [1.0, 2.0]), {"shape": (2, 2, 2)}, TypeError, "shape must be a pair of positive integers"),
+        (([0, 1], [0, 1], [1.0, 2.0]), {"duplicates": "sum"}, ValueError, "duplicates must be one of"),
+        (([[0, 1]], [0, 1], [1.0, 2.0]), {}, ValueError, r"rows must be 1-D, got an array with shape \(1, 2\)"),
+    ],
+)
+def test_bad_input(args, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        Ratings(*args, **kwargs)
+
+
+def test_bad_input_other_constructors():
+    with pytest.raises(TypeError, match="S must be a scipy.sparse matrix or array, got ndarray"):
+        Ratings.from_sparse(np.ones((2, 2)))
+    with pytest.raises(TypeError, match="values must hold real numbers, got dtype complex128"):
+        Ratings.from_sparse(sp.csr_matrix(np.array([[1j, 0], [0, 1]])))
+    with pytest.raises(ValueError, match="values contains inf"):
+        Ratings.from_sparse(sp.csr_matrix(np.array([[np.inf, 0], [0, 1]])))
+    with pytest.raises(ValueError, match=r"X contains inf at \(1, 0\); values must be finite"):
+        Ratings.from_dense([[1.0, np.nan], [np.inf, 2.0]])
+    with pytest.raises(ValueError, match=r"X must be 2-D, got an array with shape \(3,\)"):
+        Ratings.from_dense([1.0, 2.0, 3.0])
+    with pytest.raises(TypeError, match="X must be a dense array, got csr_matrix"):
+        Ratings.from_dense(sp.csr_matrix(np.eye(2)))
+    with pytest.raises(TypeError, match="X must hold real numbers, got dtype <U1"):
+        Ratings.from_dense([["a", "b"]])
+    with pytest.raises(ValueError, match=r"shape\[0\] must be positive, got 0"):
+        Ratings.from_dense(np.ones((0, 3)))
+    with pytest.raises(ValueError, match="users, items and values must have the same length, got 2, 2 and 1"):
+        Ratings.from_labels(["a", "b"], [1, 2], [1.0])
+    with pytest.raises(ValueError, match="no observations"):
+        Ratings.from_labels([], [], [])
+
+
+# ------------------------------------------------------------------ labels
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_from_labels_round_trip(dtype):
+    rng = np.random.default_rng(2)
+    users = np.array(["u%03d" % k for k in range(40)])
+    items = np.arange(100, 130) * 7
+    rows, cols, values = random_coo(40, 30, 300, dtype, seed=3)
+    R = Ratings.from_labels(users[rows], items[cols], values)
+    assert R.dtype == dtype
+    # Sorted unique labels, kept as arrays.
+    np.testing.assert_array_equal(R.row_labels, np.unique(users[rows]))
+    np.testing.assert_array_equal(R.col_labels, np.unique(items[cols]))
+    r, c, v = R.coo()
+    got = {(R.row_labels[i], R.col_labels[j]): x for i, j, x in zip(r, c, v)}
+    assert got == {(users[i], items[j]): x for i, j, x in zip(rows, cols, values)}
+    # row_index / col_index invert the labels.
+    pick = rng.integers(0, R.shape[0], 10)
+    np.testing.assert_array_equal(R.row_index(R.row_labels[pick]), pick)
+    np.testing.assert_array_equal(R.col_index(list(R.col_labels[:3])), [0, 1, 2])
+    assert R.row_index(str(R.row_labels[5])) == 5
+    assert R.T.row_labels is R.col_labels and R.T.col_index(str(R.row_labels[1])) == 1
+
+
+def test_from_labels_unsortable_first_seen_order():
+    users = [("a", 1), 3, ("a", 1), None, 3]
+    items = ["x", "y", "y", "x", "x"]
+    R = Ratings.from_labels(users, items, [1, 2, 3, 4, 5])
+    assert R.row_labels.dtype == object and list(R.row_labels) == [("a", 1), 3, None]
+    assert list(R.col_labels) == ["x", "y"]
+    assert R.row_index(("a", 1)) == 0 and R.row_index(None) == 2
+    np.testing.assert_array_equal(R.row_index([3, None]), [1, 2])
+    np.testing.assert_array_equal(R.to_scipy().toarray(), [[1, 3], [5, 2], [4, 0]])
+
+
+def test_labels_errors():
+    R = Ratings.from_labels(["bob", "amy"], [1, 2], [3.0, 4.0])
+    with pytest.raises(KeyError, match=r"unknown row labels: 'carl', 'dan'"):
+        R.row_index(["amy", "carl", "dan"])
+    with pytest.raises(KeyError, match="unknown col labels: 3"):
+        R.col_index(3)
+    with pytest.raises(ValueError, match=r"duplicate entry \('bob', 1\) \(user, item\)"):
+        Ratings.from_labels(["bob", "amy", "bob"], [1, 2, 1], [3.0, 4.0, 5.0])
+    with pytest.raises(TypeError, match="users must hold hashable labels"):
+        Ratings.from_labels([[1], "a"], [1, 2], [3.0, 4.0])
+    # Without labels the indices are the labels.
+    P = Ratings([0, 2], [1, 0], [1.0, 2.0])
+    assert P.row_labels is None and P.row_index(2) == 2
+    np.testing.assert_array_equal(P.col_index(np.array([1, 0])), [1, 0])
+    with pytest.raises(KeyError, match=r"unknown row labels: 3, 'a'"):
+        P.row_index([3, "a"])
+
+
+@pytest.mark.skipif(not os.path.exists(ML100K), reason="MovieLens 100K not available")
+def test_movielens_100k():
+    data = np.loadtxt(ML100K, dtype=np.int64)
+    R = Ratings.from_labels(data[:, 0], data[:, 1], data[:, 2], dtype=np.float32)
+    assert R.shape == (943, 1682) and R.nnz == 100_000 and R.dtype == np.float32
+    np.testing.assert_array_equal(R.row_labels, np.arange(1, 944))
+    assert R.row_counts.min() >= 20 and R.row_counts.sum() == 100_000
+    assert R.csr.values.min() == 1 and R.csr.values.max() == 5
+
+
+# ------------------------------------------------------------------ derived objects
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_transpose_astype_to_scipy(dtype):
+    rows, cols, values = random_coo(20, 13, 90, dtype)
+    R = Ratings(rows, cols, values)
+    S = sp.coo_matrix((values, (rows, cols)), shape=R.shape)
+    T = R.T
+    assert T.shape == (R.shape[1], R.shape[0]) and T.csr is R.csc and T.csc is R.csr
+    assert T.T.shape == R.shape
+    assert_matches_scipy(T, S.T)
+    other = np.float64 if dtype == np.float32 else np.float32
+    A = R.astype(other)
+    assert A.dtype == other and R.astype(dtype) is R
+    assert A.csr.indices is R.csr.indices and A.csc.indptr is R.csc.indptr
+    np.testing.assert_array_equal(A.csc.values, R.csc.values.astype(other))
+    for fmt, cls in (("csr", sp.csr_matrix), ("csc", sp.csc_matrix)):
+        M = R.to_scipy(fmt)
+        assert isinstance(M, cls) and M.dtype == dtype
+        np.testing.assert_array_equal(M.toarray(), S.toarray())
+        M.data[:] = 0  # a copy: the Ratings is unchanged
+    assert np.all(R.csr.values == S.tocsr().data)
+    with pytest.raises(ValueError, match='format must be "csr" or "csc", got \'coo\''):
+        R.to_scipy("coo")
+    with pytest.raises(TypeError, match="dtype must be float32 or float64, got int64"):
+        R.astype(np.int64)
+
+
+def test_astype_overflow_is_caught():
+    R = Ratings([0], [0], [1e39])
+    with pytest.raises(ValueError, match="overflows float32"):
+        R.astype(np.float32)
+
+
+def test_arrays_are_read_only():
+    R = Ratings([0, 1], [1, 0], [1.0, 2.0])
+    with pytest.raises(ValueError, match="read-only"):
+        R.csr.values[0] = 5
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_take(dtype):
+    rows, cols, values = random_coo(25, 18, 150, dtype)
+    R = Ratings.from_labels(rows * 10, cols, values)
+    r, c, v = R.coo()
+    idx = np.random.default_rng(4).permutation(R.nnz)[:60]
+    sub = R.take(idx)
+    assert sub.shape == R.shape and sub.row_labels is R.row_labels
+    assert_matches_scipy(sub, sp.coo_matrix((v[idx], (r[idx], c[idx])), shape=R.shape))
+    mask = np.zeros(R.nnz, dtype=bool)
+    mask[idx] = True
+    np.testing.assert_array_equal(R.take(mask).csc.values, sub.csc.values)
+    assert R.take([]).nnz == 0
+    with pytest.raises(ValueError, match="idx contains position 3 twice"):
+        R.take([3, 1, 3])
+    with pytest.raises(ValueError, match="idx contains index 150 but nnz is 150"):
+        R.take([150])
+    with pytest.raises(ValueError, match=r"a boolean idx must have shape \(150,\), got \(3,\)"):
+        R.take(np.ones(3, dtype=bool))
+
+
+# ------------------------------------------------------------------ splits
+
+
+def positions(part, R):
+    """Positions in R's CSR order of the observations of part (via linear ids)."""
+    r, c, _ = part.coo()
+    R_r, R_c, _ = R.coo()
+    full = R_r.astype(np.int64) * R.shape[1] + R_c
+    return np.searchsorted(full, r.astype(np.int64) * R.shape[1] + c)
+
+
+def assert_partition(R, train, test):
+    assert train.shape == test.shape == R.shape
+    both = np.concatenate([positions(train, R), positions(test, R)])
+    np.testing.assert_array_equal(np.sort(both), np.arange(R.nnz))
+    # Values travel with their entries.
+    np.testing.assert_array_equal(R.csr.values[positions(test, R)], test.csr.values)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_split_random(dtype):
+    rows, cols, values = random_coo(50, 40, 1000, dtype)
+    R = Ratings(rows, cols, values)
+    train, test = R.split(0.2, random_state=0)
+    assert test.nnz == 200 and train.nnz == 800 and test.dtype == dtype
+    assert_partition(R, train, test)
+    again = R.split(0.2, random_state=0)[1]
+    np.testing.assert_array_equal(again.csr.indices, test.csr.indices)
+    other = R.split(0.2, random_state=1)[1]
+    assert not np.array_equal(other.csr.indptr, test.csr.indptr)
+
+
+@pytest.mark.parametrize("test_size", [0.1, 0.3, 0.5])
+def test_split_by_row(test_size):
+    rng = np.random.default_rng(5)
+    counts = np.r_[1, 2, 3, rng.integers(1, 40, 57)]
+    rows = np.repeat(np.arange(len(counts)), counts)
+    cols = np.concatenate([rng.choice(50, k, replace=False) for k in counts])
+    R = Ratings(rows, cols, rng.random(len(rows)), shape=(len(counts), 50))
+    train, test = R.split(test_size, random_state=7, by="row")
+    assert_partition(R, train, test)
+    c, n_test = R.row_counts, test.row_counts
+    assert np.all(train.row_counts >= 1)
+    np.testing.assert_array_equal(n_test[c == 1], 0)
+    assert np.all(n_test[c >= 2] >= 1) and np.all(n_test[c >= 2] <= c[c >= 2] - 1)
+    big = c >= 10  # away from the guarantees, the proportion is per row
+    np.testing.assert_array_equal(n_test[big], np.floor(test_size * c[big] + 0.5))
+    np.testing.assert_array_equal(R.split(test_size, 7, "row")[1].csc.indices, test.csc.indices)
+
+
+def test_split_errors():
+    R = Ratings([0, 1, 2], [0, 1, 2], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=r"test_size must be in \(0, 1\), got 1.5"):
+        R.split(1.5)
+    with pytest.raises(TypeError, match="test_size must be a float in"):
+        R.split("0.2")
+    with pytest.raises(ValueError, match='by must be "random" or "row", got \'col\''):
+        R.split(0.2, by="col")
+    with pytest.raises(ValueError, match="leaves no training data"):
+        Ratings([0], [0], [1.0]).split(0.5)
+    with pytest.raises(ValueError, match="k must be between 2 and nnz = 3, got 4"):
+        R.kfold(4)
+    with pytest.raises(TypeError, match="k must be an integer, got 2.0"):
+        R.kfold(2.0)
+
+
+@pytest.mark.parametrize("by", ["random", "row"])
+def test_kfold(by):
+    rng = np.random.default_rng(6)
+    rows, cols, values = random_coo(30, 20, 301, np.float32, seed=8)
+    R = Ratings(rows, cols, values)
+    folds = list(R.kfold(4, random_state=3, by=by))
+    assert len(folds) == 4
+    seen = np.zeros(R.nnz, dtype=int)
+    for train, test in folds:
+        assert_partition(R, train, test)
+        seen[positions(test, R)] += 1
+        if by == "row":
+            assert np.all(train.row_counts[R.row_counts >= 2] >= 1)
+            assert np.all(np.abs(test.row_counts - R.row_counts / 4) < 1)
+    np.testing.assert_array_equal(seen, 1)  # each observation in exactly one test fold
+    sizes = [test.nnz for _, test in folds]
+    if by == "random":
+        assert sorted(sizes) == [75, 75, 75, 76]
+    again = [test.csr.indices for _, test in R.kfold(4, random_state=3, by=by)]
+    for a, (_, test) in zip(again, folds):
+        np.testing.assert_array_equal(a, test.csr.indices)
+    del rng
+
+
+def test_repr_len():
+    R = Ratings.from_labels(["a", "b"], [1, 2], [3.0, 4.0])
+    assert repr(R) == "Ratings(shape=(2, 2), nnz=2, dtype=float64, density=0.5, labelled)"
+    assert len(R) == 2
