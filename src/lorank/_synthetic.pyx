@@ -17,7 +17,17 @@ import numpy as np
 
 
 cdef extern from *:
-    int __builtin_ctzll(unsigned long long) noexcept nogil
+    """
+    #if defined(_MSC_VER)
+    #include <intrin.h>
+    static int lorank_ctz64(unsigned long long x) {
+        unsigned long i; _BitScanForward64(&i, x); return (int)i;
+    }
+    #else
+    #define lorank_ctz64(x) __builtin_ctzll(x)
+    #endif
+    """
+    int lorank_ctz64(unsigned long long) noexcept nogil  # index of the lowest set bit
 
 
 cdef struct Rng:
@@ -189,7 +199,7 @@ cdef void _sample_row(Rng* r, int32_t k, int32_t n_cols, const double* weights,
             bits = bitmap[w]
             bitmap[w] = 0
             while bits:
-                out[t] = <int32_t> (w * 64 + __builtin_ctzll(bits))
+                out[t] = <int32_t> (w * 64 + lorank_ctz64(bits))
                 t += 1
                 bits &= bits - 1
     else:
