@@ -294,3 +294,225 @@ def test_bad_input_other_constructors():
         Ratings.from_labels(["a", "b"], [1, 2], [1.0])
     with pytest.raises(ValueError, match="no observations"):
         Ratings.from_labels([], [], [])
+
+
+# ------------------------------------------------------------------ labels
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_from_labels_round_trip(dtype):
+    rng = np.random.default_rng(2)
+    users = np.array(["u%03d" % k for k in range(40)])
+    items = np.arange(100, 130) * 7
+    rows, cols, values = random_coo(40, 30, 300, dtype, seed=3)
+    R = Ratings.from_labels(users[rows], items[cols], values)
+    assert R.dtype == dtype
+    # Sorted unique labels, kept as arrays.
+    np.testing.assert_array_equal(R.row_labels, np.unique(users[rows]))
+    np.testing.assert_array_equal(R.col_labels, np.unique(items[cols]))
+    r, c, v = R.coo()
+    got = {(R.row_labels[i], R.col_labels[j]): x for i, j, x in zip(r, c, v)}
+    assert got == {(users[i], items[j]): x for i, j, x in zip(rows, cols, values)}
+    # row_index / col_index invert the labels.
+    pick = rng.integers(0, R.shape[0], 10)
+    np.testing.assert_array_equal(R.row_index(R.row_labels[pick]), pick)
+    np.testing.assert_array_equal(R.col_index(list(R.col_labels[:3])), [0, 1, 2])
+    assert R.row_index(str(R.row_labels[5])) == 5
+    assert R.T.row_labels is R.col_labels and R.T.col_index(str(R.row_labels[1])) == 1
+
+
+def test_from_labels_unsortable_first_seen_order():
+    users = [("a", 1), 3, ("a", 1), None, 3]
+    items = ["x", "y", "y", "x", "x"]
+    R = Ratings.from_labels(users, items, [1, 2, 3, 4, 5])
+    assert R.row_labels.dtype == object and list(R.row_labels) == [("a", 1), 3, None]
+    assert list(R.col_labels) == ["x", "y"]
+    assert R.row_index(("a", 1)) == 0 and R.row_index(None) == 2
+    np.testing.assert_array_equal(R.row_index([3, None]), [1, 2])
+    np.testing.assert_array_equal(R.to_scipy().toarray(), [[1, 3], [5, 2], [4, 0]])
+
+
+def test_labels_errors():
+    R = Ratings.from_labels(["bob", "amy"], [1, 2], [3.0, 4.0])
+    with pytest.raises(KeyError, match=r"unknown row labels: 'carl', 'dan'"):
+        R.row_index(["amy", "carl", "dan"])
+    with pytest.raises(KeyError, match="unknown col labels: 3"):
+        R.col_index(3)
+    with pytest.raises(ValueError, match=r"duplicate entry \('bob', 1\) \(user, item\)"):
+        Ratings.from_labels(["bob", "amy", "bob"], [1, 2, 1], [3.0, 4.0, 5.0])
+    with pytest.raises(TypeError, match="users must hold hashable labels"):
+        Ratings.from_labels([[1], "a"], [1, 2], [3.0, 4.0])
+    # Without labels the indices are the labels.
+    P = Ratings([0, 2], [1, 0], [1.0, 2.0])
+    assert P.row_labels is None and P.row_index(2) == 2
+    np.testing.assert_array_equal(P.col_index(np.array([1, 0])), [1, 0])
+    with pytest.raises(KeyError, match=r"unknown row labels: 3, 'a'"):
+        P.row_index([3, "a"])
+
+
+@pytest.mark.skipif(not os.path.exists(ML100K), reason="MovieLens 100K not available")
+def test_movielens_100k():
+    data = np.loadtxt(ML100K, dtype=np.int64)
+    R = Ratings.from_labels(data[:, 0], data[:, 1], data[:, 2], dtype=np.float32)
+    assert R.shape == (943, 1682) and R.nnz == 100_000 and R.dtype == np.float32
+    np.testing.assert_array_equal(R.row_labels, np.arange(1, 944))
+    assert R.row_counts.min() >= 20 and R.row_counts.sum() == 100_000
+    assert R.csr.values.min() == 1 and R.csr.values.max() == 5
+
+
+# ------------------------------------------------------------------ derived objects
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_transpose_astype_to_scipy(dtype):
+    rows, cols, values = random_coo(20, 13, 90, dtype)
+    R = Ratings(rows, cols, values)
+    S = sp.coo_matrix((values, (rows, cols)), shape=R.shape)
+    T = R.T
+    assert T.shape == (R.shape[1], R.shape[0]) and T.csr is R.csc and T.csc is R.csr
+    assert T.T.shape == R.shape
+    assert_matches_scipy(T, S.T)
+    other = np.float64 if dtype == np.float32 else np.float32
+    A = R.astype(other)
+    assert A.dtype == other and R.astype(dtype) is R
+    assert A.csr.indices is R.csr.indices and A.csc.indptr is R.csc.indptr
+    np.testing.assert_array_equal(A.csc.values, R.csc.values.astype(other))
+    for fmt, cls in (("csr", sp.csr_matrix), ("csc", sp.csc_matrix)):
+        M = R.to_scipy(fmt)
+        assert isinstance(M, cls) and M.dtype == dtype
+        np.testing.assert_array_equal(M.toarray(), S.toarray())
+        M.data[:] = 0  # a copy: the Ratings is unchanged
+    assert np.all(R.csr.values == S.tocsr().data)
+    with pytest.raises(ValueError, match='format must be "csr" or "csc", got \'coo\''):
+        R.to_scipy("coo")
+    with pytest.raises(TypeError, match="dtype must be float32 or float64, got int64"):
+        R.astype(np.int64)
+
+
+def test_astype_overflow_is_caught():
+    R = Ratings([0], [0], [1e39])
+    with pytest.raises(ValueError, match="overflows float32"):
+        R.astype(np.float32)
+
+
+def test_arrays_are_read_only():
+    R = Ratings([0, 1], [1, 0], [1.0, 2.0])
+    with pytest.raises(ValueError, match="read-only"):
+        R.csr.values[0] = 5
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_take(dtype):
+    rows, cols, values = random_coo(25, 18, 150, dtype)
+    R = Ratings.from_labels(rows * 10, cols, values)
+    r, c, v = R.coo()
+    idx = np.random.default_rng(4).permutation(R.nnz)[:60]
+    sub = R.take(idx)
+    assert sub.shape == R.shape and sub.row_labels is R.row_labels
+    assert_matches_scipy(sub, sp.coo_matrix((v[idx], (r[idx], c[idx])), shape=R.shape))
+    mask = np.zeros(R.nnz, dtype=bool)
+    mask[idx] = True
+    np.testing.assert_array_equal(R.take(mask).csc.values, sub.csc.values)
+    assert R.take([]).nnz == 0
+    with pytest.raises(ValueError, match="idx contains position 3 twice"):
+        R.take([3, 1, 3])
+    with pytest.raises(ValueError, match="idx contains index 150 but nnz is 150"):
+        R.take([150])
+    with pytest.raises(ValueError, match=r"a boolean idx must have shape \(150,\), got \(3,\)"):
+        R.take(np.ones(3, dtype=bool))
+
+
+# ------------------------------------------------------------------ splits
+
+
+def positions(part, R):
+    """Positions in R's CSR order of the observations of part (via linear ids)."""
+    r, c, _ = part.coo()
+    R_r, R_c, _ = R.coo()
+    full = R_r.astype(np.int64) * R.shape[1] + R_c
+    return np.searchsorted(full, r.astype(np.int64) * R.shape[1] + c)
+
+
+def assert_partition(R, train, test):
+    assert train.shape == test.shape == R.shape
+    both = np.concatenate([positions(train, R), positions(test, R)])
+    np.testing.assert_array_equal(np.sort(both), np.arange(R.nnz))
+    # Values travel with their entries.
+    np.testing.assert_array_equal(R.csr.values[positions(test, R)], test.csr.values)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_split_random(dtype):
+    rows, cols, values = random_coo(50, 40, 1000, dtype)
+    R = Ratings(rows, cols, values)
+    train, test = R.split(0.2, random_state=0)
+    assert test.nnz == 200 and train.nnz == 800 and test.dtype == dtype
+    assert_partition(R, train, test)
+    again = R.split(0.2, random_state=0)[1]
+    np.testing.assert_array_equal(again.csr.indices, test.csr.indices)
+    other = R.split(0.2, random_state=1)[1]
+    assert not np.array_equal(other.csr.indptr, test.csr.indptr)
+
+
+@pytest.mark.parametrize("test_size", [0.1, 0.3, 0.5])
+def test_split_by_row(test_size):
+    rng = np.random.default_rng(5)
+    counts = np.r_[1, 2, 3, rng.integers(1, 40, 57)]
+    rows = np.repeat(np.arange(len(counts)), counts)
+    cols = np.concatenate([rng.choice(50, k, replace=False) for k in counts])
+    R = Ratings(rows, cols, rng.random(len(rows)), shape=(len(counts), 50))
+    train, test = R.split(test_size, random_state=7, by="row")
+    assert_partition(R, train, test)
+    c, n_test = R.row_counts, test.row_counts
+    assert np.all(train.row_counts >= 1)
+    np.testing.assert_array_equal(n_test[c == 1], 0)
+    assert np.all(n_test[c >= 2] >= 1) and np.all(n_test[c >= 2] <= c[c >= 2] - 1)
+    big = c >= 10  # away from the guarantees, the proportion is per row
+    np.testing.assert_array_equal(n_test[big], np.floor(test_size * c[big] + 0.5))
+    np.testing.assert_array_equal(R.split(test_size, 7, "row")[1].csc.indices, test.csc.indices)
+
+
+def test_split_errors():
+    R = Ratings([0, 1, 2], [0, 1, 2], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=r"test_size must be in \(0, 1\), got 1.5"):
+        R.split(1.5)
+    with pytest.raises(TypeError, match="test_size must be a float in"):
+        R.split("0.2")
+    with pytest.raises(ValueError, match='by must be "random" or "row", got \'col\''):
+        R.split(0.2, by="col")
+    with pytest.raises(ValueError, match="leaves no training data"):
+        Ratings([0], [0], [1.0]).split(0.5)
+    with pytest.raises(ValueError, match="k must be between 2 and nnz = 3, got 4"):
+        R.kfold(4)
+    with pytest.raises(TypeError, match="k must be an integer, got 2.0"):
+        R.kfold(2.0)
+
+
+@pytest.mark.parametrize("by", ["random", "row"])
+def test_kfold(by):
+    rng = np.random.default_rng(6)
+    rows, cols, values = random_coo(30, 20, 301, np.float32, seed=8)
+    R = Ratings(rows, cols, values)
+    folds = list(R.kfold(4, random_state=3, by=by))
+    assert len(folds) == 4
+    seen = np.zeros(R.nnz, dtype=int)
+    for train, test in folds:
+        assert_partition(R, train, test)
+        seen[positions(test, R)] += 1
+        if by == "row":
+            assert np.all(train.row_counts[R.row_counts >= 2] >= 1)
+            assert np.all(np.abs(test.row_counts - R.row_counts / 4) < 1)
+    np.testing.assert_array_equal(seen, 1)  # each observation in exactly one test fold
+    sizes = [test.nnz for _, test in folds]
+    if by == "random":
+        assert sorted(sizes) == [75, 75, 75, 76]
+    again = [test.csr.indices for _, test in R.kfold(4, random_state=3, by=by)]
+    for a, (_, test) in zip(again, folds):
+        np.testing.assert_array_equal(a, test.csr.indices)
+    del rng
+
+
+def test_repr_len():
+    R = Ratings.from_labels(["a", "b"], [1, 2], [3.0, 4.0])
+    assert repr(R) == "Ratings(shape=(2, 2), nnz=2, dtype=float64, density=0.5, labelled)"
+    assert len(R) == 2

@@ -12,6 +12,7 @@ Examples
 
 __version__ = "0.1.0"
 
+from . import datasets
 from ._openmp import openmp_enabled
 from .lowrank import LowRank, compress
 from .ratings import Ratings
@@ -22,6 +23,7 @@ __all__ = [
     "LowRank",
     "Ratings",
     "compress",
+    "datasets",
     "numerical_rank",
     "openmp_enabled",
     "randomized_svd",

@@ -52,6 +52,8 @@ def _index_dtype(size):
 
 def _frozen(a):
     """A read-only view: a Ratings is immutable."""
+    if not a.flags.writeable:
+        return a
     v = a.view()
     v.flags.writeable = False
     return v
@@ -350,8 +352,8 @@ class Ratings:
 
     def _set(self, shape, csr, csc, row_labels=None, col_labels=None):
         self.shape = shape
-        self.csr = SparseView(*(_frozen(a) for a in csr))
-        self.csc = SparseView(*(_frozen(a) for a in csc))
+        self.csr = csr if isinstance(csr, SparseView) else SparseView(*map(_frozen, csr))
+        self.csc = csc if isinstance(csc, SparseView) else SparseView(*map(_frozen, csc))
         self.row_labels = row_labels
         self.col_labels = col_labels
         self._lookup = {}
@@ -479,7 +481,7 @@ class Ratings:
         --------
         >>> import lorank
         >>> R = lorank.Ratings.from_labels(["bob", "amy", "bob"], [7, 7, 3], [4, 5, 2])
-        >>> R.shape, list(R.row_labels), list(R.col_labels)
+        >>> R.shape, R.row_labels.tolist(), R.col_labels.tolist()
         ((2, 2), ['amy', 'bob'], [3, 7])
         >>> int(R.row_index("bob"))
         1
@@ -578,8 +580,8 @@ class Ratings:
         csc_values = self.csc.values.astype(dt)
         return self._from_parts(
             self.shape,
-            self.csr._replace(values=csr_values),
-            self.csc._replace(values=csc_values),
+            (self.csr.indptr, self.csr.indices, csr_values),
+            (self.csc.indptr, self.csc.indices, csc_values),
             self.row_labels,
             self.col_labels,
         )
