@@ -22,6 +22,10 @@ _BIAS_SWEEPS = 3
 
 
 class ALS:
+    # Record the objective after every half-step (costs a pass over the data per
+    # iteration; for tests of monotonicity).
+    _track_half_steps = False
+
     """Matrix completion by exact alternating least squares.
 
     Fits ``x_ij ≈ μ + u_i + c_j + a_iᵀ b_j`` on the observed entries by minimizing
@@ -161,9 +165,10 @@ class ALS:
         lam_cols = reg * ratings.col_counts if weighted else np.full(n, reg)
         mean = float(ratings.csr.values.mean(dtype=np.float64)) if biases else 0.0
 
-        def half_step(side, A, B, rank):
+        def half_step(side, A, B, rank, with_loss=True):
             """Solve B (side="cols") or A (side="rows") in place, then refit μ.
-            Returns the sum of squared residuals at the new point."""
+            Returns the sum of squared residuals at the new point (NaN without
+            ``with_loss``, which saves a pass over the data)."""
             nonlocal mean
             view, fixed, solved = (ratings.csc, A, B) if side == "cols" else (ratings.csr, B, A)
             size = solved.shape[0]
@@ -171,10 +176,10 @@ class ALS:
             with single_threaded_blas():
                 _als.half_step(
                     view.indptr, view.indices, view.values, fixed, solved, mean,
-                    reg, weighted, biases, rank, sse, rsum, status, n_threads,
+                    reg, weighted, biases, rank, sse, rsum, status, with_loss, n_threads,
                 )
             _raise_on_failure(status, side, rank + biases, ratings)
-            total = float(sse.sum())
+            total = float(sse.sum()) if with_loss else np.nan
             if biases:  # μ is unregularized: its exact update is the mean residual.
                 delta = float(rsum.sum()) / nnz
                 mean += delta
@@ -194,11 +199,15 @@ class ALS:
         try:
             for it in range(1, max_iter + 1):
                 start = time.perf_counter()
-                total = half_step("cols", A, B, rank)
-                self._half_step_objectives.append(objective(total, A, B))
+                # The loss after the column half-step costs a pass over the data;
+                # only the tests of monotonicity ask for it.
+                total = half_step("cols", A, B, rank, with_loss=self._track_half_steps)
+                if self._track_half_steps:
+                    self._half_step_objectives.append(objective(total, A, B))
                 total = half_step("rows", A, B, rank)
                 loss = objective(total, A, B)
-                self._half_step_objectives.append(loss)
+                if self._track_half_steps:
+                    self._half_step_objectives.append(loss)
                 self._set_learned(A, B, mean, rank)
                 self.n_iter_ = it
                 train = np.sqrt(max(total, 0.0) / nnz)
@@ -244,6 +253,12 @@ class ALS:
         if self.callback is not None and not callable(self.callback):
             raise TypeError(f"callback must be callable, got {self.callback!r}")
         n_threads = effective_n_threads(self.n_threads)
+        widest = 1024 // ratings.dtype.itemsize  # the kernel's widest factor row
+        if rank + bool(self.biases) > widest:
+            raise ValueError(
+                f"rank={rank} is too large: ALS supports rank + biases <= {widest} "
+                f"in {ratings.dtype}"
+            )
         if reg == 0:
             d = rank + bool(self.biases)
             for name, counts in (("row", ratings.row_counts), ("column", ratings.col_counts)):
@@ -261,8 +276,8 @@ class ALS:
         """Starting factors (m x w, n x w; the last column holds the bias)."""
         m, n = ratings.shape
         biases = bool(self.biases)
-        A = np.zeros((m, rank + biases), dtype=dtype)
-        B = np.zeros((n, rank + biases), dtype=dtype)
+        A = _factor_storage(m, rank + biases, dtype)
+        B = _factor_storage(n, rank + biases, dtype)
         rng = np.random.default_rng(self.random_state)
         if self.init == "random":
             A[:, :rank] = rng.standard_normal((m, rank)) / np.sqrt(rank)
@@ -273,13 +288,14 @@ class ALS:
         # the top singular pairs of P_Ω(X − μ − u − c) / density.
         shift = None
         if biases:
-            Ab, Bb = np.zeros((m, 1), dtype), np.zeros((n, 1), dtype)
+            Ab, Bb = _factor_storage(m, 1, dtype), _factor_storage(n, 1, dtype)
             for _ in range(_BIAS_SWEEPS):
-                half_step("cols", Ab, Bb, 0)
-                half_step("rows", Ab, Bb, 0)
+                half_step("cols", Ab, Bb, 0, with_loss=False)
+                half_step("rows", Ab, Bb, 0, with_loss=False)
             A[:, rank], B[:, rank] = Ab[:, 0], Bb[:, 0]
-            shift = LowRank(np.hstack([Ab + dtype(mean()), np.ones_like(Ab)]),
-                            np.hstack([np.ones_like(Bb), Bb]))
+            u, c = Ab[:, :1], Bb[:, :1]
+            shift = LowRank(np.hstack([u + dtype(mean()), np.ones_like(u)]),
+                            np.hstack([np.ones_like(c), c]))
         U, s, Vt = randomized_svd(
             _ObservedOperator(ratings, shift, n_threads), rank, n_iter=2, random_state=rng
         )
@@ -360,6 +376,12 @@ def _raise_on_failure(status, side, d, ratings):
             f"the normal equations of {side[:-1]} {k} ({int(counts[k])} observations, "
             f"{d} unknowns) are not positive definite; increase reg"
         )
+
+
+def _factor_storage(n, width, dtype):
+    """Zeroed factor rows padded to whole 64-byte vectors, as the kernel wants."""
+    lanes = 64 // np.dtype(dtype).itemsize
+    return np.zeros((n, -(-width // lanes) * lanes), dtype=dtype)
 
 
 def _penalty(F, lam):

@@ -1,0 +1,192 @@
+/* Hot loops of the ALS half-step, in C with vector types so they vectorize well.
+ *
+ * For one target (a row or a column) with n observations at fixed-factor rows
+ * idx[0..n) and values vals[0..n), with features f = [F[i, 0:rank], 1 if biases]
+ * and targets t = x − mean − (F[i, rank] if biases):
+ *   gram:     G[k, :] += f[k] f,  b += t f   for k < d   (G is d x stride)
+ *   residual: Σ (t − fᵀx)² and Σ (t − fᵀx)
+ * Factor rows are `stride` wide: whole 64-byte vectors, zero padded. The Gram
+ * matrix is a small GEMM, XᵀX over a gathered block X of features: four rows of
+ * G at a time stay in registers while the block streams from L1. Common widths
+ * are compiled with the vector count as a constant. With GCC on x86-64 there are
+ * AVX-512, AVX2 and SSE2 variants (64-, 32- and 16-byte vectors; the widest the
+ * CPU runs is chosen once, at import); elsewhere the 16-byte one. Every target is
+ * summed in a fixed order: results do not depend on the thread count (they may
+ * differ in the last bits between CPUs of different vector widths).
+ */
+#ifndef LORANK_ALS_GRAM_H
+#define LORANK_ALS_GRAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define LORANK_X86_VARIANTS 1
+#else
+#define LORANK_X86_VARIANTS 0
+#endif
+
+#define LORANK_BLOCK 128 /* observations gathered at a time */
+#define LORANK_KC 4      /* rows of G held in registers */
+#define LORANK_MAXBYTES 1024 /* widest row: 256 floats / 128 doubles */
+
+/* Vector types per instruction set: 64 bytes for AVX-512, 32 for AVX2, 16 else. */
+typedef float lorank_vf64 __attribute__((vector_size(64), aligned(4)));
+typedef double lorank_vd64 __attribute__((vector_size(64), aligned(8)));
+typedef float lorank_vf32 __attribute__((vector_size(32), aligned(4)));
+typedef double lorank_vd32 __attribute__((vector_size(32), aligned(8)));
+typedef float lorank_vf16 __attribute__((vector_size(16), aligned(4)));
+typedef double lorank_vd16 __attribute__((vector_size(16), aligned(8)));
+
+/* acc[kk][v] += X[q][k0 + kk] * X[q][v] over the block, then into G. */
+#define LORANK_GRAM_ROWS(T, VT, NV)                                                \
+    do {                                                                           \
+        VT acc[LORANK_KC][NV];                                                     \
+        for (int kk = 0; kk < LORANK_KC; ++kk)                                     \
+            for (int v = 0; v < (NV); ++v) acc[kk][v] = (VT){0};                   \
+        for (int q = 0; q < nb; ++q) {                                             \
+            const VT *xq = X + (size_t)q * (NV);                                   \
+            const T *xs = (const T *)xq + k0;                                      \
+            for (int kk = 0; kk < LORANK_KC; ++kk)                                 \
+                for (int v = 0; v < (NV); ++v) acc[kk][v] += xs[kk] * xq[v];       \
+        }                                                                          \
+        for (int kk = 0; kk < LORANK_KC && k0 + kk < d; ++kk) {                    \
+            VT *Gk = (VT *)(G + (size_t)(k0 + kk) * stride);                       \
+            for (int v = 0; v < (NV); ++v) Gk[v] += acc[kk][v];                    \
+        }                                                                          \
+    } while (0)
+
+#define LORANK_DEFINE(NAME, T, VT, TARGET)                                         \
+/* keep zeroes the bias slot of a fixed row, one puts the constant 1 there. */     \
+TARGET static inline void NAME##_masks(int nv, int rank, int biases, VT *keep, VT *one)   \
+{                                                                                  \
+    const int lanes = (int)(sizeof(VT) / sizeof(T));                               \
+    for (int v = 0; v < nv; ++v)                                                   \
+        for (int l = 0; l < lanes; ++l) {                                          \
+            const int is_bias = biases && v * lanes + l == rank;                   \
+            keep[v][l] = is_bias ? 0 : 1;                                          \
+            one[v][l] = is_bias ? 1 : 0;                                           \
+        }                                                                          \
+}                                                                                  \
+                                                                                   \
+/* Returns 0, or -1 if the rows are too wide (the caller must check first). */     \
+TARGET static int NAME##_gram(                                              \
+    int64_t n, const int *__restrict__ idx, const T *__restrict__ vals,            \
+    const T *__restrict__ F, int stride, int rank, int biases, double mean,        \
+    T *__restrict__ G, T *__restrict__ b)                                          \
+{                                                                                  \
+    enum { LANES = sizeof(VT) / sizeof(T), LORANK_MAXV = LORANK_MAXBYTES / sizeof(VT) }; \
+    const int nv = stride / LANES, d = rank + (biases ? 1 : 0);                    \
+    VT keep[LORANK_MAXV], one[LORANK_MAXV], bacc[LORANK_MAXV];                     \
+    VT X[LORANK_BLOCK * LORANK_MAXV];                                              \
+    if (nv > LORANK_MAXV) return -1;                                               \
+    NAME##_masks(nv, rank, biases, keep, one);                                     \
+    for (int v = 0; v < nv; ++v) bacc[v] = (VT){0};                                \
+    for (int64_t start = 0; start < n; start += LORANK_BLOCK) {                    \
+        const int nb = (int)(n - start < LORANK_BLOCK ? n - start : LORANK_BLOCK); \
+        for (int q = 0; q < nb; ++q) {                                             \
+            const VT *row = (const VT *)(F + (size_t)idx[start + q] * stride);     \
+            const T t = (T)(vals[start + q] - mean)                                \
+                        - (biases ? ((const T *)row)[rank] : 0);                   \
+            for (int v = 0; v < nv; ++v) {                                         \
+                const VT x = row[v] * keep[v] + one[v];                            \
+                X[(size_t)q * nv + v] = x;                                         \
+                bacc[v] += t * x;                                                  \
+            }                                                                      \
+        }                                                                          \
+        for (int k0 = 0; k0 < d; k0 += LORANK_KC) {                                \
+            switch (nv) {                                                          \
+                case 1: LORANK_GRAM_ROWS(T, VT, 1); break;                         \
+                case 2: LORANK_GRAM_ROWS(T, VT, 2); break;                         \
+                case 3: LORANK_GRAM_ROWS(T, VT, 3); break;                         \
+                case 4: LORANK_GRAM_ROWS(T, VT, 4); break;                         \
+                default: LORANK_GRAM_ROWS(T, VT, nv); break;                       \
+            }                                                                      \
+        }                                                                          \
+    }                                                                              \
+    for (int v = 0; v < nv; ++v) ((VT *)b)[v] += bacc[v];                          \
+    return 0;                                                                      \
+}                                                                                  \
+                                                                                   \
+TARGET static void NAME##_residual(                                         \
+    int64_t n, const int *__restrict__ idx, const T *__restrict__ vals,            \
+    const T *__restrict__ F, int stride, int rank, int biases, double mean,        \
+    const T *__restrict__ x, double *sse, double *rsum)                            \
+{                                                                                  \
+    enum { LANES = sizeof(VT) / sizeof(T), LORANK_MAXV = LORANK_MAXBYTES / sizeof(VT) }; \
+    const int nv = stride / LANES;                                                 \
+    VT keep[LORANK_MAXV], one[LORANK_MAXV];                                        \
+    NAME##_masks(nv, rank, biases, keep, one);                                     \
+    double s2 = 0, s1 = 0;                                                         \
+    for (int64_t p = 0; p < n; ++p) {                                              \
+        const VT *row = (const VT *)(F + (size_t)idx[p] * stride);                 \
+        const T t = (T)(vals[p] - mean) - (biases ? ((const T *)row)[rank] : 0);   \
+        VT acc = (row[0] * keep[0] + one[0]) * ((const VT *)x)[0];                 \
+        for (int v = 1; v < nv; ++v)                                               \
+            acc += (row[v] * keep[v] + one[v]) * ((const VT *)x)[v];               \
+        /* Pairwise tree over the lanes: short dependency chain, fixed order. */   \
+        for (int h = LANES / 2; h >= 1; h /= 2)                                    \
+            for (int l = 0; l < h; ++l) acc[l] += acc[l + h];                      \
+        const double res = (double)(t - acc[0]);                                   \
+        s2 += res * res;                                                           \
+        s1 += res;                                                                 \
+    }                                                                              \
+    *sse = s2;                                                                     \
+    *rsum = s1;                                                                    \
+}
+
+#define LORANK_NO_TARGET
+
+LORANK_DEFINE(lorank_f16, float, lorank_vf16, LORANK_NO_TARGET)
+LORANK_DEFINE(lorank_d16, double, lorank_vd16, LORANK_NO_TARGET)
+#if LORANK_X86_VARIANTS
+LORANK_DEFINE(lorank_f32, float, lorank_vf32, __attribute__((target("arch=haswell"))))
+LORANK_DEFINE(lorank_d32, double, lorank_vd32, __attribute__((target("arch=haswell"))))
+LORANK_DEFINE(lorank_f64, float, lorank_vf64, __attribute__((target("arch=skylake-avx512"))))
+LORANK_DEFINE(lorank_d64, double, lorank_vd64, __attribute__((target("arch=skylake-avx512"))))
+#endif
+
+/* The widest variant this CPU runs: 64, 32 or 16 (bytes per vector). */
+static int lorank_simd_width(void)
+{
+#if LORANK_X86_VARIANTS
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
+        && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
+        return 64;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return 32;
+#endif
+    return 16;
+}
+
+#if LORANK_X86_VARIANTS
+#define LORANK_DISPATCH(PREFIX, FN, ARGS)                                          \
+    do {                                                                           \
+        if (width == 64) return PREFIX##64_##FN ARGS;                              \
+        if (width == 32) return PREFIX##32_##FN ARGS;                              \
+        return PREFIX##16_##FN ARGS;                                               \
+    } while (0)
+#else
+#define LORANK_DISPATCH(PREFIX, FN, ARGS) return PREFIX##16_##FN ARGS
+#endif
+
+#define LORANK_DEFINE_DISPATCH(PREFIX, T)                                          \
+static int PREFIX##_gram(int width, int64_t n, const int *idx, const T *vals,      \
+                         const T *F, int stride, int rank, int biases,             \
+                         double mean, T *G, T *b)                                  \
+{                                                                                  \
+    LORANK_DISPATCH(PREFIX, gram, (n, idx, vals, F, stride, rank, biases, mean, G, b)); \
+}                                                                                  \
+static void PREFIX##_residual(int width, int64_t n, const int *idx, const T *vals, \
+                              const T *F, int stride, int rank, int biases,        \
+                              double mean, const T *x, double *sse, double *rsum)  \
+{                                                                                  \
+    LORANK_DISPATCH(PREFIX, residual,                                              \
+                    (n, idx, vals, F, stride, rank, biases, mean, x, sse, rsum));  \
+}
+
+LORANK_DEFINE_DISPATCH(lorank_f, float)
+LORANK_DEFINE_DISPATCH(lorank_d, double)
+
+#endif
