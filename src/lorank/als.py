@@ -221,11 +221,8 @@ class ALS:
             )
         finally:
             bar.close()
-        self._set_learned(A, B, mean, rank)
-        if not (np.isfinite(A).all() and np.isfinite(B).all()):
-            raise FloatingPointError(
-                "ALS produced non-finite factors; increase reg or use dtype=np.float64"
-            )
+        if self.n_iter_ == 0:  # interrupted during the first iteration
+            self._set_learned(A, B, mean, rank)
         return self
 
     def _check_params(self, ratings):
@@ -289,7 +286,13 @@ class ALS:
         return A, B
 
     def _set_learned(self, A, B, mean, rank):
-        self.factors_ = LowRank(A[:, :rank], B[:, :rank])
+        if not (np.isfinite(A).all() and np.isfinite(B).all()):
+            raise FloatingPointError(
+                "ALS produced non-finite factors; increase reg or use dtype=np.float64"
+            )
+        # Copies: the next half-steps update A and B in place, and an interrupted
+        # fit keeps the last complete iteration.
+        self.factors_ = LowRank(A[:, :rank].copy(), B[:, :rank].copy())
         if self.biases:
             self.row_bias_, self.col_bias_ = A[:, rank].copy(), B[:, rank].copy()
         else:
