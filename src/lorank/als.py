@@ -230,23 +230,20 @@ class ALS:
             )
         finally:
             bar.close()
-        self._set_learned(A, B, mean, rank)
-        if not (np.isfinite(A).all() and np.isfinite(B).all()):
-            raise FloatingPointError(
-                "ALS produced non-finite factors; increase reg or use dtype=np.float64"
-            )
+        if self.n_iter_ == 0:  # interrupted during the first iteration
+            self._set_learned(A, B, mean, rank)
         return self
 
     def _check_params(self, ratings):
         if ratings.nnz == 0:
             raise ValueError("X has no observed entries")
         rank = check_rank(self.rank, ratings.shape)
-        reg = self.reg
-        if isinstance(reg, bool) or not isinstance(reg, numbers.Real) or not np.isfinite(reg) or reg < 0:
+        reg = _check_real(self.reg, "reg")
+        if not np.isfinite(reg) or reg < 0:
             raise ValueError(f"reg must be a finite number >= 0, got {reg!r}")
         max_iter = check_int(self.max_iter, "max_iter", minimum=1)
-        tol = self.tol
-        if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol >= 0:
+        tol = _check_real(self.tol, "tol")
+        if not tol >= 0:
             raise ValueError(f"tol must be a number >= 0, got {tol!r}")
         if self.init not in ("svd", "random"):
             raise ValueError(f'init must be "svd" or "random", got {self.init!r}')
@@ -305,7 +302,13 @@ class ALS:
         return A, B
 
     def _set_learned(self, A, B, mean, rank):
-        self.factors_ = LowRank(A[:, :rank], B[:, :rank])
+        if not (np.isfinite(A).all() and np.isfinite(B).all()):
+            raise FloatingPointError(
+                "ALS produced non-finite factors; increase reg or use dtype=np.float64"
+            )
+        # Copies: the next half-steps update A and B in place, and an interrupted
+        # fit keeps the last complete iteration.
+        self.factors_ = LowRank(A[:, :rank].copy(), B[:, :rank].copy())
         if self.biases:
             self.row_bias_, self.col_bias_ = A[:, rank].copy(), B[:, rank].copy()
         else:
@@ -367,6 +370,12 @@ class ALS:
         return self.to_lowrank().entries(rows, cols, n_threads=self.n_threads)
 
 
+def _check_real(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    return value
+
+
 def _raise_on_failure(status, side, d, ratings):
     bad = np.flatnonzero(status)
     if bad.size:
@@ -374,7 +383,8 @@ def _raise_on_failure(status, side, d, ratings):
         counts = ratings.row_counts if side == "rows" else ratings.col_counts
         raise np.linalg.LinAlgError(
             f"the normal equations of {side[:-1]} {k} ({int(counts[k])} observations, "
-            f"{d} unknowns) are not positive definite; increase reg"
+            f"{d} unknowns) are not positive definite; increase reg (or, if the "
+            "values are very large, rescale them or use dtype=np.float64)"
         )
 
 
