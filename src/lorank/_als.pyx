@@ -25,10 +25,10 @@ cdef extern from "_als_gram.h" nogil:
     int lorank_simd_width()
     int lorank_f_gram(int width, int64_t n, const int* idx, const float* vals, const float* F,
                        int stride, int rank, int biases, double mean,
-                       float* G, float* b)
+                       float* G, float* b, double* tt)
     int lorank_d_gram(int width, int64_t n, const int* idx, const double* vals, const double* F,
                        int stride, int rank, int biases, double mean,
-                       double* G, double* b)
+                       double* G, double* b, double* tt)
     void lorank_f_residual(int width, int64_t n, const int* idx, const float* vals, const float* F,
                            int stride, int rank, int biases, double mean, const float* x,
                            double* sse, double* rsum)
@@ -52,11 +52,11 @@ cdef enum:
 
 cdef inline void gram(int64_t n, const int* idx, const floating* vals,
                       const floating* F, int stride, int rank, int biases, double mean,
-                      floating* G, floating* b) noexcept nogil:
+                      floating* G, floating* b, double* tt) noexcept nogil:
     if floating is double:
-        lorank_d_gram(SIMD_WIDTH, n, idx, vals, F, stride, rank, biases, mean, G, b)
+        lorank_d_gram(SIMD_WIDTH, n, idx, vals, F, stride, rank, biases, mean, G, b, tt)
     else:
-        lorank_f_gram(SIMD_WIDTH, n, idx, vals, F, stride, rank, biases, mean, G, b)
+        lorank_f_gram(SIMD_WIDTH, n, idx, vals, F, stride, rank, biases, mean, G, b, tt)
 
 
 cdef inline void residual(int64_t n, const int* idx, const floating* vals,
@@ -116,16 +116,19 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
               const floating[::1] values, const floating[:, ::1] fixed,
               floating[:, ::1] solved, double mean, double reg, bint weighted,
               bint biases, int rank, double[::1] sse, double[::1] rsum,
-              int[::1] status, bint with_loss, int n_threads):
+              int[::1] status, int n_threads):
     """Solve every row of ``solved`` against ``fixed`` (see the module docstring).
 
-    Per target j, ``rsum[j]`` receives the sum of residuals of its observations at
-    the new solution, ``sse[j]`` their sum of squares (only ``with_loss``; else 0),
-    and ``status[j]`` is 0, or k > 0 if its normal matrix was not positive definite
-    (row j of ``solved`` is then left unchanged).
+    Per target j, ``sse[j]`` and ``rsum[j]`` receive the sum of squared residuals and
+    the sum of residuals (with biases; else 0) of its observations at the new
+    solution, and ``status[j]`` is 0, or k > 0 if its normal matrix was not positive
+    definite (row j of ``solved`` is then left unchanged).
 
-    Without ``with_loss`` no second pass over the observations is made: with biases,
-    Σ residual = Σ t − xᵀ Σ f is read off the Gram matrix's bias row before solving.
+    Both usually come without a second pass over the observations: at the solution
+    of (G + λI) x = b, Σ (t − fᵀx)² = Σ t² − xᵀb − λ‖x‖², and with biases
+    Σ (t − fᵀx) = Σ t − xᵀ Σ f, read off the Gram matrix's bias row. Where the fit is
+    so close that the first identity would lose digits to cancellation (residual
+    below a quarter of Σ t²), the residuals are summed directly instead.
     """
     cdef Py_ssize_t n_solve = solved.shape[0]
     cdef int stride = <int> solved.shape[1]
@@ -134,15 +137,17 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
     cdef int64_t p0, n_obs
     cdef floating *G
     cdef floating *b
+    cdef floating *b0
     cdef floating *srow
-    cdef double acc
+    cdef double acc, tt, xb, xx
     cdef floating lam
     cdef int info
 
     with nogil, parallel(num_threads=n_threads):
         G = <floating*> malloc(sizeof(floating) * d * stride)
         b = <floating*> malloc(sizeof(floating) * stride)
-        srow = <floating*> malloc(sizeof(floating) * (stride + 1))
+        srow = <floating*> malloc(sizeof(floating) * stride)
+        b0 = <floating*> malloc(sizeof(floating) * stride)
         try:
             for j in prange(n_solve, schedule="dynamic", chunksize=16):
                 p0 = indptr[j]
@@ -158,13 +163,13 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
                     continue
                 memset(G, 0, sizeof(floating) * d * stride)
                 memset(b, 0, sizeof(floating) * stride)
+                tt = 0
                 gram(n_obs, &indices[p0], &values[p0], &fixed[0, 0], stride, rank,
-                     biases, mean, G, b)
-                if biases and not with_loss:
-                    # Σ_i f_i (the bias row of G) and Σ_i t_i (the bias slot of b).
-                    for k in range(d):
+                     biases, mean, G, b, &tt)
+                for k in range(d):
+                    b0[k] = b[k]
+                    if biases:  # Σ_i f_i, the bias row of G
                         srow[k] = G[rank * stride + k]
-                    srow[d] = b[rank]
                 lam = reg * n_obs if weighted else reg
                 for k in range(d):
                     G[k * stride + k] = G[k * stride + k] + lam
@@ -174,16 +179,26 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
                     continue
                 for k in range(d):
                     solved[j, k] = b[k]
-                if with_loss:
-                    # Residuals at the new solution, for the loss and the mean update.
+                xb = 0
+                xx = 0
+                for k in range(d):
+                    xb = xb + <double> b[k] * b0[k]
+                    xx = xx + <double> b[k] * b[k]
+                acc = tt - xb - lam * xx
+                if acc >= 0.25 * tt:
+                    sse[j] = acc
+                    if biases:  # Σ t is the bias slot of the right-hand side
+                        acc = b0[rank]
+                        for k in range(d):
+                            acc = acc - <double> srow[k] * b[k]
+                        rsum[j] = acc
+                else:
                     residual(n_obs, &indices[p0], &values[p0], &fixed[0, 0], stride,
                              rank, biases, mean, &solved[j, 0], &sse[j], &rsum[j])
-                elif biases:
-                    acc = srow[d]
-                    for k in range(d):
-                        acc = acc - srow[k] * b[k]
-                    rsum[j] = acc
+                    if not biases:
+                        rsum[j] = 0
         finally:
             free(G)
             free(b)
+            free(b0)
             free(srow)

@@ -3,7 +3,7 @@
  * For one target (a row or a column) with n observations at fixed-factor rows
  * idx[0..n) and values vals[0..n), with features f = [F[i, 0:rank], 1 if biases]
  * and targets t = x − mean − (F[i, rank] if biases):
- *   gram:     G[k, :] += f[k] f,  b += t f   for k < d   (G is d x stride)
+ *   gram:     G[k, :] += f[k] f,  b += t f,  tt += t²   for k < d   (G is d x stride)
  *   residual: Σ (t − fᵀx)² and Σ (t − fᵀx)
  * Factor rows are `stride` wide: whole 64-byte vectors, zero padded. The Gram
  * matrix is a small GEMM, XᵀX over a gathered block X of features: four rows of
@@ -73,7 +73,7 @@ TARGET static inline void NAME##_masks(int nv, int rank, int biases, VT *keep, V
 TARGET static int NAME##_gram(                                              \
     int64_t n, const int *__restrict__ idx, const T *__restrict__ vals,            \
     const T *__restrict__ F, int stride, int rank, int biases, double mean,        \
-    T *__restrict__ G, T *__restrict__ b)                                          \
+    T *__restrict__ G, T *__restrict__ b, double *tt)                              \
 {                                                                                  \
     enum { LANES = sizeof(VT) / sizeof(T), LORANK_MAXV = LORANK_MAXBYTES / sizeof(VT) }; \
     const int nv = stride / LANES, d = rank + (biases ? 1 : 0);                    \
@@ -82,12 +82,20 @@ TARGET static int NAME##_gram(                                              \
     if (nv > LORANK_MAXV) return -1;                                               \
     NAME##_masks(nv, rank, biases, keep, one);                                     \
     for (int v = 0; v < nv; ++v) bacc[v] = (VT){0};                                \
+    double ss = 0;                                                                 \
     for (int64_t start = 0; start < n; start += LORANK_BLOCK) {                    \
         const int nb = (int)(n - start < LORANK_BLOCK ? n - start : LORANK_BLOCK); \
+        if (start + LORANK_BLOCK < n) { /* the next block's rows, from memory */   \
+            const int ahead = (int)(n - start - LORANK_BLOCK < LORANK_BLOCK        \
+                                    ? n - start - LORANK_BLOCK : LORANK_BLOCK);    \
+            for (int q = 0; q < ahead; ++q)                                        \
+                __builtin_prefetch(F + (size_t)idx[start + LORANK_BLOCK + q] * stride, 0, 1); \
+        }                                                                          \
         for (int q = 0; q < nb; ++q) {                                             \
             const VT *row = (const VT *)(F + (size_t)idx[start + q] * stride);     \
             const T t = (T)(vals[start + q] - mean)                                \
                         - (biases ? ((const T *)row)[rank] : 0);                   \
+            ss += (double)t * t;                                                   \
             for (int v = 0; v < nv; ++v) {                                         \
                 const VT x = row[v] * keep[v] + one[v];                            \
                 X[(size_t)q * nv + v] = x;                                         \
@@ -105,6 +113,7 @@ TARGET static int NAME##_gram(                                              \
         }                                                                          \
     }                                                                              \
     for (int v = 0; v < nv; ++v) ((VT *)b)[v] += bacc[v];                          \
+    *tt += ss;                                                                     \
     return 0;                                                                      \
 }                                                                                  \
                                                                                    \
@@ -174,9 +183,9 @@ static int lorank_simd_width(void)
 #define LORANK_DEFINE_DISPATCH(PREFIX, T)                                          \
 static int PREFIX##_gram(int width, int64_t n, const int *idx, const T *vals,      \
                          const T *F, int stride, int rank, int biases,             \
-                         double mean, T *G, T *b)                                  \
+                         double mean, T *G, T *b, double *tt)                      \
 {                                                                                  \
-    LORANK_DISPATCH(PREFIX, gram, (n, idx, vals, F, stride, rank, biases, mean, G, b)); \
+    LORANK_DISPATCH(PREFIX, gram, (n, idx, vals, F, stride, rank, biases, mean, G, b, tt)); \
 }                                                                                  \
 static void PREFIX##_residual(int width, int64_t n, const int *idx, const T *vals, \
                               const T *F, int stride, int rank, int biases,        \

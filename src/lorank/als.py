@@ -22,10 +22,6 @@ _BIAS_SWEEPS = 3
 
 
 class ALS:
-    # Record the objective after every half-step (costs a pass over the data per
-    # iteration; for tests of monotonicity).
-    _track_half_steps = False
-
     """Matrix completion by exact alternating least squares.
 
     Fits ``x_ij ≈ μ + u_i + c_j + a_iᵀ b_j`` on the observed entries by minimizing
@@ -165,10 +161,9 @@ class ALS:
         lam_cols = reg * ratings.col_counts if weighted else np.full(n, reg)
         mean = float(ratings.csr.values.mean(dtype=np.float64)) if biases else 0.0
 
-        def half_step(side, A, B, rank, with_loss=True):
+        def half_step(side, A, B, rank):
             """Solve B (side="cols") or A (side="rows") in place, then refit μ.
-            Returns the sum of squared residuals at the new point (NaN without
-            ``with_loss``, which saves a pass over the data)."""
+            Returns the sum of squared residuals at the new point."""
             nonlocal mean
             view, fixed, solved = (ratings.csc, A, B) if side == "cols" else (ratings.csr, B, A)
             size = solved.shape[0]
@@ -176,10 +171,10 @@ class ALS:
             with single_threaded_blas():
                 _als.half_step(
                     view.indptr, view.indices, view.values, fixed, solved, mean,
-                    reg, weighted, biases, rank, sse, rsum, status, with_loss, n_threads,
+                    reg, weighted, biases, rank, sse, rsum, status, n_threads,
                 )
             _raise_on_failure(status, side, rank + biases, ratings)
-            total = float(sse.sum()) if with_loss else np.nan
+            total = float(sse.sum())
             if biases:  # μ is unregularized: its exact update is the mean residual.
                 delta = float(rsum.sum()) / nnz
                 mean += delta
@@ -199,15 +194,11 @@ class ALS:
         try:
             for it in range(1, max_iter + 1):
                 start = time.perf_counter()
-                # The loss after the column half-step costs a pass over the data;
-                # only the tests of monotonicity ask for it.
-                total = half_step("cols", A, B, rank, with_loss=self._track_half_steps)
-                if self._track_half_steps:
-                    self._half_step_objectives.append(objective(total, A, B))
+                total = half_step("cols", A, B, rank)
+                self._half_step_objectives.append(objective(total, A, B))
                 total = half_step("rows", A, B, rank)
                 loss = objective(total, A, B)
-                if self._track_half_steps:
-                    self._half_step_objectives.append(loss)
+                self._half_step_objectives.append(loss)
                 self._set_learned(A, B, mean, rank)
                 self.n_iter_ = it
                 train = np.sqrt(max(total, 0.0) / nnz)
@@ -287,8 +278,8 @@ class ALS:
         if biases:
             Ab, Bb = _factor_storage(m, 1, dtype), _factor_storage(n, 1, dtype)
             for _ in range(_BIAS_SWEEPS):
-                half_step("cols", Ab, Bb, 0, with_loss=False)
-                half_step("rows", Ab, Bb, 0, with_loss=False)
+                half_step("cols", Ab, Bb, 0)
+                half_step("rows", Ab, Bb, 0)
             A[:, rank], B[:, rank] = Ab[:, 0], Bb[:, 0]
             u, c = Ab[:, :1], Bb[:, :1]
             shift = LowRank(np.hstack([u + dtype(mean()), np.ones_like(u)]),
