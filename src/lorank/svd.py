@@ -91,12 +91,14 @@ def numerical_rank(X, tol=None, *, shape=None):
         shape = X.shape
     elif arr.ndim == 1:
         if arr.size == 0:
-            raise ValueError("singular values are empty")
-        s = np.asarray(arr, dtype=result_float_dtype(arr))
-        if not np.isfinite(s).all():
-            raise ValueError("singular values must be finite")
-        if (s < 0).any():
-            raise ValueError(f"singular values must be >= 0, got {s.min()}")
+            raise ValueError("X is empty: no singular values (shape (0,))")
+        s = np.asarray(arr, dtype=result_float_dtype(arr, names=("X",)))
+        bad = ~(np.isfinite(s) & (s >= 0))
+        if bad.any():
+            raise ValueError(
+                f"X contains {s[bad][0]} at index {int(np.argmax(bad))}; "
+                "singular values must be finite and >= 0"
+            )
         if shape is None:
             shape = (s.size,)
     else:
@@ -106,7 +108,9 @@ def numerical_rank(X, tol=None, *, shape=None):
     if tol is None:
         tol = max(shape) * np.finfo(s.dtype).eps * s.max()
     else:
-        if not isinstance(tol, numbers.Real) or not np.isfinite(tol) or tol < 0:
+        if isinstance(tol, bool) or not isinstance(tol, numbers.Real):
+            raise TypeError(f"tol must be a real number or None, got {tol!r}")
+        if not np.isfinite(tol) or tol < 0:
             raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
     return int(np.count_nonzero(s > tol))
 
@@ -122,15 +126,21 @@ class _Products:
         if scipy.sparse.issparse(A):
             if A.ndim != 2:
                 raise ValueError(f"A must be 2-D, got shape {A.shape}")
-            self.dtype = result_float_dtype(A.data)
-            self.csr = _csr_parts(A.tocsr(), self.dtype)
-            self.csr_t = _csr_parts(A.T.tocsr(), self.dtype)
+            csr = A.tocsr()
+            self.dtype = result_float_dtype(csr.data, names=("A",))
+            bad = np.flatnonzero(~np.isfinite(csr.data))
+            if bad.size:
+                i = int(np.searchsorted(csr.indptr, bad[0], side="right")) - 1
+                at = (i, int(csr.indices[bad[0]]))
+                raise ValueError(f"A contains {csr.data[bad[0]]} at {at}; values must be finite")
+            self.csr = _csr_parts(csr, self.dtype)
+            self.csr_t = _csr_parts(csr.T.tocsr(), self.dtype)
             self.shape = A.shape
             self.matmat = lambda M: self._spmm(self.csr, M, self.shape[0])
             self.rmatmat = lambda M: self._spmm(self.csr_t, M, self.shape[1])
         elif isinstance(A, scipy.sparse.linalg.LinearOperator) or hasattr(A, "rmatmat"):
             self.shape = tuple(A.shape)
-            self.dtype = result_float_dtype(np.empty(0, dtype=A.dtype))
+            self.dtype = result_float_dtype(np.empty(0, dtype=A.dtype), names=("A",))
             self.matmat = lambda M: np.asarray(A.matmat(M), dtype=self.dtype)
             self.rmatmat = lambda M: np.asarray(A.rmatmat(M), dtype=self.dtype)
         elif hasattr(A, "left") and hasattr(A, "right"):  # LowRank
@@ -154,11 +164,12 @@ class _Products:
 
 
 def _csr_parts(S, dtype):
-    """Validated, kernel-ready (int64 indptr, int32 indices, values) of a CSR matrix."""
-    S.sum_duplicates()
+    """Kernel-ready (int64 indptr, int32 indices, values) of a finite CSR matrix.
+
+    Duplicate entries need no summing (the product adds them) and the caller's
+    matrix is never modified.
+    """
     data = np.ascontiguousarray(S.data, dtype=dtype)
-    if not np.isfinite(data).all():
-        raise ValueError("A contains NaN or infinite values")
     itype = np.int32 if S.shape[1] <= np.iinfo(np.int32).max else np.int64
     return (
         np.ascontiguousarray(S.indptr, dtype=np.int64),
