@@ -133,11 +133,17 @@ class _Products:
                 i = int(np.searchsorted(csr.indptr, bad[0], side="right")) - 1
                 at = (i, int(csr.indices[bad[0]]))
                 raise ValueError(f"A contains {csr.data[bad[0]]} at {at}; values must be finite")
+            self.shape = csr.shape
             self.csr = _csr_parts(csr, self.dtype)
-            self.csr_t = _csr_parts(csr.T.tocsr(), self.dtype)
-            self.shape = A.shape
-            self.matmat = lambda M: self._spmm(self.csr, M, self.shape[0])
-            self.rmatmat = lambda M: self._spmm(self.csr_t, M, self.shape[1])
+            # Aᵀ @ M scatters from A's rows; thread t owns a slice of output rows
+            # holding about 1/n_threads of the nonzeros.
+            counts = np.bincount(self.csr[1], minlength=self.shape[1])
+            cum = np.concatenate(([0], np.cumsum(counts)))
+            targets = np.linspace(0, cum[-1], self.n_threads + 1)
+            self.bounds = np.searchsorted(cum, targets).astype(np.int64)
+            self.bounds[0], self.bounds[-1] = 0, self.shape[1]
+            self.matmat = self._spmm
+            self.rmatmat = self._spmm_t
         elif isinstance(A, scipy.sparse.linalg.LinearOperator) or hasattr(A, "rmatmat"):
             self.shape = tuple(A.shape)
             self.dtype = result_float_dtype(np.empty(0, dtype=A.dtype), names=("A",))
@@ -155,11 +161,16 @@ class _Products:
         if len(self.shape) != 2 or min(self.shape) == 0:
             raise ValueError(f"A must be a non-empty 2-D operator, got shape {self.shape}")
 
-    def _spmm(self, parts, M, n_out):
-        indptr, indices, data = parts
+    def _spmm(self, M):
         M = np.ascontiguousarray(M, dtype=self.dtype)
-        out = np.empty((n_out, M.shape[1]), dtype=self.dtype)
-        _sparse.csr_matmat(indptr, indices, data, M, out, self.n_threads)
+        out = np.empty((self.shape[0], M.shape[1]), dtype=self.dtype)
+        _sparse.csr_matmat(*self.csr, M, out, self.n_threads)
+        return out
+
+    def _spmm_t(self, M):
+        M = np.ascontiguousarray(M, dtype=self.dtype)
+        out = np.empty((self.shape[1], M.shape[1]), dtype=self.dtype)
+        _sparse.csr_rmatmat(*self.csr, M, out, self.bounds, self.n_threads)
         return out
 
 
@@ -234,16 +245,17 @@ def randomized_svd(
         Q = ops.matmat(Q)
     Q = _orthonormalize(Q, final=True)
 
-    # Project: B = Qᵀ A (k x n), then a small dense SVD.
+    # Project: Bᵀ = Aᵀ Q (n x k), then a small dense SVD. LAPACK is faster on the
+    # tall Bᵀ = W diag(s) Zᵀ than on the wide B = Z diag(s) Wᵀ.
     Bt = ops.rmatmat(Q)
-    Ub, s, Vt = scipy.linalg.svd(
-        Bt.T, full_matrices=False, lapack_driver="gesdd", check_finite=False
+    W, s, Zt = scipy.linalg.svd(
+        Bt, full_matrices=False, lapack_driver="gesdd", check_finite=False, overwrite_a=True
     )
-    U = Q @ Ub[:, :rank]
+    U = Q @ Zt[:rank].T
     return (
         np.ascontiguousarray(U, dtype=dtype),
         s[:rank].astype(dtype, copy=False),
-        np.ascontiguousarray(Vt[:rank], dtype=dtype),
+        np.ascontiguousarray(W[:, :rank].T, dtype=dtype),
     )
 
 
