@@ -1,5 +1,6 @@
 """Dense, truncated and randomized singular value decompositions."""
 
+import contextlib
 import numbers
 
 import numpy as np
@@ -8,7 +9,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from . import _sparse
-from ._threads import effective_n_threads
+from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import as_matrix, check_int, check_rank, result_float_dtype
 
 __all__ = ["svd", "randomized_svd", "numerical_rank"]
@@ -123,7 +124,8 @@ class _Products:
 
     def __init__(self, A, n_threads):
         self.n_threads = effective_n_threads(n_threads)
-        if scipy.sparse.issparse(A):
+        self.sparse = scipy.sparse.issparse(A)
+        if self.sparse:
             if A.ndim != 2:
                 raise ValueError(f"A must be 2-D, got shape {A.shape}")
             csr = A.tocsr()
@@ -210,7 +212,9 @@ def randomized_svd(
     random_state : int, numpy.random.Generator or None, default=None
         Seed for the Gaussian test matrix.
     n_threads : int, default=None
-        Threads for sparse products (``None``: all usable cores).
+        Threads for sparse products (``None``: all usable cores). For sparse
+        ``A`` BLAS runs single-threaded during the call so its threads never
+        compete with these. Results do not depend on ``n_threads``.
 
     Returns
     -------
@@ -233,7 +237,14 @@ def randomized_svd(
     n_oversamples = check_int(n_oversamples, "n_oversamples", minimum=0)
     n_iter = check_int(n_iter, "n_iter", minimum=0)
     k = min(rank + n_oversamples, m, n)
-    rng = np.random.default_rng(random_state)
+    # Sparse products run in lorank's OpenMP kernels; the thin LU/QR between them
+    # gain little from BLAS threads, whose spin-waiting would steal the cores.
+    with single_threaded_blas() if ops.sparse else contextlib.nullcontext():
+        return _randomized_svd(ops, rank, k, np.random.default_rng(random_state), n_iter)
+
+
+def _randomized_svd(ops, rank, k, rng, n_iter):
+    m, n = ops.shape
     dtype = ops.dtype
 
     # Range finder with LU-normalized power iterations and a final QR.
