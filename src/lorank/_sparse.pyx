@@ -75,3 +75,4 @@ def csr_rmatmat(const long long[::1] indptr, const index_t[::1] indices,
                     o = out0 + j * n_cols
                     for k in range(n_cols):
                         o[k] = o[k] + v * x[k]
+
