@@ -16,7 +16,7 @@ SIZES = {
     "full": dict(m=480_189, n=17_770, pairs=10_000_000),
 }
 RANK = 10
-REPEAT = {"small": 5, "full": 3}
+REPEAT = {"small": 5, "full": 5}
 
 NOTES = (
     "x numpy = numpy time / this time (same dtype); time_s = fastest of the "

@@ -22,7 +22,7 @@ SIZES = {
 }
 RANK, N_OVERSAMPLES, N_ITER, NOISE_TO_GAP = 20, 10, 4, 0.5
 REPEAT = {"small": 3, "full": 3}
-N_SEEDS = 5
+N_SEEDS = 10
 
 NOTES = (
     "err = max relative error of the top-20 singular values vs the reference "
