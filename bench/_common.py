@@ -73,6 +73,8 @@ def machine_facts(threads):
         "cpu_count": os.cpu_count(),
         "usable_cores": affinity,
         "threads": threads,
+        # Other processes share the machine: their load explains noisy timings.
+        "load_average_1_5_15min": [round(x, 2) for x in os.getloadavg()],
         "openmp_enabled": bool(lorank.openmp_enabled()),
         "threadpools": pools,
         "platform": platform.platform(),
@@ -114,7 +116,8 @@ def summary(facts):
     omp = "on" if facts["openmp_enabled"] else "OFF"
     return (
         f"{facts['cpu_model']}, {facts['usable_cores']} usable of {facts['cpu_count']} cores; "
-        f"threads={facts['threads']}; OpenMP {omp}; BLAS: {blas or 'none loaded'}; "
+        f"threads={facts['threads']}; load {facts['load_average_1_5_15min'][0]}; "
+        f"OpenMP {omp}; BLAS: {blas or 'none loaded'}; "
         f"numpy {facts['versions']['numpy']}, scipy {facts['versions']['scipy']}, "
         f"lorank {facts['versions']['lorank']}, python {facts['python']}"
     )
