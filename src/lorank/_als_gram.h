@@ -28,6 +28,7 @@
 
 #define LORANK_BLOCK 128 /* observations gathered at a time */
 #define LORANK_KC 4      /* rows of G held in registers */
+#define LORANK_AHEAD 24  /* observations between a row's prefetch and its use */
 #define LORANK_MAXBYTES 1024 /* widest row: 256 floats / 128 doubles */
 
 /* Vector types per instruction set: 64 bytes for AVX-512, 32 for AVX2, 16 else. */
@@ -85,13 +86,9 @@ TARGET static int NAME##_gram(                                              \
     double ss = 0;                                                                 \
     for (int64_t start = 0; start < n; start += LORANK_BLOCK) {                    \
         const int nb = (int)(n - start < LORANK_BLOCK ? n - start : LORANK_BLOCK); \
-        if (start + LORANK_BLOCK < n) { /* the next block's rows, from memory */   \
-            const int ahead = (int)(n - start - LORANK_BLOCK < LORANK_BLOCK        \
-                                    ? n - start - LORANK_BLOCK : LORANK_BLOCK);    \
-            for (int q = 0; q < ahead; ++q)                                        \
-                __builtin_prefetch(F + (size_t)idx[start + LORANK_BLOCK + q] * stride, 0, 1); \
-        }                                                                          \
         for (int q = 0; q < nb; ++q) {                                             \
+            if (start + q + LORANK_AHEAD < n) /* rows come from memory: ask early */ \
+                __builtin_prefetch(F + (size_t)idx[start + q + LORANK_AHEAD] * stride, 0, 0); \
             const VT *row = (const VT *)(F + (size_t)idx[start + q] * stride);     \
             const T t = (T)(vals[start + q] - mean)                                \
                         - (biases ? ((const T *)row)[rank] : 0);                   \
