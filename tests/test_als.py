@@ -119,9 +119,10 @@ def padded(a, dtype):
     return out
 
 
-def run_kernel(dtype, rank, biases, weighted, n_threads=2, reg=0.3, seed=0, noise=3.0):
+def run_kernel(dtype, rank, biases, weighted, n_threads=2, reg=0.3, seed=0, noise=3.0,
+               n_fixed=720):
     rng = np.random.default_rng(seed)
-    n_fixed, width = 720, rank + biases
+    width = rank + biases
     indptr, indices = random_pattern(COUNTS, n_fixed, rng)
     fixed = padded(rng.standard_normal((n_fixed, width)) / np.sqrt(width), dtype)
     # Values a rank-r model fits up to `noise`: small noise takes the kernel's
@@ -173,6 +174,24 @@ def test_half_step_matches_numpy(dtype, weighted, rank, biases, noise):
     scale = np.sqrt(np.asarray(COUNTS) * np.maximum(sse_ref, 1e-300))
     resolved = 20 * eps * np.sqrt(np.asarray(COUNTS) * tt_ref)  # each r to eps·|t|
     np.testing.assert_array_less(np.abs(rsum - rsum_ref), 10 * rtol * scale + resolved + 1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("rank, biases", [(4, True), (4, False), (40, True)])
+def test_half_step_tiled_matches_numpy(dtype, rank, biases):
+    # A fixed factor several times the kernel's 1 MiB tile: its rows are streamed
+    # tile by tile and each target's sums are carried across tiles.
+    n_fixed = 3 * (1 << 20) // _factor_storage(1, rank + biases, dtype).nbytes
+    (solved, sse, rsum, status), (x_ref, sse_ref, rsum_ref, tt_ref) = run_kernel(
+        dtype, rank, biases, True, n_fixed=n_fixed
+    )
+    rtol = KTOL[dtype]
+    np.testing.assert_array_equal(status, 0)
+    np.testing.assert_allclose(solved, x_ref, rtol=rtol, atol=rtol * np.abs(x_ref).max())
+    np.testing.assert_allclose(sse, sse_ref, rtol=10 * rtol)
+    one = run_kernel(dtype, rank, biases, True, n_fixed=n_fixed, n_threads=1)[0]
+    for a, b in zip(one, (solved, sse, rsum, status)):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

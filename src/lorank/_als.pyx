@@ -15,7 +15,7 @@ from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.math cimport sqrt
 from libc.stdint cimport int32_t, int64_t
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memset
 
 cimport scipy.linalg.cython_blas as blas
@@ -112,6 +112,54 @@ cdef inline int cholesky_solve(int n, int ld, floating* G, floating* b) noexcept
     return 0
 
 
+cdef int finish(floating* G, floating* b, double tt, floating* b0, floating* srow,
+                int64_t n_obs, const int* idx, const floating* vals,
+                const floating* fixed, int stride, int rank, bint biases, double mean,
+                double reg, bint weighted, floating* x, double* sse,
+                double* rsum) noexcept nogil:
+    """Given the accumulated G = Σ f fᵀ, b = Σ t f and tt = Σ t² of one target,
+    solve (G + λI) x = b into x and fill sse/rsum. Returns the Cholesky status
+    (x untouched unless 0). G and b are overwritten."""
+    cdef int d = rank + (1 if biases else 0)
+    cdef int k, info
+    cdef floating lam = reg * n_obs if weighted else reg
+    cdef double acc, xb = 0, xx = 0
+    for k in range(d):
+        b0[k] = b[k]
+        if biases:  # Σ_i f_i, the bias row of G
+            srow[k] = G[rank * stride + k]
+        G[k * stride + k] = G[k * stride + k] + lam
+    info = cholesky_solve(d, stride, G, b)
+    if info != 0:
+        return info
+    for k in range(d):
+        x[k] = b[k]
+        xb = xb + <double> b[k] * b0[k]
+        xx = xx + <double> b[k] * b[k]
+    acc = tt - xb - lam * xx
+    if acc >= 0.25 * tt:
+        sse[0] = acc
+        rsum[0] = 0
+        if biases:  # Σ t is the bias slot of the right-hand side
+            acc = b0[rank]
+            for k in range(d):
+                acc = acc - <double> srow[k] * b[k]
+            rsum[0] = acc
+    else:
+        residual(n_obs, idx, vals, fixed, stride, rank, biases, mean, x, sse, rsum)
+        if not biases:
+            rsum[0] = 0
+    return 0
+
+
+cdef enum:
+    # A fixed factor larger than this many bytes is streamed in tiles of this size,
+    # so the rows each target gathers come from L2 rather than memory.
+    TILE_BYTES = 1 << 20
+    # ... provided the accumulators of all targets fit in this many bytes.
+    MAX_ACCUMULATOR_BYTES = 256 << 20
+
+
 def half_step(const long long[::1] indptr, const int[::1] indices,
               const floating[::1] values, const floating[:, ::1] fixed,
               floating[:, ::1] solved, double mean, double reg, bint weighted,
@@ -129,32 +177,43 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
     Σ (t − fᵀx) = Σ t − xᵀ Σ f, read off the Gram matrix's bias row. Where the fit is
     so close that the first identity would lose digits to cancellation (residual
     below a quarter of Σ t²), the residuals are summed directly instead.
+
+    When ``fixed`` is much larger than L2 (the items half-step of a Netflix-sized
+    problem gathers from 480k user rows), the targets' normal equations are
+    accumulated over tiles of ``fixed`` rows in turn, every target's observations
+    in a tile being a contiguous run of its sorted indices. Each target still sums
+    its observations in index order, so the result is the same either way.
     """
-    cdef Py_ssize_t n_solve = solved.shape[0]
+    cdef Py_ssize_t n_solve = solved.shape[0], n_fixed = fixed.shape[0]
     cdef int stride = <int> solved.shape[1]
     cdef int d = rank + (1 if biases else 0)
+    cdef Py_ssize_t tile = max(1, TILE_BYTES // (stride * sizeof(floating)))
+    cdef bint tiled = (n_fixed > 2 * tile
+                       and n_solve * (d + 1) * stride * sizeof(floating) <= MAX_ACCUMULATOR_BYTES)
+    if tiled:
+        _half_step_tiled(indptr, indices, values, fixed, solved, mean, reg, weighted,
+                         biases, rank, sse, rsum, status, n_threads, tile)
+        return
     cdef Py_ssize_t j, k
     cdef int64_t p0, n_obs
     cdef floating *G
     cdef floating *b
     cdef floating *b0
     cdef floating *srow
-    cdef double acc, tt, xb, xx
-    cdef floating lam
-    cdef int info
+    cdef double tt
 
     with nogil, parallel(num_threads=n_threads):
         G = <floating*> malloc(sizeof(floating) * d * stride)
         b = <floating*> malloc(sizeof(floating) * stride)
-        srow = <floating*> malloc(sizeof(floating) * stride)
         b0 = <floating*> malloc(sizeof(floating) * stride)
+        srow = <floating*> malloc(sizeof(floating) * stride)
         try:
             for j in prange(n_solve, schedule="dynamic", chunksize=16):
                 p0 = indptr[j]
                 n_obs = indptr[j + 1] - p0
-                status[j] = 0
                 sse[j] = 0
                 rsum[j] = 0
+                status[j] = 0
                 if n_obs == 0:
                     # Nothing observed: zero factor and bias; predictions fall back
                     # to the mean and the other side's bias.
@@ -166,39 +225,85 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
                 tt = 0
                 gram(n_obs, &indices[p0], &values[p0], &fixed[0, 0], stride, rank,
                      biases, mean, G, b, &tt)
-                for k in range(d):
-                    b0[k] = b[k]
-                    if biases:  # Σ_i f_i, the bias row of G
-                        srow[k] = G[rank * stride + k]
-                lam = reg * n_obs if weighted else reg
-                for k in range(d):
-                    G[k * stride + k] = G[k * stride + k] + lam
-                info = cholesky_solve(d, stride, G, b)
-                if info != 0:
-                    status[j] = info
-                    continue
-                for k in range(d):
-                    solved[j, k] = b[k]
-                xb = 0
-                xx = 0
-                for k in range(d):
-                    xb = xb + <double> b[k] * b0[k]
-                    xx = xx + <double> b[k] * b[k]
-                acc = tt - xb - lam * xx
-                if acc >= 0.25 * tt:
-                    sse[j] = acc
-                    if biases:  # Σ t is the bias slot of the right-hand side
-                        acc = b0[rank]
-                        for k in range(d):
-                            acc = acc - <double> srow[k] * b[k]
-                        rsum[j] = acc
-                else:
-                    residual(n_obs, &indices[p0], &values[p0], &fixed[0, 0], stride,
-                             rank, biases, mean, &solved[j, 0], &sse[j], &rsum[j])
-                    if not biases:
-                        rsum[j] = 0
+                status[j] = finish(G, b, tt, b0, srow, n_obs, &indices[p0], &values[p0],
+                                   &fixed[0, 0], stride, rank, biases, mean, reg,
+                                   weighted, &solved[j, 0], &sse[j], &rsum[j])
         finally:
             free(G)
             free(b)
             free(b0)
             free(srow)
+
+
+cdef int _half_step_tiled(const long long[::1] indptr, const int[::1] indices,
+                           const floating[::1] values, const floating[:, ::1] fixed,
+                           floating[:, ::1] solved, double mean, double reg,
+                           bint weighted, bint biases, int rank, double[::1] sse,
+                           double[::1] rsum, int[::1] status, int n_threads,
+                           Py_ssize_t tile) except -1:
+    """half_step with the fixed factor streamed tile by tile (see half_step)."""
+    cdef Py_ssize_t n_solve = solved.shape[0], n_fixed = fixed.shape[0]
+    cdef int stride = <int> solved.shape[1]
+    cdef int d = rank + (1 if biases else 0)
+    cdef Py_ssize_t j, k, t0, t1
+    cdef int64_t p, q, end, n_obs
+    cdef floating *Gall = <floating*> calloc(n_solve * d * stride, sizeof(floating))
+    cdef floating *ball = <floating*> calloc(n_solve * stride, sizeof(floating))
+    cdef double *ttall = <double*> calloc(n_solve, sizeof(double))
+    cdef int64_t *cursor = <int64_t*> malloc(n_solve * sizeof(int64_t))
+    cdef floating *b0
+    cdef floating *srow
+    if Gall == NULL or ball == NULL or ttall == NULL or cursor == NULL:
+        free(Gall)
+        free(ball)
+        free(ttall)
+        free(cursor)
+        raise MemoryError()
+    try:
+        with nogil:
+            for j in range(n_solve):
+                cursor[j] = indptr[j]
+            t0 = 0
+            while t0 < n_fixed:
+                t1 = min(t0 + tile, n_fixed)
+                for j in prange(n_solve, schedule="dynamic", chunksize=16,
+                                num_threads=n_threads):
+                    p = cursor[j]
+                    end = indptr[j + 1]
+                    q = p
+                    while q < end and indices[q] < t1:
+                        q = q + 1
+                    if q > p:
+                        gram(q - p, &indices[p], &values[p], &fixed[0, 0], stride, rank,
+                             biases, mean, &Gall[j * d * stride], &ball[j * stride],
+                             &ttall[j])
+                    cursor[j] = q
+                t0 = t1
+            with parallel(num_threads=n_threads):
+                b0 = <floating*> malloc(sizeof(floating) * stride)
+                srow = <floating*> malloc(sizeof(floating) * stride)
+                try:
+                    for j in prange(n_solve, schedule="dynamic", chunksize=16):
+                        n_obs = indptr[j + 1] - indptr[j]
+                        sse[j] = 0
+                        rsum[j] = 0
+                        status[j] = 0
+                        if n_obs == 0:
+                            for k in range(d):
+                                solved[j, k] = 0
+                            continue
+                        status[j] = finish(&Gall[j * d * stride], &ball[j * stride],
+                                           ttall[j], b0, srow, n_obs,
+                                           &indices[indptr[j]], &values[indptr[j]],
+                                           &fixed[0, 0], stride, rank, biases, mean,
+                                           reg, weighted, &solved[j, 0], &sse[j],
+                                           &rsum[j])
+                finally:
+                    free(b0)
+                    free(srow)
+    finally:
+        free(Gall)
+        free(ball)
+        free(ttall)
+        free(cursor)
+    return 0
