@@ -14,14 +14,17 @@ __version__ = "0.1.0"
 
 from . import datasets
 from ._openmp import openmp_enabled
+from .als import ALS, complete
 from .lowrank import LowRank, compress
 from .ratings import Ratings
 from .svd import numerical_rank, randomized_svd, svd
 from . import plot  # cheap: matplotlib is imported only when a plot is drawn
 
 __all__ = [
+    "ALS",
     "LowRank",
     "Ratings",
+    "complete",
     "compress",
     "datasets",
     "numerical_rank",
