@@ -85,30 +85,38 @@ cdef inline int cholesky_solve(int n, int ld, floating* G, floating* b) noexcept
             if info == 0:
                 lapack.spotrs("U", &n, &one, G, &ld, b, &n, &info)
         return info
-    # G = L Lᵀ, L overwriting the lower triangle.
+    # G = L Lᵀ, L overwriting the lower triangle; inv holds 1 / L[j, j].
+    cdef floating inv[INLINE_MAX]
+    cdef floating *Lj
+    cdef floating *Li
     for j in range(n):
-        s = G[j * ld + j]
+        Lj = G + j * ld
+        s = Lj[j]
         for k in range(j):
-            s = s - G[j * ld + k] * G[j * ld + k]
+            s = s - Lj[k] * Lj[k]
         if not (s > 0):
             return j + 1
         s = sqrt(s)
-        G[j * ld + j] = s
+        Lj[j] = s
+        inv[j] = 1 / s
         for i in range(j + 1, n):
+            Li = G + i * ld
+            s = Li[j]
             for k in range(j):
-                G[i * ld + j] = G[i * ld + j] - G[i * ld + k] * G[j * ld + k]
-            G[i * ld + j] = G[i * ld + j] / s
+                s = s - Li[k] * Lj[k]
+            Li[j] = s * inv[j]
     # L y = b, then Lᵀ x = y.
     for i in range(n):
+        Li = G + i * ld
         s = b[i]
         for k in range(i):
-            s = s - G[i * ld + k] * b[k]
-        b[i] = s / G[i * ld + i]
+            s = s - Li[k] * b[k]
+        b[i] = s * inv[i]
     for i in range(n - 1, -1, -1):
         s = b[i]
         for k in range(i + 1, n):
             s = s - G[k * ld + i] * b[k]
-        b[i] = s / G[i * ld + i]
+        b[i] = s * inv[i]
     return 0
 
 
