@@ -22,13 +22,17 @@ def as_float_dtype(dtype, name="dtype"):
     return dt.type
 
 
-def result_float_dtype(*arrays):
+def result_float_dtype(*arrays, names=None):
     """The float dtype that arrays are computed in: float32 stays float32,
-    integers and bools go to float64, anything else is a TypeError."""
-    dtypes = [np.asarray(a).dtype if not hasattr(a, "dtype") else a.dtype for a in arrays]
-    for dt in dtypes:
+    integers and bools go to float64, anything else is a TypeError naming the
+    argument (``names``, one per array)."""
+    dtypes = [np.asarray(a).dtype if not hasattr(a, "dtype") else np.dtype(a.dtype) for a in arrays]
+    names = names or ("input",) * len(arrays)
+    for dt, name in zip(dtypes, names):
         if dt.kind not in "fiub" or dt.itemsize > 8:
-            raise TypeError(f"unsupported dtype {dt}: lorank works in float32 or float64")
+            raise TypeError(
+                f"{name} has unsupported dtype {dt}: lorank works in float32 or float64"
+            )
     dt = np.result_type(*dtypes)
     return np.float32 if dt == np.float32 else np.float64
 
@@ -49,7 +53,7 @@ def as_matrix(X, name="X", *, dtype=None, finite=True, copy=False, allow_no_colu
         raise ValueError(f"{name} must be 2-D, got an array with shape {X.shape}")
     if X.shape[0] == 0 or (X.shape[1] == 0 and not allow_no_columns):
         raise ValueError(f"{name} is empty (shape {X.shape})")
-    dt = result_float_dtype(X) if dtype is None else as_float_dtype(dtype)
+    dt = result_float_dtype(X, names=(name,)) if dtype is None else as_float_dtype(dtype)
     X = np.array(X, dtype=dt, order="C", copy=True if copy else None)
     if finite and not np.isfinite(X).all():
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(X))[0])

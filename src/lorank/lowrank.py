@@ -5,7 +5,7 @@ import scipy.linalg
 
 from . import _sparse
 from ._threads import effective_n_threads
-from ._validation import as_indices, as_matrix, check_rank, result_float_dtype
+from ._validation import as_indices, as_matrix, check_int, check_rank, result_float_dtype
 from .svd import svd
 
 __all__ = ["LowRank", "compress"]
@@ -50,7 +50,7 @@ class LowRank:
     __array_ufunc__ = None  # so ndarray @ LowRank calls LowRank.__rmatmul__
 
     def __init__(self, left, right):
-        dtype = result_float_dtype(left, right)
+        dtype = result_float_dtype(left, right, names=("left", "right"))
         # Rank 0 (no columns) is allowed: the zero matrix.
         left = as_matrix(left, "left", dtype=dtype, allow_no_columns=True)
         right = as_matrix(right, "right", dtype=dtype, allow_no_columns=True)
@@ -83,8 +83,10 @@ class LowRank:
             raise ValueError(
                 f"expected U (m, k), s (k,), Vt (k, n); got U {U.shape}, s {s.shape}, Vt {Vt.shape}"
             )
-        if (s < 0).any():
-            raise ValueError("singular values s must be >= 0")
+        result_float_dtype(U, s, Vt, names=("U", "s", "Vt"))
+        bad = ~(np.isfinite(s) & (s >= 0))
+        if bad.any():
+            raise ValueError(f"s contains {s[bad][0]}; singular values must be finite and >= 0")
         if rank is not None:
             rank = check_rank(rank, (s.size, s.size))
             U, s, Vt = U[:, :rank], s[:rank], Vt[:rank]
@@ -223,7 +225,10 @@ class LowRank:
         >>> X.truncate(2).rank
         2
         """
-        k = check_rank(k, (self.rank, self.rank) if self.rank else (0,), name="k")
+        k = check_int(k, "k", minimum=1)
+        limit = min(self.rank, *self.shape)
+        if k > limit:
+            raise ValueError(f"k={k} exceeds min(rank, m, n) = {limit} for {self!r}")
         return LowRank.from_svd(*self.svd(), rank=k)
 
 

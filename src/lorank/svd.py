@@ -1,5 +1,6 @@
 """Dense, truncated and randomized singular value decompositions."""
 
+import contextlib
 import numbers
 
 import numpy as np
@@ -8,7 +9,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from . import _sparse
-from ._threads import effective_n_threads
+from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import as_matrix, check_int, check_rank, result_float_dtype
 
 __all__ = ["svd", "randomized_svd", "numerical_rank"]
@@ -91,12 +92,14 @@ def numerical_rank(X, tol=None, *, shape=None):
         shape = X.shape
     elif arr.ndim == 1:
         if arr.size == 0:
-            raise ValueError("singular values are empty")
-        s = np.asarray(arr, dtype=result_float_dtype(arr))
-        if not np.isfinite(s).all():
-            raise ValueError("singular values must be finite")
-        if (s < 0).any():
-            raise ValueError(f"singular values must be >= 0, got {s.min()}")
+            raise ValueError("X is empty: no singular values (shape (0,))")
+        s = np.asarray(arr, dtype=result_float_dtype(arr, names=("X",)))
+        bad = ~(np.isfinite(s) & (s >= 0))
+        if bad.any():
+            raise ValueError(
+                f"X contains {s[bad][0]} at index {int(np.argmax(bad))}; "
+                "singular values must be finite and >= 0"
+            )
         if shape is None:
             shape = (s.size,)
     else:
@@ -106,7 +109,9 @@ def numerical_rank(X, tol=None, *, shape=None):
     if tol is None:
         tol = max(shape) * np.finfo(s.dtype).eps * s.max()
     else:
-        if not isinstance(tol, numbers.Real) or not np.isfinite(tol) or tol < 0:
+        if isinstance(tol, bool) or not isinstance(tol, numbers.Real):
+            raise TypeError(f"tol must be a real number or None, got {tol!r}")
+        if not np.isfinite(tol) or tol < 0:
             raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
     return int(np.count_nonzero(s > tol))
 
@@ -119,18 +124,31 @@ class _Products:
 
     def __init__(self, A, n_threads):
         self.n_threads = effective_n_threads(n_threads)
-        if scipy.sparse.issparse(A):
+        self.sparse = scipy.sparse.issparse(A)
+        if self.sparse:
             if A.ndim != 2:
                 raise ValueError(f"A must be 2-D, got shape {A.shape}")
-            self.dtype = result_float_dtype(A.data)
-            self.csr = _csr_parts(A.tocsr(), self.dtype)
-            self.csr_t = _csr_parts(A.T.tocsr(), self.dtype)
-            self.shape = A.shape
-            self.matmat = lambda M: self._spmm(self.csr, M, self.shape[0])
-            self.rmatmat = lambda M: self._spmm(self.csr_t, M, self.shape[1])
+            csr = A.tocsr()
+            self.dtype = result_float_dtype(csr.data, names=("A",))
+            bad = np.flatnonzero(~np.isfinite(csr.data))
+            if bad.size:
+                i = int(np.searchsorted(csr.indptr, bad[0], side="right")) - 1
+                at = (i, int(csr.indices[bad[0]]))
+                raise ValueError(f"A contains {csr.data[bad[0]]} at {at}; values must be finite")
+            self.shape = csr.shape
+            self.csr = _csr_parts(csr, self.dtype)
+            # Aᵀ @ M scatters from A's rows; thread t owns a slice of output rows
+            # holding about 1/n_threads of the nonzeros.
+            counts = np.bincount(self.csr[1], minlength=self.shape[1])
+            cum = np.concatenate(([0], np.cumsum(counts)))
+            targets = np.linspace(0, cum[-1], self.n_threads + 1)
+            self.bounds = np.searchsorted(cum, targets).astype(np.int64)
+            self.bounds[0], self.bounds[-1] = 0, self.shape[1]
+            self.matmat = self._spmm
+            self.rmatmat = self._spmm_t
         elif isinstance(A, scipy.sparse.linalg.LinearOperator) or hasattr(A, "rmatmat"):
             self.shape = tuple(A.shape)
-            self.dtype = result_float_dtype(np.empty(0, dtype=A.dtype))
+            self.dtype = result_float_dtype(np.empty(0, dtype=A.dtype), names=("A",))
             self.matmat = lambda M: np.asarray(A.matmat(M), dtype=self.dtype)
             self.rmatmat = lambda M: np.asarray(A.rmatmat(M), dtype=self.dtype)
         elif hasattr(A, "left") and hasattr(A, "right"):  # LowRank
@@ -145,20 +163,26 @@ class _Products:
         if len(self.shape) != 2 or min(self.shape) == 0:
             raise ValueError(f"A must be a non-empty 2-D operator, got shape {self.shape}")
 
-    def _spmm(self, parts, M, n_out):
-        indptr, indices, data = parts
+    def _spmm(self, M):
         M = np.ascontiguousarray(M, dtype=self.dtype)
-        out = np.empty((n_out, M.shape[1]), dtype=self.dtype)
-        _sparse.csr_matmat(indptr, indices, data, M, out, self.n_threads)
+        out = np.empty((self.shape[0], M.shape[1]), dtype=self.dtype)
+        _sparse.csr_matmat(*self.csr, M, out, self.n_threads)
+        return out
+
+    def _spmm_t(self, M):
+        M = np.ascontiguousarray(M, dtype=self.dtype)
+        out = np.empty((self.shape[1], M.shape[1]), dtype=self.dtype)
+        _sparse.csr_rmatmat(*self.csr, M, out, self.bounds, self.n_threads)
         return out
 
 
 def _csr_parts(S, dtype):
-    """Validated, kernel-ready (int64 indptr, int32 indices, values) of a CSR matrix."""
-    S.sum_duplicates()
+    """Kernel-ready (int64 indptr, int32 indices, values) of a finite CSR matrix.
+
+    Duplicate entries need no summing (the product adds them) and the caller's
+    matrix is never modified.
+    """
     data = np.ascontiguousarray(S.data, dtype=dtype)
-    if not np.isfinite(data).all():
-        raise ValueError("A contains NaN or infinite values")
     itype = np.int32 if S.shape[1] <= np.iinfo(np.int32).max else np.int64
     return (
         np.ascontiguousarray(S.indptr, dtype=np.int64),
@@ -188,7 +212,9 @@ def randomized_svd(
     random_state : int, numpy.random.Generator or None, default=None
         Seed for the Gaussian test matrix.
     n_threads : int, default=None
-        Threads for sparse products (``None``: all usable cores).
+        Threads for sparse products (``None``: all usable cores). For sparse
+        ``A`` BLAS runs single-threaded during the call so its threads never
+        compete with these. Results do not depend on ``n_threads``.
 
     Returns
     -------
@@ -211,7 +237,14 @@ def randomized_svd(
     n_oversamples = check_int(n_oversamples, "n_oversamples", minimum=0)
     n_iter = check_int(n_iter, "n_iter", minimum=0)
     k = min(rank + n_oversamples, m, n)
-    rng = np.random.default_rng(random_state)
+    # Sparse products run in lorank's OpenMP kernels; the thin LU/QR between them
+    # gain little from BLAS threads, whose spin-waiting would steal the cores.
+    with single_threaded_blas() if ops.sparse else contextlib.nullcontext():
+        return _randomized_svd(ops, rank, k, np.random.default_rng(random_state), n_iter)
+
+
+def _randomized_svd(ops, rank, k, rng, n_iter):
+    m, n = ops.shape
     dtype = ops.dtype
 
     # Range finder with LU-normalized power iterations and a final QR.
@@ -223,16 +256,17 @@ def randomized_svd(
         Q = ops.matmat(Q)
     Q = _orthonormalize(Q, final=True)
 
-    # Project: B = Qᵀ A (k x n), then a small dense SVD.
+    # Project: Bᵀ = Aᵀ Q (n x k), then a small dense SVD. LAPACK is faster on the
+    # tall Bᵀ = W diag(s) Zᵀ than on the wide B = Z diag(s) Wᵀ.
     Bt = ops.rmatmat(Q)
-    Ub, s, Vt = scipy.linalg.svd(
-        Bt.T, full_matrices=False, lapack_driver="gesdd", check_finite=False
+    W, s, Zt = scipy.linalg.svd(
+        Bt, full_matrices=False, lapack_driver="gesdd", check_finite=False, overwrite_a=True
     )
-    U = Q @ Ub[:, :rank]
+    U = Q @ Zt[:rank].T
     return (
         np.ascontiguousarray(U, dtype=dtype),
         s[:rank].astype(dtype, copy=False),
-        np.ascontiguousarray(Vt[:rank], dtype=dtype),
+        np.ascontiguousarray(W[:, :rank].T, dtype=dtype),
     )
 
 

@@ -1,0 +1,144 @@
+"""What every benchmark shares: machine facts, timing, the table and the JSON record.
+
+A benchmark is a module ``bench/bench_NAME.py`` exposing
+
+- ``run(size, threads) -> list[dict]``: one dict per measured row (same keys in
+  every row; put ``dtype``, sizes, ``threads`` and times in them);
+- optionally ``parameters(size) -> dict``: sizes and settings recorded once;
+- optionally ``NOTES``: a string printed under the table and stored in the JSON.
+
+``bench/run.py NAME`` imports it, runs it with BLAS limited to ``threads`` (so
+every library gets the same cores), prints the table and writes
+``bench/results/NAME.json`` with :func:`machine_facts`.
+"""
+
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def best_time(fn, repeat=1):
+    """Run ``fn()`` ``repeat`` times; return (fastest wall time in seconds, last result)."""
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _version(module):
+    try:
+        return __import__(module).__version__
+    except Exception:  # not installed, or no __version__
+        return None
+
+
+def machine_facts(threads):
+    """Facts that make a timing interpretable: cores, CPU, BLAS and its threads,
+    library versions, OpenMP, the thread count used and the date."""
+    import threadpoolctl
+
+    import lorank
+
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except AttributeError:
+        affinity = None
+    pools = [
+        {k: info.get(k) for k in ("user_api", "internal_api", "version", "num_threads",
+                                  "threading_layer", "architecture", "filepath")}
+        for info in threadpoolctl.threadpool_info()
+    ]
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "usable_cores": affinity,
+        "threads": threads,
+        "openmp_enabled": bool(lorank.openmp_enabled()),
+        "threadpools": pools,
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "versions": {
+            name: _version(name)
+            for name in ("lorank", "numpy", "scipy", "sklearn", "threadpoolctl", "implicit", "pandas")
+        },
+    }
+
+
+def _fmt(value):
+    if isinstance(value, float):
+        if value == 0 or 1e-3 <= abs(value) < 1e5:
+            return f"{value:.4g}" if abs(value) < 1 else f"{value:.3f}".rstrip("0").rstrip(".")
+        return f"{value:.2e}"
+    return "" if value is None else str(value)
+
+
+def format_table(rows):
+    """A plain-text table; columns in first-seen order across rows."""
+    columns = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    cells = [[_fmt(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    line = "  ".join(c.rjust(w) for c, w in zip(columns, widths))
+    out = [line, "-" * len(line)]
+    out += ["  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in cells]
+    return "\n".join(out)
+
+
+def summary(facts):
+    """One line saying where the numbers come from."""
+    blas = ", ".join(
+        f"{p['internal_api']} {p['version']} ({p['num_threads']} threads)"
+        for p in facts["threadpools"] if p["user_api"] == "blas"
+    )
+    omp = "on" if facts["openmp_enabled"] else "OFF"
+    return (
+        f"{facts['cpu_model']}, {facts['usable_cores']} usable of {facts['cpu_count']} cores; "
+        f"threads={facts['threads']}; OpenMP {omp}; BLAS: {blas or 'none loaded'}; "
+        f"numpy {facts['versions']['numpy']}, scipy {facts['versions']['scipy']}, "
+        f"lorank {facts['versions']['lorank']}, python {facts['python']}"
+    )
+
+
+def write_record(name, size, facts, parameters, rows, notes=""):
+    """Write ``bench/results/NAME.json`` (or ``NAME-small.json``) and return its path."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / (f"{name}.json" if size == "full" else f"{name}-{size}.json")
+    record = {"benchmark": name, "size": size, "machine": facts,
+              "parameters": parameters, "notes": notes, "rows": rows}
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=2, default=_json_default) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def _json_default(value):
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, type) and issubclass(value, np.generic):
+        return np.dtype(value).name
+    raise TypeError(f"cannot store {type(value).__name__} in JSON")
