@@ -293,9 +293,14 @@ class ALS:
             u, c = Ab[:, :1], Bb[:, :1]
             shift = LowRank(np.hstack([u + dtype(mean()), np.ones_like(u)]),
                             np.hstack([np.ones_like(c), c]))
-        U, s, Vt = randomized_svd(
-            _ObservedOperator(ratings, shift, n_threads), rank, n_iter=2, random_state=rng
-        )
+        # BLAS single-threaded as randomized_svd does for sparse input: its thin
+        # dense steps are small, and threaded BLAS there competes with the
+        # operator's OpenMP threads (10x slower on a busy 2-core machine).
+        with single_threaded_blas():
+            U, s, Vt = randomized_svd(
+                _ObservedOperator(ratings, shift, n_threads), rank, n_iter=2,
+                random_state=rng,
+            )
         root = np.sqrt(s / ratings.density)
         A[:, :rank] = U * root
         B[:, :rank] = Vt.T * root
