@@ -33,6 +33,34 @@ def best_time(fn, repeat=1):
     return best, result
 
 
+def load1():
+    """The 1-minute load average: how busy the shared machine was."""
+    return round(os.getloadavg()[0], 2)
+
+
+# The Netflix Prize training set: users x movies, ratings.
+NETFLIX_SHAPE = (480_189, 17_770, 100_480_507)
+
+
+def netflix_like(nnz):
+    """(n_rows, n_cols, nnz): the Netflix shape scaled to ``nnz`` ratings at the
+    same density (both sides by sqrt(nnz / 100M)); 100M gives the real size."""
+    m, n, full = NETFLIX_SHAPE
+    if nnz == 100_000_000:
+        return m, n, full
+    s = (nnz / 100_000_000) ** 0.5
+    return round(m * s), round(n * s), nnz
+
+
+def epoch_seconds(model):
+    """(fastest, median) seconds per iteration of a fitted lorank ALS, from its
+    history: the fastest is the least disturbed by other work on the machine."""
+    import numpy as np
+
+    s = model.history_["seconds"]
+    return float(min(s)), float(np.median(s))
+
+
 def cpu_model():
     try:
         with open("/proc/cpuinfo") as f:

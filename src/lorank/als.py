@@ -284,9 +284,14 @@ class ALS:
             u, c = Ab[:, :1], Bb[:, :1]
             shift = LowRank(np.hstack([u + dtype(mean()), np.ones_like(u)]),
                             np.hstack([np.ones_like(c), c]))
-        U, s, Vt = randomized_svd(
-            _ObservedOperator(ratings, shift, n_threads), rank, n_iter=2, random_state=rng
-        )
+        # BLAS single-threaded as randomized_svd does for sparse input: its thin
+        # dense steps are small, and threaded BLAS there competes with the
+        # operator's OpenMP threads (10x slower on a busy 2-core machine).
+        with single_threaded_blas():
+            U, s, Vt = randomized_svd(
+                _ObservedOperator(ratings, shift, n_threads), rank, n_iter=2,
+                random_state=rng,
+            )
         root = np.sqrt(s / ratings.density)
         A[:, :rank] = U * root
         B[:, :rank] = Vt.T * root
@@ -386,8 +391,10 @@ def _factor_storage(n, width, dtype):
 
 
 def _penalty(F, lam):
-    """Σ_i λ_i ‖F_i‖², over the factor and bias columns."""
-    return float(lam @ np.einsum("ij,ij->i", F, F, dtype=np.float64))
+    """Σ_i λ_i ‖F_i‖², over the factor and bias columns. (No BLAS: a threaded
+    dot here wakes BLAS threads that then compete with the kernel's OpenMP
+    threads; it cost 10-20 ms per call on 2 busy cores.)"""
+    return float(np.einsum("i,i->", np.einsum("ij,ij->i", F, F, dtype=np.float64), lam))
 
 
 class _ObservedOperator(LinearOperator):
