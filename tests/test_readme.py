@@ -14,12 +14,21 @@ def _blocks(language):
     return re.findall(rf"```{language}\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
 
 
-def test_quickstart_runs(capsys):
-    (code,) = _blocks("python")
+def _run(code, capsys):
     exec(compile(code, str(README), "exec"), {"__name__": "readme"})
-    lines = capsys.readouterr().out.splitlines()
+    return capsys.readouterr().out.splitlines()
+
+
+def test_quickstart_runs(capsys):
+    svd_story, completion = _blocks("python")
+    lines = _run(svd_story, capsys)
     assert lines[0] == "5" and lines[1] == "4 4"
     assert lines[3].startswith("10 25.6 ") and lines[4].startswith("100 2.56 ")
+
+    lines = _run(completion, capsys)
+    assert float(lines[0]) < 1e-6  # the seed's example, completed
+    valid, floor = map(float, lines[1].split())
+    assert floor < valid < 1.3 * floor  # held-out RMSE near the noise floor
 
 
 def test_two_setup_commands():
