@@ -43,7 +43,10 @@ class ALS:
         Number of latent factors r.
     reg : float, default=0.05
         Ridge regularization λ (≥ 0). With ``reg=0`` every non-empty row and
-        column needs at least ``rank`` (+1 with biases) observations.
+        column needs at least ``rank`` (+1 with biases) observations. Tune it
+        on held-out data: on MovieLens 100K (5-fold) 0.12 gives RMSE 0.915
+        against 0.962 at the default, while on the Netflix-shaped synthetic
+        data the default reaches the noise floor.
     weighted_reg : bool, default=True
         Scale λ by each row's / column's number of observations (ALS-WR).
     biases : bool, default=True
@@ -56,8 +59,11 @@ class ALS:
         Stop when the objective's relative decrease over an iteration is below
         ``tol``. ``0`` runs all ``max_iter`` iterations.
     init : {"svd", "random"}, default="svd"
-        ``"svd"``: spectral start from a randomized SVD of the centered observed
-        matrix rescaled by 1/density. ``"random"``: Gaussian row factors.
+        ``"svd"``: with biases, first a few bias-only sweeps fit μ, u and c;
+        then a spectral start from a randomized SVD of what they leave,
+        P_Ω(X − μ − u − c) rescaled by 1/density. ``"random"``: Gaussian
+        factors (the seed's start, which stalls in a poor local minimum on
+        some draws).
     dtype : {numpy.float32, numpy.float64}, default=numpy.float32
         Precision of the factors and the kernels.
     n_threads : int, default=None
