@@ -27,7 +27,7 @@
 #endif
 
 #define LORANK_BLOCK 128 /* observations gathered at a time */
-#define LORANK_KC 4      /* rows of G held in registers */
+#define LORANK_KC 4      /* rows of G held in registers (12 with AVX-512, one vector) */
 #define LORANK_AHEAD 24  /* observations between a row's prefetch and its use */
 #define LORANK_MAXBYTES 1024 /* widest row: 256 floats / 128 doubles */
 
@@ -39,23 +39,24 @@ typedef double lorank_vd32 __attribute__((vector_size(32), aligned(8)));
 typedef float lorank_vf16 __attribute__((vector_size(16), aligned(4)));
 typedef double lorank_vd16 __attribute__((vector_size(16), aligned(8)));
 
-/* acc[kk][v] += X[q][k0 + kk] * X[q][v] over the block, then into G. */
-#define LORANK_GRAM_ROWS(T, VT, NV)                                                \
-    do {                                                                           \
-        VT acc[LORANK_KC][NV];                                                     \
-        for (int kk = 0; kk < LORANK_KC; ++kk)                                     \
+/* For KC rows of G at a time: acc[kk][v] += X[q][k0 + kk] * X[q][v] over the
+   block, then into G. */
+#define LORANK_GRAM_ROWS(T, VT, NV, KC)                                            \
+    for (int k0 = 0; k0 < d; k0 += (KC)) {                                         \
+        VT acc[KC][NV];                                                            \
+        for (int kk = 0; kk < (KC); ++kk)                                          \
             for (int v = 0; v < (NV); ++v) acc[kk][v] = (VT){0};                   \
         for (int q = 0; q < nb; ++q) {                                             \
             const VT *xq = X + (size_t)q * (NV);                                   \
             const T *xs = (const T *)xq + k0;                                      \
-            for (int kk = 0; kk < LORANK_KC; ++kk)                                 \
+            for (int kk = 0; kk < (KC); ++kk)                                      \
                 for (int v = 0; v < (NV); ++v) acc[kk][v] += xs[kk] * xq[v];       \
         }                                                                          \
-        for (int kk = 0; kk < LORANK_KC && k0 + kk < d; ++kk) {                    \
+        for (int kk = 0; kk < (KC) && k0 + kk < d; ++kk) {                         \
             VT *Gk = (VT *)(G + (size_t)(k0 + kk) * stride);                       \
             for (int v = 0; v < (NV); ++v) Gk[v] += acc[kk][v];                    \
         }                                                                          \
-    } while (0)
+    }
 
 #define LORANK_DEFINE(NAME, T, VT, TARGET)                                         \
 /* keep zeroes the bias slot of a fixed row, one puts the constant 1 there. */     \
@@ -76,7 +77,8 @@ TARGET static int NAME##_gram(                                              \
     const T *__restrict__ F, int stride, int rank, int biases, double mean,        \
     T *__restrict__ G, T *__restrict__ b, double *tt)                              \
 {                                                                                  \
-    enum { LANES = sizeof(VT) / sizeof(T), LORANK_MAXV = LORANK_MAXBYTES / sizeof(VT) }; \
+    enum { LANES = sizeof(VT) / sizeof(T), LORANK_MAXV = LORANK_MAXBYTES / sizeof(VT), \
+           KC_WIDE = LANES < 12 ? LANES : 12 };                                    \
     const int nv = stride / LANES, d = rank + (biases ? 1 : 0);                    \
     VT keep[LORANK_MAXV], one[LORANK_MAXV], bacc[LORANK_MAXV];                     \
     VT X[LORANK_BLOCK * LORANK_MAXV];                                              \
@@ -99,14 +101,17 @@ TARGET static int NAME##_gram(                                              \
                 bacc[v] += t * x;                                                  \
             }                                                                      \
         }                                                                          \
-        for (int k0 = 0; k0 < d; k0 += LORANK_KC) {                                \
-            switch (nv) {                                                          \
-                case 1: LORANK_GRAM_ROWS(T, VT, 1); break;                         \
-                case 2: LORANK_GRAM_ROWS(T, VT, 2); break;                         \
-                case 3: LORANK_GRAM_ROWS(T, VT, 3); break;                         \
-                case 4: LORANK_GRAM_ROWS(T, VT, 4); break;                         \
-                default: LORANK_GRAM_ROWS(T, VT, nv); break;                       \
-            }                                                                      \
+        /* A row of one 64-byte vector keeps up to 12 rows of G in the 32 AVX-512 \
+           registers, so the block is read once for d <= 12. */                    \
+        switch (nv) {                                                              \
+            case 1:                                                                \
+                if (sizeof(VT) == 64) { LORANK_GRAM_ROWS(T, VT, 1, KC_WIDE) }      \
+                else { LORANK_GRAM_ROWS(T, VT, 1, LORANK_KC) }                     \
+                break;                                                             \
+            case 2: LORANK_GRAM_ROWS(T, VT, 2, LORANK_KC) break;                   \
+            case 3: LORANK_GRAM_ROWS(T, VT, 3, LORANK_KC) break;                   \
+            case 4: LORANK_GRAM_ROWS(T, VT, 4, LORANK_KC) break;                   \
+            default: LORANK_GRAM_ROWS(T, VT, nv, LORANK_KC) break;                 \
         }                                                                          \
     }                                                                              \
     for (int v = 0; v < nv; ++v) ((VT *)b)[v] += bacc[v];                          \
