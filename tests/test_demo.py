@@ -93,3 +93,9 @@ def test_stage_decorator_appends(monkeypatch):
     result = demo.run(file=out)
     assert result["extra"] == {"ok": True}
     assert f"== {len(demo.STAGES)}. An extra stage ==\nextra ran" in out.getvalue()
+
+
+def test_completion_spectral_start_never_fails(facts):
+    (svd_row, random_row) = facts[0]["completion"]["table"]
+    assert svd_row[0] == "svd" and svd_row[1] == 10 and svd_row[2] <= 1e-6
+    assert random_row[0] == "random" and random_row[1] < 10  # the seed's failures
