@@ -32,8 +32,8 @@ def random_ratings(m, n, nnz, dtype, seed=0, rank=3, noise=0.1):
 
 
 def skewed_ratings(dtype, m=1200, n=40, seed=0):
-    """Column j has about 900/(j+1) observations: the first columns are longer than
-    256 (blocked syrk path), the last ones short (rank-1 updates)."""
+    """Column j has about 900/(j+1) observations: the first columns span several of
+    the kernel's 128-observation blocks, the last ones part of one."""
     rng = np.random.default_rng(seed)
     counts = np.minimum(m, 900 // np.arange(1, n + 1) + 3)
     rows = np.concatenate([rng.choice(m, c, replace=False) for c in counts])
@@ -108,8 +108,18 @@ def random_pattern(counts, n_fixed, rng):
     return indptr, indices
 
 
-# Empty, short (rank-1 updates), >= 64 (syrk in one block) and > 256 (several blocks).
-COUNTS = [0, 1, 2, 5, 17, 63, 64, 65, 130, 256, 257, 300, 513, 700, 0, 3]
+# Empty targets, and counts below, at and past multiples of the kernel's
+# 128-observation block (and its four-at-a-time inner steps).
+COUNTS = [0, 1, 2, 5, 17, 63, 127, 128, 129, 256, 257, 300, 513, 700, 0, 3]
+
+
+@pytest.fixture(params=[w for w in (16, 32, 64) if w <= _als.simd_width()],
+                ids=lambda w: f"simd{w}")
+def simd(request):
+    """Run a kernel test with each vector-width variant this CPU can execute."""
+    previous = _als._set_simd_width(request.param)
+    yield request.param
+    _als._set_simd_width(previous)
 
 
 def padded(a, dtype):
@@ -145,12 +155,14 @@ def run_kernel(dtype, rank, biases, weighted, n_threads=2, reg=0.3, seed=0, nois
 @pytest.mark.parametrize("weighted", [True, False])
 # d = rank + biases unknowns: up to 32 by the inline Cholesky, 33+ by LAPACK.
 # Rank 0 with biases is the bias-only sweep of the spectral start.
-@pytest.mark.parametrize("rank, biases", [(0, True), (3, True), (3, False), (31, True),
+# 11-12 unknowns fit the AVX-512 path's registers in one pass, 13-16 do not.
+@pytest.mark.parametrize("rank, biases", [(0, True), (3, True), (3, False), (10, True),
+                                          (13, True), (16, False), (31, True),
                                           (31, False), (40, True), (40, False)])
 # Large noise: Σ residual² comes from the normal equations; tiny noise: the kernel
 # sums the residuals directly (the identity would cancel).
 @pytest.mark.parametrize("noise", [3.0, 1e-3])
-def test_half_step_matches_numpy(dtype, weighted, rank, biases, noise):
+def test_half_step_matches_numpy(dtype, weighted, rank, biases, noise, simd):
     (solved, sse, rsum, status), (x_ref, sse_ref, rsum_ref, tt_ref) = run_kernel(
         dtype, rank, biases, weighted, noise=noise, reg=0.3 if noise > 1 else 0.03
     )
@@ -178,7 +190,7 @@ def test_half_step_matches_numpy(dtype, weighted, rank, biases, noise):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("rank, biases", [(4, True), (4, False), (40, True)])
-def test_half_step_tiled_matches_numpy(dtype, rank, biases):
+def test_half_step_tiled_matches_numpy(dtype, rank, biases, simd):
     # A fixed factor several times the kernel's 1 MiB tile: its rows are streamed
     # tile by tile and each target's sums are carried across tiles.
     n_fixed = 3 * (1 << 20) // _factor_storage(1, rank + biases, dtype).nbytes
@@ -189,6 +201,9 @@ def test_half_step_tiled_matches_numpy(dtype, rank, biases):
     np.testing.assert_array_equal(status, 0)
     np.testing.assert_allclose(solved, x_ref, rtol=rtol, atol=rtol * np.abs(x_ref).max())
     np.testing.assert_allclose(sse, sse_ref, rtol=10 * rtol)
+    if biases:
+        scale = np.sqrt(np.asarray(COUNTS) * np.maximum(sse_ref, 1e-300))
+        np.testing.assert_array_less(np.abs(rsum - rsum_ref), 10 * rtol * scale + 1e-9)
     one = run_kernel(dtype, rank, biases, True, n_fixed=n_fixed, n_threads=1)[0]
     for a, b in zip(one, (solved, sse, rsum, status)):
         np.testing.assert_array_equal(a, b)
@@ -444,6 +459,8 @@ def test_keyboard_interrupt_keeps_complete_iterations(dtype):
 class _InterruptingKernel:
     """Stands in for lorank._als: Ctrl-C arrives right after the n-th half-step."""
 
+    MAX_ROW_BYTES = _als.MAX_ROW_BYTES
+
     def __init__(self, n):
         self.calls, self.n = 0, n
 
@@ -646,3 +663,22 @@ def test_ml100k_one_fold_rmse():
     rmse = np.sqrt(np.mean((model.predict(rows, cols) - values) ** 2, dtype=np.float64))
     assert rmse == pytest.approx(model.history_["valid_rmse"][-1], rel=1e-6)
     assert rmse < 0.93
+
+
+def test_rank_beyond_the_kernels_widest_row():
+    R = Ratings(np.arange(300), np.arange(300), np.ones(300), shape=(300, 300))
+    with pytest.raises(ValueError, match=r"rank=256 is too large: ALS supports rank \+ biases <= 256 in float32"):
+        ALS(256, dtype=np.float32).fit(R)
+    with pytest.raises(ValueError, match=r"rank \+ biases <= 128 in float64"):
+        ALS(128, dtype=np.float64).fit(R)
+
+
+@pytest.mark.parametrize("width", [11, 24])
+def test_half_step_rejects_rows_that_are_not_whole_vectors(width):
+    fixed = np.zeros((5, width), np.float32)  # float32 rows must be 16k wide
+    solved = np.zeros((4, width), np.float32)
+    indptr, indices = np.zeros(5, np.int64), np.zeros(0, np.int32)
+    e = np.empty(4)
+    with pytest.raises(ValueError, match="whole 64-byte vectors"):
+        _als.half_step(indptr, indices, np.zeros(0, np.float32), fixed, solved, 0.0, 0.1,
+                       True, True, 4, e, e.copy(), np.empty(4, np.int32), 1)

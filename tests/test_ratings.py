@@ -516,3 +516,10 @@ def test_repr_len():
     R = Ratings.from_labels(["a", "b"], [1, 2], [3.0, 4.0])
     assert repr(R) == "Ratings(shape=(2, 2), nnz=2, dtype=float64, density=0.5, labelled)"
     assert len(R) == 2
+
+
+def test_from_csr_rejects_decreasing_unsigned_indptr():
+    # Regression: unsigned differences wrapped around, so a decreasing uint64
+    # indptr passed the check and the CSC build wrote out of bounds.
+    with pytest.raises(ValueError, match=r"indptr must be non-decreasing, but indptr\[2\] = 1"):
+        Ratings.from_csr(np.array([0, 3, 1, 3], np.uint64), [0, 1, 2], [1.0, 2.0, 3.0], (3, 3))

@@ -7,34 +7,41 @@ f_i = [F_i(:rank), 1] (the 1 only when biases are on) from the fixed factor F, s
 
 where u_i = F[i, rank] is the fixed side's bias (biases on) and λ_j = reg·|Ω_j| for
 weighted λ (ALS-WR) or reg. x_j = [b_j, c_j] is written to row j of the solved factor.
-Factor rows are ``stride`` wide (a multiple of 8) with zero padding past rank + biases.
-Inputs are validated in Python; nothing here checks bounds.
+Factor rows are ``stride`` wide, a whole number of 64-byte vectors, with zero padding
+past rank + biases (``als._factor_storage`` makes them). Inputs are validated in
+Python; the kernel checks only the row layout, in O(1).
 """
 
 from cython cimport floating
+
+import numpy as np
 from cython.parallel cimport parallel, prange
 from libc.math cimport sqrt
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int64_t
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memset
 
-cimport scipy.linalg.cython_blas as blas
 cimport scipy.linalg.cython_lapack as lapack
 
 cdef extern from "_als_gram.h" nogil:
+    int LORANK_MAXBYTES
+    size_t LORANK_SCRATCH_BYTES(size_t row_bytes)
     int lorank_simd_width()
     int lorank_f_gram(int width, int64_t n, const int* idx, const float* vals, const float* F,
                        int stride, int rank, int biases, double mean,
-                       float* G, float* b, double* tt)
+                       float* G, float* b, double* tt, void* scratch)
     int lorank_d_gram(int width, int64_t n, const int* idx, const double* vals, const double* F,
                        int stride, int rank, int biases, double mean,
-                       double* G, double* b, double* tt)
+                       double* G, double* b, double* tt, void* scratch)
     void lorank_f_residual(int width, int64_t n, const int* idx, const float* vals, const float* F,
                            int stride, int rank, int biases, double mean, const float* x,
                            double* sse, double* rsum)
     void lorank_d_residual(int width, int64_t n, const int* idx, const double* vals, const double* F,
                            int stride, int rank, int biases, double mean, const double* x,
                            double* sse, double* rsum)
+
+#: Widest factor row the kernel takes, in bytes (rank + biases <= 256 in float32).
+MAX_ROW_BYTES = LORANK_MAXBYTES
 
 # Vector width (bytes) of the Gram/residual loops on this CPU, chosen once.
 cdef int SIMD_WIDTH = lorank_simd_width()
@@ -45,6 +52,17 @@ def simd_width():
     return SIMD_WIDTH
 
 
+def _set_simd_width(int width):
+    """Use the ``width``-byte variant (16, or up to what the CPU runs); for tests
+    of the narrower variants. Returns the previous width."""
+    global SIMD_WIDTH
+    if width not in (16, 32, 64) or width > lorank_simd_width():
+        raise ValueError(f"width must be 16, 32 or 64 and at most "
+                         f"{lorank_simd_width()} on this CPU, got {width}")
+    previous, SIMD_WIDTH = SIMD_WIDTH, width
+    return previous
+
+
 cdef enum:
     # Systems up to this size are solved by an inline Cholesky, larger by LAPACK.
     INLINE_MAX = 32
@@ -52,11 +70,13 @@ cdef enum:
 
 cdef inline void gram(int64_t n, const int* idx, const floating* vals,
                       const floating* F, int stride, int rank, int biases, double mean,
-                      floating* G, floating* b, double* tt) noexcept nogil:
+                      floating* G, floating* b, double* tt, void* scratch) noexcept nogil:
     if floating is double:
-        lorank_d_gram(SIMD_WIDTH, n, idx, vals, F, stride, rank, biases, mean, G, b, tt)
+        lorank_d_gram(SIMD_WIDTH, n, idx, vals, F, stride, rank, biases, mean, G, b, tt,
+                      scratch)
     else:
-        lorank_f_gram(SIMD_WIDTH, n, idx, vals, F, stride, rank, biases, mean, G, b, tt)
+        lorank_f_gram(SIMD_WIDTH, n, idx, vals, F, stride, rank, biases, mean, G, b, tt,
+                      scratch)
 
 
 cdef inline void residual(int64_t n, const int* idx, const floating* vals,
@@ -190,33 +210,60 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
     problem gathers from 480k user rows), the targets' normal equations are
     accumulated over tiles of ``fixed`` rows in turn, every target's observations
     in a tile being a contiguous run of its sorted indices. Each target still sums
-    its observations in index order, so the result is the same either way.
+    its observations in index order: the same result up to rounding (the partial
+    sums restart at tile boundaries), and the path depends only on the sizes.
     """
     cdef Py_ssize_t n_solve = solved.shape[0], n_fixed = fixed.shape[0]
     cdef int stride = <int> solved.shape[1]
     cdef int d = rank + (1 if biases else 0)
-    cdef Py_ssize_t tile = max(1, TILE_BYTES // (stride * sizeof(floating)))
-    cdef bint tiled = (n_fixed > 2 * tile
-                       and n_solve * (d + 1) * stride * sizeof(floating) <= MAX_ACCUMULATOR_BYTES)
-    if tiled:
+    cdef Py_ssize_t row_bytes = stride * sizeof(floating)
+    if (row_bytes % 64 or row_bytes > LORANK_MAXBYTES or d > stride
+            or fixed.shape[1] != stride):
+        raise ValueError(
+            f"factor rows must be whole 64-byte vectors of at most {LORANK_MAXBYTES} "
+            f"bytes holding rank + biases = {d} entries, the same for fixed and "
+            f"solved; got {fixed.shape[1]} and {stride} entries"
+        )
+    cdef Py_ssize_t tile = max(1, TILE_BYTES // row_bytes)
+    # Each thread's workspace: G (d x stride), b, b0 and srow (stride each) and
+    # the gram's gathered block.
+    cdef size_t work_bytes = (d + 3) * row_bytes + LORANK_SCRATCH_BYTES(row_bytes)
+    failed = np.zeros(1, np.int32)
+    cdef int[::1] out_of_memory = failed
+    if n_fixed > 2 * tile and n_solve * (d + 1) * row_bytes <= MAX_ACCUMULATOR_BYTES:
         _half_step_tiled(indptr, indices, values, fixed, solved, mean, reg, weighted,
-                         biases, rank, sse, rsum, status, n_threads, tile)
-        return
+                         biases, rank, sse, rsum, status, n_threads, tile, work_bytes,
+                         out_of_memory)
+    else:
+        _half_step_direct(indptr, indices, values, fixed, solved, mean, reg, weighted,
+                          biases, rank, sse, rsum, status, n_threads, work_bytes,
+                          out_of_memory)
+    if failed[0]:
+        raise MemoryError("out of memory for the ALS kernel's per-thread workspace")
+
+
+cdef void _half_step_direct(const long long[::1] indptr, const int[::1] indices,
+                            const floating[::1] values, const floating[:, ::1] fixed,
+                            floating[:, ::1] solved, double mean, double reg,
+                            bint weighted, bint biases, int rank, double[::1] sse,
+                            double[::1] rsum, int[::1] status, int n_threads,
+                            size_t work_bytes, int[::1] out_of_memory) noexcept:
+    """half_step with every target gathering straight from ``fixed``."""
+    cdef Py_ssize_t n_solve = solved.shape[0]
+    cdef int stride = <int> solved.shape[1]
+    cdef int d = rank + (1 if biases else 0)
     cdef Py_ssize_t j, k
     cdef int64_t p0, n_obs
     cdef floating *G
-    cdef floating *b
-    cdef floating *b0
-    cdef floating *srow
     cdef double tt
 
     with nogil, parallel(num_threads=n_threads):
-        G = <floating*> malloc(sizeof(floating) * d * stride)
-        b = <floating*> malloc(sizeof(floating) * stride)
-        b0 = <floating*> malloc(sizeof(floating) * stride)
-        srow = <floating*> malloc(sizeof(floating) * stride)
+        G = <floating*> malloc(work_bytes)
         try:
             for j in prange(n_solve, schedule="dynamic", chunksize=16):
+                if G == NULL:
+                    out_of_memory[0] = 1
+                    continue
                 p0 = indptr[j]
                 n_obs = indptr[j + 1] - p0
                 sse[j] = 0
@@ -228,27 +275,25 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
                     for k in range(d):
                         solved[j, k] = 0
                     continue
-                memset(G, 0, sizeof(floating) * d * stride)
-                memset(b, 0, sizeof(floating) * stride)
+                memset(G, 0, sizeof(floating) * (d + 1) * stride)  # G and b
                 tt = 0
                 gram(n_obs, &indices[p0], &values[p0], &fixed[0, 0], stride, rank,
-                     biases, mean, G, b, &tt)
-                status[j] = finish(G, b, tt, b0, srow, n_obs, &indices[p0], &values[p0],
-                                   &fixed[0, 0], stride, rank, biases, mean, reg,
-                                   weighted, &solved[j, 0], &sse[j], &rsum[j])
+                     biases, mean, G, G + d * stride, &tt, G + (d + 3) * stride)
+                status[j] = finish(G, G + d * stride, tt, G + (d + 1) * stride,
+                                   G + (d + 2) * stride, n_obs, &indices[p0],
+                                   &values[p0], &fixed[0, 0], stride, rank, biases, mean,
+                                   reg, weighted, &solved[j, 0], &sse[j], &rsum[j])
         finally:
             free(G)
-            free(b)
-            free(b0)
-            free(srow)
 
 
 cdef int _half_step_tiled(const long long[::1] indptr, const int[::1] indices,
-                           const floating[::1] values, const floating[:, ::1] fixed,
-                           floating[:, ::1] solved, double mean, double reg,
-                           bint weighted, bint biases, int rank, double[::1] sse,
-                           double[::1] rsum, int[::1] status, int n_threads,
-                           Py_ssize_t tile) except -1:
+                          const floating[::1] values, const floating[:, ::1] fixed,
+                          floating[:, ::1] solved, double mean, double reg,
+                          bint weighted, bint biases, int rank, double[::1] sse,
+                          double[::1] rsum, int[::1] status, int n_threads,
+                          Py_ssize_t tile, size_t work_bytes,
+                          int[::1] out_of_memory) except -1:
     """half_step with the fixed factor streamed tile by tile (see half_step)."""
     cdef Py_ssize_t n_solve = solved.shape[0], n_fixed = fixed.shape[0]
     cdef int stride = <int> solved.shape[1]
@@ -259,38 +304,38 @@ cdef int _half_step_tiled(const long long[::1] indptr, const int[::1] indices,
     cdef floating *ball = <floating*> calloc(n_solve * stride, sizeof(floating))
     cdef double *ttall = <double*> calloc(n_solve, sizeof(double))
     cdef int64_t *cursor = <int64_t*> malloc(n_solve * sizeof(int64_t))
-    cdef floating *b0
-    cdef floating *srow
+    cdef floating *work
     if Gall == NULL or ball == NULL or ttall == NULL or cursor == NULL:
         free(Gall)
         free(ball)
         free(ttall)
         free(cursor)
-        raise MemoryError()
+        raise MemoryError("out of memory for the ALS kernel's accumulators")
     try:
         with nogil:
             for j in range(n_solve):
                 cursor[j] = indptr[j]
-            t0 = 0
-            while t0 < n_fixed:
-                t1 = min(t0 + tile, n_fixed)
-                for j in prange(n_solve, schedule="dynamic", chunksize=16,
-                                num_threads=n_threads):
-                    p = cursor[j]
-                    end = indptr[j + 1]
-                    q = p
-                    while q < end and indices[q] < t1:
-                        q = q + 1
-                    if q > p:
-                        gram(q - p, &indices[p], &values[p], &fixed[0, 0], stride, rank,
-                             biases, mean, &Gall[j * d * stride], &ball[j * stride],
-                             &ttall[j])
-                    cursor[j] = q
-                t0 = t1
             with parallel(num_threads=n_threads):
-                b0 = <floating*> malloc(sizeof(floating) * stride)
-                srow = <floating*> malloc(sizeof(floating) * stride)
+                work = <floating*> malloc(work_bytes)
                 try:
+                    t0 = 0
+                    while t0 < n_fixed:
+                        t1 = min(t0 + tile, n_fixed)
+                        for j in prange(n_solve, schedule="dynamic", chunksize=16):
+                            if work == NULL:
+                                out_of_memory[0] = 1
+                                continue
+                            p = cursor[j]
+                            end = indptr[j + 1]
+                            q = p
+                            while q < end and indices[q] < t1:
+                                q = q + 1
+                            if q > p:
+                                gram(q - p, &indices[p], &values[p], &fixed[0, 0], stride,
+                                     rank, biases, mean, &Gall[j * d * stride],
+                                     &ball[j * stride], &ttall[j], work + (d + 3) * stride)
+                            cursor[j] = q
+                        t0 = t1
                     for j in prange(n_solve, schedule="dynamic", chunksize=16):
                         n_obs = indptr[j + 1] - indptr[j]
                         sse[j] = 0
@@ -300,15 +345,18 @@ cdef int _half_step_tiled(const long long[::1] indptr, const int[::1] indices,
                             for k in range(d):
                                 solved[j, k] = 0
                             continue
+                        if work == NULL:
+                            out_of_memory[0] = 1
+                            continue
                         status[j] = finish(&Gall[j * d * stride], &ball[j * stride],
-                                           ttall[j], b0, srow, n_obs,
+                                           ttall[j], work + (d + 1) * stride,
+                                           work + (d + 2) * stride, n_obs,
                                            &indices[indptr[j]], &values[indptr[j]],
                                            &fixed[0, 0], stride, rank, biases, mean,
                                            reg, weighted, &solved[j, 0], &sse[j],
                                            &rsum[j])
                 finally:
-                    free(b0)
-                    free(srow)
+                    free(work)
     finally:
         free(Gall)
         free(ball)

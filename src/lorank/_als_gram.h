@@ -30,6 +30,8 @@
 #define LORANK_KC 4      /* rows of G held in registers (12 with AVX-512, one vector) */
 #define LORANK_AHEAD 24  /* observations between a row's prefetch and its use */
 #define LORANK_MAXBYTES 1024 /* widest row: 256 floats / 128 doubles */
+/* The gram's scratch: one gathered block of rows. */
+#define LORANK_SCRATCH_BYTES(row_bytes) ((size_t)LORANK_BLOCK * (row_bytes))
 
 /* Vector types per instruction set: 64 bytes for AVX-512, 32 for AVX2, 16 else. */
 typedef float lorank_vf64 __attribute__((vector_size(64), aligned(4)));
@@ -75,13 +77,13 @@ TARGET static inline void NAME##_masks(int nv, int rank, int biases, VT *keep, V
 TARGET static int NAME##_gram(                                              \
     int64_t n, const int *__restrict__ idx, const T *__restrict__ vals,            \
     const T *__restrict__ F, int stride, int rank, int biases, double mean,        \
-    T *__restrict__ G, T *__restrict__ b, double *tt)                              \
+    T *__restrict__ G, T *__restrict__ b, double *tt, void *scratch)              \
 {                                                                                  \
     enum { LANES = sizeof(VT) / sizeof(T), LORANK_MAXV = LORANK_MAXBYTES / sizeof(VT), \
            KC_WIDE = LANES < 12 ? LANES : 12 };                                    \
     const int nv = stride / LANES, d = rank + (biases ? 1 : 0);                    \
     VT keep[LORANK_MAXV], one[LORANK_MAXV], bacc[LORANK_MAXV];                     \
-    VT X[LORANK_BLOCK * LORANK_MAXV];                                              \
+    VT *X = (VT *)scratch; /* LORANK_SCRATCH_BYTES(stride), 64-byte aligned */     \
     if (nv > LORANK_MAXV) return -1;                                               \
     NAME##_masks(nv, rank, biases, keep, one);                                     \
     for (int v = 0; v < nv; ++v) bacc[v] = (VT){0};                                \
@@ -101,11 +103,11 @@ TARGET static int NAME##_gram(                                              \
                 bacc[v] += t * x;                                                  \
             }                                                                      \
         }                                                                          \
-        /* A row of one 64-byte vector keeps up to 12 rows of G in the 32 AVX-512 \
-           registers, so the block is read once for d <= 12. */                    \
+        /* A row of one 64-byte vector keeps all d <= 12 rows of G in the 32      \
+           AVX-512 registers, so the block is read once. */                        \
         switch (nv) {                                                              \
             case 1:                                                                \
-                if (sizeof(VT) == 64) { LORANK_GRAM_ROWS(T, VT, 1, KC_WIDE) }      \
+                if (sizeof(VT) == 64 && d <= KC_WIDE) { LORANK_GRAM_ROWS(T, VT, 1, KC_WIDE) } \
                 else { LORANK_GRAM_ROWS(T, VT, 1, LORANK_KC) }                     \
                 break;                                                             \
             case 2: LORANK_GRAM_ROWS(T, VT, 2, LORANK_KC) break;                   \
@@ -185,9 +187,10 @@ static int lorank_simd_width(void)
 #define LORANK_DEFINE_DISPATCH(PREFIX, T)                                          \
 static int PREFIX##_gram(int width, int64_t n, const int *idx, const T *vals,      \
                          const T *F, int stride, int rank, int biases,             \
-                         double mean, T *G, T *b, double *tt)                      \
+                         double mean, T *G, T *b, double *tt, void *scratch)       \
 {                                                                                  \
-    LORANK_DISPATCH(PREFIX, gram, (n, idx, vals, F, stride, rank, biases, mean, G, b, tt)); \
+    LORANK_DISPATCH(PREFIX, gram,                                                  \
+                    (n, idx, vals, F, stride, rank, biases, mean, G, b, tt, scratch)); \
 }                                                                                  \
 static void PREFIX##_residual(int width, int64_t n, const int *idx, const T *vals, \
                               const T *F, int stride, int rank, int biases,        \

@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from . import _als, _sparse
 from ._threads import effective_n_threads, single_threaded_blas
-from ._validation import as_float_dtype, as_indices, check_int, check_rank
+from ._validation import as_float_dtype, check_int, check_rank
 from .lowrank import LowRank
 from .ratings import as_ratings
 from .svd import randomized_svd
@@ -247,11 +247,15 @@ class ALS:
         if self.callback is not None and not callable(self.callback):
             raise TypeError(f"callback must be callable, got {self.callback!r}")
         n_threads = effective_n_threads(self.n_threads)
-        widest = 1024 // ratings.dtype.itemsize  # the kernel's widest factor row
+        widest = _als.MAX_ROW_BYTES // ratings.dtype.itemsize  # widest factor row
         if rank + bool(self.biases) > widest:
             raise ValueError(
                 f"rank={rank} is too large: ALS supports rank + biases <= {widest} "
                 f"in {ratings.dtype}"
+            )
+        if ratings.csr.indices.dtype != np.int32 or ratings.csc.indices.dtype != np.int32:
+            raise ValueError(
+                f"ALS supports up to 2**31 - 1 rows and columns, got shape {ratings.shape}"
             )
         if reg == 0:
             d = rank + bool(self.biases)

@@ -31,14 +31,6 @@ class CommandError(Exception):
     """A user-facing failure: printed as one line, no traceback."""
 
 
-def _have_matplotlib():
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 @command("demo", help="the SVD story end to end, in seconds, no downloads")
 def _demo(parser):
     parser.add_argument(
@@ -53,7 +45,7 @@ def _demo(parser):
         from . import demo
 
         out = args.out
-        if out is None and _have_matplotlib():
+        if out is None and demo.have_matplotlib():
             out = "lorank-demo"
         demo.run(out)
         return 0

@@ -57,7 +57,8 @@ def stage(title):
     return register
 
 
-def _have_matplotlib():
+def have_matplotlib():
+    """Whether matplotlib can be imported (figures are optional)."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -90,7 +91,7 @@ def run(out=None, *, file=None):
     4
     """
     file = sys.stdout if file is None else file
-    if out is not None and not _have_matplotlib():
+    if out is not None and not have_matplotlib():
         print(
             "matplotlib is not installed: no figures "
             "(pip install 'lorank[plot]' to get them)",

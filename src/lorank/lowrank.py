@@ -5,7 +5,14 @@ import scipy.linalg
 
 from . import _sparse
 from ._threads import effective_n_threads
-from ._validation import as_indices, as_matrix, check_int, check_rank, result_float_dtype
+from ._validation import (
+    as_float_dtype,
+    as_indices,
+    as_matrix,
+    check_int,
+    check_rank,
+    result_float_dtype,
+)
 from .svd import svd
 
 __all__ = ["LowRank", "compress"]
@@ -59,8 +66,8 @@ class LowRank:
                 f"left and right must have the same number of columns (the rank), "
                 f"got left {left.shape} and right {right.shape}"
             )
-        self.left = left
-        self.right = right
+        self._left = left
+        self._right = right
 
     @classmethod
     def from_svd(cls, U, s, Vt, rank=None):
@@ -95,6 +102,16 @@ class LowRank:
 
     # --- shape and storage --------------------------------------------------
     @property
+    def left(self):
+        """The m x r factor (read-only: kernels rely on its shape)."""
+        return self._left
+
+    @property
+    def right(self):
+        """The n x r factor (read-only: kernels rely on its shape)."""
+        return self._right
+
+    @property
     def shape(self):
         return (self.left.shape[0], self.right.shape[0])
 
@@ -125,6 +142,8 @@ class LowRank:
         return LowRank(self.right, self.left)
 
     def astype(self, dtype):
+        """The same matrix with factors in ``dtype`` (float32 or float64)."""
+        dtype = as_float_dtype(dtype)
         return LowRank(self.left.astype(dtype), self.right.astype(dtype))
 
     # --- values -------------------------------------------------------------
@@ -193,9 +212,10 @@ class LowRank:
 
         Returns
         -------
-        U : ndarray (m, r)
-        s : ndarray (r,)
-        Vt : ndarray (r, n)
+        U : ndarray (m, k)
+        s : ndarray (k,)
+        Vt : ndarray (k, n)
+            With k = min(m, n, r).
 
         Examples
         --------

@@ -187,6 +187,10 @@ def _checked_csr(indptr, indices, values, shape, dtype, *, copy):
         raise ValueError(
             f"indices and values must have the same length, got {len(indices)} and {len(values)}"
         )
+    if indptr.dtype.kind == "u":  # unsigned differences wrap: check in int64
+        if indptr.size and indptr.max() > np.iinfo(np.int64).max:
+            raise ValueError(f"indptr contains {int(indptr.max())}, beyond int64")
+        indptr = indptr.astype(np.int64)
     if indptr[0] != 0:
         raise ValueError(f"indptr must start at 0, got {int(indptr[0])}")
     if indptr[-1] != len(indices):
