@@ -75,10 +75,10 @@ def _ratings(users, items, values, dtype, source):
 # ---------------------------------------------------------------- delimited numeric
 
 
-def _read_delimited(path, delimiter, columns, header, names=("user", "item", "rating")):
+def _read_delimited(path, delimiter, columns, header, *, string_ids=False):
     """Integer user/item ids and float ratings from a delimited file, by the
-    compiled parser; ``None`` if the id columns are not integers (the caller
-    falls back to string labels). Errors name the file and line."""
+    compiled parser. With ``string_ids``, ``None`` if an id is not an integer
+    (the caller falls back to string labels). Errors name the file and line."""
     data = path.read_bytes()
     start = data.find(b"\n") + 1 if header else 0
     if header and start == 0:
@@ -90,10 +90,11 @@ def _read_delimited(path, delimiter, columns, header, names=("user", "item", "ra
     if isinstance(got, tuple):
         code, pos, field = got
         line, text = _line_at(data, pos)
-        if code == _BAD_FIELD and field != columns[2]:
+        if code == _BAD_FIELD and field != columns[2] and string_ids:
             return None
-        which = dict(zip(columns, names))[field] if code == _BAD_FIELD else None
-        what = (f"a number in field {field} ({which})" if which
+        which = dict(zip(columns, ("user id", "item id", "rating")))[field] if code == _BAD_FIELD else None
+        kind = "a number" if field == columns[2] else "an integer"
+        what = (f"{kind} in field {field} ({which})" if which
                 else f"at least {max(columns) + 1} fields separated by {delimiter!r}")
         raise ValueError(f"{path.name} line {line}: expected {what}, got {text!r}")
     return users[:got], items[:got], values[:got]
@@ -198,8 +199,6 @@ def load_movielens(path, *, dtype=np.float32):
             f"separated by tab, '::' or ','), got {_decode(first.rstrip())!r}"
         )
     parsed = _read_delimited(path, delimiter, (0, 1, 2), header)
-    if parsed is None:
-        parsed = _read_text_columns(path, delimiter, (0, 1, 2), header)
     ratings = _ratings(*parsed, dtype, path.name)
     titles_path = path.parent / titles_name
     titles = _movielens_titles(titles_path) if titles_path.is_file() else None
@@ -423,7 +422,7 @@ def load_csv(path, *, user=0, item=1, rating=2, delimiter=",", header=True,
     if not isinstance(delimiter, str) or not delimiter:
         raise ValueError(f"delimiter must be a non-empty string, got {delimiter!r}")
     columns = _columns(path, (user, item, rating), delimiter, header)
-    parsed = _read_delimited(path, delimiter, columns, header)
+    parsed = _read_delimited(path, delimiter, columns, header, string_ids=True)
     if parsed is None:
         parsed = _read_text_columns(path, delimiter, columns, header)
     return Dataset(_ratings(*parsed, dtype, path.name), None)
