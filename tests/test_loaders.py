@@ -161,6 +161,8 @@ def test_netflix_training_set_layout(tmp_path):
     ("822109,,2005-01-01", r"expected CustomerID,Rating,Date"),
     ("822109,5,2005-01-01,9", r"expected CustomerID,Rating,Date"),
     ("12:3", r"expected MovieID:, got '12:3'"),
+    ("822109,5,2005:01:01", r"expected CustomerID,Rating,Date"),
+    ("822109,5,", r"expected CustomerID,Rating,Date"),
     ("99999999999,5,2005-01-01", r"id in .* does not fit in int32"),
 ])
 def test_netflix_malformed_line_names_file_and_line(tmp_path, line, message):

@@ -95,58 +95,94 @@ cdef inline int _number(const uint8_t* buf, int64_t* s, int64_t q, double* out) 
 
 cdef int _netflix_chunk(const uint8_t* buf, int64_t start, int64_t end, int64_t movie,
                         int32_t* out_movie, int32_t* out_user, float* out_rating,
-                        int64_t* count, int64_t* last_movie, int64_t* err_pos) noexcept nogil:
-    """Parse lines buf[start:end] starting under ``movie`` (-1: none yet).
-
-    Writes rating lines to out_* unless they are NULL; sets count, last_movie
-    (-1 if the chunk has no MovieID: line) and, on error, err_pos.
-    """
-    cdef int64_t p = start, e, q, s, a, n = 0
+                        int64_t capacity, int64_t* count, int64_t* err_pos) noexcept nogil:
+    """Parse the lines of buf[start:end] starting under ``movie`` (-1: none yet),
+    writing at most ``capacity`` rating lines to out_*; set count (and err_pos)."""
+    cdef int64_t p = start, s, a, ds, de, n = 0
     cdef double v
+    cdef uint8_t c
+    cdef int code = 0
     while p < end:
-        e = _line_end(buf, p, end)
-        q = e
-        if q > p and buf[q - 1] == 13:  # '\r'
-            q -= 1
-        if q == p:  # blank line: holds nothing
-            p = e + 1
+        c = buf[p]
+        if c == 10 or (c == 13 and (p + 1 == end or buf[p + 1] == 10)):  # blank line
+            p += 1 if c == 10 else 2
             continue
         s = p
-        a = _uint(buf, &s, q, INT32_MAX)
+        a = _uint(buf, &s, end, INT32_MAX)
         if a == -2:
-            err_pos[0] = p
-            count[0] = n
-            return TOO_BIG
-        if a < 0 or s == q:
-            err_pos[0] = p
-            count[0] = n
-            return BAD_LINE
-        if buf[s] == 58 and s + 1 == q:  # 'MovieID:'
-            movie = a
-            last_movie[0] = a
-        elif buf[s] == 44:  # 'CustomerID,Rating,Date'
+            code = TOO_BIG
+            break
+        if a < 0 or s == end:
+            code = BAD_LINE
+            break
+        c = buf[s]
+        if c == 58:  # 'MovieID:' then the end of the line
             s += 1
-            if (_number(buf, &s, q, &v) != 0 or s + 1 >= q or buf[s] != 44
-                    or memchr(buf + s + 1, 44, q - s - 1) != NULL):
-                err_pos[0] = p
-                count[0] = n
-                return BAD_LINE
+            if s < end and buf[s] == 13:
+                s += 1
+            if s < end and buf[s] != 10:
+                code = BAD_LINE
+                break
+            movie = a
+        elif c == 44:  # 'CustomerID,Rating,Date'
+            s += 1
+            if _number(buf, &s, end, &v) != 0 or s + 1 >= end or buf[s] != 44:
+                code = BAD_LINE
+                break
+            s += 1
+            ds = s  # the date: anything up to the end of the line but ',' and ':'
+            while s < end:
+                c = buf[s]
+                if c == 10 or c == 44 or c == 58:
+                    break
+                s += 1
+            de = s - 1 if s > ds and buf[s - 1] == 13 else s
+            if (s < end and buf[s] != 10) or de == ds:
+                code = BAD_LINE
+                break
             if movie < 0:
-                err_pos[0] = p
-                count[0] = n
-                return NO_MOVIE
-            if out_movie != NULL:
+                code = NO_MOVIE
+                break
+            if n < capacity:  # always, for valid text: see _count_chunk
                 out_movie[n] = <int32_t>movie
                 out_user[n] = <int32_t>a
                 out_rating[n] = <float>v
             n += 1
         else:
-            err_pos[0] = p
-            count[0] = n
-            return BAD_LINE
-        p = e + 1
+            code = BAD_LINE
+            break
+        p = s + 1
+    if code == 0 and n > capacity:  # only with a bad line, which comes first
+        code = BAD_LINE
+        p = start
     count[0] = n
-    return 0
+    if code != 0:
+        err_pos[0] = p
+    return code
+
+
+cdef void _count_chunk(const uint8_t* buf, int64_t start, int64_t end,
+                       int64_t* capacity, int64_t* last_movie) noexcept nogil:
+    """At most how many rating lines buf[start:end] holds (lines minus ':' bytes:
+    exact for valid text but for blank lines), and the id of its last
+    'MovieID:' line (-1 if none; -2 if that line is not a plain id)."""
+    cdef int64_t i, lines = 0, colons = 0, a, s
+    for i in range(start, end):
+        lines += buf[i] == 10
+        colons += buf[i] == 58
+    if end > start and buf[end - 1] != 10:
+        lines += 1  # a last line without newline
+    capacity[0] = lines - colons
+    last_movie[0] = -1
+    i = end - 1
+    while i >= start and buf[i] != 58:
+        i -= 1
+    if i >= start:
+        s = i
+        while s > start and buf[s - 1] != 10:
+            s -= 1
+        a = _uint(buf, &s, i, INT32_MAX)
+        last_movie[0] = a if (a >= 0 and s == i) else -2
 
 
 def netflix(const uint8_t[::1] buf, const int64_t[::1] starts, const int64_t[::1] ends,
@@ -157,7 +193,8 @@ def netflix(const uint8_t[::1] buf, const int64_t[::1] starts, const int64_t[::1
     Returns ``(movie, user, rating)`` (int32, int32, float32) or, on a bad line,
     ``(code, byte offset of the line)`` for the first bad line in input order.
     """
-    cdef Py_ssize_t n = starts.shape[0], k
+    cdef Py_ssize_t n = starts.shape[0], k, j
+    cdef int64_t[::1] cap = np.zeros(n, dtype=np.int64)
     cdef int64_t[::1] counts = np.zeros(n, dtype=np.int64)
     cdef int64_t[::1] last = np.full(n, -1, dtype=np.int64)
     cdef int64_t[::1] err = np.full(n, -1, dtype=np.int64)
@@ -168,16 +205,13 @@ def netflix(const uint8_t[::1] buf, const int64_t[::1] starts, const int64_t[::1
     if n == 0:
         return (np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.float32))
 
-    # Pass 1: count; a chunk inside a file is parsed as if under some movie (0).
+    # Pass 1: an upper bound of the rating lines of each chunk, and its last movie.
     for k in prange(n, nogil=True, num_threads=n_threads, schedule="dynamic", chunksize=1):
-        codes[k] = _netflix_chunk(b, starts[k], ends[k], -1 if opens_file[k] else 0,
-                                  NULL, NULL, NULL, &counts[k], &last[k], &err[k])
+        _count_chunk(b, starts[k], ends[k], &cap[k], &last[k])
     for k in range(n):
-        if codes[k] != 0:
-            return int(codes[k]), int(err[k])
-        first[k + 1] = first[k] + counts[k]
+        first[k + 1] = first[k] + max(cap[k], 0)
         if k > 0 and not opens_file[k]:
-            inherit[k] = last[k - 1] if last[k - 1] >= 0 else inherit[k - 1]
+            inherit[k] = last[k - 1] if last[k - 1] != -1 else inherit[k - 1]
     total = first[n]
     movie = np.empty(total, dtype=np.int32)
     user = np.empty(total, dtype=np.int32)
@@ -186,14 +220,22 @@ def netflix(const uint8_t[::1] buf, const int64_t[::1] starts, const int64_t[::1
     cdef int32_t* ou = <int32_t*>(<Py_ssize_t>user.ctypes.data)
     cdef float* orr = <float*>(<Py_ssize_t>rating.ctypes.data)
 
-    # Pass 2: write each chunk at its offset, under the movie it inherits.
+    # Pass 2: parse and check every line, each chunk at its offset under the
+    # movie it inherits (-2: the previous chunk's last MovieID: line is bad, and
+    # that chunk reports it first).
     for k in prange(n, nogil=True, num_threads=n_threads, schedule="dynamic", chunksize=1):
-        last[k] = -1
-        codes[k] = _netflix_chunk(b, starts[k], ends[k], inherit[k], om + first[k],
-                                  ou + first[k], orr + first[k], &counts[k], &last[k], &err[k])
+        codes[k] = _netflix_chunk(b, starts[k], ends[k], inherit[k] if inherit[k] != -2 else 0,
+                                  om + first[k], ou + first[k], orr + first[k],
+                                  max(cap[k], 0), &counts[k], &err[k])
+    j = 0
     for k in range(n):
         if codes[k] != 0:
             return int(codes[k]), int(err[k])
+        if counts[k] != cap[k]:
+            j = 1
+    if j:  # blank lines left gaps: close them
+        keep = np.concatenate([np.arange(first[k], first[k] + counts[k]) for k in range(n)])
+        movie, user, rating = movie[keep], user[keep], rating[keep]
     return movie, user, rating
 
 

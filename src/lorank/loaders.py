@@ -309,7 +309,7 @@ def parse_netflix(files, *, n_threads=None):
             raise ValueError(f"{where}: rating line {text!r} before any MovieID: line")
         if code == _TOO_BIG:
             raise ValueError(f"{where}: id in {text!r} does not fit in int32")
-        expected = "MovieID:" if ":" in text else "CustomerID,Rating,Date"
+        expected = "MovieID:" if ":" in text and "," not in text else "CustomerID,Rating,Date"
         raise ValueError(f"{where}: expected {expected}, got {text!r}")
     return got
 
