@@ -11,6 +11,7 @@ are skipped).
 
 import csv
 import io
+import mmap
 import re
 from pathlib import Path
 from typing import NamedTuple, Optional
@@ -294,11 +295,36 @@ def _chunks(buf, offsets):
 
 def parse_netflix(files, *, n_threads=None):
     """Parse Netflix-format rating files into ``(movie, customer, rating)``
-    arrays (int32, int32, float32) in file order; see :func:`load_netflix`."""
+    arrays (int32, int32, float32) in file order; see :func:`load_netflix`.
+
+    Big files (the combined layout) are memory-mapped and parsed one at a time
+    in parallel chunks; many small files (``training_set/``) are read into one
+    buffer and parsed in parallel over files."""
     files = [_existing(f, "file") for f in files]
-    buf, offsets = _read_all(files)
+    n_threads = effective_n_threads(n_threads)
+    sizes = [f.stat().st_size for f in files]
+    if sum(sizes) < 64 * _CHUNK_BYTES * len(files):
+        return _parse_buffer(files, *_read_all(files), n_threads)
+    parts = []
+    for f, size in zip(files, sizes):
+        if size == 0:
+            continue
+        with open(f, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            buf = np.frombuffer(mm, dtype=np.uint8)
+            try:
+                parts.append(_parse_buffer([f], buf, np.array([0, size]), n_threads))
+            finally:
+                del buf  # release the export before the map closes
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return (np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.float32))
+    return tuple(np.concatenate(a) for a in zip(*parts))
+
+
+def _parse_buffer(files, buf, offsets, n_threads):
     starts, ends, opens = _chunks(buf, offsets)
-    got = _parse.netflix(buf, starts, ends, opens, effective_n_threads(n_threads))
+    got = _parse.netflix(buf, starts, ends, opens, n_threads)
     if len(got) == 2:
         code, pos = got
         k = int(np.searchsorted(offsets, pos, side="right")) - 1
