@@ -1,4 +1,6 @@
-"""Data sets: a deterministic Netflix-shaped generator of ratings."""
+"""Data sets: a deterministic Netflix-shaped generator of ratings, and readers
+of real rating files (MovieLens, Netflix Prize, any delimited file; see
+:mod:`lorank.loaders`)."""
 
 import numbers
 
@@ -7,9 +9,11 @@ import numpy as np
 from . import _synthetic
 from ._threads import effective_n_threads
 from ._validation import as_float_dtype, check_int, check_rank
+from .loaders import Dataset, load_csv, load_movielens, load_netflix, write_netflix_format
 from .lowrank import LowRank
 
-__all__ = ["synthetic"]
+__all__ = ["Dataset", "load_csv", "load_movielens", "load_netflix", "synthetic",
+           "write_netflix_format"]
 
 # The shape of the default model, calibrated on the Netflix Prize training set
 # (480,189 users, 17,770 movies, 100,480,507 ratings 1..5).

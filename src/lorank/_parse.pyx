@@ -1,0 +1,361 @@
+"""Text parsing and formatting of rating files, with no Python object per line.
+
+``netflix`` parses the Netflix Prize layout (a ``MovieID:`` line, then
+``CustomerID,Rating,Date`` lines) in two passes over independent chunks of the
+input (each a whole number of lines): the first counts the rating lines of each
+chunk and finds its last ``MovieID:``, the second writes every chunk at its
+offset with the movie it starts under. Output positions follow the input
+order, so results do not depend on the thread count. ``delimited`` reads three
+numeric columns of a delimited file. ``format_netflix`` writes CSC columns as
+Netflix text. Errors are returned as (code, byte offset of the bad line); the
+Python layer turns them into messages with file names and line numbers.
+"""
+
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.string cimport memchr, memcpy
+
+import numpy as np
+
+# Error codes (0 = fine); the Python layer has the same table.
+cdef enum:
+    BAD_LINE = 1
+    NO_MOVIE = 2
+    TOO_BIG = 3
+    FEW_FIELDS = 4
+    BAD_FIELD = 5
+
+cdef int64_t INT32_MAX = 2147483647
+cdef int64_t INT64_MAX = 9223372036854775807
+cdef int64_t INT64_LIMIT = 922337203685477580  # above this, the next digit overflows
+
+
+cdef inline int64_t _line_end(const uint8_t* buf, int64_t p, int64_t end) noexcept nogil:
+    """Index of the next newline at or after p, or end."""
+    cdef const void* q = memchr(buf + p, 10, end - p)
+    if q == NULL:
+        return end
+    return <const uint8_t*>q - buf
+
+
+cdef inline int64_t _uint(const uint8_t* buf, int64_t* s, int64_t q, int64_t limit) noexcept nogil:
+    """Parse decimal digits at buf[s[0]:q], advancing s; -1 if there are none,
+    -2 if the value exceeds limit."""
+    cdef int64_t a = 0, p = s[0]
+    cdef uint8_t d
+    while p < q:
+        d = buf[p] - 48
+        if d > 9:
+            break
+        if a > (limit - d) // 10:
+            return -2
+        a = a * 10 + d
+        p += 1
+    if p == s[0]:
+        return -1
+    s[0] = p
+    return a
+
+
+cdef inline int _number(const uint8_t* buf, int64_t* s, int64_t q, double* out) noexcept nogil:
+    """Parse [-]digits[.digits] (or [-].digits) at buf[s[0]:q]; 0 on success."""
+    cdef int64_t p = s[0], a = 0, f = 0, scale = 1
+    cdef bint neg = False, digits = False
+    cdef uint8_t d
+    if p < q and (buf[p] == 45 or buf[p] == 43):  # '-' or '+'
+        neg = buf[p] == 45
+        p += 1
+    while p < q:
+        d = buf[p] - 48
+        if d > 9:
+            break
+        if a >= INT64_LIMIT:
+            return 1
+        a = a * 10 + d
+        digits = True
+        p += 1
+    if p < q and buf[p] == 46:  # '.'
+        p += 1
+        while p < q:
+            d = buf[p] - 48
+            if d > 9:
+                break
+            if scale <= INT64_LIMIT // 10:  # further digits cannot change a double
+                f = f * 10 + d
+                scale *= 10
+            digits = True
+            p += 1
+    if not digits:
+        return 1
+    out[0] = (<double>a + <double>f / <double>scale) * (-1.0 if neg else 1.0)
+    s[0] = p
+    return 0
+
+
+cdef int _netflix_chunk(const uint8_t* buf, int64_t start, int64_t end, int64_t movie,
+                        int32_t* out_movie, int32_t* out_user, float* out_rating,
+                        int64_t capacity, int64_t* count, int64_t* err_pos) noexcept nogil:
+    """Parse the lines of buf[start:end] starting under ``movie`` (-1: none yet),
+    writing at most ``capacity`` rating lines to out_*; set count (and err_pos)."""
+    cdef int64_t p = start, s, a, ds, de, n = 0
+    cdef double v
+    cdef uint8_t c
+    cdef int code = 0
+    while p < end:
+        c = buf[p]
+        if c == 10 or (c == 13 and (p + 1 == end or buf[p + 1] == 10)):  # blank line
+            p += 1 if c == 10 else 2
+            continue
+        s = p
+        a = _uint(buf, &s, end, INT32_MAX)
+        if a == -2:
+            code = TOO_BIG
+            break
+        if a < 0 or s == end:
+            code = BAD_LINE
+            break
+        c = buf[s]
+        if c == 58:  # 'MovieID:' then the end of the line
+            s += 1
+            if s < end and buf[s] == 13:
+                s += 1
+            if s < end and buf[s] != 10:
+                code = BAD_LINE
+                break
+            movie = a
+        elif c == 44:  # 'CustomerID,Rating,Date'
+            s += 1
+            if _number(buf, &s, end, &v) != 0 or s + 1 >= end or buf[s] != 44:
+                code = BAD_LINE
+                break
+            s += 1
+            ds = s  # the date: anything up to the end of the line but ',' and ':'
+            while s < end:
+                c = buf[s]
+                if c == 10 or c == 44 or c == 58:
+                    break
+                s += 1
+            de = s - 1 if s > ds and buf[s - 1] == 13 else s
+            if (s < end and buf[s] != 10) or de == ds:
+                code = BAD_LINE
+                break
+            if movie < 0:
+                code = NO_MOVIE
+                break
+            if n < capacity:  # always, for valid text: see _count_chunk
+                out_movie[n] = <int32_t>movie
+                out_user[n] = <int32_t>a
+                out_rating[n] = <float>v
+            n += 1
+        else:
+            code = BAD_LINE
+            break
+        p = s + 1
+    if code == 0 and n > capacity:  # only with a bad line, which comes first
+        code = BAD_LINE
+        p = start
+    count[0] = n
+    if code != 0:
+        err_pos[0] = p
+    return code
+
+
+cdef void _count_chunk(const uint8_t* buf, int64_t start, int64_t end,
+                       int64_t* capacity, int64_t* last_movie) noexcept nogil:
+    """At most how many rating lines buf[start:end] holds (lines minus ':' bytes:
+    exact for valid text but for blank lines), and the id of its last
+    'MovieID:' line (-1 if none; -2 if that line is not a plain id)."""
+    cdef int64_t i, lines = 0, colons = 0, a, s
+    for i in range(start, end):
+        lines += buf[i] == 10
+        colons += buf[i] == 58
+    if end > start and buf[end - 1] != 10:
+        lines += 1  # a last line without newline
+    capacity[0] = lines - colons
+    last_movie[0] = -1
+    i = end - 1
+    while i >= start and buf[i] != 58:
+        i -= 1
+    if i >= start:
+        s = i
+        while s > start and buf[s - 1] != 10:
+            s -= 1
+        a = _uint(buf, &s, i, INT32_MAX)
+        last_movie[0] = a if (a >= 0 and s == i) else -2
+
+
+def netflix(const uint8_t[::1] buf, const int64_t[::1] starts, const int64_t[::1] ends,
+            const uint8_t[::1] opens_file, int n_threads):
+    """Parse chunks buf[starts[k]:ends[k]] of Netflix-format text.
+
+    ``opens_file[k]`` is 1 when chunk k begins a file (no movie is inherited).
+    Returns ``(movie, user, rating)`` (int32, int32, float32) or, on a bad line,
+    ``(code, byte offset of the line)`` for the first bad line in input order.
+    """
+    cdef Py_ssize_t n = starts.shape[0], k, j
+    cdef int64_t[::1] cap = np.zeros(n, dtype=np.int64)
+    cdef int64_t[::1] counts = np.zeros(n, dtype=np.int64)
+    cdef int64_t[::1] last = np.full(n, -1, dtype=np.int64)
+    cdef int64_t[::1] err = np.full(n, -1, dtype=np.int64)
+    cdef int32_t[::1] codes = np.zeros(n, dtype=np.int32)
+    cdef int64_t[::1] first = np.zeros(n + 1, dtype=np.int64)
+    cdef int64_t[::1] inherit = np.full(max(n, 1), -1, dtype=np.int64)
+    cdef const uint8_t* b = &buf[0] if buf.shape[0] > 0 else NULL
+    if n == 0:
+        return (np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.float32))
+
+    # Pass 1: an upper bound of the rating lines of each chunk, and its last movie.
+    for k in prange(n, nogil=True, num_threads=n_threads, schedule="dynamic", chunksize=1):
+        _count_chunk(b, starts[k], ends[k], &cap[k], &last[k])
+    for k in range(n):
+        first[k + 1] = first[k] + max(cap[k], 0)
+        if k > 0 and not opens_file[k]:
+            inherit[k] = last[k - 1] if last[k - 1] != -1 else inherit[k - 1]
+    total = first[n]
+    movie = np.empty(total, dtype=np.int32)
+    user = np.empty(total, dtype=np.int32)
+    rating = np.empty(total, dtype=np.float32)
+    cdef int32_t* om = <int32_t*>(<Py_ssize_t>movie.ctypes.data)
+    cdef int32_t* ou = <int32_t*>(<Py_ssize_t>user.ctypes.data)
+    cdef float* orr = <float*>(<Py_ssize_t>rating.ctypes.data)
+
+    # Pass 2: parse and check every line, each chunk at its offset under the
+    # movie it inherits (-2: the previous chunk's last MovieID: line is bad, and
+    # that chunk reports it first).
+    for k in prange(n, nogil=True, num_threads=n_threads, schedule="dynamic", chunksize=1):
+        codes[k] = _netflix_chunk(b, starts[k], ends[k], inherit[k] if inherit[k] != -2 else 0,
+                                  om + first[k], ou + first[k], orr + first[k],
+                                  max(cap[k], 0), &counts[k], &err[k])
+    j = 0
+    for k in range(n):
+        if codes[k] != 0:
+            return int(codes[k]), int(err[k])
+        if counts[k] != cap[k]:
+            j = 1
+    if j:  # blank lines left gaps: close them
+        keep = np.concatenate([np.arange(first[k], first[k] + counts[k]) for k in range(n)])
+        movie, user, rating = movie[keep], user[keep], rating[keep]
+    return movie, user, rating
+
+
+def delimited(const uint8_t[::1] buf, int64_t start, bytes delimiter, int col_user,
+              int col_item, int col_rating, int64_t[::1] out_user, int64_t[::1] out_item,
+              double[::1] out_rating):
+    """Parse integer user and item ids and a numeric rating from the lines of
+    buf[start:] (fields split by ``delimiter``, one or more bytes; blank lines
+    skipped). Returns the number of rows, or (code, byte offset of the line,
+    field index) on a bad line. The output arrays hold at least one slot per line.
+    """
+    cdef int64_t end = buf.shape[0], p = start, e, q, s, fe, n = 0, a
+    cdef const uint8_t* b = &buf[0] if end > 0 else NULL
+    cdef const uint8_t* d = delimiter
+    cdef Py_ssize_t dl = len(delimiter)
+    cdef int f, last_col = max(col_user, col_item, col_rating), code = 0, bad_field = -1
+    cdef int64_t bad_pos = -1, x, ids[2]
+    cdef double rv
+    cdef bint neg
+    with nogil:
+        while p < end:
+            e = _line_end(b, p, end)
+            q = e
+            if q > p and b[q - 1] == 13:
+                q -= 1
+            if q == p:
+                p = e + 1
+                continue
+            s = p
+            f = 0
+            while True:
+                fe = s  # field f is b[s:fe]
+                while fe < q and not (b[fe] == d[0] and fe + dl <= q and _same(b + fe, d, dl)):
+                    fe += 1
+                if f == col_user or f == col_item:
+                    neg = fe > s and b[s] == 45  # '-'
+                    a = s + neg
+                    x = _uint(b, &a, fe, INT64_MAX)
+                    if x < 0 or a != fe:
+                        code = BAD_FIELD
+                        bad_field = f
+                        break
+                    ids[0 if f == col_user else 1] = -x if neg else x
+                elif f == col_rating:
+                    a = s
+                    if _number(b, &a, fe, &rv) != 0 or a != fe:
+                        code = BAD_FIELD
+                        bad_field = f
+                        break
+                f += 1
+                if f > last_col or fe >= q:
+                    break
+                s = fe + dl
+            if code == 0 and f <= last_col:
+                code = FEW_FIELDS
+                bad_field = f
+            if code != 0:
+                bad_pos = p
+                break
+            out_user[n] = ids[0]
+            out_item[n] = ids[1]
+            out_rating[n] = rv
+            n += 1
+            p = e + 1
+    if code != 0:
+        return code, bad_pos, bad_field
+    return n
+
+
+cdef inline bint _same(const uint8_t* a, const uint8_t* b, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if a[i] != b[i]:
+            return False
+    return True
+
+
+cdef inline int64_t _put_uint(uint8_t* out, int64_t p, int64_t x) noexcept nogil:
+    """Write x >= 0 in decimal at out[p]; return the position after it."""
+    cdef uint8_t tmp[20]
+    cdef int k = 0
+    while True:
+        tmp[k] = <uint8_t>(48 + x % 10)
+        x //= 10
+        k += 1
+        if x == 0:
+            break
+    while k > 0:
+        k -= 1
+        out[p] = tmp[k]
+        p += 1
+    return p
+
+
+def format_netflix(const int64_t[::1] indptr, const int32_t[::1] rows,
+                   const floating[::1] values, int64_t col_lo, int64_t col_hi,
+                   const int64_t[::1] movie_ids, const int64_t[::1] user_ids,
+                   const uint8_t[::1] date, uint8_t[::1] out):
+    """Write columns col_lo:col_hi of a CSC pattern as Netflix text into out
+    (``MovieID:`` then ``CustomerID,Rating,Date`` lines; integer ratings) and
+    return the number of bytes. ``out`` must be large enough (36 bytes per
+    rating line and 21 per column cover every int64 id)."""
+    cdef int64_t j, t, p = 0
+    cdef Py_ssize_t dl = date.shape[0]
+    cdef uint8_t* o = &out[0]
+    with nogil:
+        for j in range(col_lo, col_hi):
+            p = _put_uint(o, p, movie_ids[j])
+            o[p] = 58
+            o[p + 1] = 10
+            p += 2
+            for t in range(indptr[j], indptr[j + 1]):
+                p = _put_uint(o, p, user_ids[rows[t]])
+                o[p] = 44
+                p = _put_uint(o, p + 1, <int64_t>values[t])
+                o[p] = 44
+                p += 1
+                if dl > 0:
+                    memcpy(o + p, &date[0], dl)
+                p += dl
+                o[p] = 10
+                p += 1
+    return p

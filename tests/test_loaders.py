@@ -1,0 +1,311 @@
+"""Loaders of real rating files, on small fixtures written in the real formats."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lorank
+from lorank import loaders
+from lorank.datasets import (load_csv, load_movielens, load_netflix, synthetic,
+                             write_netflix_format)
+
+DTYPES = [np.float32, np.float64]
+ML100K = Path("/work/shared/data/ml-100k")
+
+
+def triples(R):
+    """{(user label, item label): value} of a labelled Ratings."""
+    rows, cols, vals = R.coo()
+    return {(R.row_labels[i].item(), R.col_labels[j].item()): float(v)
+            for i, j, v in zip(rows, cols, vals)}
+
+
+def reference_netflix(text):
+    """Plain-Python parse of Netflix text: {(customer, movie): rating}."""
+    out, movie = {}, None
+    for line in text.splitlines():
+        if line.endswith(":"):
+            movie = int(line[:-1])
+        elif line:
+            c, r, _ = line.split(",")
+            out[(int(c), movie)] = float(r)
+    return out
+
+
+# ---------------------------------------------------------------- MovieLens
+
+U_DATA = "196\t242\t3\t881250949\n186\t302\t3\t891717742\n22\t377\t1\t878887116\n196\t377\t5\t1\n"
+U_ITEM = "242|Kolya (1996)|24-Jan-1997||\n302|L.A. Confidential (1997)|||\n377|Heavyweights (1994)|||\n"
+RATINGS_DAT = "1::1193::5::978300760\n1::661::3::978302109\n2::1193::4::978298413\n"
+MOVIES_DAT = "1193::One Flew Over the Cuckoo's Nest (1975)::Drama\n661::James and the Giant Peach (1996)::Animation\n"
+RATINGS_CSV = "userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,3,4.5,964981247\n6,3,0.5,964982224\n"
+MOVIES_CSV = 'movieId,title,genres\n1,Toy Story (1995),Animation\n3,"American President, The (1995)",Comedy\n'
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", ["100k", "1m", "csv"])
+def test_movielens_layouts_from_folder_and_file(tmp_path, layout, dtype):
+    name, data, tname, titles = {
+        "100k": ("u.data", U_DATA, "u.item", U_ITEM),
+        "1m": ("ratings.dat", RATINGS_DAT, "movies.dat", MOVIES_DAT),
+        "csv": ("ratings.csv", RATINGS_CSV, "movies.csv", MOVIES_CSV),
+    }[layout]
+    (tmp_path / name).write_text(data)
+    (tmp_path / tname).write_bytes(titles.encode("latin-1"))
+    sep = {"100k": "\t", "1m": "::", "csv": ","}[layout]
+    lines = data.splitlines()[1:] if layout == "csv" else data.splitlines()
+    expected = {(int(u), int(i)): float(r) for u, i, r, _ in (ln.split(sep) for ln in lines)}
+    for path in (tmp_path, tmp_path / name):
+        R, T = load_movielens(path, dtype=dtype)
+        assert R.dtype == dtype
+        assert triples(R) == expected
+        assert R.row_labels.tolist() == sorted({u for u, _ in expected})
+        assert R.col_labels.tolist() == sorted({i for _, i in expected})
+    if layout == "csv":
+        assert T == {1: "Toy Story (1995)", 3: "American President, The (1995)"}
+    else:
+        first = titles.splitlines()[0].split("|" if layout == "100k" else "::")
+        assert T[int(first[0])] == first[1]
+
+
+def test_movielens_detects_layout_from_content_not_name(tmp_path):
+    f = tmp_path / "renamed.txt"
+    f.write_text(RATINGS_DAT)
+    R, T = load_movielens(f)
+    assert triples(R)[(2, 1193)] == 4.0 and T is None
+
+
+def test_movielens_titles_latin1(tmp_path):
+    (tmp_path / "u.data").write_text("1\t1\t4\t0\n")
+    (tmp_path / "u.item").write_bytes("1|Misérables, Les (1995)|||\n".encode("latin-1"))
+    assert load_movielens(tmp_path).titles[1] == "Misérables, Les (1995)"
+
+
+def test_movielens_malformed_line_names_file_and_line(tmp_path):
+    (tmp_path / "u.data").write_text("1\t1\t4\t0\n2\t1\t3\t0\n2\tx7\t3\t0\n")
+    with pytest.raises(ValueError, match=r"u\.data line 3: expected an integer in field 1 \(item id\), got '2\\tx7\\t3\\t0'"):
+        load_movielens(tmp_path)
+    (tmp_path / "u.data").write_text("1\t1\t4\t0\n2\t1\n")
+    with pytest.raises(ValueError, match=r"u\.data line 2: expected at least 3 fields"):
+        load_movielens(tmp_path)
+    (tmp_path / "u.data").write_text("1\t1\t4\t0\n2\t1\tfive\t0\n")
+    with pytest.raises(ValueError, match=r"u\.data line 2: expected a number in field 2 \(rating\)"):
+        load_movielens(tmp_path)
+
+
+def test_movielens_missing_and_empty(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope"):
+        load_movielens(tmp_path / "nope")
+    with pytest.raises(FileNotFoundError, match="no MovieLens ratings file"):
+        load_movielens(tmp_path)
+    (tmp_path / "u.data").write_text("")
+    with pytest.raises(ValueError, match=r"no ratings in u\.data"):
+        load_movielens(tmp_path)
+
+
+@pytest.mark.skipif(not (ML100K / "u.data").exists(), reason="MovieLens 100K not present")
+def test_movielens_100k_real_files():
+    R, T = load_movielens(ML100K)
+    assert R.shape == (943, 1682) and R.nnz == 100_000
+    raw = np.loadtxt(ML100K / "u.data", dtype=np.int64)
+    i = R.row_index(raw[:, 0])
+    j = R.col_index(raw[:, 1])
+    assert np.array_equal(R.to_scipy("csr")[i, j].A1, raw[:, 2])
+    assert len(T) == 1682 and T[1] == "Toy Story (1995)"
+
+
+# ---------------------------------------------------------------- Netflix
+
+COMBINED_1 = "1:\n1488844,3,2005-09-06\n822109,5,2005-05-13\n2:\n2059652,4,2005-09-05\n822109,1,2004-01-01\n"
+COMBINED_2 = "3:\r\n1488844,2,2005-09-06\r\n\r\n10:\n7,5,2001-01-01"  # CRLF, blank line, no final newline
+TITLES = "1,2003,Dinosaur Planet\n2,NULL,Isle of Man TT 2004 Review\n3,1997,Character\n10,2001,Fighter, The: Crossing, Part 2\n"
+
+
+def write_combined(folder):
+    folder.mkdir(exist_ok=True)
+    (folder / "combined_data_1.txt").write_text(COMBINED_1, newline="")
+    (folder / "combined_data_2.txt").write_text(COMBINED_2, newline="")
+    (folder / "movie_titles.csv").write_bytes(TITLES.encode("latin-1"))
+    return reference_netflix(COMBINED_1 + "\n" + COMBINED_2.replace("\r", ""))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_netflix_combined_layout_and_titles(tmp_path, dtype):
+    expected = write_combined(tmp_path)
+    R, T = load_netflix(tmp_path, dtype=dtype)
+    assert R.dtype == dtype and triples(R) == expected
+    assert R.row_labels.tolist() == [7, 822109, 1488844, 2059652]
+    assert R.col_labels.tolist() == [1, 2, 3, 10]
+    assert T[10] == "Fighter, The: Crossing, Part 2"  # commas in the title
+    assert T[2] == "Isle of Man TT 2004 Review"  # NULL year
+
+
+def test_netflix_training_set_layout(tmp_path):
+    ts = tmp_path / "training_set"
+    ts.mkdir()
+    (ts / "mv_0000001.txt").write_text("1:\n1488844,3,2005-09-06\n822109,5,2005-05-13\n")
+    (ts / "mv_0000010.txt").write_text("10:\n1488844,1,2005-09-06\n")
+    (ts / "mv_0000002.txt").write_text("2:\n7,2,2005-09-06\n")
+    (tmp_path / "movie_titles.csv").write_bytes("1,2003,Amélie\n".encode("latin-1"))
+    expected = {(1488844, 1): 3.0, (822109, 1): 5.0, (1488844, 10): 1.0, (7, 2): 2.0}
+    for path in (tmp_path, ts):
+        R, T = load_netflix(path)
+        assert triples(R) == expected
+        assert T == {1: "Amélie"}  # latin-1
+
+
+@pytest.mark.parametrize("line, message", [
+    ("abc", r"expected CustomerID,Rating,Date, got 'abc'"),
+    ("822109,5", r"expected CustomerID,Rating,Date, got '822109,5'"),
+    ("822109,,2005-01-01", r"expected CustomerID,Rating,Date"),
+    ("822109,5,2005-01-01,9", r"expected CustomerID,Rating,Date"),
+    ("12:3", r"expected MovieID:, got '12:3'"),
+    ("822109,5,2005:01:01", r"expected CustomerID,Rating,Date"),
+    ("822109,5,", r"expected CustomerID,Rating,Date"),
+    ("99999999999,5,2005-01-01", r"id in .* does not fit in int32"),
+])
+def test_netflix_malformed_line_names_file_and_line(tmp_path, line, message):
+    (tmp_path / "combined_data_1.txt").write_text(COMBINED_1)
+    lines = COMBINED_1.splitlines()
+    (tmp_path / "combined_data_2.txt").write_text("\n".join(lines[:6] + [line] + lines[6:]) + "\n")
+    with pytest.raises(ValueError, match=r"^combined_data_2\.txt line 7: " + message):
+        load_netflix(tmp_path)
+
+
+def test_netflix_rating_before_movie_line(tmp_path):
+    (tmp_path / "combined_data_1.txt").write_text("822109,5,2005-05-13\n1:\n")
+    with pytest.raises(ValueError, match=r"combined_data_1\.txt line 1: rating line .* before any MovieID"):
+        load_netflix(tmp_path)
+
+
+def test_netflix_error_line_number_in_a_later_chunk(tmp_path, monkeypatch):
+    monkeypatch.setattr(loaders, "_CHUNK_BYTES", 64)
+    lines = ["5:"] + [f"{k},{k % 5 + 1},2005-01-01" for k in range(200)]
+    lines[150] = "oops"
+    (tmp_path / "combined_data_1.txt").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=r"combined_data_1\.txt line 151: .* got 'oops'"):
+        load_netflix(tmp_path)
+
+
+def test_netflix_missing_and_empty(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing_dir"):
+        load_netflix(tmp_path / "missing_dir")
+    with pytest.raises(FileNotFoundError, match="no Netflix rating files"):
+        load_netflix(tmp_path)
+    (tmp_path / "combined_data_1.txt").write_text("")
+    with pytest.raises(ValueError, match=r"no ratings in combined_data_1\.txt"):
+        load_netflix(tmp_path)
+    (tmp_path / "combined_data_1.txt").write_text("1:\n2:\n")
+    with pytest.raises(ValueError, match="no ratings"):
+        load_netflix(tmp_path)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", ["combined", "training_set"])
+def test_write_netflix_format_round_trip(tmp_path, layout, dtype):
+    R, _ = synthetic(300, 40, 3000, random_state=3, dtype=dtype)
+    write_netflix_format(R, tmp_path, layout=layout)
+    S, T = load_netflix(tmp_path, dtype=dtype)
+    assert T is None
+    assert S.row_labels.tolist() == list(range(1, 301))  # index + 1, as in the real data
+    assert S.col_labels.tolist() == list(range(1, 41))
+    for a, b in zip(S.csr, R.csr):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_write_netflix_format_keeps_labels(tmp_path):
+    R = lorank.Ratings.from_labels([50, 7, 50, 900], [3, 3, 12, 12], [1.0, 2.0, 3.0, 4.0])
+    write_netflix_format(R, tmp_path)
+    text = (tmp_path / "combined_data_1.txt").read_text()
+    assert text == "3:\n7,2,2005-01-01\n50,1,2005-01-01\n12:\n50,3,2005-01-01\n900,4,2005-01-01\n"
+    assert triples(load_netflix(tmp_path).ratings) == triples(R)
+
+
+def test_write_netflix_format_rejects(tmp_path):
+    with pytest.raises(ValueError, match="integer ratings, got 2.5"):
+        write_netflix_format(lorank.Ratings([0], [0], [2.5]), tmp_path)
+    with pytest.raises(ValueError, match="non-negative integer ids; row_labels"):
+        write_netflix_format(lorank.Ratings.from_labels(["a"], [1], [2.0]), tmp_path)
+    with pytest.raises(ValueError, match="layout must be"):
+        write_netflix_format(lorank.Ratings([0], [0], [2.0]), tmp_path, layout="zip")
+    with pytest.raises(TypeError, match="ratings must be a lorank.Ratings"):
+        write_netflix_format(np.ones((2, 2)), tmp_path)
+
+
+def test_netflix_parser_independent_of_threads_and_chunks(tmp_path, monkeypatch):
+    R, _ = synthetic(2000, 300, 40_000, random_state=1)
+    write_netflix_format(R, tmp_path)
+    files = [tmp_path / "combined_data_1.txt"]
+    expected = reference_netflix(files[0].read_text())
+    base = loaders.parse_netflix(files, n_threads=1)
+    got = {(int(c), int(m)): float(r) for m, c, r in zip(*base)}
+    assert got == expected
+    monkeypatch.setattr(loaders, "_CHUNK_BYTES", 4096)  # ~100 chunks, split mid-movie
+    for n_threads in (1, 2, 3):
+        out = loaders.parse_netflix(files, n_threads=n_threads)
+        for a, b in zip(out, base):
+            np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------- any delimited file
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_load_csv_by_name_and_index(tmp_path, dtype):
+    f = tmp_path / "r.tsv"
+    f.write_text("ts|item|user|score\n1|10|5|4.5\n2|11|5|1\n3|10|6|-2.25\n")
+    expected = {(5, 10): 4.5, (5, 11): 1.0, (6, 10): -2.25}
+    R, T = load_csv(f, user="user", item="item", rating="score", delimiter="|", dtype=dtype)
+    assert T is None and R.dtype == dtype and triples(R) == expected
+    R, _ = load_csv(f, user=2, item=1, rating=3, delimiter="|")
+    assert triples(R) == expected
+    g = tmp_path / "nohead.txt"
+    g.write_text("5;;10;;4.5\n")
+    assert triples(load_csv(g, delimiter=";;", header=False).ratings) == {(5, 10): 4.5}
+
+
+def test_load_csv_string_ids_and_quotes(tmp_path):
+    f = tmp_path / "r.csv"
+    f.write_text('user,item,rating\nann,"Heat, 1995",4\nbob,Up,5\n')
+    R, _ = load_csv(f)
+    assert triples(R) == {("ann", "Heat, 1995"): 4.0, ("bob", "Up"): 5.0}
+
+
+def test_load_csv_errors(tmp_path):
+    f = tmp_path / "r.csv"
+    f.write_text("u,i,r\n1,2,3\n1,3,bad\n")
+    with pytest.raises(ValueError, match=r"r\.csv line 3: expected a number in field 2 \(rating\), got '1,3,bad'"):
+        load_csv(f)
+    with pytest.raises(ValueError, match=r"rating='stars' is not a column of r\.csv"):
+        load_csv(f, rating="stars")
+    with pytest.raises(ValueError, match="header=False"):
+        load_csv(f, user="u", header=False)
+    with pytest.raises(ValueError, match="different columns"):
+        load_csv(f, user=0, item=0)
+    with pytest.raises(FileNotFoundError, match="gone.csv"):
+        load_csv(tmp_path / "gone.csv")
+
+
+def test_load_csv_parquet(tmp_path):
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        (tmp_path / "r.parquet").write_bytes(b"PAR1")
+        with pytest.raises(ImportError, match=r"needs pyarrow"):
+            load_csv(tmp_path / "r.parquet")
+        return
+    pq.write_table(pa.table({"u": [1, 2], "i": [5, 5], "r": [3.0, 4.0]}), tmp_path / "r.parquet")
+    R, _ = load_csv(tmp_path / "r.parquet", user="u", item="i", rating="r")
+    assert triples(R) == {(1, 5): 3.0, (2, 5): 4.0}
+
+
+def test_integer_labels_encoded_like_unique():
+    rng = np.random.default_rng(0)
+    for ids in (rng.integers(0, 50, 300), rng.integers(10**9, 10**9 + 5, 300)):
+        from lorank.ratings import _encode
+        codes, uniq = _encode(ids, "users")
+        u, c = np.unique(ids, return_inverse=True)
+        np.testing.assert_array_equal(uniq, u)
+        np.testing.assert_array_equal(codes, c)
