@@ -106,7 +106,8 @@ def to_arrays(model):
     if hasattr(model, "n_iter_"):
         header["n_iter"] = int(model.n_iter_)
     if hasattr(model, "history_"):
-        header["history"] = {k: [float(x) for x in v] for k, v in model.history_.items()}
+        header["history"] = {k: [x if isinstance(x, int) else float(x) for x in v]
+                             for k, v in model.history_.items()}
     return arrays, header
 
 

@@ -91,7 +91,7 @@ def load(path):
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such file")
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
             if _HEADER not in data.files:
                 raise ValueError(f"{path}: not a lorank file (no header)")
             raw = data[_HEADER]
