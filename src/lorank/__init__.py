@@ -12,9 +12,12 @@ Examples
 
 __version__ = "0.1.0"
 
-from . import datasets
+from . import datasets, io, metrics
 from ._openmp import openmp_enabled
+from ._estimator import load
 from .als import ALS, complete
+from .metrics import evaluate
+from .recommend import Recommender
 from .lowrank import LowRank, compress
 from .ratings import Ratings
 from .svd import numerical_rank, randomized_svd, svd
@@ -24,9 +27,14 @@ __all__ = [
     "ALS",
     "LowRank",
     "Ratings",
+    "Recommender",
     "complete",
     "compress",
     "datasets",
+    "evaluate",
+    "io",
+    "load",
+    "metrics",
     "numerical_rank",
     "openmp_enabled",
     "randomized_svd",

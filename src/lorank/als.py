@@ -9,6 +9,7 @@ from scipy.sparse.linalg import LinearOperator
 from tqdm.auto import tqdm
 
 from . import _als, _sparse
+from ._estimator import register
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import as_float_dtype, check_int, check_rank
 from .lowrank import LowRank
@@ -374,6 +375,9 @@ class ALS:
         ndarray
         """
         return self.to_lowrank().entries(rows, cols, n_threads=self.n_threads)
+
+
+register(ALS)  # lorank.load rebuilds it; ALS.save
 
 
 def _check_real(value, name):

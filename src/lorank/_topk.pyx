@@ -1,0 +1,203 @@
+"""Per-row top-k with an exclusion list, and blocked scoring + top-k for all rows.
+
+Order: best score first; equal scores by lower column index first; with
+``worst`` the lowest scores first (ties again by lower index). Rows with fewer
+than k eligible columns are padded with index -1 and score NaN. Inputs are
+validated by the Python layer; nothing here checks bounds.
+"""
+
+from cython cimport floating
+from cython.parallel cimport parallel, prange
+from libc.math cimport INFINITY, NAN
+from libc.stdlib cimport free, malloc
+
+cimport scipy.linalg.cython_blas as blas
+
+ctypedef fused index_t:
+    int
+    long long
+
+
+cdef inline bint _worse(floating v, int j, floating w, int l) noexcept nogil:
+    """(v, j) ranks below (w, l): lower key, or equal key and higher index."""
+    return v < w or (v == w and j > l)
+
+
+cdef void _sift_down(floating* hv, int* hj, int size, int pos) noexcept nogil:
+    """Restore the heap (worst kept entry on top) below ``pos``."""
+    cdef int child
+    cdef floating v = hv[pos]
+    cdef int j = hj[pos]
+    while True:
+        child = 2 * pos + 1
+        if child >= size:
+            break
+        if child + 1 < size and _worse(hv[child + 1], hj[child + 1], hv[child], hj[child]):
+            child += 1
+        if not _worse(hv[child], hj[child], v, j):
+            break
+        hv[pos] = hv[child]
+        hj[pos] = hj[child]
+        pos = child
+    hv[pos] = v
+    hj[pos] = j
+
+
+cdef inline int _push(floating v, int j, floating* hv, int* hj, int size,
+                      int k) noexcept nogil:
+    """Offer (v, j) to the heap of the best ``k`` (worst kept on top); columns
+    arrive in increasing order, so ties lose to the entry already kept.
+    Returns the new heap size."""
+    cdef int pos, parent
+    if size < k:
+        pos = size
+        while pos > 0:
+            parent = (pos - 1) // 2
+            if not _worse(v, j, hv[parent], hj[parent]):
+                break
+            hv[pos] = hv[parent]
+            hj[pos] = hj[parent]
+            pos = parent
+        hv[pos] = v
+        hj[pos] = j
+        return size + 1
+    if v > hv[0]:
+        hv[0] = v
+        hj[0] = j
+        _sift_down(hv, hj, size, 0)
+    return size
+
+
+cdef enum:
+    _CHUNK = 32  # columns tested at once against the heap's threshold (vectorized)
+
+
+cdef void _mask(floating* key, const index_t* excl, Py_ssize_t n_excl) noexcept nogil:
+    """Excluded columns get key -inf, which the scan never keeps (real keys are finite)."""
+    cdef Py_ssize_t e
+    for e in range(n_excl):
+        key[excl[e]] = -INFINITY
+
+
+cdef void _row_topk(floating* key, Py_ssize_t n, int k, floating sign, floating* hv,
+                    int* hj, int* out_idx, floating* out_val) noexcept nogil:
+    """Top k of key[0:n] (heap in hv/hj, k entries) into out_*; values are
+    ``sign * key``. Keys equal to -inf are skipped."""
+    cdef Py_ssize_t j = 0, t
+    cdef int size = 0, pos, hit
+    cdef floating thr
+    while j < n:
+        if size == k and j + _CHUNK <= n:
+            thr = hv[0]
+            hit = 0
+            for t in range(j, j + _CHUNK):
+                hit = hit | (key[t] > thr)
+            if hit:
+                for t in range(j, j + _CHUNK):
+                    if key[t] > thr:
+                        size = _push(key[t], <int> t, hv, hj, size, k)
+                        thr = hv[0]
+            j += _CHUNK
+        else:
+            if key[j] != -INFINITY:
+                size = _push(key[j], <int> j, hv, hj, size, k)
+            j += 1
+    for pos in range(size, k):
+        out_idx[pos] = -1
+        out_val[pos] = NAN
+    while size > 0:  # pop the worst kept entry into the last free slot
+        size -= 1
+        out_idx[size] = hj[0]
+        out_val[size] = sign * hv[0]
+        hv[0] = hv[size]
+        hj[0] = hj[size]
+        _sift_down(hv, hj, size, 0)
+
+
+def topk(const floating[:, ::1] scores, const long long[::1] excl_indptr,
+         const index_t[::1] excl_indices, bint worst,
+         int[:, ::1] out_idx, floating[:, ::1] out_val, int n_threads):
+    """Per row i of ``scores``: the top ``out_idx.shape[1]`` columns, skipping the
+    sorted columns excl_indices[excl_indptr[i]:excl_indptr[i+1]]."""
+    cdef Py_ssize_t i, j, b = scores.shape[0], n = scores.shape[1]
+    cdef int k = out_idx.shape[1]
+    cdef floating sign = -1 if worst else 1
+    cdef floating* key
+    cdef floating* hv
+    cdef int* hj
+    if b == 0 or k == 0:
+        return
+    with nogil, parallel(num_threads=n_threads):
+        key = <floating*> malloc((n if n > 0 else 1) * sizeof(floating))
+        hv = <floating*> malloc(k * sizeof(floating))
+        hj = <int*> malloc(k * sizeof(int))
+        try:
+            for i in prange(b, schedule="dynamic", chunksize=16):
+                for j in range(n):
+                    key[j] = sign * scores[i, j]
+                _mask(key, &excl_indices[0] + excl_indptr[i],
+                      excl_indptr[i + 1] - excl_indptr[i])
+                _row_topk(key, n, k, sign, hv, hj, &out_idx[i, 0], &out_val[i, 0])
+        finally:
+            free(key)
+            free(hv)
+            free(hj)
+
+
+cdef inline void _gemm_nt(int m, int n, int r, floating alpha, const floating* A,
+                          const floating* B, floating* C) noexcept nogil:
+    """C (m x n, row-major) = alpha A (m x r) @ B (n x r)ᵀ, all row-major."""
+    cdef char ta = b"T", tb = b"N"
+    cdef floating zero = 0
+    # In BLAS's column-major terms the arrays are Bᵀ (r x n), Aᵀ (r x m) and Cᵀ
+    # (n x m), and Cᵀ = (Bᵀ)ᵀ Aᵀ.
+    if floating is double:
+        blas.dgemm(&ta, &tb, &n, &m, &r, &alpha, <double*> B, &r, <double*> A, &r,
+                   &zero, C, &n)
+    else:
+        blas.sgemm(&ta, &tb, &n, &m, &r, &alpha, <float*> B, &r, <float*> A, &r,
+                   &zero, C, &n)
+
+
+def score_topk(const floating[:, ::1] left, const floating[:, ::1] right,
+               const long long[::1] excl_indptr, const index_t[::1] excl_indices,
+               Py_ssize_t start, Py_ssize_t stop, int block, bint worst,
+               int[:, ::1] out_idx, floating[:, ::1] out_val, int n_threads):
+    """Rows start..stop-1: scores left[i] @ rightᵀ, then the row's top k skipping
+    its excluded columns; results go to out_*[i - start].
+
+    Blocks of ``block`` rows are scored by one single-threaded GEMM into a
+    per-thread buffer (block x n), so memory is n_threads * block * n and each
+    row's scores are the same whatever the thread count. Call under
+    ``single_threaded_blas()``.
+    """
+    cdef Py_ssize_t t, i, i0, i1, n = right.shape[0]
+    cdef Py_ssize_t n_blocks = (stop - start + block - 1) // block
+    cdef int r = left.shape[1], k = out_idx.shape[1]
+    cdef floating sign = -1 if worst else 1
+    cdef floating* buf
+    cdef floating* hv
+    cdef int* hj
+    if n_blocks <= 0 or k == 0:
+        return
+    with nogil, parallel(num_threads=n_threads):
+        buf = <floating*> malloc(block * n * sizeof(floating))
+        hv = <floating*> malloc(k * sizeof(floating))
+        hj = <int*> malloc(k * sizeof(int))
+        try:
+            for t in prange(n_blocks, schedule="dynamic", chunksize=1):
+                i0 = start + t * block
+                i1 = i0 + block
+                if i1 > stop:
+                    i1 = stop
+                # keys = sign * scores: the worst items are the top keys
+                _gemm_nt(<int> (i1 - i0), <int> n, r, sign, &left[i0, 0], &right[0, 0], buf)
+                for i in range(i0, i1):
+                    _mask(buf + (i - i0) * n, &excl_indices[0] + excl_indptr[i],
+                          excl_indptr[i + 1] - excl_indptr[i])
+                    _row_topk(buf + (i - i0) * n, n, k, sign, hv, hj,
+                              &out_idx[i - start, 0], &out_val[i - start, 0])
+        finally:
+            free(buf)
+            free(hv)
+            free(hj)

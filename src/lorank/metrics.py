@@ -1,0 +1,240 @@
+"""Accuracy and ranking metrics, and k-fold cross-validation (``evaluate``).
+
+Ranking metrics take the top-k item indices of every user (as returned by
+``Recommender.recommend_all``, -1 for padding) and the held-out ``Ratings``.
+**Relevance**: a test item is relevant to a user when its test rating is
+``>= threshold`` (default 4.0, "liked" on a 1-5 scale). Precision, recall and
+NDCG are averaged over the users with at least one relevant test item; users
+without one are left out (for them every list scores 0 and recall is undefined).
+"""
+
+import re
+import time
+
+import numpy as np
+
+from . import _estimator
+from .ratings import as_ratings
+
+__all__ = ["rmse", "mae", "precision_at_k", "recall_at_k", "ndcg_at_k", "coverage",
+           "evaluate", "EvaluationTable"]
+
+
+def _pair(y_true, y_pred):
+    y_true = np.asarray(y_true, dtype=np.float64).ravel()
+    y_pred = np.asarray(y_pred, dtype=np.float64).ravel()
+    if len(y_true) != len(y_pred):
+        raise ValueError(
+            f"y_true and y_pred must have the same length, got {len(y_true)} and {len(y_pred)}"
+        )
+    if len(y_true) == 0:
+        raise ValueError("y_true is empty")
+    return y_true, y_pred
+
+
+def rmse(y_true, y_pred):
+    """Root mean squared error.
+
+    >>> rmse([1, 2, 3], [1, 2, 5])
+    1.1547005383792515
+    """
+    y_true, y_pred = _pair(y_true, y_pred)
+    return float(np.sqrt(np.mean(np.square(y_true - y_pred))))
+
+
+def mae(y_true, y_pred):
+    """Mean absolute error.
+
+    >>> mae([1, 2, 3], [1, 2, 5])
+    0.6666666666666666
+    """
+    y_true, y_pred = _pair(y_true, y_pred)
+    return float(np.mean(np.abs(y_true - y_pred)))
+
+
+def _hits(top, test, k, threshold):
+    """(hits m' x k boolean, relevant counts m') for the users with a relevant test item."""
+    test = as_ratings(test, name="test")
+    top = np.asarray(top)
+    if top.ndim != 2 or top.shape[0] != test.shape[0]:
+        raise ValueError(
+            f"top must have shape (n_users, >= k) = ({test.shape[0]}, ...), got {top.shape}"
+        )
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    if top.shape[1] < k:
+        raise ValueError(f"top has {top.shape[1]} items per user, fewer than k={k}")
+    rows, cols, values = test.coo()
+    liked = values >= threshold
+    n = test.shape[1]
+    relevant = np.bincount(rows[liked], minlength=test.shape[0])
+    users = np.flatnonzero(relevant > 0)
+    keys = np.sort(rows[liked].astype(np.int64) * n + cols[liked])
+    top = top[users, :k].astype(np.int64)
+    cand = users[:, None].astype(np.int64) * n + top
+    hits = (top >= 0) & np.isin(cand, keys)
+    return hits, relevant[users]
+
+
+def precision_at_k(top, test, k=10, *, threshold=4.0):
+    """Mean over users of (relevant items in the top k) / k.
+
+    Parameters
+    ----------
+    top : array of int, shape (n_users, >= k)
+        Recommended item indices per user, best first (-1 = none).
+    test : Ratings
+        Held-out ratings of the same shape as the training data.
+    k : int, default=10
+    threshold : float, default=4.0
+        A test item is relevant when its rating is >= threshold.
+
+    Examples
+    --------
+    >>> import numpy as np, lorank
+    >>> test = lorank.Ratings([0, 0, 1], [1, 2, 0], [5.0, 3.0, 4.0], shape=(2, 3))
+    >>> lorank.metrics.precision_at_k(np.array([[1, 2], [2, 1]]), test, k=2)
+    0.25
+    """
+    hits, _ = _hits(top, test, k, threshold)
+    return float(hits.sum(axis=1).mean() / k) if len(hits) else float("nan")
+
+
+def recall_at_k(top, test, k=10, *, threshold=4.0):
+    """Mean over users of (relevant items in the top k) / (relevant test items);
+    see :func:`precision_at_k`."""
+    hits, relevant = _hits(top, test, k, threshold)
+    return float((hits.sum(axis=1) / relevant).mean()) if len(hits) else float("nan")
+
+
+def ndcg_at_k(top, test, k=10, *, threshold=4.0):
+    """Mean over users of DCG / ideal DCG with binary gains: DCG = Σ over
+    relevant items at positions p = 0..k-1 of 1 / log2(p + 2); the ideal puts
+    min(k, relevant count) relevant items first. See :func:`precision_at_k`."""
+    hits, relevant = _hits(top, test, k, threshold)
+    if not len(hits):
+        return float("nan")
+    discount = 1.0 / np.log2(np.arange(k) + 2.0)
+    dcg = hits @ discount
+    ideal = np.cumsum(discount)[np.minimum(relevant, k) - 1]
+    return float((dcg / ideal).mean())
+
+
+def coverage(top, n_items, k=None):
+    """Fraction of the ``n_items`` items that appear in at least one user's top k.
+
+    >>> coverage([[0, 1], [1, -1]], 4)
+    0.5
+    """
+    top = np.asarray(top)
+    if k is not None:
+        top = top[:, :k]
+    shown = np.unique(top[top >= 0])
+    return len(shown) / n_items
+
+
+# ---------------------------------------------------------------- evaluate
+
+_METRIC = re.compile(r"^(rmse|mae|precision|recall|ndcg|coverage)(?:@(\d+))?$")
+
+
+class EvaluationTable:
+    """Cross-validation results: one row per metric with mean, std and the
+    per-fold values. ``print(table)`` shows it; ``to_dict()`` returns
+    ``{metric: {"mean", "std", "folds"}}``."""
+
+    def __init__(self, folds, title=""):
+        self.folds = folds  # {metric: [value per fold]}
+        self.title = title
+
+    def to_dict(self):
+        return {name: {"mean": float(np.mean(v)), "std": float(np.std(v)),
+                       "folds": [float(x) for x in v]}
+                for name, v in self.folds.items()}
+
+    def __getitem__(self, name):
+        return self.to_dict()[name]
+
+    def __str__(self):
+        width = max(len(name) for name in self.folds)
+        lines = [self.title] if self.title else []
+        lines.append(f"{'metric':<{width}}  {'mean':>9}  {'std':>8}")
+        for name, row in self.to_dict().items():
+            lines.append(f"{name:<{width}}  {row['mean']:>9.4f}  ±{row['std']:>7.4f}")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def evaluate(model, ratings, *, folds=5, metrics=("rmse", "mae", "precision@10", "ndcg@10"),
+             threshold=4.0, random_state=0):
+    """k-fold cross-validation of a model (or a Recommender's model).
+
+    Each fold fits a fresh copy of the model on the other folds (the same
+    parameters) and scores the held-out fold: ``rmse`` and ``mae`` on its
+    ratings; ``precision@k``, ``recall@k``, ``ndcg@k`` on each user's top k
+    among the items they did not rate in training (relevance: test rating
+    ``>= threshold``, see :mod:`lorank.metrics`); ``coverage@k`` the fraction
+    of items in someone's top k. ``fit_seconds`` is always added.
+
+    Parameters
+    ----------
+    model : estimator or Recommender
+        Unfitted or fitted; it is copied, never refitted in place.
+    ratings : Ratings or any input Ratings accepts
+    folds : int, default=5
+    metrics : sequence of str, default=("rmse", "mae", "precision@10", "ndcg@10")
+    threshold : float, default=4.0
+    random_state : int, default=0
+        Seed of the fold assignment (``Ratings.kfold``).
+
+    Returns
+    -------
+    EvaluationTable
+
+    Examples
+    --------
+    >>> import lorank
+    >>> R, _ = lorank.datasets.synthetic(300, 100, 6000, rank=3, random_state=0)
+    >>> table = lorank.evaluate(lorank.ALS(3, random_state=0), R, folds=3)
+    >>> sorted(table.to_dict())
+    ['fit_seconds', 'mae', 'ndcg@10', 'precision@10', 'rmse']
+    """
+    from .recommend import Recommender
+
+    parsed = []
+    for name in metrics:
+        match = _METRIC.match(str(name))
+        if match is None or (match.group(1) in ("rmse", "mae")) == bool(match.group(2)):
+            raise ValueError(
+                f"unknown metric {name!r}: use rmse, mae, or precision@k, recall@k, "
+                "ndcg@k, coverage@k"
+            )
+        parsed.append((str(name), match.group(1), int(match.group(2) or 0)))
+    if isinstance(model, Recommender):
+        model = model.model_ if hasattr(model, "model_") else model.model
+    ratings = as_ratings(ratings, name="ratings")
+    k_max = max([k for _, _, k in parsed] + [0])
+    results = {name: [] for name, _, _ in parsed}
+    results["fit_seconds"] = []
+    for train, test in ratings.kfold(folds, random_state=random_state):
+        start = time.perf_counter()
+        rec = Recommender(model).fit(train)  # fits a copy of model
+        results["fit_seconds"].append(time.perf_counter() - start)
+        rows, cols, values = test.coo()
+        pred = rec.model_.predict(rows, cols) if any(
+            kind in ("rmse", "mae") for _, kind, _ in parsed) else None
+        top = rec.recommend_all(k_max)[0] if k_max else None
+        for name, kind, k in parsed:
+            if kind == "rmse":
+                value = rmse(values, pred)
+            elif kind == "mae":
+                value = mae(values, pred)
+            elif kind == "coverage":
+                value = coverage(top, ratings.shape[1], k)
+            else:
+                fn = {"precision": precision_at_k, "recall": recall_at_k, "ndcg": ndcg_at_k}[kind]
+                value = fn(top, test, k, threshold=threshold)
+            results[name].append(value)
+    title = f"{folds}-fold cross-validation of {type(rec.model_).__name__} on {ratings!r}"
+    return EvaluationTable(results, title)

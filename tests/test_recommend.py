@@ -1,0 +1,234 @@
+"""lorank.Recommender and the _topk kernels."""
+
+import numpy as np
+import pytest
+
+import lorank
+from lorank import _topk
+
+DTYPES = [np.float32, np.float64]
+RTOL = {np.float32: 1e-5, np.float64: 1e-12}
+
+
+def topk_reference(scores, excl_indptr, excl_indices, k, worst=False):
+    """Plain numpy: stable sort by (-score or score, index), skip excluded, pad."""
+    b, n = scores.shape
+    idx = np.full((b, k), -1, np.int32)
+    val = np.full((b, k), np.nan, scores.dtype)
+    for i in range(b):
+        keep = np.setdiff1d(np.arange(n), excl_indices[excl_indptr[i]:excl_indptr[i + 1]])
+        key = scores[i, keep] if worst else -scores[i, keep]
+        order = keep[np.argsort(key, kind="stable")][:k]
+        idx[i, :len(order)] = order
+        val[i, :len(order)] = scores[i, order]
+    return idx, val
+
+
+def random_exclusions(rng, b, n, p):
+    mask = rng.random((b, n)) < p
+    indptr = np.concatenate([[0], np.cumsum(mask.sum(1))]).astype(np.int64)
+    return indptr, np.nonzero(mask)[1].astype(np.int32)
+
+
+def run_topk(scores, indptr, indices, k, worst=False, n_threads=2):
+    idx = np.empty((scores.shape[0], k), np.int32)
+    val = np.empty((scores.shape[0], k), scores.dtype)
+    _topk.topk(scores, indptr, indices, worst, idx, val, n_threads)
+    return idx, val
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("worst", [False, True])
+@pytest.mark.parametrize("k", [1, 5, 40])
+def test_topk_kernel_matches_argsort_with_ties_exclusions_and_short_rows(dtype, worst, k):
+    rng = np.random.default_rng(k)
+    b, n = 50, 30
+    scores = rng.integers(0, 6, (b, n)).astype(dtype)  # many ties
+    indptr, indices = random_exclusions(rng, b, n, 0.3)
+    # row 0: everything excluded; row 1: nothing excluded
+    mask = np.ones((b, n), bool)
+    for i in range(b):
+        mask[i] = False
+        mask[i, indices[indptr[i]:indptr[i + 1]]] = True
+    mask[0], mask[1] = True, False
+    indptr = np.concatenate([[0], np.cumsum(mask.sum(1))]).astype(np.int64)
+    indices = np.nonzero(mask)[1].astype(np.int32)
+    got = run_topk(scores, indptr, indices, k, worst)
+    want = topk_reference(scores, indptr, indices, k, worst)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    assert (got[0][0] == -1).all() and np.isnan(got[1][0]).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_topk_kernel_continuous_scores_int64_exclusions(dtype):
+    rng = np.random.default_rng(1)
+    scores = rng.standard_normal((20, 500)).astype(dtype)
+    indptr, indices = random_exclusions(rng, 20, 500, 0.5)
+    got = run_topk(scores, indptr, indices.astype(np.int64), 10)
+    want = topk_reference(scores, indptr, indices, 10)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_score_topk_is_independent_of_threads_and_matches_reference(dtype):
+    rng = np.random.default_rng(2)
+    L = rng.standard_normal((203, 6)).astype(dtype)
+    R = rng.standard_normal((90, 6)).astype(dtype)
+    indptr, indices = random_exclusions(rng, 203, 90, 0.2)
+    outs = []
+    for threads in (1, 2, 3):
+        idx = np.empty((203, 7), np.int32)
+        val = np.empty((203, 7), dtype)
+        with lorank._threads.single_threaded_blas():
+            _topk.score_topk(L, R, indptr, indices, 0, 203, 16, False, idx, val, threads)
+        outs.append((idx, val))
+    for idx, val in outs[1:]:
+        np.testing.assert_array_equal(idx, outs[0][0])
+        np.testing.assert_array_equal(val, outs[0][1])
+    want_idx, _ = topk_reference(L @ R.T, indptr, indices, 7)
+    np.testing.assert_array_equal(outs[0][0], want_idx)
+    np.testing.assert_allclose(outs[0][1], np.take_along_axis(L @ R.T, want_idx, 1),
+                               rtol=RTOL[dtype] * 10)
+
+
+# ---------------------------------------------------------------- Recommender
+
+
+def labelled(dtype, seed=0, m=60, n=40, nnz=900):
+    R, _ = lorank.datasets.synthetic(m, n, nnz, rank=3, random_state=seed, dtype=dtype,
+                                     popularity="uniform")
+    rows, cols, vals = R.coo()
+    users = np.array([f"u{i}" for i in range(m)])[rows]
+    items = (1000 + cols).astype(np.int64)
+    return lorank.Ratings.from_labels(users, items, vals)
+
+
+@pytest.fixture(scope="module", params=DTYPES)
+def fitted(request):
+    dtype = request.param
+    R = labelled(dtype)
+    rec = lorank.Recommender(lorank.ALS(3, reg=0.05, dtype=dtype, random_state=0,
+                                        max_iter=30, tol=0)).fit(R)
+    return rec, R, dtype
+
+
+def test_recommend_filters_seen_and_orders_by_score(fitted):
+    rec, R, dtype = fitted
+    for user in ["u0", "u7", "u33"]:
+        i = R.row_index(user)
+        seen = set(R.col_labels[R.csr.indices[R.csr.indptr[i]:R.csr.indptr[i + 1]]].tolist())
+        items, scores = rec.recommend(user, n=15)
+        assert len(items) == 15 and not seen & set(items.tolist())
+        assert (np.diff(scores) <= 0).all()
+        np.testing.assert_allclose(scores, rec.predict(user, list(items)), rtol=RTOL[dtype] * 10)
+        # the best unseen item overall is first
+        unseen = [j for j in R.col_labels.tolist() if j not in seen]
+        best = unseen[int(np.argmax(rec.predict(user, unseen)))]
+        assert items[0] == best
+        worst_items, worst_scores = rec.recommend(user, n=5, worst=True)
+        assert (np.diff(worst_scores) >= 0).all() and not seen & set(worst_items.tolist())
+        assert worst_items[0] == unseen[int(np.argmin(rec.predict(user, unseen)))]
+    all_items, _ = rec.recommend("u0", n=1000, filter_seen=False)
+    assert sorted(all_items.tolist()) == sorted(R.col_labels.tolist())
+
+
+def test_recommend_among_candidate_items(fitted):
+    rec, R, _ = fitted
+    cand = R.col_labels[:12].tolist()
+    items, scores = rec.recommend("u3", n=100, items=cand, filter_seen=False)
+    assert sorted(items.tolist()) == sorted(cand)
+    i = R.row_index("u3")
+    seen = set(R.col_labels[R.csr.indices[R.csr.indptr[i]:R.csr.indptr[i + 1]]].tolist())
+    items, _ = rec.recommend("u3", n=100, items=cand)
+    assert sorted(items.tolist()) == sorted(set(cand) - seen)
+
+
+@pytest.mark.parametrize("worst", [False, True])
+def test_recommend_all_equals_per_user_recommend(fitted, worst):
+    rec, R, dtype = fitted
+    idx, scores = rec.recommend_all(8, worst=worst, batch_size=7)
+    assert idx.shape == (R.shape[0], 8)
+    for i in range(R.shape[0]):
+        items, s = rec.recommend(R.row_labels[i], n=8, worst=worst)
+        np.testing.assert_array_equal(R.col_labels[idx[i]], items)
+        np.testing.assert_allclose(scores[i], s, rtol=RTOL[dtype] * 10)
+
+
+def test_recommend_all_without_filter_and_n_beyond_items(fitted):
+    rec, R, _ = fitted
+    idx, scores = rec.recommend_all(R.shape[1] + 3, filter_seen=False)
+    assert (idx[:, -3:] == -1).all() and np.isnan(scores[:, -3:]).all()
+    assert (np.sort(idx[:, :-3], axis=1) == np.arange(R.shape[1])).all()
+    idx, scores = rec.recommend_all(R.shape[1] + 3)
+    assert ((idx >= 0).sum(1) == R.shape[1] - R.row_counts).all()
+
+
+def test_unknown_labels_raise_naming_them_or_fall_back_to_biases(fitted):
+    rec, _, _ = fitted
+    with pytest.raises(KeyError, match="unknown users: 'nobody'"):
+        rec.predict("nobody", 1000)
+    with pytest.raises(KeyError, match="unknown items: 5, 6"):
+        rec.predict(["u1", "u1"], [5, 6])
+    with pytest.raises(KeyError, match="unknown users: 'zz'"):
+        rec.recommend("zz")
+    m = rec.model_
+    got = rec.predict(["nobody", "u1", "nobody"], [1000, 5, 5], unknown="bias")
+    i = rec._users.index("u1", "u")
+    want = [m.mean_ + m.col_bias_[0], m.mean_ + m.row_bias_[i], m.mean_]
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    with pytest.raises(ValueError, match='unknown must be "error" or "bias"'):
+        rec.predict("u1", 1000, unknown="zero")
+
+
+def test_fold_in_of_a_training_user_approximates_its_factor(fitted):
+    rec, R, dtype = fitted
+    for user in ["u2", "u10"]:
+        i = R.row_index(user)
+        sl = slice(R.csr.indptr[i], R.csr.indptr[i + 1])
+        a, u = rec.fold_in(list(R.col_labels[R.csr.indices[sl]]), R.csr.values[sl])
+        trained = rec.model_.factors_.left[i]
+        np.testing.assert_allclose(a, trained, atol=2e-3 * max(1, np.abs(trained).max()))
+        assert u == pytest.approx(rec.model_.row_bias_[i], abs=2e-3)
+        items, scores = rec.recommend_new(list(R.col_labels[R.csr.indices[sl]]),
+                                          R.csr.values[sl], n=5)
+        np.testing.assert_array_equal(items, rec.recommend(user, n=5)[0])
+
+
+def test_similar_items_and_users_by_cosine(fitted):
+    rec, R, _ = fitted
+    labels, F = rec.item_factors
+    items, sims = rec.similar_items(labels[4], n=5)
+    Fn = F / np.linalg.norm(F, axis=1, keepdims=True)
+    cos = Fn @ Fn[4]
+    cos[4] = -np.inf
+    want = np.argsort(-cos, kind="stable")[:5]
+    np.testing.assert_array_equal(items, labels[want])
+    np.testing.assert_allclose(sims, cos[want], rtol=1e-5)
+    assert labels[4] not in items.tolist()
+    users, _ = rec.similar_users("u0", n=3)
+    assert len(users) == 3 and "u0" not in users.tolist()
+    assert rec.user_factors[1].shape == (R.shape[0], 3)
+
+
+def test_unlabelled_ratings_use_indices_as_labels():
+    R, _ = lorank.datasets.synthetic(30, 20, 200, rank=2, random_state=0)
+    rec = lorank.Recommender(lorank.ALS(2, random_state=0)).fit(R)
+    items, _ = rec.recommend(3, n=4)
+    assert items.dtype.kind == "i" and len(items) == 4
+    with pytest.raises(KeyError, match="unknown users: 30"):
+        rec.recommend(30)
+
+
+def test_not_fitted_and_bad_arguments():
+    with pytest.raises(AttributeError, match="not fitted"):
+        lorank.Recommender().recommend("a")
+    R = labelled(np.float64, m=20, n=10, nnz=100)
+    rec = lorank.Recommender(lorank.ALS(2, random_state=0)).fit(R)
+    with pytest.raises(ValueError, match="n must be >= 0"):
+        rec.recommend("u1", n=-1)
+    with pytest.raises(ValueError, match="items and ratings must have the same length"):
+        rec.fold_in([1000, 1001], [4.0])
+    with pytest.raises(KeyError, match="unknown items: 7"):
+        rec.fold_in([7], [4.0])
