@@ -103,6 +103,145 @@ def _compress(parser):
     return handle
 
 
+# --- collaborative filtering: fit, recommend, evaluate ---------------------------
+
+
+def _data_arguments(parser):
+    parser.add_argument("data", help="ratings: a MovieLens or Netflix Prize file or "
+                        "folder, or any delimited file (user,item,rating columns)")
+    parser.add_argument("--format", choices=("auto", "movielens", "netflix", "csv"),
+                        default="auto", help="layout of DATA (default: detected)")
+
+
+def _model_arguments(parser):
+    parser.add_argument("--method", choices=("als", "soft-impute"), default="als",
+                        help="exact ALS (default) or soft-impute")
+    parser.add_argument("--rank", type=int, default=10, help="number of factors (10)")
+    parser.add_argument("--reg", type=float, default=None,
+                        help="regularization (default: the model's)")
+    parser.add_argument("--iterations", type=int, default=15,
+                        help="maximum iterations (15)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads (default: usable cores)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+
+
+def _load_data(args):
+    from .loaders import load_ratings
+
+    return load_ratings(args.data, format=args.format)
+
+
+def _make_model(args, progress=False):
+    params = dict(max_iter=args.iterations, n_threads=args.threads,
+                  random_state=args.seed, progress=progress)
+    if args.reg is not None:
+        params["reg"] = args.reg
+    if args.method == "als":
+        from .als import ALS
+
+        return ALS(args.rank, **params)
+    try:
+        from .softimpute import SoftImpute
+    except ImportError:
+        raise CommandError("--method soft-impute is not available in this build") from None
+    return SoftImpute(args.rank, **params)
+
+
+@command("fit", help="fit a model to a ratings file and save it")
+def _fit(parser):
+    _data_arguments(parser)
+    _model_arguments(parser)
+    parser.add_argument("--test-size", type=float, default=0.1,
+                        help="share of each user's ratings held out to report test "
+                        "RMSE (0.1; 0 fits on everything)")
+    parser.add_argument("--out", default="model.npz", help="model file (model.npz)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    def handle(args):
+        from .recommend import Recommender
+
+        ratings, _ = _load_data(args)
+        print(f"{args.data}: {ratings.shape[0]:,} users x {ratings.shape[1]:,} items, "
+              f"{ratings.nnz:,} ratings")
+        if args.test_size > 0:
+            train, test = ratings.split(args.test_size, random_state=args.seed, by="row")
+        else:
+            train, test = ratings, None
+        model = _make_model(args, progress=not args.no_progress)
+        model.fit(train, validation=test)
+        h = model.history_
+        print(f"{'iteration':>9}  {'train RMSE':>10}  {'test RMSE':>9}  {'seconds':>7}")
+        for it, tr, te, sec in zip(h["iteration"], h["train_rmse"], h["valid_rmse"],
+                                   h["seconds"]):
+            print(f"{it:>9}  {tr:>10.4f}  {te:>9.4f}  {sec:>7.2f}")
+        Recommender.from_model(model, train).save(args.out)
+        print(f"model written to {args.out}")
+        return 0
+
+    return handle
+
+
+def _label(value, labels):
+    """A user or item given on the command line, typed like the model's labels."""
+    if labels is not None and labels.dtype.kind in "iu":
+        try:
+            return int(value)
+        except ValueError:
+            raise CommandError(f"{value!r} is not an id of this model (ids are integers)") from None
+    return value
+
+
+@command("recommend", help="top (or bottom) items for a user from a saved model")
+def _recommend(parser):
+    parser.add_argument("model", help="a model file written by lorank fit")
+    parser.add_argument("--user", required=True, help="the user's id")
+    parser.add_argument("-n", type=int, default=10, help="how many items (10)")
+    parser.add_argument("--worst", action="store_true", help="the bottom of the list")
+    parser.add_argument("--titles", default=None,
+                        help="titles file: u.item, movies.dat, movies.csv or "
+                        "movie_titles.csv")
+
+    def handle(args):
+        from . import load
+        from .loaders import load_titles
+
+        rec = load(args.model)
+        user = _label(args.user, rec.user_labels)
+        titles = load_titles(args.titles) if args.titles else {}
+        try:
+            items, scores = rec.recommend(user, n=args.n, worst=args.worst)
+        except KeyError:
+            raise CommandError(f"unknown user {args.user!r}") from None
+        which = "bottom" if args.worst else "top"
+        print(f"{which} {len(items)} for user {args.user} (predicted rating):")
+        for rank, (item, score) in enumerate(zip(items, scores), 1):
+            title = titles.get(item.item() if hasattr(item, "item") else item, "")
+            print(f"{rank:>3}. {score:5.2f}  {item}  {title}")
+        return 0
+
+    return handle
+
+
+@command("evaluate", help="k-fold cross-validation of a model on a ratings file")
+def _evaluate(parser):
+    _data_arguments(parser)
+    _model_arguments(parser)
+    parser.add_argument("--folds", type=int, default=5, help="number of folds (5)")
+
+    def handle(args):
+        from .metrics import evaluate
+
+        ratings, _ = _load_data(args)
+        print(f"{args.data}: {ratings.shape[0]:,} users x {ratings.shape[1]:,} items, "
+              f"{ratings.nnz:,} ratings; {args.folds}-fold cross-validation")
+        print(evaluate(_make_model(args), ratings, folds=args.folds,
+                       random_state=args.seed))
+        return 0
+
+    return handle
+
+
 def _image_module():
     try:
         import matplotlib.image
@@ -158,9 +297,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("lorank: interrupted", file=sys.stderr)
         return 130
-    except (CommandError, OSError, ValueError, TypeError, ImportError) as exc:
+    except (CommandError, OSError, ValueError, TypeError, KeyError, ImportError) as exc:
         if args.debug:
             raise
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        message = str(text).splitlines()[0] if str(text) else type(exc).__name__
         print(f"lorank {args.command}: error: {message}", file=sys.stderr)
         return 1

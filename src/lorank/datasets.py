@@ -9,11 +9,20 @@ import numpy as np
 from . import _synthetic
 from ._threads import effective_n_threads
 from ._validation import as_float_dtype, check_int, check_rank
-from .loaders import Dataset, load_csv, load_movielens, load_netflix, write_netflix_format
+from .loaders import (
+    Dataset,
+    detect_format,
+    load_csv,
+    load_movielens,
+    load_netflix,
+    load_ratings,
+    load_titles,
+    write_netflix_format,
+)
 from .lowrank import LowRank
 
-__all__ = ["Dataset", "load_csv", "load_movielens", "load_netflix", "synthetic",
-           "write_netflix_format"]
+__all__ = ["Dataset", "detect_format", "load_csv", "load_movielens", "load_netflix",
+           "load_ratings", "load_titles", "synthetic", "write_netflix_format"]
 
 # The shape of the default model, calibrated on the Netflix Prize training set
 # (480,189 users, 17,770 movies, 100,480,507 ratings 1..5).

@@ -22,7 +22,16 @@ from . import _parse
 from ._threads import effective_n_threads
 from ._validation import as_float_dtype
 
-__all__ = ["Dataset", "load_movielens", "load_netflix", "load_csv", "write_netflix_format"]
+__all__ = [
+    "Dataset",
+    "detect_format",
+    "load_csv",
+    "load_movielens",
+    "load_netflix",
+    "load_ratings",
+    "load_titles",
+    "write_netflix_format",
+]
 
 # Netflix text is split into chunks of about this many bytes (at line starts);
 # a fixed size, so the chunking never depends on the thread count.
@@ -586,3 +595,74 @@ def _ids(labels, size, name):
         raise ValueError(f"the Netflix format needs non-negative integer ids; {name} "
                          f"has dtype {labels.dtype}")
     return np.ascontiguousarray(labels, dtype=np.int64)
+
+
+def detect_format(path):
+    """``"netflix"``, ``"movielens"`` or ``"csv"``: the layout of a ratings path.
+
+    A folder holding ``training_set/`` or ``combined_data_*.txt`` (or a file
+    named like those, or ``mv_*.txt``) is the Netflix Prize layout; a folder
+    holding, or a file named, ``u.data``, ``ratings.dat`` or ``ratings.csv`` is
+    MovieLens; any other file is read as delimited text.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile, lorank
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "combined_data_1.txt").write_text("1:\\n6,3,2005-09-06\\n")
+    >>> lorank.datasets.detect_format(d)
+    'netflix'
+    """
+    path = _existing(path)
+    names = [p.name for p in path.iterdir()] if path.is_dir() else [path.name]
+    if any(n == "training_set" or re.fullmatch(r"(combined_data_\d+|mv_\d+)\.txt", n)
+           for n in names):
+        return "netflix"
+    if any(n in {name for name, *_ in _MOVIELENS} for n in names):
+        return "movielens"
+    if path.is_dir():
+        raise ValueError(
+            f"no ratings found in folder {str(path)!r}: expected MovieLens (u.data, "
+            "ratings.dat, ratings.csv) or Netflix Prize (training_set/, "
+            "combined_data_*.txt) files"
+        )
+    return "csv"
+
+
+def load_ratings(path, *, format="auto", dtype=np.float32, **csv_options):
+    """Load a ratings file or folder in any layout lorank reads.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    format : {"auto", "movielens", "netflix", "csv"}, default="auto"
+        ``"auto"`` uses :func:`detect_format`.
+    dtype : {numpy.float32, numpy.float64}, default=numpy.float32
+    **csv_options
+        Passed to :func:`load_csv` (``user``, ``item``, ``rating``,
+        ``delimiter``, ``header``).
+
+    Returns
+    -------
+    Dataset
+        ``(ratings, titles)``.
+    """
+    loaders = {"movielens": load_movielens, "netflix": load_netflix}
+    if format == "auto":
+        format = detect_format(path)
+    if format == "csv":
+        return load_csv(path, dtype=dtype, **csv_options)
+    if format not in loaders:
+        raise ValueError(
+            f'format must be "auto", "movielens", "netflix" or "csv", got {format!r}'
+        )
+    return loaders[format](path, dtype=dtype)
+
+
+def load_titles(path):
+    """Item titles from ``u.item``, ``movies.dat``, ``movies.csv`` (MovieLens) or
+    ``movie_titles.csv`` (Netflix Prize): a ``dict`` item id -> title."""
+    path = _existing(path, "titles file")
+    if path.name == "movie_titles.csv":
+        return _netflix_titles(path)
+    return _movielens_titles(path)

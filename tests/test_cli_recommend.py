@@ -1,0 +1,81 @@
+"""lorank fit / recommend / evaluate end to end, in a temporary folder."""
+
+import numpy as np
+import pytest
+
+import lorank
+from lorank.cli import main
+
+
+@pytest.fixture
+def movielens(tmp_path):
+    """A small MovieLens 100K-format folder (u.data, u.item) made from synthetic
+    ratings: users 1..200, movies 1..60."""
+    R, _ = lorank.datasets.synthetic(200, 60, 4000, rank=3, random_state=0)
+    rows, cols, values = R.coo()
+    lines = [f"{u + 1}\t{i + 1}\t{int(v)}\t881250949" for u, i, v in zip(rows, cols, values)]
+    (tmp_path / "u.data").write_text("\n".join(lines) + "\n")
+    items = [f"{i + 1}|Movie number {i + 1}, the sequel (1990)|01-Jan-1990||" for i in range(60)]
+    (tmp_path / "u.item").write_bytes("\n".join(items).encode("latin-1") + b"\n")
+    return tmp_path, R
+
+
+def test_fit_recommend_evaluate(movielens, capsys):
+    folder, R = movielens
+    model = folder / "model.npz"
+    assert main(["fit", str(folder), "--rank", "3", "--reg", "0.1", "--iterations", "5",
+                 "--out", str(model), "--no-progress", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "200 users x 60 items, 4,000 ratings" in out
+    table = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
+    assert [int(row[0]) for row in table] == [1, 2, 3, 4, 5]
+    assert all(0 < float(row[2]) < 2 for row in table)  # test RMSE on a 1..5 scale
+    assert model.exists()
+
+    rec = lorank.load(model)
+    user = int(rec.user_labels[0])
+    assert main(["recommend", str(model), "--user", str(user), "-n", "3",
+                 "--titles", str(folder / "u.item")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"top 3 for user {user} (predicted rating):"
+    items, scores = rec.recommend(user, n=3)
+    for line, item, score in zip(lines[1:], items, scores):
+        assert f"{score:5.2f}  {item}  Movie number {item}, the sequel (1990)" in line
+    indptr, indices = rec.seen_  # the training pattern (fit held out a test share)
+    row = int(np.flatnonzero(rec.user_labels == user)[0])
+    rated = set(rec.item_labels[indices[indptr[row]:indptr[row + 1]]].tolist())
+    assert rated and not rated & {int(i) for i in items}
+
+    assert main(["recommend", str(model), "--user", str(user), "-n", "2", "--worst"]) == 0
+    worst = capsys.readouterr().out.splitlines()
+    assert worst[0].startswith("bottom 2 for user")
+    assert float(worst[1].split()[1]) <= float(worst[2].split()[1])
+
+    assert main(["evaluate", str(folder / "u.data"), "--folds", "3", "--rank", "3",
+                 "--iterations", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "3-fold cross-validation" in out
+    assert out.count("±") >= 4 and "rmse" in out and "ndcg@10" in out
+
+
+def test_errors_are_one_line(movielens, capsys):
+    folder, _ = movielens
+    assert main(["fit", str(folder / "missing")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"lorank fit: error: path '{folder / 'missing'}' does not exist"]
+
+    model = folder / "model.npz"
+    assert main(["fit", str(folder), "--rank", "2", "--iterations", "2", "--out", str(model),
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["recommend", str(model), "--user", "99999"]) == 1
+    assert capsys.readouterr().err.strip() == "lorank recommend: error: unknown user '99999'"
+    assert main(["recommend", str(model), "--user", "abc"]) == 1
+    assert "is not an id of this model" in capsys.readouterr().err
+
+    bad = folder / "bad.csv"
+    bad.write_text("user,item,rating\n1,2,4\n1,3,abc\n")
+    assert main(["fit", str(bad)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "lorank fit: error: bad.csv line 3: expected a number in field 2 (rating), "
+        "got '1,3,abc'")
