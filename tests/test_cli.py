@@ -44,7 +44,7 @@ def test_unknown_command_is_a_usage_error(capsys):
 def test_demo_writes_pngs_and_prints_table(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     out = tmp_path / "figs"
-    assert main(["demo", "--out", str(out)]) == 0
+    assert main(["demo", "--out", str(out), "--scale", "0.01"]) == 0
     text = capsys.readouterr().out
     for name in ["image_singular_values.png", "image_compression.png"]:
         assert (out / name).read_bytes()[:8] == PNG
@@ -64,8 +64,8 @@ def test_demo_default_out_is_lorank_demo(monkeypatch):
     import lorank.demo
 
     calls = []
-    monkeypatch.setattr(lorank.demo, "run", lambda out: calls.append(out))
-    assert main(["demo"]) == 0
+    monkeypatch.setattr(lorank.demo, "run", lambda out, scale: calls.append(out))
+    assert main(["demo", "--scale", "0.01"]) == 0
     assert calls == ["lorank-demo"]
 
 
@@ -73,9 +73,9 @@ def test_demo_without_matplotlib_defaults_to_no_figures(monkeypatch):
     import lorank.demo
 
     calls = []
-    monkeypatch.setattr(lorank.demo, "run", lambda out: calls.append(out))
+    monkeypatch.setattr(lorank.demo, "run", lambda out, scale: calls.append(out))
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    assert main(["demo"]) == 0
+    assert main(["demo", "--scale", "0.01"]) == 0
     assert calls == [None]
 
 

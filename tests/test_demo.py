@@ -13,7 +13,7 @@ from lorank import demo
 def facts():
     """One demo run without figures, shared by the tests below."""
     out = io.StringIO()
-    result = demo.run(file=out)
+    result = demo.run(file=out, scale=0.01)
     return result, out.getvalue()
 
 
@@ -74,7 +74,7 @@ def test_sample_image_has_smooth_parts_and_edges():
 def test_run_without_matplotlib_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     out = io.StringIO()
-    result = demo.run(tmp_path / "figs", file=out)
+    result = demo.run(tmp_path / "figs", file=out, scale=0.01)
     assert result["files"] == []
     assert not (tmp_path / "figs").exists()
     assert "pip install 'lorank[plot]'" in out.getvalue()
@@ -90,7 +90,7 @@ def test_stage_decorator_appends(monkeypatch):
 
     assert demo.STAGES[-1] == ("extra", "An extra stage", _extra)
     out = io.StringIO()
-    result = demo.run(file=out)
+    result = demo.run(file=out, scale=0.01)
     assert result["extra"] == {"ok": True}
     assert f"== {len(demo.STAGES)}. An extra stage ==\nextra ran" in out.getvalue()
 
@@ -99,3 +99,17 @@ def test_completion_spectral_start_never_fails(facts):
     (svd_row, random_row) = facts[0]["completion"]["table"]
     assert svd_row[0] == "svd" and svd_row[1] == 10 and svd_row[2] <= 1e-6
     assert random_row[0] == "random" and random_row[1] < 10  # the seed's failures
+
+
+def test_netflix_shaped_stage(facts):
+    r = facts[0]["netflix_shaped"]
+    h = r["history"]
+    assert h["valid_rmse"][-1] < h["valid_rmse"][0]
+    assert h["valid_rmse"][-1] < 1.5 * r["noise_floor"]
+    (top, top_scores), (bottom, bottom_scores) = r["top"], r["bottom"]
+    assert list(top_scores) == sorted(top_scores, reverse=True)
+    assert list(bottom_scores) == sorted(bottom_scores)
+    assert top_scores[-1] >= bottom_scores[-1]
+    indptr, indices = r["seen"]
+    seen = set(indices[indptr[0]:indptr[1]].tolist())  # user 0 is row 0
+    assert seen and not seen & (set(top.tolist()) | set(bottom.tolist()))

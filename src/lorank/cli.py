@@ -41,13 +41,21 @@ def _demo(parser):
         "is installed, else no figures)",
     )
 
+    parser.add_argument(
+        "--scale", type=float, default=1.0,
+        help="size of the collaborative-filtering stage (1: 25M ratings, a quarter "
+        "of the Netflix Prize; 0.01 runs in a second)",
+    )
+
     def handle(args):
         from . import demo
 
+        if not args.scale > 0:
+            raise CommandError(f"--scale must be positive, got {args.scale}")
         out = args.out
         if out is None and demo.have_matplotlib():
             out = "lorank-demo"
-        demo.run(out)
+        demo.run(out, scale=args.scale)
         return 0
 
     return handle
