@@ -14,7 +14,10 @@ __version__ = "0.1.0"
 
 from . import datasets
 from ._openmp import openmp_enabled
-from .als import ALS, complete
+from .als import ALS
+from .complete import complete
+from .softimpute import SoftImpute, lambda_max, soft_impute_path
+from .sparse_plus_lowrank import SparsePlusLowRank
 from .lowrank import LowRank, compress
 from .ratings import Ratings
 from .svd import numerical_rank, randomized_svd, svd
@@ -24,11 +27,15 @@ __all__ = [
     "ALS",
     "LowRank",
     "Ratings",
+    "SoftImpute",
+    "SparsePlusLowRank",
     "complete",
     "compress",
     "datasets",
+    "lambda_max",
     "numerical_rank",
     "openmp_enabled",
     "randomized_svd",
+    "soft_impute_path",
     "svd",
 ]

@@ -15,7 +15,7 @@ from .lowrank import LowRank
 from .ratings import as_ratings
 from .svd import randomized_svd
 
-__all__ = ["ALS", "complete"]
+__all__ = ["ALS"]
 
 # Bias-only sweeps before the spectral start (each is O(|Ω|)).
 _BIAS_SWEEPS = 3
@@ -438,35 +438,3 @@ class _ObservedOperator(LinearOperator):
 
     def _rmatvec(self, v):
         return self._rmatmat(v.reshape(-1, 1)).ravel()
-
-
-def complete(X, rank, method="als", **params):
-    """Complete a partially observed matrix; the one-line API.
-
-    Parameters
-    ----------
-    X : Ratings, scipy.sparse matrix, or ndarray with NaN for missing
-    rank : int
-    method : {"als"}, default="als"
-    **params
-        Passed to the estimator (e.g. ``reg``, ``max_iter``).
-
-    Returns
-    -------
-    LowRank
-        The completed matrix, biases folded in.
-
-    Examples
-    --------
-    >>> import numpy as np, lorank
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.standard_normal((50, 2)) @ rng.standard_normal((2, 30))
-    >>> Y = X.copy(); Y[rng.random(X.shape) > 0.6] = np.nan
-    >>> Z = lorank.complete(Y, 2, reg=1e-6, dtype=np.float64, max_iter=50)
-    >>> bool(np.abs(Z.to_dense() - X).max() < 1e-2)
-    True
-    """
-    methods = {"als": ALS}
-    if method not in methods:
-        raise ValueError(f"method must be one of {sorted(methods)}, got {method!r}")
-    return methods[method](rank, **params).fit(X).to_lowrank()
