@@ -5,14 +5,14 @@ import time
 import warnings
 
 import numpy as np
-from scipy.sparse.linalg import LinearOperator
 from tqdm.auto import tqdm
 
-from . import _als, _sparse
+from . import _als
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import as_float_dtype, as_indices, check_int, check_rank
 from .lowrank import LowRank
 from .ratings import as_ratings
+from .sparse_plus_lowrank import SparsePlusLowRank
 from .svd import randomized_svd
 
 __all__ = ["ALS"]
@@ -295,7 +295,8 @@ class ALS:
         # operator's OpenMP threads (10x slower on a busy 2-core machine).
         with single_threaded_blas():
             U, s, Vt = randomized_svd(
-                _ObservedOperator(ratings, shift, n_threads), rank, n_iter=2,
+                SparsePlusLowRank.completion(ratings, _zero(m, n, dtype), offset=shift,
+                                             n_threads=n_threads), rank, n_iter=2,
                 random_state=rng,
             )
         root = np.sqrt(s / ratings.density)
@@ -403,38 +404,6 @@ def _penalty(F, lam):
     return float(np.einsum("i,i->", np.einsum("ij,ij->i", F, F, dtype=np.float64), lam))
 
 
-class _ObservedOperator(LinearOperator):
-    """P_Ω(X − shift) as a LinearOperator on a Ratings' CSR and CSC patterns (no copy
-    of the pattern; one copy of the values, shifted by the LowRank ``shift``)."""
-
-    def __init__(self, ratings, shift, n_threads):
-        super().__init__(dtype=ratings.dtype, shape=ratings.shape)
-        self._n_threads = n_threads
-        self._csr, self._csc = ratings.csr, ratings.csc
-        if shift is not None:
-            self._csr = self._csr._replace(values=np.empty_like(self._csr.values))
-            self._csc = self._csc._replace(values=np.empty_like(self._csc.values))
-            for view, out, (L, R) in (
-                (ratings.csr, self._csr, (shift.left, shift.right)),
-                (ratings.csc, self._csc, (shift.right, shift.left)),
-            ):
-                _sparse.residual(view.indptr, view.indices, view.values, L, R,
-                                 out.values, n_threads)
-
-    def _product(self, view, M, n_out):
-        M = np.ascontiguousarray(M.reshape(M.shape[0], -1), dtype=self.dtype)
-        out = np.empty((n_out, M.shape[1]), dtype=self.dtype)
-        _sparse.csr_matmat(view.indptr, view.indices, view.values, M, out, self._n_threads)
-        return out
-
-    def _matmat(self, M):
-        return self._product(self._csr, M, self.shape[0])
-
-    def _rmatmat(self, M):
-        return self._product(self._csc, M, self.shape[1])
-
-    def _matvec(self, v):
-        return self._matmat(v.reshape(-1, 1)).ravel()
-
-    def _rmatvec(self, v):
-        return self._rmatmat(v.reshape(-1, 1)).ravel()
+def _zero(m, n, dtype):
+    """The m x n zero matrix as a rank-0 LowRank."""
+    return LowRank(np.zeros((m, 0), dtype), np.zeros((n, 0), dtype))
