@@ -7,7 +7,8 @@ import pytest
 
 from lorank import LowRank, Ratings
 from lorank import _als
-from lorank.als import ALS, _factor_storage, complete
+from lorank import complete
+from lorank.als import ALS, _factor_storage
 
 DTYPES = [np.float32, np.float64]
 ML100K = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "ml-100k", "u.data")
@@ -643,7 +644,7 @@ def test_bad_fit_arguments():
         ALS(2).fit("ratings.csv")
     with pytest.raises(ValueError, match=r"X must be 2-D, got an array with shape \(5,\)"):
         ALS(2).fit(np.ones(5))
-    with pytest.raises(ValueError, match=r"method must be one of \['als'\], got 'svd'"):
+    with pytest.raises(ValueError, match=r"method must be one of \['als', 'soft-impute'\], got 'svd'"):
         complete(small(), 2, method="svd")
     model = ALS(2, max_iter=1).fit(small())
     with pytest.raises(ValueError, match="rows contains index 8 but shape.0. is 8"):

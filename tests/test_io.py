@@ -61,6 +61,20 @@ def test_bare_als_round_trip(tmp_path, dtype):
     assert again.mean_ == model.mean_
 
 
+@pytest.mark.parametrize("biases", [True, False])
+def test_soft_impute_round_trip_and_recommender(tmp_path, biases):
+    R, _ = lorank.datasets.synthetic(40, 30, 400, rank=2, random_state=2)
+    model = lorank.SoftImpute(3, reg=1.0, biases=biases, random_state=0).fit(R)
+    model.save(tmp_path / "si.npz")
+    again = lorank.load(tmp_path / "si.npz")
+    assert type(again) is lorank.SoftImpute and again.reg == 1.0
+    rows, cols, _ = R.coo()
+    assert model.predict(rows, cols).tobytes() == again.predict(rows, cols).tobytes()
+    rec = lorank.Recommender.from_model(again, R)
+    items, scores = rec.recommend(0, n=5)
+    np.testing.assert_allclose(scores, model.predict(np.zeros(5, int), items), rtol=1e-5)
+
+
 def test_io_arrays_and_header(tmp_path):
     path = tmp_path / "x.bin"
     io.save(path, {"a": np.arange(4.0), "s": np.array(["x", "yz"])}, {"class": "T", "p": [1, 2]})

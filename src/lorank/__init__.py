@@ -15,28 +15,35 @@ __version__ = "0.1.0"
 from . import datasets, io, metrics
 from ._openmp import openmp_enabled
 from ._estimator import load
-from .als import ALS, complete
-from .metrics import evaluate
-from .recommend import Recommender
+from .als import ALS
+from .complete import complete
 from .lowrank import LowRank, compress
+from .metrics import evaluate
 from .ratings import Ratings
+from .recommend import Recommender
+from .softimpute import SoftImpute, lambda_max, soft_impute_path
+from .sparse_plus_lowrank import SparsePlusLowRank
 from .svd import numerical_rank, randomized_svd, svd
 from . import plot  # cheap: matplotlib is imported only when a plot is drawn
 
 __all__ = [
     "ALS",
-    "LowRank",
-    "Ratings",
-    "Recommender",
     "complete",
     "compress",
     "datasets",
     "evaluate",
     "io",
+    "lambda_max",
     "load",
+    "LowRank",
     "metrics",
     "numerical_rank",
     "openmp_enabled",
     "randomized_svd",
+    "Ratings",
+    "Recommender",
+    "soft_impute_path",
+    "SoftImpute",
+    "SparsePlusLowRank",
     "svd",
 ]

@@ -278,3 +278,39 @@ def residual(const long long[::1] indptr, const index_t[::1] indices,
             for k in range(r):
                 acc = acc - left[i, k] * right[indices[p], k]
             out[p] = acc
+
+
+def residual_matmat(const long long[::1] indptr, const index_t[::1] indices,
+                    const floating[::1] values, const floating[:, ::1] left,
+                    const floating[:, ::1] right, const floating[:, ::1] M,
+                    floating[:, ::1] out, double[::1] sumsq, int n_threads):
+    """out = S @ M and sumsq[i] = Σ_j s_ij² for S = P_Ω(X − left @ right.T) on a
+    CSR pattern (CSC arrays with left and right swapped give Sᵀ @ M), S never stored.
+
+    Each row sums its entries in pattern order, so results do not depend on the
+    thread count. ``M`` may have no columns (only ``sumsq`` is computed).
+    """
+    cdef Py_ssize_t i, p, k, n_rows = indptr.shape[0] - 1
+    cdef Py_ssize_t r = left.shape[1], n_cols = M.shape[1]
+    cdef floating s
+    cdef double acc
+    cdef floating* o
+    cdef const floating* a
+    cdef const floating* b
+    cdef const floating* x
+    for i in prange(n_rows, nogil=True, num_threads=n_threads, schedule="dynamic", chunksize=64):
+        o = &out[i, 0] if n_cols > 0 else NULL
+        a = &left[i, 0] if r > 0 else NULL
+        for k in range(n_cols):
+            o[k] = 0
+        acc = 0
+        for p in range(indptr[i], indptr[i + 1]):
+            s = values[p]
+            b = &right[indices[p], 0] if r > 0 else NULL
+            for k in range(r):
+                s = s - a[k] * b[k]
+            acc = acc + s * s
+            x = &M[indices[p], 0] if n_cols > 0 else NULL
+            for k in range(n_cols):
+                o[k] = o[k] + s * x[k]
+        sumsq[i] = acc

@@ -5,18 +5,18 @@ import time
 import warnings
 
 import numpy as np
-from scipy.sparse.linalg import LinearOperator
 from tqdm.auto import tqdm
 
-from . import _als, _sparse
+from . import _als
 from ._estimator import register
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import as_float_dtype, check_int, check_rank
 from .lowrank import LowRank
 from .ratings import as_ratings
+from .sparse_plus_lowrank import SparsePlusLowRank
 from .svd import randomized_svd
 
-__all__ = ["ALS", "complete"]
+__all__ = ["ALS"]
 
 # Bias-only sweeps before the spectral start (each is O(|Ω|)).
 _BIAS_SWEEPS = 3
@@ -300,7 +300,8 @@ class ALS:
         # operator's OpenMP threads (10x slower on a busy 2-core machine).
         with single_threaded_blas():
             U, s, Vt = randomized_svd(
-                _ObservedOperator(ratings, shift, n_threads), rank, n_iter=2,
+                SparsePlusLowRank.completion(ratings, _zero(m, n, dtype), offset=shift,
+                                             n_threads=n_threads), rank, n_iter=2,
                 random_state=rng,
             )
         root = np.sqrt(s / ratings.density)
@@ -411,70 +412,6 @@ def _penalty(F, lam):
     return float(np.einsum("i,i->", np.einsum("ij,ij->i", F, F, dtype=np.float64), lam))
 
 
-class _ObservedOperator(LinearOperator):
-    """P_Ω(X − shift) as a LinearOperator on a Ratings' CSR and CSC patterns (no copy
-    of the pattern; one copy of the values, shifted by the LowRank ``shift``)."""
-
-    def __init__(self, ratings, shift, n_threads):
-        super().__init__(dtype=ratings.dtype, shape=ratings.shape)
-        self._n_threads = n_threads
-        self._csr, self._csc = ratings.csr, ratings.csc
-        if shift is not None:
-            self._csr = self._csr._replace(values=np.empty_like(self._csr.values))
-            self._csc = self._csc._replace(values=np.empty_like(self._csc.values))
-            for view, out, (L, R) in (
-                (ratings.csr, self._csr, (shift.left, shift.right)),
-                (ratings.csc, self._csc, (shift.right, shift.left)),
-            ):
-                _sparse.residual(view.indptr, view.indices, view.values, L, R,
-                                 out.values, n_threads)
-
-    def _product(self, view, M, n_out):
-        M = np.ascontiguousarray(M.reshape(M.shape[0], -1), dtype=self.dtype)
-        out = np.empty((n_out, M.shape[1]), dtype=self.dtype)
-        _sparse.csr_matmat(view.indptr, view.indices, view.values, M, out, self._n_threads)
-        return out
-
-    def _matmat(self, M):
-        return self._product(self._csr, M, self.shape[0])
-
-    def _rmatmat(self, M):
-        return self._product(self._csc, M, self.shape[1])
-
-    def _matvec(self, v):
-        return self._matmat(v.reshape(-1, 1)).ravel()
-
-    def _rmatvec(self, v):
-        return self._rmatmat(v.reshape(-1, 1)).ravel()
-
-
-def complete(X, rank, method="als", **params):
-    """Complete a partially observed matrix; the one-line API.
-
-    Parameters
-    ----------
-    X : Ratings, scipy.sparse matrix, or ndarray with NaN for missing
-    rank : int
-    method : {"als"}, default="als"
-    **params
-        Passed to the estimator (e.g. ``reg``, ``max_iter``).
-
-    Returns
-    -------
-    LowRank
-        The completed matrix, biases folded in.
-
-    Examples
-    --------
-    >>> import numpy as np, lorank
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.standard_normal((50, 2)) @ rng.standard_normal((2, 30))
-    >>> Y = X.copy(); Y[rng.random(X.shape) > 0.6] = np.nan
-    >>> Z = lorank.complete(Y, 2, reg=1e-6, dtype=np.float64, max_iter=50)
-    >>> bool(np.abs(Z.to_dense() - X).max() < 1e-2)
-    True
-    """
-    methods = {"als": ALS}
-    if method not in methods:
-        raise ValueError(f"method must be one of {sorted(methods)}, got {method!r}")
-    return methods[method](rank, **params).fit(X).to_lowrank()
+def _zero(m, n, dtype):
+    """The m x n zero matrix as a rank-0 LowRank."""
+    return LowRank(np.zeros((m, 0), dtype), np.zeros((n, 0), dtype))

@@ -1,0 +1,544 @@
+"""Soft-impute: nuclear-norm regularized completion as sparse + low rank (softImpute-ALS)."""
+
+import numbers
+import time
+import warnings
+
+import numpy as np
+import scipy.linalg
+from tqdm.auto import tqdm
+
+from ._estimator import register
+from ._threads import effective_n_threads, single_threaded_blas
+from ._validation import as_float_dtype, as_matrix, check_int, check_rank
+from .lowrank import LowRank
+from .ratings import as_ratings
+from .sparse_plus_lowrank import SparsePlusLowRank
+from .svd import randomized_svd
+
+__all__ = ["SoftImpute", "soft_impute_path", "lambda_max"]
+
+# Sweeps of the alternating row/column mean updates for biases=True.
+_CENTER_SWEEPS = 3
+
+
+class SoftImpute:
+    """Matrix completion by soft-impute, kept as sparse + low rank (softImpute-ALS).
+
+    Minimizes ``½ ‖P_Ω(X − Z)‖²_F + λ ‖Z‖_*`` over matrices ``Z`` of rank at most
+    ``rank`` by Algorithm 3.1 of Hastie, Mazumder, Lee and Zadeh (JMLR 2015).
+    The state is ``Z = A Bᵀ`` with ``A = U D``, ``B = V D`` (U, V orthonormal).
+    Each iteration forms the filled-in matrix ``X* = P_Ω(X − A Bᵀ) + A Bᵀ`` as a
+    :class:`SparsePlusLowRank` (the residual lives on Ω only and is recomputed
+    inside the compiled product) and updates
+
+        B̃ = X*ᵀ U D (D² + λI)⁻¹,   B̃ D = Ṽ D̃² Rᵀ (thin SVD),   V, D, U ← Ṽ, D̃, U R
+
+    then the same for A with X* V. Each half-step is a ridge regression of the
+    factored problem ``½‖P_Ω(X − ABᵀ)‖² + λ/2 (‖A‖² + ‖B‖²)`` on the filled-in
+    matrix, so the objective never increases. Cost per iteration
+    O(|Ω| r + (m + n) r²), memory O(|Ω| + (m + n) r). A last step takes the SVD
+    of X* V and soft-thresholds its singular values, ``(σ − λ)₊``: components
+    below λ become exact zeros.
+
+    With ``reg=0`` this is the plain "fill in, refit rank r" scheme; with
+    ``reg=λ > 0`` and ``rank`` at least the solution's rank it solves the
+    nuclear-norm problem, whose solution also minimizes the ALS objective with
+    ridge λ on both factors (``ALS(reg=λ, biases=False, weighted_reg=False)``),
+    because ``‖Z‖_* = min over A Bᵀ = Z of ½ (‖A‖² + ‖B‖²)``.
+
+    Parameters
+    ----------
+    rank : int, default=10
+        Maximum rank r of Z, ``1 <= rank <= min(m, n)``.
+    reg : float, default=0.0
+        Nuclear-norm weight λ (≥ 0). :func:`lambda_max` is the smallest λ
+        whose solution is zero; :func:`soft_impute_path` fits a decreasing
+        sequence with warm starts.
+    max_iter : int, default=100
+        Maximum number of iterations (each updates B, then A).
+    tol : float, default=1e-5
+        Stop when the relative change ``‖Z_new − Z_old‖²_F / ‖Z_old‖²_F`` (the
+        paper's criterion, computed from the factors in O((m + n) r²)) is
+        below ``tol``. ``0`` runs all ``max_iter`` iterations.
+    biases : bool, default=False
+        Center first: fit a global mean and row and column effects
+        (``x_ij ≈ μ + u_i + c_j``, a few alternating mean sweeps, unpenalized)
+        and complete what they leave; predictions add them back.
+    dtype : {numpy.float32, numpy.float64}, default=numpy.float32
+    n_threads : int, default=None
+        Threads for the sparse products (``None``: all usable cores). Results
+        do not depend on it.
+    random_state : int, numpy.random.Generator or None, default=None
+        Seed for the random orthonormal start ``U`` (``D = I``, ``V = 0``).
+    warm_start : SoftImpute, LowRank or (U, s, Vt), default=None
+        Start from a previous solution of the same shape (a fitted SoftImpute,
+        a LowRank, or a thin SVD). Its nonzero components are kept; missing
+        ones are filled with random directions.
+    progress : bool, default=False
+        Show a tqdm progress bar.
+    callback : callable, default=None
+        ``callback(model, iteration)`` after every iteration; returning
+        ``False`` stops the fit (the final soft-threshold still runs).
+
+    Attributes
+    ----------
+    factors_ : LowRank
+        ``Z = factors_.left @ factors_.right.T`` (``U √s`` and ``V √s``), of
+        rank ``effective_rank_``; biases are not included.
+    singular_values_ : ndarray of shape (rank,)
+        ``(σ − λ)₊``, non-increasing, with exact zeros.
+    effective_rank_ : int
+        Number of nonzero singular values.
+    mean_ : float
+    row_bias_, col_bias_ : ndarray
+        The centering (zeros when ``biases=False``).
+    history_ : dict of lists
+        Per iteration, at the iterate after it: ``iteration``,
+        ``train_rmse``, ``valid_rmse`` (NaN without validation data),
+        ``objective`` (``½‖P_Ω(X − Z)‖² + λ‖Z‖_*``), ``change`` (the
+        convergence criterion), ``seconds``.
+    n_iter_ : int
+
+    Examples
+    --------
+    >>> import numpy as np, lorank
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((80, 3)) @ rng.standard_normal((3, 60))
+    >>> Y = X.copy(); Y[rng.random(X.shape) > 0.5] = np.nan     # hide half
+    >>> model = lorank.SoftImpute(3, dtype=np.float64, tol=1e-12, max_iter=500,
+    ...                           random_state=0).fit(Y)
+    >>> bool(np.linalg.norm(model.factors_.to_dense() - X) < 1e-4 * np.linalg.norm(X))
+    True
+    """
+
+    def __init__(
+        self,
+        rank=10,
+        *,
+        reg=0.0,
+        max_iter=100,
+        tol=1e-5,
+        biases=False,
+        dtype=np.float32,
+        n_threads=None,
+        random_state=None,
+        warm_start=None,
+        progress=False,
+        callback=None,
+    ):
+        self.rank = rank
+        self.reg = reg
+        self.max_iter = max_iter
+        self.tol = tol
+        self.biases = biases
+        self.dtype = dtype
+        self.n_threads = n_threads
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.progress = progress
+        self.callback = callback
+
+    # --- fitting ------------------------------------------------------------
+    def fit(self, X, validation=None):
+        """Fit to the observed entries of ``X``.
+
+        Parameters
+        ----------
+        X : Ratings, scipy.sparse matrix or array, or ndarray with NaN for missing
+        validation : same types as X, default=None
+            Held-out entries; their RMSE is recorded in ``history_["valid_rmse"]``.
+
+        Returns
+        -------
+        self
+        """
+        dtype = as_float_dtype(self.dtype)
+        ratings = as_ratings(X, dtype=dtype)
+        valid = None
+        if validation is not None:
+            valid = as_ratings(validation, dtype=dtype, name="validation")
+            if valid.shape != ratings.shape:
+                raise ValueError(
+                    f"validation has shape {valid.shape} but X has shape {ratings.shape}"
+                )
+        rank, lam, max_iter, tol, n_threads = self._check_params(ratings)
+        start = self._check_warm_start(ratings.shape, rank)
+        nnz = ratings.nnz
+        m, n = ratings.shape
+        # Small dense steps run with one BLAS thread: threaded BLAS would compete
+        # with the kernels' OpenMP threads, and results must not depend on threads.
+        with single_threaded_blas():
+            offset = self._center(ratings, n_threads) if self.biases else None
+            U, d, V = _initial_state(start, m, n, rank, dtype, np.random.default_rng(self.random_state))
+
+            def filled(U, d, V):
+                return SparsePlusLowRank.completion(
+                    ratings, LowRank(U * d, V * d), offset=offset, n_threads=n_threads)
+
+            self.history_ = {k: [] for k in
+                             ("iteration", "train_rmse", "valid_rmse", "objective", "change", "seconds")}
+            self.n_iter_ = 0
+            bar = tqdm(total=max_iter, desc="SoftImpute", unit="it", disable=not self.progress,
+                       leave=False)
+            grams = None
+            try:
+                for it in range(1, max_iter + 1):
+                    t0 = time.perf_counter()
+                    old = (U, d, V)
+                    # B-step: B̃ = X*ᵀ U D (D² + λ)⁻¹, then rebalance by the SVD of B̃ D.
+                    G = filled(U, d, V).rmatmat(U)
+                    V, d, R = _rebalance(G * _shrink(d, lam), d)
+                    U = U @ R
+                    # A-step: Ã = X* V D (D² + λ)⁻¹, the same with the roles swapped.
+                    Z = filled(U, d, V)
+                    G = Z.matmat(V)
+                    U, d, R = _rebalance(G * _shrink(d, lam), d)
+                    V = V @ R
+                    Z = filled(U, d, V)
+                    sse = Z.sparse_norm() ** 2
+                    objective = 0.5 * sse + lam * float(np.sum(d.astype(np.float64) ** 2))
+                    change, grams = _relative_change(old, (U, d, V), grams)
+                    self._state = (U, d, V, offset)
+                    self.n_iter_ = it
+                    train = np.sqrt(sse / nnz)
+                    valid_rmse = self._rmse(valid, U * (d * d), V, offset) if valid is not None else np.nan
+                    self._record(it, train, valid_rmse, objective, change, time.perf_counter() - t0)
+                    bar.update()
+                    bar.set_postfix(train_rmse=f"{train:.4f}", **(
+                        {"valid_rmse": f"{valid_rmse:.4f}"} if valid is not None else {}))
+                    if self.callback is not None and self.callback(self, it) is False:
+                        break
+                    if change < tol:
+                        break
+            except KeyboardInterrupt:
+                warnings.warn(
+                    f"SoftImpute interrupted after {self.n_iter_} complete iterations; "
+                    "keeping the last complete iterate",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                if self.n_iter_:
+                    U, d, V, _ = self._state
+            finally:
+                bar.close()
+            self._finish(filled(U, d, V), V, lam, offset, m, n)
+        return self
+
+    def _center(self, ratings, n_threads):
+        """μ, u, c by alternating mean sweeps (compiled row/column sums of the
+        residual); returns them as the rank-2 offset [u + μ, 1] [1, c]ᵀ."""
+        m, n = ratings.shape
+        dtype = ratings.dtype
+        mean = float(ratings.csr.values.mean(dtype=np.float64))
+        u, c = np.zeros(m), np.zeros(n)
+        zero = LowRank(np.zeros((m, 0), dtype), np.zeros((n, 0), dtype))
+        rows, cols = np.maximum(ratings.row_counts, 1), np.maximum(ratings.col_counts, 1)
+
+        def offset():
+            left = np.column_stack([u + mean, np.ones(m)]).astype(dtype)
+            right = np.column_stack([np.ones(n), c]).astype(dtype)
+            return LowRank(left, right)
+
+        for _ in range(_CENTER_SWEEPS):
+            z = SparsePlusLowRank.completion(ratings, zero, offset=offset(), n_threads=n_threads)
+            u += z._sparse_product("rows", np.ones((n, 1), dtype))[0][:, 0] / rows
+            z = SparsePlusLowRank.completion(ratings, zero, offset=offset(), n_threads=n_threads)
+            c += z._sparse_product("cols", np.ones((m, 1), dtype))[0][:, 0] / cols
+        self.mean_, self.row_bias_, self.col_bias_ = mean, u.astype(dtype), c.astype(dtype)
+        return offset()
+
+    def _finish(self, Z, V, lam, offset, m, n):
+        """Last step: SVD of X* V = Û Σ Rᵀ, V ← V R, singular values (σ − λ)₊."""
+        U, sigma, Rt = scipy.linalg.svd(Z.matmat(V), full_matrices=False, check_finite=False)
+        V = V @ Rt.T
+        s = np.maximum(sigma - lam, 0).astype(Z.dtype)
+        k = int(np.count_nonzero(s))
+        root = np.sqrt(s[:k])
+        self.singular_values_ = s
+        self.effective_rank_ = k
+        self.factors_ = LowRank(np.ascontiguousarray(U[:, :k] * root),
+                                np.ascontiguousarray(V[:, :k] * root))
+        self._svd = (np.ascontiguousarray(U), s, np.ascontiguousarray(V.T))
+        if offset is None:
+            self.mean_ = 0.0
+            self.row_bias_, self.col_bias_ = np.zeros(m, Z.dtype), np.zeros(n, Z.dtype)
+        self._lowrank = None
+        del self._state
+
+    def _check_params(self, ratings):
+        if ratings.nnz == 0:
+            raise ValueError("X has no observed entries")
+        rank = check_rank(self.rank, ratings.shape)
+        lam = _check_real(self.reg, "reg")
+        if not np.isfinite(lam) or lam < 0:
+            raise ValueError(f"reg must be a finite number >= 0, got {lam!r}")
+        max_iter = check_int(self.max_iter, "max_iter", minimum=1)
+        tol = _check_real(self.tol, "tol")
+        if not tol >= 0:
+            raise ValueError(f"tol must be a number >= 0, got {tol!r}")
+        if self.callback is not None and not callable(self.callback):
+            raise TypeError(f"callback must be callable, got {self.callback!r}")
+        return rank, float(lam), max_iter, float(tol), effective_n_threads(self.n_threads)
+
+    def _check_warm_start(self, shape, rank):
+        """The warm start as (U, s, V) with s non-increasing, or None."""
+        ws = self.warm_start
+        if ws is None:
+            return None
+        if isinstance(ws, SoftImpute):
+            if not hasattr(ws, "_svd"):
+                raise ValueError("warm_start is a SoftImpute that is not fitted yet")
+            U, s, Vt = ws._svd
+        elif isinstance(ws, LowRank):
+            U, s, Vt = ws.svd()
+        elif isinstance(ws, tuple) and len(ws) == 3:
+            U = as_matrix(ws[0], "warm_start U", allow_no_columns=True)
+            Vt = as_matrix(ws[2], "warm_start Vt", allow_no_columns=True)
+            s = np.asarray(ws[1], dtype=np.float64)
+            if s.ndim != 1 or U.shape[1] != s.size or Vt.shape[0] != s.size:
+                raise ValueError(
+                    f"warm_start must be (U (m, k), s (k,), Vt (k, n)); got U {U.shape}, "
+                    f"s {s.shape}, Vt {Vt.shape}"
+                )
+            if not (np.isfinite(s).all() and (s >= 0).all()):
+                raise ValueError("warm_start s must hold finite values >= 0")
+        else:
+            raise TypeError(
+                "warm_start must be a fitted SoftImpute, a LowRank or a (U, s, Vt) triple, "
+                f"got {type(ws).__name__}"
+            )
+        got = (U.shape[0], Vt.shape[1])
+        if got != tuple(shape):
+            raise ValueError(f"warm_start has shape {got} but X has shape {tuple(shape)}")
+        order = np.argsort(-s, kind="stable")[:rank]
+        return U[:, order], s[order], Vt[order].T
+
+    # --- recording ------------------------------------------------------------
+    def _record(self, it, train, valid, objective, change, seconds):
+        h = self.history_
+        for key, value in (("iteration", it), ("train_rmse", float(train)),
+                           ("valid_rmse", float(valid)), ("objective", float(objective)),
+                           ("change", float(change)), ("seconds", float(seconds))):
+            h[key].append(value)
+
+    @staticmethod
+    def _with_offset(left, right, offset):
+        if offset is None:
+            return LowRank(left, right)
+        return LowRank(np.hstack([left, offset.left]), np.hstack([right, offset.right]))
+
+    def _rmse(self, ratings, left, right, offset):
+        rows, cols, values = ratings.coo()
+        pred = self._with_offset(left, right, offset).entries(rows, cols, n_threads=self.n_threads)
+        return float(np.sqrt(np.mean(np.square(pred - values, dtype=np.float64))))
+
+    # --- using the model ----------------------------------------------------
+    def _score(self, ratings):
+        """RMSE of the fitted model's predictions on ``ratings``."""
+        rows, cols, values = ratings.coo()
+        err = self.predict(rows, cols) - values
+        return float(np.sqrt(np.mean(np.square(err, dtype=np.float64))))
+
+    def to_lowrank(self):
+        """The completed matrix as a LowRank, mean and biases folded in (rank
+        ``effective_rank_``, + 2 with biases).
+
+        Returns
+        -------
+        LowRank
+        """
+        if not hasattr(self, "factors_"):
+            raise AttributeError("this SoftImpute model is not fitted yet; call fit first")
+        if self._lowrank is None:
+            L, R = self.factors_.left, self.factors_.right
+            if self.biases:
+                m, n = self.factors_.shape
+                L = np.column_stack([L, (self.row_bias_ + self.mean_).astype(L.dtype), np.ones(m, L.dtype)])
+                R = np.column_stack([R, np.ones(n, R.dtype), self.col_bias_])
+            self._lowrank = LowRank(L, R)
+        return self._lowrank
+
+    def predict(self, rows, cols):
+        """Predicted entries at ``(rows[t], cols[t])`` (biases included).
+
+        Parameters
+        ----------
+        rows, cols : array_like of int, same shape
+
+        Returns
+        -------
+        ndarray
+        """
+        return self.to_lowrank().entries(rows, cols, n_threads=self.n_threads)
+
+
+# --- the iteration's small dense steps ---------------------------------------------
+
+
+def _shrink(d, lam):
+    """D (D² + λ)⁻¹ as a vector, 0 where d = 0 (a dropped component stays dropped)."""
+    d2 = d * d + lam
+    return np.divide(d, d2, out=np.zeros_like(d), where=d2 > 0)
+
+
+def _rebalance(Ft, d):
+    """Thin SVD F̃ D = W Σ Rᵀ -> (W, √Σ, R): the new orthonormal factor, the new D,
+    and the rotation to apply to the other factor."""
+    W, sigma, Rt = scipy.linalg.svd(Ft * d, full_matrices=False, check_finite=False)
+    return np.ascontiguousarray(W), np.sqrt(sigma).astype(Ft.dtype), Rt.T
+
+
+def _relative_change(old, new, previous):
+    """‖Z_new − Z_old‖²_F / ‖Z_old‖²_F for Z = U D² Vᵀ, from r x r Gram matrices
+    (O((m + n) r²); no orthonormality assumed). The factors are taken in float64:
+    float32 Grams would cancel to noise near convergence. ``previous`` carries
+    the float64 factors and Grams of ``old`` from the last call."""
+    U2, d2, V2 = (np.asarray(a, np.float64) for a in new)
+    if previous is None:
+        U1, d1, V1 = (np.asarray(a, np.float64) for a in old)
+        g_u11, g_v11 = U1.T @ U1, V1.T @ V1
+    else:
+        U1, d1, V1, g_u11, g_v11 = previous
+    g_u22, g_v22 = U2.T @ U2, V2.T @ V2
+    g_u12, g_v12 = U1.T @ U2, V1.T @ V2
+    s1, s2 = d1**2, d2**2
+    n11 = np.sum((s1[:, None] * g_u11 * s1[None, :]) * g_v11)
+    n22 = np.sum((s2[:, None] * g_u22 * s2[None, :]) * g_v22)
+    n12 = np.sum((s1[:, None] * g_u12 * s2[None, :]) * g_v12)
+    change = max(n11 + n22 - 2 * n12, 0.0) / n11 if n11 > 0 else (0.0 if n22 == 0 else np.inf)
+    return float(change), (U2, d2, V2, g_u22, g_v22)
+
+
+def _initial_state(start, m, n, rank, dtype, rng):
+    """(U, d, V): U orthonormal m x r. Cold: random U, D = I, V = 0 (the paper's
+    start). Warm: the start's nonzero components (d = √s), the rest random
+    directions orthogonal to them with d = the smallest kept d and V = 0."""
+    if start is None:
+        keep_u, keep_s, keep_v = np.zeros((m, 0)), np.zeros(0), np.zeros((n, 0))
+    else:
+        U0, s0, V0 = start
+        k = int(np.count_nonzero(s0 > 0))
+        keep_u, keep_s, keep_v = U0[:, :k], np.asarray(s0[:k], np.float64), V0[:, :k]
+    k = keep_s.size
+    d = np.ones(rank)
+    d[:k] = np.sqrt(keep_s)
+    if 0 < k < rank:
+        d[k:] = d[k - 1]
+    U = np.empty((m, rank), dtype)
+    V = np.zeros((n, rank), dtype)
+    U[:, :k], V[:, :k] = keep_u, keep_v
+    if k < rank:
+        G = rng.standard_normal((m, rank - k))
+        if k:
+            G -= keep_u @ (keep_u.T @ G)
+        U[:, k:] = scipy.linalg.qr(G, mode="economic", check_finite=False)[0]
+    return np.ascontiguousarray(U), d.astype(dtype), V
+
+
+def _check_real(value, name):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    return value
+
+
+# --- paths ------------------------------------------------------------------------
+
+
+def lambda_max(X, *, biases=False, dtype=np.float64, n_threads=None, random_state=0):
+    """The largest singular value of P_Ω(X): for ``reg >= lambda_max(X)`` the
+    soft-impute solution is zero.
+
+    Parameters
+    ----------
+    X : Ratings, scipy.sparse matrix or array, or ndarray with NaN for missing
+    biases : bool, default=False
+        Of the centered observations, as ``SoftImpute(biases=True)`` sees them.
+    dtype : {numpy.float32, numpy.float64}, default=numpy.float64
+    n_threads : int, default=None
+    random_state : int, numpy.random.Generator or None, default=0
+        Seed of the randomized SVD (run with 10 power iterations).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np, lorank
+    >>> X = np.array([[3.0, np.nan], [np.nan, 4.0]])
+    >>> round(lorank.lambda_max(X), 6)
+    4.0
+    """
+    ratings = as_ratings(X, dtype=as_float_dtype(dtype))
+    n_threads = effective_n_threads(n_threads)
+    m, n = ratings.shape
+    zero = LowRank(np.zeros((m, 0), ratings.dtype), np.zeros((n, 0), ratings.dtype))
+    with single_threaded_blas():
+        offset = None
+        if biases:
+            offset = SoftImpute(1, dtype=ratings.dtype)._center(ratings, n_threads)
+        op = SparsePlusLowRank.completion(ratings, zero, offset=offset, n_threads=n_threads)
+        s = randomized_svd(op, 1, n_iter=10, random_state=random_state, n_threads=n_threads)[1]
+    return float(s[0])
+
+
+def soft_impute_path(X, regs, rank, validation=None, **params):
+    """Fit SoftImpute along a decreasing sequence of λ, each fit warm-started
+    from the previous one.
+
+    Parameters
+    ----------
+    X : Ratings, scipy.sparse matrix or array, or ndarray with NaN for missing
+    regs : sequence of float
+        Strictly decreasing values of λ ≥ 0 (e.g. a geometric grid below
+        :func:`lambda_max`).
+    rank : int
+    validation : same types as X, default=None
+    **params
+        Other SoftImpute parameters (not ``reg`` or ``warm_start``).
+
+    Returns
+    -------
+    models : list of SoftImpute
+        One fitted model per λ.
+    valid_rmse : ndarray
+        Validation RMSE of each final model (NaN without validation data).
+
+    Examples
+    --------
+    >>> import numpy as np, lorank
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((60, 2)) @ rng.standard_normal((2, 50))
+    >>> R = lorank.Ratings.from_dense(np.where(rng.random(X.shape) < 0.5, X, np.nan))
+    >>> train, test = R.split(0.2, random_state=0)
+    >>> lmax = lorank.lambda_max(train)
+    >>> models, err = lorank.soft_impute_path(train, lmax * np.array([0.5, 0.1, 0.01]),
+    ...                                       5, validation=test, dtype=np.float64)
+    >>> [m.effective_rank_ for m in models], bool(err[-1] < err[0])
+    ([2, 2, 5], True)
+    """
+    for key in ("reg", "warm_start"):
+        if key in params:
+            raise TypeError(f"soft_impute_path sets {key} itself; do not pass it")
+    regs = np.asarray(regs, dtype=np.float64)
+    if regs.ndim != 1 or regs.size == 0:
+        raise ValueError(f"regs must be a non-empty 1-D sequence, got shape {regs.shape}")
+    if not (np.isfinite(regs).all() and (regs >= 0).all()):
+        raise ValueError("regs must hold finite values >= 0")
+    if (np.diff(regs) >= 0).any():
+        raise ValueError(f"regs must be strictly decreasing, got {regs.tolist()}")
+    dtype = as_float_dtype(params.get("dtype", np.float32))
+    X = as_ratings(X, dtype=dtype)
+    if validation is not None:
+        validation = as_ratings(validation, dtype=dtype, name="validation")
+    models, errors, previous = [], [], None
+    for lam in regs:
+        model = SoftImpute(rank, reg=float(lam), warm_start=previous, **params).fit(X, validation)
+        models.append(model)
+        errors.append(model._score(validation) if validation is not None else np.nan)
+        previous = model
+    return models, np.array(errors)
+
+
+register(SoftImpute)  # lorank.load rebuilds it; SoftImpute.save

@@ -1,0 +1,354 @@
+"""lorank.SoftImpute, SparsePlusLowRank and the residual_matmat kernel against numpy."""
+
+import os
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+import lorank
+from lorank import ALS, LowRank, Ratings, SoftImpute, SparsePlusLowRank
+from lorank import _sparse
+
+DTYPES = [np.float32, np.float64]
+KTOL = {np.float32: 1e-5, np.float64: 1e-12}
+# The same iteration in float32 vs float64 numpy, after a few steps.
+ITOL = {np.float32: 2e-4, np.float64: 1e-10}
+ML100K = "/work/shared/data/ml-100k/u.data"
+
+
+def low_rank_problem(m, n, rank, frac, dtype, seed=0):
+    """(dense truth, Ratings of a random fraction of its entries)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((m, rank)) @ rng.standard_normal((rank, n))
+    mask = rng.random((m, n)) < frac
+    rows, cols = np.nonzero(mask)
+    return X, Ratings(rows, cols, X[rows, cols].astype(dtype), shape=(m, n))
+
+
+def dense_soft_impute(X, mask, rank, lam, n_iter, seed):
+    """Algorithm 3.1 of Hastie et al. (2015) on dense float64 arrays: the
+    filled-in matrix X* = P_Ω(X) + P_Ω⊥(ABᵀ) is formed explicitly."""
+    m, n = X.shape
+    U = scipy.linalg.qr(np.random.default_rng(seed).standard_normal((m, rank)), mode="economic")[0]
+    d, V = np.ones(rank), np.zeros((n, rank))
+    for _ in range(n_iter):
+        Xs = np.where(mask, X, (U * d**2) @ V.T)
+        W, sig, Rt = np.linalg.svd((Xs.T @ U) * (d / (d**2 + lam)) * d, full_matrices=False)
+        V, d, U = W, np.sqrt(sig), U @ Rt.T
+        Xs = np.where(mask, X, (U * d**2) @ V.T)
+        W, sig, Rt = np.linalg.svd((Xs @ V) * (d / (d**2 + lam)) * d, full_matrices=False)
+        U, d, V = W, np.sqrt(sig), V @ Rt.T
+    Xs = np.where(mask, X, (U * d**2) @ V.T)
+    U, sig, Rt = np.linalg.svd(Xs @ V, full_matrices=False)
+    s = np.maximum(sig - lam, 0)
+    return (U * s) @ (V @ Rt.T).T, s
+
+
+def dense(R):
+    rows, cols, values = R.coo()
+    out = np.zeros(R.shape)
+    out[rows, cols] = values
+    return out
+
+
+def rel(a, b):
+    return np.linalg.norm(np.asarray(a, np.float64) - b) / np.linalg.norm(b)
+
+
+# --- the kernel -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("k", [0, 1, 4])
+def test_residual_matmat_matches_numpy(dtype, k):
+    rng = np.random.default_rng(1)
+    _, R = low_rank_problem(40, 30, 2, 0.3, dtype)
+    L, Rf = rng.standard_normal((40, 3)).astype(dtype), rng.standard_normal((30, 3)).astype(dtype)
+    M = rng.standard_normal((30, k)).astype(dtype)
+    out, sumsq = np.empty((40, k), dtype), np.empty(40)
+    _sparse.residual_matmat(*R.csr, L, Rf, M, out, sumsq, 2)
+    S = np.where(dense(R) != 0, dense(R) - L.astype(np.float64) @ Rf.T.astype(np.float64), 0)
+    np.testing.assert_allclose(out, S @ M, rtol=KTOL[dtype] * 10, atol=KTOL[dtype] * 10)
+    np.testing.assert_allclose(sumsq, (S**2).sum(axis=1), rtol=KTOL[dtype] * 10)
+
+
+# --- SparsePlusLowRank ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sparse_plus_lowrank_matches_dense(dtype):
+    rng = np.random.default_rng(2)
+    _, S = low_rank_problem(50, 35, 3, 0.2, dtype, seed=3)
+    low = LowRank(rng.standard_normal((50, 2)), rng.standard_normal((35, 2))).astype(dtype)
+    Z = SparsePlusLowRank(S, low, n_threads=2)
+    ref = dense(S) + low.to_dense().astype(np.float64)
+    tol = dict(rtol=KTOL[dtype] * 100, atol=KTOL[dtype] * 100)
+    np.testing.assert_allclose(Z.to_dense(), ref, **tol)
+    M = rng.standard_normal((35, 3))
+    np.testing.assert_allclose(Z @ M, ref @ M, **tol)
+    np.testing.assert_allclose(Z.matvec(M[:, 0]), ref @ M[:, 0], **tol)
+    N = rng.standard_normal((50, 3))
+    np.testing.assert_allclose(Z.rmatmat(N), ref.T @ N, **tol)
+    np.testing.assert_allclose(Z.T @ N, ref.T @ N, **tol)
+    np.testing.assert_allclose(Z.T.to_dense(), ref.T, **tol)
+    rows, cols = rng.integers(0, 50, 200), rng.integers(0, 35, 200)
+    sr, sc, _ = S.coo()
+    rows[:20], cols[:20] = sr[:20], sc[:20]  # some on the pattern
+    np.testing.assert_allclose(Z.entries(rows, cols), ref[rows, cols], **tol)
+    np.testing.assert_allclose(Z.sparse_norm(), np.linalg.norm(dense(S)), rtol=KTOL[dtype] * 10)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_completion_is_filled_in_matrix(dtype):
+    rng = np.random.default_rng(4)
+    X, R = low_rank_problem(30, 20, 2, 0.4, dtype)
+    low = LowRank(rng.standard_normal((30, 2)), rng.standard_normal((20, 2))).astype(dtype)
+    off = LowRank(rng.standard_normal((30, 2)), rng.standard_normal((20, 2))).astype(dtype)
+    mask = dense(R) != 0
+    Z = SparsePlusLowRank.completion(R, low, offset=off)
+    L64 = low.to_dense().astype(np.float64)
+    ref = np.where(mask, X - off.to_dense(), L64)
+    tol = dict(rtol=KTOL[dtype] * 100, atol=KTOL[dtype] * 100)
+    np.testing.assert_allclose(Z.to_dense(), ref, **tol)
+    np.testing.assert_allclose(Z @ np.eye(20), ref, **tol)
+    np.testing.assert_allclose(Z.T @ np.eye(30), ref.T, **tol)
+    np.testing.assert_allclose(dense(Z.sparse), np.where(mask, ref - L64, 0), **tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_randomized_svd_accepts_sparse_plus_lowrank(dtype):
+    rng = np.random.default_rng(5)
+    _, S = low_rank_problem(60, 40, 3, 0.3, dtype)
+    low = LowRank(rng.standard_normal((60, 4)) * 3, rng.standard_normal((40, 4))).astype(dtype)
+    Z = SparsePlusLowRank(S, low)
+    s = lorank.randomized_svd(Z, 4, n_iter=8, random_state=0)[1]
+    ref = np.linalg.svd(Z.to_dense().astype(np.float64), compute_uv=False)[:4]
+    np.testing.assert_allclose(s, ref, rtol=1e-3 if dtype == np.float32 else 1e-6)
+
+
+def test_sparse_plus_lowrank_bad_input():
+    _, S = low_rank_problem(10, 8, 2, 0.5, np.float64)
+    low = LowRank(np.ones((10, 1)), np.ones((8, 1)))
+    with pytest.raises(TypeError, match="sparse must be a lorank.Ratings, got ndarray"):
+        SparsePlusLowRank(np.ones((10, 8)), low)
+    with pytest.raises(TypeError, match="low_rank must be a lorank.LowRank"):
+        SparsePlusLowRank(S, np.ones((10, 8)))
+    with pytest.raises(ValueError, match=r"low_rank has shape \(8, 10\) but the sparse part has shape \(10, 8\)"):
+        SparsePlusLowRank(S, low.T)
+    with pytest.raises(ValueError, match=r"offset has shape \(8, 10\)"):
+        SparsePlusLowRank.completion(S, low, offset=low.T)
+    with pytest.raises(ValueError, match="rows contains index 10 but shape.0. is 10"):
+        SparsePlusLowRank(S, low).entries([10], [0])
+
+
+# --- SoftImpute ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("lam", [0.0, 2.0])
+def test_matches_dense_reference_iteration(dtype, lam):
+    X, R = low_rank_problem(40, 30, 3, 0.4, dtype, seed=6)
+    X = X + 0.1 * np.random.default_rng(7).standard_normal(X.shape)
+    rows, cols = np.nonzero(dense(R) != 0)
+    R = Ratings(rows, cols, X[rows, cols].astype(dtype), shape=X.shape)
+    model = SoftImpute(4, reg=lam, max_iter=5, tol=0, dtype=dtype, random_state=3).fit(R)
+    Zref, sref = dense_soft_impute(X, dense(R) != 0, 4, lam, 5, seed=3)
+    assert model.n_iter_ == 5
+    np.testing.assert_allclose(model.singular_values_, sref, rtol=ITOL[dtype], atol=ITOL[dtype] * sref[0])
+    assert rel(model.factors_.to_dense(), Zref) < ITOL[dtype]
+    assert model.effective_rank_ == np.count_nonzero(sref)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_recovers_exactly_low_rank_matrix(dtype):
+    X, R = low_rank_problem(1000, 800, 5, 0.1, dtype, seed=8)
+    model = SoftImpute(5, reg=0.0, max_iter=300, tol=1e-10, dtype=dtype, random_state=0).fit(R)
+    assert rel(model.factors_.to_dense(), X) < 1e-3
+    assert model.effective_rank_ == 5
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_small_reg_agrees_with_exact_als(dtype):
+    # ½‖P_Ω(X − ABᵀ)‖² + λ/2 (‖A‖² + ‖B‖²) has the same minimum as
+    # ½‖P_Ω(X − Z)‖² + λ‖Z‖_* once rank >= rank(Z*): ALS ridge λ = nuclear λ.
+    X, R = low_rank_problem(120, 90, 3, 0.4, np.float64, seed=9)
+    R = R.astype(dtype)
+    lam = 0.5
+    soft = SoftImpute(3, reg=lam, max_iter=3000, tol=1e-12, dtype=dtype, random_state=0).fit(R)
+    als = ALS(3, reg=lam, biases=False, weighted_reg=False, max_iter=300, tol=1e-12,
+              dtype=dtype, random_state=0).fit(R)
+    Zals = als.factors_.to_dense().astype(np.float64)
+    assert rel(soft.factors_.to_dense(), Zals) < 1e-4
+    # And the ALS factors are balanced: their singular values are SoftImpute's.
+    s_als = np.linalg.svd(Zals, compute_uv=False)[:3]
+    np.testing.assert_allclose(soft.singular_values_, s_als, rtol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_objective_is_non_increasing_and_as_documented(dtype):
+    X, R = low_rank_problem(60, 50, 4, 0.3, dtype, seed=10)
+    lam = 3.0
+    seen = []
+
+    def record(model, it):
+        U, d, V, _ = model._state
+        Z = (U.astype(np.float64) * d.astype(np.float64) ** 2) @ V.T.astype(np.float64)
+        mask = dense(R) != 0
+        resid = np.where(mask, dense(R) - Z, 0)
+        seen.append(0.5 * np.sum(resid**2) + lam * np.linalg.svd(Z, compute_uv=False).sum())
+
+    model = SoftImpute(6, reg=lam, max_iter=30, tol=0, dtype=dtype, random_state=1,
+                       callback=record).fit(R)
+    obj = np.array(model.history_["objective"])
+    np.testing.assert_allclose(obj, seen, rtol=ITOL[dtype])
+    assert np.all(np.diff(obj) <= (1e-6 if dtype == np.float32 else 1e-12) * obj[1:])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_warm_started_path_matches_cold_fits_in_fewer_iterations(dtype):
+    X, R = low_rank_problem(150, 100, 4, 0.3, np.float64, seed=11)
+    R = R.astype(dtype)
+    regs = lorank.lambda_max(R) * np.array([0.5, 0.25, 0.1, 0.03])
+    params = dict(max_iter=1000, tol=1e-10, dtype=dtype, random_state=0)
+    warm, _ = lorank.soft_impute_path(R, regs, 6, **params)
+    cold = [SoftImpute(6, reg=lam, **params).fit(R) for lam in regs]
+    for w, c in zip(warm, cold):
+        assert rel(w.factors_.to_dense(), c.factors_.to_dense().astype(np.float64)) < 1e-3
+        assert w.effective_rank_ == c.effective_rank_
+    assert sum(w.n_iter_ for w in warm) < sum(c.n_iter_ for c in cold)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("biases", [False, True])
+def test_thread_count_does_not_change_results(dtype, biases):
+    X, R = low_rank_problem(300, 200, 3, 0.2, dtype, seed=12)
+    fits = [SoftImpute(5, reg=1.0, max_iter=8, tol=0, biases=biases, dtype=dtype, n_threads=t,
+                       random_state=0).fit(R) for t in (1, 2)]
+    a, b = fits
+    np.testing.assert_array_equal(a.factors_.left, b.factors_.left)
+    np.testing.assert_array_equal(a.factors_.right, b.factors_.right)
+    np.testing.assert_array_equal(a.singular_values_, b.singular_values_)
+    assert a.history_["objective"] == b.history_["objective"]
+    np.testing.assert_array_equal(a.row_bias_, b.row_bias_)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_biases_center_and_are_added_back(dtype):
+    rng = np.random.default_rng(13)
+    m, n = 200, 150
+    truth = (3.5 + rng.standard_normal(m)[:, None] + rng.standard_normal(n)[None, :]
+             + rng.standard_normal((m, 2)) @ rng.standard_normal((2, n)))
+    rows, cols = np.nonzero(rng.random((m, n)) < 0.3)
+    R = Ratings(rows, cols, truth[rows, cols].astype(dtype), shape=(m, n))
+    model = SoftImpute(4, max_iter=500, tol=1e-9, biases=True, dtype=dtype, random_state=0).fit(R)
+    # Centering: the row and column means of what the biases leave are ~0 after the sweeps.
+    resid = R.coo()[2] - (model.mean_ + model.row_bias_[rows] + model.col_bias_[cols])
+    assert abs(np.mean(resid)) < 1e-3
+    pred = model.predict(np.repeat(np.arange(m), n), np.tile(np.arange(n), m)).reshape(m, n)
+    assert rel(pred, truth) < 1e-2
+    np.testing.assert_allclose(model.to_lowrank().to_dense(), pred, rtol=KTOL[dtype] * 10,
+                               atol=KTOL[dtype] * 10 * np.abs(truth).max())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_lambda_max_zeroes_the_solution(dtype):
+    X, R = low_rank_problem(50, 40, 2, 0.3, dtype, seed=14)
+    lmax = lorank.lambda_max(R, dtype=dtype)
+    np.testing.assert_allclose(lmax, np.linalg.svd(dense(R), compute_uv=False)[0], rtol=KTOL[dtype] * 10)
+    above = SoftImpute(3, reg=lmax * 1.02, dtype=dtype, random_state=0).fit(R)
+    below = SoftImpute(3, reg=lmax * 0.9, dtype=dtype, random_state=0).fit(R)
+    assert above.effective_rank_ == 0 and not above.singular_values_.any()
+    assert above.factors_.rank == 0
+    assert below.effective_rank_ >= 1
+
+
+def test_history_validation_and_complete():
+    X, R = low_rank_problem(80, 60, 2, 0.5, np.float64, seed=15)
+    train, test = R.split(0.2, random_state=0)
+    model = SoftImpute(2, max_iter=50, dtype=np.float64, random_state=0).fit(train, validation=test)
+    h = model.history_
+    assert len(h["valid_rmse"]) == model.n_iter_ == len(h["seconds"])
+    assert h["valid_rmse"][-1] < h["valid_rmse"][0]
+    Z = lorank.complete(train, 2, method="soft-impute", max_iter=50, dtype=np.float64, random_state=0)
+    np.testing.assert_allclose(Z.to_dense(), model.to_lowrank().to_dense())
+    with pytest.raises(ValueError, match=r"method must be one of \['als', 'soft-impute'\], got 'svd'"):
+        lorank.complete(train, 2, method="svd")
+
+
+def test_callback_stop_and_interrupt_keep_last_iterate():
+    X, R = low_rank_problem(40, 30, 2, 0.5, np.float64)
+    stopped = SoftImpute(2, max_iter=50, tol=0, callback=lambda m, it: it < 3).fit(R)
+    assert stopped.n_iter_ == 3
+
+    def interrupt(model, it):
+        if it == 4:
+            raise KeyboardInterrupt
+
+    with pytest.warns(RuntimeWarning, match="interrupted after 4 complete iterations"):
+        model = SoftImpute(2, max_iter=50, tol=0, callback=interrupt).fit(R)
+    assert model.n_iter_ == 4 and np.isfinite(model.factors_.left).all()
+
+
+def test_warm_start_forms():
+    X, R = low_rank_problem(40, 30, 2, 0.5, np.float64)
+    first = SoftImpute(3, reg=1.0, tol=1e-10, max_iter=500, dtype=np.float64, random_state=0).fit(R)
+    for ws in (first, first.factors_, first._svd):
+        again = SoftImpute(3, reg=1.0, tol=1e-10, dtype=np.float64, warm_start=ws, max_iter=500).fit(R)
+        assert again.n_iter_ < first.n_iter_
+        assert rel(again.factors_.to_dense(), first.factors_.to_dense()) < 1e-3
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        (dict(reg=-1.0), ValueError, "reg must be a finite number >= 0, got -1.0"),
+        (dict(reg=np.inf), ValueError, "reg must be a finite number >= 0, got inf"),
+        (dict(reg="1"), TypeError, "reg must be a real number, got '1'"),
+        (dict(rank=31), ValueError, "rank"),
+        (dict(tol=-1.0), ValueError, "tol must be a number >= 0"),
+        (dict(max_iter=0), ValueError, "max_iter"),
+        (dict(callback=3), TypeError, "callback must be callable"),
+        (dict(n_threads=0), ValueError, "n_threads=0"),
+        (dict(dtype=np.int32), (TypeError, ValueError), "dtype"),
+        (dict(warm_start=LowRank(np.ones((30, 1)), np.ones((40, 1)))), ValueError,
+         r"warm_start has shape \(30, 40\) but X has shape \(40, 30\)"),
+        (dict(warm_start=np.ones((40, 30))), TypeError, "warm_start must be a fitted SoftImpute"),
+        (dict(warm_start=SoftImpute()), ValueError, "warm_start is a SoftImpute that is not fitted"),
+    ],
+)
+def test_bad_parameters(params, error, match):
+    X, R = low_rank_problem(40, 30, 2, 0.5, np.float64)
+    params.setdefault("rank", 2)
+    with pytest.raises(error, match=match):
+        SoftImpute(**params).fit(R)
+
+
+def test_bad_data():
+    X, R = low_rank_problem(40, 30, 2, 0.5, np.float64)
+    with pytest.raises(ValueError, match="validation has shape"):
+        SoftImpute(2).fit(R, validation=np.ones((3, 3)))
+    with pytest.raises(ValueError, match="X has no observed entries"):
+        SoftImpute(1).fit(Ratings([], [], [], shape=(3, 3)))
+    Y = X.copy()
+    Y[0, 0] = np.inf
+    with pytest.raises(ValueError, match="finite"):
+        SoftImpute(2).fit(Y)
+    with pytest.raises(TypeError, match="X must be a lorank.Ratings"):
+        SoftImpute(2).fit("ratings")
+    with pytest.raises(AttributeError, match="not fitted yet"):
+        SoftImpute(2).predict([0], [0])
+    with pytest.raises(ValueError, match="regs must be strictly decreasing"):
+        lorank.soft_impute_path(R, [1.0, 2.0], 2)
+    with pytest.raises(TypeError, match="soft_impute_path sets reg itself"):
+        lorank.soft_impute_path(R, [2.0, 1.0], 2, reg=1.0)
+
+
+@pytest.mark.skipif(not os.path.exists(ML100K), reason="MovieLens 100K not available")
+def test_movielens_100k_beats_the_biases_alone():
+    data = np.loadtxt(ML100K, dtype=np.int64)
+    R = Ratings(data[:, 0] - 1, data[:, 1] - 1, data[:, 2].astype(np.float32))
+    train, test = R.split(0.2, random_state=0)
+    model = SoftImpute(10, reg=10.0, biases=True, max_iter=100, random_state=0).fit(train, test)
+    base = SoftImpute(1, reg=1e9, biases=True, max_iter=2, random_state=0).fit(train, test)
+    assert model._score(test) < base._score(test) - 0.01
