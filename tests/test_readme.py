@@ -19,8 +19,22 @@ def _run(code, capsys):
     return capsys.readouterr().out.splitlines()
 
 
+ML100K = README.parent.parent / "shared" / "data" / "ml-100k"
+
+
+def test_recommendation_example_runs(capsys, tmp_path, monkeypatch):
+    if not (ML100K / "u.data").exists():
+        pytest.skip(f"MovieLens 100K not found at {ML100K}")
+    example = _blocks("python")[2].replace('"ml-100k/"', repr(str(ML100K)))
+    monkeypatch.chdir(tmp_path)  # it saves ml100k.npz
+    lines = _run(example, capsys)
+    assert lines[0].startswith("[") and (tmp_path / "ml100k.npz").exists()
+    rmse = next(line for line in lines if line.startswith("rmse"))
+    assert 0.85 < float(rmse.split()[1]) < 0.93
+
+
 def test_quickstart_runs(capsys):
-    svd_story, completion = _blocks("python")
+    svd_story, completion, _ = _blocks("python")
     lines = _run(svd_story, capsys)
     assert lines[0] == "5" and lines[1] == "4 4"
     assert lines[3].startswith("10 25.6 ") and lines[4].startswith("100 2.56 ")

@@ -48,12 +48,14 @@ cdef inline int64_t _uint(const uint8_t* buf, int64_t* s, int64_t q, int64_t lim
         d = buf[p] - 48
         if d > 9:
             break
-        if a > (limit - d) // 10:
+        if a >= INT64_LIMIT:  # one more digit could overflow: too big for any limit
             return -2
         a = a * 10 + d
         p += 1
     if p == s[0]:
         return -1
+    if a > limit:  # compared once, not per digit (no division in the loop)
+        return -2
     s[0] = p
     return a
 
