@@ -352,3 +352,25 @@ def test_movielens_100k_beats_the_biases_alone():
     model = SoftImpute(10, reg=10.0, biases=True, max_iter=100, random_state=0).fit(train, test)
     base = SoftImpute(1, reg=1e9, biases=True, max_iter=2, random_state=0).fit(train, test)
     assert model._score(test) < base._score(test) - 0.01
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_transposed_residual_product_scans_rows_in_order(dtype, n_threads):
+    # Sᵀ @ M by the CSR scatter (each thread owns a column range) equals numpy,
+    # bitwise whatever the number of threads.
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((60, 45))
+    X[rng.random(X.shape) > 0.3] = np.nan
+    R = lorank.Ratings.from_dense(X, dtype=dtype)
+    L = lorank.LowRank(rng.standard_normal((60, 3)).astype(dtype),
+                       rng.standard_normal((45, 3)).astype(dtype))
+    M = rng.standard_normal((60, 4)).astype(dtype)
+    Z = lorank.SparsePlusLowRank.completion(R, L, n_threads=n_threads)
+    got, sumsq = Z._sparse_product("cols", M)
+    S = np.where(np.isnan(X), 0, X - L.to_dense().astype(np.float64))
+    np.testing.assert_allclose(got, S.T @ M, rtol=1e-4 if dtype == np.float32 else 1e-10,
+                               atol=1e-4 if dtype == np.float32 else 1e-10)
+    np.testing.assert_allclose(sumsq, np.sum(S ** 2), rtol=1e-5)
+    one = lorank.SparsePlusLowRank.completion(R, L, n_threads=1)._sparse_product("cols", M)
+    assert one[0].tobytes() == got.tobytes() and one[1] == sumsq

@@ -314,3 +314,47 @@ def residual_matmat(const long long[::1] indptr, const index_t[::1] indices,
             for k in range(n_cols):
                 o[k] = o[k] + s * x[k]
         sumsq[i] = acc
+
+
+def residual_rmatmat(const long long[::1] indptr, const index_t[::1] indices,
+                     const floating[::1] values, const floating[:, ::1] left,
+                     const floating[:, ::1] right, const floating[:, ::1] M,
+                     floating[:, ::1] out, double[::1] sumsq,
+                     const long long[::1] bounds, int n_threads):
+    """out = Sᵀ @ M and sumsq[j] = Σ_i s_ij² for S = P_Ω(X − left @ right.T) on a
+    CSR pattern, S never stored, scanning the rows of S in order.
+
+    Part t owns output rows (columns of S) bounds[t]:bounds[t+1]: each column is
+    summed in row order whatever the number of parts, so results do not depend on
+    the thread count. Unlike the CSC version, row i's factors are read once, in
+    order: the big factor streams from memory instead of being gathered at random.
+    """
+    cdef Py_ssize_t t, i, p, k, j, j0, j1, n_parts = bounds.shape[0] - 1
+    cdef Py_ssize_t m = indptr.shape[0] - 1, r = left.shape[1], n_cols = M.shape[1]
+    cdef floating s
+    cdef floating* o
+    cdef const floating* a
+    cdef const floating* b
+    cdef const floating* x
+    for t in prange(n_parts, nogil=True, num_threads=n_threads, schedule="static", chunksize=1):
+        j0 = bounds[t]
+        j1 = bounds[t + 1]
+        for j in range(j0, j1):
+            sumsq[j] = 0
+            for k in range(n_cols):
+                out[j, k] = 0
+        for i in range(m):
+            a = &left[i, 0] if r > 0 else NULL
+            x = &M[i, 0] if n_cols > 0 else NULL
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                if j < j0 or j >= j1:
+                    continue
+                s = values[p]
+                b = &right[j, 0] if r > 0 else NULL
+                for k in range(r):
+                    s = s - a[k] * b[k]
+                sumsq[j] = sumsq[j] + s * s
+                o = &out[j, 0] if n_cols > 0 else NULL
+                for k in range(n_cols):
+                    o[k] = o[k] + s * x[k]

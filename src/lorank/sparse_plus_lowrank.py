@@ -128,16 +128,28 @@ class SparsePlusLowRank(LinearOperator):
 
     # --- the sparse part ------------------------------------------------------
     def _sparse_product(self, side, M):
-        """(S @ M for side="rows", Sᵀ @ M for side="cols"; Σ s_ij²) in one compiled pass."""
-        view, a, b = ((self.pattern.csr, self._subtract.left, self._subtract.right)
-                      if side == "rows" else
-                      (self.pattern.csc, self._subtract.right, self._subtract.left))
-        size = len(view.indptr) - 1
+        """(S @ M for side="rows", Sᵀ @ M for side="cols"; Σ s_ij²) in one compiled
+        pass. Both passes walk the CSR rows in order: for Sᵀ @ M each thread owns a
+        range of columns holding about 1/n_threads of the entries."""
+        csr, a, b = self.pattern.csr, self._subtract.left, self._subtract.right
+        size = self.shape[0] if side == "rows" else self.shape[1]
         out = np.empty((size, M.shape[1]), dtype=self.dtype)
         sumsq = np.empty(size)
-        _sparse.residual_matmat(view.indptr, view.indices, view.values, a, b, M, out,
-                                sumsq, self._n_threads)
+        if side == "rows":
+            _sparse.residual_matmat(csr.indptr, csr.indices, csr.values, a, b, M, out,
+                                    sumsq, self._n_threads)
+        else:
+            _sparse.residual_rmatmat(csr.indptr, csr.indices, csr.values, a, b, M, out,
+                                     sumsq, self._column_bounds(), self._n_threads)
         return out, float(sumsq.sum())
+
+    def _column_bounds(self):
+        """Column ranges with about equal numbers of entries, one per thread."""
+        cum = np.concatenate(([0], np.cumsum(self.pattern.col_counts)))
+        bounds = np.searchsorted(cum, np.linspace(0, cum[-1], self._n_threads + 1))
+        bounds = bounds.astype(np.int64)
+        bounds[0], bounds[-1] = 0, self.shape[1]
+        return bounds
 
     def sparse_norm(self):
         """‖S‖_F, from one compiled pass over the pattern (for a completion,
