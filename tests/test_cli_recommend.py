@@ -33,7 +33,7 @@ def test_fit_recommend_evaluate(movielens, capsys):
     assert model.exists()
 
     rec = lorank.load(model)
-    user = int(rec.user_labels[0])
+    user = int(np.argmin(R.row_counts)) + 1  # a light user: many unseen items
     assert main(["recommend", str(model), "--user", str(user), "-n", "3",
                  "--titles", str(folder / "u.item")]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -41,9 +41,8 @@ def test_fit_recommend_evaluate(movielens, capsys):
     items, scores = rec.recommend(user, n=3)
     for line, item, score in zip(lines[1:], items, scores):
         assert f"{score:5.2f}  {item}  Movie number {item}, the sequel (1990)" in line
-    indptr, indices = rec.seen_  # the training pattern (fit held out a test share)
-    row = int(np.flatnonzero(rec.user_labels == user)[0])
-    rated = set(rec.item_labels[indices[indptr[row]:indptr[row + 1]]].tolist())
+    # Never an item the user rated, in the training or the held-out share.
+    rated = set((R.csr.indices[R.csr.indptr[user - 1]:R.csr.indptr[user]] + 1).tolist())
     assert rated and not rated & {int(i) for i in items}
 
     assert main(["recommend", str(model), "--user", str(user), "-n", "2", "--worst"]) == 0

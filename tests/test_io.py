@@ -147,3 +147,30 @@ def test_object_labels_that_cannot_be_saved(tmp_path):
     with pytest.raises(TypeError, match="user labels of dtype object cannot be saved"):
         rec.save(tmp_path / "m.npz")
     assert not os.listdir(tmp_path)
+
+
+def test_damaged_seen_pattern_is_rejected_not_crashed(tmp_path):
+    # Regression: a file with valid CRCs but seen indices out of range loaded
+    # silently, then recommend_all wrote out of bounds (segfault).
+    rec, _ = fitted_recommender(np.float32, list(range(40)), list(range(25)))
+    rec.save(tmp_path / "good.npz")
+    arrays, header = io.load(tmp_path / "good.npz")
+    for key, value, what in (
+        ("seen_indices", lambda a: np.where(np.arange(a.size) == 3, 50_000_000, a), "out of range"),
+        ("seen_indptr", lambda a: a[::-1].copy(), "damaged"),
+        ("user_labels", lambda a: a[:-1], "labels for a model"),
+    ):
+        bad = dict(arrays, **{key: value(arrays[key])})
+        io.save(tmp_path / "bad.npz", bad, header)
+        with pytest.raises(ValueError, match=what):
+            lorank.load(tmp_path / "bad.npz")
+
+
+def test_single_npy_and_file_mode(tmp_path):
+    np.save(tmp_path / "a.npy", np.arange(3))
+    with pytest.raises(ValueError, match=r"a\.npy: not a lorank file"):
+        io.load(tmp_path / "a.npy")
+    io.save(tmp_path / "m.npz", {"x": np.arange(3)}, {"class": "none"})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(tmp_path / "m.npz").st_mode & 0o777 == 0o666 & ~umask

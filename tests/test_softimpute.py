@@ -290,6 +290,20 @@ def test_callback_stop_and_interrupt_keep_last_iterate():
     assert model.n_iter_ == 4 and np.isfinite(model.factors_.left).all()
 
 
+def test_interrupt_during_the_first_iteration(monkeypatch):
+    # Regression: Ctrl-C before any iteration completed raised AttributeError.
+    X, R = low_rank_problem(40, 30, 2, 0.5, np.float64)
+    import lorank.softimpute as si
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(si, "_rebalance", interrupted)
+    with pytest.warns(RuntimeWarning, match="interrupted after 0 complete iterations"):
+        model = SoftImpute(2, max_iter=5, random_state=0).fit(R)
+    assert model.n_iter_ == 0 and np.isfinite(model.factors_.left).all()
+
+
 def test_warm_start_forms():
     X, R = low_rank_problem(40, 30, 2, 0.5, np.float64)
     first = SoftImpute(3, reg=1.0, tol=1e-10, max_iter=500, dtype=np.float64, random_state=0).fit(R)

@@ -149,13 +149,14 @@ cdef inline void _gemm_nt(int m, int n, int r, floating alpha, const floating* A
     """C (m x n, row-major) = alpha A (m x r) @ B (n x r)ᵀ, all row-major."""
     cdef char ta = b"T", tb = b"N"
     cdef floating zero = 0
+    cdef int ld = r if r > 0 else 1  # BLAS wants lda >= max(1, k), even for k = 0
     # In BLAS's column-major terms the arrays are Bᵀ (r x n), Aᵀ (r x m) and Cᵀ
     # (n x m), and Cᵀ = (Bᵀ)ᵀ Aᵀ.
     if floating is double:
-        blas.dgemm(&ta, &tb, &n, &m, &r, &alpha, <double*> B, &r, <double*> A, &r,
+        blas.dgemm(&ta, &tb, &n, &m, &r, &alpha, <double*> B, &ld, <double*> A, &ld,
                    &zero, C, &n)
     else:
-        blas.sgemm(&ta, &tb, &n, &m, &r, &alpha, <float*> B, &r, <float*> A, &r,
+        blas.sgemm(&ta, &tb, &n, &m, &r, &alpha, <float*> B, &ld, <float*> A, &ld,
                    &zero, C, &n)
 
 

@@ -183,7 +183,8 @@ def _fit(parser):
         for it, tr, te, sec in zip(h["iteration"], h["train_rmse"], h["valid_rmse"],
                                    h["seconds"]):
             print(f"{it:>9}  {tr:>10.4f}  {te:>9.4f}  {sec:>7.2f}")
-        Recommender.from_model(model, train).save(args.out)
+        # Everything the users rated counts as seen, the held-out share too.
+        Recommender.from_model(model, ratings).save(args.out)
         print(f"model written to {args.out}")
         return 0
 
@@ -214,7 +215,14 @@ def _recommend(parser):
         from . import load
         from .loaders import load_titles
 
+        from .recommend import Recommender
+
         rec = load(args.model)
+        if not isinstance(rec, Recommender):
+            raise CommandError(
+                f"{args.model} holds a bare {type(rec).__name__} model, not a "
+                "recommender (write one with lorank fit or Recommender.save)"
+            )
         user = _label(args.user, rec.user_labels)
         titles = load_titles(args.titles) if args.titles else {}
         try:

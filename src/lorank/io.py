@@ -66,6 +66,9 @@ def save(path, arrays, header):
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; save as open() would
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -91,7 +94,10 @@ def load(path):
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such file")
     try:
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
+        with open(path, "rb") as f:
+            data = np.load(f, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError(f"{path}: not a lorank file (a single .npy array)")
             if _HEADER not in data.files:
                 raise ValueError(f"{path}: not a lorank file (no header)")
             raw = data[_HEADER]

@@ -549,6 +549,8 @@ def write_netflix_format(ratings, folder, *, layout="combined", date="2005-01-01
         raise ValueError(f"the Netflix format holds integer ratings, got {bad}")
     if values.size and values.min() < 0:
         raise ValueError(f"the Netflix format holds ratings >= 0, got {values.min()}")
+    if values.size and values.max() >= 1e9:  # the line buffer holds 9 digits
+        raise ValueError(f"the Netflix format holds ratings below 1e9, got {values.max()}")
     users = _ids(ratings.row_labels, ratings.shape[0], "row_labels")
     movies = _ids(ratings.col_labels, ratings.shape[1], "col_labels")
     date_b = np.frombuffer(date.encode("ascii"), dtype=np.uint8)

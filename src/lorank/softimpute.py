@@ -171,6 +171,7 @@ class SoftImpute:
         with single_threaded_blas():
             offset = self._center(ratings, n_threads) if self.biases else None
             U, d, V = _initial_state(start, m, n, rank, dtype, np.random.default_rng(self.random_state))
+            self._state = (U, d, V, offset)  # the last complete iterate (the start first)
 
             def filled(U, d, V):
                 return SparsePlusLowRank.completion(
@@ -218,8 +219,7 @@ class SoftImpute:
                     RuntimeWarning,
                     stacklevel=2,
                 )
-                if self.n_iter_:
-                    U, d, V, _ = self._state
+                U, d, V, _ = self._state  # an iteration may have stopped half way
             finally:
                 bar.close()
             self._finish(filled(U, d, V), V, lam, offset, m, n)
@@ -264,7 +264,7 @@ class SoftImpute:
             self.mean_ = 0.0
             self.row_bias_, self.col_bias_ = np.zeros(m, Z.dtype), np.zeros(n, Z.dtype)
         self._lowrank = None
-        del self._state
+        self.__dict__.pop("_state", None)
 
     def _check_params(self, ratings):
         if ratings.nnz == 0:
