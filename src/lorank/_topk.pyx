@@ -11,6 +11,8 @@ from cython.parallel cimport parallel, prange
 from libc.math cimport INFINITY, NAN
 from libc.stdlib cimport free, malloc
 
+import numpy as np
+
 cimport scipy.linalg.cython_blas as blas
 
 ctypedef fused index_t:
@@ -118,7 +120,7 @@ def topk(const floating[:, ::1] scores, const long long[::1] excl_indptr,
          const index_t[::1] excl_indices, bint worst,
          int[:, ::1] out_idx, floating[:, ::1] out_val, int n_threads):
     """Per row i of ``scores``: the top ``out_idx.shape[1]`` columns, skipping the
-    sorted columns excl_indices[excl_indptr[i]:excl_indptr[i+1]]."""
+    columns excl_indices[excl_indptr[i]:excl_indptr[i+1]]."""
     cdef Py_ssize_t i, j, b = scores.shape[0], n = scores.shape[1]
     cdef int k = out_idx.shape[1]
     cdef floating sign = -1 if worst else 1
@@ -127,12 +129,17 @@ def topk(const floating[:, ::1] scores, const long long[::1] excl_indptr,
     cdef int* hj
     if b == 0 or k == 0:
         return
+    failed = np.zeros(1, np.int32)
+    cdef int[::1] out_of_memory = failed
     with nogil, parallel(num_threads=n_threads):
         key = <floating*> malloc((n if n > 0 else 1) * sizeof(floating))
         hv = <floating*> malloc(k * sizeof(floating))
         hj = <int*> malloc(k * sizeof(int))
         try:
             for i in prange(b, schedule="dynamic", chunksize=16):
+                if key == NULL or hv == NULL or hj == NULL:
+                    out_of_memory[0] = 1
+                    continue
                 for j in range(n):
                     key[j] = sign * scores[i, j]
                 _mask(key, &excl_indices[0] + excl_indptr[i],
@@ -142,6 +149,8 @@ def topk(const floating[:, ::1] scores, const long long[::1] excl_indptr,
             free(key)
             free(hv)
             free(hj)
+    if failed[0]:
+        raise MemoryError("out of memory for the top-k scratch")
 
 
 cdef inline void _gemm_nt(int m, int n, int r, floating alpha, const floating* A,
@@ -181,12 +190,17 @@ def score_topk(const floating[:, ::1] left, const floating[:, ::1] right,
     cdef int* hj
     if n_blocks <= 0 or k == 0:
         return
+    failed = np.zeros(1, np.int32)
+    cdef int[::1] out_of_memory = failed
     with nogil, parallel(num_threads=n_threads):
         buf = <floating*> malloc(block * n * sizeof(floating))
         hv = <floating*> malloc(k * sizeof(floating))
         hj = <int*> malloc(k * sizeof(int))
         try:
             for t in prange(n_blocks, schedule="dynamic", chunksize=1):
+                if buf == NULL or hv == NULL or hj == NULL:
+                    out_of_memory[0] = 1
+                    continue
                 i0 = start + t * block
                 i1 = i0 + block
                 if i1 > stop:
@@ -202,3 +216,5 @@ def score_topk(const floating[:, ::1] left, const floating[:, ::1] right,
             free(buf)
             free(hv)
             free(hj)
+    if failed[0]:
+        raise MemoryError("out of memory for the top-k score buffers")

@@ -76,6 +76,13 @@ def check_rank(rank, shape, name="rank"):
     return rank
 
 
+def check_real(value, name):
+    """A real-number parameter (bools are not numbers here)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    return value
+
+
 def check_int(value, name, *, minimum=None):
     """An integer parameter, optionally with a lower bound."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 from . import _als
 from ._estimator import register
 from ._threads import effective_n_threads, single_threaded_blas
-from ._validation import as_float_dtype, check_int, check_rank
+from ._validation import as_float_dtype, check_int, check_real, check_rank
 from .lowrank import LowRank
 from .ratings import as_ratings
 from .sparse_plus_lowrank import SparsePlusLowRank
@@ -236,11 +236,11 @@ class ALS:
         if ratings.nnz == 0:
             raise ValueError("X has no observed entries")
         rank = check_rank(self.rank, ratings.shape)
-        reg = _check_real(self.reg, "reg")
+        reg = check_real(self.reg, "reg")
         if not np.isfinite(reg) or reg < 0:
             raise ValueError(f"reg must be a finite number >= 0, got {reg!r}")
         max_iter = check_int(self.max_iter, "max_iter", minimum=1)
-        tol = _check_real(self.tol, "tol")
+        tol = check_real(self.tol, "tol")
         if not tol >= 0:
             raise ValueError(f"tol must be a number >= 0, got {tol!r}")
         if self.init not in ("svd", "random"):
@@ -379,12 +379,6 @@ class ALS:
 
 
 register(ALS)  # lorank.load rebuilds it; ALS.save
-
-
-def _check_real(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    return value
 
 
 def _raise_on_failure(status, side, d, ratings):

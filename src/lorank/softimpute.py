@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from ._estimator import register
 from ._threads import effective_n_threads, single_threaded_blas
-from ._validation import as_float_dtype, as_matrix, check_int, check_rank
+from ._validation import as_float_dtype, as_matrix, check_int, check_real, check_rank
 from .lowrank import LowRank
 from .ratings import as_ratings
 from .sparse_plus_lowrank import SparsePlusLowRank
@@ -270,11 +270,11 @@ class SoftImpute:
         if ratings.nnz == 0:
             raise ValueError("X has no observed entries")
         rank = check_rank(self.rank, ratings.shape)
-        lam = _check_real(self.reg, "reg")
+        lam = check_real(self.reg, "reg")
         if not np.isfinite(lam) or lam < 0:
             raise ValueError(f"reg must be a finite number >= 0, got {lam!r}")
         max_iter = check_int(self.max_iter, "max_iter", minimum=1)
-        tol = _check_real(self.tol, "tol")
+        tol = check_real(self.tol, "tol")
         if not tol >= 0:
             raise ValueError(f"tol must be a number >= 0, got {tol!r}")
         if self.callback is not None and not callable(self.callback):
@@ -434,12 +434,6 @@ def _initial_state(start, m, n, rank, dtype, rng):
             G -= keep_u @ (keep_u.T @ G)
         U[:, k:] = scipy.linalg.qr(G, mode="economic", check_finite=False)[0]
     return np.ascontiguousarray(U), d.astype(dtype), V
-
-
-def _check_real(value, name):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    return value
 
 
 # --- paths ------------------------------------------------------------------------
