@@ -8,7 +8,7 @@ import numpy as np
 import scipy.linalg
 from tqdm.auto import tqdm
 
-from ._estimator import register
+from . import _estimator
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import as_float_dtype, as_matrix, check_int, check_real, check_rank
 from .lowrank import LowRank
@@ -535,4 +535,23 @@ def soft_impute_path(X, regs, rank, validation=None, **params):
     return models, np.array(errors)
 
 
-register(SoftImpute)  # lorank.load rebuilds it; SoftImpute.save
+def _to_arrays(model):
+    arrays, header = _estimator.to_arrays(model)
+    U, s, Vt = model._svd
+    arrays.update(svd_u=U, singular_values=s, svd_vt=Vt)
+    return arrays, header
+
+
+def _from_arrays(cls, arrays, header, source="file"):
+    model = _estimator.from_arrays(cls, arrays, header, source)
+    if not {"svd_u", "singular_values", "svd_vt"} <= arrays.keys():
+        raise ValueError(f"{source}: the SoftImpute model has no singular vectors")
+    model._svd = (arrays["svd_u"], arrays["singular_values"], arrays["svd_vt"])
+    model.singular_values_ = arrays["singular_values"]
+    model.effective_rank_ = int(np.count_nonzero(model.singular_values_))
+    return model
+
+
+# lorank.load rebuilds it (singular vectors too, so a loaded model warm-starts);
+# SoftImpute.save.
+_estimator.register(SoftImpute, to_arrays=_to_arrays, from_arrays=_from_arrays)
