@@ -55,6 +55,18 @@ def has_biases(model):
     return bool(biases) if biases is not None else getattr(model, "row_bias_", None) is not None
 
 
+def with_biases(factors, row_bias, col_bias, mean):
+    """``factors`` with mean and biases folded in: ``[L, u + μ, 1] [R, 1, c]ᵀ``
+    (rank + 2), so its entries are the predictions μ + u_i + c_j + l_iᵀ r_j."""
+    from .lowrank import LowRank
+
+    L, R = factors.left, factors.right
+    dt = L.dtype
+    left = np.column_stack([L, (row_bias + mean).astype(dt), np.ones(len(L), dt)])
+    right = np.column_stack([R, np.ones(len(R), dt), col_bias.astype(dt)])
+    return LowRank(left, right)
+
+
 def augmented(model):
     """(left, right) with ``left @ right.T`` the predictions, biases folded in."""
     if hasattr(model, "to_lowrank"):
@@ -63,10 +75,8 @@ def augmented(model):
     L, R, u, c, mean = parts(model)
     if not has_biases(model):
         return L, R
-    dt = L.dtype
-    left = np.hstack([L, (u + mean).astype(dt)[:, None], np.ones((len(L), 1), dt)])
-    right = np.hstack([R, np.ones((len(R), 1), dt), c.astype(dt)[:, None]])
-    return np.ascontiguousarray(left), np.ascontiguousarray(right)
+    X = with_biases(model.factors_, u, c, mean)
+    return X.left, X.right
 
 
 # ---------------------------------------------------------------- files

@@ -8,7 +8,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import _als
-from ._estimator import register
+from ._estimator import register, with_biases
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import as_float_dtype, check_int, check_real, check_rank
 from .lowrank import LowRank
@@ -355,13 +355,8 @@ class ALS:
         """
         self._check_fitted()
         if self._lowrank is None:
-            L, R = self.factors_.left, self.factors_.right
-            if self.biases:
-                one_l = np.ones((L.shape[0], 1), L.dtype)
-                one_r = np.ones((R.shape[0], 1), R.dtype)
-                L = np.hstack([L, (self.row_bias_ + self.mean_)[:, None].astype(L.dtype), one_l])
-                R = np.hstack([R, one_r, self.col_bias_[:, None]])
-            self._lowrank = LowRank(L, R)
+            self._lowrank = (with_biases(self.factors_, self.row_bias_, self.col_bias_,
+                                         self.mean_) if self.biases else self.factors_)
         return self._lowrank
 
     def predict(self, rows, cols):

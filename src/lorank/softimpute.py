@@ -351,12 +351,9 @@ class SoftImpute:
         if not hasattr(self, "factors_"):
             raise AttributeError("this SoftImpute model is not fitted yet; call fit first")
         if self._lowrank is None:
-            L, R = self.factors_.left, self.factors_.right
-            if self.biases:
-                m, n = self.factors_.shape
-                L = np.column_stack([L, (self.row_bias_ + self.mean_).astype(L.dtype), np.ones(m, L.dtype)])
-                R = np.column_stack([R, np.ones(n, R.dtype), self.col_bias_])
-            self._lowrank = LowRank(L, R)
+            self._lowrank = (_estimator.with_biases(self.factors_, self.row_bias_,
+                                                    self.col_bias_, self.mean_)
+                             if self.biases else self.factors_)
         return self._lowrank
 
     def predict(self, rows, cols):
