@@ -133,13 +133,9 @@ cdef int _netflix_chunk(const uint8_t* buf, int64_t start, int64_t end, int64_t 
                 break
             s += 1
             ds = s  # the date: anything up to the end of the line but ',' and ':'
-            while s < end:
-                c = buf[s]
-                if c == 10 or c == 44 or c == 58:
-                    break
-                s += 1
+            s = _line_end(buf, s, end)  # memchr: the line end, in vector steps
             de = s - 1 if s > ds and buf[s - 1] == 13 else s
-            if (s < end and buf[s] != 10) or de == ds:
+            if de == ds or memchr(buf + ds, 44, s - ds) != NULL or memchr(buf + ds, 58, s - ds) != NULL:
                 code = BAD_LINE
                 break
             if movie < 0:
