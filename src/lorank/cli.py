@@ -56,6 +56,9 @@ def _demo(parser):
         if out is None and demo.have_matplotlib():
             out = "lorank-demo"
         demo.run(out, scale=args.scale)
+        if out is None:
+            print("(no figures: pip install 'lorank[plot]' adds matplotlib, and "
+                  "the demo then writes its PNGs to ./lorank-demo)")
         return 0
 
     return handle
