@@ -55,6 +55,22 @@ def has_biases(model):
     return bool(biases) if biases is not None else getattr(model, "row_bias_", None) is not None
 
 
+def training_data(X, validation, dtype):
+    """(ratings, validation ratings or None) in ``dtype`` for an estimator's fit,
+    checking that the validation set has the same shape."""
+    from .ratings import as_ratings
+
+    ratings = as_ratings(X, dtype=dtype)
+    valid = None
+    if validation is not None:
+        valid = as_ratings(validation, dtype=dtype, name="validation")
+        if valid.shape != ratings.shape:
+            raise ValueError(
+                f"validation has shape {valid.shape} but X has shape {ratings.shape}"
+            )
+    return ratings, valid
+
+
 def with_biases(factors, row_bias, col_bias, mean):
     """``factors`` with mean and biases folded in: ``[L, u + μ, 1] [R, 1, c]ᵀ``
     (rank + 2), so its entries are the predictions μ + u_i + c_j + l_iᵀ r_j."""

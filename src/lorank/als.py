@@ -8,11 +8,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import _als
-from ._estimator import register, with_biases
+from ._estimator import register, training_data, with_biases
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import as_float_dtype, check_int, check_real, check_rank
 from .lowrank import LowRank
-from .ratings import as_ratings
 from .sparse_plus_lowrank import SparsePlusLowRank
 from .svd import randomized_svd
 
@@ -150,14 +149,7 @@ class ALS:
         self
         """
         dtype = as_float_dtype(self.dtype)
-        ratings = as_ratings(X, dtype=dtype)
-        valid = None
-        if validation is not None:
-            valid = as_ratings(validation, dtype=dtype, name="validation")
-            if valid.shape != ratings.shape:
-                raise ValueError(
-                    f"validation has shape {valid.shape} but X has shape {ratings.shape}"
-                )
+        ratings, valid = training_data(X, validation, dtype)
         rank, reg, max_iter, tol, n_threads = self._check_params(ratings)
         biases = bool(self.biases)
         weighted = bool(self.weighted_reg)

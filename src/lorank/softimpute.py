@@ -154,14 +154,7 @@ class SoftImpute:
         self
         """
         dtype = as_float_dtype(self.dtype)
-        ratings = as_ratings(X, dtype=dtype)
-        valid = None
-        if validation is not None:
-            valid = as_ratings(validation, dtype=dtype, name="validation")
-            if valid.shape != ratings.shape:
-                raise ValueError(
-                    f"validation has shape {valid.shape} but X has shape {ratings.shape}"
-                )
+        ratings, valid = _estimator.training_data(X, validation, dtype)
         rank, lam, max_iter, tol, n_threads = self._check_params(ratings)
         start = self._check_warm_start(ratings.shape, rank)
         nnz = ratings.nnz
