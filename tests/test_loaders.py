@@ -309,3 +309,19 @@ def test_integer_labels_encoded_like_unique():
         u, c = np.unique(ids, return_inverse=True)
         np.testing.assert_array_equal(uniq, u)
         np.testing.assert_array_equal(codes, c)
+
+
+def test_duplicated_pairs_can_be_resolved(tmp_path):
+    (tmp_path / "r.csv").write_text("user,item,rating\n1,2,4\n1,2,2\n3,2,5\n")
+    with pytest.raises(ValueError, match=r'duplicate entry .*pass duplicates="mean" or "last"'):
+        load_csv(tmp_path / "r.csv")
+    R, _ = load_csv(tmp_path / "r.csv", duplicates="mean")
+    assert triples(R) == {(1, 2): 3.0, (3, 2): 5.0}
+    R, _ = lorank.datasets.load_ratings(tmp_path / "r.csv", duplicates="last")
+    assert triples(R) == {(1, 2): 2.0, (3, 2): 5.0}
+
+
+def test_csv_header_with_byte_order_mark(tmp_path):
+    (tmp_path / "r.csv").write_bytes("\ufeffuser,item,rating\n1,2,4\n3,2,5\n".encode("utf-8"))
+    R, _ = load_csv(tmp_path / "r.csv", user="user", item="item", rating="rating")
+    assert triples(R) == {(1, 2): 4.0, (3, 2): 5.0}

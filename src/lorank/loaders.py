@@ -74,12 +74,13 @@ def _decode(raw):
         return raw.decode("latin-1")
 
 
-def _ratings(users, items, values, dtype, source):
+def _ratings(users, items, values, dtype, source, duplicates="error"):
     from .ratings import Ratings
 
     if len(values) == 0:
         raise ValueError(f"no ratings in {source}")
-    return Ratings.from_labels(users, items, values, dtype=as_float_dtype(dtype))
+    return Ratings.from_labels(users, items, values, dtype=as_float_dtype(dtype),
+                               duplicates=duplicates)
 
 
 # ---------------------------------------------------------------- delimited numeric
@@ -110,7 +111,7 @@ def _read_delimited(path, delimiter, columns, header, *, string_ids=False):
     return users[:got], items[:got], values[:got]
 
 
-def _read_text_columns(path, delimiter, columns, header, encoding="utf-8"):
+def _read_text_columns(path, delimiter, columns, header, encoding="utf-8-sig"):
     """The slow path for non-numeric ids: the csv module, labels kept as strings."""
     users, items, values = [], [], []
     with open(path, newline="", encoding=encoding) as f:
@@ -151,7 +152,7 @@ _MOVIELENS = (  # ratings file, delimiter, header, titles file
 )
 
 
-def load_movielens(path, *, dtype=np.float32):
+def load_movielens(path, *, dtype=np.float32, duplicates="error"):
     """Load a MovieLens rating set and its movie titles.
 
     Reads the 100K ``u.data`` (tab separated: user, item, rating, timestamp),
@@ -209,7 +210,7 @@ def load_movielens(path, *, dtype=np.float32):
             f"separated by tab, '::' or ','), got {_decode(first.rstrip())!r}"
         )
     parsed = _read_delimited(path, delimiter, (0, 1, 2), header)
-    ratings = _ratings(*parsed, dtype, path.name)
+    ratings = _ratings(*parsed, dtype, path.name, duplicates)
     titles_path = path.parent / titles_name
     titles = _movielens_titles(titles_path) if titles_path.is_file() else None
     return Dataset(ratings, titles)
@@ -349,7 +350,7 @@ def _parse_buffer(files, buf, offsets, n_threads):
     return got
 
 
-def load_netflix(path, *, dtype=np.float32, n_threads=None):
+def load_netflix(path, *, dtype=np.float32, n_threads=None, duplicates="error"):
     """Load the Netflix Prize training set (or any file in its layout).
 
     Reads the ``combined_data_*.txt`` files, or a ``training_set/`` folder of
@@ -395,7 +396,7 @@ def load_netflix(path, *, dtype=np.float32, n_threads=None):
     files, titles_path = _netflix_files(path)
     movie, user, rating = parse_netflix(files, n_threads=n_threads)
     source = files[0].name if len(files) == 1 else f"{len(files)} files in {path.name}"
-    ratings = _ratings(user, movie, rating, dtype, source)
+    ratings = _ratings(user, movie, rating, dtype, source, duplicates)
     return Dataset(ratings, _netflix_titles(titles_path) if titles_path else None)
 
 
@@ -420,7 +421,7 @@ def _netflix_titles(path):
 
 
 def load_csv(path, *, user=0, item=1, rating=2, delimiter=",", header=True,
-             dtype=np.float32):
+             dtype=np.float32, duplicates="error"):
     """Load ratings from any delimited text file, or a Parquet file.
 
     Parameters
@@ -435,6 +436,9 @@ def load_csv(path, *, user=0, item=1, rating=2, delimiter=",", header=True,
     header : bool, default=True
         Whether the first line names the columns.
     dtype : {numpy.float32, numpy.float64}, default=numpy.float32
+    duplicates : {"error", "mean", "last"}, default="error"
+        A repeated (user, item) pair: see :class:`lorank.Ratings`. The
+        MovieLens and Netflix loaders take it too.
         Dtype of the rating values.
 
     Returns
@@ -453,20 +457,20 @@ def load_csv(path, *, user=0, item=1, rating=2, delimiter=",", header=True,
     """
     path = _existing(path)
     if path.suffix.lower() in (".parquet", ".pq"):
-        return _load_parquet(path, user, item, rating, dtype)
+        return _load_parquet(path, user, item, rating, dtype, duplicates)
     if not isinstance(delimiter, str) or not delimiter:
         raise ValueError(f"delimiter must be a non-empty string, got {delimiter!r}")
     columns = _columns(path, (user, item, rating), delimiter, header)
     parsed = _read_delimited(path, delimiter, columns, header, string_ids=True)
     if parsed is None:
         parsed = _read_text_columns(path, delimiter, columns, header)
-    return Dataset(_ratings(*parsed, dtype, path.name), None)
+    return Dataset(_ratings(*parsed, dtype, path.name, duplicates), None)
 
 
 def _columns(path, wanted, delimiter, header):
     names = None
     if header:
-        with open(path, encoding="utf-8", errors="replace", newline="") as f:
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
             first = f.readline().rstrip("\r\n")
         names = [n.strip().strip('"') for n in first.split(delimiter)]
     out = []
@@ -485,7 +489,7 @@ def _columns(path, wanted, delimiter, header):
     return tuple(out)
 
 
-def _load_parquet(path, user, item, rating, dtype):
+def _load_parquet(path, user, item, rating, dtype, duplicates):
     try:
         import pyarrow.parquet as pq
     except ImportError:
@@ -499,7 +503,7 @@ def _load_parquet(path, user, item, rating, dtype):
         if c not in names:
             raise ValueError(f"{arg}={c!r} is not a column of {path.name}; columns: {names}")
     u, i, r = (table.column(c).to_numpy() for c in cols)
-    return Dataset(_ratings(u, i, r, dtype, path.name), None)
+    return Dataset(_ratings(u, i, r, dtype, path.name, duplicates), None)
 
 
 # ---------------------------------------------------------------- writer
@@ -631,7 +635,7 @@ def detect_format(path):
     return "csv"
 
 
-def load_ratings(path, *, format="auto", dtype=np.float32, **csv_options):
+def load_ratings(path, *, format="auto", dtype=np.float32, duplicates="error", **csv_options):
     """Load a ratings file or folder in any layout lorank reads.
 
     Parameters
@@ -640,6 +644,8 @@ def load_ratings(path, *, format="auto", dtype=np.float32, **csv_options):
     format : {"auto", "movielens", "netflix", "csv"}, default="auto"
         ``"auto"`` uses :func:`detect_format`.
     dtype : {numpy.float32, numpy.float64}, default=numpy.float32
+    duplicates : {"error", "mean", "last"}, default="error"
+        What to do with a repeated (user, item) pair.
     **csv_options
         Passed to :func:`load_csv` (``user``, ``item``, ``rating``,
         ``delimiter``, ``header``).
@@ -653,12 +659,12 @@ def load_ratings(path, *, format="auto", dtype=np.float32, **csv_options):
     if format == "auto":
         format = detect_format(path)
     if format == "csv":
-        return load_csv(path, dtype=dtype, **csv_options)
+        return load_csv(path, dtype=dtype, duplicates=duplicates, **csv_options)
     if format not in loaders:
         raise ValueError(
             f'format must be "auto", "movielens", "netflix" or "csv", got {format!r}'
         )
-    return loaders[format](path, dtype=dtype)
+    return loaders[format](path, dtype=dtype, duplicates=duplicates)
 
 
 def load_titles(path):
