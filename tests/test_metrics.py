@@ -79,3 +79,13 @@ def test_ml100k_rmse_is_in_the_known_range():
     table = lorank.evaluate(lorank.ALS(10, reg=0.12, random_state=0), R, folds=2,
                             metrics=["rmse"])
     assert 0.88 < table["rmse"]["mean"] < 0.97
+
+
+def test_ranking_metrics_reject_bad_top_lists():
+    test = lorank.Ratings([0, 1], [2, 0], [5.0, 4.0], shape=(2, 3))
+    with pytest.raises(ValueError, match="top contains item 3 but there are 3 items"):
+        lorank.metrics.precision_at_k(np.array([[0, 3], [1, 2]]), test, k=2)
+    with pytest.raises(TypeError, match="k must be an integer"):
+        lorank.metrics.recall_at_k(np.array([[0, 1], [1, 2]]), test, k=2.0)
+    with pytest.raises(TypeError, match="top must hold item indices"):
+        lorank.metrics.ndcg_at_k(np.array([[0.0, 1.0], [1.0, 2.0]]), test, k=2)

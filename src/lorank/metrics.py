@@ -60,10 +60,17 @@ def _hits(top, test, k, threshold):
         raise ValueError(
             f"top must have shape (n_users, >= k) = ({test.shape[0]}, ...), got {top.shape}"
         )
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"k must be an integer, got {k!r}")
+    if k < 1:
+        raise ValueError(f"k must be positive, got {k}")
     if top.shape[1] < k:
         raise ValueError(f"top has {top.shape[1]} items per user, fewer than k={k}")
+    if top.dtype.kind not in "iu":
+        raise TypeError(f"top must hold item indices (integers), got dtype {top.dtype}")
+    if top.size and top.max() >= test.shape[1]:
+        raise ValueError(f"top contains item {int(top.max())} but there are "
+                         f"{test.shape[1]} items (-1 pads short lists)")
     rows, cols, values = test.coo()
     liked = values >= threshold
     n = test.shape[1]
