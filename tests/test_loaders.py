@@ -162,6 +162,9 @@ def test_netflix_training_set_layout(tmp_path):
     ("822109,5,2005-01-01,9", r"expected CustomerID,Rating,Date"),
     ("12:3", r"expected MovieID:, got '12:3'"),
     ("822109,5,2005:01:01", r"expected CustomerID,Rating,Date"),
+    # past the first 8 date bytes, where the scan goes a word at a time
+    ("822109,5,2005-01-01xx,9", r"expected CustomerID,Rating,Date"),
+    ("822109,5,20050101abcdefgh:1", r"expected CustomerID,Rating,Date"),
     ("822109,5,", r"expected CustomerID,Rating,Date"),
     ("99999999999,5,2005-01-01", r"id in .* does not fit in int32"),
 ])

@@ -39,6 +39,37 @@ cdef inline int64_t _line_end(const uint8_t* buf, int64_t p, int64_t end) noexce
     return <const uint8_t*>q - buf
 
 
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    /* Bytes of w equal to c, flagged in their top bit. Exact for every byte
+       below (earlier in memory than) the first match, which is all we read. */
+    static inline uint64_t lorank_bytes_eq(uint64_t w, uint64_t c) {
+        uint64_t v = w ^ (c * 0x0101010101010101ULL);
+        return (v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL;
+    }
+    /* The first '\n', ',' or ':' at or after p (or end), eight bytes a step. */
+    static inline int64_t lorank_date_end(const uint8_t *buf, int64_t p, int64_t end) {
+        while (p + 8 <= end) {
+            uint64_t w;
+            memcpy(&w, buf + p, 8);  /* little-endian: byte k in bits 8k..8k+7 */
+            uint64_t m = lorank_bytes_eq(w, 10) | lorank_bytes_eq(w, 44) | lorank_bytes_eq(w, 58);
+            if (m) return p + (__builtin_ctzll(m) >> 3);
+            p += 8;
+        }
+        while (p < end && buf[p] != 10 && buf[p] != 44 && buf[p] != 58) ++p;
+        return p;
+    }
+    """
+    int64_t lorank_date_end(const uint8_t* buf, int64_t p, int64_t end) noexcept nogil
+
+
+cdef inline int64_t _date_end(const uint8_t* buf, int64_t p, int64_t end) noexcept nogil:
+    """The first newline, ',' or ':' at or after p (or end): a date holds none."""
+    return lorank_date_end(buf, p, end)
+
+
 cdef inline int64_t _uint(const uint8_t* buf, int64_t* s, int64_t q, int64_t limit) noexcept nogil:
     """Parse decimal digits at buf[s[0]:q], advancing s; -1 if there are none,
     -2 if the value exceeds limit."""
@@ -133,9 +164,9 @@ cdef int _netflix_chunk(const uint8_t* buf, int64_t start, int64_t end, int64_t 
                 break
             s += 1
             ds = s  # the date: anything up to the end of the line but ',' and ':'
-            s = _line_end(buf, s, end)  # memchr: the line end, in vector steps
+            s = _date_end(buf, s, end)
             de = s - 1 if s > ds and buf[s - 1] == 13 else s
-            if de == ds or memchr(buf + ds, 44, s - ds) != NULL or memchr(buf + ds, 58, s - ds) != NULL:
+            if (s < end and buf[s] != 10) or de == ds:
                 code = BAD_LINE
                 break
             if movie < 0:
