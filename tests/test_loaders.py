@@ -328,3 +328,14 @@ def test_csv_header_with_byte_order_mark(tmp_path):
     (tmp_path / "r.csv").write_bytes("\ufeffuser,item,rating\n1,2,4\n3,2,5\n".encode("utf-8"))
     R, _ = load_csv(tmp_path / "r.csv", user="user", item="item", rating="rating")
     assert triples(R) == {(1, 2): 4.0, (3, 2): 5.0}
+
+
+def test_string_ids_with_a_multicharacter_delimiter(tmp_path):
+    (tmp_path / "r.dat").write_text("alice::matrix::5\nbob::matrix::3\nalice::heat::4\n")
+    R, _ = load_csv(tmp_path / "r.dat", delimiter="::", header=False)
+    assert R.row_labels.tolist() == ["alice", "bob"]
+    assert triples(R) == {("alice", "matrix"): 5.0, ("bob", "matrix"): 3.0,
+                          ("alice", "heat"): 4.0}
+    (tmp_path / "bad.dat").write_text("alice::matrix::5\nbob::matrix\n")
+    with pytest.raises(ValueError, match=r"bad\.dat line 2: expected user, item"):
+        load_csv(tmp_path / "bad.dat", delimiter="::", header=False)

@@ -115,18 +115,20 @@ def _read_text_columns(path, delimiter, columns, header, encoding="utf-8-sig"):
     """The slow path for non-numeric ids: the csv module, labels kept as strings."""
     users, items, values = [], [], []
     with open(path, newline="", encoding=encoding) as f:
-        reader = csv.reader(f, delimiter=delimiter)
-        if header:
-            next(reader, None)
-        for row in reader:
-            if not row:
+        if len(delimiter) == 1:  # quoted fields allowed
+            reader = csv.reader(f, delimiter=delimiter)
+            rows = ((reader.line_num, row) for row in reader)
+        else:  # the csv module takes one-character delimiters only
+            rows = ((k, line.rstrip("\r\n").split(delimiter)) for k, line in enumerate(f, 1))
+        for k, row in rows:
+            if (header and k == 1) or not row or row == [""]:
                 continue
             try:
                 u, i, r = (row[c] for c in columns)
                 values.append(float(r))
             except (IndexError, ValueError):
                 raise ValueError(
-                    f"{path.name} line {reader.line_num}: expected user, item and a numeric "
+                    f"{path.name} line {k}: expected user, item and a numeric "
                     f"rating in fields {columns}, got {delimiter.join(row)!r}"
                 ) from None
             users.append(u)
