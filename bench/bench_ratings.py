@@ -12,6 +12,9 @@ The memory floor of either method is the input plus one CSR and one CSC
 (4 + 4 bytes per entry each, in float32/int32): that is reported as ``floor``.
 
     python bench/bench_ratings.py [nnz ...]      # default: 10M and 100M
+
+Each ``run`` measures scipy again beside lorank (its pinned core count
+changes nothing for scipy, so the two scipy rows show the run-to-run noise).
 """
 
 import json
@@ -23,9 +26,10 @@ SHAPE = (480_189, 17_770)
 SIZES = {"small": 1_000_000, "medium": 10_000_000, "large": 100_000_000}
 
 _CHILD = r"""
-import json, resource, sys, time
+import json, os, resource, sys, time
+method, nnz, m, n, threads = sys.argv[1], *map(int, sys.argv[2:6])
+os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads])  # lorank uses usable cores
 import numpy as np
-method, nnz, m, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 def rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 def current_rss_mb():
@@ -54,9 +58,10 @@ print(json.dumps({"seconds": seconds, "base_mb": base, "peak_mb": rss_mb(), "out
 """
 
 
-def _measure(method, nnz):
+def _measure(method, nnz, threads):
     out = subprocess.run(
-        [sys.executable, "-c", _CHILD, method, str(nnz), str(SHAPE[0]), str(SHAPE[1])],
+        [sys.executable, "-c", _CHILD, method, str(nnz), str(SHAPE[0]), str(SHAPE[1]),
+         str(threads)],
         check=True, capture_output=True, text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -74,12 +79,15 @@ def _blas():
 def run(size="medium", threads=None):
     """Rows of measurements for one size ("small", "medium", "large" or an nnz).
 
-    The construction kernel is serial, as is scipy's, so ``threads`` is only
-    recorded.
+    Each subprocess is pinned to ``threads`` cores (None = all usable); lorank's
+    counting sorts use one chunk per core, scipy's conversion is serial.
     """
+    from lorank._threads import effective_n_threads
+
+    threads = effective_n_threads(threads)
     nnz = SIZES.get(size, size) if isinstance(size, str) else int(size)
     rows = []
-    results = {m: _measure(m, nnz) for m in ("scipy", "lorank")}
+    results = {m: _measure(m, nnz, threads) for m in ("scipy", "lorank")}
     floor_mb = (2 * nnz * (4 + 4)) / 2**20
     for method, res in results.items():
         rows.append({
@@ -90,7 +98,7 @@ def run(size="medium", threads=None):
             "nnz_out": res["out_nnz"],
             "shape": f"{SHAPE[0]}x{SHAPE[1]}",
             "dtype": "float32/int32",
-            "threads": 1,
+            "threads": threads if method == "lorank" else 1,
             "seconds": round(res["seconds"], 3),
             "peak_rss_mb": round(res["peak_mb"]),
             "build_extra_mb": round(res["peak_mb"] - res["base_mb"]),
@@ -107,13 +115,13 @@ def run(size="medium", threads=None):
 
 def main(argv):
     sizes = [int(float(a)) for a in argv] or [SIZES["medium"], SIZES["large"]]
-    cols = ["method", "nnz_in", "nnz_out", "seconds", "time_vs_scipy", "peak_rss_mb",
+    cols = ["method", "threads", "nnz_in", "nnz_out", "seconds", "time_vs_scipy", "peak_rss_mb",
             "build_extra_mb", "extra_mem_vs_scipy", "floor_extra_mb"]
     print(f"Ratings construction, shape {SHAPE[0]}x{SHAPE[1]}, int32 indices, float32 values, "
-          f"{platform.machine()} 2 cores, serial kernels; BLAS: {_blas()}")
+          f"{platform.machine()} 2 cores (shared), lorank with 1 and 2 threads; BLAS: {_blas()}")
     print("  ".join(f"{c:>34}" if c == "method" else f"{c:>12}" for c in cols))
     for nnz in sizes:
-        for row in run(nnz):
+        for row in run(nnz, 1) + run(nnz, 2):
             print("  ".join(f"{row[c]:>34}" if c == "method" else f"{row[c]:>12}" for c in cols))
 
 
