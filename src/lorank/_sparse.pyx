@@ -97,8 +97,10 @@ def csr_matmat(const long long[::1] indptr, const index_t[::1] indices,
 
 
 # ---------------------------------------------------------------------------
-# Construction of CSR/CSC views for lorank.Ratings (stable counting sorts).
-# Serial and allocation-free apart from one int64 cursor array per pass.
+# Construction of CSR/CSC views for lorank.Ratings: stable counting sorts.
+# The input is cut into n_chunks contiguous pieces, each counted and scattered
+# by one thread into its own slots of every bucket (bucket-major, chunk-minor
+# offsets), so the output is the unique stable order whatever the thread count.
 
 ctypedef fused major_t:
     int
@@ -112,80 +114,114 @@ ctypedef fused out_t:
     int
     long long
 
-from libc.stdlib cimport malloc, free
-from libc.string cimport memcpy
+from libc.stdlib cimport calloc, malloc, free
 
 
-cdef long long* _cursors(const long long[::1] indptr) noexcept nogil:
-    """A malloc'ed copy of indptr[:-1]: the next free slot of every bucket."""
-    cdef Py_ssize_t n = indptr.shape[0] - 1
-    cdef long long* nxt = <long long*> malloc((n if n > 0 else 1) * sizeof(long long))
-    if nxt != NULL and n > 0:
-        memcpy(nxt, &indptr[0], n * sizeof(long long))
-    return nxt
+cdef long long _offsets(long long* cur, long long[::1] indptr, Py_ssize_t n_chunks,
+                        Py_ssize_t n_buckets) noexcept nogil:
+    """Turn per-chunk bucket counts into per-chunk write cursors; fill indptr."""
+    cdef Py_ssize_t b, k
+    cdef long long run = 0, c
+    for b in range(n_buckets):
+        indptr[b] = run
+        for k in range(n_chunks):
+            c = cur[k * n_buckets + b]
+            cur[k * n_buckets + b] = run
+            run = run + c
+    indptr[n_buckets] = run
+    return run
+
+
+def sort_chunks(long long nnz, long long n_buckets, int n_threads):
+    """How many chunks to cut nnz entries into: one per thread, but never more
+    than the entries justify (each chunk holds a count per bucket)."""
+    cdef long long by_size = nnz // max(n_buckets, 1 << 16)
+    return int(max(1, min(n_threads, by_size)))
 
 
 def coo_compress(const major_t[::1] major, const minor_t[::1] minor,
                  const floating[::1] values, long long[::1] indptr,
-                 out_t[::1] out_indices, floating[::1] out_values):
+                 out_t[::1] out_indices, floating[::1] out_values, int n_chunks):
     """Stable counting sort of COO entries by ``major``.
 
     Fills ``indptr`` (length n_major + 1) and, bucket by bucket in input order,
     ``out_indices`` (the minor index) and ``out_values``.
     """
-    cdef Py_ssize_t t, nnz = major.shape[0], n_major = indptr.shape[0] - 1
-    cdef long long p
-    cdef long long* nxt
-    with nogil:
-        for t in range(n_major + 1):
-            indptr[t] = 0
-        for t in range(nnz):
-            indptr[major[t] + 1] += 1
-        for t in range(n_major):
-            indptr[t + 1] += indptr[t]
-        nxt = _cursors(indptr)
-    if nxt == NULL:
+    cdef Py_ssize_t nnz = major.shape[0], nb = indptr.shape[0] - 1
+    cdef Py_ssize_t k, t, nc = n_chunks
+    cdef long long p, lo, hi
+    cdef long long* mine
+    cdef long long* cur = <long long*> calloc(nc * nb + 1, sizeof(long long))
+    if cur == NULL:
         raise MemoryError()
-    with nogil:
-        for t in range(nnz):
-            p = nxt[major[t]]
-            nxt[major[t]] = p + 1
-            out_indices[p] = <out_t> minor[t]
-            out_values[p] = values[t]
-        free(nxt)
+    try:
+        for k in prange(nc, nogil=True, num_threads=nc, schedule="static", chunksize=1):
+            mine = cur + k * nb
+            lo = nnz * k // nc
+            hi = nnz * (k + 1) // nc
+            for t in range(lo, hi):
+                mine[major[t]] += 1
+        with nogil:
+            _offsets(cur, indptr, nc, nb)
+        for k in prange(nc, nogil=True, num_threads=nc, schedule="static", chunksize=1):
+            mine = cur + k * nb
+            lo = nnz * k // nc
+            hi = nnz * (k + 1) // nc
+            for t in range(lo, hi):
+                p = mine[major[t]]
+                mine[major[t]] = p + 1
+                out_indices[p] = <out_t> minor[t]
+                out_values[p] = values[t]
+    finally:
+        free(cur)
 
 
 def compressed_transpose(const long long[::1] indptr, const minor_t[::1] indices,
                          const floating[::1] values, long long[::1] out_indptr,
-                         out_t[::1] out_indices, floating[::1] out_values):
+                         out_t[::1] out_indices, floating[::1] out_values, int n_chunks):
     """CSR -> CSC (or CSC -> CSR) by a stable counting sort over the minor index.
 
     Majors are visited in increasing order, so within every output bucket the
     new minor indices are non-decreasing and equal ones keep their input order.
-    ``out_indptr`` has length n_minor + 1.
+    ``out_indptr`` has length n_minor + 1. Chunks are ranges of majors holding
+    about nnz / n_chunks entries each.
     """
-    cdef Py_ssize_t i, t, n_major = indptr.shape[0] - 1
-    cdef Py_ssize_t n_minor = out_indptr.shape[0] - 1, nnz = indices.shape[0]
-    cdef long long p, q
-    cdef long long* nxt
-    with nogil:
-        for t in range(n_minor + 1):
-            out_indptr[t] = 0
-        for t in range(nnz):
-            out_indptr[indices[t] + 1] += 1
-        for t in range(n_minor):
-            out_indptr[t + 1] += out_indptr[t]
-        nxt = _cursors(out_indptr)
-    if nxt == NULL:
+    cdef Py_ssize_t n_major = indptr.shape[0] - 1, nb = out_indptr.shape[0] - 1
+    cdef Py_ssize_t i, k, nc = n_chunks
+    cdef long long p, q, nnz = indptr[n_major]
+    cdef long long* mine
+    cdef long long* cur = <long long*> calloc(nc * nb + 1, sizeof(long long))
+    cdef Py_ssize_t* first = <Py_ssize_t*> malloc((nc + 1) * sizeof(Py_ssize_t))
+    if cur == NULL or first == NULL:
+        free(cur)
+        free(first)
         raise MemoryError()
-    with nogil:
-        for i in range(n_major):
-            for p in range(indptr[i], indptr[i + 1]):
-                q = nxt[indices[p]]
-                nxt[indices[p]] = q + 1
-                out_indices[q] = <out_t> i
-                out_values[q] = values[p]
-        free(nxt)
+    try:
+        with nogil:
+            # first[k]: the first major of chunk k (majors split by entry count).
+            i = 0
+            for k in range(nc):
+                while i < n_major and indptr[i] < nnz * k // nc:
+                    i = i + 1
+                first[k] = i
+            first[nc] = n_major
+        for k in prange(nc, nogil=True, num_threads=nc, schedule="static", chunksize=1):
+            mine = cur + k * nb
+            for p in range(indptr[first[k]], indptr[first[k + 1]]):
+                mine[indices[p]] += 1
+        with nogil:
+            _offsets(cur, out_indptr, nc, nb)
+        for k in prange(nc, nogil=True, num_threads=nc, schedule="static", chunksize=1):
+            mine = cur + k * nb
+            for i in range(first[k], first[k + 1]):
+                for p in range(indptr[i], indptr[i + 1]):
+                    q = mine[indices[p]]
+                    mine[indices[p]] = q + 1
+                    out_indices[q] = <out_t> i
+                    out_values[q] = values[p]
+    finally:
+        free(cur)
+        free(first)
 
 
 def first_duplicate(const long long[::1] indptr, const minor_t[::1] indices):

@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse
 
 from . import _sparse
+from ._threads import effective_n_threads
 from ._validation import as_float_dtype
 
 _INT32_MAX = np.iinfo(np.int32).max
@@ -143,7 +144,10 @@ def _transpose(indptr, indices, values, n_minor, n_major):
     out_indptr = np.empty(n_minor + 1, dtype=np.int64)
     out_indices = np.empty(len(indices), dtype=_index_dtype(n_major))
     out_values = np.empty(len(values), dtype=values.dtype)
-    _sparse.compressed_transpose(indptr, indices, values, out_indptr, out_indices, out_values)
+    chunks = _sparse.sort_chunks(len(values), n_minor, effective_n_threads(None))
+    _sparse.compressed_transpose(
+        indptr, indices, values, out_indptr, out_indices, out_values, chunks
+    )
     return out_indptr, out_indices, out_values
 
 
@@ -155,7 +159,8 @@ def _build_from_coo(rows, cols, values, shape, duplicates):
     t_indptr = np.empty(n + 1, dtype=np.int64)
     t_rows = np.empty(nnz, dtype=_index_dtype(m))
     t_values = np.empty(nnz, dtype=values.dtype)
-    _sparse.coo_compress(cols, rows, values, t_indptr, t_rows, t_values)
+    chunks = _sparse.sort_chunks(nnz, n, effective_n_threads(None))
+    _sparse.coo_compress(cols, rows, values, t_indptr, t_rows, t_values, chunks)
     # Pass 2: stable sort by row -> CSR with sorted columns; repeated (row, col)
     # pairs are adjacent and in input order.
     indptr, indices, vals = _transpose(t_indptr, t_rows, t_values, m, n)
@@ -165,8 +170,9 @@ def _build_from_coo(rows, cols, values, shape, duplicates):
         if duplicates == "error":
             raise _DuplicateEntry(dup)
         nnz = _sparse.merge_duplicates(indptr, indices, vals, duplicates == "mean")
-        indices = indices[:nnz].copy()
-        vals = vals[:nnz].copy()
+        # Shrink in place (realloc) rather than copy: these arrays have no views.
+        indices.resize(nnz, refcheck=False)
+        vals.resize(nnz, refcheck=False)
     # Pass 3: CSR -> CSC with sorted rows.
     csc = _transpose(indptr, indices, vals, n, m)
     return (indptr, indices, vals), csc
