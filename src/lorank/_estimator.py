@@ -55,6 +55,48 @@ def has_biases(model):
     return bool(biases) if biases is not None else getattr(model, "row_bias_", None) is not None
 
 
+class CompletionModel:
+    """What a fitted completion model (ALS, SoftImpute) does with ``factors_``,
+    ``row_bias_``, ``col_bias_``, ``mean_`` and its ``biases`` flag."""
+
+    _lowrank = None  # cache of to_lowrank(), reset by fit
+
+    def to_lowrank(self):
+        """The completed matrix as a LowRank, mean and biases folded in.
+
+        With biases the factors are ``[a_i, u_i + μ, 1]`` and ``[b_j, 1, c_j]``
+        (rank + 2), so ``to_lowrank().entries(i, j)`` is exactly the prediction.
+
+        Returns
+        -------
+        LowRank
+        """
+        check_fitted(self)
+        if self._lowrank is None:
+            self._lowrank = (with_biases(self.factors_, self.row_bias_, self.col_bias_,
+                                         self.mean_) if self.biases else self.factors_)
+        return self._lowrank
+
+    def predict(self, rows, cols):
+        """Predicted entries at ``(rows[t], cols[t])``, biases included.
+
+        Parameters
+        ----------
+        rows, cols : array_like of int, same shape
+
+        Returns
+        -------
+        ndarray
+        """
+        return self.to_lowrank().entries(rows, cols, n_threads=self.n_threads)
+
+    def _score(self, ratings):
+        """RMSE of the model's predictions on ``ratings``."""
+        rows, cols, values = ratings.coo()
+        err = self.predict(rows, cols) - values
+        return float(np.sqrt(np.mean(np.square(err, dtype=np.float64))))
+
+
 def training_data(X, validation, dtype):
     """(ratings, validation ratings or None) in ``dtype`` for an estimator's fit,
     checking that the validation set has the same shape."""

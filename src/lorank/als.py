@@ -8,7 +8,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import _als
-from ._estimator import register, training_data, with_biases
+from ._estimator import CompletionModel, register, training_data
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import as_float_dtype, check_int, check_real, check_rank
 from .lowrank import LowRank
@@ -21,7 +21,7 @@ __all__ = ["ALS"]
 _BIAS_SWEEPS = 3
 
 
-class ALS:
+class ALS(CompletionModel):
     """Matrix completion by exact alternating least squares.
 
     Fits ``x_ij ≈ μ + u_i + c_j + a_iᵀ b_j`` on the observed entries by minimizing
@@ -201,7 +201,7 @@ class ALS:
                 self._set_learned(A, B, mean, rank)
                 self.n_iter_ = it
                 train = np.sqrt(max(total, 0.0) / nnz)
-                valid_rmse = self._rmse(valid) if valid is not None else np.nan
+                valid_rmse = self._score(valid) if valid is not None else np.nan
                 self._record(it, train, valid_rmse, loss, time.perf_counter() - start)
                 bar.update()
                 bar.set_postfix(train_rmse=f"{train:.4f}", **(
@@ -324,45 +324,6 @@ class ALS:
         h["valid_rmse"].append(float(valid))
         h["objective"].append(float(objective))
         h["seconds"].append(float(seconds))
-
-    def _rmse(self, ratings):
-        rows, cols, values = ratings.coo()
-        err = self.predict(rows, cols) - values
-        return float(np.sqrt(np.mean(np.square(err, dtype=np.float64))))
-
-    # --- using the model ----------------------------------------------------
-    def _check_fitted(self):
-        if not hasattr(self, "factors_"):
-            raise AttributeError("this ALS model is not fitted yet; call fit first")
-
-    def to_lowrank(self):
-        """The completed matrix as a LowRank, mean and biases folded in.
-
-        With biases the factors are ``[a_i, u_i + μ, 1]`` and ``[b_j, 1, c_j]``
-        (rank + 2), so ``to_lowrank().entries(i, j)`` is the prediction.
-
-        Returns
-        -------
-        LowRank
-        """
-        self._check_fitted()
-        if self._lowrank is None:
-            self._lowrank = (with_biases(self.factors_, self.row_bias_, self.col_bias_,
-                                         self.mean_) if self.biases else self.factors_)
-        return self._lowrank
-
-    def predict(self, rows, cols):
-        """Predicted entries at ``(rows[t], cols[t])``.
-
-        Parameters
-        ----------
-        rows, cols : array_like of int, same shape
-
-        Returns
-        -------
-        ndarray
-        """
-        return self.to_lowrank().entries(rows, cols, n_threads=self.n_threads)
 
 
 register(ALS)  # lorank.load rebuilds it; ALS.save

@@ -22,7 +22,7 @@ __all__ = ["SoftImpute", "soft_impute_path", "lambda_max"]
 _CENTER_SWEEPS = 3
 
 
-class SoftImpute:
+class SoftImpute(_estimator.CompletionModel):
     """Matrix completion by soft-impute, kept as sparse + low rank (softImpute-ALS).
 
     Minimizes ``½ ‖P_Ω(X − Z)‖²_F + λ ‖Z‖_*`` over matrices ``Z`` of rank at most
@@ -327,40 +327,6 @@ class SoftImpute:
         return float(np.sqrt(np.mean(np.square(pred - values, dtype=np.float64))))
 
     # --- using the model ----------------------------------------------------
-    def _score(self, ratings):
-        """RMSE of the fitted model's predictions on ``ratings``."""
-        rows, cols, values = ratings.coo()
-        err = self.predict(rows, cols) - values
-        return float(np.sqrt(np.mean(np.square(err, dtype=np.float64))))
-
-    def to_lowrank(self):
-        """The completed matrix as a LowRank, mean and biases folded in (rank
-        ``effective_rank_``, + 2 with biases).
-
-        Returns
-        -------
-        LowRank
-        """
-        if not hasattr(self, "factors_"):
-            raise AttributeError("this SoftImpute model is not fitted yet; call fit first")
-        if self._lowrank is None:
-            self._lowrank = (_estimator.with_biases(self.factors_, self.row_bias_,
-                                                    self.col_bias_, self.mean_)
-                             if self.biases else self.factors_)
-        return self._lowrank
-
-    def predict(self, rows, cols):
-        """Predicted entries at ``(rows[t], cols[t])`` (biases included).
-
-        Parameters
-        ----------
-        rows, cols : array_like of int, same shape
-
-        Returns
-        -------
-        ndarray
-        """
-        return self.to_lowrank().entries(rows, cols, n_threads=self.n_threads)
 
 
 # --- the iteration's small dense steps ---------------------------------------------
