@@ -26,7 +26,6 @@ cimport scipy.linalg.cython_lapack as lapack
 cdef extern from "_als_gram.h" nogil:
     int LORANK_MAXBYTES
     size_t LORANK_SCRATCH_BYTES(size_t row_bytes)
-    int lorank_simd_width()
     int lorank_f_gram(int width, int64_t n, const int* idx, const float* vals, const float* F,
                        int stride, int rank, int biases, double mean,
                        float* G, float* b, double* tt, void* scratch)
@@ -43,24 +42,7 @@ cdef extern from "_als_gram.h" nogil:
 #: Widest factor row the kernel takes, in bytes (rank + biases <= 256 in float32).
 MAX_ROW_BYTES = LORANK_MAXBYTES
 
-# Vector width (bytes) of the Gram/residual loops on this CPU, chosen once.
-cdef int SIMD_WIDTH = lorank_simd_width()
-
-
-def simd_width():
-    """Bytes per vector in the ALS inner loops on this CPU (64, 32 or 16)."""
-    return SIMD_WIDTH
-
-
-def _set_simd_width(int width):
-    """Use the ``width``-byte variant (16, or up to what the CPU runs); for tests
-    of the narrower variants. Returns the previous width."""
-    global SIMD_WIDTH
-    if width not in (16, 32, 64) or width > lorank_simd_width():
-        raise ValueError(f"width must be 16, 32 or 64 and at most "
-                         f"{lorank_simd_width()} on this CPU, got {width}")
-    previous, SIMD_WIDTH = SIMD_WIDTH, width
-    return previous
+include "_simd.pxi"
 
 
 cdef enum:

@@ -8,7 +8,7 @@ import numpy as np
 import scipy.linalg
 from tqdm.auto import tqdm
 
-from . import _estimator
+from . import _estimator, _fill
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import as_float_dtype, as_matrix, check_int, check_real, check_rank
 from .lowrank import LowRank
@@ -164,59 +164,74 @@ class SoftImpute(_estimator.CompletionModel):
         with single_threaded_blas():
             offset = self._center(ratings, n_threads) if self.biases else None
             U, d, V = _initial_state(start, m, n, rank, dtype, np.random.default_rng(self.random_state))
+            passes = _Passes(ratings, rank, offset, n_threads)
             self._state = (U, d, V, offset)  # the last complete iterate (the start first)
-
-            def filled(U, d, V):
-                return SparsePlusLowRank.completion(
-                    ratings, LowRank(U * d, V * d), offset=offset, n_threads=n_threads)
-
             self.history_ = {k: [] for k in
                              ("iteration", "train_rmse", "valid_rmse", "objective", "change", "seconds")}
             self.n_iter_ = 0
             bar = tqdm(total=max_iter, desc="SoftImpute", unit="it", disable=not self.progress,
                        leave=False)
+            # An iterate's training loss comes with the next pass over the data (the
+            # residual there is the iterate's), so each iteration is recorded, and the
+            # callback called, one pass late: two passes per iteration, not three.
+            pending = None  # (iteration, change, seconds) of self._state, not yet recorded
             grams = None
             try:
                 for it in range(1, max_iter + 1):
                     t0 = time.perf_counter()
-                    old = (U, d, V)
-                    # B-step: B̃ = X*ᵀ U D (D² + λ)⁻¹, then rebalance by the SVD of B̃ D.
-                    G = filled(U, d, V).rmatmat(U)
-                    V, d, R = _rebalance(G * _shrink(d, lam), d)
-                    U = U @ R
+                    # B-step: B̃ = X*ᵀ U D (D² + λ)⁻¹ with X*ᵀ U = Sᵀ U + V D² UᵀU,
+                    # then rebalance by the SVD of B̃ D.
+                    SU, sse = passes.product("cols", U, d, V)
+                    if pending is not None:
+                        t_record = time.perf_counter()
+                        done, pending = pending, None
+                        if self._complete(done, sse, valid, nnz, lam, bar) is False:
+                            break
+                        t0 += time.perf_counter() - t_record
+                    G = SU + V @ ((d * d)[:, None] * (U.T @ U))
+                    V1, d1, R = _rebalance(G * _shrink(d, lam), d)
+                    U1 = U @ R
                     # A-step: Ã = X* V D (D² + λ)⁻¹, the same with the roles swapped.
-                    Z = filled(U, d, V)
-                    G = Z.matmat(V)
-                    U, d, R = _rebalance(G * _shrink(d, lam), d)
-                    V = V @ R
-                    Z = filled(U, d, V)
-                    sse = Z.sparse_norm() ** 2
-                    objective = 0.5 * sse + lam * float(np.sum(d.astype(np.float64) ** 2))
-                    change, grams = _relative_change(old, (U, d, V), grams)
+                    SV, _ = passes.product("rows", U1, d1, V1)
+                    G = SV + U1 @ ((d1 * d1)[:, None] * (V1.T @ V1))
+                    U1, d1, R = _rebalance(G * _shrink(d1, lam), d1)
+                    V1 = V1 @ R
+                    change, grams = _relative_change((U, d, V), (U1, d1, V1), grams)
+                    U, d, V = U1, d1, V1
                     self._state = (U, d, V, offset)
                     self.n_iter_ = it
-                    train = np.sqrt(sse / nnz)
-                    valid_rmse = self._rmse(valid, U * (d * d), V, offset) if valid is not None else np.nan
-                    self._record(it, train, valid_rmse, objective, change, time.perf_counter() - t0)
-                    bar.update()
-                    bar.set_postfix(train_rmse=f"{train:.4f}", **(
-                        {"valid_rmse": f"{valid_rmse:.4f}"} if valid is not None else {}))
-                    if self.callback is not None and self.callback(self, it) is False:
-                        break
+                    pending = (it, change, time.perf_counter() - t0)
                     if change < tol:
                         break
             except KeyboardInterrupt:
-                warnings.warn(
-                    f"SoftImpute interrupted after {self.n_iter_} complete iterations; "
-                    "keeping the last complete iterate",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
+                _warn_interrupted(self.n_iter_)
                 U, d, V, _ = self._state  # an iteration may have stopped half way
-            finally:
-                bar.close()
-            self._finish(filled(U, d, V), V, lam, offset, m, n)
+            # The last step's pass, X* V at the final iterate, also gives its loss.
+            SV, sse = passes.product("rows", U, d, V)
+            if pending is not None:
+                try:
+                    self._complete(pending, sse, valid, nnz, lam, bar)
+                except KeyboardInterrupt:
+                    _warn_interrupted(self.n_iter_)
+            bar.close()
+            self._finish(SV + U @ ((d * d)[:, None] * (V.T @ V)), V, lam, offset, m, n, dtype)
         return self
+
+    def _complete(self, pending, sse, valid, nnz, lam, bar):
+        """Record the iterate in ``self._state`` (its loss is ``sse``), update the
+        bar and call the callback; returns what the callback returned."""
+        it, change, seconds = pending
+        U, d, V, offset = self._state
+        objective = 0.5 * sse + lam * float(np.sum(d.astype(np.float64) ** 2))
+        train = np.sqrt(sse / nnz)
+        valid_rmse = self._rmse(valid, U * (d * d), V, offset) if valid is not None else np.nan
+        self._record(it, train, valid_rmse, objective, change, seconds)
+        bar.update()
+        bar.set_postfix(train_rmse=f"{train:.4f}", **(
+            {"valid_rmse": f"{valid_rmse:.4f}"} if valid is not None else {}))
+        if self.callback is not None:
+            return self.callback(self, it)
+        return None
 
     def _center(self, ratings, n_threads):
         """μ, u, c by alternating mean sweeps (compiled row/column sums of the
@@ -241,11 +256,11 @@ class SoftImpute(_estimator.CompletionModel):
         self.mean_, self.row_bias_, self.col_bias_ = mean, u.astype(dtype), c.astype(dtype)
         return offset()
 
-    def _finish(self, Z, V, lam, offset, m, n):
+    def _finish(self, XV, V, lam, offset, m, n, dtype):
         """Last step: SVD of X* V = Û Σ Rᵀ, V ← V R, singular values (σ − λ)₊."""
-        U, sigma, Rt = scipy.linalg.svd(Z.matmat(V), full_matrices=False, check_finite=False)
+        U, sigma, Rt = scipy.linalg.svd(XV, full_matrices=False, check_finite=False)
         V = V @ Rt.T
-        s = np.maximum(sigma - lam, 0).astype(Z.dtype)
+        s = np.maximum(sigma - lam, 0).astype(dtype)
         k = int(np.count_nonzero(s))
         root = np.sqrt(s[:k])
         self.singular_values_ = s
@@ -255,7 +270,7 @@ class SoftImpute(_estimator.CompletionModel):
         self._svd = (np.ascontiguousarray(U), s, np.ascontiguousarray(V.T))
         if offset is None:
             self.mean_ = 0.0
-            self.row_bias_, self.col_bias_ = np.zeros(m, Z.dtype), np.zeros(n, Z.dtype)
+            self.row_bias_, self.col_bias_ = np.zeros(m, dtype), np.zeros(n, dtype)
         self._lowrank = None
         self.__dict__.pop("_state", None)
 
@@ -329,6 +344,85 @@ class SoftImpute(_estimator.CompletionModel):
     # --- using the model ----------------------------------------------------
 
 
+def _warn_interrupted(n_iter):
+    warnings.warn(
+        f"SoftImpute interrupted after {n_iter} complete iterations; "
+        "keeping the last complete iterate",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
+# --- the passes over the data ------------------------------------------------------
+
+
+class _Passes:
+    """S V and Sᵀ U for the residual S = P_Ω(X − U D² Vᵀ − offset), each in one
+    compiled pass (``_fill``) that also returns Σ s² (the iterate's loss).
+
+    The factors live in rows padded to whole 64-byte vectors, [U, offset] and
+    [V, offset], and D² scales the target side's lanes, so the rows that form a
+    residual are the rows it multiplies. For each side the pass gathers (target by
+    target, reading the other side's rows at random) when the other side fits in
+    cache, else scatters (other-side row by row into per-chunk accumulators of
+    the target side) when the target side does.
+    """
+
+    CACHE_BYTES = 4 << 20
+    CHUNKS = 16  # the scatter form's chunks: fixed, so results don't depend on threads
+
+    def __init__(self, ratings, rank, offset, n_threads):
+        m, n = ratings.shape
+        dtype = ratings.dtype
+        lanes = 64 // dtype.itemsize
+        width = rank + (2 if offset is not None else 0)
+        stride = -(-width // lanes) * lanes
+        if stride * dtype.itemsize > _fill.MAX_ROW_BYTES:
+            raise ValueError(f"rank={rank} is too large for SoftImpute in {dtype}")
+        self.rank, self.n_threads, self.ratings = rank, n_threads, ratings
+        self.factor = {"rows": np.zeros((m, stride), dtype), "cols": np.zeros((n, stride), dtype)}
+        self.scale = np.zeros(stride, dtype)
+        if offset is not None:
+            self.factor["rows"][:, rank:rank + 2] = offset.left
+            self.factor["cols"][:, rank:rank + 2] = offset.right
+            self.scale[rank:rank + 2] = 1
+        self.out = {k: np.empty_like(f) for k, f in self.factor.items()}
+        self.plan = {}
+        for side, other in (("rows", "cols"), ("cols", "rows")):
+            target_bytes, other_bytes = (self.factor[k].nbytes for k in (side, other))
+            if other_bytes <= self.CACHE_BYTES or target_bytes > self.CACHE_BYTES:
+                self.plan[side] = None  # gather
+            else:
+                view = ratings.csr if side == "cols" else ratings.csc  # other-side major
+                cum = view.indptr
+                chunks = np.searchsorted(cum, np.linspace(0, cum[-1], self.CHUNKS + 1))
+                chunks = np.unique(np.clip(chunks, 0, len(cum) - 1)).astype(np.int64)
+                chunks[0], chunks[-1] = 0, len(cum) - 1
+                acc = np.empty((len(chunks) - 1, *self.factor[side].shape), dtype)
+                self.plan[side] = (view, chunks, acc, np.empty(len(chunks) - 1))
+
+    def product(self, side, U, d, V):
+        """(S V, Σ s²) for side="rows", (Sᵀ U, Σ s²) for side="cols", at Z = U D² Vᵀ.
+        The product is a view of a buffer that the next call for the side overwrites."""
+        r = self.rank
+        rows, cols = self.factor["rows"], self.factor["cols"]
+        rows[:, :r], cols[:, :r] = U, V
+        self.scale[:r] = d * d
+        target, other = (rows, cols) if side == "rows" else (cols, rows)
+        out = self.out[side]
+        plan = self.plan[side]
+        if plan is None:
+            view = self.ratings.csr if side == "rows" else self.ratings.csc
+            sse = np.empty(target.shape[0])
+            _fill.gather(view.indptr, view.indices, view.values, target, self.scale, other,
+                         out, sse, self.n_threads)
+        else:
+            view, chunks, acc, sse = plan
+            _fill.scatter(view.indptr, view.indices, view.values, target * self.scale, other,
+                          chunks, acc, sse, out, self.n_threads)
+        return out[:, :r], float(sse.sum())
+
+
 # --- the iteration's small dense steps ---------------------------------------------
 
 
@@ -340,8 +434,22 @@ def _shrink(d, lam):
 
 def _rebalance(Ft, d):
     """Thin SVD F̃ D = W Σ Rᵀ -> (W, √Σ, R): the new orthonormal factor, the new D,
-    and the rotation to apply to the other factor."""
-    W, sigma, Rt = scipy.linalg.svd(Ft * d, full_matrices=False, check_finite=False)
+    and the rotation to apply to the other factor.
+
+    In float32 it goes through the float64 Gram matrix (FᵀF = R Σ² Rᵀ, W = F R Σ⁻¹):
+    4x faster than LAPACK's SVD at 480k x 10, and its error, about eps64·κ², stays
+    below float32's for a condition number κ up to 10⁴. Worse-conditioned or rank
+    deficient F takes the SVD."""
+    F = Ft * d
+    if F.dtype == np.float32:
+        F64 = F.astype(np.float64)
+        w, Q = np.linalg.eigh(F64.T @ F64)
+        w, Q = w[::-1], Q[:, ::-1]
+        if w[-1] > 1e-8 * w[0] > 0:
+            sigma = np.sqrt(w)
+            W = F @ (Q / sigma).astype(np.float32)
+            return W, np.sqrt(sigma).astype(np.float32), Q.astype(np.float32)
+    W, sigma, Rt = scipy.linalg.svd(F, full_matrices=False, check_finite=False)
     return np.ascontiguousarray(W), np.sqrt(sigma).astype(Ft.dtype), Rt.T
 
 

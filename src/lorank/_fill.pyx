@@ -1,0 +1,114 @@
+"""Soft-impute's passes over the observations: S @ V and Sᵀ @ U for the residual
+S = P_Ω(X − T Oᵀ) of the filled-in matrix, with the factor that multiplies S the
+same rows that form it (see softimpute.py), in one compiled pass each.
+
+Factor rows are ``stride`` wide, whole 64-byte vectors. The target side's rows are
+scaled lane-wise by ``scale`` before the dot product (soft-impute's D²). Two loop
+orders, chosen by the caller from the sizes:
+
+- ``gather``: target by target over the target-major view (each target reads its
+  other-side rows at random: best when the other side fits in cache);
+- ``scatter``: other-side row by row over the other-side-major view, adding into
+  one accumulator per chunk of rows, then the chunks summed in order (the target
+  side is read and written at random: best when it fits in cache).
+
+Each target's sum runs in a fixed order set by the data and the chunks, never by
+the thread count. Inputs are validated in Python; only the row layout is checked.
+"""
+
+from cython cimport floating
+
+from cython.parallel cimport prange
+from libc.stdint cimport int64_t
+from libc.string cimport memset
+
+cdef extern from "_fill_pass.h" nogil:
+    int LORANK_MAXBYTES
+    double lorank_fill_f_gather(int width, int64_t n, const int* idx, const float* vals,
+                                const float* O, int stride, const float* t,
+                                const float* scale, float* out)
+    double lorank_fill_d_gather(int width, int64_t n, const int* idx, const double* vals,
+                                const double* O, int stride, const double* t,
+                                const double* scale, double* out)
+    double lorank_fill_f_scatter(int width, int64_t n, const int* idx, const float* vals,
+                                 const float* TD, int stride, const float* o, float* acc)
+    double lorank_fill_d_scatter(int width, int64_t n, const int* idx, const double* vals,
+                                 const double* TD, int stride, const double* o, double* acc)
+
+#: Widest factor row the passes take, in bytes.
+MAX_ROW_BYTES = LORANK_MAXBYTES
+
+include "_simd.pxi"
+
+
+cdef int _check_rows(Py_ssize_t stride, Py_ssize_t itemsize, others) except -1:
+    if (stride * itemsize) % 64 or stride * itemsize > LORANK_MAXBYTES or any(
+            w != stride for w in others):
+        raise ValueError(
+            f"factor rows must be whole 64-byte vectors of at most {LORANK_MAXBYTES} "
+            f"bytes, the same for every factor; got widths {[stride, *others]}"
+        )
+    return 0
+
+
+def gather(const long long[::1] indptr, const int[::1] indices,
+           const floating[::1] values, const floating[:, ::1] T,
+           const floating[::1] scale, const floating[:, ::1] O,
+           floating[:, ::1] out, double[::1] sse, int n_threads):
+    """For every target j (row j of T, slice j of the target-major view):
+    ``out[j] = Σ s O[i]`` and ``sse[j] = Σ s²`` over its observations (i, x),
+    with s = x − ⟨T[j] * scale, O[i]⟩."""
+    cdef Py_ssize_t n_target = T.shape[0], j
+    cdef int stride = <int> T.shape[1]
+    _check_rows(stride, sizeof(floating), (O.shape[1], out.shape[1], scale.shape[0]))
+    cdef int64_t p0
+    for j in prange(n_target, nogil=True, num_threads=n_threads, schedule="dynamic",
+                    chunksize=64):
+        p0 = indptr[j]
+        if floating is double:
+            sse[j] = lorank_fill_d_gather(SIMD_WIDTH, indptr[j + 1] - p0, &indices[p0],
+                                          &values[p0], &O[0, 0], stride, &T[j, 0],
+                                          &scale[0], &out[j, 0])
+        else:
+            sse[j] = lorank_fill_f_gather(SIMD_WIDTH, indptr[j + 1] - p0, &indices[p0],
+                                          &values[p0], &O[0, 0], stride, &T[j, 0],
+                                          &scale[0], &out[j, 0])
+
+
+def scatter(const long long[::1] indptr, const int[::1] indices,
+            const floating[::1] values, const floating[:, ::1] TD,
+            const floating[:, ::1] O, const long long[::1] chunks,
+            floating[:, :, ::1] acc, double[::1] sse, floating[:, ::1] out,
+            int n_threads):
+    """The same sums as :func:`gather` from the other-side-major view, with the
+    target rows already scaled (``TD``): chunk c of other-side rows
+    ``chunks[c]:chunks[c+1]`` adds into ``acc[c]`` (scratch, zeroed here) and
+    ``sse[c]``; then ``out[j] = Σ_c acc[c, j]`` in chunk order."""
+    cdef Py_ssize_t n_chunks = chunks.shape[0] - 1, n_target = TD.shape[0]
+    cdef int stride = <int> TD.shape[1]
+    _check_rows(stride, sizeof(floating), (O.shape[1], out.shape[1], acc.shape[2]))
+    cdef Py_ssize_t c, i, j, k
+    cdef int64_t p0
+    cdef double ss
+    cdef floating total
+    for c in prange(n_chunks, nogil=True, num_threads=n_threads, schedule="dynamic",
+                    chunksize=1):
+        ss = 0
+        memset(&acc[c, 0, 0], 0, n_target * stride * sizeof(floating))
+        for i in range(chunks[c], chunks[c + 1]):
+            p0 = indptr[i]
+            if floating is double:
+                ss = ss + lorank_fill_d_scatter(SIMD_WIDTH, indptr[i + 1] - p0,
+                                                &indices[p0], &values[p0], &TD[0, 0],
+                                                stride, &O[i, 0], &acc[c, 0, 0])
+            else:
+                ss = ss + lorank_fill_f_scatter(SIMD_WIDTH, indptr[i + 1] - p0,
+                                                &indices[p0], &values[p0], &TD[0, 0],
+                                                stride, &O[i, 0], &acc[c, 0, 0])
+        sse[c] = ss
+    for j in prange(n_target, nogil=True, num_threads=n_threads, schedule="static"):
+        for k in range(stride):
+            total = 0
+            for c in range(n_chunks):
+                total = total + acc[c, j, k]
+            out[j, k] = total

@@ -1,0 +1,247 @@
+/* Hot loops of soft-impute: one pass over the observations that forms the residual
+ * s = x − ⟨t, o⟩ of each observed entry and accumulates s · o, in C with vector
+ * types (see _als_gram.h for the variants and their dispatch).
+ *
+ * Factor rows are `stride` wide, whole vectors, zero padded. With the target side
+ * t (rows for S V, columns for Sᵀ U) and the other side o:
+ *   gather:  one target row t (scaled lane-wise by `scale`), its observations at
+ *            other-side rows idx[0..n): out = Σ s o_idx (one row), returns Σ s²;
+ *   scatter: one other-side row o, its observations at target rows idx[0..n) of
+ *            the pre-scaled target factor TD: acc[idx] += s o, returns Σ s².
+ * Every target's sum runs in a fixed order; the scatter form's order is fixed by
+ * the caller's chunks of other-side rows.
+ */
+#ifndef LORANK_FILL_PASS_H
+#define LORANK_FILL_PASS_H
+
+#include "_als_gram.h"
+
+/* Observations between a gathered row's prefetch and its use (the scatter form's
+   rows are cache-resident by construction). */
+#define LORANK_FILL_AHEAD 16
+
+/* Horizontal sums by butterflies: x + x[l ^ h] for h = lanes/2, ..., 1 leaves the
+   sum in every lane (a fixed order), in shuffles rather than lane by lane. */
+typedef int32_t lorank_mi64 __attribute__((vector_size(64)));
+typedef int64_t lorank_ml64 __attribute__((vector_size(64)));
+typedef int32_t lorank_mi32 __attribute__((vector_size(32)));
+typedef int64_t lorank_ml32 __attribute__((vector_size(32)));
+typedef int32_t lorank_mi16 __attribute__((vector_size(16)));
+typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
+#define LORANK_X2(h) 0 ^ (h), 1 ^ (h)
+#define LORANK_X4(h) LORANK_X2(h), 2 ^ (h), 3 ^ (h)
+#define LORANK_X8(h) LORANK_X4(h), 4 ^ (h), 5 ^ (h), 6 ^ (h), 7 ^ (h)
+#define LORANK_X16(h) LORANK_X8(h), 8 ^ (h), 9 ^ (h), 10 ^ (h), 11 ^ (h), \
+    12 ^ (h), 13 ^ (h), 14 ^ (h), 15 ^ (h)
+#define LORANK_BFLY(x, MT, X, h) x += __builtin_shuffle(x, (MT){X(h)})
+#define LORANK_HSUM_16(x, MT) do { LORANK_BFLY(x, MT, LORANK_X16, 8); \
+    LORANK_BFLY(x, MT, LORANK_X16, 4); LORANK_BFLY(x, MT, LORANK_X16, 2); \
+    LORANK_BFLY(x, MT, LORANK_X16, 1); } while (0)
+#define LORANK_HSUM_8(x, MT) do { LORANK_BFLY(x, MT, LORANK_X8, 4); \
+    LORANK_BFLY(x, MT, LORANK_X8, 2); LORANK_BFLY(x, MT, LORANK_X8, 1); } while (0)
+#define LORANK_HSUM_4(x, MT) do { LORANK_BFLY(x, MT, LORANK_X4, 2); \
+    LORANK_BFLY(x, MT, LORANK_X4, 1); } while (0)
+#define LORANK_HSUM_2(x, MT) LORANK_BFLY(x, MT, LORANK_X2, 1)
+
+
+/* The four dot products of a batch at once: pairs of vectors are folded together
+   (two-source shuffles), so a batch costs about two shuffles per dot product and
+   a short dependency chain. d[0..4) receives the sums of p0..p3. */
+#define LORANK_FOLD(x, y, MT, ...) (__builtin_shuffle(x, y, (MT){__VA_ARGS__}))
+#define LORANK_SUM4_16(MT, p0, p1, p2, p3, d) do {                                 \
+    __typeof__(p0) q01_ = LORANK_FOLD(p0, p1, MT, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) \
+                        + LORANK_FOLD(p0, p1, MT, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31); \
+    __typeof__(p0) q23_ = LORANK_FOLD(p2, p3, MT, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) \
+                        + LORANK_FOLD(p2, p3, MT, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31); \
+    __typeof__(p0) r_ = LORANK_FOLD(q01_, q23_, MT, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27) \
+                      + LORANK_FOLD(q01_, q23_, MT, 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31); \
+    LORANK_BFLY(r_, MT, LORANK_X16, 2);                                            \
+    LORANK_BFLY(r_, MT, LORANK_X16, 1);                                            \
+    (d)[0] = r_[0]; (d)[1] = r_[8]; (d)[2] = r_[4]; (d)[3] = r_[12];               \
+} while (0)
+#define LORANK_SUM4_8(MT, p0, p1, p2, p3, d) do {                                  \
+    __typeof__(p0) q01_ = LORANK_FOLD(p0, p1, MT, 0, 1, 2, 3, 8, 9, 10, 11)        \
+                        + LORANK_FOLD(p0, p1, MT, 4, 5, 6, 7, 12, 13, 14, 15);     \
+    __typeof__(p0) q23_ = LORANK_FOLD(p2, p3, MT, 0, 1, 2, 3, 8, 9, 10, 11)        \
+                        + LORANK_FOLD(p2, p3, MT, 4, 5, 6, 7, 12, 13, 14, 15);     \
+    __typeof__(p0) r_ = LORANK_FOLD(q01_, q23_, MT, 0, 1, 8, 9, 4, 5, 12, 13)      \
+                      + LORANK_FOLD(q01_, q23_, MT, 2, 3, 10, 11, 6, 7, 14, 15);   \
+    LORANK_BFLY(r_, MT, LORANK_X8, 1);                                             \
+    (d)[0] = r_[0]; (d)[1] = r_[4]; (d)[2] = r_[2]; (d)[3] = r_[6];                \
+} while (0)
+#define LORANK_SUM4_4(MT, p0, p1, p2, p3, d) do {                                  \
+    __typeof__(p0) q01_ = LORANK_FOLD(p0, p1, MT, 0, 1, 4, 5)                      \
+                        + LORANK_FOLD(p0, p1, MT, 2, 3, 6, 7);                     \
+    __typeof__(p0) q23_ = LORANK_FOLD(p2, p3, MT, 0, 1, 4, 5)                      \
+                        + LORANK_FOLD(p2, p3, MT, 2, 3, 6, 7);                     \
+    __typeof__(p0) r_ = LORANK_FOLD(q01_, q23_, MT, 0, 4, 2, 6)                    \
+                      + LORANK_FOLD(q01_, q23_, MT, 1, 5, 3, 7);                   \
+    (d)[0] = r_[0]; (d)[1] = r_[2]; (d)[2] = r_[1]; (d)[3] = r_[3];                \
+} while (0)
+#define LORANK_SUM4_2(MT, p0, p1, p2, p3, d) do {                                  \
+    __typeof__(p0) q01_ = LORANK_FOLD(p0, p1, MT, 0, 2) + LORANK_FOLD(p0, p1, MT, 1, 3); \
+    __typeof__(p0) q23_ = LORANK_FOLD(p2, p3, MT, 0, 2) + LORANK_FOLD(p2, p3, MT, 1, 3); \
+    (d)[0] = q01_[0]; (d)[1] = q01_[1]; (d)[2] = q23_[0]; (d)[3] = q23_[1];        \
+} while (0)
+
+/* ⟨a, row⟩ over NV vectors: a lane-wise product, then the butterflies. */
+#define LORANK_FILL_DOT(VT, NV, HSUM, a, row, out)                                 \
+    do {                                                                           \
+        VT acc_ = (a)[0] * (row)[0];                                               \
+        for (int v_ = 1; v_ < (NV); ++v_) acc_ += (a)[v_] * (row)[v_];             \
+        HSUM(acc_);                                                                \
+        (out) = acc_[0];                                                           \
+    } while (0)
+
+/* The four products a * row_e of a batch, summed over the NV vectors. */
+#define LORANK_FILL_PRODUCTS(VT, NV, a, r, pr)                                     \
+    for (int e_ = 0; e_ < 4; ++e_) {                                               \
+        (pr)[e_] = (a)[0] * (r)[e_][0];                                            \
+        for (int v_ = 1; v_ < (NV); ++v_) (pr)[e_] += (a)[v_] * (r)[e_][v_];       \
+    }
+
+/* Four accumulators (acc and ss per batch position) keep the loop-carried chains
+   short; they are added in a fixed order at the end. */
+#define LORANK_FILL_GATHER(T, VT, NV, HSUM, SUM4)                                  \
+    {                                                                              \
+        VT a[NV], acc[4][NV];                                                      \
+        double ss4[4] = {0, 0, 0, 0};                                              \
+        for (int v = 0; v < (NV); ++v) {                                           \
+            a[v] = ((const VT *)t)[v] * ((const VT *)scale)[v];                    \
+            for (int e = 0; e < 4; ++e) acc[e][v] = (VT){0};                       \
+        }                                                                          \
+        int64_t p = 0;                                                             \
+        for (; p + 4 <= n; p += 4) {                                               \
+            const VT *r[4];                                                        \
+            VT pr[4];                                                              \
+            T d[4];                                                                \
+            if (p + LORANK_FILL_AHEAD + 4 <= n)                                   \
+                for (int e = 0; e < 4; ++e)                                        \
+                    __builtin_prefetch(O + (size_t)idx[p + LORANK_FILL_AHEAD + e] * stride, 0, 1); \
+            for (int e = 0; e < 4; ++e) r[e] = (const VT *)(O + (size_t)idx[p + e] * stride); \
+            LORANK_FILL_PRODUCTS(VT, NV, a, r, pr);                                \
+            SUM4(pr[0], pr[1], pr[2], pr[3], d);                                   \
+            for (int e = 0; e < 4; ++e) {                                          \
+                const T s = vals[p + e] - d[e];                                    \
+                ss4[e] += (double)s * s;                                           \
+                for (int v = 0; v < (NV); ++v) acc[e][v] += s * r[e][v];           \
+            }                                                                      \
+        }                                                                          \
+        for (; p < n; ++p) {                                                       \
+            const VT *row = (const VT *)(O + (size_t)idx[p] * stride);             \
+            T dot;                                                                 \
+            LORANK_FILL_DOT(VT, NV, HSUM, a, row, dot);                            \
+            const T s = vals[p] - dot;                                             \
+            ss4[0] += (double)s * s;                                               \
+            for (int v = 0; v < (NV); ++v) acc[0][v] += s * row[v];                \
+        }                                                                          \
+        ss = (ss4[0] + ss4[1]) + (ss4[2] + ss4[3]);                                \
+        for (int v = 0; v < (NV); ++v)                                             \
+            ((VT *)out)[v] = (acc[0][v] + acc[1][v]) + (acc[2][v] + acc[3][v]);    \
+    }
+
+#define LORANK_FILL_SCATTER(T, VT, NV, HSUM, SUM4)                                 \
+    {                                                                              \
+        VT a[NV];                                                                  \
+        for (int v = 0; v < (NV); ++v) a[v] = ((const VT *)o)[v];                  \
+        double ss4[4] = {0, 0, 0, 0};                                              \
+        int64_t p = 0;                                                             \
+        for (; p + 4 <= n; p += 4) {                                               \
+            const VT *r[4];                                                        \
+            VT pr[4];                                                              \
+            T d[4];                                                                \
+            for (int e = 0; e < 4; ++e) r[e] = (const VT *)(TD + (size_t)idx[p + e] * stride); \
+            LORANK_FILL_PRODUCTS(VT, NV, a, r, pr);                                \
+            SUM4(pr[0], pr[1], pr[2], pr[3], d);                                   \
+            for (int e = 0; e < 4; ++e) {                                          \
+                const T s = vals[p + e] - d[e];                                    \
+                ss4[e] += (double)s * s;                                           \
+                VT *dst = (VT *)(acc + (size_t)idx[p + e] * stride);               \
+                for (int v = 0; v < (NV); ++v) dst[v] += s * a[v];                 \
+            }                                                                      \
+        }                                                                          \
+        for (; p < n; ++p) {                                                       \
+            const size_t off = (size_t)idx[p] * stride;                            \
+            const VT *row = (const VT *)(TD + off);                                \
+            T dot;                                                                 \
+            LORANK_FILL_DOT(VT, NV, HSUM, a, row, dot);                            \
+            const T s = vals[p] - dot;                                             \
+            ss4[0] += (double)s * s;                                               \
+            VT *dst = (VT *)(acc + off);                                           \
+            for (int v = 0; v < (NV); ++v) dst[v] += s * a[v];                     \
+        }                                                                          \
+        ss = (ss4[0] + ss4[1]) + (ss4[2] + ss4[3]);                                \
+    }
+
+#define LORANK_FILL_DEFINE(NAME, T, VT, HSUM, SUM4, TARGET)                                    \
+TARGET static double NAME##_gather(                                                \
+    int64_t n, const int *__restrict__ idx, const T *__restrict__ vals,            \
+    const T *__restrict__ O, int stride, const T *__restrict__ t,                  \
+    const T *__restrict__ scale, T *__restrict__ out)                              \
+{                                                                                  \
+    const int nv = stride / (int)(sizeof(VT) / sizeof(T));                         \
+    double ss = 0;                                                                 \
+    switch (nv) {                                                                  \
+        case 1: LORANK_FILL_GATHER(T, VT, 1, HSUM, SUM4) break;                                \
+        case 2: LORANK_FILL_GATHER(T, VT, 2, HSUM, SUM4) break;                                \
+        case 4: LORANK_FILL_GATHER(T, VT, 4, HSUM, SUM4) break;                                \
+        default: LORANK_FILL_GATHER(T, VT, nv, HSUM, SUM4) break;                              \
+    }                                                                              \
+    return ss;                                                                     \
+}                                                                                  \
+                                                                                   \
+TARGET static double NAME##_scatter(                                               \
+    int64_t n, const int *__restrict__ idx, const T *__restrict__ vals,            \
+    const T *__restrict__ TD, int stride, const T *__restrict__ o,                 \
+    T *__restrict__ acc)                                                           \
+{                                                                                  \
+    const int nv = stride / (int)(sizeof(VT) / sizeof(T));                         \
+    double ss = 0;                                                                 \
+    switch (nv) {                                                                  \
+        case 1: LORANK_FILL_SCATTER(T, VT, 1, HSUM, SUM4) break;                               \
+        case 2: LORANK_FILL_SCATTER(T, VT, 2, HSUM, SUM4) break;                               \
+        case 4: LORANK_FILL_SCATTER(T, VT, 4, HSUM, SUM4) break;                               \
+        default: LORANK_FILL_SCATTER(T, VT, nv, HSUM, SUM4) break;                             \
+    }                                                                              \
+    return ss;                                                                     \
+}
+
+#define LORANK_HSUM_F64(x) LORANK_HSUM_16(x, lorank_mi64)
+#define LORANK_SUM4_F64(p0, p1, p2, p3, d) LORANK_SUM4_16(lorank_mi64, p0, p1, p2, p3, d)
+#define LORANK_HSUM_D64(x) LORANK_HSUM_8(x, lorank_ml64)
+#define LORANK_SUM4_D64(p0, p1, p2, p3, d) LORANK_SUM4_8(lorank_ml64, p0, p1, p2, p3, d)
+#define LORANK_HSUM_F32(x) LORANK_HSUM_8(x, lorank_mi32)
+#define LORANK_SUM4_F32(p0, p1, p2, p3, d) LORANK_SUM4_8(lorank_mi32, p0, p1, p2, p3, d)
+#define LORANK_HSUM_D32(x) LORANK_HSUM_4(x, lorank_ml32)
+#define LORANK_SUM4_D32(p0, p1, p2, p3, d) LORANK_SUM4_4(lorank_ml32, p0, p1, p2, p3, d)
+#define LORANK_HSUM_F16(x) LORANK_HSUM_4(x, lorank_mi16)
+#define LORANK_SUM4_F16(p0, p1, p2, p3, d) LORANK_SUM4_4(lorank_mi16, p0, p1, p2, p3, d)
+#define LORANK_HSUM_D16(x) LORANK_HSUM_2(x, lorank_ml16)
+#define LORANK_SUM4_D16(p0, p1, p2, p3, d) LORANK_SUM4_2(lorank_ml16, p0, p1, p2, p3, d)
+
+LORANK_FILL_DEFINE(lorank_fill_f16, float, lorank_vf16, LORANK_HSUM_F16, LORANK_SUM4_F16, LORANK_NO_TARGET)
+LORANK_FILL_DEFINE(lorank_fill_d16, double, lorank_vd16, LORANK_HSUM_D16, LORANK_SUM4_D16, LORANK_NO_TARGET)
+#if LORANK_X86_VARIANTS
+LORANK_FILL_DEFINE(lorank_fill_f32, float, lorank_vf32, LORANK_HSUM_F32, LORANK_SUM4_F32, __attribute__((target("arch=haswell"))))
+LORANK_FILL_DEFINE(lorank_fill_d32, double, lorank_vd32, LORANK_HSUM_D32, LORANK_SUM4_D32, __attribute__((target("arch=haswell"))))
+LORANK_FILL_DEFINE(lorank_fill_f64, float, lorank_vf64, LORANK_HSUM_F64, LORANK_SUM4_F64, __attribute__((target("arch=skylake-avx512"))))
+LORANK_FILL_DEFINE(lorank_fill_d64, double, lorank_vd64, LORANK_HSUM_D64, LORANK_SUM4_D64, __attribute__((target("arch=skylake-avx512"))))
+#endif
+
+#define LORANK_FILL_DEFINE_DISPATCH(PREFIX, T)                                     \
+static double PREFIX##_gather(int width, int64_t n, const int *idx, const T *vals, \
+                              const T *O, int stride, const T *t, const T *scale,  \
+                              T *out)                                              \
+{                                                                                  \
+    LORANK_DISPATCH(PREFIX, gather, (n, idx, vals, O, stride, t, scale, out));     \
+}                                                                                  \
+static double PREFIX##_scatter(int width, int64_t n, const int *idx, const T *vals,\
+                               const T *TD, int stride, const T *o, T *acc)        \
+{                                                                                  \
+    LORANK_DISPATCH(PREFIX, scatter, (n, idx, vals, TD, stride, o, acc));          \
+}
+
+LORANK_FILL_DEFINE_DISPATCH(lorank_fill_f, float)
+LORANK_FILL_DEFINE_DISPATCH(lorank_fill_d, double)
+
+#endif
