@@ -1,4 +1,5 @@
-"""lorank.SoftImpute, SparsePlusLowRank and the residual_matmat kernel against numpy."""
+"""lorank.SoftImpute, SparsePlusLowRank and their kernels (residual_matmat, the _fill
+passes) against numpy."""
 
 import os
 
@@ -8,7 +9,8 @@ import scipy.linalg
 
 import lorank
 from lorank import ALS, LowRank, Ratings, SoftImpute, SparsePlusLowRank
-from lorank import _sparse
+from lorank import _fill, _sparse
+from lorank import softimpute as si
 
 DTYPES = [np.float32, np.float64]
 KTOL = {np.float32: 1e-5, np.float64: 1e-12}
@@ -71,6 +73,92 @@ def test_residual_matmat_matches_numpy(dtype, k):
     S = np.where(dense(R) != 0, dense(R) - L.astype(np.float64) @ Rf.T.astype(np.float64), 0)
     np.testing.assert_allclose(out, S @ M, rtol=KTOL[dtype] * 10, atol=KTOL[dtype] * 10)
     np.testing.assert_allclose(sumsq, (S**2).sum(axis=1), rtol=KTOL[dtype] * 10)
+
+
+@pytest.fixture(params=[w for w in (16, 32, 64) if w <= _fill.simd_width()],
+                ids=lambda w: f"simd{w}")
+def fill_simd(request):
+    """Run the _fill passes with each vector width this CPU has."""
+    previous = _fill._set_simd_width(request.param)
+    yield request.param
+    _fill._set_simd_width(previous)
+
+
+def padded(rng, rows, width, dtype):
+    """Random factor rows of ``width`` entries, zero padded to whole 64-byte vectors."""
+    lanes = 64 // np.dtype(dtype).itemsize
+    F = np.zeros((rows, -(-width // lanes) * lanes), dtype)
+    F[:, :width] = rng.standard_normal((rows, width))
+    return F
+
+
+def fill_pass(R, T, scale, O, form, n_threads):
+    """(S @ O, row sums of S²) by the _fill kernel, S = P_Ω(X − (T * scale) Oᵀ)."""
+    out, sse = np.empty((T.shape[0], T.shape[1]), T.dtype), np.empty(T.shape[0])
+    if form == "gather":
+        _fill.gather(*R.csr, T, scale, O, out, sse, n_threads)
+        return out, sse
+    chunks = np.array([0, 7, 8, 30, O.shape[0]], np.int64)  # uneven, one of a single row
+    acc = np.empty((len(chunks) - 1, *T.shape), T.dtype)
+    sse = np.empty(len(chunks) - 1)
+    _fill.scatter(*R.csc, T * scale, O, chunks, acc, sse, out, n_threads)
+    return out, sse
+
+
+# Widths: one vector (12 floats is the AVX-512 float32 path), two, and more.
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("width", [3, 12, 20, 40])
+@pytest.mark.parametrize("form", ["gather", "scatter"])
+def test_fill_passes_match_numpy(dtype, width, form, fill_simd):
+    rng = np.random.default_rng(11)
+    _, R = low_rank_problem(70, 50, 2, 0.4, dtype, seed=12)  # rows of 8+ entries and tails
+    T, O = padded(rng, 70, width, dtype), padded(rng, 50, width, dtype)
+    scale = np.zeros(T.shape[1], dtype)
+    scale[:width] = rng.random(width) + 0.5
+    X = dense(R)
+    S = np.where(X != 0, X - (T.astype(np.float64) * scale) @ O.T.astype(np.float64), 0)
+    out, sse = fill_pass(R, T, scale, O, form, 2)
+    tol = KTOL[dtype] * 10
+    np.testing.assert_allclose(out, S @ O, rtol=tol, atol=tol * np.abs(S @ O).max())
+    if form == "gather":
+        np.testing.assert_allclose(sse, (S**2).sum(axis=1), rtol=tol)
+    else:
+        np.testing.assert_allclose(sse.sum(), (S**2).sum(), rtol=tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("form", ["gather", "scatter"])
+def test_fill_passes_do_not_depend_on_threads(dtype, form):
+    rng = np.random.default_rng(13)
+    _, R = low_rank_problem(90, 60, 2, 0.5, dtype, seed=14)
+    T, O = padded(rng, 90, 12, dtype), padded(rng, 60, 12, dtype)
+    scale = np.ones(T.shape[1], dtype)
+    first = fill_pass(R, T, scale, O, form, 1)
+    for n_threads in (2, 3):
+        again = fill_pass(R, T, scale, O, form, n_threads)
+        np.testing.assert_array_equal(again[0], first[0])
+        np.testing.assert_array_equal(again[1], first[1])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("biases", [False, True])
+def test_scatter_pass_gives_the_gather_fit(dtype, biases, monkeypatch):
+    # At Netflix shape Sᵀ U scatters (the 480k user rows don't fit in cache, the
+    # item rows do); small problems gather. Force the scatter and compare.
+    _, R = low_rank_problem(300, 40, 3, 0.3, dtype, seed=16)
+    params = dict(reg=0.5, biases=biases, max_iter=8, tol=0, dtype=dtype, random_state=0)
+    gathered = SoftImpute(3, **params).fit(R)
+    stride = 16 if dtype == np.float32 else 8
+    monkeypatch.setattr(si._Passes, "CACHE_BYTES", 40 * stride * np.dtype(dtype).itemsize)
+    calls, scatter = [], _fill.scatter
+    monkeypatch.setattr(_fill, "scatter", lambda *a: calls.append(1) or scatter(*a))
+    scattered = SoftImpute(3, **params).fit(R)
+    assert len(calls) == 8 + 3 * biases  # one per iteration, and per centering sweep
+    tol = ITOL[dtype] / 10
+    np.testing.assert_allclose(scattered.singular_values_, gathered.singular_values_, rtol=tol)
+    np.testing.assert_allclose(scattered.history_["objective"], gathered.history_["objective"],
+                               rtol=tol)
+    assert rel(scattered.to_lowrank().to_dense(), gathered.to_lowrank().to_dense()) < tol
 
 
 # --- SparsePlusLowRank ---------------------------------------------------------------

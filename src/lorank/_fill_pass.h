@@ -228,20 +228,133 @@ LORANK_FILL_DEFINE(lorank_fill_f64, float, lorank_vf64, LORANK_HSUM_F64, LORANK_
 LORANK_FILL_DEFINE(lorank_fill_d64, double, lorank_vd64, LORANK_HSUM_D64, LORANK_SUM4_D64, __attribute__((target("arch=skylake-avx512"))))
 #endif
 
+#if LORANK_X86_VARIANTS
+/* AVX-512, float32, rows of one 64-byte vector (rank + biases <= 16): the common
+   case, written with intrinsics so that a batch of eight dot products is folded
+   into one vector (16 shuffles for 8 entries) and each residual is broadcast
+   from memory, keeping port 5 free. */
+#include <immintrin.h>
+#define LORANK_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,fma")))
+
+/* The lane sums of p[0..8), in order. */
+LORANK_AVX512 static inline __m256 lorank_fill_sum8(const __m512 *p)
+{
+    __m512 q[4], h[2];
+    for (int k = 0; k < 4; ++k)  /* halves: [p2k (8 partial sums), p2k+1 (8)] */
+        q[k] = _mm512_add_ps(_mm512_shuffle_f32x4(p[2 * k], p[2 * k + 1], 0x44),
+                             _mm512_shuffle_f32x4(p[2 * k], p[2 * k + 1], 0xEE));
+    for (int k = 0; k < 2; ++k)  /* quarters: [p4k, p4k+1, p4k+2, p4k+3] (4 each) */
+        h[k] = _mm512_add_ps(_mm512_shuffle_f32x4(q[2 * k], q[2 * k + 1], 0x88),
+                             _mm512_shuffle_f32x4(q[2 * k], q[2 * k + 1], 0xDD));
+    /* In-lane: block k holds [p_k (2), p_k+4 (2)], then [p_k, p_k, p_k+4, p_k+4]. */
+    __m512 z = _mm512_add_ps(_mm512_shuffle_ps(h[0], h[1], 0x88),
+                             _mm512_shuffle_ps(h[0], h[1], 0xDD));
+    z = _mm512_add_ps(z, _mm512_shuffle_ps(z, z, 0xB1));
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 2, 6, 10, 14,
+                                            0, 0, 0, 0, 0, 0, 0, 0);
+    return _mm512_castps512_ps256(_mm512_permutexvar_ps(order, z));
+}
+
+/* The residuals s = vals − dots of a batch, Σ s² into ss, s into sb (memory). */
+#define LORANK_FILL_RESIDUALS8(vals, x, a, ss, sb)                                 \
+    do {                                                                           \
+        __m512 pr_[8];                                                             \
+        for (int e_ = 0; e_ < 8; ++e_) pr_[e_] = _mm512_mul_ps(a, x[e_]);          \
+        const __m256 s_ = _mm256_sub_ps(_mm256_loadu_ps(vals), lorank_fill_sum8(pr_)); \
+        const __m512d sd_ = _mm512_cvtps_pd(s_);                                   \
+        ss = _mm512_fmadd_pd(sd_, sd_, ss);                                        \
+        _mm256_store_ps(sb, s_);                                                   \
+        __asm__ volatile("" : : : "memory"); /* read sb back: broadcasts from memory */ \
+    } while (0)
+
+LORANK_AVX512 static double lorank_fill_f64x1_gather(
+    int64_t n, const int *__restrict__ idx, const float *__restrict__ vals,
+    const float *__restrict__ O, const float *__restrict__ t,
+    const float *__restrict__ scale, float *__restrict__ out)
+{
+    const __m512 a = _mm512_mul_ps(_mm512_loadu_ps(t), _mm512_loadu_ps(scale));
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                     _mm512_setzero_ps()};
+    __m512d ssv = _mm512_setzero_pd();
+    float sb[8] __attribute__((aligned(32)));
+    int64_t p = 0;
+    for (; p + 8 <= n; p += 8) {
+        __m512 x[8];
+        if (p + LORANK_FILL_AHEAD + 8 <= n)
+            for (int e = 0; e < 8; ++e)
+                __builtin_prefetch(O + (size_t)idx[p + LORANK_FILL_AHEAD + e] * 16, 0, 1);
+        for (int e = 0; e < 8; ++e) x[e] = _mm512_loadu_ps(O + (size_t)idx[p + e] * 16);
+        LORANK_FILL_RESIDUALS8(vals + p, x, a, ssv, sb);
+        for (int e = 0; e < 8; ++e)
+            acc[e & 3] = _mm512_fmadd_ps(_mm512_set1_ps(sb[e]), x[e], acc[e & 3]);
+    }
+    double ss = _mm512_reduce_add_pd(ssv);
+    for (; p < n; ++p) {
+        const __m512 x = _mm512_loadu_ps(O + (size_t)idx[p] * 16);
+        const float s = vals[p] - _mm512_reduce_add_ps(_mm512_mul_ps(a, x));
+        ss += (double)s * s;
+        acc[0] = _mm512_fmadd_ps(_mm512_set1_ps(s), x, acc[0]);
+    }
+    _mm512_storeu_ps(out, _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]),
+                                        _mm512_add_ps(acc[2], acc[3])));
+    return ss;
+}
+
+LORANK_AVX512 static double lorank_fill_f64x1_scatter(
+    int64_t n, const int *__restrict__ idx, const float *__restrict__ vals,
+    const float *__restrict__ TD, const float *__restrict__ o, float *__restrict__ acc)
+{
+    const __m512 a = _mm512_loadu_ps(o);
+    __m512d ssv = _mm512_setzero_pd();
+    float sb[8] __attribute__((aligned(32)));
+    int64_t p = 0;
+    for (; p + 8 <= n; p += 8) {
+        __m512 x[8];
+        for (int e = 0; e < 8; ++e) x[e] = _mm512_loadu_ps(TD + (size_t)idx[p + e] * 16);
+        LORANK_FILL_RESIDUALS8(vals + p, x, a, ssv, sb);
+        for (int e = 0; e < 8; ++e) {
+            float *dst = acc + (size_t)idx[p + e] * 16;
+            _mm512_storeu_ps(dst, _mm512_fmadd_ps(_mm512_set1_ps(sb[e]), a, _mm512_loadu_ps(dst)));
+        }
+    }
+    double ss = _mm512_reduce_add_pd(ssv);
+    for (; p < n; ++p) {
+        float *dst = acc + (size_t)idx[p] * 16;
+        const float s = vals[p] - _mm512_reduce_add_ps(
+            _mm512_mul_ps(a, _mm512_loadu_ps(TD + (size_t)idx[p] * 16)));
+        ss += (double)s * s;
+        _mm512_storeu_ps(dst, _mm512_fmadd_ps(_mm512_set1_ps(s), a, _mm512_loadu_ps(dst)));
+    }
+    return ss;
+}
+#endif
+
 #define LORANK_FILL_DEFINE_DISPATCH(PREFIX, T)                                     \
 static double PREFIX##_gather(int width, int64_t n, const int *idx, const T *vals, \
                               const T *O, int stride, const T *t, const T *scale,  \
                               T *out)                                              \
 {                                                                                  \
+    LORANK_FAST(gather, (n, idx, vals, O, t, scale, out));                         \
     LORANK_DISPATCH(PREFIX, gather, (n, idx, vals, O, stride, t, scale, out));     \
 }                                                                                  \
 static double PREFIX##_scatter(int width, int64_t n, const int *idx, const T *vals,\
                                const T *TD, int stride, const T *o, T *acc)        \
 {                                                                                  \
+    LORANK_FAST(scatter, (n, idx, vals, TD, o, acc));                              \
     LORANK_DISPATCH(PREFIX, scatter, (n, idx, vals, TD, stride, o, acc));          \
 }
 
+/* Float rows of one AVX-512 vector take the hand-written loops above. */
+#if LORANK_X86_VARIANTS
+#define LORANK_FAST(FN, ARGS)                                                      \
+    if (width == 64 && stride == 16) return lorank_fill_f64x1_##FN ARGS
+#else
+#define LORANK_FAST(FN, ARGS)
+#endif
 LORANK_FILL_DEFINE_DISPATCH(lorank_fill_f, float)
+#undef LORANK_FAST
+#define LORANK_FAST(FN, ARGS)
 LORANK_FILL_DEFINE_DISPATCH(lorank_fill_d, double)
+#undef LORANK_FAST
 
 #endif

@@ -28,9 +28,10 @@ class SoftImpute(_estimator.CompletionModel):
     Minimizes ``½ ‖P_Ω(X − Z)‖²_F + λ ‖Z‖_*`` over matrices ``Z`` of rank at most
     ``rank`` by Algorithm 3.1 of Hastie, Mazumder, Lee and Zadeh (JMLR 2015).
     The state is ``Z = A Bᵀ`` with ``A = U D``, ``B = V D`` (U, V orthonormal).
-    Each iteration forms the filled-in matrix ``X* = P_Ω(X − A Bᵀ) + A Bᵀ`` as a
-    :class:`SparsePlusLowRank` (the residual lives on Ω only and is recomputed
-    inside the compiled product) and updates
+    Each iteration works with the filled-in matrix ``X* = S + A Bᵀ``, where the
+    residual ``S = P_Ω(X − A Bᵀ)`` lives on Ω only and is never stored: one
+    compiled pass over the observations forms it and multiplies it, ``S V`` or
+    ``Sᵀ U``, and yields the loss ``‖S‖²`` on the way. It updates
 
         B̃ = X*ᵀ U D (D² + λI)⁻¹,   B̃ D = Ṽ D̃² Rᵀ (thin SVD),   V, D, U ← Ṽ, D̃, U R
 
@@ -182,6 +183,7 @@ class SoftImpute(_estimator.CompletionModel):
                     # B-step: B̃ = X*ᵀ U D (D² + λ)⁻¹ with X*ᵀ U = Sᵀ U + V D² UᵀU,
                     # then rebalance by the SVD of B̃ D.
                     SU, sse = passes.product("cols", U, d, V)
+                    SU = SU[:, :rank]
                     if pending is not None:
                         t_record = time.perf_counter()
                         done, pending = pending, None
@@ -193,6 +195,7 @@ class SoftImpute(_estimator.CompletionModel):
                     U1 = U @ R
                     # A-step: Ã = X* V D (D² + λ)⁻¹, the same with the roles swapped.
                     SV, _ = passes.product("rows", U1, d1, V1)
+                    SV = SV[:, :rank]
                     G = SV + U1 @ ((d1 * d1)[:, None] * (V1.T @ V1))
                     U1, d1, R = _rebalance(G * _shrink(d1, lam), d1)
                     V1 = V1 @ R
@@ -208,6 +211,7 @@ class SoftImpute(_estimator.CompletionModel):
                 U, d, V, _ = self._state  # an iteration may have stopped half way
             # The last step's pass, X* V at the final iterate, also gives its loss.
             SV, sse = passes.product("rows", U, d, V)
+            SV = SV[:, :rank]
             if pending is not None:
                 try:
                     self._complete(pending, sse, valid, nnz, lam, bar)
@@ -234,13 +238,13 @@ class SoftImpute(_estimator.CompletionModel):
         return None
 
     def _center(self, ratings, n_threads):
-        """μ, u, c by alternating mean sweeps (compiled row/column sums of the
-        residual); returns them as the rank-2 offset [u + μ, 1] [1, c]ᵀ."""
+        """μ, u, c by alternating mean sweeps (row and column sums of the residual,
+        from the same compiled passes); returns them as the rank-2 offset
+        [u + μ, 1] [1, c]ᵀ."""
         m, n = ratings.shape
         dtype = ratings.dtype
         mean = float(ratings.csr.values.mean(dtype=np.float64))
         u, c = np.zeros(m), np.zeros(n)
-        zero = LowRank(np.zeros((m, 0), dtype), np.zeros((n, 0), dtype))
         rows, cols = np.maximum(ratings.row_counts, 1), np.maximum(ratings.col_counts, 1)
 
         def offset():
@@ -248,11 +252,15 @@ class SoftImpute(_estimator.CompletionModel):
             right = np.column_stack([np.ones(n), c]).astype(dtype)
             return LowRank(left, right)
 
+        passes = _Passes(ratings, 0, offset(), n_threads)
+        empty = np.zeros((m, 0), dtype), np.zeros(0, dtype), np.zeros((n, 0), dtype)
         for _ in range(_CENTER_SWEEPS):
-            z = SparsePlusLowRank.completion(ratings, zero, offset=offset(), n_threads=n_threads)
-            u += z._sparse_product("rows", np.ones((n, 1), dtype))[0][:, 0] / rows
-            z = SparsePlusLowRank.completion(ratings, zero, offset=offset(), n_threads=n_threads)
-            c += z._sparse_product("cols", np.ones((m, 1), dtype))[0][:, 0] / cols
+            # Lanes [u + μ, 1] and [1, c]: S [1, c] holds the row sums in lane 0,
+            # Sᵀ [u + μ, 1] the column sums in lane 1.
+            u += passes.product("rows", *empty)[0][:, 0] / rows
+            passes.set_offset(offset())
+            c += passes.product("cols", *empty)[0][:, 1] / cols
+            passes.set_offset(offset())
         self.mean_, self.row_bias_, self.col_bias_ = mean, u.astype(dtype), c.astype(dtype)
         return offset()
 
@@ -383,8 +391,7 @@ class _Passes:
         self.factor = {"rows": np.zeros((m, stride), dtype), "cols": np.zeros((n, stride), dtype)}
         self.scale = np.zeros(stride, dtype)
         if offset is not None:
-            self.factor["rows"][:, rank:rank + 2] = offset.left
-            self.factor["cols"][:, rank:rank + 2] = offset.right
+            self.set_offset(offset)
             self.scale[rank:rank + 2] = 1
         self.out = {k: np.empty_like(f) for k, f in self.factor.items()}
         self.plan = {}
@@ -401,9 +408,16 @@ class _Passes:
                 acc = np.empty((len(chunks) - 1, *self.factor[side].shape), dtype)
                 self.plan[side] = (view, chunks, acc, np.empty(len(chunks) - 1))
 
+    def set_offset(self, offset):
+        """Write the rank-2 offset into the lanes after the factors'."""
+        r = self.rank
+        self.factor["rows"][:, r:r + 2] = offset.left
+        self.factor["cols"][:, r:r + 2] = offset.right
+
     def product(self, side, U, d, V):
-        """(S V, Σ s²) for side="rows", (Sᵀ U, Σ s²) for side="cols", at Z = U D² Vᵀ.
-        The product is a view of a buffer that the next call for the side overwrites."""
+        """(S [V, offset], Σ s²) for side="rows", (Sᵀ [U, offset], Σ s²) for
+        side="cols", at Z = U D² Vᵀ: the first ``rank`` columns are S V or Sᵀ U.
+        The product is a buffer that the next call for the same side overwrites."""
         r = self.rank
         rows, cols = self.factor["rows"], self.factor["cols"]
         rows[:, :r], cols[:, :r] = U, V
@@ -420,7 +434,7 @@ class _Passes:
             view, chunks, acc, sse = plan
             _fill.scatter(view.indptr, view.indices, view.values, target * self.scale, other,
                           chunks, acc, sse, out, self.n_threads)
-        return out[:, :r], float(sse.sum())
+        return out, float(sse.sum())
 
 
 # --- the iteration's small dense steps ---------------------------------------------
