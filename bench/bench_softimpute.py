@@ -19,10 +19,10 @@ from _common import NETFLIX_SHAPE, load1, netflix_like
 
 SIZES = {"small": netflix_like(1_000_000), "full": NETFLIX_SHAPE}
 DENSE_NNZ = {"small": 200_000, "full": 2_000_000}
-MAX_ITER = 3
+MAX_ITER = 5
 
 NOTES = (
-    "iteration rows: fastest / median seconds of 3 iterations; ratio = SoftImpute "
+    "iteration rows: fastest / median seconds of 5 iterations; ratio = SoftImpute "
     "fastest iteration / ALS fastest epoch; for the dense svd row, dense seconds / "
     "SparsePlusLowRank seconds, and s_max_rel_diff compares their singular values. svd rows: one randomized_svd call each, "
     "same rank, power iterations and seed. load1 = 1-minute load average after the "
