@@ -60,6 +60,10 @@ class CompletionModel:
     ``row_bias_``, ``col_bias_``, ``mean_`` and its ``biases`` flag."""
 
     _lowrank = None  # cache of to_lowrank(), reset by fit
+    # Whether the row bias is fitted jointly with the factors under the ridge
+    # penalty (ALS) or is an unpenalized mean (SoftImpute's centering): the
+    # rule Recommender.fold_in follows for a new user.
+    _penalized_bias = True
 
     def to_lowrank(self):
         """The completed matrix as a LowRank, mean and biases folded in.

@@ -335,7 +335,11 @@ class Recommender:
         One ridge solve with the trained item factors fixed, by the model's
         rule: for ALS, minimize ``Σ_j (x_j − μ − c_j − u − aᵀb_j)² + λ (‖a‖² + u²)``
         with ``λ = reg · (number of ratings)`` when ``weighted_reg`` else
-        ``reg`` — the same equations ALS solves for a training row.
+        ``reg`` — the same equations ALS solves for a training row. For
+        SoftImpute, the bias is unpenalized, as its centering is: ``u`` is the
+        mean of ``x_j − μ − c_j``, then ``a`` minimizes
+        ``Σ_j (x_j − μ − c_j − u − aᵀb_j)² + λ ‖a‖²`` with λ its ``reg`` (at the
+        soft-impute solution, the condition each training row satisfies).
 
         Parameters
         ----------
@@ -365,7 +369,11 @@ class Recommender:
         lam = reg * len(cols) if getattr(self.model_, "weighted_reg", False) else reg
         B = R[cols].astype(np.float64)
         target = x - (mean + c[cols] if biases else 0.0)
-        if biases:
+        centered = biases and not self.model_._penalized_bias
+        if centered:
+            u = float(target.mean())
+            target = target - u
+        elif biases:
             B = np.hstack([B, np.ones((len(B), 1))])
         G = B.T @ B + lam * np.eye(B.shape[1])
         try:
@@ -376,6 +384,8 @@ class Recommender:
                 "give more ratings or use a model with reg > 0"
             ) from None
         dt = R.dtype
+        if centered:
+            return z.astype(dt), u
         return (z[:-1].astype(dt), float(z[-1])) if biases else (z.astype(dt), 0.0)
 
     def recommend_new(self, items, ratings, n=10, *, worst=False):

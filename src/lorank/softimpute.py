@@ -113,6 +113,8 @@ class SoftImpute(_estimator.CompletionModel):
     True
     """
 
+    _penalized_bias = False  # the centering's biases are plain means
+
     def __init__(
         self,
         rank=10,
