@@ -114,15 +114,6 @@ def random_pattern(counts, n_fixed, rng):
 COUNTS = [0, 1, 2, 5, 17, 63, 127, 128, 129, 256, 257, 300, 513, 700, 0, 3]
 
 
-@pytest.fixture(params=[w for w in (16, 32, 64) if w <= _als.simd_width()],
-                ids=lambda w: f"simd{w}")
-def simd(request):
-    """Run a kernel test with each vector-width variant this CPU can execute."""
-    previous = _als._set_simd_width(request.param)
-    yield request.param
-    _als._set_simd_width(previous)
-
-
 def padded(a, dtype):
     """Factor rows zero-padded to whole 64-byte vectors, as the kernel wants."""
     out = _factor_storage(a.shape[0], a.shape[1], dtype)

@@ -75,15 +75,6 @@ def test_residual_matmat_matches_numpy(dtype, k):
     np.testing.assert_allclose(sumsq, (S**2).sum(axis=1), rtol=KTOL[dtype] * 10)
 
 
-@pytest.fixture(params=[w for w in (16, 32, 64) if w <= _fill.simd_width()],
-                ids=lambda w: f"simd{w}")
-def fill_simd(request):
-    """Run the _fill passes with each vector width this CPU has."""
-    previous = _fill._set_simd_width(request.param)
-    yield request.param
-    _fill._set_simd_width(previous)
-
-
 def padded(rng, rows, width, dtype):
     """Random factor rows of ``width`` entries, zero padded to whole 64-byte vectors."""
     lanes = 64 // np.dtype(dtype).itemsize
@@ -109,7 +100,7 @@ def fill_pass(R, T, scale, O, form, n_threads):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("width", [3, 12, 20, 40])
 @pytest.mark.parametrize("form", ["gather", "scatter"])
-def test_fill_passes_match_numpy(dtype, width, form, fill_simd):
+def test_fill_passes_match_numpy(dtype, width, form, simd):
     rng = np.random.default_rng(11)
     _, R = low_rank_problem(70, 50, 2, 0.4, dtype, seed=12)  # rows of 8+ entries and tails
     T, O = padded(rng, 70, width, dtype), padded(rng, 50, width, dtype)
