@@ -371,7 +371,7 @@ def test_single_observation(dtype, shape):
     np.testing.assert_allclose(Z, 3.5, rtol=RTOL[dtype])
     # Without biases, ½(3.5 − ab)² + ½·0.05(a² + b²) is smallest at ab = 3.45; the
     # empty rows and columns stay zero.
-    model = ALS(1, biases=False, dtype=dtype, random_state=0).fit(R)
+    model = ALS(1, reg=0.05, biases=False, dtype=dtype, random_state=0).fit(R)
     Z = model.to_lowrank().to_dense()
     assert 3.0 < Z[0, -1] <= 3.45 * (1 + RTOL[dtype])
     Z[0, -1] = 0
@@ -663,7 +663,7 @@ def test_bad_fit_arguments():
 def test_ml100k_one_fold_rmse():
     R = load_ml100k()
     train, test = next(R.kfold(5, random_state=0))
-    model = ALS(reg=0.1, random_state=0).fit(train, validation=test)
+    model = ALS(random_state=0).fit(train, validation=test)  # the defaults
     rows, cols, values = test.coo()
     rmse = np.sqrt(np.mean((model.predict(rows, cols) - values) ** 2, dtype=np.float64))
     assert rmse == pytest.approx(model.history_["valid_rmse"][-1], rel=1e-6)
