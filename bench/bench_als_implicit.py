@@ -63,7 +63,8 @@ def run(size, threads):
         return epochs, time.perf_counter() - start
 
     def lorank_fit(biases):
-        model = ALS(RANK, reg=REG, biases=biases, init="random", max_iter=ITERS[size],
+        model = ALS(RANK, reg=REG, weighted_reg=True, biases=biases, init="random",
+                    max_iter=ITERS[size],
                     tol=0, n_threads=threads, random_state=0)
         start = time.perf_counter()
         model.fit(R)

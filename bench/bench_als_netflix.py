@@ -3,7 +3,7 @@
 The fit runs in a fresh subprocess (``python bench/bench_als_netflix.py --child
 SIZE THREADS``) so ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` covers
 everything: interpreter, imports, the synthetic ratings (CSR + CSC) and the
-fit. ALS defaults (rank 10, biases, ALS-WR reg=0.05, spectral init, float32)
+fit. ALS rank 10, biases, ALS-WR reg=0.05 (the defaults until 2026-11-29), spectral init, float32
 except max_iter=3, tol=0, random_state=0.
 """
 
@@ -58,7 +58,8 @@ def _child(size, threads):
     def record(model, it):
         after.append((peak_mb(), load1()))
 
-    model = ALS(max_iter=MAX_ITER, tol=0, n_threads=threads, random_state=0, callback=record)
+    model = ALS(reg=0.05, weighted_reg=True, max_iter=MAX_ITER, tol=0, n_threads=threads,
+                random_state=0, callback=record)
     start = time.perf_counter()
     model.fit(R)
     total = time.perf_counter() - start

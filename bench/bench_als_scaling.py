@@ -2,9 +2,9 @@
 
 Netflix-shaped synthetic ratings at each size (the Netflix shape scaled by
 sqrt(nnz / 100M) per side; 100M is the real 480,189 x 17,770 x 100,480,507).
-ALS defaults (biases, ALS-WR reg 0.05, float32) with ``init="random"`` (an
-epoch costs the same whatever the start; this skips the spectral start) and
-tol=0; the fastest of the epochs is kept.
+ALS with biases, ALS-WR reg 0.05 (the defaults until 2026-11-29), float32, with
+``init="random"`` (an epoch costs the same whatever the start; this skips the
+spectral start) and tol=0; the fastest of the epochs is kept.
 
 Cost model per epoch, d = rank + 1 unknowns per solve (biases on):
 |Ω| d² + (m + n) d³, normalized to the 10M / rank 10 point. "model padded"
@@ -58,7 +58,8 @@ def run(size, threads):
     for nnz in sorted({p[0] for p in points}):
         R, _ = synthetic(*netflix_like(nnz), n_threads=threads)
         for point in [p for p in points if p[0] == nnz]:
-            model = ALS(point[1], init="random", max_iter=s["iters"], tol=0,
+            model = ALS(point[1], reg=0.05, weighted_reg=True, init="random",
+                        max_iter=s["iters"], tol=0,
                         n_threads=threads, random_state=0).fit(R)
             measured[point] = (*epoch_seconds(model), load1())
         del R

@@ -80,7 +80,8 @@ def run(size, threads):
     if os.path.exists(ML100K):
         raw = np.loadtxt(ML100K, dtype=np.int64)
         ml = lorank.Ratings.from_labels(raw[:, 0], raw[:, 1], raw[:, 2].astype(np.float32))
-        table = lorank.evaluate(lorank.ALS(10, reg=0.12, random_state=0, n_threads=threads),
+        table = lorank.evaluate(lorank.ALS(10, reg=0.12, weighted_reg=True, random_state=0,
+                                                n_threads=threads),
                                 ml, folds=5,
                                 metrics=["rmse", "mae", "precision@10", "ndcg@10"])
         print(table)

@@ -3,9 +3,10 @@ and randomized_svd of a SparsePlusLowRank vs the same on its densified equivalen
 
 One process, one synthetic Netflix-shaped data set (``lorank.datasets.synthetic``
 defaults). SoftImpute(rank=10, reg=1.0 (any λ costs the same), biases=True,
-max_iter=3, tol=0) and ALS defaults (rank 10, biases, ALS-WR 0.05, spectral init)
-with max_iter=3, tol=0; float32; both random_state=0. Per-iteration seconds come
-from ``history_["seconds"]`` (each includes its training-loss pass).
+max_iter=3, tol=0) and ALS rank 10, biases, ALS-WR 0.05 (the defaults until
+2026-11-29), spectral init with max_iter=3, tol=0; float32; both random_state=0.
+Per-iteration seconds come from ``history_["seconds"]`` (each includes its
+training-loss pass).
 randomized_svd(rank=20, n_iter=4, n_oversamples=10) of S + L Rᵀ with S the
 ratings and L, R random rank-10 factors; the dense comparison runs at
 ``DENSE_NNZ`` ratings (Netflix density) where the m x n float32 array fits.
@@ -47,7 +48,8 @@ def run(size, threads):
     fits = {
         "SoftImpute": lorank.SoftImpute(10, reg=1.0, biases=True, max_iter=MAX_ITER, tol=0,
                                         n_threads=threads, random_state=0),
-        "ALS": lorank.ALS(10, max_iter=MAX_ITER, tol=0, n_threads=threads, random_state=0),
+        "ALS": lorank.ALS(10, reg=0.05, weighted_reg=True, max_iter=MAX_ITER, tol=0,
+                          n_threads=threads, random_state=0),
     }
     fastest = {}
     for name, model in fits.items():

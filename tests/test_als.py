@@ -52,13 +52,13 @@ def predictions(model, rows, cols):
 
 
 def objective(model, ratings, reg, weighted):
-    """The documented ALS objective at the model's current point, in numpy."""
+    """The documented ALS objective at the model's current point, in numpy;
+    λ = reg·count^α with α = 1 (True), 0 (False) or ``weighted`` itself."""
     rows, cols, values = ratings.coo()
     res = values.astype(np.float64) - predictions(model, rows, cols)
-    if weighted:
-        lam_r, lam_c = reg * ratings.row_counts, reg * ratings.col_counts
-    else:
-        lam_r, lam_c = np.full(ratings.shape[0], reg), np.full(ratings.shape[1], reg)
+    alpha = float(weighted)
+    lam_r = reg * ratings.row_counts.astype(np.float64) ** alpha
+    lam_c = reg * ratings.col_counts.astype(np.float64) ** alpha
     A = model.factors_.left.astype(np.float64)
     B = model.factors_.right.astype(np.float64)
     u, c = model.row_bias_.astype(np.float64), model.col_bias_.astype(np.float64)
@@ -76,9 +76,8 @@ def load_ml100k():
 # ------------------------------------------------------------------ the kernel
 
 
-def half_step_reference(indptr, indices, values, fixed, solved, mean, reg, weighted,
-                        biases, rank):
-    """Plain numpy: one ridge regression per target, in float64."""
+def half_step_reference(indptr, indices, values, fixed, solved, mean, lam, biases, rank):
+    """Plain numpy: one ridge regression per target (penalty lam[j]), in float64."""
     fixed = fixed.astype(np.float64)
     out = solved.astype(np.float64)
     sse, rsum, tt = (np.zeros(len(indptr) - 1) for _ in range(3))
@@ -92,8 +91,7 @@ def half_step_reference(indptr, indices, values, fixed, solved, mean, reg, weigh
         if biases:
             F = np.hstack([F, np.ones((idx.size, 1))])
             t = t - fixed[idx, rank]
-        lam = reg * idx.size if weighted else reg
-        x = np.linalg.solve(F.T @ F + lam * np.eye(F.shape[1]), F.T @ t)
+        x = np.linalg.solve(F.T @ F + lam[j] * np.eye(F.shape[1]), F.T @ t)
         out[j, :x.size] = x
         res = t - F @ x
         sse[j], rsum[j], tt[j] = res @ res, res.sum(), t @ t
@@ -121,7 +119,7 @@ def padded(a, dtype):
     return out
 
 
-def run_kernel(dtype, rank, biases, weighted, n_threads=2, reg=0.3, seed=0, noise=3.0,
+def run_kernel(dtype, rank, biases, alpha, n_threads=2, reg=0.3, seed=0, noise=3.0,
                n_fixed=720):
     rng = np.random.default_rng(seed)
     width = rank + biases
@@ -134,7 +132,8 @@ def run_kernel(dtype, rank, biases, weighted, n_threads=2, reg=0.3, seed=0, nois
     values = (2 + np.einsum("ij,ij->i", fixed[indices, :width].astype(np.float64), truth[rows_of])
               + noise * rng.standard_normal(indices.size)).astype(dtype)
     solved = padded(rng.standard_normal((len(COUNTS), width)), dtype)
-    args = (indptr, indices, values, fixed, solved, 0.7, reg, weighted, biases, rank)
+    lam = reg * np.asarray(COUNTS, np.float64) ** alpha  # λ_j = reg·|Ω_j|^α
+    args = (indptr, indices, values, fixed, solved, 0.7, lam, biases, rank)
     ref = half_step_reference(*args)
     sse, rsum = np.full(len(COUNTS), np.nan), np.full(len(COUNTS), np.nan)
     status = np.full(len(COUNTS), -1, np.int32)
@@ -144,7 +143,7 @@ def run_kernel(dtype, rank, biases, weighted, n_threads=2, reg=0.3, seed=0, nois
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("weighted", [True, False])
+@pytest.mark.parametrize("alpha", [1.0, 0.0, 0.5])
 # d = rank + biases unknowns: up to 32 by the inline Cholesky, 33+ by LAPACK.
 # Rank 0 with biases is the bias-only sweep of the spectral start.
 # 11-12 unknowns fit the AVX-512 path's registers in one pass, 13-16 do not.
@@ -154,9 +153,9 @@ def run_kernel(dtype, rank, biases, weighted, n_threads=2, reg=0.3, seed=0, nois
 # Large noise: Σ residual² comes from the normal equations; tiny noise: the kernel
 # sums the residuals directly (the identity would cancel).
 @pytest.mark.parametrize("noise", [3.0, 1e-3])
-def test_half_step_matches_numpy(dtype, weighted, rank, biases, noise, simd):
+def test_half_step_matches_numpy(dtype, alpha, rank, biases, noise, simd):
     (solved, sse, rsum, status), (x_ref, sse_ref, rsum_ref, tt_ref) = run_kernel(
-        dtype, rank, biases, weighted, noise=noise, reg=0.3 if noise > 1 else 0.03
+        dtype, rank, biases, alpha, noise=noise, reg=0.3 if noise > 1 else 0.03
     )
     observed = np.asarray(COUNTS) > 0
     shortcut = sse_ref[observed] >= 0.25 * tt_ref[observed]  # the kernel's rule
@@ -187,7 +186,7 @@ def test_half_step_tiled_matches_numpy(dtype, rank, biases, simd):
     # tile by tile and each target's sums are carried across tiles.
     n_fixed = 3 * (1 << 20) // _factor_storage(1, rank + biases, dtype).nbytes
     (solved, sse, rsum, status), (x_ref, sse_ref, rsum_ref, tt_ref) = run_kernel(
-        dtype, rank, biases, True, n_fixed=n_fixed
+        dtype, rank, biases, 1.0, n_fixed=n_fixed
     )
     rtol = KTOL[dtype]
     np.testing.assert_array_equal(status, 0)
@@ -196,7 +195,7 @@ def test_half_step_tiled_matches_numpy(dtype, rank, biases, simd):
     if biases:
         scale = np.sqrt(np.asarray(COUNTS) * np.maximum(sse_ref, 1e-300))
         np.testing.assert_array_less(np.abs(rsum - rsum_ref), 10 * rtol * scale + 1e-9)
-    one = run_kernel(dtype, rank, biases, True, n_fixed=n_fixed, n_threads=1)[0]
+    one = run_kernel(dtype, rank, biases, 1.0, n_fixed=n_fixed, n_threads=1)[0]
     for a, b in zip(one, (solved, sse, rsum, status)):
         np.testing.assert_array_equal(a, b)
 
@@ -204,9 +203,9 @@ def test_half_step_tiled_matches_numpy(dtype, rank, biases, simd):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("rank", [4, 40])
 def test_half_step_independent_of_threads(dtype, rank):
-    one = run_kernel(dtype, rank, True, True, n_threads=1)[0]
+    one = run_kernel(dtype, rank, True, 0.5, n_threads=1)[0]
     for n_threads in (2, 3):
-        other = run_kernel(dtype, rank, True, True, n_threads=n_threads)[0]
+        other = run_kernel(dtype, rank, True, 0.5, n_threads=n_threads)[0]
         for a, b in zip(one, other):
             np.testing.assert_array_equal(a, b)
 
@@ -225,7 +224,7 @@ def test_half_step_reports_singular_systems(dtype, rank):
     solved = padded(np.full((2, rank + 1), 5), dtype)[:, :]
     solved[:, rank + 1:] = 0
     sse, rsum, status = np.empty(2), np.empty(2), np.empty(2, np.int32)
-    _als.half_step(indptr, indices, values, fixed, solved, 0.0, 0.0, False, True, rank,
+    _als.half_step(indptr, indices, values, fixed, solved, 0.0, np.zeros(2), True, rank,
                    sse, rsum, status, 2)
     solved = solved[:, :rank + 1]
     assert status[0] > 0 and status[1] == 0
@@ -238,7 +237,7 @@ def test_half_step_reports_singular_systems(dtype, rank):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("biases", [True, False])
-@pytest.mark.parametrize("weighted", [True, False])
+@pytest.mark.parametrize("weighted", [True, False, 0.5])
 def test_objective_never_increases(dtype, biases, weighted):
     R = random_ratings(90, 70, 1800, dtype, seed=3, rank=4, noise=0.5)
     seen = []
@@ -363,7 +362,7 @@ def test_single_observation(dtype, shape):
     np.testing.assert_allclose(Z, 3.5, rtol=RTOL[dtype])
     # Without biases, ½(3.5 − ab)² + ½·0.05(a² + b²) is smallest at ab = 3.45; the
     # empty rows and columns stay zero.
-    model = ALS(1, biases=False, dtype=dtype, random_state=0).fit(R)
+    model = ALS(1, reg=0.05, biases=False, dtype=dtype, random_state=0).fit(R)
     Z = model.to_lowrank().to_dense()
     assert 3.0 < Z[0, -1] <= 3.45 * (1 + RTOL[dtype])
     Z[0, -1] = 0
@@ -505,7 +504,7 @@ def test_float32_overflow_is_a_clear_error():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("weighted", [True, False])
+@pytest.mark.parametrize("weighted", [True, False, 0.5])
 def test_history_matches_numpy(dtype, weighted):
     R = random_ratings(50, 40, 1000, dtype, seed=4, noise=0.3)
     train, valid = R.split(0.2, random_state=0)
@@ -519,7 +518,8 @@ def test_history_matches_numpy(dtype, weighted):
             objective(model, train, 0.05, weighted),
         ))
 
-    model = ALS(3, weighted_reg=weighted, dtype=dtype, tol=0, max_iter=6, callback=record,
+    model = ALS(3, reg=0.05, weighted_reg=weighted, dtype=dtype, tol=0, max_iter=6,
+                callback=record,
                 random_state=0).fit(train, validation=valid)
     h = model.history_
     assert set(h) == {"iteration", "train_rmse", "valid_rmse", "objective", "seconds"}
@@ -607,6 +607,10 @@ def test_bad_ratings(make, match):
     (dict(reg=np.nan), ValueError, "reg must be .*finite.*, got nan"),
     (dict(reg=np.inf), ValueError, "reg must be .*finite.*, got inf"),
     (dict(reg="0.1"), TypeError, "reg must be a real number, got '0.1'"),
+    (dict(weighted_reg=1.5), ValueError, r"weighted_reg must be True, False or a number in \[0, 1\], got 1.5"),
+    (dict(weighted_reg=-0.5), ValueError, r"weighted_reg must be .* in \[0, 1\], got -0.5"),
+    (dict(weighted_reg=np.nan), ValueError, r"weighted_reg must be .* in \[0, 1\], got nan"),
+    (dict(weighted_reg="yes"), TypeError, r"weighted_reg must be True, False or a number .*got 'yes'"),
     (dict(max_iter=0), ValueError, "max_iter must be >= 1, got 0"),
     (dict(max_iter=2.0), TypeError, "max_iter must be an integer, got 2.0"),
     (dict(tol=-1e-3), ValueError, "tol must be .*>= 0, got -0.001"),
@@ -650,7 +654,7 @@ def test_bad_fit_arguments():
 def test_ml100k_one_fold_rmse():
     R = load_ml100k()
     train, test = next(R.kfold(5, random_state=0))
-    model = ALS(reg=0.1, random_state=0).fit(train, validation=test)
+    model = ALS(random_state=0).fit(train, validation=test)  # the defaults
     rows, cols, values = test.coo()
     rmse = np.sqrt(np.mean((model.predict(rows, cols) - values) ** 2, dtype=np.float64))
     assert rmse == pytest.approx(model.history_["valid_rmse"][-1], rel=1e-6)
@@ -672,5 +676,14 @@ def test_half_step_rejects_rows_that_are_not_whole_vectors(width):
     indptr, indices = np.zeros(5, np.int64), np.zeros(0, np.int32)
     e = np.empty(4)
     with pytest.raises(ValueError, match="whole 64-byte vectors"):
-        _als.half_step(indptr, indices, np.zeros(0, np.float32), fixed, solved, 0.0, 0.1,
-                       True, True, 4, e, e.copy(), np.empty(4, np.int32), 1)
+        _als.half_step(indptr, indices, np.zeros(0, np.float32), fixed, solved, 0.0,
+                       np.full(4, 0.1), True, 4, e, e.copy(), np.empty(4, np.int32), 1)
+
+
+def test_half_step_rejects_a_penalty_per_row_of_the_wrong_length():
+    fixed, solved = np.zeros((5, 16), np.float32), np.zeros((4, 16), np.float32)
+    indptr, indices = np.zeros(5, np.int64), np.zeros(0, np.int32)
+    e = np.empty(4)
+    with pytest.raises(ValueError, match=r"lam must have one entry per solved row \(4\), got 3"):
+        _als.half_step(indptr, indices, np.zeros(0, np.float32), fixed, solved, 0.0,
+                       np.full(3, 0.1), True, 4, e, e.copy(), np.empty(4, np.int32), 1)

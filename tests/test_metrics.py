@@ -76,7 +76,7 @@ def test_evaluate_on_synthetic_data_beats_the_mean_and_reports_all_metrics():
 def test_ml100k_rmse_is_in_the_known_range():
     raw = np.loadtxt("/work/shared/data/ml-100k/u.data", dtype=np.int64)
     R = lorank.Ratings.from_labels(raw[:, 0], raw[:, 1], raw[:, 2].astype(np.float32))
-    table = lorank.evaluate(lorank.ALS(10, reg=0.12, random_state=0), R, folds=2,
+    table = lorank.evaluate(lorank.ALS(10, random_state=0), R, folds=2,
                             metrics=["rmse"])
     assert 0.88 < table["rmse"]["mean"] < 0.97
 

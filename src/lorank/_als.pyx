@@ -5,8 +5,9 @@ f_i = [F_i(:rank), 1] (the 1 only when biases are on) from the fixed factor F, s
 
     (Σ_{i∈Ω_j} f_i f_iᵀ + λ_j I) x_j = Σ_{i∈Ω_j} (x_ij − μ − u_i) f_i
 
-where u_i = F[i, rank] is the fixed side's bias (biases on) and λ_j = reg·|Ω_j| for
-weighted λ (ALS-WR) or reg. x_j = [b_j, c_j] is written to row j of the solved factor.
+where u_i = F[i, rank] is the fixed side's bias (biases on) and λ_j is given per
+target (``ALS`` passes reg·|Ω_j|^α). x_j = [b_j, c_j] is written to row j of the
+solved factor.
 Factor rows are ``stride`` wide, a whole number of 64-byte vectors, with zero padding
 past rank + biases (``als._factor_storage`` makes them). Inputs are validated in
 Python; the kernel checks only the row layout, in O(1).
@@ -125,14 +126,13 @@ cdef inline int cholesky_solve(int n, int ld, floating* G, floating* b) noexcept
 cdef int finish(floating* G, floating* b, double tt, floating* b0, floating* srow,
                 int64_t n_obs, const int* idx, const floating* vals,
                 const floating* fixed, int stride, int rank, bint biases, double mean,
-                double reg, bint weighted, floating* x, double* sse,
-                double* rsum) noexcept nogil:
+                double lam_j, floating* x, double* sse, double* rsum) noexcept nogil:
     """Given the accumulated G = Σ f fᵀ, b = Σ t f and tt = Σ t² of one target,
     solve (G + λI) x = b into x and fill sse/rsum. Returns the Cholesky status
     (x untouched unless 0). G and b are overwritten."""
     cdef int d = rank + (1 if biases else 0)
     cdef int k, info
-    cdef floating lam = reg * n_obs if weighted else reg
+    cdef floating lam = <floating> lam_j
     cdef double acc, xb = 0, xx = 0
     for k in range(d):
         b0[k] = b[k]
@@ -172,10 +172,11 @@ cdef enum:
 
 def half_step(const long long[::1] indptr, const int[::1] indices,
               const floating[::1] values, const floating[:, ::1] fixed,
-              floating[:, ::1] solved, double mean, double reg, bint weighted,
+              floating[:, ::1] solved, double mean, const double[::1] lam,
               bint biases, int rank, double[::1] sse, double[::1] rsum,
               int[::1] status, int n_threads):
-    """Solve every row of ``solved`` against ``fixed`` (see the module docstring).
+    """Solve every row of ``solved`` against ``fixed`` (see the module docstring),
+    row j with the ridge penalty ``lam[j]``.
 
     Per target j, ``sse[j]`` and ``rsum[j]`` receive the sum of squared residuals and
     the sum of residuals (with biases; else 0) of its observations at the new
@@ -199,6 +200,9 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
     cdef int stride = <int> solved.shape[1]
     cdef int d = rank + (1 if biases else 0)
     cdef Py_ssize_t row_bytes = stride * sizeof(floating)
+    if lam.shape[0] != n_solve:
+        raise ValueError(f"lam must have one entry per solved row ({n_solve}), "
+                         f"got {lam.shape[0]}")
     if (row_bytes % 64 or row_bytes > LORANK_MAXBYTES or d > stride
             or fixed.shape[1] != stride):
         raise ValueError(
@@ -213,11 +217,11 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
     failed = np.zeros(1, np.int32)
     cdef int[::1] out_of_memory = failed
     if n_fixed > 2 * tile and n_solve * (d + 1) * row_bytes <= MAX_ACCUMULATOR_BYTES:
-        _half_step_tiled(indptr, indices, values, fixed, solved, mean, reg, weighted,
+        _half_step_tiled(indptr, indices, values, fixed, solved, mean, lam,
                          biases, rank, sse, rsum, status, n_threads, tile, work_bytes,
                          out_of_memory)
     else:
-        _half_step_direct(indptr, indices, values, fixed, solved, mean, reg, weighted,
+        _half_step_direct(indptr, indices, values, fixed, solved, mean, lam,
                           biases, rank, sse, rsum, status, n_threads, work_bytes,
                           out_of_memory)
     if failed[0]:
@@ -226,8 +230,8 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
 
 cdef void _half_step_direct(const long long[::1] indptr, const int[::1] indices,
                             const floating[::1] values, const floating[:, ::1] fixed,
-                            floating[:, ::1] solved, double mean, double reg,
-                            bint weighted, bint biases, int rank, double[::1] sse,
+                            floating[:, ::1] solved, double mean,
+                            const double[::1] lam, bint biases, int rank, double[::1] sse,
                             double[::1] rsum, int[::1] status, int n_threads,
                             size_t work_bytes, int[::1] out_of_memory) noexcept:
     """half_step with every target gathering straight from ``fixed``."""
@@ -264,15 +268,15 @@ cdef void _half_step_direct(const long long[::1] indptr, const int[::1] indices,
                 status[j] = finish(G, G + d * stride, tt, G + (d + 1) * stride,
                                    G + (d + 2) * stride, n_obs, &indices[p0],
                                    &values[p0], &fixed[0, 0], stride, rank, biases, mean,
-                                   reg, weighted, &solved[j, 0], &sse[j], &rsum[j])
+                                   lam[j], &solved[j, 0], &sse[j], &rsum[j])
         finally:
             free(G)
 
 
 cdef int _half_step_tiled(const long long[::1] indptr, const int[::1] indices,
                           const floating[::1] values, const floating[:, ::1] fixed,
-                          floating[:, ::1] solved, double mean, double reg,
-                          bint weighted, bint biases, int rank, double[::1] sse,
+                          floating[:, ::1] solved, double mean,
+                          const double[::1] lam, bint biases, int rank, double[::1] sse,
                           double[::1] rsum, int[::1] status, int n_threads,
                           Py_ssize_t tile, size_t work_bytes,
                           int[::1] out_of_memory) except -1:
@@ -335,7 +339,7 @@ cdef int _half_step_tiled(const long long[::1] indptr, const int[::1] indices,
                                            work + (d + 2) * stride, n_obs,
                                            &indices[indptr[j]], &values[indptr[j]],
                                            &fixed[0, 0], stride, rank, biases, mean,
-                                           reg, weighted, &solved[j, 0], &sse[j],
+                                           lam[j], &solved[j, 0], &sse[j],
                                            &rsum[j])
                 finally:
                     free(work)

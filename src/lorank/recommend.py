@@ -7,6 +7,7 @@ import numpy as np
 from . import _estimator, _topk, io
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import check_int
+from .als import reg_exponent
 from .ratings import Ratings, _format_labels, as_ratings
 
 __all__ = ["Recommender"]
@@ -334,10 +335,10 @@ class Recommender:
 
         One ridge solve with the trained item factors fixed, by the model's
         rule: for ALS, minimize ``Σ_j (x_j − μ − c_j − u − aᵀb_j)² + λ (‖a‖² + u²)``
-        with ``λ = reg · (number of ratings)`` when ``weighted_reg`` else
-        ``reg`` — the same equations ALS solves for a training row. For
-        SoftImpute, the bias is unpenalized, as its centering is: ``u`` is the
-        mean of ``x_j − μ − c_j``, then ``a`` minimizes
+        with ``λ = reg · (number of ratings)^α`` (α from ``weighted_reg``: 1 for
+        True, 0 for False) — the same equations ALS solves for a training row.
+        For SoftImpute, the bias is unpenalized, as its centering is: ``u`` is
+        the mean of ``x_j − μ − c_j``, then ``a`` minimizes
         ``Σ_j (x_j − μ − c_j − u − aᵀb_j)² + λ ‖a‖²`` with λ its ``reg`` (at the
         soft-impute solution, the condition each training row satisfies).
 
@@ -366,7 +367,7 @@ class Recommender:
         _, R, _, c, mean = _estimator.parts(self.model_)
         biases = _estimator.has_biases(self.model_)
         reg = float(getattr(self.model_, "reg", 0.0))
-        lam = reg * len(cols) if getattr(self.model_, "weighted_reg", False) else reg
+        lam = reg * len(cols) ** reg_exponent(getattr(self.model_, "weighted_reg", False))
         B = R[cols].astype(np.float64)
         target = x - (mean + c[cols] if biases else 0.0)
         centered = biases and not self.model_._penalized_bias
