@@ -1,5 +1,4 @@
-"""lorank.SoftImpute, SparsePlusLowRank and their kernels (residual_matmat, the _fill
-passes) against numpy."""
+"""lorank.SoftImpute, SparsePlusLowRank and their kernel (the _fill passes) against numpy."""
 
 import os
 
@@ -9,7 +8,7 @@ import scipy.linalg
 
 import lorank
 from lorank import ALS, LowRank, Ratings, SoftImpute, SparsePlusLowRank
-from lorank import _fill, _sparse
+from lorank import _fill
 from lorank import softimpute as si
 
 DTYPES = [np.float32, np.float64]
@@ -62,17 +61,20 @@ def rel(a, b):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("k", [0, 1, 4])
-def test_residual_matmat_matches_numpy(dtype, k):
+@pytest.mark.parametrize("k", [0, 1, 4, 300])
+def test_sparse_product_matches_numpy(dtype, k):
+    # S @ M and Sᵀ @ M with S = P_Ω(X − L Rᵀ) formed in the pass; 300 columns run
+    # in two blocks (a factor row holds at most 1024 bytes).
     rng = np.random.default_rng(1)
     _, R = low_rank_problem(40, 30, 2, 0.3, dtype)
-    L, Rf = rng.standard_normal((40, 3)).astype(dtype), rng.standard_normal((30, 3)).astype(dtype)
-    M = rng.standard_normal((30, k)).astype(dtype)
-    out, sumsq = np.empty((40, k), dtype), np.empty(40)
-    _sparse.residual_matmat(*R.csr, L, Rf, M, out, sumsq, 2)
-    S = np.where(dense(R) != 0, dense(R) - L.astype(np.float64) @ Rf.T.astype(np.float64), 0)
-    np.testing.assert_allclose(out, S @ M, rtol=KTOL[dtype] * 10, atol=KTOL[dtype] * 10)
-    np.testing.assert_allclose(sumsq, (S**2).sum(axis=1), rtol=KTOL[dtype] * 10)
+    low = LowRank(rng.standard_normal((40, 3)), rng.standard_normal((30, 3))).astype(dtype)
+    Z = SparsePlusLowRank.completion(R, low, n_threads=2)
+    S = np.where(dense(R) != 0, dense(R) - low.to_dense().astype(np.float64), 0)
+    tol = dict(rtol=KTOL[dtype] * 10, atol=KTOL[dtype] * 10)
+    for side, M, want in (("rows", rng.standard_normal((30, k)), S), ("cols", rng.standard_normal((40, k)), S.T)):
+        out, sumsq = Z._sparse_product(side, M.astype(dtype))
+        np.testing.assert_allclose(out, want @ M, **tol)
+        np.testing.assert_allclose(sumsq, (S**2).sum(), rtol=KTOL[dtype] * 10)
 
 
 def padded(rng, rows, width, dtype):
@@ -140,7 +142,7 @@ def test_scatter_pass_gives_the_gather_fit(dtype, biases, monkeypatch):
     params = dict(reg=0.5, biases=biases, max_iter=8, tol=0, dtype=dtype, random_state=0)
     gathered = SoftImpute(3, **params).fit(R)
     stride = 16 if dtype == np.float32 else 8
-    monkeypatch.setattr(si._Passes, "CACHE_BYTES", 40 * stride * np.dtype(dtype).itemsize)
+    monkeypatch.setattr(lorank.sparse_plus_lowrank.FillPass, "CACHE_BYTES", 40 * stride * np.dtype(dtype).itemsize)
     calls, scatter = [], _fill.scatter
     monkeypatch.setattr(_fill, "scatter", lambda *a: calls.append(1) or scatter(*a))
     scattered = SoftImpute(3, **params).fit(R)

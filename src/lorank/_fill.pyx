@@ -42,7 +42,7 @@ include "_simd.pxi"
 
 
 cdef int _check_rows(Py_ssize_t stride, Py_ssize_t itemsize, others) except -1:
-    if (stride * itemsize) % 64 or stride * itemsize > LORANK_MAXBYTES or any(
+    if stride == 0 or (stride * itemsize) % 64 or stride * itemsize > LORANK_MAXBYTES or any(
             w != stride for w in others):
         raise ValueError(
             f"factor rows must be whole 64-byte vectors of at most {LORANK_MAXBYTES} "

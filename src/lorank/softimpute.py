@@ -13,7 +13,7 @@ from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import as_float_dtype, as_matrix, check_int, check_real, check_rank
 from .lowrank import LowRank
 from .ratings import as_ratings
-from .sparse_plus_lowrank import SparsePlusLowRank
+from .sparse_plus_lowrank import FillPass, SparsePlusLowRank
 from .svd import randomized_svd
 
 __all__ = ["SoftImpute", "soft_impute_path", "lambda_max"]
@@ -368,18 +368,13 @@ def _warn_interrupted(n_iter):
 
 class _Passes:
     """S V and Sᵀ U for the residual S = P_Ω(X − U D² Vᵀ − offset), each in one
-    compiled pass (``_fill``) that also returns Σ s² (the iterate's loss).
+    compiled pass (:class:`~lorank.sparse_plus_lowrank.FillPass`) that also
+    returns Σ s² (the iterate's loss).
 
     The factors live in rows padded to whole 64-byte vectors, [U, offset] and
     [V, offset], and D² scales the target side's lanes, so the rows that form a
-    residual are the rows it multiplies. For each side the pass gathers (target by
-    target, reading the other side's rows at random) when the other side fits in
-    cache, else scatters (other-side row by row into per-chunk accumulators of
-    the target side) when the target side does.
+    residual are the rows it multiplies.
     """
-
-    CACHE_BYTES = 4 << 20
-    CHUNKS = 16  # the scatter form's chunks: fixed, so results don't depend on threads
 
     def __init__(self, ratings, rank, offset, n_threads):
         m, n = ratings.shape
@@ -389,26 +384,14 @@ class _Passes:
         stride = -(-width // lanes) * lanes
         if stride * dtype.itemsize > _fill.MAX_ROW_BYTES:
             raise ValueError(f"rank={rank} is too large for SoftImpute in {dtype}")
-        self.rank, self.n_threads, self.ratings = rank, n_threads, ratings
+        self.rank, self.n_threads = rank, n_threads
         self.factor = {"rows": np.zeros((m, stride), dtype), "cols": np.zeros((n, stride), dtype)}
         self.scale = np.zeros(stride, dtype)
         if offset is not None:
             self.set_offset(offset)
             self.scale[rank:rank + 2] = 1
         self.out = {k: np.empty_like(f) for k, f in self.factor.items()}
-        self.plan = {}
-        for side, other in (("rows", "cols"), ("cols", "rows")):
-            target_bytes, other_bytes = (self.factor[k].nbytes for k in (side, other))
-            if other_bytes <= self.CACHE_BYTES or target_bytes > self.CACHE_BYTES:
-                self.plan[side] = None  # gather
-            else:
-                view = ratings.csr if side == "cols" else ratings.csc  # other-side major
-                cum = view.indptr
-                chunks = np.searchsorted(cum, np.linspace(0, cum[-1], self.CHUNKS + 1))
-                chunks = np.unique(np.clip(chunks, 0, len(cum) - 1)).astype(np.int64)
-                chunks[0], chunks[-1] = 0, len(cum) - 1
-                acc = np.empty((len(chunks) - 1, *self.factor[side].shape), dtype)
-                self.plan[side] = (view, chunks, acc, np.empty(len(chunks) - 1))
+        self.run = {side: FillPass(ratings, side, stride) for side in ("rows", "cols")}
 
     def set_offset(self, offset):
         """Write the rank-2 offset into the lanes after the factors'."""
@@ -426,17 +409,7 @@ class _Passes:
         self.scale[:r] = d * d
         target, other = (rows, cols) if side == "rows" else (cols, rows)
         out = self.out[side]
-        plan = self.plan[side]
-        if plan is None:
-            view = self.ratings.csr if side == "rows" else self.ratings.csc
-            sse = np.empty(target.shape[0])
-            _fill.gather(view.indptr, view.indices, view.values, target, self.scale, other,
-                         out, sse, self.n_threads)
-        else:
-            view, chunks, acc, sse = plan
-            _fill.scatter(view.indptr, view.indices, view.values, target * self.scale, other,
-                          chunks, acc, sse, out, self.n_threads)
-        return out, float(sse.sum())
+        return out, self.run[side](target, self.scale, other, out, self.n_threads)
 
 
 # --- the iteration's small dense steps ---------------------------------------------

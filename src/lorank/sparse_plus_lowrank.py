@@ -3,7 +3,7 @@
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
-from . import _sparse
+from . import _fill, _sparse
 from ._threads import effective_n_threads
 from ._validation import as_indices
 from .lowrank import LowRank
@@ -128,28 +128,37 @@ class SparsePlusLowRank(LinearOperator):
 
     # --- the sparse part ------------------------------------------------------
     def _sparse_product(self, side, M):
-        """(S @ M for side="rows", Sᵀ @ M for side="cols"; Σ s_ij²) in one compiled
-        pass. Both passes walk the CSR rows in order: for Sᵀ @ M each thread owns a
-        range of columns holding about 1/n_threads of the entries."""
-        csr, a, b = self.pattern.csr, self._subtract.left, self._subtract.right
-        size = self.shape[0] if side == "rows" else self.shape[1]
-        out = np.empty((size, M.shape[1]), dtype=self.dtype)
-        sumsq = np.empty(size)
-        if side == "rows":
-            _sparse.residual_matmat(csr.indptr, csr.indices, csr.values, a, b, M, out,
-                                    sumsq, self._n_threads)
-        else:
-            _sparse.residual_rmatmat(csr.indptr, csr.indices, csr.values, a, b, M, out,
-                                     sumsq, self._column_bounds(), self._n_threads)
-        return out, float(sumsq.sum())
-
-    def _column_bounds(self):
-        """Column ranges with about equal numbers of entries, one per thread."""
-        cum = np.concatenate(([0], np.cumsum(self.pattern.col_counts)))
-        bounds = np.searchsorted(cum, np.linspace(0, cum[-1], self._n_threads + 1))
-        bounds = bounds.astype(np.int64)
-        bounds[0], bounds[-1] = 0, self.shape[1]
-        return bounds
+        """(S @ M for side="rows", Sᵀ @ M for side="cols"; Σ s_ij²) by the compiled
+        residual pass of ``_fill``, which forms S from the subtracted factors as it
+        goes. The rows it reads are [M, right] and [0, left] (or the mirror image),
+        so the dot product of a pair is the subtracted entry and the product
+        accumulates M; wide M runs in column blocks."""
+        a, b = self._subtract.left, self._subtract.right
+        if side == "cols":
+            a, b = b, a  # target rows against the other side's
+        q, k = a.shape[1], M.shape[1]
+        lanes = 64 // self.dtype.itemsize
+        block = (_fill.MAX_ROW_BYTES // self.dtype.itemsize - q) // lanes * lanes
+        if block <= 0:
+            raise ValueError(f"the subtracted low-rank part has rank {q}, too large "
+                             "for the compiled products")
+        out = np.empty((a.shape[0], k), dtype=self.dtype)
+        sumsq = 0.0
+        for start in range(0, max(k, 1), block):
+            cols = slice(start, min(start + block, k))
+            kb = cols.stop - cols.start
+            stride = max(1, -(-(kb + q) // lanes)) * lanes
+            target = np.zeros((a.shape[0], stride), self.dtype)
+            other = np.zeros((b.shape[0], stride), self.dtype)
+            target[:, kb:kb + q], other[:, kb:kb + q] = a, b
+            other[:, :kb] = M[:, cols]
+            scale = np.zeros(stride, self.dtype)
+            scale[kb:kb + q] = 1
+            result = np.empty_like(target)
+            sumsq = FillPass(self.pattern, side, stride)(target, scale, other, result,
+                                                        self._n_threads)
+            out[:, cols] = result[:, :kb]
+        return out, sumsq
 
     def sparse_norm(self):
         """‖S‖_F, from one compiled pass over the pattern (for a completion,
@@ -265,3 +274,46 @@ class SparsePlusLowRank(LinearOperator):
                                self._n_threads)
             out[found] += values[p] - sub
         return out.reshape(rows_arr.shape)
+
+
+class FillPass:
+    """One side of the compiled residual pass (``_fill``) on a pattern:
+    ``out[t] = Σ s · other[j]`` over target t's observations, with
+    s = x − ⟨target[t] · scale, other[j]⟩, returning Σ s².
+
+    It gathers (target by target over the target-major view) when the other
+    side's rows fit in cache, or else scatters (other-side row by row into
+    accumulators for fixed chunks of rows, so results do not depend on the
+    thread count) when the target side's rows do; the choice and the
+    accumulators are made once, for factor rows ``stride`` wide.
+    """
+
+    CACHE_BYTES = 4 << 20
+    CHUNKS = 16
+
+    def __init__(self, pattern, side, stride):
+        m, n = pattern.shape
+        n_target, n_other = (m, n) if side == "rows" else (n, m)
+        row = stride * pattern.dtype.itemsize
+        self.view = pattern.csr if side == "rows" else pattern.csc
+        self.scatter = None
+        if n_other * row > self.CACHE_BYTES and n_target * row <= self.CACHE_BYTES:
+            view = pattern.csc if side == "rows" else pattern.csr  # other-side major
+            cum = view.indptr
+            chunks = np.searchsorted(cum, np.linspace(0, cum[-1], self.CHUNKS + 1))
+            chunks = np.unique(np.clip(chunks, 0, len(cum) - 1)).astype(np.int64)
+            chunks[0], chunks[-1] = 0, len(cum) - 1
+            acc = np.empty((len(chunks) - 1, n_target, stride), pattern.dtype)
+            self.scatter = (view, chunks, acc, np.empty(len(chunks) - 1))
+
+    def __call__(self, target, scale, other, out, n_threads):
+        if self.scatter is None:
+            view = self.view
+            sse = np.empty(target.shape[0])
+            _fill.gather(view.indptr, view.indices, view.values, target, scale, other,
+                         out, sse, n_threads)
+        else:
+            view, chunks, acc, sse = self.scatter
+            _fill.scatter(view.indptr, view.indices, view.values, target * scale, other,
+                          chunks, acc, sse, out, n_threads)
+        return float(sse.sum())
