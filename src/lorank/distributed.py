@@ -13,6 +13,7 @@ import Dask.
 """
 
 import os
+import time
 
 try:
     import dask
@@ -165,7 +166,7 @@ class ALS(_local.ALS):
 
         def solve(side, fixed, solved, rank, mean):
             bounds, futures = blocks.side(side)
-            F = client.scatter(fixed, broadcast=True, hash=False)
+            F = _broadcast(client, fixed)
             tasks = [client.submit(_solve, block, F, mean, reg, weighted, biases, rank,
                                    threads, pure=False) for block in futures]
             size = solved.shape[0]
@@ -369,7 +370,7 @@ class _Validation:
 
     def rmse(self, model):
         X = model.to_lowrank()
-        L, R = self.client.scatter([X.left, X.right], broadcast=True, hash=False)
+        L, R = _broadcast(self.client, [X.left, X.right])
         parts = self.client.gather([self.client.submit(_sse, p, L, R, pure=False)
                                     for p in self.pieces])
         count = sum(c for _, c in parts)
@@ -387,15 +388,14 @@ class _ResidualOperator(LinearOperator):
             shift = LowRank(np.zeros((m, 0), dtype), np.zeros((n, 0), dtype))
         shift = shift.astype(dtype) if shift.dtype != dtype else shift
         self._client, self._blocks, self._threads = client, blocks, threads
-        self._left, self._right = client.scatter([np.ascontiguousarray(shift.left),
-                                                  np.ascontiguousarray(shift.right)],
-                                                 broadcast=True, hash=False)
+        self._left, self._right = _broadcast(client, [np.ascontiguousarray(shift.left),
+                                                     np.ascontiguousarray(shift.right)])
 
     def _product(self, side, M):
         M = np.ascontiguousarray(M.reshape(M.shape[0], -1), dtype=self.dtype)
         bounds, futures = self._blocks.side(side)
         a, b = (self._left, self._right) if side == "rows" else (self._right, self._left)
-        Mf = self._client.scatter(M, broadcast=True, hash=False)
+        Mf = _broadcast(self._client, M)
         tasks = [self._client.submit(_residual_product, f, lo, hi, a, b, Mf, self._threads,
                                      pure=False) for f, (lo, hi) in zip(futures, bounds)]
         return np.concatenate(self._client.gather(tasks))
@@ -468,6 +468,18 @@ def _bounds(counts, k):
     cuts = np.searchsorted(cum, np.linspace(0, cum[-1], k + 1)[1:-1])
     cuts = np.unique(np.concatenate(([0], cuts, [len(counts)])))
     return [(int(lo), int(hi)) for lo, hi in zip(cuts[:-1], cuts[1:])]
+
+
+def _broadcast(client, data, attempts=5):
+    """``client.scatter(data, broadcast=True)``, retried while the cluster notices a
+    worker that just died (the scatter then fails with a closed connection)."""
+    for attempt in range(attempts):
+        try:
+            return client.scatter(data, broadcast=True, hash=False)
+        except OSError:  # distributed.comm.CommClosedError is one
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
 
 
 def _item(x):
