@@ -1,5 +1,6 @@
 """lorank.distributed.ALS on a two-process LocalCluster against single-machine lorank.ALS."""
 
+import contextlib
 import os
 import re
 import signal
@@ -257,9 +258,14 @@ def test_readme_example_runs(client, capsys):
         pytest.skip("README.md not found next to tests/")
     (block,) = re.findall(r"```py\n(.*?)```", readme.read_text(encoding="utf-8"), re.S)
     # The example starts its own cluster; here it runs on the test's.
-    code = block.replace("Client(LocalCluster(n_workers=2, threads_per_worker=1))",
-                         "__client")
+    code = block.replace(
+        "LocalCluster(n_workers=2, threads_per_worker=1) as cluster, Client(cluster) as client",
+        "contextlib.nullcontext(__client) as client")
     assert code != block
-    exec(compile(code, str(readme), "exec"), {"__name__": "readme", "__client": client})
+    env = {"__name__": "__main__", "__client": client, "contextlib": contextlib}
+    exec(compile(code, str(readme), "exec"), env)
+    assert type(env["local"]) is lorank.ALS
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) >= 1
+    n_iter, rmse = lines[0].split()
+    assert 1 <= int(n_iter) <= 15 and 0 < float(rmse) < 1.2
+    assert lines[1].startswith("(array(['movie")

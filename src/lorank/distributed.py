@@ -277,8 +277,8 @@ class _Blocks:
     def _from_frame(self, client, frame, columns, dtype, duplicates, n_blocks):
         user, item, rating = columns
         # Labels and counts by Dask (tree reductions); only m + n values come back.
-        vu, vi = client.compute([frame[user].value_counts(dropna=False),
-                                 frame[item].value_counts(dropna=False)], sync=True)
+        vu, vi = client.compute([frame[c].value_counts(dropna=False, split_out=1)
+                                 for c in (user, item)], sync=True)
         self.row_labels, row_counts = _sorted_labels(vu, user)
         self.col_labels, col_counts = _sorted_labels(vi, item)
         if len(self.row_labels) == 0:
