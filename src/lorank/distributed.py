@@ -153,11 +153,11 @@ class ALS(_local.ALS):
             check_int(self.n_blocks, "n_blocks", minimum=1)
         n_blocks = self.n_blocks or 2 * max(1, sum(client.nthreads().values()))
 
-        blocks = _Blocks.build(client, source, columns, dtype, duplicates, n_blocks, self)
-        self.row_labels_, self.col_labels_, self.shape_ = blocks.row_labels, blocks.col_labels, \
-            blocks.shape
-        m, n = blocks.shape
+        blocks = _Blocks(client, source, columns, dtype, n_blocks)
         rank, reg, max_iter, tol, _ = self._check_params(blocks.summary(dtype))
+        self._blocks = blocks.place(duplicates)  # kept: to_recommender gathers the pattern
+        self.row_labels_, self.col_labels_ = blocks.row_labels, blocks.col_labels
+        self.shape_ = blocks.shape
         threads = 1 if self.n_threads is None else effective_n_threads(self.n_threads)
         weighted, biases = bool(self.weighted_reg), bool(self.biases)
         valid = None
@@ -239,68 +239,42 @@ class ALS(_local.ALS):
 
 class _Blocks:
     """Row blocks (CSR slices) and column blocks (CSC slices) held on the workers as
-    futures with lineage; indptr rebased to 0, indices global."""
+    futures with lineage; indptr rebased to 0, indices global.
 
-    @classmethod
-    def build(cls, client, source, columns, dtype, duplicates, n_blocks, model):
-        self = cls()
+    Made in two steps: the constructor learns the shape, labels, counts and block
+    bounds (for a DataFrame, one pass of Dask reductions), so parameters are
+    checked before :meth:`place` builds the blocks on the workers.
+    """
+
+    def __init__(self, client, source, columns, dtype, n_blocks):
+        self.client, self.columns, self.dtype = client, columns, dtype
         if isinstance(source, Ratings):
-            self._from_ratings(client, source, dtype, n_blocks)
+            R = self.ratings = source.astype(dtype)
+            m, n = R.shape
+            self.row_labels = np.arange(m) if R.row_labels is None else R.row_labels
+            self.col_labels = np.arange(n) if R.col_labels is None else R.col_labels
+            self.nnz, self.total = R.nnz, float(R.csr.values.sum(dtype=np.float64))
+            self.row_counts, self.col_counts = R.row_counts, R.col_counts
         else:
-            self._from_frame(client, _as_frame(source, columns, "source"), columns, dtype,
-                             duplicates, n_blocks)
-        model._blocks = self  # to_recommender gathers the pattern from it
-        return self
-
-    def _from_ratings(self, client, R, dtype, n_blocks):
-        R = R.astype(dtype)
-        if R.nnz == 0:
+            self.ratings = None
+            self.frame = _as_frame(source, columns, "source")
+            # Labels and counts by Dask (tree reductions); only m + n values come back.
+            vu, vi = client.compute([self.frame[c].value_counts(dropna=False, split_out=1)
+                                     for c in columns[:2]], sync=True)
+            self.row_labels, self.row_counts = _sorted_labels(vu, columns[0])
+            self.col_labels, self.col_counts = _sorted_labels(vi, columns[1])
+            self.nnz = int(self.row_counts.sum())
+        if self.nnz == 0:
             raise ValueError("source has no ratings")
-        m, n = self.shape = R.shape
-        self.row_labels = np.arange(m) if R.row_labels is None else R.row_labels
-        self.col_labels = np.arange(n) if R.col_labels is None else R.col_labels
-        self.nnz, self.total = R.nnz, float(R.csr.values.sum(dtype=np.float64))
-        self.row_counts, self.col_counts = R.row_counts, R.col_counts
+        self.shape = (len(self.row_labels), len(self.col_labels))
         self.row_bounds = _bounds(self.row_counts, n_blocks)
         self.col_bounds = _bounds(self.col_counts, n_blocks)
-        # The slices go into the graph (not client.scatter): a block lost with
-        # its worker is rebuilt from its task.
-        slice_ = dask.delayed(_slice, pure=True)
-        graph = [slice_(view.indptr[lo:hi + 1], view.indices[view.indptr[lo]:view.indptr[hi]],
-                        view.values[view.indptr[lo]:view.indptr[hi]])
-                 for view, bounds in ((R.csr, self.row_bounds), (R.csc, self.col_bounds))
-                 for lo, hi in bounds]
-        futures = client.compute(graph)
-        self.rows, self.cols = futures[:len(self.row_bounds)], futures[len(self.row_bounds):]
-        distributed.wait(futures)
 
-    def _from_frame(self, client, frame, columns, dtype, duplicates, n_blocks):
-        user, item, rating = columns
-        # Labels and counts by Dask (tree reductions); only m + n values come back.
-        vu, vi = client.compute([frame[c].value_counts(dropna=False, split_out=1)
-                                 for c in (user, item)], sync=True)
-        self.row_labels, row_counts = _sorted_labels(vu, user)
-        self.col_labels, col_counts = _sorted_labels(vi, item)
-        if len(self.row_labels) == 0:
-            raise ValueError("source has no ratings")
-        m, n = self.shape = len(self.row_labels), len(self.col_labels)
-        self.row_bounds = _bounds(row_counts, n_blocks)
-        self.col_bounds = _bounds(col_counts, n_blocks)
-        labels = (dask.delayed(self.row_labels, pure=True),
-                  dask.delayed(self.col_labels, pure=True))
-        rb, cb = np.array(self.row_bounds)[:, 0], np.array(self.col_bounds)[:, 0]
-        pieces = []
-        for part in frame[list(columns)].to_delayed():
-            coo = dask.delayed(_encode, pure=True)(part, columns, *labels)
-            pieces.append((dask.delayed(_split, pure=True, nout=len(rb))(coo, rb, 0),
-                           dask.delayed(_split, pure=True, nout=len(cb))(coo, cb, 1)))
-        build = dask.delayed(_build, pure=True)
-        graph = [build([p[axis][b] for p in pieces], lo, hi, size, axis, dtype, duplicates,
-                       rating)
-                 for axis, bounds, size in ((0, self.row_bounds, n), (1, self.col_bounds, m))
-                 for b, (lo, hi) in enumerate(bounds)]
-        futures = client.compute(graph)
-        self.rows, self.cols = futures[:len(rb)], futures[len(rb):]
+    def place(self, duplicates):
+        """Build the blocks on the workers (and wait for them)."""
+        graph = self._from_ratings() if self.ratings is not None else self._from_frame(duplicates)
+        futures = self.client.compute(graph)
+        self.rows, self.cols = futures[:len(self.row_bounds)], futures[len(self.row_bounds):]
         try:
             distributed.wait(futures)
             for f in futures:  # a worker's error is re-raised here, on the client
@@ -308,17 +282,50 @@ class _Blocks:
                     f.result()
         except _Duplicate as exc:
             i, j = exc.pair
+            user, item = self.columns[:2]
             raise ValueError(
                 f"duplicate entry {(_item(self.row_labels[i]), _item(self.col_labels[j]))!r} "
                 f'({user}, {item}); pass duplicates="mean" or "last"'
             ) from None
-        # Counts and Σ x after duplicates are resolved, from the blocks themselves.
-        stats = client.gather([client.submit(_stats, f, pure=False) for f in self.rows])
-        self.row_counts = np.concatenate([s[0] for s in stats])
-        self.nnz = int(self.row_counts.sum())
-        self.total = float(np.sum([s[1] for s in stats]))
-        stats = client.gather([client.submit(_stats, f, pure=False) for f in self.cols])
-        self.col_counts = np.concatenate([s[0] for s in stats])
+        if self.ratings is None:
+            # Counts and Σ x after duplicates are resolved, from the blocks themselves.
+            client = self.client
+            stats = client.gather([client.submit(_stats, f, pure=False) for f in self.rows])
+            self.row_counts = np.concatenate([s[0] for s in stats])
+            self.nnz = int(self.row_counts.sum())
+            self.total = float(np.sum([s[1] for s in stats]))
+            stats = client.gather([client.submit(_stats, f, pure=False) for f in self.cols])
+            self.col_counts = np.concatenate([s[0] for s in stats])
+        self.ratings = self.frame = None
+        return self
+
+    def _from_ratings(self):
+        # The slices go into the graph (not client.scatter): a block lost with
+        # its worker is rebuilt from its task.
+        R = self.ratings
+        slice_ = dask.delayed(_slice, pure=True)
+        return [slice_(view.indptr[lo:hi + 1], view.indices[view.indptr[lo]:view.indptr[hi]],
+                       view.values[view.indptr[lo]:view.indptr[hi]])
+                for view, bounds in ((R.csr, self.row_bounds), (R.csc, self.col_bounds))
+                for lo, hi in bounds]
+
+    def _from_frame(self, duplicates):
+        # Per partition: ids -> codes, then the rows split by row block and by
+        # column block; per block: its pieces -> a Ratings (validated) -> CSR.
+        columns, (m, n) = self.columns, self.shape
+        labels = (dask.delayed(self.row_labels, pure=True),
+                  dask.delayed(self.col_labels, pure=True))
+        rb, cb = np.array(self.row_bounds)[:, 0], np.array(self.col_bounds)[:, 0]
+        pieces = []
+        for part in self.frame[list(columns)].to_delayed():
+            coo = dask.delayed(_encode, pure=True)(part, columns, *labels)
+            pieces.append((dask.delayed(_split, pure=True, nout=len(rb))(coo, rb, 0),
+                           dask.delayed(_split, pure=True, nout=len(cb))(coo, cb, 1)))
+        build = dask.delayed(_build, pure=True)
+        return [build([p[axis][b] for p in pieces], lo, hi, size, axis, self.dtype, duplicates,
+                      columns[2])
+                for axis, bounds, size in ((0, self.row_bounds, n), (1, self.col_bounds, m))
+                for b, (lo, hi) in enumerate(bounds)]
 
     def side(self, side):
         return (self.col_bounds, self.cols) if side == "cols" else (self.row_bounds, self.rows)
@@ -358,8 +365,7 @@ class _Validation:
             frame = _as_frame(source, columns, "validation")
             labels = (dask.delayed(blocks.row_labels, pure=True),
                       dask.delayed(blocks.col_labels, pure=True))
-            graph = [dask.delayed(_encode, pure=True)(part, columns, *labels, dtype=dtype,
-                                                      strict=True)
+            graph = [dask.delayed(_encode, pure=True)(part, columns, *labels, dtype=dtype)
                      for part in frame[list(columns)].to_delayed()]
         self.pieces = client.compute(graph)
         distributed.wait(self.pieces)
@@ -510,10 +516,10 @@ def _coo(rows, cols, values):
     return rows, cols, values
 
 
-def _encode(part, columns, row_labels, col_labels, dtype=None, strict=False):
-    """A DataFrame partition -> (rows, cols, values) codes. Unknown labels cannot
-    occur in training (the labels come from the data); ``strict`` (validation)
-    raises KeyError naming them."""
+def _encode(part, columns, row_labels, col_labels, dtype=None):
+    """A DataFrame partition -> (rows, cols, values) codes. Unknown labels (only
+    in validation data: the training labels come from the data) raise KeyError
+    naming them; ``dtype`` (validation) casts the values and checks them."""
     user, item, rating = columns
     out = []
     for column, labels, what in ((user, row_labels, "user"), (item, col_labels, "item")):
