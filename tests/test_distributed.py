@@ -178,7 +178,7 @@ def test_callback_stop_and_interrupt(client):
 # ---------------------------------------------------------------- bad input
 
 
-def frame_of(users, items, values, **columns):
+def frame_of(users, items, values):
     return pd.DataFrame({"user": users, "item": items, "rating": values})
 
 

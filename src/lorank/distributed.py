@@ -77,15 +77,18 @@ class ALS(_local.ALS):
 
     Examples
     --------
-    >>> import numpy as np, pandas as pd, dask.dataframe as dd, lorank.distributed
+    >>> import pandas as pd, dask.dataframe as dd, lorank.distributed
     >>> from distributed import Client, LocalCluster
-    >>> client = Client(LocalCluster(n_workers=1, threads_per_worker=1,
-    ...                              processes=False))  # doctest: +SKIP
+    >>> client = Client(LocalCluster(n_workers=1, processes=False, dashboard_address=None))
     >>> df = pd.DataFrame({"user": ["a", "a", "b", "c"], "item": [1, 2, 1, 2],
     ...                    "rating": [5.0, 3.0, 4.0, 1.0]})
-    >>> model = lorank.distributed.ALS(client, rank=1, random_state=0)  # doctest: +SKIP
-    >>> model.fit(dd.from_pandas(df, npartitions=2)).predict([0], [1])  # doctest: +SKIP
-    array([...], dtype=float32)
+    >>> model = lorank.distributed.ALS(client, rank=1, random_state=0)
+    >>> model = model.fit(dd.from_pandas(df, npartitions=2))
+    >>> model.row_labels_.tolist(), model.col_labels_.tolist()
+    (['a', 'b', 'c'], [1, 2])
+    >>> model.to_local().predict([0], [1]).shape
+    (1,)
+    >>> client.close(); client.cluster.close()
     """
 
     def __init__(
