@@ -141,8 +141,18 @@ def test_empty_partition(client):
     assert_same_model(dist, local)
 
 
-def test_worker_killed_mid_fit_gives_the_same_answer(client, ratings):
-    R = ratings.astype(np.float32)
+@pytest.mark.parametrize("kind", ["ratings", "parquet"])
+def test_worker_killed_mid_fit_gives_the_same_answer(client, ratings, tmp_path, kind):
+    # The killed worker's blocks are rebuilt from their lineage: the Ratings
+    # slices in the graph, or the Parquet files read again.
+    R = ratings.astype(np.float32) if kind == "ratings" else ratings.take(
+        np.arange(0, ratings.nnz, 5))
+    source = R
+    if kind == "parquet":
+        R, df = labelled(R)
+        df.to_parquet(tmp_path / "ratings.parquet", row_group_size=10_000)
+        source = dd.read_parquet(tmp_path / "ratings.parquet", split_row_groups=True)
+        assert source.npartitions > 1
     params = dict(rank=5, init="random", random_state=0, max_iter=4, tol=0)
     killed = []
 
@@ -153,7 +163,7 @@ def test_worker_killed_mid_fit_gives_the_same_answer(client, ratings):
             os.kill(pid, signal.SIGKILL)  # the nanny starts a new worker
             killed.append(address)
 
-    dist = lorank.distributed.ALS(client, callback=kill_a_worker, **params).fit(R)
+    dist = lorank.distributed.ALS(client, callback=kill_a_worker, **params).fit(source)
     client.wait_for_workers(2, timeout=60)
     assert killed and dist.n_iter_ == 4
     assert_same_model(dist, lorank.ALS(**params).fit(R))

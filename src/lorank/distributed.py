@@ -13,7 +13,6 @@ import Dask.
 """
 
 import os
-import time
 
 try:
     import dask
@@ -279,10 +278,7 @@ class _Blocks:
         futures = self.client.compute(graph)
         self.rows, self.cols = futures[:len(self.row_bounds)], futures[len(self.row_bounds):]
         try:
-            distributed.wait(futures)
-            for f in futures:  # a worker's error is re-raised here, on the client
-                if f.status == "error":
-                    f.result()
+            _wait(futures)
         except _Duplicate as exc:
             i, j = exc.pair
             user, item = self.columns[:2]
@@ -371,10 +367,7 @@ class _Validation:
             graph = [dask.delayed(_encode, pure=True)(part, columns, *labels, dtype=dtype)
                      for part in frame[list(columns)].to_delayed()]
         self.pieces = client.compute(graph)
-        distributed.wait(self.pieces)
-        for f in self.pieces:
-            if f.status == "error":
-                f.result()
+        _wait(self.pieces)
         return self
 
     def rmse(self, model):
@@ -479,16 +472,30 @@ def _bounds(counts, k):
     return [(int(lo), int(hi)) for lo, hi in zip(cuts[:-1], cuts[1:])]
 
 
-def _broadcast(client, data, attempts=5):
-    """``client.scatter(data, broadcast=True)``, retried while the cluster notices a
-    worker that just died (the scatter then fails with a closed connection)."""
-    for attempt in range(attempts):
-        try:
-            return client.scatter(data, broadcast=True, hash=False)
-        except OSError:  # distributed.comm.CommClosedError is one
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.5 * (attempt + 1))
+def _wait(futures):
+    """Wait for all; a worker's error (Ratings' validation) is re-raised here, on
+    the client."""
+    distributed.wait(futures)
+    for f in futures:
+        if f.status == "error":
+            f.result()
+
+
+def _broadcast(client, data):
+    """A future of ``data`` (an array, or a list of them, each its own future)
+    that the workers running the dependent tasks copy from each other.
+
+    A task result, not ``client.scatter``: the scheduler keeps the array in the
+    task, so a copy lost with a dying worker is recomputed (lineage), and no
+    ``scatter(broadcast=True)`` runs into a worker dying meanwhile (Dask's
+    replicate then retries the dead worker forever).
+    """
+    if isinstance(data, list):
+        return [_broadcast(client, a) for a in data]
+    # The factor is meant to travel in the graph; Dask's warning about large
+    # graphs (10 MB by default) is for data that should be loaded by tasks.
+    with dask.config.set({"distributed.admin.large-graph-warning-threshold": "1 PB"}):
+        return client.submit(_identity, data, pure=False)
 
 
 def _item(x):
@@ -517,6 +524,10 @@ def _slice(indptr, indices, values):
 
 def _coo(rows, cols, values):
     return rows, cols, values
+
+
+def _identity(x):
+    return x
 
 
 def _encode(part, columns, row_labels, col_labels, dtype=None):
