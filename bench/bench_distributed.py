@@ -18,12 +18,16 @@ bytes). ``fixed_MB``: the broadcast factor (the padded storage, m x 16 or n x 16
 float32; the average of the two). ``out_MB``: measured, the workers'
 ``transfer_outgoing_bytes_total`` (Dask's counter of data a worker serves): the
 solved rows + sse/rsum/status handed to the client (fixed_MB + 20 bytes per
-solved row) and the broadcast's replication, since ``scatter(broadcast=True)``
-sends one copy through the scheduler to one worker (``update_data``, which Dask
-does not count) and the others copy it from their peers. ``moved_MB`` = out_MB +
-fixed_MB: everything that crossed a process boundary. ``peer_in_MB``: task
-inputs fetched between workers (``transfer_incoming_log``; 0 means no block
-ever moved). ``solve_Mratings_s``: ratings per second per thread inside the
+solved row) and the copies of the fixed factor served to other workers. The
+fixed factor travels as a task result: its array rides in the task through the
+scheduler to one worker (not counted by Dask) and the other workers fetch it
+from a holder (counted). ``moved_MB`` = out_MB + fixed_MB: everything that
+crossed a process boundary. ``peer_in_MB``: data fetched between workers
+(``transfer_incoming_log``): the factor's (workers - 1) copies; more would mean
+that blocks moved. (Until commit "the fixed factor travels as a task result"
+the factor went by ``scatter(broadcast=True)``, whose copies Dask does not log
+as incoming: the recorded full-size run is from then; the bytes are the same.)
+``solve_Mratings_s``: ratings per second per thread inside the
 block tasks (task-stream compute time; a rating is visited twice per epoch;
 for lorank.ALS from the epoch time); the projection in docs/distributed.md
 uses it. ``design_b_MB``: what design (b) would move per item half-step on the
