@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -162,10 +163,19 @@ def test_worker_killed_mid_fit_gives_the_same_answer(client, ratings, tmp_path, 
             pid = client.run(os.getpid, workers=[address])[address]
             os.kill(pid, signal.SIGKILL)  # the nanny starts a new worker
             killed.append(address)
+            # Let the scheduler notice first: a task sent in the same instant to
+            # the dead worker's peers would have them retry connecting to it for
+            # Dask's connect timeout (30 s) before the lost blocks are rebuilt.
+            deadline = time.monotonic() + 30
+            while address in client.scheduler_info()["workers"] and time.monotonic() < deadline:
+                time.sleep(0.05)
 
-    dist = lorank.distributed.ALS(client, callback=kill_a_worker, **params).fit(source)
+    with distributed.get_task_stream(client=client) as stream:
+        dist = lorank.distributed.ALS(client, callback=kill_a_worker, **params).fit(source)
     client.wait_for_workers(2, timeout=60)
     assert killed and dist.n_iter_ == 4
+    built = [str(t["key"]) for t in stream.data if str(t["key"]).startswith(("_slice", "_build"))]
+    assert len(built) > len(set(built))  # some blocks were built twice
     assert_same_model(dist, lorank.ALS(**params).fit(R))
 
 

@@ -13,6 +13,7 @@ import Dask.
 """
 
 import os
+from types import SimpleNamespace
 
 try:
     import dask
@@ -27,13 +28,14 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
-from . import _als, _sparse
 from . import als as _local
+from ._dask_tasks import (_build, _coo, _Duplicate, _encode, _identity, _pattern,
+                          _residual_product, _slice, _solve, _split, _sse, _stats)
 from ._estimator import check_fitted, get_params
-from ._threads import effective_n_threads, single_threaded_blas
+from ._threads import effective_n_threads
 from ._validation import as_float_dtype, check_int
 from .lowrank import LowRank
-from .ratings import Ratings, SparseView, _DuplicateEntry, _format_labels, _index_dtype
+from .ratings import Ratings, SparseView, _index_dtype
 
 __all__ = ["ALS"]
 
@@ -331,16 +333,11 @@ class _Blocks:
 
     def summary(self, dtype):
         """What ``ALS._check_params`` reads of a ``Ratings``."""
-        return _Summary(self.shape, self.nnz, np.dtype(dtype), self.row_counts,
-                        self.col_counts, SparseView(None, np.empty(0, _index_dtype(self.shape[1])),
-                                                    None),
-                        SparseView(None, np.empty(0, _index_dtype(self.shape[0])), None))
-
-
-class _Summary:
-    def __init__(self, shape, nnz, dtype, row_counts, col_counts, csr, csc):
-        self.shape, self.nnz, self.dtype = shape, nnz, dtype
-        self.row_counts, self.col_counts, self.csr, self.csc = row_counts, col_counts, csr, csc
+        m, n = self.shape
+        return SimpleNamespace(
+            shape=self.shape, nnz=self.nnz, dtype=np.dtype(dtype), row_counts=self.row_counts,
+            col_counts=self.col_counts, csr=SparseView(None, np.empty(0, _index_dtype(n)), None),
+            csc=SparseView(None, np.empty(0, _index_dtype(m)), None))
 
 
 class _Validation:
@@ -407,12 +404,6 @@ class _ResidualOperator(LinearOperator):
 
     def _rmatmat(self, M):
         return self._product("cols", M)
-
-    def _matvec(self, v):
-        return self._matmat(v.reshape(-1, 1)).ravel()
-
-    def _rmatvec(self, v):
-        return self._rmatmat(v.reshape(-1, 1)).ravel()
 
 
 # ---------------------------------------------------------------- inputs
@@ -500,126 +491,3 @@ def _broadcast(client, data):
 
 def _item(x):
     return x.item() if hasattr(x, "item") else x
-
-
-class _Duplicate(ValueError):
-    """A repeated (row, col) pair found on a worker (global indices); the client
-    names it by its labels."""
-
-    def __init__(self, pair):
-        self.pair = pair
-        super().__init__(f"duplicate entry {pair}")
-
-    def __reduce__(self):
-        return type(self), (self.pair,)
-
-
-# ---------------------------------------------------------------- worker tasks
-
-
-def _slice(indptr, indices, values):
-    """A CSR/CSC slice with indptr rebased to 0."""
-    return indptr - indptr[0], indices, values
-
-
-def _coo(rows, cols, values):
-    return rows, cols, values
-
-
-def _identity(x):
-    return x
-
-
-def _encode(part, columns, row_labels, col_labels, dtype=None):
-    """A DataFrame partition -> (rows, cols, values) codes. Unknown labels (only
-    in validation data: the training labels come from the data) raise KeyError
-    naming them; ``dtype`` (validation) casts the values and checks them."""
-    user, item, rating = columns
-    out = []
-    for column, labels, what in ((user, row_labels, "user"), (item, col_labels, "item")):
-        codes = pd.Index(labels).get_indexer(part[column])
-        bad = codes < 0
-        if bad.any():
-            missing = pd.unique(part[column][bad]).tolist()
-            raise KeyError(f"unknown {what} labels in column {column!r}: "
-                           f"{_format_labels(missing)}")
-        out.append(codes.astype(_index_dtype(len(labels))))
-    values = part[rating]
-    if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values):
-        raise TypeError(f"column {rating!r} must hold real numbers, got dtype {values.dtype}")
-    kind = np.float32 if values.dtype == np.float32 else np.float64
-    values = values.to_numpy(dtype=kind, na_value=np.nan)
-    if dtype is not None:  # validation: checked here, as a Ratings would
-        values = values.astype(dtype)
-        if not np.isfinite(values).all():
-            pos = int(np.flatnonzero(~np.isfinite(values))[0])
-            raise ValueError(f"column {rating!r} of validation contains {values[pos]}; "
-                             "values must be finite")
-    out.append(values)
-    return tuple(out)
-
-
-def _split(coo, starts, axis):
-    """COO piece -> one piece per block of ``starts`` along ``axis`` (stable: the
-    input order is kept within a block, for duplicates="last")."""
-    key = coo[axis]
-    block = np.searchsorted(starts, key, side="right") - 1
-    order = np.argsort(block, kind="stable")
-    cuts = np.searchsorted(block[order], np.arange(len(starts) + 1))
-    return [tuple(a[order[cuts[b]:cuts[b + 1]]] for a in coo) for b in range(len(starts))]
-
-
-def _build(pieces, lo, hi, size, axis, dtype, duplicates, rating):
-    """The CSR of rows lo..hi (axis 0) or the CSC of columns lo..hi (axis 1),
-    validated by Ratings' own constructor."""
-    major = np.concatenate([p[axis] for p in pieces]) - lo
-    minor = np.concatenate([p[1 - axis] for p in pieces])
-    values = np.concatenate([p[2] for p in pieces])
-    try:
-        R = Ratings(major, minor, values, shape=(hi - lo, size), dtype=dtype,
-                    duplicates=duplicates)
-    except _DuplicateEntry as exc:
-        i, j = exc.pair
-        raise _Duplicate((i + lo, j) if axis == 0 else (j, i + lo)) from None
-    except (ValueError, TypeError) as exc:
-        raise type(exc)(f"column {rating!r}: {exc}") from None
-    return tuple(R.csr)
-
-
-def _solve(block, fixed, mean, reg, weighted, biases, rank, threads):
-    """One block's half-step: (solved rows, sse, rsum, status)."""
-    indptr, indices, values = block
-    size = len(indptr) - 1
-    solved = np.zeros((size, fixed.shape[1]), fixed.dtype)
-    sse, rsum, status = np.empty(size), np.empty(size), np.empty(size, np.int32)
-    with single_threaded_blas():
-        _als.half_step(indptr, indices, values, fixed, solved, mean, reg, weighted, biases,
-                       rank, sse, rsum, status, threads)
-    return solved, sse, rsum, status
-
-
-def _residual_product(block, lo, hi, a, b, M, threads):
-    """Rows lo..hi of P_Ω(X − a bᵀ) @ M (a CSC block with a, b swapped: of the
-    transpose)."""
-    indptr, indices, values = block
-    out = np.empty((hi - lo, M.shape[1]), M.dtype)
-    _sparse.residual_matmat(indptr, indices, values, np.ascontiguousarray(a[lo:hi]), b, M, out,
-                            np.empty(hi - lo), threads)
-    return out
-
-
-def _stats(block):
-    indptr, _, values = block
-    return np.diff(indptr), float(values.sum(dtype=np.float64))
-
-
-def _pattern(block):
-    return block[0], block[1]
-
-
-def _sse(piece, left, right):
-    rows, cols, values = piece
-    if len(values) == 0:
-        return 0.0, 0
-    err = LowRank(left, right).entries(rows, cols, n_threads=1) - values
-    return float(np.sum(np.square(err, dtype=np.float64))), len(values)
