@@ -3,6 +3,7 @@
 import numbers
 import time
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -158,19 +159,12 @@ class ALS(CompletionModel):
         ratings, valid = training_data(X, validation, dtype)
         rank, reg, max_iter, tol, n_threads = self._check_params(ratings)
         biases = bool(self.biases)
-        alpha = reg_exponent(self.weighted_reg)
-        nnz = ratings.nnz
+        m, n = ratings.shape
 
-        lam_rows = penalties(reg, ratings.row_counts, alpha)
-        lam_cols = penalties(reg, ratings.col_counts, alpha)
-        mean = float(ratings.csr.values.mean(dtype=np.float64)) if biases else 0.0
-
-        def half_step(side, A, B, rank):
-            """Solve B (side="cols") or A (side="rows") in place, then refit μ.
-            Returns the sum of squared residuals at the new point."""
-            nonlocal mean
-            view, fixed, solved, lam = ((ratings.csc, A, B, lam_cols) if side == "cols"
-                                        else (ratings.csr, B, A, lam_rows))
+        def solve(side, fixed, solved, rank, mean, lam):
+            """The kernel over every column (side="cols") or row, in place, target j
+            with the ridge penalty lam[j]."""
+            view = ratings.csc if side == "cols" else ratings.csr
             size = solved.shape[0]
             sse, rsum, status = np.empty(size), np.empty(size), np.empty(size, np.int32)
             with single_threaded_blas():
@@ -178,7 +172,44 @@ class ALS(CompletionModel):
                     view.indptr, view.indices, view.values, fixed, solved, mean,
                     lam, biases, rank, sse, rsum, status, n_threads,
                 )
-            _raise_on_failure(status, side, rank + biases, ratings)
+            return sse, rsum, status
+
+        def residual(shift):
+            return SparsePlusLowRank.completion(ratings, _zero(m, n, dtype), offset=shift,
+                                                n_threads=n_threads)
+
+        data = _Data(ratings.shape, ratings.nnz, float(ratings.csr.values.sum(dtype=np.float64)),
+                     ratings.row_counts, ratings.col_counts)
+        score = (lambda: self._score(valid)) if valid is not None else None
+        return self._fit_loop(data, dtype, rank, reg, max_iter, tol, solve, residual, score)
+
+    def _fit_loop(self, data, dtype, rank, reg, max_iter, tol, solve, residual, score):
+        """The iterations, whatever holds the data (``lorank.distributed`` too).
+
+        ``solve(side, fixed, solved, rank, mean, lam)`` runs the half-step kernel
+        over every column (side="cols") or row, target j with penalty lam[j],
+        writing ``solved`` in place, and
+        returns its (sse, rsum, status) arrays; ``residual(shift)`` is the
+        operator P_Ω(X − shift) for the spectral start; ``score()`` the
+        validation RMSE (``None``: no validation data).
+        """
+        biases = bool(self.biases)
+        alpha = reg_exponent(self.weighted_reg)
+        nnz = data.nnz
+
+        lam_rows = penalties(reg, data.row_counts, alpha)
+        lam_cols = penalties(reg, data.col_counts, alpha)
+        # (As values.mean(dtype=float64) computes it: the float64 sum over nnz.)
+        mean = data.total / nnz if biases else 0.0
+
+        def half_step(side, A, B, rank):
+            """Solve B (side="cols") or A (side="rows") in place, then refit μ.
+            Returns the sum of squared residuals at the new point."""
+            nonlocal mean
+            fixed, solved, lam = (A, B, lam_cols) if side == "cols" else (B, A, lam_rows)
+            sse, rsum, status = solve(side, fixed, solved, rank, mean, lam)
+            counts = data.col_counts if side == "cols" else data.row_counts
+            _raise_on_failure(status, side, rank + biases, counts)
             total = float(sse.sum())
             if biases:  # μ is unregularized: its exact update is the mean residual.
                 delta = float(rsum.sum()) / nnz
@@ -189,7 +220,7 @@ class ALS(CompletionModel):
         def objective(total, A, B):
             return 0.5 * (total + _penalty(A, lam_rows) + _penalty(B, lam_cols))
 
-        A, B = self._initialize(ratings, rank, dtype, n_threads, half_step, lambda: mean)
+        A, B = self._initialize(data, rank, dtype, half_step, lambda: mean, residual)
 
         self.history_ = {k: [] for k in ("iteration", "train_rmse", "valid_rmse", "objective", "seconds")}
         self._half_step_objectives = []
@@ -207,11 +238,11 @@ class ALS(CompletionModel):
                 self._set_learned(A, B, mean, rank)
                 self.n_iter_ = it
                 train = np.sqrt(max(total, 0.0) / nnz)
-                valid_rmse = self._score(valid) if valid is not None else np.nan
+                valid_rmse = score() if score is not None else np.nan
                 self._record(it, train, valid_rmse, loss, time.perf_counter() - start)
                 bar.update()
                 bar.set_postfix(train_rmse=f"{train:.4f}", **(
-                    {"valid_rmse": f"{valid_rmse:.4f}"} if valid is not None else {}))
+                    {"valid_rmse": f"{valid_rmse:.4f}"} if score is not None else {}))
                 if self.callback is not None and self.callback(self, it) is False:
                     break
                 if np.isfinite(previous) and previous - loss <= tol * abs(previous):
@@ -222,7 +253,7 @@ class ALS(CompletionModel):
                 f"ALS interrupted after {self.n_iter_} complete iterations; "
                 "keeping the last complete factors",
                 RuntimeWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         finally:
             bar.close()
@@ -269,9 +300,9 @@ class ALS(CompletionModel):
                     )
         return rank, float(reg), max_iter, float(tol), n_threads
 
-    def _initialize(self, ratings, rank, dtype, n_threads, half_step, mean):
+    def _initialize(self, data, rank, dtype, half_step, mean, residual):
         """Starting factors (m x w, n x w; the last column holds the bias)."""
-        m, n = ratings.shape
+        m, n = data.shape
         biases = bool(self.biases)
         A = _factor_storage(m, rank + biases, dtype)
         B = _factor_storage(n, rank + biases, dtype)
@@ -297,12 +328,8 @@ class ALS(CompletionModel):
         # dense steps are small, and threaded BLAS there competes with the
         # operator's OpenMP threads (10x slower on a busy 2-core machine).
         with single_threaded_blas():
-            U, s, Vt = randomized_svd(
-                SparsePlusLowRank.completion(ratings, _zero(m, n, dtype), offset=shift,
-                                             n_threads=n_threads), rank, n_iter=2,
-                random_state=rng,
-            )
-        root = np.sqrt(s / ratings.density)
+            U, s, Vt = randomized_svd(residual(shift), rank, n_iter=2, random_state=rng)
+        root = np.sqrt(s / (data.nnz / (m * n)))
         A[:, :rank] = U * root
         B[:, :rank] = Vt.T * root
         return A, B
@@ -358,11 +385,21 @@ def penalties(reg, counts, alpha):
     return reg * counts.astype(np.float64) ** alpha
 
 
-def _raise_on_failure(status, side, d, ratings):
+class _Data(NamedTuple):
+    """What the iterations need to know of the data besides the kernel's views."""
+
+    shape: tuple
+    nnz: int
+    total: float  # Σ x_ij in float64
+    row_counts: np.ndarray
+    col_counts: np.ndarray
+
+
+def _raise_on_failure(status, side, d, counts):
+    """``counts``: observations per row (side="rows") or per column."""
     bad = np.flatnonzero(status)
     if bad.size:
         k = int(bad[0])
-        counts = ratings.row_counts if side == "rows" else ratings.col_counts
         raise np.linalg.LinAlgError(
             f"the normal equations of {side[:-1]} {k} ({int(counts[k])} observations, "
             f"{d} unknowns) are not positive definite; increase reg (or, if the "

@@ -130,34 +130,17 @@ class SparsePlusLowRank(LinearOperator):
     def _sparse_product(self, side, M):
         """(S @ M for side="rows", Sᵀ @ M for side="cols"; Σ s_ij²) by the compiled
         residual pass of ``_fill``, which forms S from the subtracted factors as it
-        goes. The rows it reads are [M, right] and [0, left] (or the mirror image),
-        so the dot product of a pair is the subtracted entry and the product
-        accumulates M; wide M runs in column blocks."""
+        goes (see :func:`padded_blocks`)."""
         a, b = self._subtract.left, self._subtract.right
         if side == "cols":
             a, b = b, a  # target rows against the other side's
-        q, k = a.shape[1], M.shape[1]
-        lanes = 64 // self.dtype.itemsize
-        block = (_fill.MAX_ROW_BYTES // self.dtype.itemsize - q) // lanes * lanes
-        if block <= 0:
-            raise ValueError(f"the subtracted low-rank part has rank {q}, too large "
-                             "for the compiled products")
-        out = np.empty((a.shape[0], k), dtype=self.dtype)
+        out = np.empty((a.shape[0], M.shape[1]), dtype=self.dtype)
         sumsq = 0.0
-        for start in range(0, max(k, 1), block):
-            cols = slice(start, min(start + block, k))
-            kb = cols.stop - cols.start
-            stride = max(1, -(-(kb + q) // lanes)) * lanes
-            target = np.zeros((a.shape[0], stride), self.dtype)
-            other = np.zeros((b.shape[0], stride), self.dtype)
-            target[:, kb:kb + q], other[:, kb:kb + q] = a, b
-            other[:, :kb] = M[:, cols]
-            scale = np.zeros(stride, self.dtype)
-            scale[kb:kb + q] = 1
+        for cols, target, scale, other in padded_blocks(a, b, M):
             result = np.empty_like(target)
-            sumsq = FillPass(self.pattern, side, stride)(target, scale, other, result,
-                                                        self._n_threads)
-            out[:, cols] = result[:, :kb]
+            sumsq = FillPass(self.pattern, side, target.shape[1])(
+                target, scale, other, result, self._n_threads)
+            out[:, cols] = result[:, :cols.stop - cols.start]
         return out, sumsq
 
     def sparse_norm(self):
@@ -317,3 +300,30 @@ class FillPass:
             _fill.scatter(view.indptr, view.indices, view.values, target * scale, other,
                           chunks, acc, sse, out, n_threads)
         return float(sse.sum())
+
+
+def padded_blocks(a, b, M):
+    """The rows the ``_fill`` pass reads to compute P_Ω(X − a bᵀ) @ M: target rows
+    [0, a] and other-side rows [M, b], padded to whole 64-byte vectors, with a
+    scale that keeps only the a·b lanes in the dot product, so the residual is
+    x − ⟨a_i, b_j⟩ and the product accumulates M. Wide M comes in column blocks
+    (a factor row holds at most ``_fill.MAX_ROW_BYTES``). Yields
+    ``(columns of M, target, scale, other)``."""
+    dtype = M.dtype
+    q, k = a.shape[1], M.shape[1]
+    lanes = 64 // dtype.itemsize
+    block = (_fill.MAX_ROW_BYTES // dtype.itemsize - q) // lanes * lanes
+    if block <= 0:
+        raise ValueError(f"the subtracted low-rank part has rank {q}, too large "
+                         "for the compiled products")
+    for start in range(0, max(k, 1), block):
+        cols = slice(start, min(start + block, k))
+        kb = cols.stop - cols.start
+        stride = max(1, -(-(kb + q) // lanes)) * lanes
+        target = np.zeros((a.shape[0], stride), dtype)
+        other = np.zeros((b.shape[0], stride), dtype)
+        target[:, kb:kb + q], other[:, kb:kb + q] = a, b
+        other[:, :kb] = M[:, cols]
+        scale = np.zeros(stride, dtype)
+        scale[kb:kb + q] = 1
+        yield cols, target, scale, other
