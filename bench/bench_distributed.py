@@ -1,7 +1,7 @@
 """ALS on a Dask cluster (``lorank.distributed.ALS``) vs single-machine ``lorank.ALS``.
 
 Data: Netflix-shaped synthetic ratings (``netflix_like(nnz)``: the Netflix shape
-scaled by sqrt(nnz / 100M) per side), rank 10, float32, biases, ALS-WR reg 0.05,
+scaled by sqrt(nnz / 100M) per side), rank 10, float32, biases, the default reg,
 ``init="random"`` (an epoch costs the same whatever the start), tol=0, ITERS
 iterations; the fastest and the median epoch are kept (``history_["seconds"]``:
 both half-steps plus the training-loss bookkeeping, as for lorank.ALS).
