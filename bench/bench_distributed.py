@@ -57,7 +57,7 @@ NOTES = (
 def parameters(size):
     m, n, nnz = netflix_like(SIZES[size])
     return dict(shape=(m, n), nnz=nnz, rank=RANK, dtype="float32", iterations=ITERS,
-                init="random", biases=True, reg=0.05)
+                init="random", biases=True, reg=1.0, weighted_reg=0.5)
 
 
 def _counters(dask_worker):
