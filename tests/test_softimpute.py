@@ -62,12 +62,14 @@ def rel(a, b):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("k", [0, 1, 4, 300])
-def test_sparse_product_matches_numpy(dtype, k):
+@pytest.mark.parametrize("q", [3, 250])
+def test_sparse_product_matches_numpy(dtype, k, q):
     # S @ M and Sᵀ @ M with S = P_Ω(X − L Rᵀ) formed in the pass; 300 columns run
-    # in two blocks (a factor row holds at most 1024 bytes).
+    # in two blocks (a factor row holds at most 1024 bytes). A subtracted rank q
+    # wider than a factor row (250) still works.
     rng = np.random.default_rng(1)
     _, R = low_rank_problem(40, 30, 2, 0.3, dtype)
-    low = LowRank(rng.standard_normal((40, 3)), rng.standard_normal((30, 3))).astype(dtype)
+    low = LowRank(rng.standard_normal((40, q)), rng.standard_normal((30, q))).astype(dtype)
     Z = SparsePlusLowRank.completion(R, low, n_threads=2)
     S = np.where(dense(R) != 0, dense(R) - low.to_dense().astype(np.float64), 0)
     tol = dict(rtol=KTOL[dtype] * 10, atol=KTOL[dtype] * 10)

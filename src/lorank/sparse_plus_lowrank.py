@@ -131,14 +131,17 @@ class SparsePlusLowRank(LinearOperator):
         """(S @ M for side="rows", Sᵀ @ M for side="cols"; Σ s_ij²) by the compiled
         residual pass of ``_fill``, which forms S from the subtracted factors as it
         goes (see :func:`padded_blocks`)."""
-        a, b = self._subtract.left, self._subtract.right
+        pattern, a, b = self.pattern, self._subtract.left, self._subtract.right
+        if a.shape[1] > _max_subtract(self.dtype):
+            # Too wide to form S in the pass: S's values on the pattern, once.
+            pattern, a, b = self.sparse, a[:, :0], b[:, :0]
         if side == "cols":
             a, b = b, a  # target rows against the other side's
         out = np.empty((a.shape[0], M.shape[1]), dtype=self.dtype)
         sumsq = 0.0
         for cols, target, scale, other in padded_blocks(a, b, M):
             result = np.empty_like(target)
-            sumsq = FillPass(self.pattern, side, target.shape[1])(
+            sumsq = FillPass(pattern, side, target.shape[1])(
                 target, scale, other, result, self._n_threads)
             out[:, cols] = result[:, :cols.stop - cols.start]
         return out, sumsq
@@ -300,6 +303,13 @@ class FillPass:
             _fill.scatter(view.indptr, view.indices, view.values, target * scale, other,
                           chunks, acc, sse, out, n_threads)
         return float(sse.sum())
+
+
+def _max_subtract(dtype):
+    """The widest subtracted rank the ``_fill`` pass forms S from (one vector of a
+    factor row is left for M)."""
+    lanes = 64 // np.dtype(dtype).itemsize
+    return _fill.MAX_ROW_BYTES // np.dtype(dtype).itemsize - lanes
 
 
 def padded_blocks(a, b, M):
