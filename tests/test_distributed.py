@@ -223,11 +223,28 @@ def frame_of(users, items, values):
      ValueError, "source has no ratings"),
     (lorank.Ratings([], [], [], shape=(3, 2)), {}, ValueError, "source has no ratings"),
     ([[1.0, 2.0]], {}, TypeError, "source must be a dask DataFrame"),
+    (frame_of(["a", "b"], ["x", "y"], [1.0, 2.0]), {"rank": 1, "weighted_reg": 2}, ValueError,
+     re.escape("weighted_reg must be True, False or a number in [0, 1], got 2")),
 ])
 def test_bad_input_raises_on_the_client(client, source, params, error, match):
     model = lorank.distributed.ALS(client, **{"rank": 1, **params})
     with pytest.raises(error, match=match):
         model.fit(source)
+    assert not hasattr(model, "_blocks")  # raised before the blocks were built
+
+
+def test_failed_refit_keeps_the_previous_model(client):
+    # A refit that fails (here on its validation data) must not leave the new
+    # data's labels next to the old factors: they would name the wrong rows.
+    first = frame_of(["a", "b", "a"], ["x", "x", "y"], [1.0, 2.0, 3.0])
+    params = dict(rank=1, init="random", random_state=0, max_iter=2, tol=0)
+    model = lorank.distributed.ALS(client, **params).fit(first)
+    before = model.to_recommender().predict(["a", "b"], ["x", "y"])
+    second = frame_of(["p", "q", "r", "p"], ["x", "y", "z", "z"], [1.0, 2.0, 3.0, 4.0])
+    with pytest.raises(KeyError, match="unknown user labels"):
+        model.fit(second, validation=frame_of(["zz"], ["x"], [1.0]))
+    assert model.row_labels_.tolist() == ["a", "b"] and model.shape_ == (2, 2)
+    np.testing.assert_array_equal(model.to_recommender().predict(["a", "b"], ["x", "y"]), before)
 
 
 def test_duplicates_mean_and_last_as_ratings(client):

@@ -272,6 +272,7 @@ class ALS(CompletionModel):
         tol = check_real(self.tol, "tol")
         if not tol >= 0:
             raise ValueError(f"tol must be a number >= 0, got {tol!r}")
+        reg_exponent(self.weighted_reg)  # checked here, before any work
         if self.init not in ("svd", "random"):
             raise ValueError(f'init must be "svd" or "random", got {self.init!r}')
         if self.callback is not None and not callable(self.callback):

@@ -159,14 +159,20 @@ class ALS(_local.ALS):
 
         blocks = _Blocks(client, source, columns, dtype, n_blocks)
         rank, reg, max_iter, tol, _ = self._check_params(blocks.summary(dtype))
-        self._blocks = blocks.place(duplicates)  # kept: to_recommender gathers the pattern
+        blocks.place(duplicates)
+        valid = None
+        if validation is not None:
+            valid = _Validation.build(client, validation, columns, dtype, blocks)
+        # The new data replaces the model only now that its input is known good;
+        # the previous fit's factors go with it (they would not match the labels).
+        for name in ("factors_", "row_bias_", "col_bias_", "mean_", "history_", "n_iter_",
+                     "_half_step_objectives", "_lowrank"):
+            self.__dict__.pop(name, None)
+        self._blocks = blocks  # kept: to_recommender gathers the pattern
         self.row_labels_, self.col_labels_ = blocks.row_labels, blocks.col_labels
         self.shape_ = blocks.shape
         threads = 1 if self.n_threads is None else effective_n_threads(self.n_threads)
         biases = bool(self.biases)
-        valid = None
-        if validation is not None:
-            valid = _Validation.build(client, validation, columns, dtype, blocks)
 
         def solve(side, fixed, solved, rank, mean, lam):
             bounds, futures = blocks.side(side)
