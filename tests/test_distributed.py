@@ -265,6 +265,19 @@ def test_validation_with_unknown_labels(client):
         lorank.distributed.ALS(client, rank=1).fit(train, validation=valid)
 
 
+def test_validation_ratings_with_other_labels(client):
+    # A labelled Ratings of the same shape but other labels would be scored on
+    # the wrong rows: its labels must be the source's.
+    train = frame_of(["a", "b", "a"], ["x", "x", "y"], [1.0, 2.0, 3.0])
+    valid = lorank.Ratings.from_labels(["a", "c"], ["x", "y"], [1.0, 2.0])
+    assert valid.shape == (2, 2)
+    with pytest.raises(ValueError, match="validation's row labels are not source's"):
+        lorank.distributed.ALS(client, rank=1).fit(train, validation=valid)
+    same = lorank.Ratings.from_labels(["b", "a"], ["x", "y"], [2.0, 3.0])
+    model = lorank.distributed.ALS(client, rank=1, max_iter=1).fit(train, validation=same)
+    assert np.isfinite(model.history_["valid_rmse"]).all()
+
+
 def test_client_must_be_a_client():
     with pytest.raises(TypeError, match="client must be a distributed.Client, got 'local'"):
         lorank.distributed.ALS("local").fit(lorank.Ratings([0], [0], [1.0]))

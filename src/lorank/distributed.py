@@ -359,6 +359,14 @@ class _Validation:
                 raise ValueError(
                     f"validation has shape {source.shape} but source has shape {blocks.shape}"
                 )
+            for what, got, want in (("row", source.row_labels, blocks.row_labels),
+                                    ("column", source.col_labels, blocks.col_labels)):
+                if got is not None and not np.array_equal(np.asarray(got, object),
+                                                          np.asarray(want, object)):
+                    raise ValueError(
+                        f"validation's {what} labels are not source's (index i must name "
+                        "the same user or item); pass validation as a DataFrame"
+                    )
             rows, cols, values = source.astype(dtype).coo()
             step = max(1, -(-len(values) // len(blocks.rows)))
             graph = [dask.delayed(_coo, pure=True)(rows[k:k + step], cols[k:k + step],
