@@ -18,9 +18,11 @@ class SparsePlusLowRank(LinearOperator):
     A scipy ``LinearOperator`` (``@``, ``matvec``, ``matmat``, ``rmatmat``,
     ``.T``), so :func:`lorank.randomized_svd` and scipy's solvers take it.
     Products cost O(nnz·k + (m + n)·r·k) for k right-hand sides: the sparse
-    part runs in a compiled parallel kernel, row by row over the CSR view for
-    ``S @ M`` and over the CSC view for ``Sᵀ @ M`` (no scatter), so results do
-    not depend on the thread count.
+    part runs in a compiled parallel kernel, target by target over the CSR view
+    for ``S @ M`` and over the CSC view for ``Sᵀ @ M``, or, when only the target
+    side's rows fit in cache, over the other view into accumulators for a fixed
+    number of chunks (:class:`FillPass`), so results do not depend on the
+    thread count.
 
     Parameters
     ----------
