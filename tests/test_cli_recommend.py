@@ -23,8 +23,9 @@ def movielens(tmp_path):
 def test_fit_recommend_evaluate(movielens, capsys):
     folder, R = movielens
     model = folder / "model.npz"
-    assert main(["fit", str(folder), "--rank", "3", "--reg", "0.1", "--iterations", "5",
-                 "--out", str(model), "--no-progress", "--threads", "1"]) == 0
+    assert main(["fit", str(folder), "--rank", "3", "--reg", "0.1", "--reg-exponent", "0.75",
+                 "--iterations", "5", "--out", str(model), "--no-progress",
+                 "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert "200 users x 60 items, 4,000 ratings" in out
     table = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
@@ -33,6 +34,7 @@ def test_fit_recommend_evaluate(movielens, capsys):
     assert model.exists()
 
     rec = lorank.load(model)
+    assert (rec.model_.reg, rec.model_.weighted_reg) == (0.1, 0.75)
     user = int(np.argmin(R.row_counts)) + 1  # a light user: many unseen items
     assert main(["recommend", str(model), "--user", str(user), "-n", "3",
                  "--titles", str(folder / "u.item")]) == 0
@@ -55,6 +57,18 @@ def test_fit_recommend_evaluate(movielens, capsys):
     out = capsys.readouterr().out
     assert "3-fold cross-validation" in out
     assert out.count("±") >= 4 and "rmse" in out and "ndcg@10" in out
+
+    # ALS-WR (exponent 1) at its own scale of reg: a different model, the same data.
+    assert main(["evaluate", str(folder / "u.data"), "--folds", "3", "--rank", "3",
+                 "--iterations", "3", "--reg", "0.1", "--reg-exponent", "1"]) == 0
+    assert "rmse" in capsys.readouterr().out
+    assert main(["evaluate", str(folder / "u.data"), "--method", "soft-impute",
+                 "--reg-exponent", "1"]) == 1
+    assert capsys.readouterr().err.strip().endswith(
+        "--reg-exponent applies to --method als only")
+    assert main(["evaluate", str(folder / "u.data"), "--reg-exponent", "2"]) == 1
+    assert "weighted_reg must be True, False or a number in [0, 1], got 2.0" in \
+        capsys.readouterr().err
 
 
 def test_errors_are_one_line(movielens, capsys):

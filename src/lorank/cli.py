@@ -130,6 +130,9 @@ def _model_arguments(parser):
     parser.add_argument("--rank", type=int, default=10, help="number of factors (10)")
     parser.add_argument("--reg", type=float, default=None,
                         help="regularization (default: the model's)")
+    parser.add_argument("--reg-exponent", type=float, default=None, metavar="ALPHA",
+                        help="ALS: λ of a row or column = reg · (its ratings)^ALPHA, "
+                             "0 to 1 (default: the model's, 0.5)")
     parser.add_argument("--iterations", type=int, default=15,
                         help="maximum iterations (15)")
     parser.add_argument("--threads", type=int, default=None,
@@ -151,7 +154,11 @@ def _make_model(args, progress=False):
     if args.method == "als":
         from .als import ALS
 
+        if args.reg_exponent is not None:
+            params["weighted_reg"] = args.reg_exponent
         return ALS(args.rank, **params)
+    if args.reg_exponent is not None:
+        raise CommandError("--reg-exponent applies to --method als only")
     try:
         from .softimpute import SoftImpute
     except ImportError:
