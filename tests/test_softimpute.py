@@ -471,3 +471,12 @@ def test_transposed_residual_product_scans_rows_in_order(dtype, n_threads):
     np.testing.assert_allclose(sumsq, np.sum(S ** 2), rtol=1e-5)
     one = lorank.SparsePlusLowRank.completion(R, L, n_threads=1)._sparse_product("cols", M)
     assert one[0].tobytes() == got.tobytes() and one[1] == sumsq
+
+
+@pytest.mark.parametrize("dtype, rank", [(np.float32, 255), (np.float64, 127)])
+def test_rank_wider_than_a_factor_row_is_refused(dtype, rank):
+    # rank + the two centering lanes must fit one 1024-byte factor row.
+    _, R = low_rank_problem(300, 300, 2, 0.05, dtype, seed=17)
+    with pytest.raises(ValueError, match=f"rank={rank} is too large for SoftImpute"):
+        SoftImpute(rank, biases=True, dtype=dtype, max_iter=1).fit(R)
+    SoftImpute(rank - 1, biases=True, dtype=dtype, max_iter=1, tol=0).fit(R)  # fits exactly

@@ -9,6 +9,7 @@ import scipy.linalg
 from tqdm.auto import tqdm
 
 from . import _estimator, _fill
+from .als import _factor_storage
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import as_float_dtype, as_matrix, check_int, check_real, check_rank
 from .lowrank import LowRank
@@ -379,13 +380,13 @@ class _Passes:
     def __init__(self, ratings, rank, offset, n_threads):
         m, n = ratings.shape
         dtype = ratings.dtype
-        lanes = 64 // dtype.itemsize
         width = rank + (2 if offset is not None else 0)
-        stride = -(-width // lanes) * lanes
-        if stride * dtype.itemsize > _fill.MAX_ROW_BYTES:
+        if width * dtype.itemsize > _fill.MAX_ROW_BYTES:  # before allocating
             raise ValueError(f"rank={rank} is too large for SoftImpute in {dtype}")
+        rows, cols = _factor_storage(m, width, dtype), _factor_storage(n, width, dtype)
+        stride = rows.shape[1]
         self.rank, self.n_threads = rank, n_threads
-        self.factor = {"rows": np.zeros((m, stride), dtype), "cols": np.zeros((n, stride), dtype)}
+        self.factor = {"rows": rows, "cols": cols}
         self.scale = np.zeros(stride, dtype)
         if offset is not None:
             self.set_offset(offset)
