@@ -17,6 +17,7 @@ from ._openmp import openmp_enabled
 from ._estimator import load
 from .als import ALS
 from .complete import complete
+from .cp_als import CPALS
 from .lowrank import LowRank, compress
 from .metrics import evaluate
 from .ratings import Ratings
@@ -24,11 +25,13 @@ from .recommend import Recommender
 from .softimpute import SoftImpute, lambda_max, soft_impute_path
 from .sparse_plus_lowrank import SparsePlusLowRank
 from .svd import numerical_rank, randomized_svd, svd
+from .tensor_ratings import TensorRatings
 from . import plot  # cheap: matplotlib is imported only when a plot is drawn
 
 __all__ = [
     "ALS",
     "complete",
+    "CPALS",
     "compress",
     "datasets",
     "evaluate",
@@ -46,4 +49,5 @@ __all__ = [
     "SoftImpute",
     "SparsePlusLowRank",
     "svd",
+    "TensorRatings",
 ]

@@ -1,0 +1,681 @@
+"""Sparse tensor completion by CP-ALS (CANDECOMP/PARAFAC) on the ALS half-step.
+
+Each mode's update is the ALS half-step of :mod:`lorank._als` with the other
+side's row formed on the fly as the Hadamard product of the other modes' rows
+(``others=``): the same kernel, per-thread scratch, inline Cholesky, weighted λ
+and loss from the normal equations as matrix ALS.
+"""
+
+import numbers
+import time
+import warnings
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import _als
+from ._estimator import register
+from ._threads import effective_n_threads, single_threaded_blas
+from ._validation import as_float_dtype, check_int, check_real
+from .als import _factor_storage, penalties, reg_exponent
+from .tensor_ratings import TensorRatings
+
+__all__ = ["CPALS"]
+
+# Bias-only sweeps before the spectral start (each is O(nnz)).
+_BIAS_SWEEPS = 3
+# The spectral start reads at most this many observations (a uniform sample).
+_START_SAMPLE = 1 << 22
+# Modes up to this size get their unfolding's Gram matrix formed densely.
+_DENSE_GRAM = 4096
+# Observations per block when predictions gather factor rows.
+_PREDICT_BLOCK = 1 << 18
+
+
+class CPALS:
+    """Sparse tensor completion by CP alternating least squares.
+
+    Fits a rank-r CP (CANDECOMP/PARAFAC) model to the observed entries of an
+    N-way tensor,
+
+        x_{i_1…i_N} ≈ μ + Σ_m b_m[i_m] + Σ_k Π_m A_m[i_m, k],
+
+    by minimizing ½ Σ_Ω (x − x̂)² + ½ Σ_m Σ_j λ_mj (‖A_m[j]‖² + b_m[j]²) with
+    λ_mj = reg·|Ω_mj|^α (|Ω_mj| the observations in slice j of mode m).
+    Each iteration updates the modes in turn: for every slice j of mode m, in
+    parallel, the ridge normal equations (Σ h hᵀ + λ_mj I) a = Σ (x − offset) h
+    over the slice's observations, with h the Hadamard product of the other
+    modes' rows (and a 1 for the bias): the compiled ALS half-step with the
+    other side's row formed on the fly. μ is refitted after each mode. Cost per
+    iteration O(N·nnz·r² + Σ_m I_m r³), the objective never increases, and
+    results do not depend on the thread count.
+
+    Parameters
+    ----------
+    rank : int, default=10
+        Number of CP components r.
+    reg : float, default=1.0
+        Ridge regularization (≥ 0), scaled by ``weighted_reg`` as in
+        :class:`lorank.ALS`. With ``reg=0`` every slice needs at least
+        ``rank`` (+1 with biases) observations.
+    weighted_reg : bool or float in [0, 1], default=0.5
+        The exponent α of λ = reg·|Ω|^α (``True`` 1, ``False`` 0).
+    biases : bool, default=True
+        Fit a global mean and a bias per index of every mode.
+    max_iter : int, default=25
+        Maximum number of iterations (each updates every mode once).
+    tol : float, default=1e-4
+        Stop when the objective's relative decrease over an iteration is below
+        ``tol``; ``0`` runs all ``max_iter`` iterations.
+    init : {"svd", "random"}, default="svd"
+        ``"svd"``: a spectral start. With biases, a few bias-only sweeps first;
+        then the top-r eigenvectors U_a, U_b of the unfoldings' Gram
+        matrices without their diagonals for the two largest modes (of what
+        the biases leave), a simultaneous
+        diagonalization (Jennrich's algorithm) of two random contractions of
+        the observed tensor onto them, M = U_aᵀ X (g) U_b = C_a D C_bᵀ, whose
+        eigenvectors give A_a = U_a C_a and A_b = U_b C_b, and a least-squares
+        solve of the remaining mode (modes past the third start flat). At most
+        2**22 observations, a uniform sample, are read. ``"random"``: Gaussian
+        factors.
+    dtype : {numpy.float32, numpy.float64}, default=numpy.float32
+        Precision of the factors and the kernels.
+    n_threads : int, default=None
+        Threads for the kernels (``None``: all usable cores). Results do not
+        depend on it.
+    random_state : int, numpy.random.Generator or None, default=None
+        Seed for the start.
+    progress : bool, default=False
+        Show a tqdm progress bar with the current RMSE.
+    callback : callable, default=None
+        ``callback(model, iteration)`` after every iteration; returning ``False``
+        stops the fit.
+
+    Attributes
+    ----------
+    factors_ : list of ndarray
+        ``factors_[m]`` is A_m, shape (shape[m], rank).
+    biases_ : list of ndarray
+        ``biases_[m]`` is b_m, shape (shape[m],); zeros when ``biases=False``.
+    mean_ : float
+        Global mean μ (0 when ``biases=False``).
+    shape_ : tuple of int
+    labels_ : tuple of (ndarray or None)
+        The training tensor's labels per mode.
+    time_edges_ : ndarray or None
+        The last mode's time-bin edges, for a tensor from
+        :meth:`lorank.Ratings.to_tensor`.
+    history_ : dict of lists
+        Per iteration: ``iteration``, ``train_rmse``, ``valid_rmse`` (NaN
+        without validation data), ``objective``, ``seconds``.
+    n_iter_ : int
+
+    Examples
+    --------
+    >>> import numpy as np, lorank
+    >>> rng = np.random.default_rng(0)
+    >>> A, B, C = (rng.standard_normal((n, 2)) for n in (30, 20, 10))
+    >>> idx = np.unravel_index(rng.choice(6000, 1500, replace=False), (30, 20, 10))
+    >>> x = np.einsum("ik,ik,ik->i", A[idx[0]], B[idx[1]], C[idx[2]])
+    >>> T = lorank.TensorRatings(idx, x)
+    >>> model = lorank.CPALS(2, reg=1e-9, biases=False, dtype=np.float64, tol=0,
+    ...                      max_iter=50, random_state=0).fit(T)
+    >>> bool(model.history_["train_rmse"][-1] < 1e-6)
+    True
+    >>> model.predict(([0, 1], [0, 1], [0, 1])).round(6).tolist() == np.einsum(
+    ...     "ik,ik,ik->i", A[:2], B[:2], C[:2]).round(6).tolist()
+    True
+    """
+
+    def __init__(
+        self,
+        rank=10,
+        *,
+        reg=1.0,
+        weighted_reg=0.5,
+        biases=True,
+        max_iter=25,
+        tol=1e-4,
+        init="svd",
+        dtype=np.float32,
+        n_threads=None,
+        random_state=None,
+        progress=False,
+        callback=None,
+    ):
+        self.rank = rank
+        self.reg = reg
+        self.weighted_reg = weighted_reg
+        self.biases = biases
+        self.max_iter = max_iter
+        self.tol = tol
+        self.init = init
+        self.dtype = dtype
+        self.n_threads = n_threads
+        self.random_state = random_state
+        self.progress = progress
+        self.callback = callback
+
+    # --- fitting ------------------------------------------------------------
+    def fit(self, X, validation=None):
+        """Fit the CP factors to the observed entries of ``X``.
+
+        Parameters
+        ----------
+        X : TensorRatings
+            The observed entries (N >= 2 modes).
+        validation : TensorRatings, default=None
+            Held-out entries of the same shape; their RMSE is recorded per
+            iteration in ``history_["valid_rmse"]``.
+
+        Returns
+        -------
+        self
+        """
+        dtype = as_float_dtype(self.dtype)
+        T = _as_tensor(X, dtype, "X")
+        valid = None
+        if validation is not None:
+            valid = _as_tensor(validation, dtype, "validation")
+            if valid.shape != T.shape:
+                raise ValueError(
+                    f"validation has shape {valid.shape} but X has shape {T.shape}"
+                )
+        rank, reg, max_iter, tol, n_threads = self._check_params(T)
+        self._fit(T, valid, dtype, rank, reg, max_iter, tol, n_threads)
+        return self
+
+    def _fit(self, T, valid, dtype, rank, reg, max_iter, tol, n_threads):
+        biases = bool(self.biases)
+        alpha = reg_exponent(self.weighted_reg)
+        N, nnz = T.ndim, T.nnz
+        counts = [T.counts(m) for m in range(N)]
+        lams = [penalties(reg, c, alpha) for c in counts]
+        views = [T.view(m) for m in range(N)]
+        mean = float(T.coo()[1].sum(dtype=np.float64)) / nnz if biases else 0.0
+
+        def half_step(m, F, r):
+            """Solve mode m of the factors F (rank r) in place, then refit μ;
+            the sum of squared residuals at the new point."""
+            nonlocal mean
+            V = views[m]
+            size = T.shape[m]
+            sse, rsum, status = np.empty(size), np.empty(size), np.empty(size, np.int32)
+            others = tuple((V.indices[k], F[V.modes[k]]) for k in range(1, N - 1))
+            with single_threaded_blas():
+                _als.half_step(V.indptr, V.indices[0], V.values, F[V.modes[0]], F[m], mean,
+                               lams[m], biases, r, sse, rsum, status, n_threads,
+                               others=others)
+            _raise_on_failure(status, m, r + biases, counts[m])
+            total = float(sse.sum())
+            if biases:  # μ is unregularized: its exact update is the mean residual.
+                delta = float(rsum.sum()) / nnz
+                mean += delta
+                total -= nnz * delta * delta
+            return total
+
+        def objective(total, F):
+            return 0.5 * (total + sum(_penalty(A, lam) for A, lam in zip(F, lams)))
+
+        F = self._initialize(T, rank, dtype, half_step, lambda: mean, n_threads)
+        self.shape_ = T.shape
+        self.labels_ = T.labels
+        self.time_edges_ = T.time_edges
+        self.history_ = {k: [] for k in ("iteration", "train_rmse", "valid_rmse", "objective",
+                                         "seconds")}
+        self.n_iter_ = 0
+        previous = np.inf
+        bar = tqdm(total=max_iter, desc="CPALS", unit="it", disable=not self.progress,
+                   leave=False)
+        try:
+            for it in range(1, max_iter + 1):
+                start = time.perf_counter()
+                for m in range(N):
+                    total = half_step(m, F, rank)
+                loss = objective(total, F)
+                self._set_learned(F, mean, rank)
+                self.n_iter_ = it
+                train = np.sqrt(max(total, 0.0) / nnz)
+                valid_rmse = self._score(valid) if valid is not None else np.nan
+                self._record(it, train, valid_rmse, loss, time.perf_counter() - start)
+                bar.update()
+                bar.set_postfix(train_rmse=f"{train:.4f}", **(
+                    {"valid_rmse": f"{valid_rmse:.4f}"} if valid is not None else {}))
+                if self.callback is not None and self.callback(self, it) is False:
+                    break
+                if np.isfinite(previous) and previous - loss <= tol * abs(previous):
+                    break
+                previous = loss
+        except KeyboardInterrupt:
+            warnings.warn(
+                f"CPALS interrupted after {self.n_iter_} complete iterations; "
+                "keeping the last complete factors",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            if self.n_iter_ == 0:
+                self._set_learned(F, mean, rank)
+            raise
+        finally:
+            bar.close()
+        return self
+
+    def _check_params(self, T):
+        if T.nnz == 0:
+            raise ValueError("X has no observed entries")
+        rank = self.rank
+        if isinstance(rank, (bool, np.bool_)) or not isinstance(rank, numbers.Integral):
+            raise TypeError(f"rank must be an integer, got {rank!r}")
+        rank = int(rank)
+        if rank <= 0:
+            raise ValueError(f"rank must be positive, got {rank}")
+        reg = check_real(self.reg, "reg")
+        if not np.isfinite(reg) or reg < 0:
+            raise ValueError(f"reg must be a finite number >= 0, got {reg!r}")
+        max_iter = check_int(self.max_iter, "max_iter", minimum=1)
+        tol = check_real(self.tol, "tol")
+        if not tol >= 0:
+            raise ValueError(f"tol must be a number >= 0, got {tol!r}")
+        reg_exponent(self.weighted_reg)
+        if self.init not in ("svd", "random"):
+            raise ValueError(f'init must be "svd" or "random", got {self.init!r}')
+        if not isinstance(self.biases, (bool, np.bool_)):
+            raise TypeError(f"biases must be True or False, got {self.biases!r}")
+        if self.callback is not None and not callable(self.callback):
+            raise TypeError(f"callback must be callable, got {self.callback!r}")
+        n_threads = effective_n_threads(self.n_threads)
+        widest = _als.MAX_ROW_BYTES // T.dtype.itemsize
+        if rank + bool(self.biases) > widest:
+            raise ValueError(
+                f"rank={rank} is too large: CPALS supports rank + biases <= {widest} "
+                f"in {T.dtype}"
+            )
+        if self.init == "svd":
+            a, b = _largest_two(T.shape)
+            if rank > T.shape[b]:
+                raise ValueError(
+                    f'rank={rank} exceeds shape[{b}] = {T.shape[b]}, the second largest '
+                    'mode, which the spectral start needs; use init="random"'
+                )
+        if reg == 0:
+            d = rank + bool(self.biases)
+            for m in range(T.ndim):
+                c = T.counts(m)
+                short = np.flatnonzero(c < d)
+                if short.size:
+                    j = int(short[0])
+                    raise ValueError(
+                        f"slice {j} of mode {m} has {int(c[j])} observations, fewer than "
+                        f"the {d} unknowns of its least-squares problem, so with reg=0 it "
+                        "has no unique solution; use reg > 0 (e.g. 1e-3)"
+                    )
+        return rank, float(reg), max_iter, float(tol), n_threads
+
+    def _initialize(self, T, rank, dtype, half_step, mean, n_threads):
+        """Starting factors, one padded array per mode (bias in column ``rank``)."""
+        N = T.ndim
+        biases = bool(self.biases)
+        F = [_factor_storage(n, rank + biases, dtype) for n in T.shape]
+        rng = np.random.default_rng(self.random_state)
+        if self.init == "random":
+            scale = 1.0 / np.sqrt(rank) ** (1.0 / N)
+            for A in F:
+                A[:, :rank] = scale * rng.standard_normal((A.shape[0], rank))
+            return F
+        offsets = None
+        if biases:
+            Fb = [_factor_storage(n, 1, dtype) for n in T.shape]
+            for _ in range(_BIAS_SWEEPS):
+                for m in range(N):
+                    half_step(m, Fb, 0)
+            for A, Ab in zip(F, Fb):
+                A[:, rank] = Ab[:, 0]
+            offsets = [Ab[:, 0].astype(np.float64) for Ab in Fb]
+        a, b = _largest_two(T.shape)
+        S = T if T.nnz <= _START_SAMPLE else T.take(
+            np.sort(rng.choice(T.nnz, _START_SAMPLE, replace=False)))
+        index, values = S.coo()
+        values = values.astype(np.float64)
+        if offsets is not None:
+            values = values - mean() - sum(o[i] for o, i in zip(offsets, index))
+        with single_threaded_blas():
+            Ua = _top_left_vectors(S, a, values, rank, rng, n_threads)
+            Ub = _top_left_vectors(S, b, values, rank, rng, n_threads)
+            # Two random contractions over the other modes: M = C_a diag(g·C) C_bᵀ.
+            w = [values.copy(), values]
+            for m in range(N):
+                if m not in (a, b):
+                    for x in w:
+                        x *= rng.standard_normal(T.shape[m])[index[m]]
+            Ma, Mb = (_contract(Ua, Ub, index[a], index[b], x) for x in w)
+            Ca = _jennrich(Ma, Mb)
+            Cb = (np.linalg.pinv(Ca) @ (Ma + Mb)).T
+        del w, values, index, S
+        F[a][:, :rank] = Ua @ Ca
+        F[b][:, :rank] = Ub @ Cb
+        rest = [m for m in range(N) if m not in (a, b)]
+        for m in rest[1:]:  # modes past the third: flat
+            F[m][:, :rank] = 1.0
+        for m in rest[:1]:
+            half_step(m, F, rank)
+        _balance(F, rank)
+        return F
+
+    def _set_learned(self, F, mean, rank):
+        if not all(np.isfinite(A).all() for A in F):
+            raise FloatingPointError(
+                "CPALS produced non-finite factors; increase reg or use dtype=np.float64"
+            )
+        self.factors_ = [A[:, :rank].copy() for A in F]
+        if self.biases:
+            self.biases_ = [A[:, rank].copy() for A in F]
+        else:
+            self.biases_ = [np.zeros(A.shape[0], A.dtype) for A in F]
+        self.mean_ = float(mean)
+
+    def _record(self, it, train, valid, objective, seconds):
+        h = self.history_
+        h["iteration"].append(it)
+        h["train_rmse"].append(float(train))
+        h["valid_rmse"].append(float(valid))
+        h["objective"].append(float(objective))
+        h["seconds"].append(float(seconds))
+
+    # --- fitted model -------------------------------------------------------
+    def _check_fitted(self):
+        if not hasattr(self, "factors_"):
+            raise AttributeError("this CPALS model is not fitted yet; call fit first")
+
+    def predict_positions(self, indices):
+        """Predicted entries at positions ``indices`` (a tuple of N index arrays of
+        equal length), mean and biases included.
+
+        Returns
+        -------
+        ndarray of the model's dtype
+        """
+        self._check_fitted()
+        idx = self._check_positions(indices)
+        n = len(idx[0])
+        out = np.empty(n, dtype=self.factors_[0].dtype)
+        for s in range(0, n, _PREDICT_BLOCK):
+            part = [i[s:s + _PREDICT_BLOCK] for i in idx]
+            prod = self.factors_[0][part[0]]
+            for A, i in zip(self.factors_[1:], part[1:]):
+                prod *= A[i]
+            acc = prod.sum(axis=1, dtype=np.float64) + self.mean_
+            for b, i in zip(self.biases_, part):
+                acc += b[i]
+            out[s:s + _PREDICT_BLOCK] = acc
+        return out
+
+    def predict(self, indices):
+        """Predicted entries at ``indices`` (a tuple of N arrays, or N scalars),
+        by label for modes that had labels, by position for the others.
+
+        Unknown labels raise ``KeyError`` naming the mode and the labels.
+
+        Returns
+        -------
+        ndarray (a float for N scalars)
+        """
+        self._check_fitted()
+        idx = self._positions(indices)
+        scalar = all(np.ndim(i) == 0 for i in idx)
+        out = self.predict_positions(tuple(np.atleast_1d(i) for i in idx))
+        return float(out[0]) if scalar else out
+
+    def predict_at(self, *indices, time=None):
+        """What the last mode (time) says now: predictions for the other modes'
+        ``indices`` (labels, as :meth:`predict`) at one time.
+
+        ``time=None`` is the last time bin ("now"); with ``time_edges_`` (a tensor
+        from :meth:`lorank.Ratings.to_tensor`) a time value selects the bin that
+        holds it (times past either end fall in the first or last bin); without
+        edges, ``time`` is a label (position) of the last mode.
+
+        Examples
+        --------
+        >>> import numpy as np, lorank
+        >>> R = lorank.Ratings([0, 0, 1, 1], [0, 1, 0, 1], [5.0, 3.0, 4.0, 1.0],
+        ...                    times=[10, 20, 30, 40])
+        >>> T = R.to_tensor(2)
+        >>> model = lorank.CPALS(1, random_state=0, init="random").fit(T)
+        >>> now = model.predict_at([0, 1], [1, 1])
+        >>> bool(np.allclose(now, model.predict(([0, 1], [1, 1], [1, 1]))))
+        True
+        """
+        self._check_fitted()
+        N = len(self.factors_)
+        if len(indices) != N - 1:
+            raise TypeError(
+                f"predict_at takes the indices of the first {N - 1} modes, got {len(indices)}"
+            )
+        last = self.shape_[-1] - 1
+        if time is None:
+            b = last
+        elif self.time_edges_ is not None:
+            edges = self.time_edges_
+            t = np.asarray(time, dtype=edges.dtype) if edges.dtype.kind == "M" else time
+            b = int(np.clip(np.searchsorted(edges, t, side="right") - 1, 0, last))
+        else:
+            b = self._positions((0,) * (N - 1) + (time,))[-1]
+        idx = self._positions(indices + (0,))[:-1]
+        idx = tuple(np.atleast_1d(i) for i in idx)
+        n = max(len(i) for i in idx)
+        idx = tuple(np.broadcast_to(i, (n,)) for i in idx)
+        return self.predict_positions(idx + (np.full(n, b, np.int64),))
+
+    def score(self, X):
+        """Negative RMSE on the observed entries of a ``TensorRatings``."""
+        return -self._score(_as_tensor(X, None, "X"))
+
+    def _score(self, T):
+        index, values = T.coo()
+        err = self.predict_positions(index) - values
+        return float(np.sqrt(np.mean(np.square(err, dtype=np.float64))))
+
+    def _check_positions(self, indices):
+        N = len(self.factors_)
+        idx = _index_tuple(indices, N)
+        out = []
+        for m, i in enumerate(idx):
+            i = np.asarray(i)
+            if i.dtype.kind not in "iu":
+                raise TypeError(f"indices[{m}] must hold integers, got dtype {i.dtype}")
+            if i.size and (i.min() < 0 or i.max() >= self.shape_[m]):
+                bad = int(i.min()) if i.min() < 0 else int(i.max())
+                raise ValueError(
+                    f"indices[{m}] contains position {bad}, outside mode {m} of size "
+                    f"{self.shape_[m]}"
+                )
+            out.append(i.ravel())
+        if len({len(i) for i in out}) > 1:
+            raise ValueError(
+                "indices must have equal lengths, got " + ", ".join(str(len(i)) for i in out)
+            )
+        return out
+
+    def _positions(self, indices):
+        """Labels -> positions per mode (modes without labels take positions)."""
+        N = len(self.factors_)
+        idx = _index_tuple(indices, N)
+        if not hasattr(self, "_lookup"):
+            self._lookup = TensorRatings._from_canonical(
+                self.shape_, np.zeros(self.shape_[0] + 1, np.int64),
+                [np.empty(0, np.int32)] * (N - 1), np.empty(0), self.labels_)
+        return tuple(self._lookup.index(m, i) for m, i in enumerate(idx))
+
+
+def _index_tuple(indices, N):
+    if isinstance(indices, np.ndarray) and indices.ndim == 2 and len(indices) == N:
+        return tuple(indices)
+    if not isinstance(indices, (tuple, list)) or len(indices) != N:
+        raise TypeError(
+            f"indices must be a tuple of {N} index arrays (one per mode), got {indices!r}"[:200]
+        )
+    return tuple(indices)
+
+
+def _as_tensor(X, dtype, name):
+    if not isinstance(X, TensorRatings):
+        raise TypeError(
+            f"{name} must be a lorank.TensorRatings (e.g. Ratings.to_tensor(time_bins) or "
+            f"TensorRatings(indices, values)), got {type(X).__name__}"
+        )
+    return X if dtype is None else X.astype(dtype)
+
+
+def _largest_two(shape):
+    order = sorted(range(len(shape)), key=lambda m: (-shape[m], m))
+    return order[0], order[1]
+
+
+def _top_left_vectors(S, mode, values, rank, rng, n_threads):
+    """Top-``rank`` eigenvectors of the mode-``mode`` unfolding's Gram matrix
+    M Mᵀ without its diagonal, M holding the observed ``values`` (aligned with
+    ``S.coo()``), in float64.
+
+    The diagonal of M Mᵀ is Σ of the squared observations of each slice: for
+    sampled entries it is inflated by 1/p against the off-diagonal signal and
+    buries the subspace; without it the estimate is unbiased (the spectral
+    start of sparse tensor completion, as in Montanari and Sun 2018).
+    """
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import LinearOperator
+
+    from .svd import randomized_svd
+
+    index, _ = S.coo()
+    others = [m for m in range(S.ndim) if m != mode]
+    col = np.ravel_multi_index([index[m] for m in others], [S.shape[m] for m in others])
+    col, inverse = np.unique(col, return_inverse=True)  # observed columns only
+    M = sp.csr_matrix((values, (index[mode], inverse.astype(np.int64))),
+                      shape=(S.shape[mode], len(col)))
+    n = M.shape[0]
+    diag = np.asarray(M.multiply(M).sum(axis=1)).ravel()
+    if n <= _DENSE_GRAM:
+        G = (M @ M.T).toarray()
+        G[np.diag_indices(n)] -= diag
+        w, V = np.linalg.eigh(G)
+    else:
+        MT = M.T.tocsr()
+
+        def matmat(X):
+            X = X.reshape(n, -1)
+            return M @ (MT @ X) - diag[:, None] * X
+
+        G = LinearOperator((n, n), matvec=matmat, rmatvec=matmat, matmat=matmat,
+                           rmatmat=matmat, dtype=np.float64)
+        k = min(2 * rank, n)
+        U, _, _ = randomized_svd(G, k, n_iter=4, random_state=rng, n_threads=n_threads)
+        w, Z = np.linalg.eigh(U.T @ matmat(U))  # Rayleigh-Ritz: signed eigenvalues
+        V = U @ Z
+    top = np.argsort(-w)[:rank]
+    return np.ascontiguousarray(V[:, top])
+
+
+def _contract(Ua, Ub, ia, ib, w):
+    """Σ_t w_t Ua[ia_t] Ub[ib_t]ᵀ, in blocks."""
+    M = np.zeros((Ua.shape[1], Ub.shape[1]))
+    for s in range(0, len(w), _PREDICT_BLOCK):
+        sl = slice(s, s + _PREDICT_BLOCK)
+        M += (Ua[ia[sl]] * w[sl, None]).T @ Ub[ib[sl]]
+    return M
+
+
+def _jennrich(Ma, Mb):
+    """C with Ma Mb⁺ = C D C⁻¹: the eigenvectors, a complex pair replaced by the
+    real and imaginary parts of one of them (the same real invariant plane)."""
+    ev, C = np.linalg.eig(Ma @ np.linalg.pinv(Mb))
+    out = C.real.copy()
+    for k in range(len(ev)):
+        if ev[k].imag < 0:  # the conjugate of an earlier column
+            partner = int(np.argmin(np.abs(ev - np.conj(ev[k]))))
+            out[:, k] = C[:, partner].imag
+    return out
+
+
+def _balance(F, rank):
+    """Give every component the same norm in every mode (the product unchanged)."""
+    norms = np.array([np.linalg.norm(A[:, :rank].astype(np.float64), axis=0) for A in F])
+    ok = (norms > 0).all(axis=0)
+    geo = np.exp(np.log(np.where(norms > 0, norms, 1.0)).mean(axis=0))
+    for A, n in zip(F, norms):
+        scale = np.where(ok, geo / np.where(n > 0, n, 1.0), 1.0)
+        A[:, :rank] *= scale.astype(A.dtype)
+
+
+def _penalty(F, lam):
+    """Σ_j λ_j ‖F_j‖² over the factor and bias columns."""
+    return float(np.einsum("i,i->", np.einsum("ij,ij->i", F, F, dtype=np.float64), lam))
+
+
+def _raise_on_failure(status, mode, d, counts):
+    bad = np.flatnonzero(status)
+    if bad.size:
+        j = int(bad[0])
+        raise np.linalg.LinAlgError(
+            f"the normal equations of slice {j} of mode {mode} ({int(counts[j])} "
+            f"observations, {d} unknowns) are not positive definite; increase reg (or, "
+            "if the values are very large, rescale them or use dtype=np.float64)"
+        )
+
+
+# ---------------------------------------------------------------- files
+
+def _to_arrays(model):
+    from ._estimator import _json_param, get_params
+
+    model._check_fitted()
+    arrays = {}
+    for m, (A, b) in enumerate(zip(model.factors_, model.biases_)):
+        arrays[f"factor_{m}"] = A
+        arrays[f"bias_{m}"] = b
+        if model.labels_[m] is not None:
+            arrays[f"labels_{m}"] = model.labels_[m]
+    arrays["mean"] = np.float64(model.mean_)
+    if model.time_edges_ is not None:
+        arrays["time_edges"] = model.time_edges_
+    header = {
+        "class": "CPALS",
+        "params": {k: _json_param(v) for k, v in get_params(model).items()},
+        "dtype": model.factors_[0].dtype.name,
+        "shape": list(model.shape_),
+        "n_iter": int(model.n_iter_),
+        "history": {k: [x if isinstance(x, int) else float(x) for x in v]
+                    for k, v in model.history_.items()},
+    }
+    return arrays, header
+
+
+def _from_arrays(cls, arrays, header, source="file"):
+    from ._estimator import _param_value
+
+    shape = header.get("shape")
+    if not isinstance(shape, list) or len(shape) < 2:
+        raise ValueError(f"{source}: the CPALS model has no valid shape in its header")
+    model = cls(**{k: _param_value(v) for k, v in header.get("params", {}).items()})
+    factors, biases = [], []
+    for m, n in enumerate(shape):
+        for name in (f"factor_{m}", f"bias_{m}"):
+            if name not in arrays:
+                raise ValueError(f"{source}: the CPALS model has no {name!r} array")
+        A, b = arrays[f"factor_{m}"], arrays[f"bias_{m}"]
+        if A.ndim != 2 or A.shape[0] != n or b.shape != (n,) or not np.isfinite(A).all():
+            raise ValueError(f"{source}: factor_{m} / bias_{m} do not match shape[{m}] = {n}")
+        factors.append(A)
+        biases.append(b)
+    if len({A.shape[1] for A in factors}) != 1:
+        raise ValueError(f"{source}: the CPALS factors have different ranks")
+    model.factors_, model.biases_ = factors, biases
+    model.mean_ = float(arrays["mean"])
+    model.shape_ = tuple(int(n) for n in shape)
+    model.labels_ = tuple(arrays.get(f"labels_{m}") for m in range(len(shape)))
+    model.time_edges_ = arrays.get("time_edges")
+    model.n_iter_ = header.get("n_iter", 0)
+    model.history_ = {k: list(v) for k, v in header.get("history", {}).items()}
+    return model
+
+
+register(CPALS, to_arrays=_to_arrays, from_arrays=_from_arrays)
