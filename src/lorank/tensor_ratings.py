@@ -525,3 +525,124 @@ def _resolve_duplicates(indptr, rest, values, shape, duplicates, labels):
     np.cumsum(np.bincount(first, minlength=shape[0]), out=new_indptr[1:])
     return new_indptr, [np.ascontiguousarray(a[starts]) for a in rest], merged
 
+
+
+# ---------------------------------------------------------------- from Ratings with times
+
+_STRATEGIES = ("width", "count")
+
+
+def from_ratings(R, time_bins, *, strategy="width"):
+    """The user x item x time-bin tensor of ``R`` (see :meth:`lorank.Ratings.to_tensor`)."""
+    times = getattr(R, "times", None)
+    if times is None:
+        raise ValueError(
+            "these Ratings have no times: build them with times= (Ratings(..., times=...), "
+            "Ratings.from_pandas(..., time=...) or a loader that reads timestamps) to make a "
+            "user x item x time tensor"
+        )
+    times = _as_1d(times, "times")
+    if len(times) != R.nnz:
+        raise ValueError(f"times has {len(times)} entries but the Ratings hold {R.nnz}")
+    t, kind = _time_numbers(times)
+    edges = _time_edges(t, time_bins, strategy, kind)
+    n_bins = len(edges) - 1
+    bins = np.searchsorted(edges, t, side="right") - 1
+    bins[t == edges[-1]] = n_bins - 1  # the last bin holds its right edge
+    counts = np.bincount(bins, minlength=n_bins)
+    empty = np.flatnonzero(counts == 0)
+    if empty.size:
+        b = int(empty[0])
+        lo, hi = _edge_value(edges[b], kind), _edge_value(edges[b + 1], kind)
+        raise ValueError(
+            f"time bin {b} [{lo}, {hi}) holds no ratings ({empty.size} of {n_bins} bins are "
+            "empty); use fewer bins, strategy=\"count\", or other edges"
+        )
+    shape = _check_tensor_shape(R.shape + (n_bins,), 3)
+    # Ratings are distinct (row, col) pairs in CSR order: (row, col, bin) tuples are
+    # already distinct and in lexicographic order.
+    rest = [np.ascontiguousarray(R.csr.indices, np.int32), bins.astype(np.int32)]
+    out_edges = edges if kind is None else edges.astype(kind)
+    return TensorRatings._from_canonical(
+        shape, R.csr.indptr, rest, R.csr.values,
+        [R.row_labels, R.col_labels, None], out_edges)
+
+
+def _time_numbers(times):
+    """Times as float64 (numbers) or int64 (datetime64, ``kind`` its dtype)."""
+    if times.dtype.kind == "M":
+        if np.isnat(times).any():
+            p = int(np.flatnonzero(np.isnat(times))[0])
+            raise ValueError(f"times contains NaT at position {p}; every rating needs a time")
+        return times.astype(np.int64), times.dtype
+    if times.dtype.kind not in "iuf":
+        raise TypeError(f"times must hold numbers or datetime64, got dtype {times.dtype}")
+    t = times.astype(np.float64)
+    if not np.isfinite(t).all():
+        p = int(np.flatnonzero(~np.isfinite(t))[0])
+        raise ValueError(f"times contains {times[p]} at position {p}; times must be finite")
+    return t, None
+
+
+def _edge_value(e, kind):
+    return np.asarray(e).astype(kind) if kind is not None else float(e)
+
+
+def _time_edges(t, time_bins, strategy, kind):
+    """Bin edges (float64, or int64 for datetimes): ``time_bins`` equal-width or
+    equal-count bins, or the given increasing edges."""
+    if isinstance(time_bins, (numbers.Integral, np.integer)) and not isinstance(
+            time_bins, (bool, np.bool_)):
+        n = int(time_bins)
+        if n < 1:
+            raise ValueError(f"time_bins must be >= 1 bins or an array of edges, got {n}")
+        if strategy not in _STRATEGIES:
+            raise ValueError(f"strategy must be one of {_STRATEGIES}, got {strategy!r}")
+        lo, hi = t.min(), t.max()
+        if strategy == "width":
+            if lo == hi and n > 1:
+                raise ValueError(
+                    f"all times are equal ({_edge_value(lo, kind)}): {n} equal-width bins "
+                    "would leave all but one empty; use time_bins=1"
+                )
+            edges = np.linspace(float(lo), float(hi), n + 1)
+        else:
+            edges = np.quantile(t, np.linspace(0.0, 1.0, n + 1))
+        if kind is not None:  # whole time units, the ends exact
+            edges = np.floor(edges).astype(np.int64)
+            edges[0], edges[-1] = lo, hi
+        return edges
+    if isinstance(time_bins, (bool, np.bool_, str)) or time_bins is None:
+        raise TypeError(f"time_bins must be a number of bins or an array of edges, got "
+                        f"{time_bins!r}")
+    given = np.asarray(time_bins)
+    if given.ndim != 1 or len(given) < 2:
+        raise ValueError(
+            f"time_bins as edges must be a 1-D array of at least 2 increasing times, got "
+            f"shape {given.shape}"
+        )
+    if kind is not None:
+        if given.dtype.kind != "M":
+            raise TypeError("times are datetime64: give the edges as datetime64 too")
+        edges = given.astype(kind).astype(np.int64)
+    else:
+        if given.dtype.kind not in "iuf":
+            raise TypeError(f"time_bins edges must be numbers, got dtype {given.dtype}")
+        edges = given.astype(np.float64)
+        if not np.isfinite(edges).all():
+            raise ValueError("time_bins edges must be finite")
+    step = np.diff(edges)
+    if (step <= 0).any():
+        k = int(np.flatnonzero(step <= 0)[0])
+        raise ValueError(
+            f"time_bins edges must be strictly increasing, but edge {k + 1} "
+            f"({_edge_value(edges[k + 1], kind)}) <= edge {k} ({_edge_value(edges[k], kind)})"
+        )
+    outside = (t < edges[0]) | (t > edges[-1])
+    if outside.any():
+        p = int(np.flatnonzero(outside)[0])
+        raise ValueError(
+            f"the rating at position {p} has time {_edge_value(t[p], kind)}, outside the "
+            f"edges [{_edge_value(edges[0], kind)}, {_edge_value(edges[-1], kind)}]"
+        )
+    return edges
