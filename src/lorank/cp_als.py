@@ -341,23 +341,25 @@ class CPALS:
         with single_threaded_blas():
             Ua = _top_left_vectors(S, a, values, rank, rng, n_threads)
             Ub = _top_left_vectors(S, b, values, rank, rng, n_threads)
-            # Two random contractions over the other modes: M = C_a diag(g·C) C_bᵀ.
-            w = [values.copy(), values]
-            for m in range(N):
-                if m not in (a, b):
-                    for x in w:
-                        x *= rng.standard_normal(T.shape[m])[index[m]]
-            Ma, Mb = (_contract(Ua, Ub, index[a], index[b], x) for x in w)
-            Ca = _jennrich(Ma, Mb)
-            Cb = (np.linalg.pinv(Ca) @ (Ma + Mb)).T
-        del w, values, index, S
+            # The slices of the observed tensor along a third mode c, projected on
+            # U_a and U_b: H[i] = U_aᵀ X[.., i] U_b = C_a diag(A_c[i]) C_bᵀ (further
+            # modes contracted with random vectors); any contraction Σ g_i H[i] is
+            # C_a diag(gᵀA_c) C_bᵀ.
+            rest = [m for m in range(N) if m not in (a, b)]
+            c = max(rest, key=lambda m: (T.shape[m], -m))
+            w = values
+            for m in rest:
+                if m != c:
+                    w = w * rng.standard_normal(T.shape[m])[index[m]]
+            H = _slices(Ua, Ub, index[a], index[b], index[c], w, T.shape[c])
+            Ca, Cb = _jennrich(H, rng)
+        del w, values, index, S, H
         F[a][:, :rank] = Ua @ Ca
         F[b][:, :rank] = Ub @ Cb
-        rest = [m for m in range(N) if m not in (a, b)]
-        for m in rest[1:]:  # modes past the third: flat
-            F[m][:, :rank] = 1.0
-        for m in rest[:1]:
-            half_step(m, F, rank)
+        for m in rest:  # modes past the third: flat
+            if m != c:
+                F[m][:, :rank] = 1.0
+        half_step(c, F, rank)
         _balance(F, rank)
         return F
 
@@ -575,25 +577,52 @@ def _top_left_vectors(S, mode, values, rank, rng, n_threads):
     return np.ascontiguousarray(V[:, top])
 
 
-def _contract(Ua, Ub, ia, ib, w):
-    """Σ_t w_t Ua[ia_t] Ub[ib_t]ᵀ, in blocks."""
-    M = np.zeros((Ua.shape[1], Ub.shape[1]))
-    for s in range(0, len(w), _PREDICT_BLOCK):
-        sl = slice(s, s + _PREDICT_BLOCK)
-        M += (Ua[ia[sl]] * w[sl, None]).T @ Ub[ib[sl]]
-    return M
+def _slices(Ua, Ub, ia, ib, ic, w, n_c):
+    """H[i] = Σ_{t: ic_t = i} w_t Ua[ia_t] Ub[ib_t]ᵀ, shape (n_c, ra, rb), in blocks."""
+    import scipy.sparse as sp
+
+    ra, rb = Ua.shape[1], Ub.shape[1]
+    H = np.zeros((n_c, ra * rb))
+    block = max(1, (1 << 24) // (ra * rb))
+    for s in range(0, len(w), block):
+        sl = slice(s, s + block)
+        n = len(w[sl])
+        kr = (Ua[ia[sl]][:, :, None] * Ub[ib[sl]][:, None, :]).reshape(n, ra * rb)
+        E = sp.csr_matrix((w[sl], (ic[sl], np.arange(n))), shape=(n_c, n))
+        H += E @ kr
+    return H.reshape(n_c, ra, rb)
 
 
-def _jennrich(Ma, Mb):
-    """C with Ma Mb⁺ = C D C⁻¹: the eigenvectors, a complex pair replaced by the
-    real and imaginary parts of one of them (the same real invariant plane)."""
-    ev, C = np.linalg.eig(Ma @ np.linalg.pinv(Mb))
-    out = C.real.copy()
+def _jennrich(H, rng, draws=32):
+    """(C_a, C_b) with H[i] ≈ C_a diag(A_c[i]) C_bᵀ, by simultaneous
+    diagonalization: for random g, h, M_g M_h⁺ = C_a D_g D_h⁻¹ C_a⁻¹, so C_a holds
+    its eigenvectors; then C_bᵀ ∝ C_a⁻¹ M_g. Of ``draws`` random pairs, the one
+    whose eigenvalues are real and best separated (the eigenvectors' sensitivity
+    to noise is inverse to the gaps) is kept; a complex pair, if all draws have
+    one, is replaced by the real and imaginary parts of one of its vectors (the
+    same real invariant plane)."""
+    best, best_score = None, -1.0
+    for _ in range(draws):
+        g, h = rng.standard_normal((2, H.shape[0]))
+        Mg, Mh = np.tensordot(g, H, 1), np.tensordot(h, H, 1)
+        ev, C = np.linalg.eig(Mg @ np.linalg.pinv(Mh))
+        top = np.abs(ev).max()
+        if not top > 0:
+            continue
+        gaps = np.abs(ev[:, None] - ev[None, :]) + np.eye(len(ev)) * top
+        score = gaps.min() / top if np.abs(ev.imag).max() <= 1e-9 * top else 0.0
+        if best is None or score > best_score:
+            best, best_score = (ev, C, Mg + Mh), score
+    if best is None:  # all slices zero: nothing to diagonalize
+        k = H.shape[1]
+        return np.eye(k), np.eye(H.shape[2], k)
+    ev, C, M = best
+    Ca = C.real.copy()
     for k in range(len(ev)):
         if ev[k].imag < 0:  # the conjugate of an earlier column
-            partner = int(np.argmin(np.abs(ev - np.conj(ev[k]))))
-            out[:, k] = C[:, partner].imag
-    return out
+            Ca[:, k] = C[:, int(np.argmin(np.abs(ev - np.conj(ev[k]))))].imag
+    Cb = (np.linalg.pinv(Ca) @ M).T
+    return Ca, Cb
 
 
 def _balance(F, rank):
