@@ -18,6 +18,7 @@ from ._estimator import register
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import as_float_dtype, check_int, check_real
 from .als import _factor_storage, penalties, reg_exponent
+from .svd import randomized_svd
 from .tensor_ratings import TensorRatings
 
 __all__ = ["CPALS"]
@@ -25,9 +26,9 @@ __all__ = ["CPALS"]
 # Bias-only sweeps before the spectral start (each is O(nnz)).
 _BIAS_SWEEPS = 3
 # The spectral start reads at most this many observations (a uniform sample).
-_START_SAMPLE = 1 << 22
+_START_SAMPLE = 1 << 21
 # Modes up to this size get their unfolding's Gram matrix formed densely.
-_DENSE_GRAM = 4096
+_DENSE_GRAM = 1024
 # Observations per block when predictions gather factor rows.
 _PREDICT_BLOCK = 1 << 18
 
@@ -76,7 +77,7 @@ class CPALS:
         the observed tensor onto them, M = U_aᵀ X (g) U_b = C_a D C_bᵀ, whose
         eigenvectors give A_a = U_a C_a and A_b = U_b C_b, and a least-squares
         solve of the remaining mode (modes past the third start flat). At most
-        2**22 observations, a uniform sample, are read. ``"random"``: Gaussian
+        2**21 observations, a uniform sample, are read. ``"random"``: Gaussian
         factors.
     dtype : {numpy.float32, numpy.float64}, default=numpy.float32
         Precision of the factors and the kernels.
@@ -217,7 +218,12 @@ class CPALS:
         def objective(total, F):
             return 0.5 * (total + sum(_penalty(A, lam) for A, lam in zip(F, lams)))
 
-        F = self._initialize(T, rank, dtype, half_step, lambda: mean, n_threads)
+        def restore_mean(value):
+            nonlocal mean
+            mean = value
+
+        F = self._initialize(T, rank, dtype, half_step, objective, lambda: mean, restore_mean,
+                             n_threads)
         self.shape_ = T.shape
         self.labels_ = T.labels
         self.time_edges_ = T.time_edges
@@ -311,7 +317,8 @@ class CPALS:
                     )
         return rank, float(reg), max_iter, float(tol), n_threads
 
-    def _initialize(self, T, rank, dtype, half_step, mean, n_threads):
+    def _initialize(self, T, rank, dtype, half_step, objective, mean, restore_mean,
+                    n_threads):
         """Starting factors, one padded array per mode (bias in column ``rank``)."""
         N = T.ndim
         biases = bool(self.biases)
@@ -347,20 +354,41 @@ class CPALS:
             # C_a diag(gᵀA_c) C_bᵀ.
             rest = [m for m in range(N) if m not in (a, b)]
             c = max(rest, key=lambda m: (T.shape[m], -m))
-            w = values
+            V = S.view(c)
+            where = {k: i for i, k in enumerate(V.modes)}
+            w = V.values.astype(np.float64)
+            if offsets is not None:
+                w -= mean() + offsets[c][np.repeat(np.arange(T.shape[c]), np.diff(V.indptr))]
+                w -= sum(offsets[k][i] for k, i in zip(V.modes, V.indices))
             for m in rest:
                 if m != c:
-                    w = w * rng.standard_normal(T.shape[m])[index[m]]
-            H = _slices(Ua, Ub, index[a], index[b], index[c], w, T.shape[c])
+                    w *= rng.standard_normal(T.shape[m])[V.indices[where[m]]]
+            H = _slices(Ua, Ub, V.indices[where[a]], V.indices[where[b]], V.indptr, w)
             Ca, Cb = _jennrich(H, rng)
-        del w, values, index, S, H
-        F[a][:, :rank] = Ua @ Ca
-        F[b][:, :rank] = Ub @ Cb
-        for m in rest:  # modes past the third: flat
-            if m != c:
-                F[m][:, :rank] = 1.0
-        half_step(c, F, rank)
-        _balance(F, rank)
+            # The second candidate: the SVD of the tensor collapsed onto modes (a, b),
+            # as matrix ALS starts (the better one when the other modes vary little).
+            M = _collapsed(index[a], index[b], values, T.shape[a], T.shape[b])
+            U, sv, Vt = randomized_svd(M, rank, n_iter=4, random_state=rng, n_threads=n_threads)
+            root = np.sqrt(sv / (M.nnz / (M.shape[0] * M.shape[1])))
+        del w, values, index, S, V, H, M
+        candidates = [(Ua @ Ca, Ub @ Cb), (U * root, Vt.T * root)]
+        # Each candidate: the remaining mode c solved by least squares, then the one
+        # with the lower objective kept.
+        best, start_mean = None, mean()
+        for left, right in candidates:
+            G = [A.copy() for A in F]
+            G[a][:, :rank], G[b][:, :rank] = left, right
+            for m in rest:  # modes past the third: flat
+                if m != c:
+                    G[m][:, :rank] = 1.0
+            restore_mean(start_mean)
+            total = half_step(c, G, rank)
+            _balance(G, rank)
+            loss = objective(total, G)
+            if best is None or loss < best[0]:
+                best = (loss, G, mean())
+        _, F, chosen_mean = best
+        restore_mean(chosen_mean)
         return F
 
     def _set_learned(self, F, mean, rank):
@@ -546,8 +574,6 @@ def _top_left_vectors(S, mode, values, rank, rng, n_threads):
     import scipy.sparse as sp
     from scipy.sparse.linalg import LinearOperator
 
-    from .svd import randomized_svd
-
     index, _ = S.coo()
     others = [m for m in range(S.ndim) if m != mode]
     col = np.ravel_multi_index([index[m] for m in others], [S.shape[m] for m in others])
@@ -557,40 +583,54 @@ def _top_left_vectors(S, mode, values, rank, rng, n_threads):
     n = M.shape[0]
     diag = np.asarray(M.multiply(M).sum(axis=1)).ravel()
     if n <= _DENSE_GRAM:
+        import scipy.linalg
+
         G = (M @ M.T).toarray()
         G[np.diag_indices(n)] -= diag
-        w, V = np.linalg.eigh(G)
+        w, V = scipy.linalg.eigh(G, subset_by_index=[max(0, n - rank), n - 1])
     else:
+        from . import _sparse
+
         MT = M.T.tocsr()
+        parts = [(A.indptr.astype(np.int64), A.indices.astype(np.int32), A.data)
+                 for A in (M, MT)]
+
+        def product(k, X):  # the compiled parallel CSR product
+            out = np.empty((parts[k][0].shape[0] - 1, X.shape[1]))
+            _sparse.csr_matmat(*parts[k], np.ascontiguousarray(X), out, n_threads)
+            return out
 
         def matmat(X):
             X = X.reshape(n, -1)
-            return M @ (MT @ X) - diag[:, None] * X
+            return product(0, product(1, X)) - diag[:, None] * X
 
         G = LinearOperator((n, n), matvec=matmat, rmatvec=matmat, matmat=matmat,
                            rmatmat=matmat, dtype=np.float64)
         k = min(2 * rank, n)
-        U, _, _ = randomized_svd(G, k, n_iter=4, random_state=rng, n_threads=n_threads)
+        U, _, _ = randomized_svd(G, k, n_iter=2, random_state=rng, n_threads=n_threads)
         w, Z = np.linalg.eigh(U.T @ matmat(U))  # Rayleigh-Ritz: signed eigenvalues
         V = U @ Z
     top = np.argsort(-w)[:rank]
     return np.ascontiguousarray(V[:, top])
 
 
-def _slices(Ua, Ub, ia, ib, ic, w, n_c):
-    """H[i] = Σ_{t: ic_t = i} w_t Ua[ia_t] Ub[ib_t]ᵀ, shape (n_c, ra, rb), in blocks."""
+def _slices(Ua, Ub, ia, ib, indptr, w):
+    """H[i] = Σ_{t in slice i} w_t Ua[ia_t] Ub[ib_t]ᵀ over the slices of a mode view."""
+    H = np.zeros((len(indptr) - 1, Ua.shape[1], Ub.shape[1]))
+    for i in range(len(indptr) - 1):
+        for s in range(indptr[i], indptr[i + 1], _PREDICT_BLOCK):
+            sl = slice(s, min(s + _PREDICT_BLOCK, indptr[i + 1]))
+            H[i] += (Ua[ia[sl]] * w[sl, None]).T @ Ub[ib[sl]]
+    return H
+
+
+def _collapsed(ia, ib, values, na, nb):
+    """The observed tensor summed over the modes other than (a, b), as CSR."""
     import scipy.sparse as sp
 
-    ra, rb = Ua.shape[1], Ub.shape[1]
-    H = np.zeros((n_c, ra * rb))
-    block = max(1, (1 << 24) // (ra * rb))
-    for s in range(0, len(w), block):
-        sl = slice(s, s + block)
-        n = len(w[sl])
-        kr = (Ua[ia[sl]][:, :, None] * Ub[ib[sl]][:, None, :]).reshape(n, ra * rb)
-        E = sp.csr_matrix((w[sl], (ic[sl], np.arange(n))), shape=(n_c, n))
-        H += E @ kr
-    return H.reshape(n_c, ra, rb)
+    M = sp.coo_matrix((values, (ia, ib)), shape=(na, nb)).tocsr()
+    M.sum_duplicates()
+    return M
 
 
 def _jennrich(H, rng, draws=32):
