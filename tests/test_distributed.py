@@ -29,8 +29,9 @@ RTOL = 1e-5
 
 @pytest.fixture(scope="module")
 def client():
+    # ":0": any free port (another cluster on the machine may hold 8787).
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
+                                       dashboard_address=":0")
     client = distributed.Client(cluster)
     yield client
     client.close()
@@ -189,8 +190,10 @@ def test_callback_stop_and_interrupt(client):
         if it == 3:
             raise KeyboardInterrupt
 
+    model = lorank.distributed.ALS(client, callback=interrupt, **params)
     with pytest.warns(RuntimeWarning, match="interrupted after 3 complete iterations"):
-        model = lorank.distributed.ALS(client, callback=interrupt, **params).fit(R)
+        with pytest.raises(KeyboardInterrupt):
+            model.fit(R)
     three = lorank.ALS(**{**params, "max_iter": 3}).fit(R)
     np.testing.assert_array_equal(model.factors_.left, three.factors_.left)
 

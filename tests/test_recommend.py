@@ -148,8 +148,11 @@ def test_recommend_among_candidate_items(fitted):
 @pytest.mark.parametrize("worst", [False, True])
 def test_recommend_all_equals_per_user_recommend(fitted, worst):
     rec, R, dtype = fitted
-    idx, scores = rec.recommend_all(8, worst=worst, batch_size=7)
-    assert idx.shape == (R.shape[0], 8)
+    idx, scores = rec.recommend_all_positions(8, worst=worst, batch_size=7)
+    labels, same = rec.recommend_all(8, worst=worst, batch_size=7)
+    assert idx.shape == labels.shape == (R.shape[0], 8)
+    np.testing.assert_array_equal(labels, R.col_labels[idx])  # recommend_all answers in labels
+    np.testing.assert_array_equal(same, scores)
     for i in range(R.shape[0]):
         items, s = rec.recommend(R.row_labels[i], n=8, worst=worst)
         np.testing.assert_array_equal(R.col_labels[idx[i]], items)
@@ -158,11 +161,15 @@ def test_recommend_all_equals_per_user_recommend(fitted, worst):
 
 def test_recommend_all_without_filter_and_n_beyond_items(fitted):
     rec, R, _ = fitted
-    idx, scores = rec.recommend_all(R.shape[1] + 3, filter_seen=False)
-    assert (idx[:, -3:] == -1).all() and np.isnan(scores[:, -3:]).all()
-    assert (np.sort(idx[:, :-3], axis=1) == np.arange(R.shape[1])).all()
-    idx, scores = rec.recommend_all(R.shape[1] + 3)
+    # n beyond the catalogue is capped at it (n=10**12 must not allocate terabytes).
+    idx, scores = rec.recommend_all_positions(10**12, filter_seen=False)
+    assert idx.shape == (R.shape[0], R.shape[1]) and np.isfinite(scores).all()
+    assert (np.sort(idx, axis=1) == np.arange(R.shape[1])).all()
+    idx, scores = rec.recommend_all_positions(R.shape[1] + 3)
     assert ((idx >= 0).sum(1) == R.shape[1] - R.row_counts).all()
+    labels, scores = rec.recommend_all(R.shape[1] + 3)  # padded: -1 for int labels, NaN
+    assert ((labels == -1) == np.isnan(scores)).all()
+    assert ((labels != -1).sum(1) == R.shape[1] - R.row_counts).all()
 
 
 def test_unknown_labels_raise_naming_them_or_fall_back_to_biases(fitted):
@@ -175,7 +182,7 @@ def test_unknown_labels_raise_naming_them_or_fall_back_to_biases(fitted):
         rec.recommend("zz")
     m = rec.model_
     got = rec.predict(["nobody", "u1", "nobody"], [1000, 5, 5], unknown="bias")
-    i = rec._users.index("u1", "u")
+    i = rec._users.positions("u1")
     want = [m.mean_ + m.col_bias_[0], m.mean_ + m.row_bias_[i], m.mean_]
     np.testing.assert_allclose(got, want, rtol=1e-6)
     with pytest.raises(ValueError, match='unknown must be "error" or "bias"'):
