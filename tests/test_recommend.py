@@ -262,3 +262,41 @@ def test_not_fitted_and_bad_arguments():
         rec.fold_in([1000, 1001], [4.0])
     with pytest.raises(KeyError, match="unknown items: 7"):
         rec.fold_in([7], [4.0])
+
+
+# ---------------------------------------------------------------- one meaning of predict
+
+
+def test_recommender_and_model_share_one_label_index(fitted):
+    rec, R, _ = fitted
+    model = rec.model_
+    assert rec._users is model.labels_[0] and rec._items is model.labels_[1]
+    users = ["u3", "u9", "u3"]
+    items = [1003, 1010, 1020]
+    np.testing.assert_array_equal(rec.predict(users, items), model.predict(users, items))
+    assert rec.predict("u3", 1003) == model.predict("u3", 1003)
+    # positions only through the call that says so
+    i, j = R.row_index("u3"), R.col_index(1003)
+    assert model.predict_positions([i], [j])[0] == model.predict("u3", 1003)
+
+
+def test_from_model_maps_the_seen_pattern_by_labels():
+    R = labelled(np.float64)
+    train, test = R.split(0.2, random_state=0, by="row")
+    model = lorank.ALS(3, random_state=0, max_iter=3).fit(train)
+    rec = lorank.Recommender.from_model(model, R)  # everything rated counts as seen
+    for user in ("u0", "u5"):
+        i = R.row_index(user)
+        seen = set(R.col_labels[R.csr.indices[R.csr.indptr[i]:R.csr.indptr[i + 1]]].tolist())
+        items, _ = rec.recommend(user, n=100)
+        assert not seen & set(items.tolist())
+        assert len(items) == R.shape[1] - len(seen)
+    # The same ratings under other labels (a shuffled relabelling) give the same pattern.
+    rows, cols, vals = R.coo()
+    perm = R.row_labels[rows][::-1], R.col_labels[cols][::-1], vals[::-1]
+    again = lorank.Recommender.from_model(model, lorank.Ratings.from_labels(*perm))
+    np.testing.assert_array_equal(again.recommend_all_positions(5)[0],
+                                  rec.recommend_all_positions(5)[0])
+    stranger = lorank.Ratings.from_labels(["zed"], [1000], [3.0])
+    with pytest.raises(ValueError, match="ratings has users the model was not fitted on"):
+        lorank.Recommender.from_model(model, stranger)
