@@ -126,8 +126,9 @@ def test_validation_history_callback_and_save_load(tmp_path):
     path = tmp_path / "cp.npz"
     model.save(path)
     again = lorank.load(path)
-    assert isinstance(again, CPALS) and again.get_params() == model.get_params() \
-        if hasattr(model, "get_params") else isinstance(again, CPALS)
+    assert isinstance(again, CPALS)
+    assert again.get_params() == dict(model.get_params(), callback=None)  # not stored
+    assert again.labels_[0].same_as(model.labels_[0]) and not again.labels_[1].labelled
     query = (["u3", "u0"], [1, 2], [0, 5])
     assert again.predict(query).tobytes() == model.predict(query).tobytes()
     assert again.history_ == model.history_
@@ -141,12 +142,22 @@ def test_predict_by_label_and_unknown_labels():
     by_position = model.predict_positions(([0, 2], [0, 1], [0, 1]))
     assert by_label.tobytes() == by_position.tobytes()
     assert isinstance(model.predict(("a", 3, "x")), float)
-    with pytest.raises(KeyError, match="unknown labels of mode 2: 'z'"):
+    with pytest.raises(KeyError, match="unknown mode 2 labels: 'z'"):
         model.predict((["a"], [3], ["z"]))
     with pytest.raises(ValueError, match=r"indices\[1\] contains position 2, outside mode 1"):
         model.predict_positions(([0], [2], [0]))
     with pytest.raises(TypeError, match="tuple of 3 index arrays"):
         model.predict((["a"], [3]))
+
+
+def test_get_set_params_repr_and_clone():
+    from sklearn.base import clone
+
+    model = CPALS(4, reg=0.5, dtype=np.float64)
+    assert repr(model).startswith("CPALS(rank=4, reg=0.5") and "max_iter" not in repr(model)
+    assert model.set_params(max_iter=3).max_iter == 3
+    twin = clone(model)
+    assert twin.get_params() == model.get_params() and twin is not model
 
 
 def test_predict_at_now_and_at_a_time():
@@ -160,6 +171,11 @@ def test_predict_at_now_and_at_a_time():
     np.testing.assert_array_equal(at, model.predict(([0, 2], [1, 1], [2, 2])))
     late = model.predict_at([0], [0], time=1e9)
     np.testing.assert_array_equal(late, model.predict(([0], [0], [4])))
+    # the matrix at a time bin: its entries are the predictions at that time
+    L = model.to_lowrank(time=25)
+    rows, cols = np.meshgrid(np.arange(3), np.arange(2), indexing="ij")
+    np.testing.assert_allclose(L.entries(rows.ravel(), cols.ravel()),
+                               model.predict_at(rows.ravel(), cols.ravel(), time=25), rtol=1e-5)
     with pytest.raises(TypeError, match="first 2 modes"):
         model.predict_at([0], time=3)
 
@@ -213,3 +229,12 @@ def test_keyboard_interrupt_keeps_the_last_complete_iteration():
         with pytest.raises(KeyboardInterrupt):
             model.fit(T)
     assert model.n_iter_ == 2 and len(model.history_["objective"]) == 2
+
+
+@pytest.mark.parametrize("module", ["lorank.cp_als", "lorank.tensor_ratings"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 5 and result.failed == 0

@@ -7,19 +7,18 @@ and loss from the normal equations as matrix ALS.
 """
 
 import numbers
-import time
-import warnings
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from . import _als
-from ._estimator import register
-from ._threads import effective_n_threads, single_threaded_blas
-from ._validation import as_float_dtype, check_int, check_real
+from ._estimator import (CompletionModel, check_bool, check_callback, check_choice,
+                         check_dtype, check_int, check_n_threads, check_random_state,
+                         check_real, register)
+from ._labels import LabelIndex
+from ._threads import single_threaded_blas
 from .als import _factor_storage, penalties, reg_exponent
 from .svd import randomized_svd
-from .tensor_ratings import TensorRatings
+from .tensor_ratings import TensorRatings, label_positions
 
 __all__ = ["CPALS"]
 
@@ -33,7 +32,7 @@ _DENSE_GRAM = 1024
 _PREDICT_BLOCK = 1 << 18
 
 
-class CPALS:
+class CPALS(CompletionModel):
     """Sparse tensor completion by CP alternating least squares.
 
     Fits a rank-r CP (CANDECOMP/PARAFAC) model to the observed entries of an
@@ -101,8 +100,8 @@ class CPALS:
     mean_ : float
         Global mean μ (0 when ``biases=False``).
     shape_ : tuple of int
-    labels_ : tuple of (ndarray or None)
-        The training tensor's labels per mode.
+    labels_ : tuple of LabelIndex
+        The training tensor's labels per mode (positions for a mode without).
     time_edges_ : ndarray or None
         The last mode's time-bin edges, for a tensor from
         :meth:`lorank.Ratings.to_tensor`.
@@ -173,7 +172,7 @@ class CPALS:
         -------
         self
         """
-        dtype = as_float_dtype(self.dtype)
+        dtype = check_dtype(self.dtype)
         T = _as_tensor(X, dtype, "X")
         valid = None
         if validation is not None:
@@ -182,7 +181,16 @@ class CPALS:
                 raise ValueError(
                     f"validation has shape {valid.shape} but X has shape {T.shape}"
                 )
+            for m, (a, b) in enumerate(zip(T.labels, valid.labels)):
+                if not LabelIndex(a, T.shape[m]).same_as(LabelIndex(b, T.shape[m])):
+                    raise ValueError(
+                        f"validation names the positions of mode {m} with other labels "
+                        "than X; split one TensorRatings (split, kfold) to keep them aligned"
+                    )
         rank, reg, max_iter, tol, n_threads = self._check_params(T)
+        self._reset()
+        self.labels_ = tuple(LabelIndex(lab, n, name=f"mode {m} label")
+                             for m, (lab, n) in enumerate(zip(T.labels, T.shape)))
         self._fit(T, valid, dtype, rank, reg, max_iter, tol, n_threads)
         return self
 
@@ -225,71 +233,42 @@ class CPALS:
         F = self._initialize(T, rank, dtype, half_step, objective, lambda: mean, restore_mean,
                              n_threads)
         self.shape_ = T.shape
-        self.labels_ = T.labels
         self.time_edges_ = T.time_edges
-        self.history_ = {k: [] for k in ("iteration", "train_rmse", "valid_rmse", "objective",
-                                         "seconds")}
-        self.n_iter_ = 0
+        self._set_learned(F, mean, rank)
         previous = np.inf
-        bar = tqdm(total=max_iter, desc="CPALS", unit="it", disable=not self.progress,
-                   leave=False)
-        try:
+        keys = ("train_rmse", "valid_rmse", "objective")
+        with self._iterations(max_iter, keys) as run:
             for it in range(1, max_iter + 1):
-                start = time.perf_counter()
                 for m in range(N):
                     total = half_step(m, F, rank)
                 loss = objective(total, F)
                 self._set_learned(F, mean, rank)
-                self.n_iter_ = it
                 train = np.sqrt(max(total, 0.0) / nnz)
                 valid_rmse = self._score(valid) if valid is not None else np.nan
-                self._record(it, train, valid_rmse, loss, time.perf_counter() - start)
-                bar.update()
-                bar.set_postfix(train_rmse=f"{train:.4f}", **(
-                    {"valid_rmse": f"{valid_rmse:.4f}"} if valid is not None else {}))
-                if self.callback is not None and self.callback(self, it) is False:
+                if not run.record(it, train_rmse=train, valid_rmse=valid_rmse,
+                                  objective=loss):
                     break
                 if np.isfinite(previous) and previous - loss <= tol * abs(previous):
                     break
                 previous = loss
-        except KeyboardInterrupt:
-            warnings.warn(
-                f"CPALS interrupted after {self.n_iter_} complete iterations; "
-                "keeping the last complete factors",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            if self.n_iter_ == 0:
-                self._set_learned(F, mean, rank)
-            raise
-        finally:
-            bar.close()
         return self
 
     def _check_params(self, T):
         if T.nnz == 0:
             raise ValueError("X has no observed entries")
-        rank = self.rank
-        if isinstance(rank, (bool, np.bool_)) or not isinstance(rank, numbers.Integral):
-            raise TypeError(f"rank must be an integer, got {rank!r}")
-        rank = int(rank)
+        rank = check_int(self.rank, "rank")
         if rank <= 0:
             raise ValueError(f"rank must be positive, got {rank}")
-        reg = check_real(self.reg, "reg")
-        if not np.isfinite(reg) or reg < 0:
-            raise ValueError(f"reg must be a finite number >= 0, got {reg!r}")
+        reg = check_real(self.reg, "reg", minimum=0)
         max_iter = check_int(self.max_iter, "max_iter", minimum=1)
-        tol = check_real(self.tol, "tol")
-        if not tol >= 0:
-            raise ValueError(f"tol must be a number >= 0, got {tol!r}")
+        tol = check_real(self.tol, "tol", minimum=0)
         reg_exponent(self.weighted_reg)
-        if self.init not in ("svd", "random"):
-            raise ValueError(f'init must be "svd" or "random", got {self.init!r}')
-        if not isinstance(self.biases, (bool, np.bool_)):
-            raise TypeError(f"biases must be True or False, got {self.biases!r}")
-        if self.callback is not None and not callable(self.callback):
-            raise TypeError(f"callback must be callable, got {self.callback!r}")
-        n_threads = effective_n_threads(self.n_threads)
+        check_choice(self.init, "init", ("svd", "random"))
+        check_bool(self.biases, "biases")
+        check_bool(self.progress, "progress")
+        check_callback(self.callback)
+        check_random_state(self.random_state)
+        n_threads = check_n_threads(self.n_threads)
         widest = _als.MAX_ROW_BYTES // T.dtype.itemsize
         if rank + bool(self.biases) > widest:
             raise ValueError(
@@ -402,20 +381,9 @@ class CPALS:
         else:
             self.biases_ = [np.zeros(A.shape[0], A.dtype) for A in F]
         self.mean_ = float(mean)
-
-    def _record(self, it, train, valid, objective, seconds):
-        h = self.history_
-        h["iteration"].append(it)
-        h["train_rmse"].append(float(train))
-        h["valid_rmse"].append(float(valid))
-        h["objective"].append(float(objective))
-        h["seconds"].append(float(seconds))
+        self._lowrank = None
 
     # --- fitted model -------------------------------------------------------
-    def _check_fitted(self):
-        if not hasattr(self, "factors_"):
-            raise AttributeError("this CPALS model is not fitted yet; call fit first")
-
     def predict_positions(self, indices):
         """Predicted entries at positions ``indices`` (a tuple of N index arrays of
         equal length), mean and biases included.
@@ -481,24 +449,75 @@ class CPALS:
             raise TypeError(
                 f"predict_at takes the indices of the first {N - 1} modes, got {len(indices)}"
             )
-        last = self.shape_[-1] - 1
-        if time is None:
-            b = last
-        elif self.time_edges_ is not None:
-            edges = self.time_edges_
-            t = np.asarray(time, dtype=edges.dtype) if edges.dtype.kind == "M" else time
-            b = int(np.clip(np.searchsorted(edges, t, side="right") - 1, 0, last))
-        else:
-            b = self._positions((0,) * (N - 1) + (time,))[-1]
-        idx = self._positions(indices + (0,))[:-1]
+        b = self._time_position(time)
+        idx = self._positions(tuple(indices) + (0,))[:-1]
         idx = tuple(np.atleast_1d(i) for i in idx)
         n = max(len(i) for i in idx)
         idx = tuple(np.broadcast_to(i, (n,)) for i in idx)
         return self.predict_positions(idx + (np.full(n, b, np.int64),))
 
-    def score(self, X):
-        """Negative RMSE on the observed entries of a ``TensorRatings``."""
-        return -self._score(_as_tensor(X, None, "X"))
+    def _time_position(self, time):
+        """The last mode's position for a time (see :meth:`predict_at`)."""
+        last = self.shape_[-1] - 1
+        if time is None:
+            return last
+        edges = self.time_edges_
+        if edges is None:
+            return label_positions(self.labels_[-1], time)
+        if np.ndim(time) != 0:
+            raise TypeError(f"time must be one time value, got {time!r}")
+        if edges.dtype.kind == "M":
+            try:
+                t = np.datetime64(time).astype(edges.dtype).astype(np.int64)
+            except (TypeError, ValueError):
+                raise TypeError(f"the times are datetime64: time must be one too, got "
+                                f"{time!r}") from None
+            edges = edges.astype(np.int64)
+        else:
+            t = check_real(time, "time")
+        return int(np.clip(np.searchsorted(edges, t, side="right") - 1, 0, last))
+
+    def to_lowrank(self, time=None):
+        """The user x item matrix at one time bin of a 3-way model, as a LowRank
+        with mean and biases folded in: ``to_lowrank(time).entries(i, j)`` is
+        ``predict_at(i, j, time=time)`` at positions, so ``lorank.Recommender``-style
+        top-N and the LowRank products apply to "what user u would rate now".
+
+        Parameters
+        ----------
+        time : time value, label of the last mode, or None
+            As in :meth:`predict_at`; ``None`` is the last bin.
+
+        Returns
+        -------
+        LowRank
+            Left ``[A_0 ∘ A_2[b], b_0 + μ + b_2[b], 1]``, right ``[A_1, 1, b_1]``.
+        """
+        from .lowrank import LowRank
+
+        self._check_fitted()
+        if len(self.factors_) != 3:
+            raise ValueError(
+                f"to_lowrank needs a 3-way model (user x item x time), this one has "
+                f"{len(self.factors_)} modes"
+            )
+        b = self._time_position(time)
+        A, B, C = self.factors_
+        u, c, t = self.biases_
+        dt = A.dtype
+        left = np.column_stack([A * C[b], (u + self.mean_ + t[b]).astype(dt),
+                                np.ones(len(A), dt)])
+        right = np.column_stack([B, np.ones(len(B), dt), c])
+        return LowRank(left, right)
+
+    def score(self, X, y=None):
+        """Negative RMSE on the observed entries of a ``TensorRatings`` (by position,
+        the same shape as the training tensor)."""
+        self._check_fitted()
+        T = _as_tensor(X, None, "X")
+        if T.shape != self.shape_:
+            raise ValueError(f"X has shape {T.shape} but the model was fitted on {self.shape_}")
+        return -self._score(T)
 
     def _score(self, T):
         index, values = T.coo()
@@ -527,14 +546,9 @@ class CPALS:
         return out
 
     def _positions(self, indices):
-        """Labels -> positions per mode (modes without labels take positions)."""
-        N = len(self.factors_)
-        idx = _index_tuple(indices, N)
-        if not hasattr(self, "_lookup"):
-            self._lookup = TensorRatings._from_canonical(
-                self.shape_, np.zeros(self.shape_[0] + 1, np.int64),
-                [np.empty(0, np.int32)] * (N - 1), np.empty(0), self.labels_)
-        return tuple(self._lookup.index(m, i) for m, i in enumerate(idx))
+        """Labels -> positions per mode (a mode without labels takes positions)."""
+        idx = _index_tuple(indices, len(self.factors_))
+        return tuple(label_positions(self.labels_[m], i) for m, i in enumerate(idx))
 
 
 def _index_tuple(indices, N):
@@ -694,15 +708,15 @@ def _raise_on_failure(status, mode, d, counts):
 # ---------------------------------------------------------------- files
 
 def _to_arrays(model):
-    from ._estimator import _json_param, get_params
+    from ._estimator import _json_param, get_params, storable_labels
 
     model._check_fitted()
     arrays = {}
     for m, (A, b) in enumerate(zip(model.factors_, model.biases_)):
         arrays[f"factor_{m}"] = A
         arrays[f"bias_{m}"] = b
-        if model.labels_[m] is not None:
-            arrays[f"labels_{m}"] = model.labels_[m]
+        if model.labels_[m].labelled:
+            arrays[f"labels_{m}"] = storable_labels(model.labels_[m].raw, f"mode {m}")
     arrays["mean"] = np.float64(model.mean_)
     if model.time_edges_ is not None:
         arrays["time_edges"] = model.time_edges_
@@ -740,7 +754,8 @@ def _from_arrays(cls, arrays, header, source="file"):
     model.factors_, model.biases_ = factors, biases
     model.mean_ = float(arrays["mean"])
     model.shape_ = tuple(int(n) for n in shape)
-    model.labels_ = tuple(arrays.get(f"labels_{m}") for m in range(len(shape)))
+    model.labels_ = tuple(LabelIndex(arrays.get(f"labels_{m}"), n, name=f"mode {m} label")
+                          for m, n in enumerate(model.shape_))
     model.time_edges_ = arrays.get("time_edges")
     model.n_iter_ = header.get("n_iter", 0)
     model.history_ = {k: list(v) for k, v in header.get("history", {}).items()}

@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _sparse
+from ._labels import LabelIndex
 from ._threads import effective_n_threads
 from .ratings import (
     _DuplicateEntry,
@@ -21,7 +22,6 @@ from .ratings import (
     _check_duplicates,
     _check_range,
     _encode,
-    _format_labels,
     _frozen,
     _label_array,
     _values_dtype,
@@ -356,36 +356,20 @@ class TensorRatings:
     def index(self, mode, labels):
         """Positions along ``mode`` of labels (an int for one label, an array for a
         list or array); unknown labels raise ``KeyError`` naming mode and labels.
-        A mode without labels takes its positions as labels."""
-        mode = self._check_mode(mode)
-        known, size = self.labels[mode], self.shape[mode]
-        if known is None and isinstance(labels, np.ndarray) and labels.dtype.kind in "iu":
-            bad = (labels < 0) | (labels >= size)
-            if bad.any():
-                raise KeyError(f"unknown labels of mode {mode}: "
-                               f"{_format_labels(labels[bad].tolist())}")
-            return labels.astype(np.int64)
-        many = isinstance(labels, (list, tuple, np.ndarray, range))
-        items = list(labels) if many else [labels]
-        if known is None:
-            def get(x):
-                ok = isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))
-                return int(x) if ok and 0 <= x < size else -1
-        else:
-            if mode not in self._lookup:
-                self._lookup[mode] = {x: k for k, x in enumerate(known.tolist())}
-            table = self._lookup[mode]
+        A mode without labels takes its positions as labels.
 
-            def get(x):
-                try:
-                    return table.get(x, -1)
-                except TypeError:  # unhashable label
-                    return -1
-        codes = [get(x) for x in items]
-        missing = [x for x, c in zip(items, codes) if c < 0]
-        if missing:
-            raise KeyError(f"unknown labels of mode {mode}: {_format_labels(missing)}")
-        return np.array(codes, dtype=np.int64) if many else codes[0]
+        Examples
+        --------
+        >>> import lorank
+        >>> T = lorank.TensorRatings(([0, 1], [1, 0]), [1.0, 2.0], labels=[["a", "b"], None])
+        >>> T.index(0, ["b", "a"]).tolist(), T.index(1, 1)
+        ([1, 0], 1)
+        """
+        mode = self._check_mode(mode)
+        if mode not in self._lookup:
+            self._lookup[mode] = LabelIndex(self.labels[mode], self.shape[mode],
+                                            name=f"mode {mode} label")
+        return label_positions(self._lookup[mode], labels)
 
     # ------------------------------------------------------------ subsets and splits
 
@@ -454,6 +438,18 @@ class TensorRatings:
         fold = np.empty(self.nnz, dtype=np.int64)
         fold[rng.permutation(self.nnz)] = np.arange(self.nnz) % k
         return ((self.take(fold != f), self.take(fold == f)) for f in range(int(k)))
+
+
+def label_positions(index, labels):
+    """``index.positions(labels)`` (a LabelIndex), vectorized for a 1-D integer
+    array on an axis without labels, where the labels are the positions."""
+    if not index.labelled and isinstance(labels, np.ndarray) and labels.dtype.kind in "iu" \
+            and labels.ndim == 1:
+        bad = (labels < 0) | (labels >= index.size)
+        if bad.any():
+            index.check(np.where(bad, -1, 0), labels.tolist())
+        return labels.astype(np.int64)
+    return index.positions(labels)
 
 
 def _check_labels(labels, shape):
