@@ -238,3 +238,18 @@ def test_docstring_examples_run(module):
 
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 5 and result.failed == 0
+
+
+def test_readme_tensor_example_runs(capsys):
+    import re
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    if not readme.exists():
+        pytest.skip("README.md not found next to tests/")
+    block = next(b for b in re.findall(r"```py\n(.*?)```", readme.read_text("utf-8"), re.S)
+                 if "CPALS" in b)
+    exec(compile(block, str(readme), "exec"), {"__name__": "readme"})
+    lines = capsys.readouterr().out.splitlines()
+    valid, floor = map(float, lines[0].split())
+    assert floor < valid < floor + 0.25
