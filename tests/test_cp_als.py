@@ -253,3 +253,16 @@ def test_readme_tensor_example_runs(capsys):
     lines = capsys.readouterr().out.splitlines()
     valid, floor = map(float, lines[0].split())
     assert floor < valid < floor + 0.25
+
+
+def test_two_modes_is_matrix_completion():
+    rng = np.random.default_rng(4)
+    A, B = rng.standard_normal((80, 3)), rng.standard_normal((60, 3))
+    cells = rng.choice(80 * 60, 1800, replace=False)
+    rows, cols = np.divmod(cells, 60)
+    x = np.einsum("ij,ij->i", A[rows], B[cols])
+    T = TensorRatings((rows, cols), x, (80, 60))
+    model = CPALS(3, reg=1e-9, biases=False, dtype=np.float64, max_iter=100, tol=1e-14,
+                  random_state=0).fit(T)
+    full = model.factors_[0] @ model.factors_[1].T
+    assert np.linalg.norm(full - A @ B.T) / np.linalg.norm(A @ B.T) < 1e-6

@@ -6,8 +6,6 @@ side's row formed on the fly as the Hadamard product of the other modes' rows
 and loss from the normal equations as matrix ALS.
 """
 
-import numbers
-
 import numpy as np
 
 from . import _als
@@ -324,6 +322,14 @@ class CPALS(CompletionModel):
         values = values.astype(np.float64)
         if offsets is not None:
             values = values - mean() - sum(o[i] for o, i in zip(offsets, index))
+        if N == 2:  # a matrix: the spectral start of matrix ALS
+            with single_threaded_blas():
+                M = _collapsed(index[a], index[b], values, T.shape[a], T.shape[b])
+                U, sv, Vt = randomized_svd(M, rank, n_iter=4, random_state=rng,
+                                           n_threads=n_threads)
+            root = np.sqrt(sv / (M.nnz / (M.shape[0] * M.shape[1])))
+            F[a][:, :rank], F[b][:, :rank] = U * root, Vt.T * root
+            return F
         with single_threaded_blas():
             Ua = _top_left_vectors(S, a, values, rank, rng, n_threads)
             Ub = _top_left_vectors(S, b, values, rank, rng, n_threads)
