@@ -43,6 +43,10 @@ def test_canonical_order_and_views_match_numpy(shape):
             np.testing.assert_array_equal(i, want_idx[k][order])
         np.testing.assert_array_equal(V.values, want_values[order])
         np.testing.assert_array_equal(T.counts(m), np.diff(V.indptr))
+        # the kernel's tiled path needs indices[0] non-decreasing within each slice
+        slice_of = np.repeat(np.arange(shape[m]), np.diff(V.indptr))
+        same = slice_of[1:] == slice_of[:-1]
+        assert (np.diff(V.indices[0].astype(np.int64))[same] >= 0).all()
         assert not V.values.flags.writeable
         assert T.view(m) is V  # built once
 
