@@ -23,7 +23,7 @@ __all__ = ["CPALS"]
 # Bias-only sweeps before the spectral start (each is O(nnz)).
 _BIAS_SWEEPS = 3
 # The spectral start reads at most this many observations (a uniform sample).
-_START_SAMPLE = 1 << 21
+_START_SAMPLE = 1 << 20
 # Modes up to this size get their unfolding's Gram matrix formed densely.
 _DENSE_GRAM = 1024
 # Observations per block when predictions gather factor rows.
@@ -74,7 +74,7 @@ class CPALS(CompletionModel):
         the observed tensor onto them, M = U_aᵀ X (g) U_b = C_a D C_bᵀ, whose
         eigenvectors give A_a = U_a C_a and A_b = U_b C_b, and a least-squares
         solve of the remaining mode (modes past the third start flat). At most
-        2**21 observations, a uniform sample, are read. ``"random"``: Gaussian
+        2**20 observations, a uniform sample, are read. ``"random"``: Gaussian
         factors.
     dtype : {numpy.float32, numpy.float64}, default=numpy.float32
         Precision of the factors and the kernels.
@@ -229,7 +229,7 @@ class CPALS(CompletionModel):
             mean = value
 
         F = self._initialize(T, rank, dtype, half_step, objective, lambda: mean, restore_mean,
-                             n_threads)
+                             lams, n_threads)
         self.shape_ = T.shape
         self.time_edges_ = T.time_edges
         self._set_learned(F, mean, rank)
@@ -239,6 +239,7 @@ class CPALS(CompletionModel):
             for it in range(1, max_iter + 1):
                 for m in range(N):
                     total = half_step(m, F, rank)
+                _balance(F, rank, lams)
                 loss = objective(total, F)
                 self._set_learned(F, mean, rank)
                 train = np.sqrt(max(total, 0.0) / nnz)
@@ -294,7 +295,7 @@ class CPALS(CompletionModel):
                     )
         return rank, float(reg), max_iter, float(tol), n_threads
 
-    def _initialize(self, T, rank, dtype, half_step, objective, mean, restore_mean,
+    def _initialize(self, T, rank, dtype, half_step, objective, mean, restore_mean, lams,
                     n_threads):
         """Starting factors, one padded array per mode (bias in column ``rank``)."""
         N = T.ndim
@@ -368,7 +369,7 @@ class CPALS(CompletionModel):
                     G[m][:, :rank] = 1.0
             restore_mean(start_mean)
             total = half_step(c, G, rank)
-            _balance(G, rank)
+            _balance(G, rank, lams)
             loss = objective(total, G)
             if best is None or loss < best[0]:
                 best = (loss, G, mean())
@@ -685,14 +686,20 @@ def _jennrich(H, rng, draws=32):
     return Ca, Cb
 
 
-def _balance(F, rank):
-    """Give every component the same norm in every mode (the product unchanged)."""
-    norms = np.array([np.linalg.norm(A[:, :rank].astype(np.float64), axis=0) for A in F])
-    ok = (norms > 0).all(axis=0)
-    geo = np.exp(np.log(np.where(norms > 0, norms, 1.0)).mean(axis=0))
-    for A, n in zip(F, norms):
-        scale = np.where(ok, geo / np.where(n > 0, n, 1.0), 1.0)
-        A[:, :rank] *= scale.astype(A.dtype)
+def _balance(F, rank, lams):
+    """Rescale every component across the modes (A_m[:, k] *= s_mk with Π_m s_mk = 1,
+    so the predictions do not change) to the scales that minimize the penalty
+    Σ_m s_mk² P_mk, P_mk = Σ_j λ_mj A_m[j, k]²: all s_mk² P_mk equal. ALS moves
+    along this rescaling only slowly; doing it exactly lowers the objective."""
+    P = np.array([np.einsum("jk,jk,j->k", A[:, :rank], A[:, :rank], lam, dtype=np.float64)
+                  for A, lam in zip(F, lams)])
+    ok = (P > 0).all(axis=0)
+    if not ok.any():
+        return
+    logP = np.log(np.where(P > 0, P, 1.0))
+    scale = np.exp(0.5 * (logP.mean(axis=0) - logP))
+    for A, s in zip(F, scale):
+        A[:, :rank] *= np.where(ok, s, 1.0).astype(A.dtype)
 
 
 def _penalty(F, lam):

@@ -267,8 +267,9 @@ def synthetic_drift(n_rows=480_189, n_cols=17_770, nnz=100_480_507, *, rank=10,
     """Netflix-shaped ratings with times, from a model whose factors drift over time.
 
     The pattern (who rated what) is :func:`synthetic`'s. Every rating gets a
-    day: user i joins on day s_i (more users join later, s_i = n_days·√U) and
-    rates over [s_i, s_i + ℓ_i] with ℓ_i uniform in [0, n_days − s_i]. Its value
+    day: user i joins on day s_i (uniform in the first 70% of the days) and
+    rates uniformly over [s_i, s_i + ℓ_i], ℓ_i uniform between half and all of
+    the days left, so a user's ratings see the factors drift. Its value
     on day d is ``mean + row_bias[i] + col_bias[j] + day_bias[d] + Σ_k p_ik q_jk
     w_dk + noise·N(0, 1)``, rounded and clipped to ``scale``, with time weights
     w_dk = 1 + drift·sin(2π f_k d / n_days + φ_k) (f_k uniform in [0.5, 1.5])
@@ -324,8 +325,8 @@ def synthetic_drift(n_rows=480_189, n_cols=17_770, nnz=100_480_507, *, rank=10,
     stretch = (hi - lo) / 4.0 if scale is not None else 1.0
     rng = np.random.default_rng(_seed_sequence(random_state).spawn(5)[4])
     n_rows = len(indptr) - 1
-    start = n_days * np.sqrt(rng.random(n_rows))
-    span = (n_days - start) * rng.random(n_rows)
+    start = 0.7 * n_days * rng.random(n_rows)
+    span = (n_days - start) * (0.5 + 0.5 * rng.random(n_rows))
     freq, phase = rng.uniform(0.5, 1.5, rank), rng.uniform(0, 2 * np.pi, rank)
     days = np.arange(n_days) / n_days
     weights = (1 + drift * np.sin(2 * np.pi * freq * days[:, None] + phase)).astype(dtype)
