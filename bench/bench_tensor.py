@@ -1,7 +1,9 @@
 """Sparse tensor completion: CPALS beside matrix ALS, tensorly and pyttb.
 
-Three parts, each in a fresh subprocess (``python bench/bench_tensor.py --child
-PART SIZE THREADS [ARG]``):
+``python bench/run.py tensor`` runs the ``drift`` and ``ml100k`` parts,
+``python bench/run.py tensor_dense`` the ``dense`` one (the baselines; it takes
+longest). Each part runs in fresh subprocesses (``python bench/bench_tensor.py
+--child PART SIZE THREADS [ARG]``):
 
 - ``drift``: ``datasets.synthetic_drift`` (Netflix-shaped, factors drifting over
   2243 days) binned into 30 equal-count time bins, 90/10 random split; matrix ALS
@@ -44,21 +46,17 @@ NOTES = (
     "drift: sec_per_iter = median of the 10 epochs' history_['seconds'] (fastest in "
     "sec_fastest), ratio = CPALS / ALS median epoch; init_s = fit time outside the "
     "epochs; rmse = held-out RMSE after 10 iterations (noise floor of the generator "
-    "in the floor row). dense: sec_per_iter = (fit time) / 3 for tensorly and pyttb "
-    "(random start, cheap), the median epoch for lorank; ratio = that library's time "
-    "/ lorank float64's at the same size; status 'out of memory' = MemoryError under "
-    "the 4 GiB address-space limit; 'over 300 s' = stopped at the time limit. ml100k: rmse = mean over the folds, rmse_std their "
-    "standard deviation. 2 cores shared with other workers: load1 is the 1-minute "
-    "load average at the end of each row."
+    "in the data row). ml100k: rmse = mean over the folds, rmse_std their standard "
+    "deviation, sec_per_iter the mean fit time. 2 cores shared with other workers: "
+    "load1 is the 1-minute load average at the end of each row. The dense baselines: "
+    "bench_tensor_dense.py."
 )
 
 
 def parameters(size):
     p = SIZES[size]
-    return dict(rank=10, threads_note="all parts with the given threads", drift_nnz=p["drift_nnz"],
-                time_bins=30, dense_sizes=list(p["dense"]), dense_fraction=0.05,
-                dense_iters=DENSE_ITERS, address_space_limit_gib=LIMIT_BYTES / 2**30,
-                ml100k_bins=10, folds=p["folds"])
+    return dict(rank=10, dtype="float32", drift_nnz=p["drift_nnz"], time_bins=30,
+                split="90/10 random", iters=10, ml100k_bins=10, folds=p["folds"])
 
 
 def _row(**kw):
@@ -271,10 +269,7 @@ def _child(part, size, threads, arg=None):
 
 def run(size, threads):
     rows = []
-    for part in ("drift", "ml100k", "dense"):
-        if part == "dense":
-            rows += _dense(size, threads)  # its runs are subprocesses already
-            continue
+    for part in ("drift", "ml100k"):
         out = subprocess.run(
             [sys.executable, os.path.abspath(__file__), "--child", part, size, str(threads)],
             check=True, capture_output=True, text=True)
