@@ -73,9 +73,11 @@ class CPALS(CompletionModel):
         diagonalization (Jennrich's algorithm) of two random contractions of
         the observed tensor onto them, M = U_aᵀ X (g) U_b = C_a D C_bᵀ, whose
         eigenvectors give A_a = U_a C_a and A_b = U_b C_b, and a least-squares
-        solve of the remaining mode (modes past the third start flat). At most
-        2**20 observations, a uniform sample, are read. ``"random"``: Gaussian
-        factors.
+        solve of the remaining mode (modes past the third start flat), beside
+        the SVD of the tensor collapsed onto those two modes (matrix ALS's start,
+        on every observation); the candidate with the lower objective is kept.
+        The Jennrich candidate reads at most 2**20 observations, a uniform
+        sample. ``"random"``: Gaussian factors.
     dtype : {numpy.float32, numpy.float64}, default=numpy.float32
         Precision of the factors and the kernels.
     n_threads : int, default=None
@@ -317,20 +319,30 @@ class CPALS(CompletionModel):
                 A[:, rank] = Ab[:, 0]
             offsets = [Ab[:, 0].astype(np.float64) for Ab in Fb]
         a, b = _largest_two(T.shape)
-        S = T if T.nnz <= _START_SAMPLE else T.take(
-            np.sort(rng.choice(T.nnz, _START_SAMPLE, replace=False)))
-        index, values = S.coo()
-        values = values.astype(np.float64)
-        if offsets is not None:
-            values = values - mean() - sum(o[i] for o, i in zip(offsets, index))
-        if N == 2:  # a matrix: the spectral start of matrix ALS
-            with single_threaded_blas():
-                M = _collapsed(index[a], index[b], values, T.shape[a], T.shape[b])
-                U, sv, Vt = randomized_svd(M, rank, n_iter=4, random_state=rng,
-                                           n_threads=n_threads)
-            root = np.sqrt(sv / (M.nnz / (M.shape[0] * M.shape[1])))
+
+        def residual(X):
+            index, values = X.coo()
+            values = values.astype(np.float64)
+            if offsets is not None:
+                values = values - mean() - sum(o[i] for o, i in zip(offsets, index))
+            return index, values
+
+        # The collapsed candidate (below) reads every observation: from a sample its
+        # singular vectors are too noisy (10M drift ratings from a 1M sample: held-out
+        # RMSE 0.84 after 6 iterations instead of 0.62).
+        index, values = residual(T)
+        with single_threaded_blas():
+            M = _collapsed(index[a], index[b], values, T.shape[a], T.shape[b])
+            del index, values
+            U, sv, Vt = randomized_svd(M, rank, n_iter=4, random_state=rng, n_threads=n_threads)
+        root = np.sqrt(sv / (M.nnz / (M.shape[0] * M.shape[1])))
+        del M
+        if N == 2:  # a matrix: that is the spectral start of matrix ALS
             F[a][:, :rank], F[b][:, :rank] = U * root, Vt.T * root
             return F
+        S = T if T.nnz <= _START_SAMPLE else T.take(
+            np.sort(rng.choice(T.nnz, _START_SAMPLE, replace=False)))
+        index, values = residual(S)
         with single_threaded_blas():
             Ua = _top_left_vectors(S, a, values, rank, rng, n_threads)
             Ub = _top_left_vectors(S, b, values, rank, rng, n_threads)
@@ -351,12 +363,7 @@ class CPALS(CompletionModel):
                     w *= rng.standard_normal(T.shape[m])[V.indices[where[m]]]
             H = _slices(Ua, Ub, V.indices[where[a]], V.indices[where[b]], V.indptr, w)
             Ca, Cb = _jennrich(H, rng)
-            # The second candidate: the SVD of the tensor collapsed onto modes (a, b),
-            # as matrix ALS starts (the better one when the other modes vary little).
-            M = _collapsed(index[a], index[b], values, T.shape[a], T.shape[b])
-            U, sv, Vt = randomized_svd(M, rank, n_iter=4, random_state=rng, n_threads=n_threads)
-            root = np.sqrt(sv / (M.nnz / (M.shape[0] * M.shape[1])))
-        del w, values, index, S, V, H, M
+        del w, values, index, S, V, H
         candidates = [(Ua @ Ca, Ub @ Cb), (U * root, Vt.T * root)]
         # Each candidate: the remaining mode c solved by least squares, then the one
         # with the lower objective kept.
