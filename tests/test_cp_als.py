@@ -247,8 +247,7 @@ def test_readme_tensor_example_runs(capsys):
     readme = Path(__file__).resolve().parent.parent / "README.md"
     if not readme.exists():
         pytest.skip("README.md not found next to tests/")
-    block = next(b for b in re.findall(r"```py\n(.*?)```", readme.read_text("utf-8"), re.S)
-                 if "CPALS" in b)
+    (block,) = re.findall(r"```python tensors\n(.*?)```", readme.read_text("utf-8"), re.S)
     exec(compile(block, str(readme), "exec"), {"__name__": "readme"})
     lines = capsys.readouterr().out.splitlines()
     valid, floor = map(float, lines[0].split())
