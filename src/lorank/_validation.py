@@ -76,6 +76,15 @@ def check_rank(rank, shape, name="rank"):
     return rank
 
 
+def check_index_range(ratings, model):
+    """The compiled kernels take int32 indices: at most 2**31 - 1 rows and columns
+    (one message for every model)."""
+    if ratings.csr.indices.dtype != np.int32 or ratings.csc.indices.dtype != np.int32:
+        raise ValueError(
+            f"{model} supports up to 2**31 - 1 rows and columns, got shape {ratings.shape}"
+        )
+
+
 def check_real(value, name):
     """A real-number parameter (bools are not numbers here)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):

@@ -11,7 +11,8 @@ from tqdm.auto import tqdm
 from . import _estimator, _fill
 from .als import _factor_storage
 from ._threads import effective_n_threads, single_threaded_blas
-from ._validation import as_float_dtype, as_matrix, check_int, check_real, check_rank
+from ._validation import (as_float_dtype, as_matrix, check_index_range, check_int, check_real,
+                          check_rank)
 from .lowrank import LowRank
 from .ratings import as_ratings
 from .sparse_plus_lowrank import FillPass, SparsePlusLowRank
@@ -288,6 +289,7 @@ class SoftImpute(_estimator.CompletionModel):
     def _check_params(self, ratings):
         if ratings.nnz == 0:
             raise ValueError("X has no observed entries")
+        check_index_range(ratings, "SoftImpute")
         rank = check_rank(self.rank, ratings.shape)
         lam = check_real(self.reg, "reg")
         if not np.isfinite(lam) or lam < 0:
