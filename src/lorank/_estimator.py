@@ -185,11 +185,10 @@ def to_arrays(model):
 
 def from_arrays(cls, arrays, header, source="file"):
     """Rebuild a fitted model of class ``cls`` from :func:`to_arrays` output."""
+    from ._model_files import check_model
     from .lowrank import LowRank
 
-    for name in ("left", "right"):
-        if name not in arrays:
-            raise ValueError(f"{source}: the {header['class']} model has no {name!r} array")
+    arrays = check_model(cls, arrays, header, source)  # every array, in one place
     model = cls(**{k: _param_value(v) for k, v in header.get("params", {}).items()})
     model.factors_ = LowRank(arrays["left"], arrays["right"])
     for name in _LEARNED:
@@ -250,7 +249,7 @@ def load(path):
     """
     arrays, header = io.load(path)
     name = header.get("class")
-    if name not in _CLASSES:
+    if not isinstance(name, str) or name not in _CLASSES:
         raise ValueError(
             f"{path}: holds a {name!r} object, which this lorank cannot rebuild "
             f"(known: {', '.join(sorted(_CLASSES))})"

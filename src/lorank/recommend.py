@@ -431,34 +431,18 @@ def _storable_labels(labels, side):
 
 
 def _recommender_from_arrays(cls, arrays, header, source="file"):
-    model_header = header.get("model") or {}
-    name = model_header.get("class")
-    if name not in _estimator._CLASSES:
-        raise ValueError(f"{source}: unknown model class {name!r}")
-    _, frm, mcls = _estimator._CLASSES[name]
+    from ._model_files import check_recommender
+
+    classes = {k: v[2] for k, v in _estimator._CLASSES.items()}
+    arrays = check_recommender(arrays, header, source, classes)  # every array, in one place
+    model_header = header["model"]
+    _, frm, mcls = _estimator._CLASSES[model_header["class"]]
     sub = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
     model = frm(mcls, sub, model_header, source)
-    for key in ("user_labels", "item_labels", "seen_indptr", "seen_indices"):
-        if key not in arrays:
-            raise ValueError(f"{source}: the Recommender has no {key!r} array")
     shape = (len(arrays["user_labels"]), len(arrays["item_labels"]))
-    factors = model.factors_
-    if (factors.left.shape[0], factors.right.shape[0]) != shape:
-        raise ValueError(
-            f"{source}: {shape[0]} user and {shape[1]} item labels for a model with "
-            f"{factors.left.shape[0]} x {factors.right.shape[0]} factors"
-        )
-    # The seen pattern reaches compiled code: check it as Ratings.from_csr would.
-    indptr, indices = arrays["seen_indptr"], arrays["seen_indices"]
-    if (indptr.dtype.kind not in "iu" or indices.dtype.kind not in "iu"
-            or indptr.ndim != 1 or indices.ndim != 1 or len(indptr) != shape[0] + 1):
-        raise ValueError(f"{source}: the seen pattern is damaged (wrong dtype or length)")
-    indptr = indptr.astype(np.int64)
-    if (indptr[0] != 0 or indptr[-1] != len(indices) or (np.diff(indptr) < 0).any()
-            or (len(indices) and (indices.min() < 0 or indices.max() >= shape[1]))):
-        raise ValueError(f"{source}: the seen pattern is damaged (indices out of range)")
     return cls(model, n_threads=header.get("n_threads"))._set(
-        model, arrays["user_labels"], arrays["item_labels"], shape, indptr, indices)
+        model, arrays["user_labels"], arrays["item_labels"], shape, arrays["seen_indptr"],
+        arrays["seen_indices"])
 
 
 _estimator._CLASSES["Recommender"] = (None, _recommender_from_arrays, Recommender)
