@@ -306,3 +306,17 @@ def test_not_fitted_and_bad_arguments():
         rec.fold_in([1000, 1001], [4.0])
     with pytest.raises(KeyError, match="unknown items: 7"):
         rec.fold_in([7], [4.0])
+
+
+@pytest.mark.parametrize("ratings", [[1e300, -1e300], [1e308, 1e308]])
+def test_fold_in_beyond_the_factor_range_is_an_error_not_inf(fitted, ratings):
+    # Regression: the factor came back as -inf with only a RuntimeWarning.
+    rec, R, dtype = fitted
+    items = list(R.col_labels[:2])
+    if dtype == np.float64 and ratings[0] == 1e300:
+        factor, bias = rec.fold_in(items, ratings)  # representable in float64
+        assert np.isfinite(factor).all() and np.isfinite(bias)
+        return
+    with pytest.raises(ValueError, match=r"fold-in of these ratings \(up to 1e\+30\d\) gives "
+                                         r"a factor of size .* beyond the model's float"):
+        rec.fold_in(items, ratings)

@@ -104,12 +104,15 @@ class CompletionModel:
 def training_data(X, validation, dtype):
     """(ratings, validation ratings or None) in ``dtype`` for an estimator's fit,
     checking that the validation set has the same shape."""
+    from ._validation import check_value_range
     from .ratings import as_ratings
 
     ratings = as_ratings(X, dtype=dtype)
+    check_value_range(ratings, "X")
     valid = None
     if validation is not None:
         valid = as_ratings(validation, dtype=dtype, name="validation")
+        check_value_range(valid, "validation")
         if valid.shape != ratings.shape:
             raise ValueError(
                 f"validation has shape {valid.shape} but X has shape {ratings.shape}"

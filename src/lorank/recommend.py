@@ -330,6 +330,7 @@ class Recommender:
 
     # ------------------------------------------------------------ new users
 
+    @np.errstate(over="ignore", invalid="ignore")  # an overflow is checked below
     def fold_in(self, items, ratings):
         """Factor (and bias) of a user not in the training data, from their ratings.
 
@@ -385,6 +386,14 @@ class Recommender:
                 "give more ratings or use a model with reg > 0"
             ) from None
         dt = R.dtype
+        big = float(np.abs(z).max(initial=abs(u) if centered else 0.0))
+        if not big <= float(np.finfo(dt).max):  # inf, NaN, or beyond the dtype
+            raise ValueError(
+                f"fold-in of these ratings (up to {float(np.abs(x).max()):.3g}) gives a "
+                f"factor of size {big:.3g}, beyond the model's {dt.name} range "
+                f"({np.finfo(dt).max:.3g}): the ratings are far outside the scale the "
+                "model was trained on"
+            )
         if centered:
             return z.astype(dt), u
         return (z[:-1].astype(dt), float(z[-1])) if biases else (z.astype(dt), 0.0)
