@@ -162,7 +162,7 @@ def test_damaged_seen_pattern_is_rejected_not_crashed(tmp_path):
     for key, value, what in (
         ("seen_indices", lambda a: np.where(np.arange(a.size) == 3, 50_000_000, a), "out of range"),
         ("seen_indptr", lambda a: a[::-1].copy(), "damaged"),
-        ("user_labels", lambda a: a[:-1], "'user_labels' has 39 entries"),
+        ("model.user_labels", lambda a: a[:-1], "'user_labels' has 39 entries"),
     ):
         bad = dict(arrays, **{key: value(arrays[key])})
         io.save(tmp_path / "bad.npz", bad, header)
@@ -238,11 +238,11 @@ REC_CASES = [
     ("model.left", lambda a: a.astype(np.float64), r"array 'right' is float32 but the factors are float64"),
     ("model.right", lambda a: a[:, :1], r"array 'right' has 1 entries along its axis 1 .*\(rank\)"),
     ("model.left", lambda a: a.ravel(), r"array 'left' has 1 dimensions"),
-    ("user_labels", lambda a: np.where(np.arange(a.size) == 3, a[0], a), r"repeats the label 'u0'"),
-    ("item_labels", lambda a: np.arange(a.size) % 20, r"array 'item_labels' repeats the label 0"),
-    ("user_labels", lambda a: a.astype("S"), r"array 'user_labels' has dtype \|S\d+; labels are"),
-    ("user_labels", lambda a: np.linspace(0, 1, a.size), r"has dtype float64; labels"),
-    ("user_labels", lambda a: a[:-1], r"'user_labels' has 39 entries .* the model has 40"),
+    ("model.user_labels", lambda a: np.where(np.arange(a.size) == 3, a[0], a), r"repeats the label 'u0'"),
+    ("model.item_labels", lambda a: np.arange(a.size) % 20, r"array 'item_labels' repeats the label 0"),
+    ("model.user_labels", lambda a: a.astype("S"), r"array 'user_labels' has dtype \|S\d+; labels are"),
+    ("model.user_labels", lambda a: np.linspace(0, 1, a.size), r"has dtype float64; labels"),
+    ("model.user_labels", lambda a: a[:-1], r"'user_labels' has 39 entries .* has 40 \(users\)"),
     ("seen_indices", lambda a: a.astype(bool), r"array 'seen_indices' has dtype bool"),
     ("seen_indices", lambda a: a.astype(np.float64), r"has dtype float64, expected integers"),
     ("seen_indptr", lambda a: a.astype(np.float32), r"has dtype float32, expected integers"),

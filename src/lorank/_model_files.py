@@ -29,6 +29,8 @@ _COMPLETION = {
     "row_bias": Array("float", ("users",), required=False),
     "col_bias": Array("float", ("items",), required=False),
     "mean": Array("float", (), required=False),
+    "user_labels": Array("labels", ("users",), required=False),
+    "item_labels": Array("labels", ("items",), required=False),
 }
 
 #: class name -> layout of its arrays in a model file.
@@ -43,8 +45,9 @@ LAYOUTS = {
 }
 
 _RECOMMENDER = {
-    "user_labels": Array("labels", ("users",)),
-    "item_labels": Array("labels", ("items",)),
+    # older files kept the labels beside the model, not in it
+    "user_labels": Array("labels", ("users",), required=False),
+    "item_labels": Array("labels", ("items",), required=False),
     "seen_indptr": Array("int", ("users+1",)),
     "seen_indices": Array("index", ("seen",)),
 }
@@ -124,7 +127,7 @@ def check_model(cls, arrays, header, source, *, prefix=""):
     dtype = sub["left"].dtype
     stored = header.get("dtype", dtype.name)
     for key in layout:
-        if key in sub and key != "mean" and sub[key].dtype != dtype:
+        if key in sub and layout[key].kind == "float" and key != "mean" and sub[key].dtype != dtype:
             raise ValueError(f"{source}: array {key!r} is {sub[key].dtype} but the "
                              f"factors are {dtype}")
     if stored != dtype.name:
