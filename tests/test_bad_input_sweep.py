@@ -116,6 +116,18 @@ CASES["Ratings.from_dense"] = [
          "assert lorank.Ratings.from_dense(X).nnz == 2", None),
 ]
 
+CASES["Ratings.from_pandas"] = [
+    Case("missing column",
+         "import pandas as pd\nlorank.Ratings.from_pandas(pd.DataFrame({'user': ['a'], "
+         "'item': [1], 'rating': [1.0]}), user='who')", ValueError, "user='who' is not a column"),
+    Case("str and int ids",
+         "import pandas as pd\nlorank.Ratings.from_pandas(pd.DataFrame({'user': ['1', 1], "
+         "'item': [1, 2], 'rating': [1.0, 2.0]}))", TypeError, "mixes int and str labels"),
+    Case("DataFrame read as a matrix",
+         "import pandas as pd\nlorank.ALS(1).fit(pd.DataFrame(np.ones((3, 3))))", TypeError,
+         "never as a dense matrix"),
+]
+
 CASES["ALS"] = [
     Case("rank 0", "lorank.ALS(0).fit(R)", ValueError, "rank must be positive"),
     Case("rank too large", "lorank.ALS(50).fit(R)", ValueError, "rank=50 exceeds"),
