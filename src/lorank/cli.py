@@ -8,6 +8,7 @@ line on stderr and exit code 1; ``--debug`` shows the traceback instead.
 
 import argparse
 import sys
+from pathlib import Path
 
 from . import __version__
 
@@ -119,9 +120,19 @@ def _compress(parser):
 
 def _data_arguments(parser):
     parser.add_argument("data", help="ratings: a MovieLens or Netflix Prize file or "
-                        "folder, or any delimited file (user,item,rating columns)")
+                        "folder, or any delimited file (columns found by the header's "
+                        "names, e.g. userId,movieId,rating; without a header: user, "
+                        "item, rating in that order)")
     parser.add_argument("--format", choices=("auto", "movielens", "netflix", "csv"),
                         default="auto", help="layout of DATA (default: detected)")
+    for role, example in (("user", "userId"), ("item", "movieId"), ("rating", "score"),
+                          ("time", "timestamp")):
+        parser.add_argument(f"--{role}-col", metavar="NAME|INDEX", default=None,
+                            help=f"delimited files: the {role} column, by header name "
+                            f"(e.g. {example}) or 0-based index (default: found by name, "
+                            "else by position)")
+    parser.add_argument("--delimiter", default=None,
+                        help="delimited files: the field separator (default ',')")
 
 
 def _model_arguments(parser):
@@ -140,10 +151,38 @@ def _model_arguments(parser):
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
 
 
-def _load_data(args):
-    from .loaders import load_ratings
+def _column(value):
+    """A --*-col value: an index when it is digits, else a header name."""
+    return int(value) if value is not None and value.isdigit() else value
 
-    return load_ratings(args.data, format=args.format)
+
+def _load_data(args):
+    from .loaders import detect_format, load_ratings
+
+    options = {role: _column(getattr(args, f"{role}_col"))
+               for role in ("user", "item", "rating", "time")}
+    options = {k: v for k, v in options.items() if v is not None}
+    if args.delimiter is not None:
+        options["delimiter"] = args.delimiter
+    fmt = args.format
+    if options and fmt == "auto":
+        fmt = detect_format(args.data)
+        if fmt == "movielens" and Path(args.data).is_file():
+            fmt = "csv"  # columns given: read the file as delimited text
+    if options and fmt != "csv":
+        given = ", ".join(f"--{k}-col" if k != "delimiter" else "--delimiter" for k in options)
+        raise CommandError(f"{given} apply to delimited files; {args.data} is read as "
+                           f"{fmt} (pass a file and --format csv)")
+    try:
+        return load_ratings(args.data, format=fmt, **options)
+    except ValueError as exc:  # name the flags, not the function's arguments
+        message = str(exc)
+        for role in ("user", "item", "rating", "time"):
+            message = message.replace(f"pass {role}= (a column name or index)",
+                                      f"pass --{role}-col NAME|INDEX")
+        message = message.replace("or header=False if the first line is data",
+                                  "or check the file's first line")
+        raise CommandError(message) from exc
 
 
 def _make_model(args, progress=False):
