@@ -337,7 +337,7 @@ def test_string_ids_with_a_multicharacter_delimiter(tmp_path):
     assert triples(R) == {("alice", "matrix"): 5.0, ("bob", "matrix"): 3.0,
                           ("alice", "heat"): 4.0}
     (tmp_path / "bad.dat").write_text("alice::matrix::5\nbob::matrix\n")
-    with pytest.raises(ValueError, match=r"bad\.dat line 2: expected user, item"):
+    with pytest.raises(ValueError, match=r"bad\.dat line 2: expected at least 3 fields separated by '::'"):
         load_csv(tmp_path / "bad.dat", delimiter="::", header=False)
 
 

@@ -13,7 +13,7 @@ Python layer turns them into messages with file names and line numbers.
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memchr, memcpy
 
 import numpy as np
@@ -41,37 +41,35 @@ cdef inline int64_t _line_end(const uint8_t* buf, int64_t p, int64_t end) noexce
     return <const uint8_t*>q - buf
 
 
-cdef inline int _digits(const uint8_t* p, int n) noexcept nogil:
-    """The n ASCII digits at p as a number, or -1."""
-    cdef int v = 0, k
-    cdef uint8_t d
-    for k in range(n):
-        d = p[k] - 48
-        if d > 9:
-            return -1
-        v = v * 10 + d
-    return v
+# Days before month m (1-based) in a common year.
+cdef int CUM_DAYS[13]
+CUM_DAYS[:] = [0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334]
+cdef int MONTH_DAYS[13]
+MONTH_DAYS[:] = [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
 
 cdef inline int64_t _day(const uint8_t* p) noexcept nogil:
-    """Days since 1970-01-01 of the date YYYY-MM-DD at p, or INT64_MIN if it is
-    not one (civil-from-days inverted, after H. Hinnant's days_from_civil)."""
-    cdef int y = _digits(p, 4), m = _digits(p + 5, 2), d = _digits(p + 8, 2), dim
-    cdef int64_t era, yoe, doy, doe
-    if y < 0 or m < 1 or m > 12 or d < 1 or p[4] != 45 or p[7] != 45:
+    """Days since 1970-01-01 of the date YYYY-MM-DD at p (years 0000..9999),
+    or INT64_MIN if it is not one."""
+    cdef uint32_t y0 = p[0] - 48, y1 = p[1] - 48, y2 = p[2] - 48, y3 = p[3] - 48
+    cdef uint32_t m0 = p[5] - 48, m1 = p[6] - 48, d0 = p[8] - 48, d1 = p[9] - 48
+    cdef int64_t y, m, d, leap, n
+    if ((y0 > 9) | (y1 > 9) | (y2 > 9) | (y3 > 9) | (m0 > 9) | (m1 > 9) | (d0 > 9)
+            | (d1 > 9) | (p[4] != 45) | (p[7] != 45)):
         return INT64_MIN
-    if m == 2:
-        dim = 29 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 28
-    else:
-        dim = 30 if (m == 4 or m == 6 or m == 9 or m == 11) else 31
-    if d > dim:
+    y = y0 * 1000 + y1 * 100 + y2 * 10 + y3
+    m = m0 * 10 + m1
+    d = d0 * 10 + d1
+    if m < 1 or m > 12 or d < 1 or d > MONTH_DAYS[m]:
         return INT64_MIN
-    y -= m <= 2
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * (m - 3 if m > 2 else m + 9) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
+    leap = 1 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 0
+    if m == 2 and d == 29 and leap == 0:
+        return INT64_MIN
+    n = y - 1  # leap years before year y, counted from year 0 (a leap year)
+    n = 365 * y + ((n // 4 - n // 100 + n // 400 + 1) if y > 0 else 0)
+    if m > 2:
+        n += leap
+    return n + CUM_DAYS[m] + d - 1 - 719528
 
 
 cdef inline int64_t _uint(const uint8_t* buf, int64_t* s, int64_t q, int64_t limit) noexcept nogil:
@@ -95,17 +93,38 @@ cdef inline int64_t _uint(const uint8_t* buf, int64_t* s, int64_t q, int64_t lim
     return a
 
 
+# 10**k for k <= 22: exact doubles (5**22 < 2**53), the fast path's operands.
+cdef double POW10[23]
+cdef int _k
+for _k in range(23):
+    POW10[_k] = 10.0 ** _k
+cdef uint64_t TWO53 = 9007199254740992ULL
+
+
 cdef inline int _number_field(const uint8_t* buf, int64_t s, int64_t fe, double* out) noexcept nogil:
-    """0 when buf[s:fe] is a whole number, stored in out."""
-    cdef int64_t a = s
-    return 1 if _number(buf, &a, fe, out) != 0 or a != fe else 0
+    """Parse buf[s:fe] exactly as Python's float() does; 0 on success (and a
+    finite value in out), 1 if float() rejects it or it is not finite."""
+    cdef int64_t p = s
+    if _fast_number(buf, &p, fe, out) == 0 and p == fe:
+        return 0
+    return _float_of(buf, s, fe, out)
 
 
-cdef inline int _number(const uint8_t* buf, int64_t* s, int64_t q, double* out) noexcept nogil:
-    """Parse [-]digits[.digits] (or [-].digits) at buf[s[0]:q]; 0 on success."""
-    cdef int64_t p = s[0], a = 0, f = 0, scale = 1
-    cdef bint neg = False, digits = False
+cdef inline int _fast_number(const uint8_t* buf, int64_t* s, int64_t q, double* out) noexcept nogil:
+    """The exact fast path of float(): parse [+-]digits[.digits][(e|E)[+-]digits]
+    at buf[s[0]:q], stopping at the first byte outside that grammar (s[0] is
+    left there); 0 on success, 1 when float() itself must decide.
+
+    Clinger's fast path: when the significant digits form an integer
+    w <= 2**53 and the value is w * 10**e with |e| <= 22, it is one
+    multiplication or division of two exact doubles, so correctly rounded as
+    float() is. More digits, larger exponents, no digits: 1."""
+    cdef int64_t p = s[0], e10 = 0, ex = 0
+    cdef uint64_t w = 0
+    cdef int nd = 0
+    cdef bint neg = False, digits = False, exneg = False
     cdef uint8_t d
+    cdef double v
     if p < q and (buf[p] == 45 or buf[p] == 43):  # '-' or '+'
         neg = buf[p] == 45
         p += 1
@@ -113,10 +132,12 @@ cdef inline int _number(const uint8_t* buf, int64_t* s, int64_t q, double* out) 
         d = buf[p] - 48
         if d > 9:
             break
-        if a >= INT64_LIMIT:
-            return 1
-        a = a * 10 + d
         digits = True
+        if w != 0 or d != 0:
+            if nd == 19:
+                return 1
+            w = w * 10 + d
+            nd += 1
         p += 1
     if p < q and buf[p] == 46:  # '.'
         p += 1
@@ -124,15 +145,55 @@ cdef inline int _number(const uint8_t* buf, int64_t* s, int64_t q, double* out) 
             d = buf[p] - 48
             if d > 9:
                 break
-            if scale <= INT64_LIMIT // 10:  # further digits cannot change a double
-                f = f * 10 + d
-                scale *= 10
             digits = True
+            if w != 0 or d != 0:
+                if nd == 19:
+                    return 1
+                w = w * 10 + d
+                nd += 1
+            e10 -= 1
             p += 1
     if not digits:
         return 1
-    out[0] = (<double>a + <double>f / <double>scale) * (-1.0 if neg else 1.0)
+    if p < q and (buf[p] == 101 or buf[p] == 69):  # 'e' or 'E'
+        p += 1
+        if p < q and (buf[p] == 45 or buf[p] == 43):
+            exneg = buf[p] == 45
+            p += 1
+        digits = False
+        while p < q:
+            d = buf[p] - 48
+            if d > 9:
+                break
+            digits = True
+            if ex < 100000:
+                ex = ex * 10 + d
+            p += 1
+        if not digits:
+            return 1
+        e10 += -ex if exneg else ex
+    if w == 0:
+        v = 0.0
+    elif w > TWO53 or e10 > 22 or e10 < -22:
+        return 1
+    elif e10 >= 0:
+        v = <double>w * POW10[e10]
+    else:
+        v = <double>w / POW10[-e10]
+    out[0] = -v if neg else v
     s[0] = p
+    return 0
+
+
+cdef int _float_of(const uint8_t* buf, int64_t s, int64_t fe, double* out) noexcept with gil:
+    """float(buf[s:fe]): 0 and the value if it is a finite number, else 1."""
+    try:
+        v = float((<const char*>buf)[s:fe])
+    except ValueError:
+        return 1
+    if v != v or v == float("inf") or v == -float("inf"):
+        return 1
+    out[0] = v
     return 0
 
 
@@ -171,7 +232,18 @@ cdef int _netflix_chunk(const uint8_t* buf, int64_t start, int64_t end, int64_t 
             movie = a
         elif c == 44:  # 'CustomerID,Rating,Date'
             s += 1
-            if _number(buf, &s, end, &v) != 0 or s + 1 >= end or buf[s] != 44:
+            ds = s  # the rating, up to the next ','
+            if s + 1 < end and <uint8_t>(buf[s] - 48) <= 9 and buf[s + 1] == 44:
+                v = buf[s] - 48  # one digit: the Netflix Prize's every rating
+                s += 1
+            elif _fast_number(buf, &s, end, &v) != 0 or s >= end or buf[s] != 44:
+                s = ds  # not the fast grammar: let float() read the field
+                while s < end and buf[s] != 44 and buf[s] != 10:
+                    s += 1
+                if s >= end or buf[s] != 44 or _number_field(buf, ds, s, &v) != 0:
+                    code = BAD_LINE
+                    break
+            if s + 1 >= end:
                 code = BAD_LINE
                 break
             s += 1

@@ -11,6 +11,7 @@ are skipped).
 
 import csv
 import io
+import math
 import mmap
 import re
 from pathlib import Path
@@ -126,7 +127,7 @@ def _read_delimited(path, delimiter, columns, header, *, string_ids=False, data=
         if code == _TOO_BIG:
             raise ValueError(f"{path.name} line {line}: the {roles[field]} in field {field} "
                              f"does not fit in int64 (-2**63..2**63-1), got {_short(text)}")
-        if code == _BAD_FIELD and field != columns[2] and string_ids:
+        if code == _BAD_FIELD and string_ids:  # text ids, quotes: the text path decides
             return None
         which = roles[field] if code == _BAD_FIELD else None
         kind = "a number" if field == columns[2] else "an integer"
@@ -137,39 +138,46 @@ def _read_delimited(path, delimiter, columns, header, *, string_ids=False, data=
 
 
 def _read_text_columns(path, delimiter, columns, header, encoding="utf-8"):
-    """The slow path for non-numeric ids: the csv module, labels kept as strings."""
-    users, items, values, times = [], [], [], []
+    """The slow path for non-numeric ids (or quoted fields): the csv module,
+    labels kept as strings, ratings by float(). Errors read as the compiled
+    parser's."""
+    users, items, values, times, lines = [], [], [], [], []
     col_time = columns[3]
-    text = _text(path, encoding)
-    f = io.StringIO(text, newline="")
+    need = max(columns) + 1
+    f = io.StringIO(_text(path, encoding), newline="")
     if len(delimiter) == 1:  # quoted fields allowed
         reader = csv.reader(f, delimiter=delimiter)
         rows = ((reader.line_num, row) for row in reader)
     else:  # the csv module takes one-character delimiters only
         rows = ((k, line.rstrip("\r\n").split(delimiter)) for k, line in enumerate(f, 1))
-    for k, row in rows:
-        if (header and k == 1) or not row or row == [""]:
-            continue
-        try:
-            u, i, r = (row[c] for c in columns[:3])
-            values.append(float(r))
+    try:
+        for k, row in rows:
+            if (header and k == 1) or not row or row == [""]:
+                continue
+            if len(row) < need:
+                raise ValueError(f"{path.name} line {k}: expected at least {need} fields "
+                                 f"separated by {delimiter!r}, got "
+                                 f"{_short(delimiter.join(row), 80)}")
+            r = row[columns[2]]
+            try:
+                v = float(r)
+            except ValueError:
+                v = math.nan
+            if not math.isfinite(v):
+                raise ValueError(f"{path.name} line {k}: expected a number in field "
+                                 f"{columns[2]} (rating), got {_short(delimiter.join(row), 80)}")
+            values.append(v)
+            users.append(row[columns[0]])
+            items.append(row[columns[1]])
             if col_time >= 0:
                 times.append(row[col_time])
-        except (IndexError, ValueError):
-            raise ValueError(
-                f"{path.name} line {k}: expected user, item and a numeric "
-                f"rating in fields {columns[:3]}, got {delimiter.join(row)!r}"
-            ) from None
-        users.append(u)
-        items.append(i)
-    times = _times_array(times, path, col_time, _names_or_none(path, delimiter, header,
-                         encoding)) if col_time >= 0 else None
-    return (_maybe_int(users, path, "user"), _maybe_int(items, path, "item"),
+            lines.append(k)
+    except csv.Error as exc:
+        raise ValueError(f"{path.name} line {reader.line_num}: {exc}") from None
+    names = _header_names(path, delimiter, encoding) if header else None
+    times = _times_array(times, path, col_time, names) if col_time >= 0 else None
+    return (_maybe_int(users, path, "user", lines), _maybe_int(items, path, "item", lines),
             np.array(values, dtype=np.float64), times)
-
-
-def _names_or_none(path, delimiter, header, encoding):
-    return _header_names(path, delimiter, encoding) if header else None
 
 
 def _text(path, encoding="utf-8"):
@@ -195,29 +203,29 @@ _INT = re.compile(r"\s*[+-]?\d+\s*")
 _INT64 = (-(2**63), 2**63 - 1)
 
 
-def _maybe_int(labels, path, role):
+def _maybe_int(labels, path, role, lines):
     """Integer ids as int64, anything else as strings. An integer id beyond
     int64 is an error (it would otherwise become a string among integers)."""
     if labels and all(_INT.fullmatch(x) for x in labels):
         for k, x in enumerate(labels):
-            if not _INT64[0] <= int(x) <= _INT64[1]:
+            if len(x) > 25 or not _INT64[0] <= int(x) <= _INT64[1]:
                 raise ValueError(
-                    f"{path.name}: {role} id {_short(x)} (row {k + 1}) does not fit in "
-                    "int64; integer ids must lie in -2**63..2**63-1"
+                    f"{path.name} line {lines[k]}: {role} id {_short(x.strip())} does not "
+                    "fit in int64 (-2**63..2**63-1)"
                 )
         return np.array([int(x) for x in labels], dtype=np.int64)
-    return _string_labels(labels, path, role)
+    return _string_labels(labels, path, role, lines)
 
 
 _MAX_LABEL = 4096  # characters: a longer "id" is a broken file (a missing newline)
 
 
-def _string_labels(labels, path, role):
+def _string_labels(labels, path, role, lines):
     longest = max((len(x) for x in labels), default=0)
     if longest > _MAX_LABEL:
         k = next(k for k, x in enumerate(labels) if len(x) == longest)
         raise ValueError(
-            f"{path.name}: {role} id of row {k + 1} is {longest:,} characters long "
+            f"{path.name} line {lines[k]}: {role} id is {longest:,} characters long "
             f"(more than {_MAX_LABEL:,}): {_short(labels[k])}; check the delimiter "
             "and the line ends"
         )
