@@ -63,11 +63,11 @@ def test_fit_recommend_evaluate(movielens, capsys):
                  "--iterations", "3", "--reg", "0.1", "--reg-exponent", "1"]) == 0
     assert "rmse" in capsys.readouterr().out
     assert main(["evaluate", str(folder / "u.data"), "--method", "soft-impute",
-                 "--reg-exponent", "1"]) == 1
+                 "--reg-exponent", "1"]) == 2  # a usage error
     assert capsys.readouterr().err.strip().endswith(
         "--reg-exponent applies to --method als only")
-    assert main(["evaluate", str(folder / "u.data"), "--reg-exponent", "2"]) == 1
-    assert "weighted_reg must be True, False or a number in [0, 1], got 2.0" in \
+    assert main(["evaluate", str(folder / "u.data"), "--reg-exponent", "2"]) == 2
+    assert "argument --reg-exponent: must be a number in [0, 1], got '2'" in \
         capsys.readouterr().err
 
 

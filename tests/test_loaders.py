@@ -459,3 +459,36 @@ def test_netflix_dates_kept(tmp_path):
     with pytest.raises(ValueError, match=r"combined_data_2\.txt line 2: expected "
                        r"CustomerID,Rating,Date \(YYYY-MM-DD\)"):
         loaders.parse_netflix(loaders._netflix_files(tmp_path)[0], times=True)
+
+
+def test_format_netflix_row_indices_past_int32(tmp_path):
+    """Row indices >= 2**31 (int64 in a Ratings that large) are used as they
+    are: narrowing them to int32 would wrap to negative positions."""
+    big = 2**31 + 5
+    users = np.memmap(tmp_path / "ids.bin", dtype=np.int64, mode="w+", shape=(big + 1,))
+    users[big] = 42  # a sparse file: only this page is written
+    rows = np.array([3, big], dtype=np.int64)
+    users[3] = 7
+    out = np.empty(200, np.uint8)
+    n = lorank._parse.format_netflix(np.array([0, 2], np.int64), rows,
+                                     np.array([4.0, 5.0], np.float32), 0, 1,
+                                     np.array([9], np.int64), users,
+                                     np.frombuffer(b"2005-01-01", np.uint8), out)
+    assert out[:n].tobytes() == b"9:\n7,4,2005-01-01\n42,5,2005-01-01\n"
+    del users
+
+
+def test_write_netflix_format_passes_row_indices_unnarrowed(tmp_path, monkeypatch):
+    seen = []
+    real = lorank._parse.format_netflix
+
+    def spy(indptr, rows, *args):
+        seen.append(rows)
+        return real(indptr, rows, *args)
+
+    monkeypatch.setattr(lorank._parse, "format_netflix", spy)
+    R = lorank.Ratings([0, 1, 1], [0, 0, 1], [3.0, 5.0, 1.0])
+    write_netflix_format(R, tmp_path)
+    assert seen and all(r is R.csc.indices for r in seen)
+    with pytest.raises(ValueError, match=r"date must be a date YYYY-MM-DD, got '2005-02-30'"):
+        write_netflix_format(R, tmp_path, date="2005-02-30")

@@ -2,11 +2,14 @@
 
 Each subcommand is one function that adds its parser and returns the handler,
 registered with :func:`command`. A handler takes the parsed arguments and
-returns an exit code. Errors a user can fix (bad file, bad rank) end as one
-line on stderr and exit code 1; ``--debug`` shows the traceback instead.
+returns an exit code. Errors a user can fix end as one line on stderr: exit
+code 2 for a command line that does not make sense (a flag out of range),
+1 for the rest (a bad file, an unknown user); ``--debug`` shows the
+traceback instead.
 """
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -29,7 +32,74 @@ def command(name, help):
 
 
 class CommandError(Exception):
-    """A user-facing failure: printed as one line, no traceback."""
+    """A user-facing failure: printed as one line, no traceback (exit code 1)."""
+
+
+class UsageError(CommandError):
+    """A command line that does not make sense (exit code 2, like argparse's)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors as one line on stderr (exit code 2)."""
+
+    def error(self, message):
+        message = " ".join(message.split())
+        self.exit(2, f"{self.prog}: error: {message} ({self.prog} --help for usage)\n")
+
+
+# ---------------------------------------------------------------- argument types
+# Each returns an argparse type: a function of the text that raises
+# ArgumentTypeError with the rule and the value, so argparse names the flag.
+
+_MAX_THREADS = 1024  # OpenMP runtimes fail far beyond the cores anyone has
+
+
+def _integer(minimum=None, maximum=None, *, extra=""):
+    rule = ("an integer" + (f" >= {minimum}" if minimum is not None and maximum is None else "")
+            + (f" from {minimum} to {maximum}" if maximum is not None else "") + extra)
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text!r}") from None
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _real(minimum, maximum=None, *, open_min=False, open_max=False, rule=None):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        ok = math.isfinite(value) and (value > minimum if open_min else value >= minimum)
+        if maximum is not None:
+            ok = ok and (value < maximum if open_max else value <= maximum)
+        if not ok:
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _threads(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value == 0 or value > _MAX_THREADS or value < -_MAX_THREADS:
+        raise argparse.ArgumentTypeError(
+            f"must be an integer from 1 to {_MAX_THREADS}, or negative (-1: all usable "
+            f"cores, -2: all but one), got {text!r}")
+    return value
+
+
+_RANK = _integer(1, 100_000)
+_COUNT = _integer(1)
 
 
 @command("demo", help="the SVD story end to end, in seconds, no downloads")
@@ -43,7 +113,7 @@ def _demo(parser):
     )
 
     parser.add_argument(
-        "--scale", type=float, default=1.0,
+        "--scale", type=_real(0, open_min=True, rule="a finite number > 0"), default=1.0,
         help="size of the collaborative-filtering stage (1: 25M ratings, a quarter "
         "of the Netflix Prize; 0.01 runs in a second)",
     )
@@ -51,8 +121,6 @@ def _demo(parser):
     def handle(args):
         from . import demo
 
-        if not args.scale > 0:
-            raise CommandError(f"--scale must be positive, got {args.scale}")
         out = args.out
         if out is None and demo.have_matplotlib():
             out = "lorank-demo"
@@ -68,7 +136,7 @@ def _demo(parser):
 @command("compress", help="compress an image by truncated SVD and write the result")
 def _compress(parser):
     parser.add_argument("image", help="input image (PNG; JPEG etc. need Pillow)")
-    parser.add_argument("--rank", type=int, required=True, help="rank to keep")
+    parser.add_argument("--rank", type=_integer(1), required=True, help="rank to keep")
     parser.add_argument("--out", required=True, help="output image file (e.g. out.png)")
 
     def handle(args):
@@ -138,17 +206,19 @@ def _data_arguments(parser):
 def _model_arguments(parser):
     parser.add_argument("--method", choices=("als", "soft-impute"), default="als",
                         help="exact ALS (default) or soft-impute")
-    parser.add_argument("--rank", type=int, default=10, help="number of factors (10)")
-    parser.add_argument("--reg", type=float, default=None,
+    parser.add_argument("--rank", type=_RANK, default=10, help="number of factors (10)")
+    parser.add_argument("--reg", type=_real(0, rule="a finite number >= 0"), default=None,
                         help="regularization (default: the model's)")
-    parser.add_argument("--reg-exponent", type=float, default=None, metavar="ALPHA",
+    parser.add_argument("--reg-exponent", type=_real(0, 1, rule="a number in [0, 1]"),
+                        default=None, metavar="ALPHA",
                         help="ALS: λ of a row or column = reg · (its ratings)^ALPHA, "
                              "0 to 1 (default: the model's, 0.5)")
-    parser.add_argument("--iterations", type=int, default=15,
+    parser.add_argument("--iterations", type=_COUNT, default=15,
                         help="maximum iterations (15)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="threads (default: usable cores)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    parser.add_argument("--threads", type=_threads, default=None,
+                        help="threads (default: usable cores; -1 all, -2 all but one)")
+    parser.add_argument("--seed", type=_integer(0), default=0,
+                        help="random seed (0)")
 
 
 def _column(value):
@@ -197,7 +267,7 @@ def _make_model(args, progress=False):
             params["weighted_reg"] = args.reg_exponent
         return ALS(args.rank, **params)
     if args.reg_exponent is not None:
-        raise CommandError("--reg-exponent applies to --method als only")
+        raise UsageError("--reg-exponent applies to --method als only")
     try:
         from .softimpute import SoftImpute
     except ImportError:
@@ -209,7 +279,8 @@ def _make_model(args, progress=False):
 def _fit(parser):
     _data_arguments(parser)
     _model_arguments(parser)
-    parser.add_argument("--test-size", type=float, default=0.1,
+    parser.add_argument("--test-size", type=_real(0, 1, open_max=True,
+                                                  rule="a number in [0, 1)"), default=0.1,
                         help="share of each user's ratings held out to report test "
                         "RMSE (0.1; 0 fits on everything)")
     parser.add_argument("--out", default="model.npz", help="model file (model.npz)")
@@ -254,7 +325,7 @@ def _label(value, labels):
 def _recommend(parser):
     parser.add_argument("model", help="a model file written by lorank fit")
     parser.add_argument("--user", required=True, help="the user's id")
-    parser.add_argument("-n", type=int, default=10, help="how many items (10)")
+    parser.add_argument("-n", type=_COUNT, default=10, help="how many items (10)")
     parser.add_argument("--worst", action="store_true", help="the bottom of the list")
     parser.add_argument("--titles", default=None,
                         help="titles file: u.item, movies.dat, movies.csv or "
@@ -292,7 +363,8 @@ def _recommend(parser):
 def _evaluate(parser):
     _data_arguments(parser)
     _model_arguments(parser)
-    parser.add_argument("--folds", type=int, default=5, help="number of folds (5)")
+    parser.add_argument("--folds", type=_integer(2, 1000), default=5,
+                        help="number of folds (5)")
 
     def handle(args):
         from .metrics import evaluate
@@ -319,7 +391,7 @@ def _image_module():
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lorank",
         description="Low-rank matrix decompositions and completion.",
     )
@@ -329,13 +401,15 @@ def build_parser():
     )
     # --debug also works after the subcommand; SUPPRESS keeps the subparser
     # from overwriting a --debug given before it.
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the full traceback on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.subcommands = {}
     for name, (help, add) in COMMANDS.items():
         subparser = sub.add_parser(name, help=help, description=help, parents=[common])
         subparser.set_defaults(handler=add(subparser))
+        parser.subcommands[name] = subparser
     return parser
 
 
@@ -351,7 +425,10 @@ def main(argv=None):
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # reported by the subcommand's parser, which names it
+            which = parser.subcommands.get(args.command, parser)
+            which.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exc:  # --help, --version, usage errors (exit code 2)
         return exc.code if isinstance(exc.code, int) else 1
     if args.command is None:
@@ -362,10 +439,25 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("lorank: interrupted", file=sys.stderr)
         return 130
-    except (CommandError, OSError, ValueError, TypeError, KeyError, ImportError) as exc:
+    except (CommandError, OSError, ValueError, TypeError, KeyError, ImportError,
+            OverflowError, MemoryError) as exc:
         if args.debug:
             raise
         text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        message = str(text).splitlines()[0] if str(text) else type(exc).__name__
+        message = _first_line(text) or type(exc).__name__
+        if isinstance(exc, MemoryError):
+            message = f"out of memory ({message})"
         print(f"lorank {args.command}: error: {message}", file=sys.stderr)
+        return 2 if isinstance(exc, UsageError) else 1
+    except Exception as exc:  # a bug: still one line, the traceback on request
+        if args.debug:
+            raise
+        print(f"lorank {args.command}: error: {type(exc).__name__}: {_first_line(exc)} "
+              "(an internal error: run with --debug for the traceback)", file=sys.stderr)
         return 1
+
+
+def _first_line(text, limit=500):
+    lines = str(text).strip().splitlines()
+    line = lines[0] if lines else ""
+    return line if len(line) <= limit else line[:limit] + "..."

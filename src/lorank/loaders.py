@@ -173,7 +173,12 @@ def _read_text_columns(path, delimiter, columns, header, encoding="utf-8"):
                 times.append(row[col_time])
             lines.append(k)
     except csv.Error as exc:
-        raise ValueError(f"{path.name} line {reader.line_num}: {exc}") from None
+        line = reader.line_num
+        if "field larger" in str(exc):
+            raise ValueError(f"{path.name} line {line}: a field is longer than "
+                             f"{csv.field_size_limit():,} characters; check the delimiter "
+                             "and the quotes") from None
+        raise ValueError(f"{path.name} line {line}: {exc}") from None
     names = _header_names(path, delimiter, encoding) if header else None
     times = _times_array(times, path, col_time, names) if col_time >= 0 else None
     return (_maybe_int(users, path, "user", lines), _maybe_int(items, path, "item", lines),
