@@ -281,7 +281,8 @@ def _netflix_shaped(ctx):
     ctx.print(f"{'iteration':>9}  {'train RMSE':>10}  {'test RMSE':>9}  {'seconds':>7}")
     for it, tr, te, sec in zip(h["iteration"], h["train_rmse"], h["valid_rmse"], h["seconds"]):
         ctx.print(f"{it:>9}  {tr:>10.4f}  {te:>9.4f}  {sec:>7.2f}")
-    ctx.print(f"noise floor (the true model's RMSE): {floor:.4f}")
+    ctx.print(f"noise floor (the RMSE of the best prediction given the true model): "
+              f"{floor:.4f}")
     rec = Recommender.from_model(model, train)
     user = rec.user_labels[0] if rec.user_labels is not None else 0
     top, top_scores = rec.recommend(user, n=5)
