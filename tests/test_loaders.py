@@ -492,3 +492,19 @@ def test_write_netflix_format_passes_row_indices_unnarrowed(tmp_path, monkeypatc
     assert seen and all(r is R.csc.indices for r in seen)
     with pytest.raises(ValueError, match=r"date must be a date YYYY-MM-DD, got '2005-02-30'"):
         write_netflix_format(R, tmp_path, date="2005-02-30")
+
+
+def test_parquet_columns_by_name_like_a_header(tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    df = pd.DataFrame({"movieId": [1, 3, 3], "userId": [7, 7, 9], "rating": [4.0, 4.5, 0.5],
+                       "timestamp": [30, 10, 20]}, index=[5, 6, 7])
+    df.to_parquet(tmp_path / "r.parquet")  # keeps the index as __index_level_0__
+    R, _ = load_csv(tmp_path / "r.parquet")
+    assert triples(R) == {(7, 1): 4.0, (7, 3): 4.5, (9, 3): 0.5}
+    pd.DataFrame({"a": [1], "b": [2], "c": [3.0]}).to_parquet(tmp_path / "s.parquet")
+    with pytest.raises(ValueError, match=r"s\.parquet: no column of the header .* looks like "
+                       r"the user id"):
+        load_csv(tmp_path / "s.parquet")
+    R, _ = load_csv(tmp_path / "s.parquet", user="a", item=1, rating="c")
+    assert triples(R) == {(1, 2): 3.0}

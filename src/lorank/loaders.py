@@ -650,7 +650,7 @@ def load_csv(path, *, user=None, item=None, rating=None, time=None, delimiter=",
     """
     path = _existing(path)
     if path.suffix.lower() in (".parquet", ".pq"):
-        return _load_parquet(path, user, item, rating, dtype, duplicates)
+        return _load_parquet(path, user, item, rating, time, dtype, duplicates)
     *parsed, times = _read_csv(path, user=user, item=item, rating=rating, time=time,
                                delimiter=delimiter, header=header, encoding=encoding)
     return Dataset(_ratings(*parsed, dtype, path.name, duplicates, times), None)
@@ -728,6 +728,10 @@ def _is_index_name(name, k):
 def _columns(path, wanted, delimiter, header, encoding="utf-8"):
     """Indices of the (user, item, rating, time) columns; time is -1 if none."""
     names = _header_names(path, delimiter, encoding) if header else None
+    return _pick_columns(path, names, wanted, header)
+
+
+def _pick_columns(path, names, wanted, header):
     out = {}
     for arg, c in zip(("user", "item", "rating", "time"), wanted):
         if arg == "time" and (c is False or (c is None and names is None)):
@@ -780,21 +784,22 @@ def _columns(path, wanted, delimiter, header, encoding="utf-8"):
     return (*cols, out["time"])
 
 
-def _load_parquet(path, user, item, rating, dtype, duplicates):
+def _load_parquet(path, user, item, rating, time, dtype, duplicates):
     try:
         import pyarrow.parquet as pq
     except ImportError:
         raise ImportError(
             "reading Parquet needs pyarrow: pip install pyarrow (or lorank[parquet])"
         ) from None
-    table = pq.read_table(path)
-    names = table.column_names
-    cols = [names[c] if isinstance(c, int) else c for c in (user, item, rating)]
-    for arg, c in zip(("user", "item", "rating"), cols):
-        if c not in names:
-            raise ValueError(f"{arg}={c!r} is not a column of {path.name}; columns: {names}")
-    u, i, r = (table.column(c).to_numpy() for c in cols)
-    return Dataset(_ratings(u, i, r, dtype, path.name, duplicates), None)
+    names = list(pq.read_schema(path).names)
+    # the same rules as a header line; pandas' index column is never chosen
+    named = [n if not n.startswith("__index_level_") else "" for n in names]
+    cols = _pick_columns(path, named, (user, item, rating, time), True)
+    picked = [names[c] for c in cols if c >= 0]
+    table = pq.read_table(path, columns=picked)
+    u, i, r = (table.column(n).to_numpy() for n in picked[:3])
+    times = table.column(picked[3]).to_numpy() if cols[3] >= 0 else None
+    return Dataset(_ratings(u, i, r, dtype, path.name, duplicates, times), None)
 
 
 # ---------------------------------------------------------------- writer
@@ -948,8 +953,8 @@ def load_ratings(path, *, format="auto", dtype=np.float32, duplicates="error", *
     duplicates : {"error", "mean", "last"}, default="error"
         What to do with a repeated (user, item) pair.
     **csv_options
-        Passed to :func:`load_csv` (``user``, ``item``, ``rating``,
-        ``delimiter``, ``header``).
+        Passed to :func:`load_csv` (``user``, ``item``, ``rating``, ``time``,
+        ``delimiter``, ``header``, ``encoding``).
 
     Returns
     -------
