@@ -508,3 +508,16 @@ def test_parquet_columns_by_name_like_a_header(tmp_path):
         load_csv(tmp_path / "s.parquet")
     R, _ = load_csv(tmp_path / "s.parquet", user="a", item=1, rating="c")
     assert triples(R) == {(1, 2): 3.0}
+
+
+def test_headerless_file_with_a_pandas_index_is_refused(tmp_path):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"user": [7, 7, 9, 9], "item": [1, 3, 3, 4], "rating": [4.0, 4.5, 0.5, 2]})
+    df.to_csv(tmp_path / "x.csv", header=False)  # 0,7,1,4.0 ...
+    with pytest.raises(ValueError, match=r"x\.csv: field 0 counts the lines \(0, 1, 2, \.\.\.\): "
+                       r"an index column"):
+        load_csv(tmp_path / "x.csv")
+    R, _ = load_csv(tmp_path / "x.csv", user=1, item=2, rating=3)
+    assert triples(R) == {(7, 1): 4.0, (7, 3): 4.5, (9, 3): 0.5, (9, 4): 2.0}
+    df.to_csv(tmp_path / "y.csv", header=False, index=False)
+    assert triples(load_csv(tmp_path / "y.csv").ratings) == triples(R)

@@ -670,7 +670,24 @@ def _read_csv(path, *, user=None, item=None, rating=None, time=None, delimiter="
     parsed = _read_delimited(path, delimiter, columns, header, string_ids=True, data=data)
     if parsed is None:
         parsed = _read_text_columns(path, delimiter, columns, header, encoding)
+    if not header and user is None and item is None and rating is None:
+        _refuse_index_column(path, data, delimiter, parsed[0])
     return parsed
+
+
+def _refuse_index_column(path, data, delimiter, users):
+    """A headerless file whose field 0 counts the lines (0, 1, 2, ...) and
+    that has more fields is what ``DataFrame.to_csv(header=False)`` writes:
+    read by position, its index would become the users."""
+    first = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace")
+    n = len(users)
+    if (n >= 3 and users.dtype.kind == "i" and len(_split(first, delimiter)) >= 4
+            and np.array_equal(users, np.arange(users[0], users[0] + n))):
+        raise ValueError(
+            f"{path.name}: field 0 counts the lines ({users[0]}, {users[1]}, {users[2]}, ...): "
+            "an index column, as DataFrame.to_csv writes? Pass user=, item= and rating= "
+            "(e.g. 1, 2, 3), or write the file with to_csv(..., index=False)"
+        )
 
 
 def _looks_like_header(data, delimiter):
