@@ -367,7 +367,7 @@ def _evaluate(parser):
                         help="number of folds (5)")
 
     def handle(args):
-        from .metrics import evaluate
+        from .model_selection import evaluate
 
         ratings, _ = _load_data(args)
         print(f"{args.data}: {ratings.shape[0]:,} users x {ratings.shape[1]:,} items, "
