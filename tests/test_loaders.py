@@ -521,3 +521,34 @@ def test_headerless_file_with_a_pandas_index_is_refused(tmp_path):
     assert triples(R) == {(7, 1): 4.0, (7, 3): 4.5, (9, 3): 0.5, (9, 4): 2.0}
     df.to_csv(tmp_path / "y.csv", header=False, index=False)
     assert triples(load_csv(tmp_path / "y.csv").ratings) == triples(R)
+
+
+# ---------------------------------------------------------------- times on Ratings
+
+
+def timed_triples(R):
+    """{(user label, item label): time} of a labelled Ratings with times."""
+    rows, cols, _ = R.coo()
+    return {(R.row_labels[i].item(), R.col_labels[j].item()): t
+            for i, j, t in zip(rows, cols, R.times.tolist())}
+
+
+def test_loaders_put_the_times_on_ratings(tmp_path):
+    f = tmp_path / "r.csv"
+    f.write_text("timestamp,item,user,rating\n300,10,5,4\n100,11,5,1\n200,10,6,2\n")
+    R, _ = load_csv(f)
+    assert timed_triples(R) == {(5, 10): 300, (5, 11): 100, (6, 10): 200}
+    assert load_csv(f, time=False).ratings.times is None
+    (tmp_path / "u.data").write_text(U_DATA)
+    R, _ = load_movielens(tmp_path)
+    assert timed_triples(R) == {(int(u), int(i)): int(t) for u, i, _, t in
+                                (ln.split("\t") for ln in U_DATA.splitlines())}
+    assert load_movielens(tmp_path, times=False).ratings.times is None
+    write_combined(tmp_path / "nf")
+    R, _ = load_netflix(tmp_path / "nf")
+    assert R.times.dtype == np.dtype("datetime64[D]")
+    assert timed_triples(R)[(822109, 2)] == np.datetime64("2004-01-01")
+    assert timed_triples(R)[(7, 10)] == np.datetime64("2001-01-01")
+    assert load_netflix(tmp_path / "nf", times=False).ratings.times is None
+    train, test = R.split(0.5, random_state=0)
+    assert train.times is not None and len(train.times) == train.nnz

@@ -20,6 +20,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from . import _parse
+from ._columns import ALIASES, ROLE_NAMES, matches, normalize
 from ._threads import effective_n_threads
 from ._validation import as_float_dtype
 
@@ -86,19 +87,8 @@ def _ratings(users, items, values, dtype, source, duplicates="error", times=None
 
     if len(values) == 0:
         raise ValueError(f"no ratings in {source}")
-    kwargs = {} if times is None else {"times": times}
-    if kwargs and not _ratings_take_times():  # until Ratings carries times
-        kwargs = {}
-    return Ratings.from_labels(users, items, values, dtype=as_float_dtype(dtype),
-                               duplicates=duplicates, **kwargs)
-
-
-def _ratings_take_times():
-    import inspect
-
-    from .ratings import Ratings
-
-    return "times" in inspect.signature(Ratings.from_labels).parameters
+    return Ratings.from_labels(users, items, values, times=times,
+                               dtype=as_float_dtype(dtype), duplicates=duplicates)
 
 
 
@@ -719,27 +709,8 @@ def _header_names(path, delimiter, encoding="utf-8"):
     return [n.strip() for n in _split(text.lstrip("\ufeff"), delimiter)]
 
 
-def _norm(name):
-    return re.sub(r"[\s_\-.]", "", name).lower()
-
-
-#: Header names of each role, compared after _norm.
-_ALIASES = {
-    "user": ("user", "userid", "users", "uid", "u", "customer", "customerid", "reviewer",
-             "reviewerid", "member", "memberid", "visitor", "visitorid", "person"),
-    "item": ("item", "itemid", "items", "iid", "i", "movie", "movieid", "product",
-             "productid", "asin", "isbn", "book", "bookid", "song", "songid", "track",
-             "trackid", "artist", "artistid", "business", "businessid", "anime", "animeid"),
-    "rating": ("rating", "ratings", "score", "stars", "star", "r", "rate", "value",
-               "preference", "bookrating", "userrating"),
-    "time": ("timestamp", "time", "ts", "t", "date", "datetime", "unixtime",
-             "unixtimestamp", "ratingtime"),
-}
-_ROLE_NAMES = {"user": "user id", "item": "item id", "rating": "rating", "time": "time"}
-
-
 def _is_index_name(name, k):
-    return k == 0 and _norm(name) in ("", "unnamed0", "index")
+    return k == 0 and normalize(name) in ("", "unnamed0", "index")
 
 
 def _columns(path, wanted, delimiter, header, encoding="utf-8"):
@@ -756,12 +727,11 @@ def _pick_columns(path, names, wanted, header):
         elif c is None and names is None:
             out[arg] = ("user", "item", "rating").index(arg)
         elif c is None:
-            hits = [k for k, n in enumerate(names)
-                    if _norm(n) in _ALIASES[arg] and not _is_index_name(n, k)]
+            hits = [k for k in matches(names, arg) if not _is_index_name(names[k], k)]
             if len(hits) > 1:
                 shown = " and ".join(repr(names[k]) for k in hits[:2])
                 raise ValueError(
-                    f"{path.name}: columns {shown} both look like the {_ROLE_NAMES[arg]}; "
+                    f"{path.name}: columns {shown} both look like the {ROLE_NAMES[arg]}; "
                     f"pass {arg}= (a column name or index)"
                 )
             if not hits and arg == "time":
@@ -769,7 +739,7 @@ def _pick_columns(path, names, wanted, header):
             elif not hits:
                 raise ValueError(
                     f"{path.name}: no column of the header {names} looks like the "
-                    f"{_ROLE_NAMES[arg]} (names such as {', '.join(_ALIASES[arg][:3])}); "
+                    f"{ROLE_NAMES[arg]} (names such as {', '.join(ALIASES[arg][:3])}); "
                     f"pass {arg}= (a column name or index), or header=False if the first "
                     "line is data"
                 )
@@ -788,7 +758,7 @@ def _pick_columns(path, names, wanted, header):
         else:
             out[arg] = int(c)
             if names is not None and c < len(names) and _is_index_name(names[c], c) \
-                    and _norm(names[c]) != "index":
+                    and normalize(names[c]) != "index":
                 raise ValueError(
                     f"{arg}={c} is column 0 of {path.name}, an unnamed index column (as "
                     "DataFrame.to_csv writes): pass the columns by name, or write the "
