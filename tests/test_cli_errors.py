@@ -154,11 +154,14 @@ def test_data_errors_exit_1_with_one_line(data, tmp_path, capsys):
     for argv, message in [
         (["recommend", str(model), "--user", "100000"], "unknown user '100000'"),
         (["recommend", str(model), "--user", "ann"], "'ann' is not an id of this model"),
+        (["recommend", str(model), "--user", "7" * 100_000], "(100,000 characters) is not an id"),
+        (["recommend", str(model), "--user", "x" * 100_000], "(100,000 characters) is not an id"),
         (["recommend", str(model), "--user", "1", "--titles", str(tmp_path / "t.txt")],
          "t.txt"),
     ]:
         line = one_line(capsys, 1, main(argv))
         assert line.startswith("lorank recommend: error: ") and message in line, line
+        assert len(line) < 300
 
 
 def test_unexpected_errors_are_one_line_too(data, capsys, monkeypatch):

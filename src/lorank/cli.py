@@ -350,13 +350,19 @@ def _save_interrupted(args, model, ratings, what):
           file=sys.stderr)
 
 
+def _shown(value, n=40):
+    """A value from the command line, quoted, cut short when long."""
+    return repr(value) if len(value) <= n else f"{value[:n]!r}... ({len(value):,} characters)"
+
+
 def _label(value, labels):
     """A user or item given on the command line, typed like the model's labels."""
     if labels is not None and labels.dtype.kind in "iu":
         try:
             return int(value)
         except ValueError:
-            raise CommandError(f"{value!r} is not an id of this model (ids are integers)") from None
+            raise CommandError(f"{_shown(value)} is not an id of this model (ids are "
+                               "integers)") from None
     return value
 
 
@@ -387,7 +393,7 @@ def _recommend(parser):
         try:
             items, scores = rec.recommend(user, n=args.n, worst=args.worst)
         except KeyError:
-            raise CommandError(f"unknown user {args.user!r}") from None
+            raise CommandError(f"unknown user {_shown(args.user)}") from None
         which = "bottom" if args.worst else "top"
         print(f"{which} {len(items)} for user {args.user} (predicted rating):")
         for rank, (item, score) in enumerate(zip(items, scores), 1):
