@@ -1,6 +1,5 @@
 """lorank.ALS and its compiled half-step against plain-numpy references."""
 
-import os
 
 import numpy as np
 import pytest
@@ -11,9 +10,6 @@ from lorank import complete
 from lorank.als import ALS, _factor_storage
 
 DTYPES = [np.float32, np.float64]
-ML100K = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "ml-100k", "u.data")
-if not os.path.exists(ML100K):
-    ML100K = "/work/shared/data/ml-100k/u.data"
 # Relative tolerances against float64 numpy: kernel solutions, and model-level
 # quantities (objective, RMSE, predictions) after several float32 half-steps.
 KTOL = {np.float32: 1e-5, np.float64: 1e-12}
@@ -66,10 +62,9 @@ def objective(model, ratings, reg, weighted):
     return 0.5 * (res @ res + pen)
 
 
-def load_ml100k():
-    if not os.path.exists(ML100K):
-        pytest.skip(f"MovieLens 100K not found at {ML100K}")
-    data = np.loadtxt(ML100K, dtype=np.int64)
+@pytest.fixture
+def ml100k(ml100k_raw):
+    data = ml100k_raw
     return Ratings(data[:, 0] - 1, data[:, 1] - 1, data[:, 2].astype(np.float32))
 
 
@@ -255,8 +250,8 @@ def test_objective_never_increases(dtype, biases, weighted):
 
 
 @pytest.mark.parametrize("biases", [True, False])
-def test_objective_never_increases_ml100k(biases):
-    train = load_ml100k()
+def test_objective_never_increases_ml100k(biases, ml100k):
+    train = ml100k
     model = ALS(reg=0.1, biases=biases, tol=0, max_iter=5, random_state=0).fit(train)
     obj = np.array(model._half_step_objectives)
     np.testing.assert_array_less(np.diff(obj), OBJ_RTOL[np.float32] * obj[:-1])
@@ -651,8 +646,8 @@ def test_bad_fit_arguments():
 # ------------------------------------------------------------------ MovieLens
 
 
-def test_ml100k_one_fold_rmse():
-    R = load_ml100k()
+def test_ml100k_one_fold_rmse(ml100k):
+    R = ml100k
     train, test = next(R.kfold(5, random_state=0))
     model = ALS(random_state=0).fit(train, validation=test)  # the defaults
     rows, cols, values = test.coo()
