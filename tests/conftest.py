@@ -1,10 +1,14 @@
 """Fixtures shared by the tests: SIMD variants, the MovieLens 100K folder."""
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+# The numpy twins of the kernels (tests/_reference.py) import as `_reference`.
+sys.path.insert(0, os.path.dirname(__file__))
 
 from lorank import _als, _fill
 
