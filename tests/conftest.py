@@ -75,3 +75,19 @@ def ml100k_dir():
 def ml100k_raw(ml100k_dir):
     """u.data as an int64 array (user, item, rating, time), ids from 1."""
     return np.loadtxt(ml100k_dir / "u.data", dtype=np.int64)
+
+
+# ---------------------------------------------------------------- Dask
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A two-process LocalCluster (one thread each), shared by the whole session."""
+    distributed = pytest.importorskip("distributed")
+    # Any free port for the dashboard: other clusters on the machine may hold 8787.
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=":0")
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
