@@ -256,7 +256,7 @@ def _evaluate(parser):
     parser.add_argument("--folds", type=int, default=5, help="number of folds (5)")
 
     def handle(args):
-        from .metrics import evaluate
+        from .model_selection import evaluate
 
         ratings, _ = _load_data(args)
         print(f"{args.data}: {ratings.shape[0]:,} users x {ratings.shape[1]:,} items, "
