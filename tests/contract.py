@@ -40,6 +40,10 @@ def fitted_state(model):
             continue
         if isinstance(value, lorank.LowRank):
             state[name + "left"], state[name + "right"] = value.left, value.right
+        elif name == "labels_":  # one LabelIndex per axis
+            for axis, index in zip(("users", "items"), value):
+                state[f"labels_{axis}"] = ("labelled" if index.labelled else "positions",
+                                           np.asarray(index.labels).tolist())
         elif name == "history_":
             state.update({f"history_{k}": v for k, v in value.items() if k != "seconds"})
         else:
@@ -57,7 +61,13 @@ def assert_same_state(a, b, label="", skip=()):
         if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
             x, y = np.asarray(x), np.asarray(y)
             assert x.dtype == y.dtype and x.shape == y.shape, (label, name)
+            if x.dtype.hasobject:
+                assert x.tolist() == y.tolist(), (label, name)
+                continue
         elif isinstance(x, (list, tuple)):
+            if not all(isinstance(v, (int, float, np.number)) for v in [*x, *y]):
+                assert x == y, (label, name)
+                continue
             x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
             assert x.shape == y.shape, (label, name)
         else:
@@ -96,6 +106,12 @@ class ModelCase:
     # order): compared to this relative tolerance instead of bitwise.
     stop_history: tuple = ()
     loaded_type: Callable = None  # () -> the class lorank.load returns (default: the same)
+    # {test name: why it fails today}: recorded as xfails in the summary.
+    known_failures: dict = None
+
+    def __post_init__(self):
+        if self.known_failures is None:
+            object.__setattr__(self, "known_failures", {})
 
     def make(self, fixtures, **params):
         return self.build(fixtures, **{**self.params, **params})
@@ -107,23 +123,39 @@ class ModelCase:
 # Shared bad parameters: every model with these parameters raises the same words.
 _COMMON_BAD = (
     (dict(rank=0), ValueError, r"rank must be positive, got 0"),
+    (dict(rank=-2), ValueError, r"rank must be positive, got -2"),
     (dict(rank=2.5), TypeError, r"rank must be an integer, got 2\.5"),
     (dict(rank=41), ValueError,
      r"rank=41 exceeds min\(m, n\) = 40 for a matrix of shape \(60, 40\)"),
     (dict(reg=-1.0), ValueError, r"reg must be a finite number >= 0, got -1\.0"),
     (dict(reg=np.nan), ValueError, r"reg must be a finite number >= 0, got nan"),
+    (dict(reg=np.inf), ValueError, r"reg must be a finite number >= 0, got inf"),
     (dict(reg="1"), TypeError, r"reg must be a real number, got '1'"),
     (dict(max_iter=0), ValueError, r"max_iter must be >= 1, got 0"),
-    (dict(tol=-1.0), ValueError, r"tol must be a number >= 0, got -1\.0"),
+    (dict(max_iter=2.0), TypeError, r"max_iter must be an integer, got 2\.0"),
+    (dict(tol=-1.0), ValueError, r"tol must be a finite number >= 0, got -1\.0"),
+    (dict(tol=np.nan), ValueError, r"tol must be a finite number >= 0, got nan"),
+    (dict(tol=None), TypeError, r"tol must be a real number, got None"),
     (dict(callback=3), TypeError, r"callback must be callable, got 3"),
     (dict(n_threads=0), ValueError,
      r"n_threads=0 is not a thread count: use None or -1 for all usable cores"),
-    (dict(dtype=np.int32), TypeError, r"dtype must be float32 or float64, got"),
+    (dict(n_threads=1.5), TypeError, r"n_threads must be an integer or None, got 1\.5"),
+    (dict(dtype=np.int32), TypeError, r"dtype must be float32 or float64, got int32"),
+    (dict(dtype="float16"), TypeError, r"dtype must be float32 or float64, got float16"),
+    (dict(dtype="double precision"), TypeError, r"dtype must be float32 or float64, got"),
+    (dict(biases="no"), TypeError, r"biases must be True or False, got 'no'"),
+    (dict(random_state=-1), ValueError,
+     r"random_state must be a non-negative integer \(a seed\), got -1"),
+    (dict(random_state="x"), TypeError, r"random_state must be None, a non-negative integer"),
 )
 
 _ALS_BAD = _COMMON_BAD + (
     (dict(weighted_reg=2), ValueError,
      r"weighted_reg must be True, False or a number in \[0, 1\], got 2"),
+    (dict(weighted_reg=-0.5), ValueError,
+     r"weighted_reg must be True, False or a number in \[0, 1\], got -0\.5"),
+    (dict(weighted_reg=np.nan), ValueError,
+     r"weighted_reg must be True, False or a number in \[0, 1\], got nan"),
     (dict(weighted_reg="yes"), TypeError,
      r"weighted_reg must be True, False or a number in \[0, 1\], got 'yes'"),
     (dict(init="pca"), ValueError, r'init must be "svd" or "random", got \'pca\''),
@@ -158,5 +190,7 @@ MODELS = [
               stop_history=("history_train_rmse", "history_objective")),
     ModelCase("distributed.ALS", _distributed_als,
               dict(rank=3, max_iter=4, tol=0, random_state=0), bad=_ALS_BAD,
-              needs=("dask_client",), threads=(1, 2), loaded_type=_loads_as_als),
+              needs=("dask_client",), threads=(1, 2), loaded_type=_loads_as_als,
+              known_failures={"sklearn_clone": "sklearn.base.clone deep-copies the "
+                              "client parameter: TypeError, cannot pickle '_asyncio.Future'"}),
 ]

@@ -23,6 +23,7 @@ import lorank
 from lorank import ALS, Ratings, SoftImpute
 from lorank import _als, _fill
 from lorank import softimpute as si
+from contract import assert_same_state, fitted_state
 from lorank import sparse_plus_lowrank as splr
 
 # ---------------------------------------------------------------- never densified
@@ -322,33 +323,6 @@ def test_softimpute_objective_in_numpy_never_increases(monkeypatch, dtype, biase
 THREADS = (1, 2, 3, 8)
 
 
-def fitted_state(model):
-    """Every learned attribute (``name_``), LowRanks as their two factors, the
-    history without its timings."""
-    state = {}
-    for name, value in vars(model).items():
-        if not name.endswith("_") or name.startswith("_"):
-            continue
-        if isinstance(value, lorank.LowRank):
-            state[name + "left"], state[name + "right"] = value.left, value.right
-        elif name == "history_":
-            state.update({f"history_{k}": v for k, v in value.items() if k != "seconds"})
-        else:
-            state[name] = value
-    return state
-
-
-def assert_same_state(a, b, label):
-    assert a.keys() == b.keys(), label
-    for name in a:
-        x, y = a[name], b[name]
-        if isinstance(x, np.ndarray):
-            assert x.dtype == y.dtype and x.shape == y.shape, (label, name)
-            assert x.tobytes() == y.tobytes(), (label, name)  # bitwise, NaNs too
-        else:
-            assert np.asarray(x).tobytes() == np.asarray(y).tobytes(), (label, name)
-
-
 class _TeamSpy:
     """Stands in for a kernel module: the team size of each call of the listed
     functions, as the module reports it."""
@@ -401,7 +375,14 @@ def test_als_bitwise_identical_for_any_thread_count(monkeypatch, dtype, biases):
 
     if not hasattr(_als, "last_team_size"):
         pytest.fail("lorank._als has no last_team_size(): cannot tell the loops ran in parallel")
-    R = _ratings(dtype, m=400, n=300, nnz=20_000)
+    # Columns from 900 observations (several of the kernel's 128-row blocks) to 25.
+    rng = np.random.default_rng(0)
+    m, n = 1200, 40
+    counts = np.minimum(m, 900 // np.arange(1, n + 1) + 3)
+    rows = np.concatenate([rng.choice(m, c, replace=False) for c in counts])
+    cols = np.repeat(np.arange(n), counts)
+    values = rng.integers(1, 6, rows.size) + 0.3 * rng.standard_normal(rows.size)
+    R = Ratings(rows, cols, values.astype(dtype), shape=(m, n))
 
     def make(t):
         return ALS(5, biases=biases, dtype=dtype, max_iter=4, tol=0, random_state=0,

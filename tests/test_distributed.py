@@ -108,8 +108,7 @@ def test_local_and_distributed_fit_take_the_same_dataframe(client, ratings):
     assert local.item_labels_.tolist() == dist.col_labels_.tolist()
     assert_same_model(dist, local)
     users, items = local.user_labels_[[7, 12]], local.item_labels_[[5, 0]]
-    np.testing.assert_allclose(dist.predict(users, items), local.predict(users, items),
-                               rtol=RTOL)
+    np.testing.assert_array_equal(dist.predict(users, items), local.predict(users, items))
 
 
 def test_parquet_string_ids_same_predictions(client, ratings, tmp_path):
@@ -189,24 +188,6 @@ def test_worker_killed_mid_fit_gives_the_same_answer(client, ratings, tmp_path, 
     assert_same_model(dist, lorank.ALS(**params).fit(R))
 
 
-def test_callback_stop_and_interrupt(client):
-    R = synthetic(300, 60, 4000, random_state=2)[0]
-    params = dict(rank=3, init="random", random_state=0, tol=0, max_iter=6)
-    model = lorank.distributed.ALS(client, callback=lambda m, it: it < 2, **params).fit(R)
-    assert model.n_iter_ == 2 and len(model.history_["train_rmse"]) == 2
-
-    def interrupt(model, it):
-        if it == 3:
-            raise KeyboardInterrupt
-
-    model = lorank.distributed.ALS(client, callback=interrupt, **params)
-    with pytest.warns(RuntimeWarning, match="interrupted after 3 complete iterations"):
-        with pytest.raises(KeyboardInterrupt):
-            model.fit(R)
-    three = lorank.ALS(**{**params, "max_iter": 3}).fit(R)
-    np.testing.assert_array_equal(model.factors_.left, three.factors_.left)
-
-
 # ---------------------------------------------------------------- bad input
 
 
@@ -225,18 +206,12 @@ def frame_of(users, items, values):
      "column 'user' contains missing ids"),
     (pd.DataFrame({"user": ["a"], "item": ["x"], "stars": [1.0]}), {}, ValueError,
      r"source has no column 'rating' \(columns: \['user', 'item', 'stars'\]\)"),
-    (frame_of(["a", "b"], ["x", "y"], [1.0, 2.0]), {"rank": 0}, ValueError,
-     "rank must be positive, got 0"),
-    (frame_of(["a", "b"], ["x", "y"], [1.0, 2.0]), {"rank": 1, "reg": -1.0}, ValueError,
-     r"reg must be a finite number >= 0, got -1.0"),
     (frame_of(["a", "b"], ["x", "y"], [1.0, 2.0]), {"rank": 1, "n_blocks": 0}, ValueError,
      "n_blocks must be >= 1, got 0"),
     (frame_of([], [], []).astype({"user": object, "item": object, "rating": float}), {},
      ValueError, "source has no ratings"),
     (lorank.Ratings([], [], [], shape=(3, 2)), {}, ValueError, "source has no ratings"),
     ([[1.0, 2.0]], {}, TypeError, "source must be a dask DataFrame"),
-    (frame_of(["a", "b"], ["x", "y"], [1.0, 2.0]), {"rank": 1, "weighted_reg": 2}, ValueError,
-     re.escape("weighted_reg must be True, False or a number in [0, 1], got 2")),
 ])
 def test_bad_input_raises_on_the_client(client, source, params, error, match):
     model = lorank.distributed.ALS(client, **{"rank": 1, **params})

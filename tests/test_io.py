@@ -49,18 +49,6 @@ def test_recommender_round_trip_reproduces_predictions_bitwise(tmp_path, dtype, 
     assert not [p for p in os.listdir(tmp_path) if p != "model.npz"]  # no temporary left
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_bare_als_round_trip(tmp_path, dtype):
-    R, _ = lorank.datasets.synthetic(30, 20, 200, rank=2, random_state=1, dtype=dtype)
-    model = lorank.ALS(2, reg=0.1, weighted_reg=False, dtype=dtype, random_state=0).fit(R)
-    model.save(tmp_path / "als.npz")
-    again = lorank.load(tmp_path / "als.npz")
-    assert type(again) is lorank.ALS and again.reg == 0.1 and again.weighted_reg is False
-    rows, cols, _ = R.coo()
-    assert model.predict(rows, cols).tobytes() == again.predict(rows, cols).tobytes()
-    assert again.mean_ == model.mean_
-
-
 @pytest.mark.parametrize("biases", [True, False])
 def test_soft_impute_round_trip_and_recommender(tmp_path, biases):
     R, _ = lorank.datasets.synthetic(40, 30, 400, rank=2, random_state=2)
