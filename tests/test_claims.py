@@ -249,8 +249,8 @@ class _ObservedKernel:
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("biases", [True, False])
-@pytest.mark.parametrize("weighted", [0.5, True, False])
-@pytest.mark.parametrize("init", ["svd", "random"])
+@pytest.mark.parametrize("weighted, init", [(0.5, "svd"), (True, "svd"), (False, "svd"),
+                                            (0.5, "random")])
 def test_als_objective_in_numpy_never_increases(monkeypatch, dtype, biases, weighted, init):
     import lorank.als
 
