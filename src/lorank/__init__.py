@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 from . import datasets, io, metrics, model_selection
 from ._openmp import openmp_enabled
+from ._config import show_config
 from ._estimator import load
 from .als import ALS
 from .complete import complete
@@ -44,6 +45,7 @@ __all__ = [
     "Ratings",
     "Recommender",
     "soft_impute_path",
+    "show_config",
     "SoftImpute",
     "SparsePlusLowRank",
     "svd",
