@@ -67,9 +67,13 @@ def test_deterministic_and_seed_dependent(dtype):
 
 
 def test_generator_random_state():
-    a, _ = synthetic(100, 50, 1000, random_state=np.random.default_rng(5))
-    b, _ = synthetic(100, 50, 1000, random_state=np.random.default_rng(5))
-    np.testing.assert_array_equal(a.csr.indices, b.csr.indices)
+    a, fa = synthetic(100, 50, 1000, random_state=np.random.default_rng(5))
+    b, fb = synthetic(100, 50, 1000, random_state=np.random.default_rng(5))
+    c, fc = synthetic(100, 50, 1000, random_state=np.random.default_rng(6))
+    for x, y in zip(arrays(a), arrays(b)):
+        np.testing.assert_array_equal(x, y)
+    assert fa == fb and fa != fc
+    assert not np.array_equal(a.csr.values, c.csr.values)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -180,13 +184,21 @@ def test_values_match_numpy_reference_without_noise(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_truth(dtype):
-    R, _, truth = synthetic(300, 120, 5000, rank=4, dtype=dtype, return_truth=True)
+    R, floor, truth = synthetic(300, 120, 5000, rank=4, dtype=dtype, return_truth=True)
     F = truth["factors"]
     assert isinstance(F, lorank.LowRank)
     assert F.shape == (300, 120) and F.rank == 4 and F.dtype == dtype
     assert truth["row_bias"].shape == (300,) and truth["row_bias"].dtype == dtype
     assert truth["col_bias"].shape == (120,) and truth["col_bias"].dtype == dtype
     assert truth["noise"] == 0.5 and 2.5 < truth["mean"] < 4.5
+    # By value: the truth is the model behind the values (its RMSE on them is the
+    # noise floor, and it explains most of their variance), of rank exactly 4.
+    indptr, indices, values = arrays(R)
+    want = true_values(truth, indptr, indices)
+    np.testing.assert_allclose(np.sqrt(np.mean((values - want) ** 2)), floor, rtol=1e-6)
+    assert np.corrcoef(values, want)[0, 1] > 0.8
+    s = np.linalg.svd(F.to_dense().astype(np.float64), compute_uv=False)
+    assert s[3] > 0.5 * s[0] and s[4] < 1e-6 * s[0]
     _, _, truth = synthetic(300, 120, 5000, biases=False, return_truth=True)
     assert not truth["row_bias"].any() and not truth["col_bias"].any()
 

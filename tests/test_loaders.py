@@ -1,6 +1,5 @@
 """Loaders of real rating files, on small fixtures written in the real formats."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +10,6 @@ from lorank.datasets import (load_csv, load_movielens, load_netflix, synthetic,
                              write_netflix_format)
 
 DTYPES = [np.float32, np.float64]
-ML100K = Path("/work/shared/data/ml-100k")
 
 
 def triples(R):
@@ -104,8 +102,8 @@ def test_movielens_missing_and_empty(tmp_path):
         load_movielens(tmp_path)
 
 
-@pytest.mark.skipif(not (ML100K / "u.data").exists(), reason="MovieLens 100K not present")
-def test_movielens_100k_real_files():
+def test_movielens_100k_real_files(ml100k_dir):
+    ML100K = ml100k_dir
     R, T = load_movielens(ML100K)
     assert R.shape == (943, 1682) and R.nnz == 100_000
     raw = np.loadtxt(ML100K / "u.data", dtype=np.int64)

@@ -20,12 +20,8 @@ def _run(code, capsys):
     return capsys.readouterr().out.splitlines()
 
 
-ML100K = README.parent.parent / "shared" / "data" / "ml-100k"
-
-
-def test_recommendation_example_runs(capsys, tmp_path, monkeypatch):
-    if not (ML100K / "u.data").exists():
-        pytest.skip(f"MovieLens 100K not found at {ML100K}")
+def test_recommendation_example_runs(capsys, tmp_path, monkeypatch, ml100k_dir):
+    ML100K = ml100k_dir
     example = _blocks("python")[2].replace('"ml-100k/"', repr(str(ML100K)))
     monkeypatch.chdir(tmp_path)  # it saves ml100k.npz
     lines = _run(example, capsys)

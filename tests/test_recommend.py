@@ -288,9 +288,19 @@ def test_similar_items_and_users_by_cosine(fitted):
     np.testing.assert_array_equal(items, labels[want])
     np.testing.assert_allclose(sims, cos[want], rtol=1e-5)
     assert labels[4] not in items.tolist()
-    users, _ = rec.similar_users("u0", n=3)
-    assert len(users) == 3 and "u0" not in users.tolist()
-    assert rec.user_factors[1].shape == (R.shape[0], 3)
+    ulabels, U = rec.user_factors
+    assert U.shape == (R.shape[0], 3)
+    np.testing.assert_array_equal(U, rec.model_.factors_.left)
+    np.testing.assert_array_equal(F, rec.model_.factors_.right)
+    users, usims = rec.similar_users("u0", n=3)
+    i = R.row_index("u0")
+    Un = U / np.linalg.norm(U, axis=1, keepdims=True)
+    cos = Un @ Un[i]
+    cos[i] = -np.inf
+    want = np.argsort(-cos, kind="stable")[:3]
+    np.testing.assert_array_equal(users, ulabels[want])
+    np.testing.assert_allclose(usims, cos[want], rtol=1e-5)
+    assert "u0" not in users.tolist()
 
 
 def test_unlabelled_ratings_use_indices_as_labels():
