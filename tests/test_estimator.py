@@ -1,7 +1,6 @@
 """The one estimator base (lorank._estimator): parameters, the fit gate, the
 iteration driver, the fitted protocol, run on every model built on it."""
 
-import os
 import warnings
 
 import numpy as np
@@ -18,9 +17,6 @@ MODELS = [
     lambda **kw: SoftImpute(2, **{"random_state": 0, "biases": True, **kw}),
 ]
 IDS = ["ALS", "SoftImpute"]
-
-ML100K = "/work/shared/data/ml-100k/u.data"
-
 
 def labelled(seed=0, m=40, n=25, nnz=500):
     R, _ = lorank.datasets.synthetic(m, n, nnz, rank=2, random_state=seed,
@@ -129,9 +125,8 @@ def test_trap1_predict_reads_labels(make):
                                      model.mean_ + model.row_bias_[i]], rtol=1e-6)
 
 
-@pytest.mark.skipif(not os.path.exists(ML100K), reason="MovieLens 100K not present")
-def test_trap1_ml100k_file_ids_are_labels():
-    R, _ = lorank.datasets.load_movielens(os.path.dirname(ML100K))
+def test_trap1_ml100k_file_ids_are_labels(ml100k_dir):
+    R, _ = lorank.datasets.load_movielens(ml100k_dir)
     model = ALS(random_state=0, max_iter=3).fit(R)
     rec = lorank.Recommender(ALS(random_state=0, max_iter=3)).fit(R)
     # Model and Recommender give one answer for file ids 196 and 242.
