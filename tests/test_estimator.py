@@ -30,6 +30,14 @@ def labelled(seed=0, m=40, n=25, nnz=500):
     return Ratings.from_labels(users, 100 + cols.astype(np.int64), vals)
 
 
+def users_of(df):
+    return df["userId"].to_numpy()
+
+
+def items_of(df):
+    return df["movieId"].to_numpy()
+
+
 # ---------------------------------------------------------------- parameters
 
 
@@ -162,6 +170,9 @@ def test_trap2_dataframe_is_ratings_never_a_dense_matrix(make):
         make().fit(pd.DataFrame(np.ones((30, 3))))
     with pytest.raises(TypeError, match="Ratings.from_pandas"):
         make().fit(odd)
+    # pandas Series of ids are sequences of labels.
+    np.testing.assert_array_equal(from_df.predict(df["userId"][:5], df["movieId"][:5]),
+                                  from_ratings.predict(users_of(df)[:5], items_of(df)[:5]))
     with pytest.raises(ValueError, match="user='nope' is not a column"):
         make().fit(odd, columns=("nope", "what", "stars_given"))
 
@@ -273,3 +284,20 @@ def test_not_fitted():
     with pytest.raises(AttributeError, match="not fitted yet"):
         ALS().predict(0, 0)
     assert issubclass(ALS, CompletionModel) and issubclass(SoftImpute, CompletionModel)
+
+
+def test_label_lookup_fast_path_agrees_with_the_dict():
+    from lorank._labels import LabelIndex
+
+    rng = np.random.default_rng(0)
+    for labels, query in (
+            (np.array([3, 7, 8, 20]), rng.integers(-2, 25, 200)),
+            (np.array(["a", "b", "zz"]), np.array(["a", "q", "zz", "zzz", ""])),
+            (None, rng.integers(-3, 12, 50)),
+            (np.array([5, 1, 9]), np.array([9, 5, 2])),           # not sorted: the dict
+            (np.array([1, 2, 3], np.uint64), np.array([-1, 2, 3]))):
+        index = LabelIndex(labels, None if labels is not None else 10)
+        fast, _, many = index.lookup(query)
+        slow, _, _ = index.lookup(list(query.tolist()))
+        assert many
+        np.testing.assert_array_equal(fast, slow)
