@@ -301,3 +301,22 @@ def test_label_lookup_fast_path_agrees_with_the_dict():
         slow, _, _ = index.lookup(list(query.tolist()))
         assert many
         np.testing.assert_array_equal(fast, slow)
+
+
+def test_trap3_columns_are_read_by_name_not_position(tmp_path):
+    # Issue 10, trap 3 (the DataFrame half; files by header are lorank.loaders'):
+    # a frame written by df.to_csv keeps its index column, and one with columns
+    # item,user,rating is in another order: both are read by names.
+    pd = pytest.importorskip("pandas")
+    R = labelled()
+    rows, cols, values = R.coo()
+    df = pd.DataFrame({"item": R.col_labels[cols], "user": R.row_labels[rows],
+                       "rating": values})
+    df.to_csv(tmp_path / "x.csv")
+    again = pd.read_csv(tmp_path / "x.csv")
+    assert list(again.columns) == ["Unnamed: 0", "item", "user", "rating"]
+    model = ALS(2, random_state=0).fit(again)
+    want = ALS(2, random_state=0).fit(R)
+    assert model.user_labels_.tolist() == R.row_labels.tolist()
+    np.testing.assert_allclose(model.predict("u3", [100, 101]), want.predict("u3", [100, 101]),
+                               rtol=1e-5)
