@@ -189,6 +189,12 @@ def test_validation_is_aligned_by_labels():
                               values[::-1])
     other = ALS(2, random_state=0, max_iter=3).fit(train, validation=sub)
     assert other.history_["valid_rmse"] == pytest.approx(model.history_["valid_rmse"])
+    # Same shape, other labels (regression from the sweep: scored against the
+    # wrong rows): the validation entries are found by their labels.
+    renamed = test._with_labels(test.row_labels[::-1], test.col_labels)
+    by_label = ALS(2, random_state=0, max_iter=3).fit(train, validation=renamed)
+    assert by_label.history_["valid_rmse"][-1] == pytest.approx(-by_label.score(renamed))
+    assert by_label.history_["valid_rmse"][-1] != pytest.approx(model.history_["valid_rmse"][-1])
     stranger = Ratings.from_labels(["zed"], [100], [3.0])
     with pytest.raises(ValueError, match="validation has users that X does not: 'zed'"):
         ALS(2).fit(train, validation=stranger)
