@@ -21,7 +21,7 @@ import numpy as np
 from _common import load1, netflix_like
 
 SIZES = {"small": dict(nnz=300_000, ranks=(10, 64), iters=3, rounds=1),
-         "full": dict(nnz=10_000_000, ranks=(10, 64, 128), iters=3, rounds=2)}
+         "full": dict(nnz=10_000_000, ranks=(10, 64, 128), iters=2, rounds=2)}
 
 NOTES = (
     "best_s = fastest epoch, median_s / max_s the spread over all epochs of all rounds; "

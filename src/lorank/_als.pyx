@@ -98,7 +98,7 @@ cdef enum:
     INLINE_MAX = 32
     # Most unknowns per target: LORANK_MAXBYTES / sizeof(float).
     MAX_UNKNOWNS = 256
-    # Per-target scratch rows (of stride) after G and b: b0, srow, diag, x copy, and
+    # Per-target scratch rows (of stride) after G and b: b0, srow, (unused), x copy, and
     # for the conjugate-gradient solve r, p, Gp, Ap, g.
     FINISH_ROWS = 9
     # A fixed factor larger than this many bytes is streamed in tiles of this size,
@@ -302,22 +302,25 @@ cdef int finish(floating* G, floating* b, double tt, floating* work, int64_t p0,
     """Given the accumulated data Gram G = Σ w f fᵀ (full rows), b = Σ w t f and
     tt = Σ w t² of target j, solve (G + Π + λI) x = b + π (and sample) into x and
     fill sse/rsum. Returns the Cholesky status (x untouched unless 0). G's lower
-    triangle and b are overwritten; its upper triangle keeps the data Gram.
-    ``work`` holds FINISH_ROWS rows of stride."""
+    triangle (all of G that is read) and b are overwritten. ``work`` holds
+    FINISH_ROWS + d rows of stride."""
     cdef int d = rank + (1 if biases else 0)
     cdef int i, k, info
     cdef floating lam = <floating> lam_j
     cdef floating* b0 = work
     cdef floating* srow = work + stride
-    cdef floating* diag = work + 2 * stride
     cdef floating* xs = work + 3 * stride
+    cdef floating* Gd = work + FINISH_ROWS * stride  # d rows: the data Gram's lower triangle
     cdef double acc, s, xb = 0, xx = 0
     cdef double z[MAX_UNKNOWNS]
     for k in range(d):
         b0[k] = b[k]
         if biases:  # Σ_i w_i f_i, the bias row of G
             srow[k] = G[rank * stride + k]
-        diag[k] = G[k * stride + k]
+    if ex.general:
+        for i in range(d):
+            for k in range(i + 1):
+                Gd[i * stride + k] = G[i * stride + k]
     if ex.prior != NULL:  # its lower triangle, which is all the solve reads
         for i in range(d):
             for k in range(i + 1):
@@ -349,9 +352,9 @@ cdef int finish(floating* G, floating* b, double tt, floating* work, int64_t p0,
         acc = 0
         for k in range(d):
             s = 0
-            for i in range(k + 1, d):
-                s = s + <double> G[k * stride + i] * x[i]
-            acc = acc + <double> x[k] * (diag[k] * <double> x[k] + 2 * s)
+            for i in range(k):
+                s = s + <double> Gd[k * stride + i] * x[i]
+            acc = acc + <double> x[k] * (Gd[k * stride + k] * <double> x[k] + 2 * s)
         acc = tt - 2 * xb + acc
     else:
         # At x = (G + λI)⁻¹b: xᵀGx = xᵀb − λ‖x‖².
@@ -650,9 +653,9 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
     ex.cg_steps = cg_steps if solver == "cg" else 0
 
     cdef Py_ssize_t tile = max(1, TILE_BYTES // row_bytes)
-    # Each thread's workspace: G (d x stride), b, the finishing rows and the gram's
-    # gathered block.
-    cdef size_t work_bytes = (d + 1 + FINISH_ROWS) * row_bytes + LORANK_SCRATCH_BYTES(row_bytes)
+    # Each thread's workspace: G (d x stride), b, the finishing rows (with a copy of
+    # G) and the gram's gathered block.
+    cdef size_t work_bytes = (2 * d + 1 + FINISH_ROWS) * row_bytes + LORANK_SCRATCH_BYTES(row_bytes)
     failed = np.zeros(1, np.int32)
     cdef int[::1] out_of_memory = failed
     if (ex.cg_steps == 0 and n_fixed > 2 * tile
@@ -723,7 +726,7 @@ cdef void _half_step_direct(const long long[::1] indptr, const int[::1] indices,
                 memset(G, 0, sizeof(floating) * (d + 1) * stride)  # G and b
                 tt = 0
                 gram(p0, n_obs, idx, vals, F, stride, rank, biases, mean, ex, G,
-                     G + d * stride, &tt, G + (d + 1 + FINISH_ROWS) * stride)
+                     G + d * stride, &tt, G + (2 * d + 1 + FINISH_ROWS) * stride)
                 status[j] = finish(G, G + d * stride, tt, G + (d + 1) * stride, p0,
                                    n_obs, idx, vals, F, stride, rank, biases, mean,
                                    lam[j], ex, j, &solved[j, 0], &sse[j], &rsum[j])
@@ -783,7 +786,7 @@ cdef int _half_step_tiled(const long long[::1] indptr, const int[::1] indices,
                             if q > p:
                                 gram(p, q - p, idx, vals, F, stride, rank, biases, mean,
                                      ex, &Gall[j * d * stride], &ball[j * stride],
-                                     &ttall[j], work + (1 + FINISH_ROWS) * stride)
+                                     &ttall[j], work + (d + 1 + FINISH_ROWS) * stride)
                             cursor[j] = q
                         t0 = t1
                     for j in prange(n_solve, schedule="dynamic", chunksize=16):

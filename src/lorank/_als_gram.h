@@ -3,7 +3,8 @@
  * For one target (a row or a column) with n observations at fixed-factor rows
  * idx[0..n) and values vals[0..n), with features f = [F[i, 0:rank], 1 if biases]
  * and targets t = x − mean − (F[i, rank] if biases):
- *   gram:     G[k, :] += f[k] f,  b += t f,  tt += t²   for k < d   (G is d x stride)
+ *   gram:     G[k, :] += f[k] f,  b += t f,  tt += t²   for k < d   (G is d x stride;
+ *             rows of more than four vectors get only the tiles of the lower triangle)
  *   residual: Σ (t − fᵀx)² and Σ (t − fᵀx)
  * Factor rows are `stride` wide: whole 64-byte vectors, zero padded. The Gram
  * matrix is a small GEMM, XᵀX over a gathered block X of features: four rows of
@@ -145,6 +146,39 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
         for (int kk = 0; kk < (KC) && k0 + kk < d; ++kk) {                         \
             VT *Gk = (VT *)(G + (size_t)(k0 + kk) * stride);                       \
             for (int v = 0; v < (NV); ++v) Gk[v] += acc[kk][v];                    \
+        }                                                                          \
+    }
+
+/* Wide rows (more vectors than the unrolled cases): tiles of KC rows x VB vectors
+   of G in registers, and only the tiles that hold the lower triangle (columns up
+   to the tile's last row), which is all the solve reads. */
+#define LORANK_GRAM_TILE(T, VT, KC, VB)                                            \
+    {                                                                              \
+        VT acc[KC][VB];                                                            \
+        for (int kk = 0; kk < (KC); ++kk)                                          \
+            for (int v = 0; v < (VB); ++v) acc[kk][v] = (VT){0};                   \
+        for (int q = 0; q < nb; ++q) {                                             \
+            const VT *xq = X + (size_t)q * nv + v0;                                \
+            const T *xs = (const T *)(X + (size_t)q * nv) + k0;                    \
+            for (int kk = 0; kk < (KC); ++kk)                                      \
+                for (int v = 0; v < (VB); ++v) acc[kk][v] += xs[kk] * xq[v];       \
+        }                                                                          \
+        for (int kk = 0; kk < (KC) && k0 + kk < d; ++kk) {                         \
+            VT *Gk = (VT *)(G + (size_t)(k0 + kk) * stride) + v0;                  \
+            for (int v = 0; v < (VB); ++v) Gk[v] += acc[kk][v];                    \
+        }                                                                          \
+    }
+#define LORANK_GRAM_WIDE(T, VT, KC, VB)                                            \
+    for (int k0 = 0; k0 < d; k0 += (KC)) {                                         \
+        const int last = k0 + (KC) - 1 < d - 1 ? k0 + (KC) - 1 : d - 1;            \
+        const int vend = last / LANES + 1;                                         \
+        for (int v0 = 0; v0 < vend; v0 += (VB)) {                                  \
+            switch (vend - v0 < (VB) ? vend - v0 : (VB)) {                         \
+                case 1: LORANK_GRAM_TILE(T, VT, KC, 1) break;                      \
+                case 2: LORANK_GRAM_TILE(T, VT, KC, 2) break;                      \
+                case 3: LORANK_GRAM_TILE(T, VT, KC, 3) break;                      \
+                default: LORANK_GRAM_TILE(T, VT, KC, VB) break;                    \
+            }                                                                      \
         }                                                                          \
     }
 
@@ -293,7 +327,8 @@ TARGET static inline void NAME##_masks(int nv, int rank, int biases, KT *keep, V
         }                                                                          \
 }                                                                                  \
                                                                                    \
-/* G[k, :] += Σ w f[k] f (k < d, full rows of stride), b += Σ w t f, tt += Σ w t². \
+/* G[k, :] += Σ w f[k] f (k < d; full rows of stride up to 4 vectors, else only  \
+   the lower triangle's tiles), b += Σ w t f, tt += Σ w t².                        \
    Returns 0, or -1 if the rows are too wide (the caller must check first). */     \
 TARGET static int NAME##_gram(                                                     \
     int64_t n, const int *__restrict__ idx, const T *__restrict__ vals,            \
@@ -324,7 +359,10 @@ TARGET static int NAME##_gram(                                                  
             case 2: LORANK_GRAM_ROWS(T, VT, 2, LORANK_KC) break;                   \
             case 3: LORANK_GRAM_ROWS(T, VT, 3, LORANK_KC) break;                   \
             case 4: LORANK_GRAM_ROWS(T, VT, 4, LORANK_KC) break;                   \
-            default: LORANK_GRAM_ROWS(T, VT, nv, LORANK_KC) break;                 \
+            default:                                                               \
+                if (sizeof(VT) == 64) { LORANK_GRAM_WIDE(T, VT, LORANK_KC, 4) }     \
+                else { LORANK_GRAM_WIDE(T, VT, LORANK_KC, 2) }                      \
+                break;                                                             \
         }                                                                          \
     }                                                                              \
     for (int v = 0; v < nv; ++v) ((VT *)b)[v] += bacc[v];                          \
