@@ -148,8 +148,11 @@ def test_recommend_among_candidate_items(fitted):
 @pytest.mark.parametrize("worst", [False, True])
 def test_recommend_all_equals_per_user_recommend(fitted, worst):
     rec, R, dtype = fitted
-    idx, scores = rec.recommend_all(8, worst=worst, batch_size=7)
-    assert idx.shape == (R.shape[0], 8)
+    idx, scores = rec.recommend_all_positions(8, worst=worst, batch_size=7)
+    labels, same = rec.recommend_all(8, worst=worst, batch_size=7)
+    assert idx.shape == labels.shape == (R.shape[0], 8)
+    np.testing.assert_array_equal(labels, R.col_labels[idx])  # recommend_all answers in labels
+    np.testing.assert_array_equal(same, scores)
     for i in range(R.shape[0]):
         items, s = rec.recommend(R.row_labels[i], n=8, worst=worst)
         np.testing.assert_array_equal(R.col_labels[idx[i]], items)
@@ -158,11 +161,15 @@ def test_recommend_all_equals_per_user_recommend(fitted, worst):
 
 def test_recommend_all_without_filter_and_n_beyond_items(fitted):
     rec, R, _ = fitted
-    idx, scores = rec.recommend_all(R.shape[1] + 3, filter_seen=False)
-    assert (idx[:, -3:] == -1).all() and np.isnan(scores[:, -3:]).all()
-    assert (np.sort(idx[:, :-3], axis=1) == np.arange(R.shape[1])).all()
-    idx, scores = rec.recommend_all(R.shape[1] + 3)
+    # n beyond the catalogue is capped at it (n=10**12 must not allocate terabytes).
+    idx, scores = rec.recommend_all_positions(10**12, filter_seen=False)
+    assert idx.shape == (R.shape[0], R.shape[1]) and np.isfinite(scores).all()
+    assert (np.sort(idx, axis=1) == np.arange(R.shape[1])).all()
+    idx, scores = rec.recommend_all_positions(R.shape[1] + 3)
     assert ((idx >= 0).sum(1) == R.shape[1] - R.row_counts).all()
+    labels, scores = rec.recommend_all(R.shape[1] + 3)  # padded: -1 for int labels, NaN
+    assert ((labels == -1) == np.isnan(scores)).all()
+    assert ((labels != -1).sum(1) == R.shape[1] - R.row_counts).all()
 
 
 def test_unknown_labels_raise_naming_them_or_fall_back_to_biases(fitted):
@@ -175,7 +182,7 @@ def test_unknown_labels_raise_naming_them_or_fall_back_to_biases(fitted):
         rec.recommend("zz")
     m = rec.model_
     got = rec.predict(["nobody", "u1", "nobody"], [1000, 5, 5], unknown="bias")
-    i = rec._users.index("u1", "u")
+    i = rec._users.positions("u1")
     want = [m.mean_ + m.col_bias_[0], m.mean_ + m.row_bias_[i], m.mean_]
     np.testing.assert_allclose(got, want, rtol=1e-6)
     with pytest.raises(ValueError, match='unknown must be "error" or "bias"'):
@@ -255,3 +262,103 @@ def test_not_fitted_and_bad_arguments():
         rec.fold_in([1000, 1001], [4.0])
     with pytest.raises(KeyError, match="unknown items: 7"):
         rec.fold_in([7], [4.0])
+
+
+# ---------------------------------------------------------------- one meaning of predict
+
+
+def test_recommender_and_model_share_one_label_index(fitted):
+    rec, R, _ = fitted
+    model = rec.model_
+    assert rec._users is model.labels_[0] and rec._items is model.labels_[1]
+    users = ["u3", "u9", "u3"]
+    items = [1003, 1010, 1020]
+    np.testing.assert_array_equal(rec.predict(users, items), model.predict(users, items))
+    assert rec.predict("u3", 1003) == model.predict("u3", 1003)
+    # positions only through the call that says so
+    i, j = R.row_index("u3"), R.col_index(1003)
+    assert model.predict_positions([i], [j])[0] == model.predict("u3", 1003)
+
+
+def test_from_model_maps_the_seen_pattern_by_labels():
+    R = labelled(np.float64)
+    train, test = R.split(0.2, random_state=0, by="row")
+    model = lorank.ALS(3, random_state=0, max_iter=3).fit(train)
+    rec = lorank.Recommender.from_model(model, R)  # everything rated counts as seen
+    for user in ("u0", "u5"):
+        i = R.row_index(user)
+        seen = set(R.col_labels[R.csr.indices[R.csr.indptr[i]:R.csr.indptr[i + 1]]].tolist())
+        items, _ = rec.recommend(user, n=100)
+        assert not seen & set(items.tolist())
+        assert len(items) == R.shape[1] - len(seen)
+    # The same ratings under other labels (a shuffled relabelling) give the same pattern.
+    rows, cols, vals = R.coo()
+    perm = R.row_labels[rows][::-1], R.col_labels[cols][::-1], vals[::-1]
+    again = lorank.Recommender.from_model(model, lorank.Ratings.from_labels(*perm))
+    np.testing.assert_array_equal(again.recommend_all_positions(5)[0],
+                                  rec.recommend_all_positions(5)[0])
+    stranger = lorank.Ratings.from_labels(["zed"], [1000], [3.0])
+    with pytest.raises(ValueError, match="ratings has users the model was not fitted on"):
+        lorank.Recommender.from_model(model, stranger)
+
+
+# ---------------------------------------------------------------- batches
+
+
+def test_recommend_for_a_list_of_users_is_2d_and_equals_one_by_one(fitted):
+    rec, R, dtype = fitted
+    users = ["u0", "u7", "u33"]
+    items, scores = rec.recommend(users, n=6)
+    assert items.shape == scores.shape == (3, 6)
+    for k, user in enumerate(users):
+        one, s = rec.recommend(user, n=6)
+        np.testing.assert_array_equal(items[k], one)
+        np.testing.assert_allclose(scores[k], s, rtol=RTOL[dtype])
+    # A batch of one is still 2-D; an unknown user in a list is a KeyError.
+    assert rec.recommend(["u0"], n=2)[0].shape == (1, 2)
+    with pytest.raises(KeyError, match="unknown users: 'ann'"):
+        rec.recommend(["ann"])
+    # Rows with fewer eligible items than n are padded (-1 for int labels, NaN).
+    many, many_scores = rec.recommend(users, n=R.shape[1])
+    for k, user in enumerate(users):
+        eligible = R.shape[1] - R.row_counts[R.row_index(user)]
+        assert (many[k] != -1).sum() == eligible and np.isnan(many_scores[k, eligible:]).all()
+
+
+def test_n_is_capped_at_the_catalogue_and_a_str_is_one_label():
+    R = lorank.Ratings.from_labels(["ann", "ann", "bob", "bob", "cy"] * 3,
+                                   ["xy", "x", "y", "xy", "z"] + ["p", "q", "r", "s", "t"] * 2,
+                                   np.arange(15) % 5 + 1.0, duplicates="last")
+    rec = lorank.Recommender(lorank.ALS(1, random_state=0)).fit(R)
+    items, _ = rec.recommend("cy", n=10**12, filter_seen=False)  # no terabyte allocation
+    assert len(items) == R.shape[1]
+    # items="xy" is the one item "xy", not the items "x" and "y".
+    only, _ = rec.recommend("cy", items="xy", filter_seen=False)
+    assert only.tolist() == ["xy"]
+    with pytest.raises(KeyError, match="unknown items: 'nope'"):
+        rec.recommend("cy", items=["xy", "nope"])
+
+
+def test_user_items_overrides_the_seen_items(fitted):
+    rec, R, _ = fitted
+    i = R.row_index("u4")
+    seen = R.col_labels[R.csr.indices[R.csr.indptr[i]:R.csr.indptr[i + 1]]].tolist()
+    everything, _ = rec.recommend("u4", n=R.shape[1], filter_seen=False)
+    # One user: a sequence of item labels to leave out instead of the training ones.
+    left_out = [1000, 1001, 1002]
+    got, _ = rec.recommend("u4", n=R.shape[1], user_items=left_out)
+    assert got.tolist() == [j for j in everything.tolist() if j not in left_out]
+    assert set(seen) - set(left_out) <= set(got.tolist())
+    # A batch: one sequence per user, or implicit's sparse rows over item positions.
+    batch, _ = rec.recommend(["u4", "u5"], n=5, user_items=[left_out, []])
+    assert batch[0].tolist() == got[:5].tolist()
+    assert batch[1].tolist() == rec.recommend("u5", n=5, filter_seen=False)[0].tolist()
+    import scipy.sparse as sp
+
+    S = sp.csr_matrix(([1.0] * 3, ([0, 0, 0], [0, 1, 2])), shape=(2, R.shape[1]))
+    sparse, _ = rec.recommend(["u4", "u5"], n=5, user_items=S)
+    np.testing.assert_array_equal(sparse, batch)
+    with pytest.raises(ValueError, match=r"user_items must have shape \(2, 40\)"):
+        rec.recommend(["u4", "u5"], user_items=sp.csr_matrix((3, 40)))
+    with pytest.raises(ValueError, match="user_items has 1 entries for 2 users"):
+        rec.recommend(["u4", "u5"], user_items=[left_out])
