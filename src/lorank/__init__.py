@@ -17,8 +17,10 @@ from ._openmp import openmp_enabled
 from ._estimator import load
 from .als import ALS
 from .complete import complete
+from .implicit_als import ImplicitALS
 from .lowrank import LowRank, compress
 from .metrics import evaluate
+from .popularity import Popularity
 from .ratings import Ratings
 from .recommend import Recommender
 from .softimpute import SoftImpute, lambda_max, soft_impute_path
@@ -32,6 +34,7 @@ __all__ = [
     "compress",
     "datasets",
     "evaluate",
+    "ImplicitALS",
     "io",
     "lambda_max",
     "load",
@@ -39,6 +42,7 @@ __all__ = [
     "metrics",
     "numerical_rank",
     "openmp_enabled",
+    "Popularity",
     "randomized_svd",
     "Ratings",
     "Recommender",

@@ -1,0 +1,463 @@
+"""Confidence-weighted ALS for implicit feedback (Hu, Koren & Volinsky 2008)."""
+
+import time
+import warnings
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import _als
+from ._estimator import register, training_data
+from ._threads import effective_n_threads, single_threaded_blas
+from ._validation import as_float_dtype, check_int, check_rank, check_real
+from .als import _factor_storage
+from .lowrank import LowRank
+
+__all__ = ["ImplicitALS"]
+
+# Rows of a factor converted to float64 at a time for its Gram matrix FᵀF.
+_GRAM_CHUNK = 8192
+
+
+class ImplicitALS:
+    """Matrix factorization for implicit feedback (plays, clicks, purchases).
+
+    The model of Hu, Koren & Volinsky, "Collaborative Filtering for Implicit
+    Feedback Datasets" (ICDM 2008). Every entry of the users x items matrix
+    counts: the preference is p_ui = 1 where the data has a positive value r_ui
+    and 0 elsewhere (unobserved entries included), with confidence
+    c_ui = 1 + α·r_ui (``confidence="linear"``) or 1 + α·log(1 + r_ui/ε)
+    (``"log"``), and c = 1 off the data. The factors minimize
+
+        Σ_{all u, i} c_ui (p_ui − x_uᵀ y_i)² + λ (Σ_u ‖x_u‖² + Σ_i ‖y_i‖²).
+
+    Each half-step solves, for every user u in parallel (then every item alike),
+
+        (YᵀY + Σ_{i∈Ω_u} (c_ui − 1) y_i y_iᵀ + λI) x_u = Σ_{i∈Ω_u} c_ui y_i,
+
+    with YᵀY formed once per half-step and the sum over u's own items by the same
+    compiled half-step kernel as :class:`lorank.ALS` (per-entry weights
+    c − 1, targets c / (c − 1), YᵀY as a shared prior). ``solver="cholesky"``
+    solves it exactly; ``"cg"`` takes ``cg_steps`` conjugate-gradient steps
+    from the previous factor (as implicit's ``use_cg``). Cost per iteration:
+    O(|Ω| r² + (m + n) r³) exact, O(cg_steps·(|Ω| + (m + n) r)·r) with CG.
+
+    **The values are confidences, not ratings.** Any nonnegative numbers are
+    taken as interaction strengths (play counts, 0/1 clicks, or star ratings,
+    which then mean "rated, with this much confidence"); a stored 0 is the same
+    as a missing entry. Negative values, NaN and infinities are errors. A user
+    (or item) without any positive entry gets the zero factor, the exact
+    solution of its equations: every score 0, so their recommendations are
+    ties, in item order.
+
+    Parameters
+    ----------
+    rank : int, default=10
+        Number of latent factors.
+    alpha : float, default=10.0
+        Confidence scale α > 0.
+    reg : float, default=0.1
+        λ ≥ 0 (the same for every user and item, as in the paper and implicit).
+    confidence : {"linear", "log"}, default="linear"
+    epsilon : float, default=1.0
+        ε > 0 of the log form.
+    solver : {"cholesky", "cg"}, default="cholesky"
+    cg_steps : int, default=3
+        Conjugate-gradient steps per solve (``solver="cg"``), ≥ 1.
+    max_iter : int, default=15
+        Iterations (each a users half-step, then an items half-step).
+    tol : float, default=0.0
+        Stop when the loss's relative decrease over an iteration is below
+        ``tol``; ``0`` runs all ``max_iter`` iterations.
+    dtype : {numpy.float32, numpy.float64}, default=numpy.float32
+    n_threads : int, default=None
+        Threads for the kernels (``None``: all usable cores). Results do not
+        depend on it.
+    random_state : int, numpy.random.Generator or None, default=None
+        Seed of the initial factors (uniform in [0, 0.01), as implicit).
+    progress : bool, default=False
+        Show a tqdm progress bar with the loss.
+    callback : callable, default=None
+        ``callback(model, iteration)`` after every iteration; ``False`` stops.
+
+    Attributes
+    ----------
+    factors_ : LowRank
+        User factors X (``left``, m x r) and item factors Y (``right``, n x r);
+        the scores are X Yᵀ.
+    history_ : dict of lists
+        Per iteration: ``iteration``, ``loss`` (the objective above divided by
+        Σ c over all entries, the number implicit's ``calculate_training_loss``
+        prints, computed from the items half-step's own pass), ``seconds``.
+    n_iter_ : int
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp, lorank
+    >>> plays = sp.csr_matrix(np.array([[3, 0, 1, 0], [2, 1, 0, 0], [0, 0, 4, 5]]))
+    >>> model = lorank.ImplicitALS(2, alpha=2.0, random_state=0).fit(plays)  # users x items
+    >>> model.factors_.shape
+    (3, 4)
+    >>> rec = lorank.Recommender(lorank.ImplicitALS(2, random_state=0)).fit(plays)
+    >>> len(rec.recommend(0, n=2)[0])       # user 0 has not played items 1 and 3
+    2
+    """
+
+    def __init__(self, rank=10, *, alpha=10.0, reg=0.1, confidence="linear", epsilon=1.0,
+                 solver="cholesky", cg_steps=3, max_iter=15, tol=0.0, dtype=np.float32,
+                 n_threads=None, random_state=None, progress=False, callback=None):
+        self.rank = rank
+        self.alpha = alpha
+        self.reg = reg
+        self.confidence = confidence
+        self.epsilon = epsilon
+        self.solver = solver
+        self.cg_steps = cg_steps
+        self.max_iter = max_iter
+        self.tol = tol
+        self.dtype = dtype
+        self.n_threads = n_threads
+        self.random_state = random_state
+        self.progress = progress
+        self.callback = callback
+
+    # ------------------------------------------------------------ parameters
+
+    def get_params(self, deep=True):
+        from ._estimator import get_params
+
+        return get_params(self)
+
+    def set_params(self, **params):
+        valid = self.get_params()
+        for k, v in params.items():
+            if k not in valid:
+                raise ValueError(f"invalid parameter {k!r} for ImplicitALS "
+                                 f"(valid: {', '.join(sorted(valid))})")
+            setattr(self, k, v)
+        return self
+
+    def _check_params(self, ratings):
+        rank = check_rank(self.rank, ratings.shape)
+        alpha = check_real(self.alpha, "alpha")
+        if not (np.isfinite(alpha) and alpha > 0):
+            raise ValueError(f"alpha must be a finite number > 0, got {alpha!r}")
+        reg = check_real(self.reg, "reg")
+        if not (np.isfinite(reg) and reg >= 0):
+            raise ValueError(f"reg must be a finite number >= 0, got {reg!r}")
+        if self.confidence not in ("linear", "log"):
+            raise ValueError(f'confidence must be "linear" or "log", got {self.confidence!r}')
+        eps = check_real(self.epsilon, "epsilon")
+        if not (np.isfinite(eps) and eps > 0):
+            raise ValueError(f"epsilon must be a finite number > 0, got {eps!r}")
+        if self.solver not in ("cholesky", "cg"):
+            raise ValueError(f'solver must be "cholesky" or "cg", got {self.solver!r}')
+        cg_steps = check_int(self.cg_steps, "cg_steps", minimum=1)
+        max_iter = check_int(self.max_iter, "max_iter", minimum=1)
+        tol = check_real(self.tol, "tol")
+        if not tol >= 0:
+            raise ValueError(f"tol must be a number >= 0, got {tol!r}")
+        if self.callback is not None and not callable(self.callback):
+            raise TypeError(f"callback must be callable, got {self.callback!r}")
+        widest = _als.MAX_ROW_BYTES // ratings.dtype.itemsize
+        if rank > widest:
+            raise ValueError(f"rank={rank} is too large: ImplicitALS supports rank <= "
+                             f"{widest} in {ratings.dtype}")
+        if ratings.csr.indices.dtype != np.int32 or ratings.csc.indices.dtype != np.int32:
+            raise ValueError(f"ImplicitALS supports up to 2**31 - 1 users and items, "
+                             f"got shape {ratings.shape}")
+        return rank, float(alpha), float(reg), float(eps), cg_steps, max_iter, float(tol)
+
+    # ------------------------------------------------------------ fitting
+
+    def fit(self, X, validation=None):
+        """Fit the factors to the interactions in ``X``.
+
+        Parameters
+        ----------
+        X : Ratings, scipy.sparse matrix, or ndarray with NaN for missing
+            **Rows are users, columns items** (implicit's ``user_items``
+            convention since 0.5): entry (u, i) is how much user u interacted
+            with item i. Every stored entry of a sparse matrix is an
+            observation; its value is the confidence's r (see the class
+            docstring).
+        validation : ignored, default=None
+            Accepted for the estimator protocol; score held-out interactions
+            with :func:`lorank.metrics.ranking_metrics`.
+
+        Returns
+        -------
+        self
+        """
+        dtype = as_float_dtype(self.dtype)
+        ratings, _ = training_data(X, None, dtype)
+        rank, alpha, reg, eps, cg_steps, max_iter, tol = self._check_params(ratings)
+        _check_counts(ratings.csr.values)
+        n_threads = effective_n_threads(self.n_threads)
+        m, n = ratings.shape
+        self._conf = (self.confidence, alpha, eps)
+
+        # Per-entry weights w = c − 1 and targets t = c/(c − 1), for one view at a
+        # time (refilled each half-step: two nnz arrays instead of four).
+        w = np.empty(ratings.nnz, dtype)
+        t = np.empty(ratings.nnz, dtype)
+        _confidence_parts(ratings.csr.values, self._conf, w, t)
+        sum_t = float(t.sum(dtype=np.float64))
+        total_c = float(m) * n + float(w.sum(dtype=np.float64))
+
+        rng = np.random.default_rng(self.random_state)
+        X_ = _factor_storage(m, rank, dtype)
+        Y_ = _factor_storage(n, rank, dtype)
+        X_[:, :rank] = rng.random((m, rank), dtype=dtype) * dtype(0.01)
+        Y_[:, :rank] = rng.random((n, rank), dtype=dtype) * dtype(0.01)
+        lam_u = np.full(m, reg)
+        lam_i = np.full(n, reg)
+        solve = dict(solver=self.solver, cg_steps=cg_steps)
+
+        def half_step(view, fixed, solved, lam, prior, side):
+            _confidence_parts(view.values, self._conf, w, t)
+            size = solved.shape[0]
+            sse, rsum = np.empty(size), np.empty(size)
+            status = np.empty(size, np.int32)
+            _run_kernel(view.indptr, view.indices, t, fixed, solved, lam, rank, sse, rsum,
+                        status, n_threads, w, prior, solve)
+            _raise_on_failure(status, side)
+            return float(sse.sum())
+
+        self.history_ = {"iteration": [], "loss": [], "seconds": []}
+        self.n_iter_ = 0
+        YtY = _gram(Y_, rank)
+        previous = np.inf
+        bar = tqdm(total=max_iter, desc="ImplicitALS", unit="it", disable=not self.progress,
+                   leave=False)
+        try:
+            for it in range(1, max_iter + 1):
+                start = time.perf_counter()
+                half_step(ratings.csr, Y_, X_, lam_u, YtY, "users")
+                XtX = _gram(X_, rank)
+                sse = half_step(ratings.csc, X_, Y_, lam_i, XtX, "items")
+                YtY = _gram(Y_, rank)
+                # Σ_all c (p − s)² = Σ_all s² + Σ_Ω [c (1 − s)² − s²], and per entry
+                # c (1 − s)² − s² = w (t − s)² − t: the kernel's sse minus Σ t.
+                loss = (float(np.sum(XtX * YtY)) + sse - sum_t
+                        + reg * (np.trace(XtX) + np.trace(YtY))) / total_c
+                self._set_learned(X_, Y_, rank, YtY)
+                self.n_iter_ = it
+                h = self.history_
+                h["iteration"].append(it)
+                h["loss"].append(float(loss))
+                h["seconds"].append(time.perf_counter() - start)
+                bar.update()
+                bar.set_postfix(loss=f"{loss:.6g}")
+                if self.callback is not None and self.callback(self, it) is False:
+                    break
+                if tol > 0 and np.isfinite(previous) and previous - loss <= tol * abs(previous):
+                    break
+                previous = loss
+        except KeyboardInterrupt:
+            if self.n_iter_ == 0:
+                self._set_learned(X_, Y_, rank, None)
+            warnings.warn(
+                f"ImplicitALS interrupted after {self.n_iter_} complete iterations; "
+                "keeping the last complete factors", RuntimeWarning, stacklevel=2)
+            raise
+        finally:
+            bar.close()
+        return self
+
+    def _set_learned(self, X_, Y_, rank, YtY):
+        if not (np.isfinite(X_).all() and np.isfinite(Y_).all()):
+            raise FloatingPointError(
+                "ImplicitALS produced non-finite factors; lower alpha, raise reg or "
+                "use dtype=np.float64")
+        self.factors_ = LowRank(X_[:, :rank].copy(), Y_[:, :rank].copy())
+        self._item_gram = YtY
+
+    # ------------------------------------------------------------ fitted protocol
+
+    def _check_fitted(self):
+        if not hasattr(self, "factors_"):
+            raise AttributeError("this ImplicitALS model is not fitted yet; call fit first")
+
+    def to_lowrank(self):
+        """The score matrix X Yᵀ as a :class:`lorank.LowRank` (no copy)."""
+        self._check_fitted()
+        return self.factors_
+
+    def predict(self, rows, cols):
+        """Scores x_uᵀ y_i at positions ``(rows[t], cols[t])``."""
+        self._check_fitted()
+        return self.factors_.entries(rows, cols, n_threads=self.n_threads)
+
+    def recalculate_user(self, cols, values):
+        """The factor of a user (new, or with changed interactions) who interacted
+        with items at positions ``cols`` with strengths ``values``: the solve a
+        training user gets, with the trained item factors fixed (implicit's
+        ``recalculate_user``). Returns an array of shape (rank,)."""
+        return self._solve_rows("users", np.zeros(1, np.int64), [cols], [values])[0]
+
+    def recalculate_item(self, rows, values):
+        """The factor of an item from the users (positions ``rows``) who interacted
+        with it; see :meth:`recalculate_user`."""
+        return self._solve_rows("items", np.zeros(1, np.int64), [rows], [values])[0]
+
+    def fold_in_positions(self, cols, values):
+        """``Recommender.fold_in``'s hook: (factor, bias 0.0) of a new user."""
+        return self.recalculate_user(cols, values), 0.0
+
+    def partial_fit_users(self, users, user_items):
+        """Refit the factors of the users at positions ``users`` from their rows
+        ``user_items`` (users x items, one row per entry of ``users``), item
+        factors fixed. Positions past the last user append new users (positions
+        in between get zero factors). Returns self."""
+        return self._partial_fit("users", users, user_items)
+
+    def partial_fit_items(self, items, item_users):
+        """Refit the factors of the items at positions ``items`` from their
+        columns ``item_users`` (items x users), user factors fixed; see
+        :meth:`partial_fit_users`."""
+        return self._partial_fit("items", items, item_users)
+
+    def _partial_fit(self, side, targets, M):
+        import scipy.sparse as sp
+
+        from .ratings import as_ratings
+
+        self._check_fitted()
+        targets = np.asarray(targets)
+        if targets.ndim != 1 or targets.dtype.kind not in "iu":
+            raise TypeError(f"{side} must be a 1-D array of integer positions")
+        if len(np.unique(targets)) != len(targets):
+            raise ValueError(f"{side} contains a position twice")
+        if len(targets) and targets.min() < 0:
+            raise ValueError(f"{side} contains {int(targets.min())}; positions are >= 0")
+        other = self.factors_.right if side == "users" else self.factors_.left
+        if not sp.issparse(M):
+            M = sp.csr_matrix(np.asarray(M))
+        if M.shape != (len(targets), len(other)):
+            raise ValueError(
+                f"the matrix of {side} must have shape ({len(targets)}, {len(other)}) "
+                f"(one row per position, one column per {'item' if side == 'users' else 'user'}), "
+                f"got {M.shape}")
+        R = as_ratings(M, dtype=self.factors_.dtype, name=side)
+        _check_counts(R.csr.values)
+        csr = R.csr
+        cols = [csr.indices[csr.indptr[k]:csr.indptr[k + 1]] for k in range(len(targets))]
+        vals = [csr.values[csr.indptr[k]:csr.indptr[k + 1]] for k in range(len(targets))]
+        solved = self._solve_rows(side, targets, cols, vals)
+        L, Rt = self.factors_.left, self.factors_.right
+        F = L if side == "users" else Rt
+        size = max(len(F), int(targets.max()) + 1 if len(targets) else 0)
+        if size > len(F):
+            F = np.vstack([F, np.zeros((size - len(F), F.shape[1]), F.dtype)])
+        else:
+            F = F.copy()
+        F[targets] = solved
+        self.factors_ = LowRank(F, Rt) if side == "users" else LowRank(L, F)
+        if side == "items":
+            self._item_gram = None
+        return self
+
+    def _solve_rows(self, side, targets, cols, vals):
+        """Solve the rows given as lists of (other-side positions, values) against
+        the fixed other side, through the training kernel."""
+        self._check_fitted()
+        conf = getattr(self, "_conf", None) or (self.confidence, float(self.alpha),
+                                                float(self.epsilon))
+        L, R = self.factors_.left, self.factors_.right
+        fixed_f = R if side == "users" else L
+        dtype, rank = fixed_f.dtype, fixed_f.shape[1]
+        k = len(cols)
+        idx, vv = [], []
+        for c, v in zip(cols, vals):
+            c = np.asarray(c)
+            v = np.asarray(v, dtype=np.float64).ravel()
+            if c.ndim != 1 or c.dtype.kind not in "iu" or len(c) != len(v):
+                raise ValueError("positions and values must be 1-D of the same length")
+            if len(c) and (c.min() < 0 or c.max() >= len(fixed_f)):
+                raise ValueError(f"a position is out of range [0, {len(fixed_f)})")
+            if len(np.unique(c)) != len(c):
+                raise ValueError("a position is given twice")
+            _check_counts(v)
+            order = np.argsort(c, kind="stable")
+            idx.append(c[order].astype(np.int32))
+            vv.append(v[order].astype(dtype))
+        indptr = np.zeros(k + 1, np.int64)
+        np.cumsum([len(c) for c in idx], out=indptr[1:])
+        indices = np.concatenate(idx) if k else np.empty(0, np.int32)
+        values = np.concatenate(vv) if k else np.empty(0, dtype)
+        w, t = np.empty(len(values), dtype), np.empty(len(values), dtype)
+        _confidence_parts(values, conf, w, t)
+        fixed = _factor_storage(len(fixed_f), rank, dtype)
+        fixed[:, :rank] = fixed_f
+        solved = _factor_storage(k, rank, dtype)
+        if side == "users" and getattr(self, "_item_gram", None) is not None:
+            prior = self._item_gram
+        else:
+            prior = _gram(fixed, rank)
+        sse, rsum, status = np.empty(k), np.empty(k), np.empty(k, np.int32)
+        _run_kernel(indptr, indices, t, fixed, solved, np.full(k, float(self.reg)), rank,
+                    sse, rsum, status, effective_n_threads(self.n_threads), w, prior,
+                    dict(solver="cholesky", cg_steps=1))
+        _raise_on_failure(status, side)
+        return solved[:, :rank].copy()
+
+
+register(ImplicitALS)
+
+
+# ---------------------------------------------------------------- helpers
+
+def _check_counts(values):
+    """Counts/confidences must be finite (Ratings checked) and >= 0."""
+    if len(values) and values.min() < 0:
+        pos = int(np.argmin(values))
+        raise ValueError(
+            f"X contains the negative value {values[pos]} (stored entry {pos}); "
+            "ImplicitALS takes counts or confidences >= 0 (a 0 is the same as missing)")
+
+
+def _confidence_parts(values, conf, w, t):
+    """w = c − 1 and t = c / (c − 1) = 1 + 1/w into ``w``, ``t``; where the value is
+    0 (c = 1, same as missing) both are 0 and the entry adds nothing."""
+    form, alpha, eps = conf
+    if form == "linear":
+        np.multiply(values, alpha, out=w)
+    else:
+        np.divide(values, eps, out=w)
+        np.log1p(w, out=w)
+        np.multiply(w, alpha, out=w)
+    with np.errstate(divide="ignore"):
+        np.divide(1, w, out=t)
+    t += 1
+    t[w == 0] = 0
+
+
+def _gram(F, rank):
+    """FᵀF of the first ``rank`` columns, accumulated in float64 over row chunks
+    (single-threaded BLAS, as around every kernel)."""
+    G = np.zeros((rank, rank))
+    with single_threaded_blas():
+        for a in range(0, len(F), _GRAM_CHUNK):
+            B = F[a:a + _GRAM_CHUNK, :rank].astype(np.float64)
+            G += B.T @ B
+    return G
+
+
+def _run_kernel(indptr, indices, t, fixed, solved, lam, rank, sse, rsum, status, n_threads,
+                w, prior, solve):
+    kwargs = dict(weights=w, prior=prior)
+    if solve["solver"] == "cg":
+        kwargs.update(solver="cg", cg_steps=solve["cg_steps"])
+    with single_threaded_blas():
+        _als.half_step(indptr, indices, t, fixed, solved, 0.0, lam, False, rank, sse, rsum,
+                       status, n_threads, **kwargs)
+
+
+def _raise_on_failure(status, side):
+    bad = np.flatnonzero(status)
+    if bad.size:
+        k = int(bad[0])
+        raise np.linalg.LinAlgError(
+            f"the normal equations of {side[:-1]} {k} are not positive definite; "
+            "increase reg (or use dtype=np.float64)")
