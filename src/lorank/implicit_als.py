@@ -37,7 +37,9 @@ class ImplicitALS:
 
     with YᵀY formed once per half-step and the sum over u's own items by the same
     compiled half-step kernel as :class:`lorank.ALS` (per-entry weights
-    c − 1, targets c / (c − 1), YᵀY as a shared prior). ``solver="cholesky"``
+    c − 1, targets c / (c − 1), YᵀY as a shared prior; all divided by α, so
+    the weights of the linear form are the stored values themselves and the
+    fit holds one extra array of nnz targets). ``solver="cholesky"``
     solves it exactly; ``"cg"`` takes ``cg_steps`` conjugate-gradient steps
     from the previous factor (as implicit's ``use_cg``). Cost per iteration:
     O(|Ω| r² + (m + n) r³) exact, O(cg_steps·(|Ω| + (m + n) r)·r) with CG.
@@ -202,32 +204,34 @@ class ImplicitALS:
         m, n = ratings.shape
         self._conf = (self.confidence, alpha, eps)
 
-        # Per-entry weights w = c − 1 and targets t = c/(c − 1), for one view at a
-        # time (refilled each half-step: two nnz arrays instead of four).
-        w = np.empty(ratings.nnz, dtype)
-        t = np.empty(ratings.nnz, dtype)
-        _confidence_parts(ratings.csr.values, self._conf, w, t)
-        sum_t = float(t.sum(dtype=np.float64))
-        total_c = float(m) * n + float(w.sum(dtype=np.float64))
+        # The equations divided by α: with c − 1 = α·u (u = r, or log(1 + r/ε)),
+        # (YᵀY/α + Σ u y yᵀ + (λ/α) I) x = Σ u t y, t = c/(c − 1) = 1 + 1/(α u).
+        # The kernel's weights are then u itself, the stored values for the
+        # linear form (no copy), and one nnz array t serves both views in turn.
+        buffers = _Buffers(ratings, self._conf, dtype)
+        sum_t, sum_u = buffers.sums()
+        total_c = float(m) * n + alpha * sum_u
 
         rng = np.random.default_rng(self.random_state)
         X_ = _factor_storage(m, rank, dtype)
         Y_ = _factor_storage(n, rank, dtype)
         X_[:, :rank] = rng.random((m, rank)) * 0.01  # drawn in float64 for every dtype
         Y_[:, :rank] = rng.random((n, rank)) * 0.01
-        lam_u = np.full(m, reg)
-        lam_i = np.full(n, reg)
+        lam_u = np.full(m, reg / alpha)
+        lam_i = np.full(n, reg / alpha)
         solve = dict(solver=self.solver, cg_steps=cg_steps)
 
-        def half_step(view, fixed, solved, lam, prior, side):
-            _confidence_parts(view.values, self._conf, w, t)
+        def half_step(view, fixed, solved, lam, gram, side):
+            """Solve every row of ``solved``; returns Σ (c − 1)(t − s)² over the
+            view's entries at the new factors."""
+            u, t = buffers.fill(view)
             size = solved.shape[0]
             sse, rsum = np.empty(size), np.empty(size)
             status = np.empty(size, np.int32)
             _run_kernel(view.indptr, view.indices, t, fixed, solved, lam, rank, sse, rsum,
-                        status, n_threads, w, prior, solve)
+                        status, n_threads, u, gram / alpha, solve)
             _raise_on_failure(status, side)
-            return float(sse.sum())
+            return alpha * float(sse.sum())
 
         self.history_ = {"iteration": [], "loss": [], "seconds": []}
         self.n_iter_ = 0
@@ -242,8 +246,8 @@ class ImplicitALS:
                 XtX = _gram(X_, rank)
                 sse = half_step(ratings.csc, X_, Y_, lam_i, XtX, "items")
                 YtY = _gram(Y_, rank)
-                # Σ_all c (p − s)² = Σ_all s² + Σ_Ω [c (1 − s)² − s²], and per entry
-                # c (1 − s)² − s² = w (t − s)² − t: the kernel's sse minus Σ t.
+                        # Σ_all c (p − s)² = Σ_all s² + Σ_Ω [c (1 − s)² − s²], and per entry
+                # c (1 − s)² − s² = (c − 1)(t − s)² − t: the kernel's sse minus Σ t.
                 loss = (float(np.sum(XtX * YtY)) + sse - sum_t
                         + reg * (np.trace(XtX) + np.trace(YtY))) / total_c
                 self._set_learned(X_, Y_, rank, YtY)
@@ -391,19 +395,19 @@ class ImplicitALS:
         np.cumsum([len(c) for c in idx], out=indptr[1:])
         indices = np.concatenate(idx) if k else np.empty(0, np.int32)
         values = np.concatenate(vv) if k else np.empty(0, dtype)
-        w, t = np.empty(len(values), dtype), np.empty(len(values), dtype)
-        _confidence_parts(values, conf, w, t)
+        u, t = _weights_targets(values, conf, dtype)
         fixed = _factor_storage(len(fixed_f), rank, dtype)
         fixed[:, :rank] = fixed_f
         solved = _factor_storage(k, rank, dtype)
         if side == "users" and getattr(self, "_item_gram", None) is not None:
-            prior = self._item_gram
+            gram = self._item_gram
         else:
-            prior = _gram(fixed, rank)
+            gram = _gram(fixed, rank)
+        alpha = conf[1]
         sse, rsum, status = np.empty(k), np.empty(k), np.empty(k, np.int32)
-        _run_kernel(indptr, indices, t, fixed, solved, np.full(k, float(self.reg)), rank,
-                    sse, rsum, status, effective_n_threads(self.n_threads), w, prior,
-                    dict(solver="cholesky", cg_steps=1))
+        _run_kernel(indptr, indices, t, fixed, solved, np.full(k, float(self.reg) / alpha),
+                    rank, sse, rsum, status, effective_n_threads(self.n_threads), u,
+                    gram / alpha, dict(solver="cholesky", cg_steps=1))
         _raise_on_failure(status, side)
         return solved[:, :rank].copy()
 
@@ -422,20 +426,44 @@ def _check_counts(values):
             "ImplicitALS takes counts or confidences >= 0 (a 0 is the same as missing)")
 
 
-def _confidence_parts(values, conf, w, t):
-    """w = c − 1 and t = c / (c − 1) = 1 + 1/w into ``w``, ``t``; where the value is
-    0 (c = 1, same as missing) both are 0 and the entry adds nothing."""
+def _weights_targets(values, conf, dtype, u=None, t=None):
+    """(u, t): the kernel's weights u (c − 1 = α u) and targets t = 1 + 1/(α u),
+    both 0 where the value is 0 (c = 1, the same as missing: the entry adds
+    nothing). For the linear form u is ``values`` itself when it has ``dtype``."""
     form, alpha, eps = conf
+    values = np.asarray(values)
     if form == "linear":
-        np.multiply(values, alpha, out=w)
+        u = values if values.dtype == dtype else values.astype(dtype)
     else:
-        np.divide(values, eps, out=w)
-        np.log1p(w, out=w)
-        np.multiply(w, alpha, out=w)
+        u = np.empty(len(values), dtype) if u is None else u
+        np.divide(values, eps, out=u)
+        np.log1p(u, out=u)
+    t = np.empty(len(values), dtype) if t is None else t
     with np.errstate(divide="ignore"):
-        np.divide(1, w, out=t)
+        np.multiply(u, alpha, out=t)
+        np.divide(1, t, out=t)
     t += 1
-    t[w == 0] = 0
+    if len(u) and not u.min() > 0:
+        t[u == 0] = 0
+    return u, t
+
+
+class _Buffers:
+    """One nnz buffer for t (and one for u in the log form), refilled for the
+    view (CSR or CSC) each half-step solves."""
+
+    def __init__(self, ratings, conf, dtype):
+        self.conf, self.dtype = conf, dtype
+        self.t = np.empty(ratings.nnz, dtype)
+        self.u = np.empty(ratings.nnz, dtype) if conf[0] == "log" else None
+        self.csr = ratings.csr
+
+    def fill(self, view):
+        return _weights_targets(view.values, self.conf, self.dtype, self.u, self.t)
+
+    def sums(self):
+        u, t = self.fill(self.csr)
+        return float(t.sum(dtype=np.float64)), float(u.sum(dtype=np.float64))
 
 
 def _gram(F, rank):
@@ -450,8 +478,8 @@ def _gram(F, rank):
 
 
 def _run_kernel(indptr, indices, t, fixed, solved, lam, rank, sse, rsum, status, n_threads,
-                w, prior, solve):
-    kwargs = dict(weights=w, prior=prior)
+                u, prior, solve):
+    kwargs = dict(weights=u, prior=prior)
     if solve["solver"] == "cg":
         kwargs.update(solver="cg", cg_steps=solve["cg_steps"])
     with single_threaded_blas():
