@@ -257,3 +257,19 @@ def test_recovers_most_of_what_the_true_preferences_gain_over_popularity():
         pop, best = out["pop"][metric], out["truth"][metric]
         assert best > 1.2 * pop  # the data has structure beyond popularity
         assert out["als"][metric] > pop + 0.4 * (best - pop), metric
+
+
+def test_readme_example_runs_and_beats_popularity(capsys):
+    import re
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    if not readme.exists():
+        pytest.skip("README.md not found next to tests/")
+    text = readme.read_text(encoding="utf-8")
+    block = re.search(r"## Implicit feedback.*?```py\n(.*?)```", text, re.S).group(1)
+    exec(compile(block, str(readme), "exec"), {"__name__": "readme"})
+    lines = capsys.readouterr().out.splitlines()
+    als, pop = (line.split() for line in lines)
+    assert als[0] == "ImplicitALS" and pop[0] == "Popularity"
+    assert float(als[1]) > float(pop[1]) and float(als[2]) > float(pop[2])

@@ -187,7 +187,9 @@ class ImplicitALS:
             convention since 0.5): entry (u, i) is how much user u interacted
             with item i. Every stored entry of a sparse matrix is an
             observation; its value is the confidence's r (see the class
-            docstring).
+            docstring). A scipy matrix is copied into a ``Ratings``; for a
+            large CSR, ``Ratings.from_csr(S.indptr, S.indices, S.data, S.shape)``
+            keeps its arrays without a copy.
         validation : ignored, default=None
             Accepted for the estimator protocol; score held-out interactions
             with :func:`lorank.metrics.ranking_metrics`.
@@ -264,7 +266,7 @@ class ImplicitALS:
                     break
                 previous = loss
         except KeyboardInterrupt:
-            if self.n_iter_ == 0:
+            if self.n_iter_ == 0 or not hasattr(self, "factors_"):
                 self._set_learned(X_, Y_, rank, None)
             warnings.warn(
                 f"ImplicitALS interrupted after {self.n_iter_} complete iterations; "
@@ -279,6 +281,9 @@ class ImplicitALS:
             raise FloatingPointError(
                 "ImplicitALS produced non-finite factors; lower alpha, raise reg or "
                 "use dtype=np.float64")
+        # Copies (the next half-steps update X_ and Y_ in place; Ctrl-C keeps the
+        # last complete iteration), made after dropping the previous ones.
+        self.__dict__.pop("factors_", None)
         self.factors_ = LowRank(X_[:, :rank].copy(), Y_[:, :rank].copy())
         self._item_gram = YtY
 
