@@ -273,3 +273,24 @@ def test_readme_example_runs_and_beats_popularity(capsys):
     als, pop = (line.split() for line in lines)
     assert als[0] == "ImplicitALS" and pop[0] == "Popularity"
     assert float(als[1]) > float(pop[1]) and float(als[2]) > float(pop[2])
+
+
+def test_scikit_learn_clone_and_params():
+    sklearn_base = pytest.importorskip("sklearn.base")
+    model = ImplicitALS(7, alpha=3.0, confidence="log", random_state=2)
+    copy = sklearn_base.clone(model)
+    assert copy.get_params() == model.get_params() and copy is not model
+    assert copy.set_params(alpha=5.0).alpha == 5.0
+    with pytest.raises(ValueError, match="invalid parameter 'beta'"):
+        copy.set_params(beta=1)
+
+
+def test_recommend_new_user_excludes_their_items():
+    X = lorank.datasets.synthetic_implicit(300, 60, 3000, random_state=4)
+    rec = lorank.Recommender(ImplicitALS(4, max_iter=3, random_state=0)).fit(X)
+    items, scores = rec.recommend_new([1, 2, 5], [3.0, 1.0, 10.0], n=5)
+    assert len(items) == 5 and not {1, 2, 5} & set(items.tolist())
+    with pytest.raises(ValueError, match="negative value"):
+        rec.fold_in([1, 2], [1.0, -1.0])
+    with pytest.raises(KeyError):
+        rec.fold_in([1000], [1.0])
