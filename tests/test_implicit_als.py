@@ -294,3 +294,15 @@ def test_recommend_new_user_excludes_their_items():
         rec.fold_in([1, 2], [1.0, -1.0])
     with pytest.raises(KeyError):
         rec.fold_in([1000], [1.0])
+
+
+def test_blocks_of_targets_give_the_same_factors(monkeypatch):
+    import lorank.implicit_als as module
+
+    X = lorank.datasets.synthetic_implicit(500, 120, 5000, random_state=5)
+    a = ImplicitALS(6, max_iter=2, random_state=0).fit(X)
+    monkeypatch.setattr(module, "_ACCUMULATOR_BYTES", 7 * 64 * 37)  # 37 targets a call
+    b = ImplicitALS(6, max_iter=2, random_state=0).fit(X)
+    np.testing.assert_array_equal(a.factors_.left, b.factors_.left)
+    np.testing.assert_array_equal(a.factors_.right, b.factors_.right)
+    assert a.history_["loss"] == b.history_["loss"]

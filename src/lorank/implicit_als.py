@@ -17,6 +17,8 @@ __all__ = ["ImplicitALS"]
 
 # Rows of a factor converted to float64 at a time for its Gram matrix FᵀF.
 _GRAM_CHUNK = 8192
+# Bound on the exact half-step's per-target accumulators per kernel call.
+_ACCUMULATOR_BYTES = 16 << 20
 
 
 class ImplicitALS:
@@ -237,6 +239,7 @@ class ImplicitALS:
 
         self.history_ = {"iteration": [], "loss": [], "seconds": []}
         self.n_iter_ = 0
+        self.__dict__.pop("factors_", None)
         YtY = _gram(Y_, rank)
         previous = np.inf
         bar = tqdm(total=max_iter, desc="ImplicitALS", unit="it", disable=not self.progress,
@@ -248,11 +251,14 @@ class ImplicitALS:
                 XtX = _gram(X_, rank)
                 sse = half_step(ratings.csc, X_, Y_, lam_i, XtX, "items")
                 YtY = _gram(Y_, rank)
-                        # Σ_all c (p − s)² = Σ_all s² + Σ_Ω [c (1 − s)² − s²], and per entry
+                # Σ_all c (p − s)² = Σ_all s² + Σ_Ω [c (1 − s)² − s²], and per entry
                 # c (1 − s)² − s² = (c − 1)(t − s)² − t: the kernel's sse minus Σ t.
                 loss = (float(np.sum(XtX * YtY)) + sse - sum_t
                         + reg * (np.trace(XtX) + np.trace(YtY))) / total_c
-                self._set_learned(X_, Y_, rank, YtY)
+                if not np.isfinite(loss):  # a non-finite factor makes its Gram so
+                    raise FloatingPointError(
+                        "ImplicitALS produced non-finite factors; lower alpha, raise reg "
+                        "or use dtype=np.float64")
                 self.n_iter_ = it
                 h = self.history_
                 h["iteration"].append(it)
@@ -260,29 +266,30 @@ class ImplicitALS:
                 h["seconds"].append(time.perf_counter() - start)
                 bar.update()
                 bar.set_postfix(loss=f"{loss:.6g}")
-                if self.callback is not None and self.callback(self, it) is False:
-                    break
+                if self.callback is not None:
+                    self._set_learned(X_, Y_, rank, YtY)  # the callback sees the model
+                    if self.callback(self, it) is False:
+                        break
                 if tol > 0 and np.isfinite(previous) and previous - loss <= tol * abs(previous):
                     break
                 previous = loss
         except KeyboardInterrupt:
-            if self.n_iter_ == 0 or not hasattr(self, "factors_"):
-                self._set_learned(X_, Y_, rank, None)
+            # Raised between kernel calls, never inside one: X_ and Y_ hold the
+            # factors after the last finished half-step.
+            self._set_learned(X_, Y_, rank, None)
             warnings.warn(
                 f"ImplicitALS interrupted after {self.n_iter_} complete iterations; "
-                "keeping the last complete factors", RuntimeWarning, stacklevel=2)
+                "keeping the factors of the last finished half-step", RuntimeWarning,
+                stacklevel=2)
             raise
         finally:
             bar.close()
+        self._set_learned(X_, Y_, rank, YtY)
         return self
 
     def _set_learned(self, X_, Y_, rank, YtY):
-        if not (np.isfinite(X_).all() and np.isfinite(Y_).all()):
-            raise FloatingPointError(
-                "ImplicitALS produced non-finite factors; lower alpha, raise reg or "
-                "use dtype=np.float64")
-        # Copies (the next half-steps update X_ and Y_ in place; Ctrl-C keeps the
-        # last complete iteration), made after dropping the previous ones.
+        # Copies of the first rank columns, the previous ones dropped first (X_ and
+        # Y_ are updated in place by the next half-steps).
         self.__dict__.pop("factors_", None)
         self.factors_ = LowRank(X_[:, :rank].copy(), Y_[:, :rank].copy())
         self._item_gram = YtY
@@ -484,12 +491,24 @@ def _gram(F, rank):
 
 def _run_kernel(indptr, indices, t, fixed, solved, lam, rank, sse, rsum, status, n_threads,
                 u, prior, solve):
-    kwargs = dict(weights=u, prior=prior)
+    """The half-step over all rows of ``solved``. The exact solver is called on
+    blocks of targets whose accumulators (the kernel keeps a Gram per target
+    when it streams a large fixed factor in tiles) stay under _ACCUMULATOR_BYTES;
+    each target's result does not depend on the blocks."""
+    kwargs = dict(prior=prior)
     if solve["solver"] == "cg":
         kwargs.update(solver="cg", cg_steps=solve["cg_steps"])
+    n = solved.shape[0]
+    per_target = (rank + 1) * solved.shape[1] * solved.itemsize
+    block = n if solve["solver"] == "cg" else max(1, _ACCUMULATOR_BYTES // per_target)
     with single_threaded_blas():
-        _als.half_step(indptr, indices, t, fixed, solved, 0.0, lam, False, rank, sse, rsum,
-                       status, n_threads, **kwargs)
+        for j0 in range(0, max(n, 1), block):
+            j1 = min(n, j0 + block)
+            p0, p1 = int(indptr[j0]), int(indptr[j1])
+            ptr = indptr[j0:j1 + 1] - p0 if (j0, j1) != (0, n) else indptr
+            _als.half_step(ptr, indices[p0:p1], t[p0:p1], fixed, solved[j0:j1], 0.0,
+                           lam[j0:j1], False, rank, sse[j0:j1], rsum[j0:j1], status[j0:j1],
+                           n_threads, weights=u[p0:p1], **kwargs)
 
 
 def _raise_on_failure(status, side):
