@@ -306,3 +306,33 @@ def test_blocks_of_targets_give_the_same_factors(monkeypatch):
     np.testing.assert_array_equal(a.factors_.left, b.factors_.left)
     np.testing.assert_array_equal(a.factors_.right, b.factors_.right)
     assert a.history_["loss"] == b.history_["loss"]
+
+
+def test_cg_with_enough_steps_reaches_the_exact_solution():
+    X = lorank.datasets.synthetic_implicit(300, 100, 3000, random_state=6)
+    kw = dict(max_iter=4, random_state=0, dtype=np.float64)
+    exact = ImplicitALS(5, **kw).fit(X)
+    cg = ImplicitALS(5, solver="cg", cg_steps=12, **kw).fit(X)
+    np.testing.assert_allclose(cg.factors_.left, exact.factors_.left, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(cg.history_["loss"], exact.history_["loss"], rtol=1e-8)
+
+
+def test_cg_loss_never_increases_and_improves_with_steps():
+    X = lorank.datasets.synthetic_implicit(400, 120, 5000, random_state=7)
+    losses = {}
+    for steps in (1, 3):
+        model = ImplicitALS(8, solver="cg", cg_steps=steps, max_iter=5, random_state=0,
+                            dtype=np.float64).fit(X)
+        loss = np.array(model.history_["loss"])
+        assert (np.diff(loss) <= 1e-12 * loss[0]).all()  # warm-started CG only descends
+        losses[steps] = loss[-1]
+    exact = ImplicitALS(8, max_iter=5, random_state=0, dtype=np.float64).fit(X)
+    assert exact.history_["loss"][-1] <= losses[3] < losses[1]
+
+
+def test_cg_does_not_depend_on_the_thread_count():
+    X = lorank.datasets.synthetic_implicit(400, 150, 6000, random_state=2)
+    a = ImplicitALS(8, solver="cg", max_iter=3, random_state=1, n_threads=1).fit(X)
+    b = ImplicitALS(8, solver="cg", max_iter=3, random_state=1, n_threads=2).fit(X)
+    np.testing.assert_array_equal(a.factors_.left, b.factors_.left)
+    np.testing.assert_array_equal(a.factors_.right, b.factors_.right)

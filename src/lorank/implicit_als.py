@@ -43,7 +43,9 @@ class ImplicitALS:
     the weights of the linear form are the stored values themselves and the
     fit holds one extra array of nnz targets). ``solver="cholesky"``
     solves it exactly; ``"cg"`` takes ``cg_steps`` conjugate-gradient steps
-    from the previous factor (as implicit's ``use_cg``). Cost per iteration:
+    from the previous factor (as implicit's ``use_cg``), preconditioned by the
+    shared part YᵀY + λI (a change of basis done once per half-step): the same
+    cost per step as plain CG, a lower loss after the same steps. Cost per iteration:
     O(|Ω| r² + (m + n) r³) exact, O(cg_steps·(|Ω| + (m + n) r)·r) with CG.
 
     **The values are confidences, not ratings.** Any nonnegative numbers are
@@ -232,8 +234,12 @@ class ImplicitALS:
             size = solved.shape[0]
             sse, rsum = np.empty(size), np.empty(size)
             status = np.empty(size, np.int32)
-            _run_kernel(view.indptr, view.indices, t, fixed, solved, lam, rank, sse, rsum,
-                        status, n_threads, u, gram / alpha, solve)
+            if self.solver == "cg":
+                _preconditioned_cg(view, t, u, fixed, solved, gram, alpha, reg, rank, sse,
+                                   rsum, status, n_threads, solve)
+            else:
+                _run_kernel(view.indptr, view.indices, t, fixed, solved, lam, rank, sse,
+                            rsum, status, n_threads, u, gram / alpha, solve)
             _raise_on_failure(status, side)
             return alpha * float(sse.sum())
 
@@ -495,7 +501,7 @@ def _run_kernel(indptr, indices, t, fixed, solved, lam, rank, sse, rsum, status,
     blocks of targets whose accumulators (the kernel keeps a Gram per target
     when it streams a large fixed factor in tiles) stay under _ACCUMULATOR_BYTES;
     each target's result does not depend on the blocks."""
-    kwargs = dict(prior=prior)
+    kwargs = dict(prior=prior) if prior is not None else {}
     if solve["solver"] == "cg":
         kwargs.update(solver="cg", cg_steps=solve["cg_steps"])
     n = solved.shape[0]
@@ -509,6 +515,44 @@ def _run_kernel(indptr, indices, t, fixed, solved, lam, rank, sse, rsum, status,
             _als.half_step(ptr, indices[p0:p1], t[p0:p1], fixed, solved[j0:j1], 0.0,
                            lam[j0:j1], False, rank, sse[j0:j1], rsum[j0:j1], status[j0:j1],
                            n_threads, weights=u[p0:p1], **kwargs)
+
+
+def _preconditioned_cg(view, t, u, fixed, solved, gram, alpha, reg, rank, sse, rsum, status,
+                       n_threads, solve):
+    """The CG half-step in the coordinates where the shared part of every
+    target's matrix is the identity.
+
+    With M = YᵀY/α + (λ/α) I = L Lᵀ, each target's (M + Σ u y yᵀ) x = Σ u t y
+    becomes (I + Σ u g gᵀ) z = Σ u t g for g = L⁻¹ y and x = L⁻ᵀ z: the kernel
+    runs with no prior (its O(r²) matvec per CG step disappears) and λ = 1, on
+    the fixed rows transformed in place (and restored after), from the warm start
+    z = Lᵀ x. The residuals gᵀz = yᵀx, so sse is unchanged. L preconditions CG:
+    the steps go further than on the original system.
+    """
+    M = gram / alpha + (reg / alpha) * np.eye(rank)
+    try:
+        L = np.linalg.cholesky(M)
+    except np.linalg.LinAlgError:
+        raise np.linalg.LinAlgError(
+            "the factors' Gram matrix is not positive definite; use reg > 0") from None
+    Linv = np.linalg.inv(L)  # lower triangular, rank x rank
+    _transform(fixed, Linv.T, rank)      # rows g = L⁻¹ y
+    _transform(solved, L, rank)          # warm start z = Lᵀ x
+    try:
+        _run_kernel(view.indptr, view.indices, t, fixed, solved, np.ones(solved.shape[0]),
+                    rank, sse, rsum, status, n_threads, u, None, solve)
+    finally:
+        _transform(solved, Linv, rank)   # x = L⁻ᵀ z
+        _transform(fixed, L.T, rank)     # y back (to rounding)
+
+
+def _transform(F, T, rank):
+    """F[:, :rank] ← F[:, :rank] @ T in place, in row blocks (single-threaded BLAS)."""
+    T = T.astype(F.dtype)
+    with single_threaded_blas():
+        for a in range(0, len(F), _GRAM_CHUNK):
+            B = F[a:a + _GRAM_CHUNK, :rank]
+            B[...] = B @ T
 
 
 def _raise_on_failure(status, side):
