@@ -488,3 +488,84 @@ def test_sampling_needs_the_cholesky_solver():
     args, kw = make_problem(np.float32, 4, True, "als")
     with pytest.raises(ValueError, match="sampling"):
         _bad(args, kw, solver="cg", sample_scale=1.0)
+
+
+# ------------------------------------------------------------------ ALS(solver="cg")
+
+
+def _numpy_objective(model, R, reg, alpha):
+    """ALS's documented objective at the model's point, in float64 numpy."""
+    rows, cols, values = R.coo()
+    A = model.factors_.left.astype(np.float64)
+    B = model.factors_.right.astype(np.float64)
+    u, c = model.row_bias_.astype(np.float64), model.col_bias_.astype(np.float64)
+    pred = model.mean_ + u[rows] + c[cols] + np.einsum("ij,ij->i", A[rows], B[cols])
+    res = values.astype(np.float64) - pred
+    lam_r = reg * R.row_counts.astype(np.float64) ** alpha
+    lam_c = reg * R.col_counts.astype(np.float64) ** alpha
+    pen = lam_r @ (np.sum(A * A, 1) + u * u) + lam_c @ (np.sum(B * B, 1) + c * c)
+    return 0.5 * (res @ res + pen)
+
+
+def _ratings(dtype, m=300, n=200, nnz=6000, seed=0):
+    from lorank import Ratings
+    rng = np.random.default_rng(seed)
+    cells = rng.choice(m * n, nnz, replace=False)
+    rows, cols = np.divmod(cells, n)
+    P, Q = rng.standard_normal((m, 4)), rng.standard_normal((n, 4))
+    values = 3 + np.einsum("ij,ij->i", P[rows], Q[cols]) + 0.3 * rng.standard_normal(nnz)
+    return Ratings(rows, cols, values.astype(dtype), shape=(m, n))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("steps", [1, 3])
+def test_als_cg_objective_never_increases_in_numpy(dtype, steps):
+    from lorank import ALS
+    R = _ratings(dtype)
+    seen = []
+    model = ALS(8, reg=0.5, solver="cg", cg_steps=steps, max_iter=8, tol=0, dtype=dtype,
+                n_threads=2, random_state=0,
+                callback=lambda mdl, it: seen.append(_numpy_objective(mdl, R, 0.5, 0.5)))
+    model.fit(R)
+    seen = np.array(seen)
+    assert (np.diff(seen) <= 1e-6 * seen[:-1]).all()
+    assert seen[-1] < 0.8 * seen[0]
+    np.testing.assert_allclose(model.history_["objective"], seen, rtol=1e-4)
+
+
+def test_als_cg_approaches_the_exact_fit():
+    from lorank import ALS
+    R = _ratings(np.float64)
+    exact = ALS(6, reg=0.5, max_iter=30, tol=0, dtype=np.float64, random_state=0).fit(R)
+    cg = ALS(6, reg=0.5, solver="cg", cg_steps=3, max_iter=30, tol=0, dtype=np.float64,
+             random_state=0).fit(R)
+    cg1 = ALS(6, reg=0.5, solver="cg", cg_steps=1, max_iter=30, tol=0, dtype=np.float64,
+              random_state=0).fit(R)
+    f_exact = exact.history_["objective"][-1]
+    f_cg, f_cg1 = cg.history_["objective"][-1], cg1.history_["objective"][-1]
+    assert f_exact <= f_cg <= f_cg1
+    assert f_cg <= 1.01 * f_exact  # 3 warm-started steps: close after 30 epochs
+
+
+def test_als_cg_independent_of_threads():
+    from lorank import ALS
+    R = _ratings(np.float32)
+    fits = [ALS(6, solver="cg", max_iter=3, tol=0, n_threads=t, random_state=0).fit(R)
+            for t in (1, 2, 3)]
+    for other in fits[1:]:
+        np.testing.assert_array_equal(other.factors_.left, fits[0].factors_.left)
+        np.testing.assert_array_equal(other.factors_.right, fits[0].factors_.right)
+        np.testing.assert_array_equal(other.row_bias_, fits[0].row_bias_)
+        np.testing.assert_array_equal(other.col_bias_, fits[0].col_bias_)
+        assert other.mean_ == fits[0].mean_
+
+
+@pytest.mark.parametrize("params, error, message", [
+    ({"solver": "lu"}, ValueError, "solver must be"),
+    ({"solver": "cg", "cg_steps": 0}, ValueError, "cg_steps must be >= 1"),
+    ({"solver": "cg", "cg_steps": 1.5}, TypeError, "cg_steps must be an integer"),
+])
+def test_als_rejects_bad_solver_parameters(params, error, message):
+    from lorank import ALS
+    with pytest.raises(error, match=message):
+        ALS(4, **params).fit(_ratings(np.float32))
