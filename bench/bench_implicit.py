@@ -92,16 +92,17 @@ def lastfm(size):
     return R
 
 
-class _Factors:
+def _factors(X, Y):
     """implicit's factors in lorank's fitted protocol, for the shared top-k code."""
+    from lorank import LowRank
+    from lorank._estimator import CompletionModel
 
-    def __init__(self, X, Y):
-        from lorank import LowRank
+    class Factors(CompletionModel):
+        biases = False
 
-        self.factors_ = LowRank(np.ascontiguousarray(X), np.ascontiguousarray(Y))
-
-    def to_lowrank(self):
-        return self.factors_
+    model = Factors()
+    model.factors_ = LowRank(np.ascontiguousarray(X), np.ascontiguousarray(Y))
+    return model
 
 
 def _implicit_model(factors, iters, threads, use_cg, seed=0):
@@ -199,6 +200,8 @@ def quality(threads):
     for seed in range(SEEDS):
         train, test = R.split(0.2, random_state=seed, by="row")
         S = train.to_scipy("csr")
+        train = lorank.Ratings.from_sparse(S)  # positions: the models are fitted on S
+        test = lorank.Ratings.from_sparse(test.to_scipy("csr"))
         models = {
             "lorank ImplicitALS(64, alpha=%g, reg=%g)" % (ALPHA, REG):
                 lambda: lorank.ImplicitALS(64, alpha=ALPHA, reg=REG, n_threads=threads,
@@ -227,7 +230,7 @@ def quality(threads):
 def _fit_implicit(train, seed, threads):
     model = _implicit_model(64, 15, threads, True, seed)
     model.fit(_confidence_csr(train), show_progress=False)
-    return _Factors(model.user_factors, model.item_factors)
+    return _factors(model.user_factors, model.item_factors)
 
 
 _RSS_CHILD = r"""

@@ -8,6 +8,7 @@ import scipy.sparse as sp
 
 import lorank
 from lorank import ImplicitALS
+from lorank._estimator import CompletionModel
 
 
 def dense_confidence(C, alpha, form="linear", eps=1.0):
@@ -230,12 +231,14 @@ def test_callback_stops_and_interrupt_keeps_the_last_iteration():
     assert model.n_iter_ == 2 and len(model.history_["loss"]) == 2
 
 
-class _Truth:
-    def __init__(self, factors):
-        self.factors_ = factors
+class _Truth(CompletionModel):
+    """Scores from known factors, in the fitted-model protocol."""
 
-    def to_lowrank(self):
-        return self.factors_
+    biases = False
+
+    def __init__(self, factors=None):
+        self.factors = factors
+        self.factors_ = factors
 
 
 def test_recovers_most_of_what_the_true_preferences_gain_over_popularity():
@@ -267,7 +270,7 @@ def test_readme_example_runs_and_beats_popularity(capsys):
     if not readme.exists():
         pytest.skip("README.md not found next to tests/")
     text = readme.read_text(encoding="utf-8")
-    block = re.search(r"## Implicit feedback.*?```py\n(.*?)```", text, re.S).group(1)
+    block = re.search(r"## Implicit feedback.*?```python3\n(.*?)```", text, re.S).group(1)
     exec(compile(block, str(readme), "exec"), {"__name__": "readme"})
     lines = capsys.readouterr().out.splitlines()
     als, pop = (line.split() for line in lines)

@@ -1,15 +1,11 @@
 """Confidence-weighted ALS for implicit feedback (Hu, Koren & Volinsky 2008)."""
 
-import time
-import warnings
-
 import numpy as np
-from tqdm.auto import tqdm
 
 from . import _als
-from ._estimator import register, training_data
+from ._estimator import (CompletionModel, check_bool, check_callback, check_choice, check_int,
+                         check_n_threads, check_random_state, check_rank, check_real, register)
 from ._threads import effective_n_threads, single_threaded_blas
-from ._validation import as_float_dtype, check_int, check_rank, check_real
 from .als import _factor_storage
 from .lowrank import LowRank
 
@@ -21,7 +17,7 @@ _GRAM_CHUNK = 8192
 _ACCUMULATOR_BYTES = 16 << 20
 
 
-class ImplicitALS:
+class ImplicitALS(CompletionModel):
     """Matrix factorization for implicit feedback (plays, clicks, purchases).
 
     The model of Hu, Koren & Volinsky, "Collaborative Filtering for Implicit
@@ -132,44 +128,26 @@ class ImplicitALS:
         self.progress = progress
         self.callback = callback
 
-    # ------------------------------------------------------------ parameters
-
-    def get_params(self, deep=True):
-        from ._estimator import get_params
-
-        return get_params(self)
-
-    def set_params(self, **params):
-        valid = self.get_params()
-        for k, v in params.items():
-            if k not in valid:
-                raise ValueError(f"invalid parameter {k!r} for ImplicitALS "
-                                 f"(valid: {', '.join(sorted(valid))})")
-            setattr(self, k, v)
-        return self
+    biases = False  # scores are x_uᵀ y_i: no mean or biases
+    _explicit = False  # 0/1 and count data are what it is for
 
     def _check_params(self, ratings):
         rank = check_rank(self.rank, ratings.shape)
         alpha = check_real(self.alpha, "alpha")
-        if not (np.isfinite(alpha) and alpha > 0):
+        if not alpha > 0:
             raise ValueError(f"alpha must be a finite number > 0, got {alpha!r}")
-        reg = check_real(self.reg, "reg")
-        if not (np.isfinite(reg) and reg >= 0):
-            raise ValueError(f"reg must be a finite number >= 0, got {reg!r}")
-        if self.confidence not in ("linear", "log"):
-            raise ValueError(f'confidence must be "linear" or "log", got {self.confidence!r}')
+        reg = check_real(self.reg, "reg", minimum=0)
+        check_choice(self.confidence, "confidence", ("linear", "log"))
         eps = check_real(self.epsilon, "epsilon")
-        if not (np.isfinite(eps) and eps > 0):
+        if not eps > 0:
             raise ValueError(f"epsilon must be a finite number > 0, got {eps!r}")
-        if self.solver not in ("cholesky", "cg"):
-            raise ValueError(f'solver must be "cholesky" or "cg", got {self.solver!r}')
+        check_choice(self.solver, "solver", ("cholesky", "cg"))
         cg_steps = check_int(self.cg_steps, "cg_steps", minimum=1)
         max_iter = check_int(self.max_iter, "max_iter", minimum=1)
-        tol = check_real(self.tol, "tol")
-        if not tol >= 0:
-            raise ValueError(f"tol must be a number >= 0, got {tol!r}")
-        if self.callback is not None and not callable(self.callback):
-            raise TypeError(f"callback must be callable, got {self.callback!r}")
+        tol = check_real(self.tol, "tol", minimum=0)
+        check_callback(self.callback)
+        check_random_state(self.random_state)
+        check_bool(self.progress, "progress")
         widest = _als.MAX_ROW_BYTES // ratings.dtype.itemsize
         if rank > widest:
             raise ValueError(f"rank={rank} is too large: ImplicitALS supports rank <= "
@@ -177,36 +155,42 @@ class ImplicitALS:
         if ratings.csr.indices.dtype != np.int32 or ratings.csc.indices.dtype != np.int32:
             raise ValueError(f"ImplicitALS supports up to 2**31 - 1 users and items, "
                              f"got shape {ratings.shape}")
-        return rank, float(alpha), float(reg), float(eps), cg_steps, max_iter, float(tol)
+        return (rank, float(alpha), float(reg), float(eps), cg_steps, max_iter, float(tol),
+                check_n_threads(self.n_threads))
 
     # ------------------------------------------------------------ fitting
 
-    def fit(self, X, validation=None):
+    def fit(self, X, validation=None, *, columns=None):
         """Fit the factors to the interactions in ``X``.
 
         Parameters
         ----------
-        X : Ratings, scipy.sparse matrix, or ndarray with NaN for missing
+        X : Ratings, scipy.sparse matrix, ndarray with NaN for missing, or DataFrame
             **Rows are users, columns items** (implicit's ``user_items``
             convention since 0.5): entry (u, i) is how much user u interacted
             with item i. Every stored entry of a sparse matrix is an
             observation; its value is the confidence's r (see the class
-            docstring). A scipy matrix is copied into a ``Ratings``; for a
-            large CSR, ``Ratings.from_csr(S.indptr, S.indices, S.data, S.shape)``
-            keeps its arrays without a copy.
+            docstring). A DataFrame holds one (user, item, count) per row
+            (``columns=`` names them). A scipy matrix is copied into a
+            ``Ratings``; for a large CSR,
+            ``Ratings.from_csr(S.indptr, S.indices, S.data, S.shape)`` keeps its
+            arrays without a copy.
         validation : ignored, default=None
             Accepted for the estimator protocol; score held-out interactions
             with :func:`lorank.metrics.ranking_metrics`.
+        columns : (str, str, str), default=None
+            The user, item and count columns of a DataFrame.
 
         Returns
         -------
         self
         """
-        dtype = as_float_dtype(self.dtype)
-        ratings, _ = training_data(X, None, dtype)
-        rank, alpha, reg, eps, cg_steps, max_iter, tol = self._check_params(ratings)
+        return super().fit(X, validation, columns=columns)
+
+    def _fit(self, ratings, valid):
+        dtype = ratings.dtype.type
+        rank, alpha, reg, eps, cg_steps, max_iter, tol, n_threads = self._check_params(ratings)
         _check_counts(ratings.csr.values)
-        n_threads = effective_n_threads(self.n_threads)
         m, n = ratings.shape
         self._conf = (self.confidence, alpha, eps)
 
@@ -243,16 +227,14 @@ class ImplicitALS:
             _raise_on_failure(status, side)
             return alpha * float(sse.sum())
 
-        self.history_ = {"iteration": [], "loss": [], "seconds": []}
-        self.n_iter_ = 0
-        self.__dict__.pop("factors_", None)
         YtY = _gram(Y_, rank)
         previous = np.inf
-        bar = tqdm(total=max_iter, desc="ImplicitALS", unit="it", disable=not self.progress,
-                   leave=False)
-        try:
+        # Ctrl-C is raised between kernel calls, never inside one: X_ and Y_ then
+        # hold the factors after the last finished half-step.
+        with self._iterations(max_iter, ("loss",), desc="ImplicitALS",
+                              on_interrupt=lambda: self._set_learned(X_, Y_, rank, None),
+                              what="factors (of the last finished half-step)") as run:
             for it in range(1, max_iter + 1):
-                start = time.perf_counter()
                 half_step(ratings.csr, Y_, X_, lam_u, YtY, "users")
                 XtX = _gram(X_, rank)
                 sse = half_step(ratings.csc, X_, Y_, lam_i, XtX, "items")
@@ -265,31 +247,13 @@ class ImplicitALS:
                     raise FloatingPointError(
                         "ImplicitALS produced non-finite factors; lower alpha, raise reg "
                         "or use dtype=np.float64")
-                self.n_iter_ = it
-                h = self.history_
-                h["iteration"].append(it)
-                h["loss"].append(float(loss))
-                h["seconds"].append(time.perf_counter() - start)
-                bar.update()
-                bar.set_postfix(loss=f"{loss:.6g}")
                 if self.callback is not None:
                     self._set_learned(X_, Y_, rank, YtY)  # the callback sees the model
-                    if self.callback(self, it) is False:
-                        break
+                if not run.record(it, loss=loss):
+                    break
                 if tol > 0 and np.isfinite(previous) and previous - loss <= tol * abs(previous):
                     break
                 previous = loss
-        except KeyboardInterrupt:
-            # Raised between kernel calls, never inside one: X_ and Y_ hold the
-            # factors after the last finished half-step.
-            self._set_learned(X_, Y_, rank, None)
-            warnings.warn(
-                f"ImplicitALS interrupted after {self.n_iter_} complete iterations; "
-                "keeping the factors of the last finished half-step", RuntimeWarning,
-                stacklevel=2)
-            raise
-        finally:
-            bar.close()
         self._set_learned(X_, Y_, rank, YtY)
         return self
 
@@ -298,23 +262,19 @@ class ImplicitALS:
         # Y_ are updated in place by the next half-steps).
         self.__dict__.pop("factors_", None)
         self.factors_ = LowRank(X_[:, :rank].copy(), Y_[:, :rank].copy())
+        self.row_bias_ = self.col_bias_ = None
+        self.mean_ = 0.0
         self._item_gram = YtY
+        self._lowrank = None
 
     # ------------------------------------------------------------ fitted protocol
 
-    def _check_fitted(self):
-        if not hasattr(self, "factors_"):
-            raise AttributeError("this ImplicitALS model is not fitted yet; call fit first")
-
     def to_lowrank(self):
-        """The score matrix X Yᵀ as a :class:`lorank.LowRank` (no copy)."""
+        """The score matrix X Yᵀ as a :class:`lorank.LowRank` (the fitted factors,
+        no copy): ``predict(users, items)`` (by label) and
+        ``predict_positions(rows, cols)`` are its entries."""
         self._check_fitted()
         return self.factors_
-
-    def predict(self, rows, cols):
-        """Scores x_uᵀ y_i at positions ``(rows[t], cols[t])``."""
-        self._check_fitted()
-        return self.factors_.entries(rows, cols, n_threads=self.n_threads)
 
     def recalculate_user(self, cols, values):
         """The factor of a user (new, or with changed interactions) who interacted
@@ -380,10 +340,28 @@ class ImplicitALS:
         else:
             F = F.copy()
         F[targets] = solved
+        if size > len(self._label_index(0 if side == "users" else 1).labels):
+            self._grow_labels(0 if side == "users" else 1, size)
         self.factors_ = LowRank(F, Rt) if side == "users" else LowRank(L, F)
+        self._lowrank = None
         if side == "items":
             self._item_gram = None
         return self
+
+    def _grow_labels(self, axis, size):
+        """Positions past the fitted users (items) of an unlabelled model: the
+        label index grows with them (a labelled model refuses)."""
+        from ._labels import LabelIndex
+
+        index = self._label_index(axis)
+        side = ("user", "item")[axis]
+        if index.labelled:
+            raise ValueError(
+                f"this model's {side}s have labels: a new {side} has no label here; "
+                f"fold it in with Recommender.fold_in (or recalculate_{side})")
+        labels = list(self.labels_)
+        labels[axis] = LabelIndex(None, size, name=side)
+        self.labels_ = tuple(labels)
 
     def _solve_rows(self, side, targets, cols, vals):
         """Solve the rows given as lists of (other-side positions, values) against

@@ -2,14 +2,13 @@
 
 import numpy as np
 
-from ._estimator import register, training_data
-from ._validation import as_float_dtype
+from ._estimator import CompletionModel, check_choice, register
 from .lowrank import LowRank
 
 __all__ = ["Popularity"]
 
 
-class Popularity:
+class Popularity(CompletionModel):
     """Scores every item by its popularity in the training data, the same for all users.
 
     The baseline a recommender must beat: ``Recommender(Popularity())`` ranks a
@@ -45,53 +44,41 @@ class Popularity:
         self.by = by
         self.dtype = dtype
 
-    def fit(self, X, validation=None):
-        """Count the items' observations in ``X`` (users x items; a Ratings,
-        a scipy.sparse matrix, or a dense array with NaN for missing).
+    biases = False
+    _explicit = False
+
+    def fit(self, X, validation=None, *, columns=None):
+        """Score the items by their observations in ``X`` (users x items: a
+        Ratings, a scipy.sparse matrix, a dense array with NaN for missing, or a
+        DataFrame with ``columns=(user, item, value)``).
 
         Returns
         -------
         self
         """
-        if self.by not in ("count", "sum"):
-            raise ValueError(f'by must be "count" or "sum", got {self.by!r}')
-        dtype = as_float_dtype(self.dtype)
-        ratings, _ = training_data(X, validation, dtype)
+        return super().fit(X, validation, columns=columns)
+
+    def _fit(self, ratings, valid):
+        check_choice(self.by, "by", ("count", "sum"))
         if self.by == "count":
             pop = ratings.col_counts.astype(np.float64)
         else:
             rows, cols, values = ratings.coo()
             pop = np.bincount(cols, weights=values.astype(np.float64),
                               minlength=ratings.shape[1])
-        self._set(pop.astype(dtype), ratings.shape[0])
+        self._set(pop.astype(ratings.dtype), ratings.shape[0])
         return self
 
     def _set(self, pop, n_users):
         self.popularity_ = pop
         self.factors_ = LowRank(np.ones((n_users, 1), pop.dtype), pop[:, None].copy())
+        self.row_bias_ = self.col_bias_ = None
+        self.mean_ = 0.0
+        self._lowrank = None
 
-    def to_lowrank(self):
-        """The score matrix ``1 · popularityᵀ`` as a rank-1 LowRank."""
-        if not hasattr(self, "factors_"):
-            raise AttributeError("this Popularity model is not fitted yet; call fit first")
-        return self.factors_
-
-    def predict(self, rows, cols):
-        """The items' popularity at ``(rows[t], cols[t])`` (positions)."""
-        return self.to_lowrank().entries(rows, cols)
-
-    def get_params(self, deep=True):
-        return {"by": self.by, "dtype": self.dtype}
-
-    def set_params(self, **params):
-        for k, v in params.items():
-            if k not in ("by", "dtype"):
-                raise ValueError(f"invalid parameter {k!r} for Popularity")
-            setattr(self, k, v)
-        return self
-
-    def __repr__(self):
-        return f"Popularity(by={self.by!r})" if self.by != "count" else "Popularity()"
+    def fold_in_positions(self, cols, values):
+        """``Recommender.fold_in``'s hook: every user's factor is 1."""
+        return np.ones(1, self.factors_.dtype), 0.0
 
 
 def _from_arrays(cls, arrays, header, source="file"):
