@@ -49,7 +49,8 @@ NOTES = (
     "splits of ML-100K positives (rating >= 4). rss rows: peak RSS increase of a "
     "2-iteration fit over the process holding the CSR (lorank: Ratings.from_csr on "
     "its arrays, no copy; the CSC is built inside the measured region), vs budget = "
-    "2 x CSR bytes + factors. implicit starts from lorank's initial factors."
+    "2 x CSR bytes + factors. implicit starts from lorank's initial factors. lorank "
+    "cg = 3 CG steps preconditioned by YᵀY + λI (implicit: 3 plain CG steps)."
 )
 
 
