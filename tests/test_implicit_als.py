@@ -339,3 +339,17 @@ def test_cg_does_not_depend_on_the_thread_count():
     b = ImplicitALS(8, solver="cg", max_iter=3, random_state=1, n_threads=2).fit(X)
     np.testing.assert_array_equal(a.factors_.left, b.factors_.left)
     np.testing.assert_array_equal(a.factors_.right, b.factors_.right)
+
+
+def test_evaluate_chooses_ranking_metrics_for_implicit_models():
+    X = lorank.datasets.synthetic_implicit(400, 100, 6000, random_state=8)
+    table = lorank.evaluate(ImplicitALS(4, max_iter=3, random_state=0), X, folds=3)
+    d = table.to_dict()
+    assert set(d) == {"precision@10", "recall@10", "map@10", "ndcg@10", "auc@10",
+                      "fit_seconds"}
+    pop = lorank.evaluate(lorank.Popularity(), X, folds=3).to_dict()
+    assert set(pop) == set(d)
+    assert all(0 <= d[k]["mean"] <= 1 for k in d if k != "fit_seconds")
+    # Explicit models keep the rating metrics.
+    R, _ = lorank.datasets.synthetic(200, 50, 3000, rank=2, random_state=0)
+    assert "rmse" in lorank.evaluate(lorank.ALS(2, random_state=0), R, folds=2).to_dict()

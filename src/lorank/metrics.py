@@ -307,7 +307,12 @@ def coverage(top, n_items, k=None):
 
 # ---------------------------------------------------------------- evaluate
 
-_METRIC = re.compile(r"^(rmse|mae|precision|recall|ndcg|coverage)(?:@(\d+))?$")
+_METRIC = re.compile(
+    r"^(rmse|mae|precision|recall|ndcg|map|hit_rate|mrr|auc|coverage)(?:@(\d+))?$")
+# The defaults of evaluate: rating and ranking metrics for explicit ratings,
+# ranking metrics (every held-out interaction relevant) for implicit feedback.
+_EXPLICIT_METRICS = ("rmse", "mae", "precision@10", "ndcg@10")
+_IMPLICIT_METRICS = ("precision@10", "recall@10", "map@10", "ndcg@10", "auc@10")
 
 
 class EvaluationTable:
@@ -338,8 +343,7 @@ class EvaluationTable:
     __repr__ = __str__
 
 
-def evaluate(model, ratings, *, folds=5, metrics=("rmse", "mae", "precision@10", "ndcg@10"),
-             threshold=4.0, random_state=0):
+def evaluate(model, ratings, *, folds=5, metrics=None, threshold="auto", random_state=0):
     """k-fold cross-validation of a model (or a Recommender's model).
 
     Each fold fits a fresh copy of the model on the other folds (the same
@@ -355,8 +359,16 @@ def evaluate(model, ratings, *, folds=5, metrics=("rmse", "mae", "precision@10",
         Unfitted or fitted; it is copied, never refitted in place.
     ratings : Ratings or any input Ratings accepts
     folds : int, default=5
-    metrics : sequence of str, default=("rmse", "mae", "precision@10", "ndcg@10")
-    threshold : float, default=4.0
+    metrics : sequence of str, default=None
+        Any of rmse, mae, precision@k, recall@k, ndcg@k, map@k, hit_rate@k,
+        mrr@k, auc@k, coverage@k. ``None`` chooses by the model: for rating
+        models ("rmse", "mae", "precision@10", "ndcg@10"); for implicit-feedback
+        models (``ImplicitALS``, ``Popularity``) the ranking metrics
+        ("precision@10", "recall@10", "map@10", "ndcg@10", "auc@10").
+    threshold : float, None or "auto", default="auto"
+        Relevance of a held-out item (see :func:`ranking_metrics`); ``"auto"``:
+        4.0 for rating models, None (every held-out interaction) for
+        implicit-feedback models.
     random_state : int, default=0
         Seed of the fold assignment (``Ratings.kfold``).
 
@@ -374,17 +386,22 @@ def evaluate(model, ratings, *, folds=5, metrics=("rmse", "mae", "precision@10",
     """
     from .recommend import Recommender
 
+    if isinstance(model, Recommender):
+        model = model.model_ if hasattr(model, "model_") else model.model
+    explicit = getattr(model, "_explicit", True) if model is not None else True
+    if metrics is None:
+        metrics = _EXPLICIT_METRICS if explicit else _IMPLICIT_METRICS
+    if isinstance(threshold, str) and threshold == "auto":
+        threshold = 4.0 if explicit else None
     parsed = []
     for name in metrics:
         match = _METRIC.match(str(name))
         if match is None or (match.group(1) in ("rmse", "mae")) == bool(match.group(2)):
             raise ValueError(
                 f"unknown metric {name!r}: use rmse, mae, or precision@k, recall@k, "
-                "ndcg@k, coverage@k"
+                "ndcg@k, map@k, hit_rate@k, mrr@k, auc@k, coverage@k"
             )
         parsed.append((str(name), match.group(1), int(match.group(2) or 0)))
-    if isinstance(model, Recommender):
-        model = model.model_ if hasattr(model, "model_") else model.model
     ratings = as_ratings(ratings, name="ratings")
     k_max = max([k for _, _, k in parsed] + [0])
     results = {name: [] for name, _, _ in parsed}
@@ -397,6 +414,7 @@ def evaluate(model, ratings, *, folds=5, metrics=("rmse", "mae", "precision@10",
         pred = rec.model_.predict_positions(rows, cols) if any(
             kind in ("rmse", "mae") for _, kind, _ in parsed) else None
         top = rec.recommend_all_positions(k_max)[0] if k_max else None
+        ranked = {}
         for name, kind, k in parsed:
             if kind == "rmse":
                 value = rmse(values, pred)
@@ -405,8 +423,9 @@ def evaluate(model, ratings, *, folds=5, metrics=("rmse", "mae", "precision@10",
             elif kind == "coverage":
                 value = coverage(top, ratings.shape[1], k)
             else:
-                fn = {"precision": precision_at_k, "recall": recall_at_k, "ndcg": ndcg_at_k}[kind]
-                value = fn(top, test, k, threshold=threshold)
+                if k not in ranked:  # one compiled pass gives every ranking metric
+                    ranked[k] = ranking_metrics(top, test, k, threshold=threshold, train=train)
+                value = ranked[k][kind]
             results[name].append(value)
     title = f"{folds}-fold cross-validation of {type(rec.model_).__name__} on {ratings!r}"
     return EvaluationTable(results, title)
