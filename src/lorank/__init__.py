@@ -12,7 +12,7 @@ Examples
 
 __version__ = "0.1.0"
 
-from . import datasets, io, metrics
+from . import datasets, io, metrics, model_selection
 from ._openmp import openmp_enabled
 from ._estimator import load
 from .als import ALS
@@ -40,6 +40,7 @@ __all__ = [
     "load",
     "LowRank",
     "metrics",
+    "model_selection",
     "numerical_rank",
     "openmp_enabled",
     "Popularity",
