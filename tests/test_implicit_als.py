@@ -270,7 +270,7 @@ def test_readme_example_runs_and_beats_popularity(capsys):
     if not readme.exists():
         pytest.skip("README.md not found next to tests/")
     text = readme.read_text(encoding="utf-8")
-    block = re.search(r"## Implicit feedback.*?```python3\n(.*?)```", text, re.S).group(1)
+    block = re.search(r"## Implicit feedback.*?```Python\n(.*?)```", text, re.S).group(1)
     exec(compile(block, str(readme), "exec"), {"__name__": "readme"})
     lines = capsys.readouterr().out.splitlines()
     als, pop = (line.split() for line in lines)

@@ -14,12 +14,13 @@ __version__ = "0.1.0"
 
 from . import datasets, io, metrics, model_selection
 from ._openmp import openmp_enabled
+from ._config import show_config
 from ._estimator import load
 from .als import ALS
 from .complete import complete
 from .implicit_als import ImplicitALS
 from .lowrank import LowRank, compress
-from .metrics import evaluate
+from .model_selection import evaluate
 from .popularity import Popularity
 from .ratings import Ratings
 from .recommend import Recommender
@@ -48,6 +49,7 @@ __all__ = [
     "Ratings",
     "Recommender",
     "soft_impute_path",
+    "show_config",
     "SoftImpute",
     "SparsePlusLowRank",
     "svd",

@@ -1,4 +1,5 @@
-"""Accuracy and ranking metrics, and k-fold cross-validation (``evaluate``).
+"""Accuracy and ranking metrics (leaf functions; ``evaluate`` is in
+:mod:`lorank.model_selection`).
 
 Ranking metrics take the top-k item indices of every user (as returned by
 ``Recommender.recommend_all``, -1 for padding) and the held-out ``Ratings``.
@@ -9,17 +10,13 @@ without one are left out (for them every list scores 0 and recall is undefined).
 """
 
 import numbers
-import re
-import time
 
 import numpy as np
 
-from . import _estimator
 from .ratings import as_ratings
 
 __all__ = ["rmse", "mae", "ranking_metrics", "precision_at_k", "recall_at_k", "ndcg_at_k",
-           "map_at_k", "hit_rate_at_k", "mrr", "auc_at_k", "coverage", "evaluate",
-           "EvaluationTable"]
+           "map_at_k", "hit_rate_at_k", "mrr", "auc_at_k", "coverage"]
 
 
 def _pair(y_true, y_pred):
@@ -305,127 +302,11 @@ def coverage(top, n_items, k=None):
     return int(np.count_nonzero(shown)) / n_items
 
 
-# ---------------------------------------------------------------- evaluate
+def __getattr__(name):
+    # evaluate and EvaluationTable live in lorank.model_selection; the old
+    # names keep working.
+    if name in ("evaluate", "EvaluationTable"):
+        from . import model_selection
 
-_METRIC = re.compile(
-    r"^(rmse|mae|precision|recall|ndcg|map|hit_rate|mrr|auc|coverage)(?:@(\d+))?$")
-# The defaults of evaluate: rating and ranking metrics for explicit ratings,
-# ranking metrics (every held-out interaction relevant) for implicit feedback.
-_EXPLICIT_METRICS = ("rmse", "mae", "precision@10", "ndcg@10")
-_IMPLICIT_METRICS = ("precision@10", "recall@10", "map@10", "ndcg@10", "auc@10")
-
-
-class EvaluationTable:
-    """Cross-validation results: one row per metric with mean, std and the
-    per-fold values. ``print(table)`` shows it; ``to_dict()`` returns
-    ``{metric: {"mean", "std", "folds"}}``."""
-
-    def __init__(self, folds, title=""):
-        self.folds = folds  # {metric: [value per fold]}
-        self.title = title
-
-    def to_dict(self):
-        return {name: {"mean": float(np.mean(v)), "std": float(np.std(v)),
-                       "folds": [float(x) for x in v]}
-                for name, v in self.folds.items()}
-
-    def __getitem__(self, name):
-        return self.to_dict()[name]
-
-    def __str__(self):
-        width = max(len(name) for name in self.folds)
-        lines = [self.title] if self.title else []
-        lines.append(f"{'metric':<{width}}  {'mean':>9}  {'std':>8}")
-        for name, row in self.to_dict().items():
-            lines.append(f"{name:<{width}}  {row['mean']:>9.4f}  ±{row['std']:>7.4f}")
-        return "\n".join(lines)
-
-    __repr__ = __str__
-
-
-def evaluate(model, ratings, *, folds=5, metrics=None, threshold="auto", random_state=0):
-    """k-fold cross-validation of a model (or a Recommender's model).
-
-    Each fold fits a fresh copy of the model on the other folds (the same
-    parameters) and scores the held-out fold: ``rmse`` and ``mae`` on its
-    ratings; ``precision@k``, ``recall@k``, ``ndcg@k`` on each user's top k
-    among the items they did not rate in training (relevance: test rating
-    ``>= threshold``, see :mod:`lorank.metrics`); ``coverage@k`` the fraction
-    of items in someone's top k. ``fit_seconds`` is always added.
-
-    Parameters
-    ----------
-    model : estimator or Recommender
-        Unfitted or fitted; it is copied, never refitted in place.
-    ratings : Ratings or any input Ratings accepts
-    folds : int, default=5
-    metrics : sequence of str, default=None
-        Any of rmse, mae, precision@k, recall@k, ndcg@k, map@k, hit_rate@k,
-        mrr@k, auc@k, coverage@k. ``None`` chooses by the model: for rating
-        models ("rmse", "mae", "precision@10", "ndcg@10"); for implicit-feedback
-        models (``ImplicitALS``, ``Popularity``) the ranking metrics
-        ("precision@10", "recall@10", "map@10", "ndcg@10", "auc@10").
-    threshold : float, None or "auto", default="auto"
-        Relevance of a held-out item (see :func:`ranking_metrics`); ``"auto"``:
-        4.0 for rating models, None (every held-out interaction) for
-        implicit-feedback models.
-    random_state : int, default=0
-        Seed of the fold assignment (``Ratings.kfold``).
-
-    Returns
-    -------
-    EvaluationTable
-
-    Examples
-    --------
-    >>> import lorank
-    >>> R, _ = lorank.datasets.synthetic(300, 100, 6000, rank=3, random_state=0)
-    >>> table = lorank.evaluate(lorank.ALS(3, random_state=0), R, folds=3)
-    >>> sorted(table.to_dict())
-    ['fit_seconds', 'mae', 'ndcg@10', 'precision@10', 'rmse']
-    """
-    from .recommend import Recommender
-
-    if isinstance(model, Recommender):
-        model = model.model_ if hasattr(model, "model_") else model.model
-    explicit = getattr(model, "_explicit", True) if model is not None else True
-    if metrics is None:
-        metrics = _EXPLICIT_METRICS if explicit else _IMPLICIT_METRICS
-    if isinstance(threshold, str) and threshold == "auto":
-        threshold = 4.0 if explicit else None
-    parsed = []
-    for name in metrics:
-        match = _METRIC.match(str(name))
-        if match is None or (match.group(1) in ("rmse", "mae")) == bool(match.group(2)):
-            raise ValueError(
-                f"unknown metric {name!r}: use rmse, mae, or precision@k, recall@k, "
-                "ndcg@k, map@k, hit_rate@k, mrr@k, auc@k, coverage@k"
-            )
-        parsed.append((str(name), match.group(1), int(match.group(2) or 0)))
-    ratings = as_ratings(ratings, name="ratings")
-    k_max = max([k for _, _, k in parsed] + [0])
-    results = {name: [] for name, _, _ in parsed}
-    results["fit_seconds"] = []
-    for train, test in ratings.kfold(folds, random_state=random_state):
-        start = time.perf_counter()
-        rec = Recommender(model).fit(train)  # fits a copy of model
-        results["fit_seconds"].append(time.perf_counter() - start)
-        rows, cols, values = test.coo()
-        pred = rec.model_.predict_positions(rows, cols) if any(
-            kind in ("rmse", "mae") for _, kind, _ in parsed) else None
-        top = rec.recommend_all_positions(k_max)[0] if k_max else None
-        ranked = {}
-        for name, kind, k in parsed:
-            if kind == "rmse":
-                value = rmse(values, pred)
-            elif kind == "mae":
-                value = mae(values, pred)
-            elif kind == "coverage":
-                value = coverage(top, ratings.shape[1], k)
-            else:
-                if k not in ranked:  # one compiled pass gives every ranking metric
-                    ranked[k] = ranking_metrics(top, test, k, threshold=threshold, train=train)
-                value = ranked[k][kind]
-            results[name].append(value)
-    title = f"{folds}-fold cross-validation of {type(rec.model_).__name__} on {ratings!r}"
-    return EvaluationTable(results, title)
+        return getattr(model_selection, name)
+    raise AttributeError(f"module 'lorank.metrics' has no attribute {name!r}")
