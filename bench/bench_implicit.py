@@ -46,8 +46,8 @@ NOTES = (
     "(methods interleaved per round); x_cg = implicit CG's median / this median. "
     "loss = implicit.cpu._als.calculate_loss on the final factors after the "
     "iterations (same for both). quality rows: mean ± std over 5 per-user 80/20 "
-    "splits of ML-100K positives (rating >= 4). rss rows: peak RSS increase of a "
-    "2-iteration fit over the process holding the CSR (lorank: Ratings.from_csr on "
+    "splits of ML-100K positives (rating >= 4). rss rows: peak RSS increase of a 1-"
+    "iteration fit over the process holding the CSR (lorank: Ratings.from_csr on "
     "its arrays, no copy; the CSC is built inside the measured region), vs budget = "
     "2 x CSR bytes + factors. implicit starts from lorank's initial factors. lorank "
     "cg = 3 CG steps preconditioned by YᵀY + λI (implicit: 3 plain CG steps)."
@@ -256,14 +256,14 @@ with open("/proc/self/clear_refs", "w") as f:
 before = status("VmRSS:")
 with threadpool_limits(limits=1, user_api="blas"):
     if lib == "implicit":
-        m = b._implicit_model(factors, 2, threads, True)
+        m = b._implicit_model(factors, 1, threads, True)
         m.fit(S, show_progress=False)
         fbytes = m.user_factors.nbytes + m.item_factors.nbytes
     else:
         import lorank
         # The documented no-copy path for a large CSR (the fit builds the CSC).
         X = lorank.Ratings.from_csr(S.indptr, S.indices, S.data, S.shape)
-        m = lorank.ImplicitALS(factors, alpha=b.ALPHA, reg=b.REG, max_iter=2,
+        m = lorank.ImplicitALS(factors, alpha=b.ALPHA, reg=b.REG, max_iter=1,
                                n_threads=threads, random_state=0).fit(X)
         fbytes = m.factors_.left.nbytes + m.factors_.right.nbytes
 peak = status("VmHWM:")
