@@ -399,6 +399,9 @@ class Recommender:
             raise ValueError("items contains an item twice")
         if not np.isfinite(x).all():
             raise ValueError("ratings must be finite")
+        hook = getattr(self.model_, "fold_in_positions", None)
+        if hook is not None:  # a model with its own rule (ImplicitALS: recalculate_user)
+            return hook(cols, x)
         _, R, _, c, mean = _estimator.parts(self.model_)
         biases = _estimator.has_biases(self.model_)
         reg = float(getattr(self.model_, "reg", 0.0))
