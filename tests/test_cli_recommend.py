@@ -172,3 +172,13 @@ def test_cli_fit_reports_held_out_rmse_then_saves_a_refit_on_all_data(movielens,
     assert "fitted on the training share (3,559 ratings; --no-refit)" in capsys.readouterr().out
     assert not np.array_equal(lorank.load(path).model_.predict(users, items),
                               want.predict(users, items))
+
+
+def test_cli_evaluate_interrupted_exits_130_without_a_table(movielens, capsys, monkeypatch):
+    folder, _ = movielens
+    _interrupting(monkeypatch, 2)
+    with pytest.warns(RuntimeWarning, match="interrupted after 2 complete iterations"):
+        rc = main(["evaluate", str(folder / "u.data"), "--folds", "3", "--rank", "2",
+                   "--iterations", "4"])
+    captured = capsys.readouterr()
+    assert rc == 130 and "rmse" not in captured.out and "interrupted" in captured.err

@@ -437,3 +437,20 @@ def test_user_items_overrides_the_seen_items(fitted):
         rec.recommend(["u4", "u5"], user_items=sp.csr_matrix((3, 40)))
     with pytest.raises(ValueError, match="user_items has 1 entries for 2 users"):
         rec.recommend(["u4", "u5"], user_items=[left_out])
+
+
+def test_a_long_list_of_users_is_scored_in_chunks(fitted, monkeypatch):
+    import lorank.recommend
+
+    rec, R, dtype = fitted
+    users = list(R.row_labels[::-1]) + ["u0"]
+    whole = rec.recommend(users, n=7)
+    monkeypatch.setattr(lorank.recommend, "_CHUNK", 3 * R.shape[1])  # 3 users a chunk
+    chunked = rec.recommend(users, n=7)
+    np.testing.assert_array_equal(chunked[0], whole[0])
+    # (BLAS may round a row's dot products differently in a smaller GEMM)
+    np.testing.assert_allclose(chunked[1], whole[1], rtol=RTOL[dtype])
+    with_items = rec.recommend(users[:5], n=3, user_items=[[1000]] * 5)
+    monkeypatch.setattr(lorank.recommend, "_CHUNK", 1)
+    np.testing.assert_array_equal(rec.recommend(users[:5], n=3, user_items=[[1000]] * 5)[0],
+                                  with_items[0])

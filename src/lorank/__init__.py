@@ -19,8 +19,10 @@ from ._estimator import load
 from .als import ALS
 from .complete import complete
 from .cp_als import CPALS
+from .implicit_als import ImplicitALS
 from .lowrank import LowRank, compress
 from .model_selection import evaluate
+from .popularity import Popularity
 from .ratings import Ratings
 from .recommend import Recommender
 from .softimpute import SoftImpute, lambda_max, soft_impute_path
@@ -36,6 +38,7 @@ __all__ = [
     "compress",
     "datasets",
     "evaluate",
+    "ImplicitALS",
     "io",
     "lambda_max",
     "load",
@@ -44,6 +47,7 @@ __all__ = [
     "model_selection",
     "numerical_rank",
     "openmp_enabled",
+    "Popularity",
     "randomized_svd",
     "Ratings",
     "Recommender",

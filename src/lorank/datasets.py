@@ -20,9 +20,11 @@ from .loaders import (
     write_netflix_format,
 )
 from .lowrank import LowRank
+from ._implicit_data import synthetic_implicit
 
 __all__ = ["Dataset", "best_prediction", "detect_format", "load_csv", "load_movielens",
            "load_netflix", "load_ratings", "load_titles", "synthetic", "synthetic_drift",
+           "synthetic_implicit",
            "write_netflix_format"]
 
 # The shape of the default model, calibrated on the Netflix Prize training set
