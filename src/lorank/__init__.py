@@ -18,6 +18,7 @@ from ._config import show_config
 from ._estimator import load
 from .als import ALS
 from .complete import complete
+from .cp_als import CPALS
 from .implicit_als import ImplicitALS
 from .lowrank import LowRank, compress
 from .model_selection import evaluate
@@ -27,11 +28,13 @@ from .recommend import Recommender
 from .softimpute import SoftImpute, lambda_max, soft_impute_path
 from .sparse_plus_lowrank import SparsePlusLowRank
 from .svd import numerical_rank, randomized_svd, svd
+from .tensor_ratings import TensorRatings
 from . import plot  # cheap: matplotlib is imported only when a plot is drawn
 
 __all__ = [
     "ALS",
     "complete",
+    "CPALS",
     "compress",
     "datasets",
     "evaluate",
@@ -53,4 +56,5 @@ __all__ = [
     "SoftImpute",
     "SparsePlusLowRank",
     "svd",
+    "TensorRatings",
 ]

@@ -23,7 +23,8 @@ from .lowrank import LowRank
 from ._implicit_data import synthetic_implicit
 
 __all__ = ["Dataset", "best_prediction", "detect_format", "load_csv", "load_movielens",
-           "load_netflix", "load_ratings", "load_titles", "synthetic", "synthetic_implicit",
+           "load_netflix", "load_ratings", "load_titles", "synthetic", "synthetic_drift",
+           "synthetic_implicit",
            "write_netflix_format"]
 
 # The shape of the default model, calibrated on the Netflix Prize training set
@@ -318,3 +319,104 @@ def _row_counts(rng, n_rows, n_cols, nnz, popularity):
     room = cap - counts
     filled = np.minimum(room, np.maximum(extra - (np.cumsum(room) - room), 0))
     return counts + filled
+
+
+def synthetic_drift(n_rows=480_189, n_cols=17_770, nnz=100_480_507, *, rank=10,
+                    n_days=2_243, drift=0.5, time_bias=0.3, noise=0.5, scale=(1, 5),
+                    random_state=0, dtype=np.float32, n_threads=None, return_truth=False):
+    """Netflix-shaped ratings with times, from a model whose factors drift over time.
+
+    The pattern (who rated what) is :func:`synthetic`'s. Every rating gets a
+    day: user i joins on day s_i (uniform in the first 70% of the days) and
+    rates uniformly over [s_i, s_i + ℓ_i], ℓ_i uniform between half and all of
+    the days left, so a user's ratings see the factors drift. Its value
+    on day d is ``mean + row_bias[i] + col_bias[j] + day_bias[d] + Σ_k p_ik q_jk
+    w_dk + noise·N(0, 1)``, rounded and clipped to ``scale``, with time weights
+    w_dk = 1 + drift·sin(2π f_k d / n_days + φ_k) (f_k uniform in [0.5, 1.5])
+    and day_bias[d] = time_bias·sin(2π d / n_days + φ): a rank-``rank`` CP
+    tensor (user x item x day) plus biases, which no single matrix fits.
+
+    Parameters
+    ----------
+    n_rows, n_cols, nnz, rank, noise, scale, random_state, dtype, n_threads
+        As in :func:`synthetic`.
+    n_days : int, default=2_243
+        Days the ratings span (the Netflix Prize's 1999-11 to 2005-12).
+    drift : float, default=0.5
+        Amplitude of the time weights' oscillation (0: no drift).
+    time_bias : float, default=0.3
+        Amplitude of the day bias (on the 1..5 scale).
+    return_truth : bool, default=False
+        Also return the true model.
+
+    Returns
+    -------
+    ratings : lorank.Ratings
+        With ``times`` the day of every rating (int32, 0..n_days-1).
+    noise_floor : float
+        RMSE of the true (noiseless) model on the returned observations.
+    truth : dict, only if ``return_truth``
+        ``"mean"``, ``"row_bias"``, ``"col_bias"``, ``"day_bias"`` (n_days,),
+        ``"factors"`` (LowRank of p and q), ``"time_weights"`` (n_days, rank),
+        ``"noise"``.
+
+    Examples
+    --------
+    >>> import lorank
+    >>> R, floor = lorank.datasets.synthetic_drift(2000, 300, 30_000, random_state=1)
+    >>> R.nnz, int(R.times.min()) >= 0, int(R.times.max()) < 2243
+    (30000, True, True)
+    >>> T = R.to_tensor(10, strategy="count")
+    >>> T.shape
+    (2000, 300, 10)
+    """
+    from .ratings import Ratings
+
+    n_days = check_int(n_days, "n_days", minimum=1)
+    for name, value in (("drift", drift), ("time_bias", time_bias)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a real number, got {value!r}")
+        if not (np.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be finite and >= 0, got {value}")
+    indptr, indices, _, _, truth = _generate(
+        n_rows, n_cols, nnz, rank=rank, noise=noise, biases=True, popularity="zipf",
+        scale=scale, random_state=random_state, dtype=dtype, n_threads=n_threads)
+    lo, hi = _check_scale(scale)
+    stretch = (hi - lo) / 4.0 if scale is not None else 1.0
+    rng = np.random.default_rng(_seed_sequence(random_state).spawn(5)[4])
+    n_rows = len(indptr) - 1
+    start = 0.7 * n_days * rng.random(n_rows)
+    span = (n_days - start) * (0.5 + 0.5 * rng.random(n_rows))
+    freq, phase = rng.uniform(0.5, 1.5, rank), rng.uniform(0, 2 * np.pi, rank)
+    days = np.arange(n_days) / n_days
+    weights = (1 + drift * np.sin(2 * np.pi * freq * days[:, None] + phase)).astype(dtype)
+    day_bias = (time_bias * stretch * np.sin(2 * np.pi * days + rng.uniform(0, 2 * np.pi))
+                ).astype(dtype)
+    left, right = truth["factors"].left, truth["factors"].right
+    values = np.empty(len(indices), dtype=dtype)
+    times = np.empty(len(indices), dtype=np.int32)
+    sq_err = 0.0
+    # Whole rows at a time, about 4M ratings per block.
+    bounds = np.searchsorted(indptr, np.arange(0, indptr[-1], 1 << 22, dtype=np.int64),
+                             side="right") - 1
+    bounds = np.unique(np.append(bounds, n_rows))
+    for r0, r1 in zip(bounds[:-1], bounds[1:]):
+        p0, p1 = indptr[r0], indptr[r1]
+        rows = np.repeat(np.arange(r0, r1), np.diff(indptr[r0:r1 + 1]))
+        cols = indices[p0:p1]
+        d = np.minimum((start[rows] + span[rows] * rng.random(len(rows))).astype(np.int64),
+                       n_days - 1)
+        x = np.einsum("ij,ij->i", left[rows] * weights[d], right[cols], dtype=np.float64)
+        x += truth["mean"] + truth["row_bias"][rows] + truth["col_bias"][cols] + day_bias[d]
+        y = x + noise * rng.standard_normal(len(x))
+        if scale is not None:
+            y = np.clip(np.rint(y), lo, hi)
+        sq_err += float(np.sum((y - x) ** 2))
+        values[p0:p1] = y
+        times[p0:p1] = d
+    ratings = Ratings.from_csr(indptr, indices, values, (n_rows, len(right)), times=times)
+    floor = float(np.sqrt(sq_err / len(values)))
+    if return_truth:
+        truth = dict(truth, day_bias=day_bias, time_weights=weights)
+        return ratings, floor, truth
+    return ratings, floor

@@ -800,6 +800,39 @@ class Ratings:
         )
         return rows, self.csr.indices, self.csr.values
 
+    def to_tensor(self, time_bins, *, strategy="width"):
+        """The user x item x time-bin tensor of ratings with times.
+
+        Parameters
+        ----------
+        time_bins : int or array-like of times
+            A number of bins, or the bin edges (strictly increasing; bin b holds
+            times in ``[edges[b], edges[b + 1])``, the last bin its right edge too;
+            every time must lie within the edges).
+        strategy : {"width", "count"}, default="width"
+            For a number of bins: equal-width bins over [min, max] of the times,
+            or equal-count bins at the times' quantiles.
+
+        Returns
+        -------
+        TensorRatings
+            Shape ``(m, n, n_bins)``, the row and column labels kept, the edges in
+            ``time_edges``. A bin left empty raises ``ValueError`` naming it.
+
+        Examples
+        --------
+        >>> import lorank
+        >>> R = lorank.Ratings([0, 1, 1], [1, 0, 1], [5.0, 3.0, 4.0], times=[10, 20, 40])
+        >>> T = R.to_tensor(3)
+        >>> T.shape, T.time_edges.tolist()
+        ((2, 2, 3), [10.0, 20.0, 30.0, 40.0])
+        >>> T.coo()[0][2]
+        array([0, 1, 2], dtype=int32)
+        """
+        from .tensor_ratings import from_ratings
+
+        return from_ratings(self, time_bins, strategy=strategy)
+
     def to_scipy(self, format="csr"):
         """A scipy.sparse ``csr_matrix`` or ``csc_matrix`` holding copies of the arrays."""
         import scipy.sparse as sp

@@ -1,0 +1,287 @@
+"""Sparse tensor completion: CPALS beside matrix ALS, tensorly and pyttb.
+
+``python bench/run.py tensor`` runs the ``drift`` and ``ml100k`` parts,
+``python bench/run.py tensor_dense`` the ``dense`` one (the baselines; it takes
+longest). Each part runs in fresh subprocesses (``python bench/bench_tensor.py
+--child PART SIZE THREADS [ARG]``):
+
+- ``drift``: ``datasets.synthetic_drift`` (Netflix-shaped, factors drifting over
+  2243 days) binned into 30 equal-count time bins, 90/10 random split; matrix ALS
+  on user x item and CPALS on user x item x bin, rank 10, float32, 10 iterations
+  each (tol=0), library defaults otherwise. Seconds per epoch (median and
+  fastest of the 10) and held-out RMSE.
+- ``dense``: a planted rank-10 CP tensor n x n x n plus noise 0.1, 5% of its entries
+  observed; tensorly's masked ``parafac`` (EM imputation of the dense tensor),
+  pyttb's ``gcp_opt`` with the Gaussian loss, a mask and L-BFGS-B (pyttb's
+  ``cp_wopt``; its ``cp_als`` has no missing-data mode) and lorank's CPALS, all
+  rank 10, 3 iterations, float64, random start. Each run is a subprocess under an
+  address-space limit (``resource.RLIMIT_AS``, 4 GiB), so the size at which a
+  library runs out of memory is measured without endangering the shared machine;
+  sizes grow until it does (or a run exceeds its time limit).
+- ``ml100k``: MovieLens 100K with 10 equal-count time bins, 5-fold: CPALS on user x
+  item x bin beside ALS on user x item, library defaults, rank 10, float32.
+"""
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ML100K = "/work/shared/data/ml-100k/u.data"
+LIMIT_BYTES = 4 << 30
+DENSE_TIMEOUT = 300  # seconds per run
+DENSE_ITERS = 3
+
+SIZES = {
+    "small": dict(drift_nnz=1_000_000, dense=(40, 80), folds=2),
+    "full": dict(drift_nnz=10_000_000, dense=(50, 100, 200, 300, 400, 500, 600), folds=5),
+}
+
+NOTES = (
+    "drift: sec_per_iter = median of the 10 epochs' history_['seconds'] (fastest in "
+    "sec_fastest), ratio = CPALS / ALS median epoch; init_s = fit time outside the "
+    "epochs; rmse = held-out RMSE after 10 iterations (noise floor of the generator "
+    "in the data row). ml100k: rmse = mean over the folds, rmse_std their standard "
+    "deviation, sec_per_iter the mean fit time. 2 cores shared with other workers: "
+    "load1 is the 1-minute load average at the end of each row. The dense baselines: "
+    "bench_tensor_dense.py."
+)
+
+
+def parameters(size):
+    p = SIZES[size]
+    return dict(rank=10, dtype="float32", drift_nnz=p["drift_nnz"], time_bins=30,
+                split="90/10 random", iters=10, ml100k_bins=10, folds=p["folds"])
+
+
+def _row(**kw):
+    keys = ("part", "method", "size", "nnz", "dtype", "threads", "iters", "sec_per_iter",
+            "sec_fastest", "ratio", "rmse", "rmse_std", "init_s", "peak_mb", "status", "load1")
+    return {k: kw.get(k) for k in keys}
+
+
+def _peak_mb():
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def _load1():
+    return round(os.getloadavg()[0], 2)
+
+
+# ---------------------------------------------------------------- drift
+
+
+def _matrix(T):
+    """The user x item Ratings of a user x item x bin tensor (pairs are distinct)."""
+    from lorank import Ratings
+
+    idx, values = T.coo()
+    return Ratings(idx[0], idx[1], values, T.shape[:2])
+
+
+def _drift(size, threads):
+    import lorank
+
+    sys.path.insert(0, HERE)
+    from _common import netflix_like
+
+    nnz = SIZES[size]["drift_nnz"] if size in SIZES else int(size)
+    m, n, nnz = netflix_like(nnz)
+    start = time.perf_counter()
+    R, floor = lorank.datasets.synthetic_drift(m, n, nnz, n_threads=threads)
+    T = R.to_tensor(30, strategy="count")
+    del R
+    train, test = T.split(0.1, random_state=0)
+    del T
+    Rtr, Rte = _matrix(train), _matrix(test)
+    prep = time.perf_counter() - start
+    rows = [_row(part="drift", method="data (generate, bin, split)", size=f"{m}x{n}x30",
+                 nnz=nnz, threads=threads, sec_per_iter=prep, rmse=floor,
+                 status="rmse = noise floor", peak_mb=_peak_mb(), load1=_load1())]
+    results = {}
+    for name, model, X, V in (
+            ("ALS (user x item)", lorank.ALS(10, max_iter=10, tol=0, n_threads=threads,
+                                             random_state=0), Rtr, Rte),
+            ("CPALS (user x item x bin)", lorank.CPALS(10, max_iter=10, tol=0,
+                                                       n_threads=threads, random_state=0),
+             train, test)):
+        start = time.perf_counter()
+        model.fit(X, V)
+        total = time.perf_counter() - start
+        sec = model.history_["seconds"]
+        results[name] = float(np.median(sec))
+        rows.append(_row(part="drift", method=name, size=f"{m}x{n}" + ("x30" if "CP" in name
+                                                                         else ""),
+                         nnz=train.nnz, dtype="float32", threads=threads, iters=len(sec),
+                         sec_per_iter=float(np.median(sec)), sec_fastest=float(np.min(sec)),
+                         rmse=model.history_["valid_rmse"][-1], init_s=total - sum(sec),
+                         peak_mb=_peak_mb(), load1=_load1(),
+                         status=f"epochs {min(sec):.3f}-{max(sec):.3f} s"))
+    rows[-1]["ratio"] = results["CPALS (user x item x bin)"] / results["ALS (user x item)"]
+    return rows
+
+
+# ---------------------------------------------------------------- dense baselines
+
+
+def _planted(n, seed=0):
+    """Observed cells (about 5%, distinct) and values of a rank-10 CP cube plus noise."""
+    rng = np.random.default_rng(seed)
+    A = [rng.standard_normal((n, 10)) / 10**(1 / 3) for _ in range(3)]
+    cells = np.unique(rng.integers(0, n**3, size=int(0.05 * n**3)))
+    idx = np.unravel_index(cells, (n, n, n))
+    x = np.einsum("ik,ik,ik->i", A[0][idx[0]], A[1][idx[1]], A[2][idx[2]])
+    return cells, idx, x + 0.1 * rng.standard_normal(len(cells))
+
+
+def _dense_child(method, n, threads):
+    """One run under the address-space limit: (sec_per_iter, peak_mb, status)."""
+    resource.setrlimit(resource.RLIMIT_AS, (LIMIT_BYTES, LIMIT_BYTES))
+    try:
+        cells, idx, x = _planted(n)
+        if method.startswith("lorank"):
+            import lorank
+
+            dtype = np.float32 if method.endswith("float32") else np.float64
+            T = lorank.TensorRatings(idx, x.astype(dtype), (n, n, n))
+            model = lorank.CPALS(10, reg=1e-3, biases=False, init="random", tol=0,
+                                 max_iter=DENSE_ITERS, dtype=dtype, n_threads=threads,
+                                 random_state=0).fit(T)
+            return float(np.median(model.history_["seconds"])), _peak_mb(), "ok"
+        X = np.zeros(n**3)
+        X[cells] = x
+        mask = np.zeros(n**3, dtype=bool)
+        mask[cells] = True
+        X, mask = X.reshape(n, n, n), mask.reshape(n, n, n)
+        if method == "tensorly parafac (mask)":
+            import tensorly as tl
+            from tensorly.decomposition import parafac
+
+            start = time.perf_counter()
+            parafac(tl.tensor(X), 10, n_iter_max=DENSE_ITERS, init="random", tol=0,
+                    mask=tl.tensor(mask.astype(np.float64)), random_state=0)
+            return (time.perf_counter() - start) / DENSE_ITERS, _peak_mb(), "ok"
+        if method == "pyttb gcp_opt (mask, L-BFGS-B)":
+            import pyttb as ttb
+            from pyttb.gcp.handles import Objectives
+            from pyttb.gcp.optimizers import LBFGSB
+
+            start = time.perf_counter()
+            ttb.gcp_opt(ttb.tensor(X), 10, Objectives.GAUSSIAN, LBFGSB(maxiter=DENSE_ITERS),
+                        mask=ttb.tensor(mask.astype(np.float64)), printitn=0)
+            return (time.perf_counter() - start) / DENSE_ITERS, _peak_mb(), "ok"
+        raise ValueError(method)
+    except MemoryError:
+        return None, _peak_mb(), "out of memory"
+
+
+DENSE_METHODS = ("lorank CPALS float64", "tensorly parafac (mask)",
+                 "pyttb gcp_opt (mask, L-BFGS-B)")
+
+
+def _dense(size, threads):
+    rows, lorank_time = [], {}
+    for method in DENSE_METHODS:
+        for n in SIZES[size]["dense"]:
+            env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads),
+                       OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+            try:
+                out = subprocess.run(
+                    [sys.executable, os.path.abspath(__file__), "--child", "dense-one", size,
+                     str(threads), f"{method}|{n}"],
+                    capture_output=True, text=True, timeout=DENSE_TIMEOUT, env=env)
+                if out.returncode == 0:
+                    sec, peak, status = json.loads(out.stdout.strip().splitlines()[-1])
+                else:
+                    tail = (out.stderr.strip().splitlines() or ["?"])[-1][:120]
+                    sec, peak = None, None
+                    status = ("out of memory" if "MemoryError" in out.stderr
+                              or "Cannot allocate" in out.stderr else f"failed: {tail}")
+            except subprocess.TimeoutExpired:
+                sec, peak, status = None, None, f"over {DENSE_TIMEOUT} s"
+            if method == "lorank CPALS float64" and sec is not None:
+                lorank_time[n] = sec
+            ratio = sec / lorank_time[n] if sec is not None and n in lorank_time else None
+            rows.append(_row(part="dense", method=method, size=f"{n}x{n}x{n}",
+                             nnz=int(round(0.05 * n**3)),
+                             dtype="float32" if method.endswith("float32") else "float64",
+                             threads=threads, iters=DENSE_ITERS, sec_per_iter=sec,
+                             ratio=ratio, peak_mb=peak, status=status, load1=_load1()))
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+            if sec is None:
+                break  # larger sizes need more memory (or time) still
+    return rows
+
+
+# ---------------------------------------------------------------- MovieLens 100K
+
+
+def _ml100k(size, threads):
+    import lorank
+
+    data = np.loadtxt(ML100K, dtype=np.int64)
+    R = lorank.Ratings.from_labels(data[:, 0], data[:, 1], data[:, 2].astype(np.float32),
+                                   times=data[:, 3])
+    T = R.to_tensor(10, strategy="count")
+    k = SIZES[size]["folds"]
+    scores = {"ALS (user x item)": [], "CPALS (user x item x bin)": []}
+    seconds = {name: [] for name in scores}
+    for train, test in T.kfold(k, random_state=0):
+        for name in scores:
+            start = time.perf_counter()
+            if name.startswith("ALS"):
+                model = lorank.ALS(10, n_threads=threads, random_state=0).fit(_matrix(train))
+                idx, values = test.coo()
+                pred = model.predict_positions(idx[0], idx[1])
+            else:
+                model = lorank.CPALS(10, n_threads=threads, random_state=0).fit(train)
+                idx, values = test.coo()
+                pred = model.predict_positions(idx)
+            seconds[name].append(time.perf_counter() - start)
+            scores[name].append(float(np.sqrt(np.mean((pred - values) ** 2, dtype=np.float64))))
+    rows = []
+    for name, s in scores.items():
+        rows.append(_row(part="ml100k", method=name, size="943x1682" + ("x10" if "CP" in name
+                                                                        else ""),
+                         nnz=R.nnz, dtype="float32", threads=threads,
+                         sec_per_iter=float(np.mean(seconds[name])), rmse=float(np.mean(s)),
+                         rmse_std=float(np.std(s)), status=f"{len(s)} folds; fit seconds "
+                         "in sec_per_iter", load1=_load1()))
+    best = min(rows, key=lambda r: r["rmse"])
+    best["status"] += "; lower RMSE"
+    return rows
+
+
+PARTS = {"drift": _drift, "ml100k": _ml100k, "dense": _dense}
+
+
+def _child(part, size, threads, arg=None):
+    if part == "dense-one":
+        method, n = arg.split("|")
+        return _dense_child(method, int(n), threads)
+    return PARTS[part](size, threads)
+
+
+def run(size, threads):
+    rows = []
+    for part in ("drift", "ml100k"):
+        out = subprocess.run(
+            [sys.executable, os.path.abspath(__file__), "--child", part, size, str(threads)],
+            check=True, capture_output=True, text=True)
+        part_rows = json.loads(out.stdout.strip().splitlines()[-1])
+        print(json.dumps(part_rows), file=sys.stderr, flush=True)  # kept if a later part dies
+        rows += part_rows
+    return rows
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 5 and sys.argv[1] == "--child":
+        arg = sys.argv[5] if len(sys.argv) > 5 else None
+        print(json.dumps(_child(sys.argv[2], sys.argv[3], int(sys.argv[4]), arg)))
+        sys.exit()
+    sys.exit("run it through bench/run.py: python bench/run.py tensor [--size small]")

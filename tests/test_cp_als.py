@@ -1,0 +1,267 @@
+"""lorank.CPALS and the tensor layout of the _als half-step, against numpy."""
+
+import numpy as np
+import pytest
+
+import lorank
+from lorank import CPALS, TensorRatings, _als
+from lorank.als import _factor_storage
+
+from _cp_reference import cp_entries, cp_full, half_step as reference_half_step
+
+KTOL = {np.float32: 2e-4, np.float64: 1e-10}
+
+
+def planted(shape, rank, fraction, seed, noise=0.0, offset=0.0):
+    """Distinct random cells of a planted CP tensor (+ offset and noise)."""
+    rng = np.random.default_rng(seed)
+    A = [rng.standard_normal((n, rank)) for n in shape]
+    total = int(np.prod(shape))
+    cells = rng.choice(total, int(fraction * total), replace=False)
+    idx = np.unravel_index(cells, shape)
+    values = cp_entries(A, idx) + offset + noise * rng.standard_normal(len(cells))
+    return A, idx, values
+
+
+# ---------------------------------------------------------------- the kernel
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("biases", [False, True])
+@pytest.mark.parametrize("n_modes", [3, 4])
+def test_half_step_tensor_layout_matches_numpy(dtype, biases, n_modes):
+    shape = (60, 45, 12, 5)[:n_modes]
+    rank = 6
+    _, idx, values = planted(shape, 3, 0.08 if n_modes == 3 else 0.03, seed=n_modes,
+                             noise=0.1, offset=3.0)
+    T = TensorRatings(idx, values.astype(dtype), shape)
+    rng = np.random.default_rng(1)
+    F = []
+    for n in shape:
+        A = _factor_storage(n, rank + biases, dtype)
+        A[:, :rank + biases] = rng.standard_normal((n, rank + biases))
+        F.append(A)
+    for m in range(n_modes):
+        V = T.view(m)
+        lam = 0.5 * T.counts(m) ** 0.5 + 0.1
+        outs = []
+        for fn in (_als.half_step, reference_half_step):
+            solved = F[m].copy()
+            sse, rsum = np.empty(shape[m]), np.empty(shape[m])
+            status = np.empty(shape[m], np.int32)
+            others = tuple((V.indices[k], F[V.modes[k]]) for k in range(1, n_modes - 1))
+            fn(V.indptr, V.indices[0], V.values, F[V.modes[0]], solved, 3.0, lam, biases,
+               rank, sse, rsum, status, 2, others=others)
+            outs.append((solved[:, :rank + biases].astype(np.float64), sse, rsum, status))
+        (x, sse, rsum, status), (x_ref, sse_ref, rsum_ref, status_ref) = outs
+        scale = np.abs(x_ref).max()
+        np.testing.assert_allclose(x, x_ref, rtol=0, atol=KTOL[dtype] * scale)
+        np.testing.assert_allclose(sse, sse_ref, rtol=50 * KTOL[dtype], atol=1e-6)
+        np.testing.assert_allclose(rsum, rsum_ref, rtol=0,
+                                   atol=50 * KTOL[dtype] * (1 + np.abs(rsum_ref).max()))
+        assert not status.any() and not status_ref.any()
+
+
+# ---------------------------------------------------------------- recovery
+
+RECOVERY_SHAPE = (200, 150, 40)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_recovers_planted_rank5_cp_from_5_percent(seed):
+    A, idx, values = planted(RECOVERY_SHAPE, 5, 0.05, seed)
+    T = TensorRatings(idx, values, RECOVERY_SHAPE)
+    model = CPALS(5, reg=1e-9, biases=False, dtype=np.float64, max_iter=60, tol=1e-12,
+                  random_state=seed).fit(T)
+    truth = cp_full(A)
+    error = np.linalg.norm(cp_full(model.factors_) - truth) / np.linalg.norm(truth)
+    assert error <= 1e-4, f"seed {seed}: relative error {error:.2e}"
+
+
+def test_fits_biases_and_mean_and_objective_never_increases():
+    shape = (50, 40, 8)
+    A, idx, values = planted(shape, 2, 0.2, seed=3, noise=0.05)
+    rng = np.random.default_rng(0)
+    b = [rng.standard_normal(n) for n in shape]
+    values = values + 3.5 + sum(bm[i] for bm, i in zip(b, idx))
+    T = TensorRatings(idx, values, shape)
+    model = CPALS(2, reg=0.01, dtype=np.float64, max_iter=40, tol=0, random_state=0).fit(T)
+    objective = model.history_["objective"]
+    assert all(b <= a * (1 + 1e-12) for a, b in zip(objective, objective[1:]))
+    assert model.history_["train_rmse"][-1] < 0.06
+    assert len(model.history_["seconds"]) == model.n_iter_ == 40
+    # predictions are μ + Σ b_m + Σ_k Π A_m, exactly as numpy sums them
+    got = model.predict_positions(T.coo()[0])
+    want = cp_entries(model.factors_, T.coo()[0], model.mean_, model.biases_)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    rmse = np.sqrt(np.mean((want - T.coo()[1]) ** 2))
+    assert abs(rmse - model.history_["train_rmse"][-1]) < 1e-9
+    assert abs(model.score(T) + rmse) < 1e-9
+
+
+@pytest.mark.parametrize("init", ["svd", "random"])
+def test_bitwise_independent_of_thread_count(init):
+    shape = (300, 200, 30)
+    _, idx, values = planted(shape, 4, 0.02, seed=5, noise=0.3, offset=3.0)
+    T = TensorRatings(idx, values.astype(np.float32), shape)
+    fits = [CPALS(6, max_iter=4, tol=0, init=init, n_threads=n, random_state=2).fit(T)
+            for n in (1, 2, 3)]
+    for other in fits[1:]:
+        for A, B in zip(fits[0].factors_ + fits[0].biases_, other.factors_ + other.biases_):
+            assert A.tobytes() == B.tobytes()
+        assert fits[0].mean_ == other.mean_
+        assert fits[0].history_["objective"] == other.history_["objective"]
+
+
+def test_validation_history_callback_and_save_load(tmp_path):
+    shape = (40, 30, 6)
+    _, idx, values = planted(shape, 2, 0.3, seed=1, noise=0.1, offset=2.0)
+    T = TensorRatings(idx, values, shape, labels=[[f"u{i}" for i in range(40)], None, None])
+    train, test = T.split(0.2, random_state=0)
+    seen = []
+    model = CPALS(2, max_iter=10, random_state=0,
+                  callback=lambda m, it: seen.append(it) or it < 3).fit(train, test)
+    assert seen == [1, 2, 3] and model.n_iter_ == 3
+    assert np.isfinite(model.history_["valid_rmse"]).all()
+    assert abs(model.history_["valid_rmse"][-1] + model.score(test)) < 1e-6
+    path = tmp_path / "cp.npz"
+    model.save(path)
+    again = lorank.load(path)
+    assert isinstance(again, CPALS)
+    assert again.get_params() == dict(model.get_params(), callback=None)  # not stored
+    assert again.labels_[0].same_as(model.labels_[0]) and not again.labels_[1].labelled
+    query = (["u3", "u0"], [1, 2], [0, 5])
+    assert again.predict(query).tobytes() == model.predict(query).tobytes()
+    assert again.history_ == model.history_
+
+
+def test_predict_by_label_and_unknown_labels():
+    T = TensorRatings.from_labels((["b", "a", "b", "c"], [7, 7, 3, 3], ["x", "y", "y", "x"]),
+                                  [4.0, 5.0, 2.0, 1.0])
+    model = CPALS(1, init="random", random_state=0, max_iter=3).fit(T)
+    by_label = model.predict((["a", "c"], [3, 7], ["x", "y"]))
+    by_position = model.predict_positions(([0, 2], [0, 1], [0, 1]))
+    assert by_label.tobytes() == by_position.tobytes()
+    assert isinstance(model.predict(("a", 3, "x")), float)
+    with pytest.raises(KeyError, match="unknown mode 2 labels: 'z'"):
+        model.predict((["a"], [3], ["z"]))
+    with pytest.raises(ValueError, match=r"indices\[1\] contains position 2, outside mode 1"):
+        model.predict_positions(([0], [2], [0]))
+    with pytest.raises(TypeError, match="tuple of 3 index arrays"):
+        model.predict((["a"], [3]))
+
+
+def test_get_set_params_repr_and_clone():
+    from sklearn.base import clone
+
+    model = CPALS(4, reg=0.5, dtype=np.float64)
+    assert repr(model).startswith("CPALS(rank=4, reg=0.5") and "max_iter" not in repr(model)
+    assert model.set_params(max_iter=3).max_iter == 3
+    twin = clone(model)
+    assert twin.get_params() == model.get_params() and twin is not model
+
+
+def test_predict_at_now_and_at_a_time():
+    R = lorank.Ratings([0, 0, 1, 1, 2, 2], [0, 1, 0, 1, 0, 1], [5.0, 3.0, 4.0, 1.0, 2.0, 4.0],
+                       times=[0, 10, 20, 30, 40, 50])
+    T = R.to_tensor(5)
+    model = CPALS(1, init="random", random_state=0, max_iter=5).fit(T)
+    now = model.predict_at([0, 2], [1, 1])
+    np.testing.assert_array_equal(now, model.predict(([0, 2], [1, 1], [4, 4])))
+    at = model.predict_at([0, 2], [1, 1], time=25)  # bin [20, 30)
+    np.testing.assert_array_equal(at, model.predict(([0, 2], [1, 1], [2, 2])))
+    late = model.predict_at([0], [0], time=1e9)
+    np.testing.assert_array_equal(late, model.predict(([0], [0], [4])))
+    # the matrix at a time bin: its entries are the predictions at that time
+    L = model.to_lowrank(time=25)
+    rows, cols = np.meshgrid(np.arange(3), np.arange(2), indexing="ij")
+    np.testing.assert_allclose(L.entries(rows.ravel(), cols.ravel()),
+                               model.predict_at(rows.ravel(), cols.ravel(), time=25), rtol=1e-5)
+    with pytest.raises(TypeError, match="first 2 modes"):
+        model.predict_at([0], time=3)
+
+
+@pytest.mark.parametrize("params, error, message", [
+    ({"rank": 0}, ValueError, "rank must be positive, got 0"),
+    ({"rank": -2}, ValueError, "rank must be positive, got -2"),
+    ({"rank": 2.5}, TypeError, "rank must be an integer"),
+    ({"rank": 50}, ValueError, r"rank=50 exceeds shape\[1\] = 10"),
+    ({"reg": -1.0}, ValueError, "reg must be a finite number >= 0"),
+    ({"max_iter": 0}, ValueError, "max_iter must be >= 1"),
+    ({"init": "nope"}, ValueError, 'init must be "svd" or "random"'),
+    ({"biases": "no"}, TypeError, "biases must be True or False"),
+    ({"callback": 3}, TypeError, "callback must be callable"),
+    ({"dtype": np.int32}, TypeError, "dtype must be float32 or float64"),
+    ({"n_threads": 0}, ValueError, "n_threads=0"),
+])
+def test_bad_parameters(params, error, message):
+    _, idx, values = planted((12, 10, 4), 2, 0.5, seed=0)
+    with pytest.raises(error, match=message):
+        CPALS(**params).fit(TensorRatings(idx, values, (12, 10, 4)))
+
+
+def test_bad_data():
+    T = TensorRatings(([0, 1, 2], [0, 1, 1], [0, 0, 1]), [1.0, 2.0, 3.0], shape=(4, 2, 2))
+    # slice 3 of mode 0 is empty: with reg=0 it has no solution
+    with pytest.raises(ValueError, match="slice 3 of mode 0 has 0 observations"):
+        CPALS(1, reg=0, biases=False, init="random").fit(T)
+    with pytest.raises(ValueError, match="no observed entries"):
+        CPALS(1).fit(TensorRatings(([], [], []), [], shape=(2, 2, 2)))
+    with pytest.raises(TypeError, match="must be a lorank.TensorRatings"):
+        CPALS(1).fit(np.ones((3, 3, 3)))
+    other = TensorRatings(([0], [0], [0]), [1.0], shape=(4, 2, 3))
+    with pytest.raises(ValueError, match=r"validation has shape \(4, 2, 3\) but X has shape"):
+        CPALS(1, init="random").fit(T, validation=other)
+    # with reg > 0 an empty slice gets a zero factor: the prediction is the rest
+    model = CPALS(1, reg=0.1, init="random", max_iter=3).fit(T)
+    assert not model.factors_[0][3].any() and model.biases_[0][3] == 0
+
+
+def test_keyboard_interrupt_keeps_the_last_complete_iteration():
+    _, idx, values = planted((30, 20, 5), 2, 0.3, seed=2)
+    T = TensorRatings(idx, values, (30, 20, 5))
+
+    def stop(model, it):
+        if it == 2:
+            raise KeyboardInterrupt
+
+    model = CPALS(2, max_iter=10, tol=0, callback=stop, random_state=0)
+    with pytest.warns(RuntimeWarning, match="interrupted after 2 complete"):
+        with pytest.raises(KeyboardInterrupt):
+            model.fit(T)
+    assert model.n_iter_ == 2 and len(model.history_["objective"]) == 2
+
+
+@pytest.mark.parametrize("module", ["lorank.cp_als", "lorank.tensor_ratings"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 5 and result.failed == 0
+
+
+def test_readme_tensor_example_runs(capsys):
+    import re
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    if not readme.exists():
+        pytest.skip("README.md not found next to tests/")
+    (block,) = re.findall(r"```python tensors\n(.*?)```", readme.read_text("utf-8"), re.S)
+    exec(compile(block, str(readme), "exec"), {"__name__": "readme"})
+    lines = capsys.readouterr().out.splitlines()
+    valid, floor = map(float, lines[0].split())
+    assert floor < valid < floor + 0.25
+
+
+def test_two_modes_is_matrix_completion():
+    rng = np.random.default_rng(4)
+    A, B = rng.standard_normal((80, 3)), rng.standard_normal((60, 3))
+    cells = rng.choice(80 * 60, 1800, replace=False)
+    rows, cols = np.divmod(cells, 60)
+    x = np.einsum("ij,ij->i", A[rows], B[cols])
+    T = TensorRatings((rows, cols), x, (80, 60))
+    model = CPALS(3, reg=1e-9, biases=False, dtype=np.float64, max_iter=100, tol=1e-14,
+                  random_state=0).fit(T)
+    full = model.factors_[0] @ model.factors_[1].T
+    assert np.linalg.norm(full - A @ B.T) / np.linalg.norm(A @ B.T) < 1e-6
