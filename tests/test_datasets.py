@@ -191,11 +191,15 @@ def test_truth(dtype):
     assert truth["row_bias"].shape == (300,) and truth["row_bias"].dtype == dtype
     assert truth["col_bias"].shape == (120,) and truth["col_bias"].dtype == dtype
     assert truth["noise"] == 0.5 and 2.5 < truth["mean"] < 4.5
-    # By value: the truth is the model behind the values (its RMSE on them is the
-    # noise floor, and it explains most of their variance), of rank exactly 4.
+    # By value: the truth is the model behind the values (the best prediction from
+    # it scores the noise floor, below the signal's own RMSE, and the signal
+    # explains most of their variance), of rank exactly 4.
     indptr, indices, values = arrays(R)
     want = true_values(truth, indptr, indices)
-    np.testing.assert_allclose(np.sqrt(np.mean((values - want) ** 2)), floor, rtol=1e-6)
+    rows, cols, coo_values = R.coo()
+    best = lorank.datasets.best_prediction(truth, rows, cols)
+    np.testing.assert_allclose(np.sqrt(np.mean((coo_values - best) ** 2)), floor, rtol=1e-6)
+    assert floor < np.sqrt(np.mean((values - want) ** 2))
     assert np.corrcoef(values, want)[0, 1] > 0.8
     s = np.linalg.svd(F.to_dense().astype(np.float64), compute_uv=False)
     assert s[3] > 0.5 * s[0] and s[4] < 1e-6 * s[0]
