@@ -16,6 +16,8 @@ from . import datasets, io, metrics
 from ._openmp import openmp_enabled
 from ._estimator import load
 from .als import ALS
+from .baseline import Baseline
+from .bayesian import BayesianALS
 from .complete import complete
 from .lowrank import LowRank, compress
 from .metrics import evaluate
@@ -28,6 +30,8 @@ from . import plot  # cheap: matplotlib is imported only when a plot is drawn
 
 __all__ = [
     "ALS",
+    "Baseline",
+    "BayesianALS",
     "complete",
     "compress",
     "datasets",

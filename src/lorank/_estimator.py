@@ -82,7 +82,8 @@ class CompletionModel:
         return self._lowrank
 
     def predict(self, rows, cols):
-        """Predicted entries at ``(rows[t], cols[t])``, biases included.
+        """Predicted entries at ``(rows[t], cols[t])``, biases included, clipped to
+        the training values' range when the model's ``clip`` is on.
 
         Parameters
         ----------
@@ -92,13 +93,28 @@ class CompletionModel:
         -------
         ndarray
         """
-        return self.to_lowrank().entries(rows, cols, n_threads=self.n_threads)
+        return clip_predictions(self, self.to_lowrank().entries(rows, cols, n_threads=self.n_threads))
 
     def _score(self, ratings):
         """RMSE of the model's predictions on ``ratings``."""
         rows, cols, values = ratings.coo()
         err = self.predict(rows, cols) - values
         return float(np.sqrt(np.mean(np.square(err, dtype=np.float64))))
+
+
+def clip_predictions(model, pred):
+    """``pred`` clipped to ``model.rating_range_`` (the training values' range) when
+    ``model.clip`` is on, as surprise clips to the rating scale; else unchanged."""
+    bounds = getattr(model, "rating_range_", None)
+    if getattr(model, "clip", False) and bounds is not None:
+        return np.clip(pred, *np.asarray(bounds, dtype=pred.dtype))
+    return pred
+
+
+def rating_range(ratings):
+    """(min, max) of the training values, as Python floats."""
+    values = ratings.csr.values
+    return float(values.min()), float(values.max())
 
 
 def training_data(X, validation, dtype):
@@ -175,6 +191,8 @@ def to_arrays(model):
         "params": {k: _json_param(v) for k, v in get_params(model).items()},
         "dtype": model.factors_.dtype.name,
     }
+    if getattr(model, "rating_range_", None) is not None:
+        header["rating_range"] = [float(x) for x in model.rating_range_]
     if hasattr(model, "n_iter_"):
         header["n_iter"] = int(model.n_iter_)
     if hasattr(model, "history_"):
@@ -197,6 +215,8 @@ def from_arrays(cls, arrays, header, source="file"):
             setattr(model, name, arrays[name.rstrip("_")])
     if "mean" in arrays:
         model.mean_ = float(arrays["mean"])
+    if "rating_range" in header:
+        model.rating_range_ = tuple(float(x) for x in header["rating_range"])
     if "n_iter" in header:
         model.n_iter_ = header["n_iter"]
     if "history" in header:

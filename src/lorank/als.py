@@ -8,8 +8,8 @@ from typing import NamedTuple
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import _als
-from ._estimator import CompletionModel, register, training_data
+from . import _als, _auto_reg
+from ._estimator import CompletionModel, rating_range, register, training_data
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import as_float_dtype, check_int, check_real, check_rank
 from .lowrank import LowRank
@@ -59,6 +59,10 @@ class ALS(CompletionModel):
     biases : bool, default=True
         Fit a global mean and row and column biases. ``False`` fits plain
         ``X ≈ A Bᵀ``.
+    clip : bool, default=True
+        Clip predictions (``predict``, not ``to_lowrank``) to the range of the
+        training values, as scikit-surprise does; ``False`` returns the raw
+        model values.
     max_iter : int, default=15
         Maximum number of iterations (each is a column half-step then a row
         half-step).
@@ -116,6 +120,7 @@ class ALS(CompletionModel):
         reg=1.0,
         weighted_reg=0.5,
         biases=True,
+        clip=True,
         max_iter=15,
         tol=1e-4,
         init="svd",
@@ -129,6 +134,7 @@ class ALS(CompletionModel):
         self.reg = reg
         self.weighted_reg = weighted_reg
         self.biases = biases
+        self.clip = clip
         self.max_iter = max_iter
         self.tol = tol
         self.init = init
@@ -157,7 +163,11 @@ class ALS(CompletionModel):
         """
         dtype = as_float_dtype(self.dtype)
         ratings, valid = training_data(X, validation, dtype)
+        if _auto_reg.is_auto(self.reg):
+            return _auto_reg.fit_als(self, ratings, valid)
         rank, reg, max_iter, tol, n_threads = self._check_params(ratings)
+        self.reg_ = reg
+        self.rating_range_ = rating_range(ratings)
         biases = bool(self.biases)
         m, n = ratings.shape
 
@@ -307,6 +317,9 @@ class ALS(CompletionModel):
         biases = bool(self.biases)
         A = _factor_storage(m, rank + biases, dtype)
         B = _factor_storage(n, rank + biases, dtype)
+        warm = getattr(self, "_warm_start", None)  # set by reg="auto"'s path
+        if warm is not None:
+            return warm[0].copy(), warm[1].copy()
         rng = np.random.default_rng(self.random_state)
         if self.init == "random":
             A[:, :rank] = rng.standard_normal((m, rank)) / np.sqrt(rank)

@@ -8,7 +8,7 @@ import numpy as np
 import scipy.linalg
 from tqdm.auto import tqdm
 
-from . import _estimator, _fill
+from . import _auto_reg, _estimator, _fill
 from .als import _factor_storage
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import as_float_dtype, as_matrix, check_int, check_real, check_rank
@@ -67,6 +67,10 @@ class SoftImpute(_estimator.CompletionModel):
         Center first: fit a global mean and row and column effects
         (``x_ij ≈ μ + u_i + c_j``, a few alternating mean sweeps, unpenalized)
         and complete what they leave; predictions add them back.
+    clip : bool, default=True
+        Clip predictions (``predict``, not ``to_lowrank``) to the range of the
+        training values, as scikit-surprise does; ``False`` returns the raw
+        model values.
     dtype : {numpy.float32, numpy.float64}, default=numpy.float32
     n_threads : int, default=None
         Threads for the sparse products (``None``: all usable cores). Results
@@ -124,6 +128,7 @@ class SoftImpute(_estimator.CompletionModel):
         max_iter=100,
         tol=1e-5,
         biases=False,
+        clip=True,
         dtype=np.float32,
         n_threads=None,
         random_state=None,
@@ -136,6 +141,7 @@ class SoftImpute(_estimator.CompletionModel):
         self.max_iter = max_iter
         self.tol = tol
         self.biases = biases
+        self.clip = clip
         self.dtype = dtype
         self.n_threads = n_threads
         self.random_state = random_state
@@ -159,7 +165,11 @@ class SoftImpute(_estimator.CompletionModel):
         """
         dtype = as_float_dtype(self.dtype)
         ratings, valid = _estimator.training_data(X, validation, dtype)
+        if _auto_reg.is_auto(self.reg):
+            return _auto_reg.fit_softimpute(self, ratings, valid)
         rank, lam, max_iter, tol, n_threads = self._check_params(ratings)
+        self.reg_ = lam
+        self.rating_range_ = _estimator.rating_range(ratings)
         start = self._check_warm_start(ratings.shape, rank)
         nnz = ratings.nnz
         m, n = ratings.shape
