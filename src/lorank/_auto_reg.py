@@ -13,8 +13,10 @@ import numpy as np
 
 HOLDOUT = 0.1
 _PATIENCE = 2
-# ALS: reg on the λ_j = reg·|Ω_j|^α scale, α fixed: from strong to weak, √2 apart.
-ALS_GRID = tuple(8.0 * 2.0 ** (-k / 2) for k in range(15))  # 8 ... 0.0625
+# ALS: reg on the λ_j = reg·|Ω_j|^α scale, α fixed: from strong to weak, √2 apart,
+# the search starting at ALS_START.
+ALS_GRID = tuple(16.0 * 2.0 ** (-k / 2) for k in range(19))  # 16 ... 0.03125
+ALS_START = ALS_GRID[8]  # 1.0
 # SoftImpute: λ / lambda_max, geometric, 10 per decade down to 1e-3.
 SOFTIMPUTE_GRID = tuple(10.0 ** (-k / 5) for k in range(1, 16))
 
@@ -23,7 +25,7 @@ def is_auto(reg):
     """Whether ``reg`` asks for the automatic choice ("auto"); other strings are errors."""
     if isinstance(reg, str):
         if reg != "auto":
-            raise ValueError(f'reg must be a number >= 0 or "auto", got {reg!r}')
+            raise TypeError(f'reg must be a real number or "auto", got {reg!r}')
         return True
     return False
 
@@ -104,27 +106,59 @@ def _factor_rows(als):
 
 
 def fit_als(model, ratings, valid):
-    """``ALS(reg="auto").fit``: the path on a holdout of ``ratings``, then the refit."""
+    """``ALS(reg="auto").fit``: the path on a holdout of ``ratings``, then the refit.
+
+    The path starts at ``ALS_START`` (spectral start) and moves by factors of √2
+    towards the better neighbour, each fit warm-started from the previous one,
+    until the holdout RMSE has risen ``_PATIENCE`` times past its minimum (or the
+    grid ends). Moving down from a fit whose factors collapsed to zero (too much
+    regularization: zero is a fixed point of ALS), the fit starts cold instead.
+    """
     from .als import ALS
     from ._estimator import get_params
 
     params = get_params(model)
     params.update(progress=False, callback=None)
     train, hold = ratings.split(HOLDOUT, random_state=_seed(model.random_state))
+    fits = {}
 
-    def fit_one(reg, previous):
-        sub = ALS(**{**params, "reg": reg})
-        if previous is not None:
+    def fit_at(k, previous):
+        sub = ALS(**{**params, "reg": ALS_GRID[k]})
+        if previous is not None and not _collapsed(previous):
             sub._warm_start = _factor_rows(previous)
         sub.fit(train, validation=hold)
-        return sub, sub.history_["valid_rmse"][-1]
+        fits[k] = (sub, sub.history_["valid_rmse"][-1])
+        return fits[k]
 
-    regs, errors, _, best = _path(fit_one, ALS_GRID)
+    start = ALS_GRID.index(ALS_START)
+    fit_at(start, None)
+    for step in (1, -1):  # weaker regularization first, then stronger
+        k, best = start, fits[start][1]
+        worse = 0
+        while 0 <= k + step < len(ALS_GRID) and worse < _PATIENCE:
+            err = fit_at(k + step, fits[k][0])[1]
+            k += step
+            worse = worse + 1 if err >= best else 0
+            best = min(best, err)
+        if step == 1 and fits[start + 1][1] < fits[start][1]:
+            break  # the minimum is below ALS_START
+    ks = sorted(fits)
+    regs = [float(ALS_GRID[k]) for k in ks]
+    errors = [float(fits[k][1]) for k in ks]
+    # The grid decreases in reg: sort the path by increasing reg for the record.
+    regs, errors = regs[::-1], errors[::-1]
+    best = int(np.argmin(errors))
     reg = _refine(regs, errors, best)
     final = ALS(**{**params, "reg": reg, "progress": model.progress,
                    "callback": _refit_callback(model, model.callback)})
     final.fit(ratings, validation=valid)
     return _adopt(model, final, reg, regs, errors)
+
+
+def _collapsed(als):
+    """Whether the factors of a fitted ALS are (numerically) zero."""
+    L, R = als.factors_.left, als.factors_.right
+    return not (np.abs(L).max(initial=0) * np.abs(R).max(initial=0) > 1e-8)
 
 
 def fit_softimpute(model, ratings, valid):
