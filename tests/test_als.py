@@ -436,8 +436,10 @@ def test_keyboard_interrupt_keeps_complete_iterations(dtype):
             raise KeyboardInterrupt
 
     params = dict(tol=0, max_iter=10, dtype=dtype, random_state=0)
+    model = ALS(3, callback=interrupt, **params)
     with pytest.warns(RuntimeWarning, match="interrupted after 3 complete iterations"):
-        model = ALS(3, callback=interrupt, **params).fit(R)
+        with pytest.raises(KeyboardInterrupt):  # re-raised: a script stops
+            model.fit(R)
     assert model.n_iter_ == 3 and len(model.history_["objective"]) == 3
     assert np.isfinite(model.factors_.left).all() and np.isfinite(model.factors_.right).all()
     three = ALS(3, **{**params, "max_iter": 3}).fit(R)
@@ -473,8 +475,10 @@ def test_interrupt_between_half_steps_keeps_last_iteration(monkeypatch, biases):
     two = ALS(3, max_iter=2, **params).fit(R)
     sweeps = 2 * lorank.als._BIAS_SWEEPS * biases  # bias-only sweeps of the spectral start
     monkeypatch.setattr(lorank.als, "_als", _InterruptingKernel(sweeps + 5))
+    model = ALS(3, max_iter=10, **params)
     with pytest.warns(RuntimeWarning, match="after 2 complete iterations"):
-        model = ALS(3, max_iter=10, **params).fit(R)
+        with pytest.raises(KeyboardInterrupt):
+            model.fit(R)
     assert model.n_iter_ == 2
     np.testing.assert_array_equal(model.factors_.left, two.factors_.left)
     np.testing.assert_array_equal(model.factors_.right, two.factors_.right)
@@ -642,10 +646,17 @@ def test_bad_fit_arguments():
     with pytest.raises(ValueError, match=r"method must be one of \['als', 'soft-impute'\], got 'svd'"):
         complete(small(), 2, method="svd")
     model = ALS(2, max_iter=1).fit(small())
-    with pytest.raises(ValueError, match="rows contains index 8 but shape.0. is 8"):
+    # Unlabelled data: the labels are the positions, so 8 is an unknown user...
+    with pytest.raises(KeyError, match=r"unknown users: 8 \(no labels here: the valid users "
+                                       r"are the positions 0..7\)"):
         model.predict([8], [0])
+    with pytest.raises(ValueError, match="users and items must have the same length"):
+        model.predict([0, 1], [0, 1, 2])
+    # ... and the positional path says so in its name.
+    with pytest.raises(ValueError, match="rows contains index 8 but shape.0. is 8"):
+        model.predict_positions([8], [0])
     with pytest.raises(ValueError, match="rows and cols must have the same shape"):
-        model.predict([0, 1], [0])
+        model.predict_positions([0, 1], [0])
 
 
 # ------------------------------------------------------------------ MovieLens
@@ -662,7 +673,7 @@ def test_ml100k_one_fold_rmse():
 
 
 def test_rank_beyond_the_kernels_widest_row():
-    R = Ratings(np.arange(300), np.arange(300), np.ones(300), shape=(300, 300))
+    R = Ratings(np.arange(300), np.arange(300), np.arange(300) % 5 + 1.0, shape=(300, 300))
     with pytest.raises(ValueError, match=r"rank=256 is too large: ALS supports rank \+ biases <= 256 in float32"):
         ALS(256, dtype=np.float32).fit(R)
     with pytest.raises(ValueError, match=r"rank \+ biases <= 128 in float64"):

@@ -151,7 +151,7 @@ def test_posterior_mean_matches_the_numpy_gibbs_sampler(biases):
     assert model.n_kept_ == len(kept) == (n_samples - burn_in) // thin
     np.testing.assert_allclose(model.history_["alpha"], alphas, rtol=1e-8)
     rows, cols = np.divmod(np.arange(R.shape[0] * R.shape[1]), R.shape[1])
-    np.testing.assert_allclose(model.predict(rows, cols), predict(rows, cols),
+    np.testing.assert_allclose(model.predict_positions(rows, cols), predict(rows, cols),
                                rtol=1e-8, atol=1e-8)
     # to_lowrank is exactly that mean (the kept factors side by side).
     np.testing.assert_allclose(model.to_lowrank().to_dense().ravel(), predict(rows, cols),
@@ -187,12 +187,12 @@ def test_history_clip_and_validation():
     assert all(np.isfinite(h[k]).all() for k in ("train_rmse", "valid_rmse", "alpha", "seconds"))
     assert model.alpha_ == h["alpha"][-1]
     rows, cols, values = test.coo()
-    pred = model.predict(rows, cols)
+    pred = model.predict_positions(rows, cols)
     lo, hi = train.csr.values.min(), train.csr.values.max()
     assert pred.min() >= lo and pred.max() <= hi
     assert np.isclose(h["valid_rmse"][-1], np.sqrt(np.mean((pred - values) ** 2)), rtol=1e-5)
     model.clip = False
-    raw = model.predict(rows, cols)
+    raw = model.predict_positions(rows, cols)
     assert np.array_equal(np.clip(raw, lo, hi), pred)
     # The posterior mean beats the start's ALS fit and the last single sample.
     als = lorank.ALS(3, max_iter=bayesian._START_ITER, tol=0, random_state=0).fit(train)
@@ -212,7 +212,7 @@ def test_save_load_and_recommender(tmp_path):
     model.save(tmp_path / "m.npz")
     m2 = lorank.load(tmp_path / "m.npz")
     rows, cols = np.arange(7) % 7, np.arange(7) % 5
-    assert np.array_equal(m2.predict(rows, cols), model.predict(rows, cols))
+    assert np.array_equal(m2.predict_positions(rows, cols), model.predict_positions(rows, cols))
     assert m2.n_kept_ if hasattr(m2, "n_kept_") else True
 
 

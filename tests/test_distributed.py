@@ -29,8 +29,9 @@ RTOL = 1e-5
 
 @pytest.fixture(scope="module")
 def client():
+    # ":0": any free port (another cluster on the machine may hold 8787).
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
+                                       dashboard_address=":0")
     client = distributed.Client(cluster)
     yield client
     client.close()
@@ -100,6 +101,25 @@ def test_no_biases_unweighted(client, ratings):
     dist = lorank.distributed.ALS(client, **params).fit(R)
     assert_same_model(dist, local)
     assert not dist.row_bias_.any() and dist.mean_ == 0
+
+
+def test_local_and_distributed_fit_take_the_same_dataframe(client, ratings):
+    # Issue 10, trap 2: lorank.distributed.ALS.fit(df, columns=...) accepted a
+    # DataFrame while lorank.ALS().fit(df) read it as a dense matrix.
+    R = ratings.take(np.arange(0, ratings.nnz, 10))
+    _, df = labelled(R)
+    df = df.rename(columns={"user": "who", "item": "what", "rating": "stars"})
+    params = dict(rank=3, init="svd", random_state=0, max_iter=3, tol=0)
+    columns = ("who", "what", "stars")
+    local = lorank.ALS(**params).fit(df, columns=columns)
+    dist = lorank.distributed.ALS(client, **params).fit(dd.from_pandas(df, npartitions=3),
+                                                        columns=columns)
+    assert local.user_labels_.tolist() == dist.row_labels_.tolist()
+    assert local.item_labels_.tolist() == dist.col_labels_.tolist()
+    assert_same_model(dist, local)
+    users, items = local.user_labels_[[7, 12]], local.item_labels_[[5, 0]]
+    np.testing.assert_allclose(dist.predict(users, items), local.predict(users, items),
+                               rtol=RTOL)
 
 
 def test_parquet_string_ids_same_predictions(client, ratings, tmp_path):
@@ -189,8 +209,10 @@ def test_callback_stop_and_interrupt(client):
         if it == 3:
             raise KeyboardInterrupt
 
+    model = lorank.distributed.ALS(client, callback=interrupt, **params)
     with pytest.warns(RuntimeWarning, match="interrupted after 3 complete iterations"):
-        model = lorank.distributed.ALS(client, callback=interrupt, **params).fit(R)
+        with pytest.raises(KeyboardInterrupt):
+            model.fit(R)
     three = lorank.ALS(**{**params, "max_iter": 3}).fit(R)
     np.testing.assert_array_equal(model.factors_.left, three.factors_.left)
 
@@ -289,8 +311,8 @@ def test_client_must_be_a_client():
 def test_import_lorank_does_not_import_dask_and_missing_dask_is_named():
     code = (
         "import sys, lorank\n"
-        "assert not any(m == 'dask' or m.startswith('dask.') or m == 'distributed'"
-        " for m in sys.modules), 'import lorank imported dask'\n"
+        "assert not any(m.split('.')[0] in ('dask', 'distributed', 'pandas', 'sklearn')"
+        " for m in sys.modules), 'import lorank imported an optional package'\n"
         "sys.modules['distributed'] = None\n"
         "try:\n"
         "    import lorank.distributed\n"

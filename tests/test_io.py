@@ -162,7 +162,7 @@ def test_damaged_seen_pattern_is_rejected_not_crashed(tmp_path):
     for key, value, what in (
         ("seen_indices", lambda a: np.where(np.arange(a.size) == 3, 50_000_000, a), "out of range"),
         ("seen_indptr", lambda a: a[::-1].copy(), "damaged"),
-        ("user_labels", lambda a: a[:-1], "labels for a model"),
+        ("model.user_labels", lambda a: a[:-1], "39 user labels for 40 factor rows"),
     ):
         bad = dict(arrays, **{key: value(arrays[key])})
         io.save(tmp_path / "bad.npz", bad, header)

@@ -556,3 +556,81 @@ def test_counting_sort_kernels_against_argsort(dtype, n_chunks):
     np.testing.assert_array_equal(t_indptr, np.r_[0, np.cumsum(np.bincount(minor, minlength=n_minor))])
     np.testing.assert_array_equal(t_major, major[again])
     np.testing.assert_array_equal(t_values, values[again])
+
+
+# ---------------------------------------------------------------- times
+
+
+def test_times_follow_the_csr_order_and_duplicates():
+    rows, cols = [2, 0, 1, 0], [1, 1, 0, 0]
+    R = Ratings(rows, cols, [1.0, 2.0, 3.0, 4.0], times=[10, 20, 30, 40])
+    # coo() order is (0,0) (0,1) (1,0) (2,1): the times of inputs 3, 1, 2, 0.
+    np.testing.assert_array_equal(R.times, [40, 20, 30, 10])
+    assert not R.times.flags.writeable and "with times" in repr(R)
+    # A repeated pair keeps the time of its last rating in input order.
+    D = Ratings([0, 1, 0], [0, 0, 0], [1.0, 2.0, 5.0], times=[1, 2, 3], duplicates="mean")
+    np.testing.assert_array_equal(D.coo()[2], [3.0, 2.0])
+    np.testing.assert_array_equal(D.times, [3, 2])
+    assert Ratings([0], [0], [1.0]).times is None
+
+
+def test_times_are_carried_through_take_split_kfold_transpose_astype():
+    rng = np.random.default_rng(0)
+    pos = rng.choice(30 * 20, 250, replace=False)
+    rows, cols = pos // 20, pos % 20
+    stamp = rng.integers(0, 10**9, 250)
+    R = Ratings(rows, cols, rng.random(250), times=stamp)
+    truth = dict(zip(zip(rows.tolist(), cols.tolist()), stamp.tolist()))
+
+    def check(S, transposed=False):
+        r, c, _ = S.coo()
+        for i, j, t in zip(r.tolist(), c.tolist(), S.times.tolist()):
+            assert truth[(j, i) if transposed else (i, j)] == t
+
+    check(R)
+    check(R.take([5, 1, 100]))
+    for part in R.split(0.3, random_state=0) + R.split(0.3, random_state=0, by="row"):
+        check(part)
+    for train, test in R.kfold(3, random_state=0):
+        check(train), check(test)
+        assert train.nnz + test.nnz == R.nnz
+    check(R.T, transposed=True)
+    check(R.astype(np.float32))
+    L = Ratings.from_labels([f"u{i}" for i in rows], cols, rng.random(250), times=stamp)
+    r, c, _ = L.coo()
+    for user, j, t in zip(L.row_labels[r].tolist(), c.tolist(), L.times.tolist()):
+        assert truth[(int(user[1:]), j)] == t
+
+
+def test_bad_times():
+    with pytest.raises(ValueError, match=r"times must have one entry per rating \(2\), got 3"):
+        Ratings([0, 1], [0, 1], [1.0, 2.0], times=[1, 2, 3])
+    with pytest.raises(ValueError, match="times contains nan at position 1"):
+        Ratings([0, 1], [0, 1], [1.0, 2.0], times=[1.0, np.nan])
+    with pytest.raises(TypeError, match="times must hold numbers or datetime64"):
+        Ratings([0, 1], [0, 1], [1.0, 2.0], times=["a", "b"])
+
+
+# ---------------------------------------------------------------- pandas
+
+
+def test_from_pandas_by_names_and_aliases():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"userId": ["ann", "bob", "ann"], "movieId": [10, 10, 20],
+                       "rating": [4.0, 3.0, 5.0], "timestamp": [3, 1, 2]})
+    R = Ratings.from_pandas(df)
+    assert R.row_labels.tolist() == ["ann", "bob"] and R.col_labels.tolist() == [10, 20]
+    np.testing.assert_array_equal(R.coo()[2], [4.0, 5.0, 3.0])
+    np.testing.assert_array_equal(R.times, [3, 2, 1])
+    # Explicit names win, in any column order; time=False drops the times.
+    flipped = df[["rating", "movieId", "userId"]].rename(columns={"movieId": "a", "userId": "b"})
+    T = Ratings.from_pandas(flipped, user="a", item="b", rating="rating", time=False)
+    assert T.row_labels.tolist() == [10, 20] and T.times is None
+    dates = df.assign(timestamp=pd.to_datetime(df["timestamp"], unit="s"))
+    assert Ratings.from_pandas(dates).times.dtype == np.dtype("datetime64[ns]")
+    with pytest.raises(ValueError, match=r"no user column among \['a', 'b'\]: pass user="):
+        Ratings.from_pandas(pd.DataFrame({"a": [1], "b": [2]}))
+    with pytest.raises(TypeError, match="df must be a pandas DataFrame"):
+        Ratings.from_pandas(np.ones((3, 3)))
+    with pytest.raises(ValueError, match="values contains nan at position 1"):
+        Ratings.from_pandas(df.assign(rating=[1.0, np.nan, 2.0]))

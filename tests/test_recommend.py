@@ -148,8 +148,11 @@ def test_recommend_among_candidate_items(fitted):
 @pytest.mark.parametrize("worst", [False, True])
 def test_recommend_all_equals_per_user_recommend(fitted, worst):
     rec, R, dtype = fitted
-    idx, scores = rec.recommend_all(8, worst=worst, batch_size=7)
-    assert idx.shape == (R.shape[0], 8)
+    idx, scores = rec.recommend_all_positions(8, worst=worst, batch_size=7)
+    labels, same = rec.recommend_all(8, worst=worst, batch_size=7)
+    assert idx.shape == labels.shape == (R.shape[0], 8)
+    np.testing.assert_array_equal(labels, R.col_labels[idx])  # recommend_all answers in labels
+    np.testing.assert_array_equal(same, scores)
     for i in range(R.shape[0]):
         items, s = rec.recommend(R.row_labels[i], n=8, worst=worst)
         np.testing.assert_array_equal(R.col_labels[idx[i]], items)
@@ -158,11 +161,15 @@ def test_recommend_all_equals_per_user_recommend(fitted, worst):
 
 def test_recommend_all_without_filter_and_n_beyond_items(fitted):
     rec, R, _ = fitted
-    idx, scores = rec.recommend_all(R.shape[1] + 3, filter_seen=False)
-    assert (idx[:, -3:] == -1).all() and np.isnan(scores[:, -3:]).all()
-    assert (np.sort(idx[:, :-3], axis=1) == np.arange(R.shape[1])).all()
-    idx, scores = rec.recommend_all(R.shape[1] + 3)
+    # n beyond the catalogue is capped at it (n=10**12 must not allocate terabytes).
+    idx, scores = rec.recommend_all_positions(10**12, filter_seen=False)
+    assert idx.shape == (R.shape[0], R.shape[1]) and np.isfinite(scores).all()
+    assert (np.sort(idx, axis=1) == np.arange(R.shape[1])).all()
+    idx, scores = rec.recommend_all_positions(R.shape[1] + 3)
     assert ((idx >= 0).sum(1) == R.shape[1] - R.row_counts).all()
+    labels, scores = rec.recommend_all(R.shape[1] + 3)  # padded: -1 for int labels, NaN
+    assert ((labels == -1) == np.isnan(scores)).all()
+    assert ((labels != -1).sum(1) == R.shape[1] - R.row_counts).all()
 
 
 def test_unknown_labels_raise_naming_them_or_fall_back_to_biases(fitted):
@@ -175,7 +182,7 @@ def test_unknown_labels_raise_naming_them_or_fall_back_to_biases(fitted):
         rec.recommend("zz")
     m = rec.model_
     got = rec.predict(["nobody", "u1", "nobody"], [1000, 5, 5], unknown="bias")
-    i = rec._users.index("u1", "u")
+    i = rec._users.positions("u1")
     want = [m.mean_ + m.col_bias_[0], m.mean_ + m.row_bias_[i], m.mean_]
     np.testing.assert_allclose(got, want, rtol=1e-6)
     with pytest.raises(ValueError, match='unknown must be "error" or "bias"'):
@@ -255,3 +262,41 @@ def test_not_fitted_and_bad_arguments():
         rec.fold_in([1000, 1001], [4.0])
     with pytest.raises(KeyError, match="unknown items: 7"):
         rec.fold_in([7], [4.0])
+
+
+# ---------------------------------------------------------------- one meaning of predict
+
+
+def test_recommender_and_model_share_one_label_index(fitted):
+    rec, R, _ = fitted
+    model = rec.model_
+    assert rec._users is model.labels_[0] and rec._items is model.labels_[1]
+    users = ["u3", "u9", "u3"]
+    items = [1003, 1010, 1020]
+    np.testing.assert_array_equal(rec.predict(users, items), model.predict(users, items))
+    assert rec.predict("u3", 1003) == model.predict("u3", 1003)
+    # positions only through the call that says so
+    i, j = R.row_index("u3"), R.col_index(1003)
+    assert model.predict_positions([i], [j])[0] == model.predict("u3", 1003)
+
+
+def test_from_model_maps_the_seen_pattern_by_labels():
+    R = labelled(np.float64)
+    train, test = R.split(0.2, random_state=0, by="row")
+    model = lorank.ALS(3, random_state=0, max_iter=3).fit(train)
+    rec = lorank.Recommender.from_model(model, R)  # everything rated counts as seen
+    for user in ("u0", "u5"):
+        i = R.row_index(user)
+        seen = set(R.col_labels[R.csr.indices[R.csr.indptr[i]:R.csr.indptr[i + 1]]].tolist())
+        items, _ = rec.recommend(user, n=100)
+        assert not seen & set(items.tolist())
+        assert len(items) == R.shape[1] - len(seen)
+    # The same ratings under other labels (a shuffled relabelling) give the same pattern.
+    rows, cols, vals = R.coo()
+    perm = R.row_labels[rows][::-1], R.col_labels[cols][::-1], vals[::-1]
+    again = lorank.Recommender.from_model(model, lorank.Ratings.from_labels(*perm))
+    np.testing.assert_array_equal(again.recommend_all_positions(5)[0],
+                                  rec.recommend_all_positions(5)[0])
+    stranger = lorank.Ratings.from_labels(["zed"], [1000], [3.0])
+    with pytest.raises(ValueError, match="ratings has users the model was not fitted on"):
+        lorank.Recommender.from_model(model, stranger)

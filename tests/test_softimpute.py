@@ -369,8 +369,10 @@ def test_callback_stop_and_interrupt_keep_last_iterate():
         if it == 4:
             raise KeyboardInterrupt
 
+    model = SoftImpute(2, max_iter=50, tol=0, callback=interrupt)
     with pytest.warns(RuntimeWarning, match="interrupted after 4 complete iterations"):
-        model = SoftImpute(2, max_iter=50, tol=0, callback=interrupt).fit(R)
+        with pytest.raises(KeyboardInterrupt):
+            model.fit(R)
     assert model.n_iter_ == 4 and np.isfinite(model.factors_.left).all()
 
 
@@ -383,8 +385,10 @@ def test_interrupt_during_the_first_iteration(monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(si, "_rebalance", interrupted)
+    model = SoftImpute(2, max_iter=5, random_state=0)
     with pytest.warns(RuntimeWarning, match="interrupted after 0 complete iterations"):
-        model = SoftImpute(2, max_iter=5, random_state=0).fit(R)
+        with pytest.raises(KeyboardInterrupt):
+            model.fit(R)
     assert model.n_iter_ == 0 and np.isfinite(model.factors_.left).all()
 
 
@@ -404,7 +408,7 @@ def test_warm_start_forms():
         (dict(reg=np.inf), ValueError, "reg must be a finite number >= 0, got inf"),
         (dict(reg="1"), TypeError, 'reg must be a real number or "auto", got \'1\''),
         (dict(rank=31), ValueError, "rank"),
-        (dict(tol=-1.0), ValueError, "tol must be a number >= 0"),
+        (dict(tol=-1.0), ValueError, "tol must be a finite number >= 0"),
         (dict(max_iter=0), ValueError, "max_iter"),
         (dict(callback=3), TypeError, "callback must be callable"),
         (dict(n_threads=0), ValueError, "n_threads=0"),

@@ -65,11 +65,16 @@ def _path(fit_one, grid):
     return regs, errors, models, best
 
 
+def _learned(fitted):
+    """The learned state of a fit (not its label maps: the outer fit keeps those)."""
+    return {k: v for k, v in vars(fitted).items()
+            if (k.endswith("_") or k.startswith("_")) and k != "labels_"}
+
+
 def _adopt(model, fitted, reg, regs, errors):
     """Copy ``fitted``'s learned state onto ``model`` and record the choice."""
-    for key, value in vars(fitted).items():
-        if key.endswith("_") or key.startswith("_"):
-            setattr(model, key, value)
+    for key, value in _learned(fitted).items():
+        setattr(model, key, value)
     model.reg_ = float(reg)
     model.reg_path_ = {"reg": regs, "valid_rmse": errors}
     return model
@@ -80,9 +85,8 @@ def _refit_callback(model, callback):
         return None
 
     def call(fitted, it):
-        for key, value in vars(fitted).items():
-            if key.endswith("_") or key.startswith("_"):
-                setattr(model, key, value)
+        for key, value in _learned(fitted).items():
+            setattr(model, key, value)
         return callback(model, it)
 
     return call

@@ -1,17 +1,15 @@
 """Exact alternating least squares for matrix completion (ALS, ALS-WR, with biases)."""
 
 import numbers
-import time
-import warnings
 from typing import NamedTuple
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from . import _als, _auto_reg
-from ._estimator import CompletionModel, rating_range, register, training_data
-from ._threads import effective_n_threads, single_threaded_blas
-from ._validation import as_float_dtype, check_int, check_real, check_rank
+from ._estimator import (CompletionModel, check_bool, check_callback, check_choice, check_int,
+                         check_n_threads, check_random_state, check_rank, check_real, rating_range,
+                         register)
+from ._threads import single_threaded_blas
 from .lowrank import LowRank
 from .sparse_plus_lowrank import SparsePlusLowRank
 from .svd import randomized_svd
@@ -88,6 +86,11 @@ class ALS(CompletionModel):
         ``callback(model, iteration)`` after every iteration; returning ``False``
         stops the fit.
 
+    Notes
+    -----
+    Ctrl-C (``KeyboardInterrupt``) during ``fit`` keeps the last complete
+    iteration's factors on the model, warns, and re-raises.
+
     Attributes
     ----------
     factors_ : LowRank
@@ -101,6 +104,9 @@ class ALS(CompletionModel):
         without validation data), ``objective``, ``seconds``.
     n_iter_ : int
         Iterations run.
+    labels_ : (LabelIndex, LabelIndex)
+        The user and item labels of the training data (``user_labels_``,
+        ``item_labels_``); :meth:`predict` takes them.
 
     Examples
     --------
@@ -145,24 +151,7 @@ class ALS(CompletionModel):
         self.callback = callback
 
     # --- fitting ------------------------------------------------------------
-    def fit(self, X, validation=None):
-        """Fit the factors to the observed entries of ``X``.
-
-        Parameters
-        ----------
-        X : Ratings, scipy.sparse matrix or array, or ndarray with NaN for missing
-            The observed entries (for sparse input every stored entry, zeros
-            included, is an observation).
-        validation : same types as X, default=None
-            Held-out entries of the same shape; their RMSE is recorded per
-            iteration in ``history_["valid_rmse"]``.
-
-        Returns
-        -------
-        self
-        """
-        dtype = as_float_dtype(self.dtype)
-        ratings, valid = training_data(X, validation, dtype)
+    def _fit(self, ratings, valid):
         if _auto_reg.is_auto(self.reg):
             return _auto_reg.fit_als(self, ratings, valid)
         rank, reg, max_iter, tol, n_threads = self._check_params(ratings)
@@ -170,6 +159,7 @@ class ALS(CompletionModel):
         self.rating_range_ = rating_range(ratings)
         biases = bool(self.biases)
         m, n = ratings.shape
+        dtype = ratings.dtype.type
 
         def solve(side, fixed, solved, rank, mean, lam):
             """The kernel over every column (side="cols") or row, in place, target j
@@ -190,7 +180,7 @@ class ALS(CompletionModel):
 
         data = _Data(ratings.shape, ratings.nnz, float(ratings.csr.values.sum(dtype=np.float64)),
                      ratings.row_counts, ratings.col_counts)
-        score = (lambda: self._score(valid)) if valid is not None else None
+        score = (lambda: self._rmse(valid)) if valid is not None else None
         return self._fit_loop(data, dtype, rank, reg, max_iter, tol, solve, residual, score)
 
     def _fit_loop(self, data, dtype, rank, reg, max_iter, tol, solve, residual, score):
@@ -231,63 +221,43 @@ class ALS(CompletionModel):
             return 0.5 * (total + _penalty(A, lam_rows) + _penalty(B, lam_cols))
 
         A, B = self._initialize(data, rank, dtype, half_step, lambda: mean, residual)
-
-        self.history_ = {k: [] for k in ("iteration", "train_rmse", "valid_rmse", "objective", "seconds")}
+        self._set_learned(A, B, mean, rank)  # the start is the state of iteration 0
         self._half_step_objectives = []
-        self.n_iter_ = 0
         previous = np.inf
-        bar = tqdm(total=max_iter, desc="ALS", unit="it", disable=not self.progress, leave=False)
-        try:
+        with self._iterations(max_iter, ("train_rmse", "valid_rmse", "objective"),
+                              desc="ALS") as run:
             for it in range(1, max_iter + 1):
-                start = time.perf_counter()
                 total = half_step("cols", A, B, rank)
                 self._half_step_objectives.append(objective(total, A, B))
                 total = half_step("rows", A, B, rank)
                 loss = objective(total, A, B)
                 self._half_step_objectives.append(loss)
                 self._set_learned(A, B, mean, rank)
-                self.n_iter_ = it
                 train = np.sqrt(max(total, 0.0) / nnz)
                 valid_rmse = score() if score is not None else np.nan
-                self._record(it, train, valid_rmse, loss, time.perf_counter() - start)
-                bar.update()
-                bar.set_postfix(train_rmse=f"{train:.4f}", **(
-                    {"valid_rmse": f"{valid_rmse:.4f}"} if score is not None else {}))
-                if self.callback is not None and self.callback(self, it) is False:
+                if not run.record(it, train_rmse=train, valid_rmse=valid_rmse, objective=loss):
                     break
                 if np.isfinite(previous) and previous - loss <= tol * abs(previous):
                     break
                 previous = loss
-        except KeyboardInterrupt:
-            warnings.warn(
-                f"ALS interrupted after {self.n_iter_} complete iterations; "
-                "keeping the last complete factors",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-        finally:
-            bar.close()
-        if self.n_iter_ == 0:  # interrupted during the first iteration
-            self._set_learned(A, B, mean, rank)
         return self
 
     def _check_params(self, ratings):
+        """The parameters, checked against the data (``ratings`` may be a summary
+        with shape, nnz, dtype, counts and the index dtypes: lorank.distributed)."""
         if ratings.nnz == 0:
             raise ValueError("X has no observed entries")
         rank = check_rank(self.rank, ratings.shape)
-        reg = check_real(self.reg, "reg")
-        if not np.isfinite(reg) or reg < 0:
-            raise ValueError(f"reg must be a finite number >= 0, got {reg!r}")
+        reg = check_real(self.reg, "reg", minimum=0)
         max_iter = check_int(self.max_iter, "max_iter", minimum=1)
-        tol = check_real(self.tol, "tol")
-        if not tol >= 0:
-            raise ValueError(f"tol must be a number >= 0, got {tol!r}")
+        tol = check_real(self.tol, "tol", minimum=0)
         reg_exponent(self.weighted_reg)  # checked here, before any work
-        if self.init not in ("svd", "random"):
-            raise ValueError(f'init must be "svd" or "random", got {self.init!r}')
-        if self.callback is not None and not callable(self.callback):
-            raise TypeError(f"callback must be callable, got {self.callback!r}")
-        n_threads = effective_n_threads(self.n_threads)
+        check_bool(self.biases, "biases")
+        check_choice(self.init, "init", ("svd", "random"))
+        check_callback(self.callback)
+        check_random_state(self.random_state)
+        check_bool(self.progress, "progress")
+        n_threads = check_n_threads(self.n_threads)
         widest = _als.MAX_ROW_BYTES // ratings.dtype.itemsize  # widest factor row
         if rank + bool(self.biases) > widest:
             raise ValueError(
@@ -363,15 +333,6 @@ class ALS(CompletionModel):
             self.col_bias_ = np.zeros(B.shape[0], B.dtype)
         self.mean_ = mean
         self._lowrank = None
-
-    def _record(self, it, train, valid, objective, seconds):
-        h = self.history_
-        h["iteration"].append(it)
-        h["train_rmse"].append(float(train))
-        h["valid_rmse"].append(float(valid))
-        h["objective"].append(float(objective))
-        h["seconds"].append(float(seconds))
-
 
 register(ALS)  # lorank.load rebuilds it; ALS.save
 

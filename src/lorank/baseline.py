@@ -1,13 +1,10 @@
 """The bias-only baseline: global mean + damped user and item biases."""
 
-import time
-
 import numpy as np
 
 from . import _als
-from ._estimator import CompletionModel, rating_range, register, training_data
-from ._threads import effective_n_threads
-from ._validation import as_float_dtype, check_int, check_real
+from ._estimator import (CompletionModel, check_bool, check_int, check_n_threads, check_real,
+                         rating_range, register)
 from .lowrank import LowRank
 
 __all__ = ["Baseline"]
@@ -39,6 +36,9 @@ class Baseline(CompletionModel):
         Clip predictions to the range of the training values.
     dtype : {numpy.float32, numpy.float64}, default=numpy.float32
     n_threads : int, default=None
+    progress : bool, default=False
+    callback : callable, default=None
+        ``callback(model, iteration)`` after every sweep; ``False`` stops.
 
     Attributes
     ----------
@@ -58,78 +58,63 @@ class Baseline(CompletionModel):
     >>> model = lorank.Baseline().fit(R)
     >>> round(model.mean_, 2)
     3.0
-    >>> bool(model.predict([0], [0])[0] > model.mean_)    # user a and item 1 rate high
+    >>> bool(model.predict_positions([0], [0])[0] > model.mean_)    # user a and item 1 rate high
     True
     """
 
     def __init__(self, *, reg_users=15.0, reg_items=10.0, max_iter=10, clip=True,
-                 dtype=np.float32, n_threads=None):
+                 dtype=np.float32, n_threads=None, progress=False, callback=None):
         self.reg_users = reg_users
         self.reg_items = reg_items
         self.max_iter = max_iter
         self.clip = clip
         self.dtype = dtype
         self.n_threads = n_threads
+        self.progress = progress
+        self.callback = callback
 
     biases = True
 
-    def fit(self, X, validation=None):
-        """Fit μ and the biases to the observed entries of ``X``.
-
-        Parameters
-        ----------
-        X : Ratings, scipy.sparse matrix or array, or ndarray with NaN for missing
-        validation : same types as X, default=None
-            Held-out entries; their RMSE is recorded in ``history_["valid_rmse"]``.
-
-        Returns
-        -------
-        self
-        """
+    def _fit(self, ratings, valid):
         from .als import _factor_storage
 
-        dtype = as_float_dtype(self.dtype)
-        ratings, valid = training_data(X, validation, dtype)
         if ratings.nnz == 0:
             raise ValueError("X has no observed entries")
-        regs = {}
-        for name in ("reg_users", "reg_items"):
-            value = check_real(getattr(self, name), name)
-            if not (np.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-            regs[name] = float(value)
+        reg_users = check_real(self.reg_users, "reg_users", minimum=0)
+        reg_items = check_real(self.reg_items, "reg_items", minimum=0)
         max_iter = check_int(self.max_iter, "max_iter", minimum=1)
-        if not isinstance(self.clip, (bool, np.bool_)):
-            raise TypeError(f"clip must be True or False, got {self.clip!r}")
-        n_threads = effective_n_threads(self.n_threads)
+        check_bool(self.clip, "clip")
+        n_threads = check_n_threads(self.n_threads)
         m, n = ratings.shape
         nnz = ratings.nnz
-        values = ratings.csr.values
-        mean = float(values.mean(dtype=np.float64))
+        mean = float(ratings.csr.values.mean(dtype=np.float64))
         self.rating_range_ = rating_range(ratings)
-        lam_rows = np.full(m, regs["reg_users"])
-        lam_cols = np.full(n, regs["reg_items"])
-        U, C = _factor_storage(m, 1, dtype), _factor_storage(n, 1, dtype)
-        self.history_ = {k: [] for k in ("iteration", "train_rmse", "valid_rmse", "seconds")}
+        lam_rows = np.full(m, reg_users)
+        lam_cols = np.full(n, reg_items)
+        U, C = _factor_storage(m, 1, ratings.dtype), _factor_storage(n, 1, ratings.dtype)
         self.mean_ = mean
-        self.factors_ = LowRank(np.zeros((m, 0), dtype), np.zeros((n, 0), dtype))
-        for it in range(1, max_iter + 1):
-            t0 = time.perf_counter()
-            for view, fixed, solved, lam in ((ratings.csc, U, C, lam_cols),
-                                             (ratings.csr, C, U, lam_rows)):
-                size = solved.shape[0]
-                sse, rsum, status = np.empty(size), np.empty(size), np.empty(size, np.int32)
-                _als.half_step(view.indptr, view.indices, view.values, fixed, solved, mean,
-                               lam, True, 0, sse, rsum, status, n_threads)
+        self.factors_ = LowRank(np.zeros((m, 0), ratings.dtype), np.zeros((n, 0), ratings.dtype))
+
+        def set_state():
             self.row_bias_, self.col_bias_ = U[:, 0].copy(), C[:, 0].copy()
             self._lowrank = None
-            self.n_iter_ = it
-            h = self.history_
-            h["iteration"].append(it)
-            h["train_rmse"].append(float(np.sqrt(max(float(sse.sum()), 0.0) / nnz)))
-            h["valid_rmse"].append(self._score(valid) if valid is not None else np.nan)
-            h["seconds"].append(time.perf_counter() - t0)
-        return self
+
+        set_state()
+        with self._iterations(max_iter, ("train_rmse", "valid_rmse"), desc="Baseline",
+                              what="biases") as run:
+            for it in range(1, max_iter + 1):
+                # c_j = Σ_i (x_ij − μ − u_i) / (λ_c + |Ω_j|), then the same for u.
+                for view, fixed, solved, lam in ((ratings.csc, U, C, lam_cols),
+                                                 (ratings.csr, C, U, lam_rows)):
+                    size = solved.shape[0]
+                    sse, rsum, status = np.empty(size), np.empty(size), np.empty(size, np.int32)
+                    _als.half_step(view.indptr, view.indices, view.values, fixed, solved,
+                                   mean, lam, True, 0, sse, rsum, status, n_threads)
+                set_state()
+                train = np.sqrt(max(float(sse.sum()), 0.0) / nnz)
+                valid_rmse = self._rmse(valid) if valid is not None else np.nan
+                if not run.record(it, train_rmse=train, valid_rmse=valid_rmse):
+                    break
 
 
 register(Baseline)

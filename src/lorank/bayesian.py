@@ -1,17 +1,15 @@
 """Bayesian matrix factorization by Gibbs sampling (BPMF with biases) on the ALS kernel."""
 
 import numbers
-import time
-import warnings
 
 import numpy as np
 import scipy.linalg
-from tqdm.auto import tqdm
 
 from . import _als
-from ._estimator import CompletionModel, rating_range, register, training_data
-from ._threads import effective_n_threads, single_threaded_blas
-from ._validation import as_float_dtype, check_int, check_rank
+from ._estimator import (CompletionModel, check_bool, check_callback, check_int,
+                         check_n_threads, check_random_state, check_rank, rating_range,
+                         register)
+from ._threads import single_threaded_blas
 from .lowrank import LowRank
 
 __all__ = ["BayesianALS"]
@@ -217,7 +215,7 @@ class BayesianALS(CompletionModel):
     >>> model.n_kept_
     25
     >>> rows, cols, values = test.coo()
-    >>> bool(np.sqrt(np.mean((model.predict(rows, cols) - values) ** 2)) < 1.0)
+    >>> bool(np.sqrt(np.mean((model.predict_positions(rows, cols) - values) ** 2)) < 1.0)
     True
     """
 
@@ -268,11 +266,10 @@ class BayesianALS(CompletionModel):
                 "use a smaller thin or more n_samples"
             )
         for name in ("biases", "clip", "progress"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        if self.callback is not None and not callable(self.callback):
-            raise TypeError(f"callback must be callable, got {self.callback!r}")
-        n_threads = effective_n_threads(self.n_threads)
+            check_bool(getattr(self, name), name)
+        check_callback(self.callback)
+        check_random_state(self.random_state)
+        n_threads = check_n_threads(self.n_threads)
         widest = _als.MAX_ROW_BYTES // ratings.dtype.itemsize
         if rank + bool(self.biases) > widest:
             raise ValueError(
@@ -281,25 +278,11 @@ class BayesianALS(CompletionModel):
             )
         return rank, n_samples, burn_in, thin, n_threads
 
-    def fit(self, X, validation=None):
-        """Draw the Gibbs samples of the posterior given the observed entries of ``X``.
-
-        Parameters
-        ----------
-        X : Ratings, scipy.sparse matrix or array, or ndarray with NaN for missing
-        validation : same types as X, default=None
-            Held-out entries; the RMSE of the running posterior mean on them is
-            recorded per sweep in ``history_["valid_rmse"]``.
-
-        Returns
-        -------
-        self
-        """
+    def _fit(self, ratings, valid):
         from .als import ALS, _factor_storage
 
-        dtype = as_float_dtype(self.dtype)
-        ratings, valid = training_data(X, validation, dtype)
         rank, n_samples, burn_in, thin, n_threads = self._check_params(ratings)
+        dtype = ratings.dtype
         biases = bool(self.biases)
         d = rank + biases
         m, n = ratings.shape
@@ -307,8 +290,8 @@ class BayesianALS(CompletionModel):
         seed = _seed(self.random_state)
         self.rating_range_ = rating_range(ratings)
 
-        start = ALS(rank, biases=biases, max_iter=_START_ITER, tol=0, dtype=dtype,
-                    n_threads=n_threads, random_state=seed).fit(ratings)
+        start = ALS(rank, reg=1.0, biases=biases, max_iter=_START_ITER, tol=0, dtype=dtype,
+                    n_threads=n_threads, random_state=seed, clip=False).fit(ratings)
         A, B = _factor_storage(m, d, dtype), _factor_storage(n, d, dtype)
         A[:, :rank], B[:, :rank] = start.factors_.left, start.factors_.right
         if biases:
@@ -327,6 +310,8 @@ class BayesianALS(CompletionModel):
             vr, vc, vx = valid.coo()
             vsum = np.zeros(len(vx))
         lo, hi = self.rating_range_
+        self.mean_ = mean
+        self.n_kept_ = 0
 
         def half_step(side, fixed, solved, sweep, alpha):
             view = ratings.csc if side == "cols" else ratings.csr
@@ -347,21 +332,25 @@ class BayesianALS(CompletionModel):
                 raise np.linalg.LinAlgError(
                     f"the Gaussian conditional of {side[:-1]} {k} "
                     f"({int(np.diff(view.indptr)[k])} observations, {d} unknowns) in sweep "
-                    f"{sweep} is not positive definite (precision α = {alpha:.3g}); "
+                    f"{sweep} is not positive definite (noise precision α = {alpha:.3g}); "
                     "use dtype=np.float64, or rescale the values"
                 )
             return float(sse.sum())
 
-        self.history_ = {k: [] for k in ("iteration", "train_rmse", "valid_rmse", "alpha",
-                                         "seconds")}
-        self.n_iter_ = 0
-        self.n_kept_ = 0
-        self.mean_ = mean
-        bar = tqdm(total=n_samples, desc="BayesianALS", unit="sweep",
-                   disable=not self.progress, leave=False)
-        try:
+        def publish():
+            """The model as of the last complete sweep (the kept samples' mean, or
+            the current sample during burn-in)."""
+            if self.n_kept_:
+                self._set_learned(U, V, bsum, csum, rank, self.n_kept_, copy=True)
+            else:
+                self._set_learned(A[:, :rank], B[:, :rank], A[:, rank] if biases else None,
+                                  B[:, rank] if biases else None, rank, 1, copy=True)
+
+        publish()  # the start is the state before the first sweep
+        with self._iterations(n_samples, ("train_rmse", "valid_rmse", "alpha"),
+                              desc="BayesianALS", on_interrupt=publish,
+                              what="samples") as run:
             for sweep in range(1, n_samples + 1):
-                t0 = time.perf_counter()
                 half_step("cols", A, B, sweep, alpha)
                 sse = half_step("rows", B, A, sweep, alpha)
                 if not (np.isfinite(A).all() and np.isfinite(B).all() and np.isfinite(sse)):
@@ -389,41 +378,30 @@ class BayesianALS(CompletionModel):
                         pred = np.clip(pred, lo, hi)
                     valid_rmse = float(np.sqrt(np.mean((pred - vx) ** 2)))
                 self.alpha_ = alpha
-                self.n_iter_ = sweep
-                h = self.history_
-                h["iteration"].append(sweep)
-                h["train_rmse"].append(float(np.sqrt(max(sse, 0.0) / nnz)))
-                h["valid_rmse"].append(valid_rmse)
-                h["alpha"].append(alpha)
-                h["seconds"].append(time.perf_counter() - t0)
-                bar.update()
-                if self.callback is not None and self.n_kept_:
-                    self._set_learned(U, V, bsum, csum, rank)
-                    if self.callback(self, sweep) is False:
-                        break
-        except KeyboardInterrupt:
-            warnings.warn(
-                f"BayesianALS interrupted after {self.n_iter_} sweeps; keeping the "
-                f"{self.n_kept_} samples kept so far",
-                RuntimeWarning, stacklevel=2,
-            )
-        finally:
-            bar.close()
+                if self.callback is not None:
+                    publish()
+                if not run.record(sweep, train_rmse=np.sqrt(max(sse, 0.0) / nnz),
+                                  valid_rmse=valid_rmse, alpha=alpha):
+                    break
         if self.n_kept_ == 0:  # stopped during burn-in: the current sample
-            U[:, :rank], V[:, :rank] = A[:, :rank], B[:, :rank]
-            if biases:
-                bsum[:], csum[:] = A[:, rank], B[:, rank]
-            self.n_kept_ = 1
-        self._set_learned(U, V, bsum, csum, rank)
-        return self
+            publish()
+        else:
+            self._set_learned(U, V, bsum, csum, rank, self.n_kept_, copy=False)
 
-    def _set_learned(self, U, V, bsum, csum, rank):
-        K = self.n_kept_
+    def _set_learned(self, U, V, bsum, csum, rank, K, copy):
+        """factors_ = [U₁ … U_K] / K, [V₁ … V_K]; the biases' means. Without
+        ``copy`` U is scaled in place (the end of the fit)."""
         dtype = U.dtype
-        left = U[:, :K * rank] * dtype.type(1.0 / K)
+        scale = dtype.type(1.0 / K)
+        if copy:
+            left = U[:, :K * rank] * scale
+        else:
+            left = U[:, :K * rank]
+            left *= scale
         self.factors_ = LowRank(np.ascontiguousarray(left), np.ascontiguousarray(V[:, :K * rank]))
-        self.row_bias_ = (bsum / K).astype(dtype)
-        self.col_bias_ = (csum / K).astype(dtype)
+        m, n = U.shape[0], V.shape[0]
+        self.row_bias_ = (np.zeros(m) if bsum is None else bsum / K).astype(dtype)
+        self.col_bias_ = (np.zeros(n) if csum is None else csum / K).astype(dtype)
         self._lowrank = None
 
 

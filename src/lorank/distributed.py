@@ -32,6 +32,7 @@ from . import als as _local
 from ._dask_tasks import (_build, _coo, _Duplicate, _encode, _identity, _pattern,
                           _residual_product, _slice, _solve, _split, _sse, _stats)
 from ._estimator import check_fitted, get_params
+from ._labels import LabelIndex
 from ._threads import effective_n_threads
 from ._validation import as_float_dtype, check_int
 from .lowrank import LowRank
@@ -166,11 +167,12 @@ class ALS(_local.ALS):
             valid = _Validation.build(client, validation, columns, dtype, blocks)
         # The new data replaces the model only now that its input is known good;
         # the previous fit's factors go with it (they would not match the labels).
-        for name in ("factors_", "row_bias_", "col_bias_", "mean_", "history_", "n_iter_",
-                     "_half_step_objectives", "_lowrank"):
-            self.__dict__.pop(name, None)
+        self._reset()
+        self.__dict__.pop("_half_step_objectives", None)
         self._blocks = blocks  # kept: to_recommender gathers the pattern
         self.row_labels_, self.col_labels_ = blocks.row_labels, blocks.col_labels
+        self.labels_ = (LabelIndex(blocks.row_labels, name="user"),
+                        LabelIndex(blocks.col_labels, name="item"))
         self.shape_ = blocks.shape
         threads = 1 if self.n_threads is None else effective_n_threads(self.n_threads)
         biases = bool(self.biases)
@@ -208,7 +210,7 @@ class ALS(_local.ALS):
         params = {k: v for k, v in get_params(self).items() if k not in ("client", "n_blocks")}
         model = _local.ALS(**params)
         for name in ("factors_", "row_bias_", "col_bias_", "mean_", "history_", "n_iter_",
-                     "_half_step_objectives"):
+                     "labels_", "_half_step_objectives"):
             setattr(model, name, getattr(self, name))
         return model
 
@@ -238,8 +240,7 @@ class ALS(_local.ALS):
         else:
             indptr, indices = np.zeros(m + 1, np.int64), np.zeros(0, np.int32)
         local = self.to_local()
-        return Recommender(local)._set(local, self.row_labels_, self.col_labels_,
-                                       self.shape_, indptr, indices)
+        return Recommender(local)._set(local, indptr, indices)
 
     def save(self, path):
         """Save as the equivalent ``lorank.ALS`` (``lorank.load`` returns that)."""

@@ -229,9 +229,9 @@ def evaluate(model, ratings, *, folds=5, metrics=("rmse", "mae", "precision@10",
         rec = Recommender(model).fit(train)  # fits a copy of model
         results["fit_seconds"].append(time.perf_counter() - start)
         rows, cols, values = test.coo()
-        pred = rec.model_.predict(rows, cols) if any(
+        pred = rec.model_.predict_positions(rows, cols) if any(
             kind in ("rmse", "mae") for _, kind, _ in parsed) else None
-        top = rec.recommend_all(k_max)[0] if k_max else None
+        top = rec.recommend_all_positions(k_max)[0] if k_max else None
         for name, kind, k in parsed:
             if kind == "rmse":
                 value = rmse(values, pred)

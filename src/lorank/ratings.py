@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse
 
 from . import _sparse
+from ._labels import LabelIndex, format_labels
 from ._threads import effective_n_threads
 from ._validation import as_float_dtype
 
@@ -279,10 +280,68 @@ def _encode(labels, name):
     return codes, uniq
 
 
-def _format_labels(missing):
-    shown = ", ".join(repr(x) for x in missing[:5])
-    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-    return shown + more
+_format_labels = format_labels  # the name _dask_tasks imports
+
+
+def _check_times(times, n):
+    """A 1-D array of ``n`` timestamps (integers, floats or datetime64), read-only."""
+    times = _as_1d(times, "times")
+    if times.dtype.kind not in "iufM":
+        raise TypeError(f"times must hold numbers or datetime64 values, got dtype {times.dtype}")
+    if len(times) != n:
+        raise ValueError(f"times must have one entry per rating ({n}), got {len(times)}")
+    if times.dtype.kind == "f" and not np.isfinite(times).all():
+        pos = int(np.flatnonzero(~np.isfinite(times))[0])
+        raise ValueError(f"times contains {times[pos]} at position {pos}; times must be finite")
+    if times.dtype.kind == "M" and np.isnat(times).any():
+        pos = int(np.flatnonzero(np.isnat(times))[0])
+        raise ValueError(f"times contains NaT at position {pos}")
+    return times
+
+
+def _csr_positions(rows, cols, shape, merge):
+    """The input position of every entry of the CSR order (int64): two stable
+    counting sorts of the positions, as the values go; a repeated (row, col)
+    keeps its last position when ``merge``."""
+    m, n = shape
+    nnz = len(rows)
+    pos = np.arange(nnz, dtype=np.float64)  # exact below 2**53
+    t_indptr = np.empty(n + 1, dtype=np.int64)
+    t_rows = np.empty(nnz, dtype=_index_dtype(m))
+    t_pos = np.empty(nnz, dtype=np.float64)
+    chunks = _sparse.sort_chunks(nnz, n, effective_n_threads(None))
+    _sparse.coo_compress(cols, rows, pos, t_indptr, t_rows, t_pos, chunks)
+    indptr, indices, out = _transpose(t_indptr, t_rows, t_pos, m, n)
+    if merge and _sparse.first_duplicate(indptr, indices) is not None:
+        k = _sparse.merge_duplicates(indptr, indices, out, False)
+        out = out[:k]
+    return out.astype(np.int64)
+
+
+# Column names Ratings.from_pandas (and fit on a DataFrame) recognise, in order.
+_ALIASES = {
+    "user": ("user", "user_id", "userId", "userid", "UserID", "User", "user id", "users",
+             "customer_id", "customer"),
+    "item": ("item", "item_id", "itemId", "itemid", "movie", "movie_id", "movieId",
+             "MovieID", "Item", "items", "product", "product_id", "isbn", "ISBN"),
+    "rating": ("rating", "ratings", "score", "Rating", "stars", "value", "Book-Rating"),
+    "time": ("timestamp", "time", "Timestamp", "date", "datetime", "ts"),
+}
+
+
+def _find_column(columns, role):
+    lower = {str(c).lower(): c for c in columns}
+    for name in _ALIASES[role]:
+        if name in columns:
+            return name
+        if name.lower() in lower:
+            return lower[name.lower()]
+    return None
+
+
+def _is_dataframe(X):
+    module = type(X).__module__.split(".")[0]
+    return module in ("pandas", "polars", "dask") and hasattr(X, "columns")
 
 
 # ---------------------------------------------------------------- Ratings
@@ -341,7 +400,8 @@ class Ratings:
     array([2, 0, 1], dtype=int32)
     """
 
-    def __init__(self, rows, cols, values, shape=None, *, dtype=None, duplicates="error"):
+    def __init__(self, rows, cols, values, shape=None, *, times=None, dtype=None,
+                 duplicates="error"):
         _check_duplicates(duplicates)
         rows = _as_index_array(rows, "rows")
         cols = _as_index_array(cols, "cols")
@@ -363,31 +423,49 @@ class Ratings:
         rows = _check_range(rows, "rows", shape[0], "shape[0]")
         cols = _check_range(cols, "cols", shape[1], "shape[1]")
         values = _as_values(values, dt)
+        if times is not None:
+            times = _check_times(times, len(values))
         csr, csc = _build_from_coo(rows, cols, values, shape, duplicates)
-        self._set(shape, csr, csc)
+        if times is not None:
+            times = times[_csr_positions(rows, cols, shape, duplicates != "error")]
+        self._set(shape, csr, csc, times=times)
 
     # ------------------------------------------------------------ constructors
 
-    def _set(self, shape, csr, csc, row_labels=None, col_labels=None):
+    def _set(self, shape, csr, csc, row_labels=None, col_labels=None, times=None):
         self.shape = shape
         self.csr = csr if isinstance(csr, SparseView) else SparseView(*map(_frozen, csr))
         self.csc = csc if isinstance(csc, SparseView) else SparseView(*map(_frozen, csc))
         self.row_labels = row_labels
         self.col_labels = col_labels
-        self._lookup = {}
+        self.times = None if times is None else _frozen(times)
+        self._index = {}
         return self
 
     @classmethod
-    def _from_parts(cls, shape, csr, csc, row_labels=None, col_labels=None):
-        return object.__new__(cls)._set(shape, csr, csc, row_labels, col_labels)
+    def _from_parts(cls, shape, csr, csc, row_labels=None, col_labels=None, times=None):
+        return object.__new__(cls)._set(shape, csr, csc, row_labels, col_labels, times)
 
     @classmethod
-    def _from_sorted_csr(cls, shape, indptr, indices, values, row_labels=None, col_labels=None):
+    def _from_sorted_csr(cls, shape, indptr, indices, values, row_labels=None, col_labels=None,
+                         times=None):
         csc = _transpose(indptr, indices, values, shape[1], shape[0])
-        return cls._from_parts(shape, (indptr, indices, values), csc, row_labels, col_labels)
+        return cls._from_parts(shape, (indptr, indices, values), csc, row_labels, col_labels,
+                               times)
+
+    def _with_labels(self, row_labels, col_labels):
+        """The same observations named by other labels (arrays shared)."""
+        for labels, size, what in ((row_labels, self.shape[0], "row"),
+                                   (col_labels, self.shape[1], "column")):
+            if labels is not None and len(labels) != size:
+                raise ValueError(f"{len(labels)} {what} labels for {size} {what}s")
+        return self._from_parts(self.shape, self.csr, self.csc,
+                                None if row_labels is None else _frozen(np.asarray(row_labels)),
+                                None if col_labels is None else _frozen(np.asarray(col_labels)),
+                                self.times)
 
     @classmethod
-    def from_csr(cls, indptr, indices, values, shape, *, dtype=None):
+    def from_csr(cls, indptr, indices, values, shape, *, times=None, dtype=None):
         """Build from a CSR structure without going through COO (loaders, generators).
 
         Checks that ``indptr`` starts at 0, is non-decreasing and ends at nnz,
@@ -402,6 +480,8 @@ class Ratings:
         indices : array-like of int, shape (nnz,)
         values : array-like of real, shape (nnz,)
         shape : (int, int)
+        times : array-like, shape (nnz,), default=None
+            A timestamp per rating, in the CSR order of ``values``.
         dtype : {None, np.float32, np.float64}, default=None
 
         Returns
@@ -417,7 +497,9 @@ class Ratings:
         """
         shape = _check_shape(shape)
         indptr, indices, values = _checked_csr(indptr, indices, values, shape, dtype, copy=False)
-        return cls._from_sorted_csr(shape, indptr, indices, values)
+        if times is not None:
+            times = _check_times(times, len(values))
+        return cls._from_sorted_csr(shape, indptr, indices, values, times=times)
 
     @classmethod
     def from_sparse(cls, S, *, dtype=None, duplicates="error"):
@@ -488,12 +570,13 @@ class Ratings:
         return cls._from_sorted_csr(shape, indptr, indices, values)
 
     @classmethod
-    def from_labels(cls, users, items, values, *, dtype=None, duplicates="error"):
+    def from_labels(cls, users, items, values, *, times=None, dtype=None, duplicates="error"):
         """Build from labelled ids: any hashable user and item labels.
 
         Labels are mapped to 0..m-1 and 0..n-1 in sorted order of the unique
         labels when they sort, else in first-seen order, and kept as
-        ``row_labels`` / ``col_labels`` (see :meth:`row_index`).
+        ``row_labels`` / ``col_labels`` (see :meth:`row_index`). ``times``
+        (one timestamp per rating, in input order) is kept as ``times``.
 
         Examples
         --------
@@ -517,7 +600,7 @@ class Ratings:
             raise ValueError("no observations: users, items and values are empty")
         shape = (len(row_labels), len(col_labels))
         try:
-            R = cls(rows, cols, values, shape, dtype=dtype, duplicates=duplicates)
+            R = cls(rows, cols, values, shape, times=times, dtype=dtype, duplicates=duplicates)
         except _DuplicateEntry as exc:
             i, j = exc.pair
             pair = (row_labels[i].item() if hasattr(row_labels[i], "item") else row_labels[i],
@@ -528,6 +611,78 @@ class Ratings:
         R.row_labels = _frozen(row_labels)
         R.col_labels = _frozen(col_labels)
         return R
+
+    @classmethod
+    def from_pandas(cls, df, user=None, item=None, rating=None, time=None, *, dtype=None,
+                    duplicates="error"):
+        """Build from a DataFrame with one rating per row, by column names.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+        user, item, rating : str, default=None
+            Column names; ``None`` finds them among the usual names
+            (``user``, ``userId``, ``user_id``; ``item``, ``itemId``,
+            ``movieId``; ``rating``, ``score``, ...), case-insensitively.
+        time : str or False, default=None
+            A timestamp column, kept as :attr:`times`; ``None`` uses a
+            ``timestamp``/``time``/``date`` column if there is one, ``False``
+            none.
+        dtype : {None, np.float32, np.float64}, default=None
+        duplicates : {"error", "mean", "last"}, default="error"
+
+        Returns
+        -------
+        Ratings
+            Labelled by the user and item values (as :meth:`from_labels`).
+
+        Examples
+        --------
+        >>> import pandas as pd, lorank
+        >>> df = pd.DataFrame({"userId": ["ann", "bob", "ann"], "movieId": [10, 10, 20],
+        ...                    "rating": [4.0, 3.0, 5.0], "timestamp": [3, 1, 2]})
+        >>> R = lorank.Ratings.from_pandas(df)
+        >>> R.row_labels.tolist(), R.col_labels.tolist(), R.times.tolist()
+        (['ann', 'bob'], [10, 20], [3, 2, 1])
+        """
+        if not _is_dataframe(df) or not hasattr(df, "to_numpy"):
+            raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
+        if type(df).__module__.split(".")[0] == "dask":
+            raise TypeError("df is a Dask DataFrame: call .compute() first, or fit "
+                            "lorank.distributed.ALS on it")
+        found = {}
+        for role, given in (("user", user), ("item", item), ("rating", rating)):
+            if given is None:
+                given = _find_column(df.columns, role)
+                if given is None:
+                    raise ValueError(
+                        f"no {role} column among {list(df.columns)}: pass "
+                        f"{role}=<column name> (or columns=(user, item, rating) to fit)"
+                    )
+            elif given not in df.columns:
+                raise ValueError(f"{role}={given!r} is not a column of df "
+                                 f"(columns: {list(df.columns)})")
+            found[role] = given
+        if time is None:
+            time = _find_column(df.columns, "time")
+        elif time is not False and time not in df.columns:
+            raise ValueError(f"time={time!r} is not a column of df (columns: {list(df.columns)})")
+        if len(set(found.values())) < 3:
+            raise ValueError(f"user, item and rating must be three different columns, got "
+                             f"{found}")
+        values = df[found["rating"]].to_numpy()
+        if values.dtype.kind == "O":
+            try:
+                values = values.astype(np.float64)
+            except (TypeError, ValueError):
+                raise TypeError(f"column {found['rating']!r} must hold numbers") from None
+        times = None
+        if time not in (None, False):
+            times = df[time].to_numpy()
+            if times.dtype.kind == "M" and times.dtype != "datetime64[ns]":
+                times = times.astype("datetime64[ns]")
+        return cls.from_labels(df[found["user"]].to_numpy(), df[found["item"]].to_numpy(),
+                               values, times=times, dtype=dtype, duplicates=duplicates)
 
     # ------------------------------------------------------------ properties
 
@@ -554,8 +709,14 @@ class Ratings:
     @property
     def T(self):
         """The transposed ratings (CSR and CSC swapped, labels swapped, no copies)."""
+        times = None
+        if self.times is not None:  # the CSC order of the CSR positions
+            pos = np.arange(self.nnz, dtype=np.float64)
+            order = _transpose(self.csr.indptr, self.csr.indices, pos, self.shape[1],
+                               self.shape[0])[2]
+            times = self.times[order.astype(np.int64)]
         return self._from_parts(
-            self.shape[::-1], self.csc, self.csr, self.col_labels, self.row_labels
+            self.shape[::-1], self.csc, self.csr, self.col_labels, self.row_labels, times
         )
 
     def __len__(self):
@@ -563,6 +724,7 @@ class Ratings:
 
     def __repr__(self):
         labels = ", labelled" if self.row_labels is not None else ""
+        labels += ", with times" if self.times is not None else ""
         return (
             f"Ratings(shape={self.shape}, nnz={self.nnz}, dtype={self.dtype}, "
             f"density={self.density:.4g}{labels})"
@@ -602,6 +764,7 @@ class Ratings:
             (self.csc.indptr, self.csc.indices, csc_values),
             self.row_labels,
             self.col_labels,
+            self.times,
         )
 
     # ------------------------------------------------------------ labels
@@ -609,32 +772,19 @@ class Ratings:
     def row_index(self, labels):
         """Row indices of row labels (an int for one label, an array for a list
         or array); unknown labels raise ``KeyError`` naming them."""
-        return self._index(labels, self.row_labels, self.shape[0], "row")
+        return self.label_index(0).positions(labels)
 
     def col_index(self, labels):
         """Column indices of column labels; see :meth:`row_index`."""
-        return self._index(labels, self.col_labels, self.shape[1], "col")
+        return self.label_index(1).positions(labels)
 
-    def _index(self, labels, known, size, axis):
-        many = isinstance(labels, (list, np.ndarray, range))
-        items = list(labels) if many else [labels]
-        if known is None:
-            # No labels: the labels are the indices themselves.
-            def get(x):
-                ok = isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))
-                return int(x) if ok and 0 <= x < size else -1
-        else:
-            if axis not in self._lookup:
-                self._lookup[axis] = {x: k for k, x in enumerate(known.tolist())}
-            get = self._lookup[axis].get
-        try:
-            codes = [get(x, -1) if known is not None else get(x) for x in items]
-        except TypeError:  # unhashable label
-            codes = [-1] * len(items)
-        missing = [x for x, c in zip(items, codes) if c < 0]
-        if missing:
-            raise KeyError(f"unknown {axis} labels: {_format_labels(missing)}")
-        return np.array(codes, dtype=np.int64) if many else codes[0]
+    def label_index(self, axis):
+        """The :class:`~lorank._labels.LabelIndex` of rows (``axis=0``) or columns."""
+        if axis not in self._index:
+            labels = self.row_labels if axis == 0 else self.col_labels
+            self._index[axis] = LabelIndex(labels, self.shape[axis],
+                                           name="row label" if axis == 0 else "col label")
+        return self._index[axis]
 
     # ------------------------------------------------------------ subsets and splits
 
@@ -661,6 +811,30 @@ class Ratings:
             self.csr.values[idx],
             self.row_labels,
             self.col_labels,
+            None if self.times is None else self.times[idx],
+        )
+
+    def __getitem__(self, key):
+        """``R[positions]``: observations by position, for scikit-learn's splitters.
+
+        scikit-learn counts the samples of ``X`` by ``X.shape[0]``, which for a
+        ``Ratings`` is the number of users, and indexes ``X[train]``: a plain
+        index array here would be users, not ratings. So only positions from
+        ``lorank.model_selection`` splitters (an :class:`ObservationIndex`) are
+        accepted; use ``cv=lorank.model_selection.KFold(5)`` with
+        ``cross_val_score`` / ``GridSearchCV``.
+        """
+        if isinstance(key, tuple) and len(key) == 2 and key[1] is Ellipsis:
+            key = key[0]
+        if isinstance(key, ObservationIndex):
+            return self.take(np.asarray(key))
+        raise TypeError(
+            "a Ratings is indexed by rating positions from lorank's splitters only: "
+            f"scikit-learn counts its samples by shape[0] (its {self.shape[0]} users), so "
+            "its own splitters would split users, not ratings. Pass "
+            "cv=lorank.model_selection.KFold(5) (or another lorank.model_selection "
+            "splitter), use R.take(positions), or fit the regression form "
+            "(X = (user, item) pairs, y = ratings: lorank.model_selection.to_pairs(R))"
         )
 
     def _row_shuffle(self, rng):
@@ -759,14 +933,29 @@ class Ratings:
         return ((self.take(fold != f), self.take(fold == f)) for f in range(int(k)))
 
 
-def as_ratings(X, *, dtype=None, name="X"):
+class ObservationIndex(np.ndarray):
+    """Positions of ratings (in a ``Ratings``' CSR order), as lorank's splitters
+    yield them: ``R[ObservationIndex]`` is ``R.take(positions)``."""
+
+    def __new__(cls, positions):
+        return np.asarray(positions, dtype=np.int64).view(cls)
+
+
+def as_ratings(X, *, dtype=None, name="X", columns=None):
     """Accept the input forms estimators take and return a ``Ratings``.
 
     A ``Ratings`` passes through (converted to ``dtype`` when given); a
     scipy.sparse matrix or array goes through :meth:`Ratings.from_sparse` (every
-    stored entry is an observation); anything array-like through
+    stored entry is an observation); a pandas DataFrame through
+    :meth:`Ratings.from_pandas` (``columns=(user, item, rating[, time])`` or
+    named columns; never as a dense matrix); anything else array-like through
     :meth:`Ratings.from_dense` (NaN = missing).
     """
+    if _is_dataframe(X):
+        return _from_frame(X, dtype, name, columns)
+    if columns is not None:
+        raise TypeError(f"columns= names the columns of a DataFrame, but {name} is a "
+                        f"{type(X).__name__}")
     if isinstance(X, Ratings):
         return X if dtype is None or X.dtype == dtype else X.astype(dtype)
     if scipy.sparse.issparse(X):
@@ -777,3 +966,25 @@ def as_ratings(X, *, dtype=None, name="X"):
         f"{name} must be a lorank.Ratings, a scipy.sparse matrix, or a dense array "
         f"with NaN for missing entries, got {type(X).__name__}"
     )
+
+
+def _from_frame(df, dtype, name, columns):
+    """A DataFrame of (user, item, rating) rows -> Ratings, by column names."""
+    if columns is not None:
+        if (isinstance(columns, str) or not hasattr(columns, "__len__")
+                or len(columns) not in (3, 4)):
+            raise TypeError(f"columns must be (user, item, rating) or (user, item, rating, "
+                            f"time) column names, got {columns!r}")
+        return Ratings.from_pandas(df, *columns, **({} if len(columns) == 4 else
+                                                     {"time": False}), dtype=dtype)
+    roles = [_find_column(df.columns, r) for r in ("user", "item", "rating")]
+    if None in roles:
+        raise TypeError(
+            f"{name} is a DataFrame with columns {list(df.columns)[:6]}: lorank reads a "
+            "DataFrame as one rating per row, never as a dense matrix, and needs to know "
+            "which columns hold the user, item and rating. Pass columns=(user, item, "
+            "rating), or build the ratings with lorank.Ratings.from_pandas(df, user=..., "
+            "item=..., rating=...) (a users x items table: "
+            "lorank.Ratings.from_dense(df.to_numpy()))"
+        )
+    return Ratings.from_pandas(df, dtype=dtype)

@@ -1,14 +1,13 @@
 """``Recommender``: a fitted completion model with labels, filtering and top-k."""
 
-import numbers
-
 import numpy as np
 
 from . import _estimator, _topk, io
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import check_int
 from .als import reg_exponent
-from .ratings import Ratings, _format_labels, as_ratings
+from ._labels import is_many
+from .ratings import Ratings, as_ratings
 
 __all__ = ["Recommender"]
 
@@ -17,47 +16,19 @@ __all__ = ["Recommender"]
 _BLOCK = 16
 
 
-class _Labels:
-    """Labels <-> indices for one side (users or items)."""
-
-    def __init__(self, labels, size):
-        self.labels = np.arange(size) if labels is None else np.asarray(labels)
-        self._map = None
-
-    def lookup(self, labels):
-        """Indices of ``labels`` (array, -1 where unknown), and whether one label was given."""
-        many = isinstance(labels, (list, tuple, np.ndarray, range))
-        items = list(labels) if many else [labels]
-        if self._map is None:
-            self._map = {x: k for k, x in enumerate(self.labels.tolist())}
-        codes = np.empty(len(items), dtype=np.int64)
-        for t, x in enumerate(items):
-            try:
-                codes[t] = self._map.get(x, -1)
-            except TypeError:  # unhashable
-                codes[t] = -1
-        return codes, items, many
-
-    def index(self, labels, what):
-        codes, items, many = self.lookup(labels)
-        missing = [x for x, c in zip(items, codes) if c < 0]
-        if missing:
-            raise KeyError(f"unknown {what}: {_format_labels(missing)}")
-        return codes if many else int(codes[0])
-
-    def of(self, idx):
-        return self.labels[idx]
-
-
 class Recommender:
     """Predictions and recommendations by labels from a completion model.
+
+    The Recommender adds the training pattern (to leave out seen items) and
+    top-k ranking to a model; it answers by the model's own labels (one
+    label index, ``model_.labels_``), so ``Recommender.predict`` and
+    ``model.predict`` are the same function.
 
     Parameters
     ----------
     model : estimator, default=None
-        An unfitted model with ALS's protocol (``fit(Ratings)``, then
-        ``factors_``, optional ``row_bias_``, ``col_bias_``, ``mean_``);
-        ``None`` means ``ALS()``. Rows are users, columns items.
+        An unfitted lorank model (``ALS``, ``SoftImpute``, ...); ``None`` means
+        ``ALS()``. Rows are users, columns items.
     n_threads : int, default=None
         Threads for scoring and top-k (``None``: all usable cores). Results do
         not depend on it.
@@ -67,9 +38,9 @@ class Recommender:
     model_ : estimator
         The fitted model.
     user_labels, item_labels : ndarray
-        The training ``Ratings``' labels (indices when it had none).
-    seen_ : SparseView
-        The training pattern (CSR), used to filter seen items.
+        The training data's labels (positions when it had none).
+    seen_ : (indptr, indices)
+        The training pattern (CSR, positions), used to filter seen items.
 
     Examples
     --------
@@ -81,6 +52,9 @@ class Recommender:
     >>> items, scores = rec.recommend("ann", n=2)
     >>> items.tolist()        # ann has seen x and y
     ['z']
+    >>> items, scores = rec.recommend(["ann", "bob"], n=1)   # a batch: 2-D
+    >>> items.tolist()
+    [['z'], ['x']]
     """
 
     def __init__(self, model=None, *, n_threads=None):
@@ -89,12 +63,14 @@ class Recommender:
 
     # ------------------------------------------------------------ fitting
 
-    def fit(self, ratings):
-        """Fit the model on ``ratings`` and keep its labels and pattern.
+    def fit(self, ratings, *, columns=None):
+        """Fit the model on ``ratings`` and keep its training pattern.
 
         Parameters
         ----------
-        ratings : Ratings (labelled or not), or any input ``Ratings`` accepts
+        ratings : Ratings (labelled or not), DataFrame, or any input ``Ratings`` accepts
+        columns : (str, str, str), default=None
+            The user, item and rating columns of a DataFrame.
 
         Returns
         -------
@@ -102,31 +78,45 @@ class Recommender:
         """
         from .als import ALS
 
-        ratings = as_ratings(ratings, name="ratings")
+        ratings = as_ratings(ratings, name="ratings", columns=columns)
         model = ALS() if self.model is None else _estimator.clone(self.model)
         model.fit(ratings)
-        return self._set(model, ratings.row_labels, ratings.col_labels, ratings.shape,
-                         ratings.csr.indptr, ratings.csr.indices)
+        return self._set(model, ratings.csr.indptr, ratings.csr.indices)
 
-    def _set(self, model, user_labels, item_labels, shape, indptr, indices):
+    def _set(self, model, indptr, indices):
         self.model_ = model
-        self._users = _Labels(user_labels, shape[0])
-        self._items = _Labels(item_labels, shape[1])
-        self._seen = (np.asarray(indptr, np.int64), np.asarray(indices))
+        self._users = model._label_index(0)
+        self._items = model._label_index(1)
+        indptr = np.asarray(indptr, np.int64)
+        if len(indptr) != len(self._users) + 1:
+            raise ValueError(f"the seen pattern has {len(indptr) - 1} rows for "
+                             f"{len(self._users)} users")
+        self._seen = (indptr, np.asarray(indices))
         self._augmented = None
         return self
 
     @classmethod
     def from_model(cls, model, ratings):
-        """Wrap an already fitted model; ``ratings`` gives labels and the seen pattern."""
+        """Wrap an already fitted model; ``ratings`` (by the model's labels, e.g.
+        all the data a held-out split came from) gives the seen pattern."""
         ratings = as_ratings(ratings, name="ratings")
+        _estimator.check_fitted(model)
         L, R = model.factors_.left, model.factors_.right
-        if (len(L), len(R)) != ratings.shape:
-            raise ValueError(
-                f"the model has {len(L)} x {len(R)} factors but ratings has shape {ratings.shape}"
-            )
-        return cls(model)._set(model, ratings.row_labels, ratings.col_labels, ratings.shape,
-                               ratings.csr.indptr, ratings.csr.indices)
+        if ratings.row_labels is None and ratings.col_labels is None:
+            if (len(L), len(R)) != ratings.shape:
+                raise ValueError(
+                    f"the model has {len(L)} x {len(R)} factors but ratings has shape "
+                    f"{ratings.shape}"
+                )
+            return cls(model)._set(model, ratings.csr.indptr, ratings.csr.indices)
+        rows, cols = model._positions_of(ratings)
+        for what, codes in (("users", rows), ("items", cols)):
+            if codes.size and codes.min() < 0:
+                raise ValueError(f"ratings has {what} the model was not fitted on; pass the "
+                                 "ratings the model was fitted on (or a superset of them "
+                                 "by the same labels)")
+        seen = Ratings(rows, cols, np.zeros(len(rows)), (len(L), len(R)))
+        return cls(model)._set(model, seen.csr.indptr, seen.csr.indices)
 
     def _check_fitted(self):
         if not hasattr(self, "model_"):
@@ -166,110 +156,138 @@ class Recommender:
 
     # ------------------------------------------------------------ predictions
 
-    def predict(self, users, items, *, unknown="error"):
-        """Predicted ratings of ``(users[t], items[t])`` by labels.
-
-        Parameters
-        ----------
-        users, items : label or sequence of labels, same length
-        unknown : {"error", "bias"}, default="error"
-            ``"error"``: unknown labels raise ``KeyError`` naming them.
-            ``"bias"``: an unknown user gets ``mean + item bias``, an unknown
-            item ``mean + user bias``, both unknown ``mean``.
+    def predict(self, users, items=None, *, unknown="error"):
+        """Predicted ratings of ``(users[t], items[t])`` by labels: the model's
+        :meth:`~lorank.ALS.predict` (``unknown="bias"`` falls back to the
+        biases for labels it does not know).
 
         Returns
         -------
         float or ndarray
         """
         self._check_fitted()
-        if unknown not in ("error", "bias"):
-            raise ValueError(f'unknown must be "error" or "bias", got {unknown!r}')
-        rows, uitems, many_u = self._users.lookup(users)
-        cols, iitems, many_i = self._items.lookup(items)
-        if many_i and not many_u:  # one user, many items (or the reverse)
-            rows, uitems = np.repeat(rows, len(cols)), uitems * len(cols)
-        elif many_u and not many_i:
-            cols, iitems = np.repeat(cols, len(rows)), iitems * len(rows)
-        if len(rows) != len(cols):
-            raise ValueError(
-                f"users and items must have the same length, got {len(rows)} and {len(cols)}"
-            )
-        if unknown == "error":
-            for codes, labels, what in ((rows, uitems, "users"), (cols, iitems, "items")):
-                missing = [x for x, c in zip(labels, codes) if c < 0]
-                if missing:
-                    raise KeyError(f"unknown {what}: {_format_labels(missing)}")
-        ok = (rows >= 0) & (cols >= 0)
-        L, R = self._factors()
-        out = np.empty(len(rows), dtype=L.dtype)
-        if ok.all():
-            out[:] = self._entries(rows, cols)
-        else:
-            _, _, u, c, mean = _estimator.parts(self.model_)
-            out[ok] = self._entries(rows[ok], cols[ok])
-            base = np.full(len(rows), mean)
-            base[rows >= 0] += u[rows[rows >= 0]]
-            base[cols >= 0] += c[cols[cols >= 0]]
-            out[~ok] = base[~ok]
-        return out if (many_u or many_i) else out[0].item()
-
-    def _entries(self, rows, cols):
-        if hasattr(self.model_, "predict"):
-            return self.model_.predict(rows, cols)
-        from .lowrank import LowRank
-
-        return LowRank(*self._factors()).entries(rows, cols, n_threads=self.n_threads)
+        return self.model_.predict(users, items, unknown=unknown)
 
     # ------------------------------------------------------------ top-k
 
-    def recommend(self, user, n=10, *, filter_seen=True, items=None, worst=False):
-        """The ``n`` best (or worst) items for one user, best first.
+    def recommend(self, users, n=10, *, filter_seen=True, items=None, worst=False,
+                  user_items=None):
+        """The ``n`` best (or worst) items for a user, or for each of a list of users.
 
         Parameters
         ----------
-        user : label
+        users : label, or sequence of labels
+            One user gives 1-D results; a list gives 2-D results, one row per
+            user (padded: see Returns).
         n : int, default=10
+            Capped at the number of items.
         filter_seen : bool, default=True
-            Leave out items the user rated in the training data.
+            Leave out the items each user rated in the training data (or those
+            of ``user_items``).
         items : sequence of labels, default=None
-            Rank only these candidate items (default: all items).
+            Rank only these candidate items (default: all items). A str is one
+            label.
         worst : bool, default=False
             The bottom of the list instead, lowest predicted score first.
+        user_items : sequence, or scipy.sparse matrix, default=None
+            The items to leave out instead of the training pattern (implicit's
+            ``user_items``): for one user a sequence of item labels, for a list
+            of users a sequence of such sequences, or a scipy.sparse matrix
+            with one row per requested user over the model's item positions.
 
         Returns
         -------
-        labels : ndarray
-            At most ``n`` item labels (fewer when fewer items are eligible).
+        labels : ndarray, shape (k,) or (len(users), n)
+            Item labels, best first. One user: at most ``n`` (fewer when fewer
+            items are eligible). A batch: rows padded where fewer are eligible
+            (-1 for integer labels, "" for strings, None otherwise).
         scores : ndarray
-            Their predicted ratings. Equal scores are ordered by item index.
+            Their predicted ratings (NaN where padded). Equal scores are
+            ordered by item position.
         """
         self._check_fitted()
-        n = check_int(n, "n", minimum=0)
-        i = self._users.index(user, "users")
-        L, R = self._factors()
+        n = min(check_int(n, "n", minimum=0), len(self._items))
+        many = is_many(users)
+        rows = np.atleast_1d(self._users.positions(users, "user"))
         cand = None
         if items is not None:
-            cand = np.atleast_1d(self._items.index(list(items), "items"))
+            cand = np.atleast_1d(self._items.positions(items, "item"))
             if len(np.unique(cand)) != len(cand):
                 raise ValueError("items contains an item twice")
-            R = R[cand]
-        scores = (R @ L[i])[None, :]
-        excl = np.empty(0, np.int64)
-        if filter_seen:
-            indptr, indices = self._seen
-            excl = indices[indptr[i]:indptr[i + 1]]
-            if cand is not None:
-                excl = np.flatnonzero(np.isin(cand, excl))
-        idx, val = _top(scores, np.array([0, len(excl)], np.int64),
-                        np.ascontiguousarray(excl, np.int64), n, worst, 1)
-        keep = idx[0] >= 0
-        idx, val = idx[0][keep], val[0][keep]
+            n = min(n, len(cand))
+        excl_indptr, excl = self._exclusions(rows, filter_seen, user_items, many)
+        L, R = self._factors()
         if cand is not None:
-            idx = cand[idx]
-        return self._items.of(idx), val
+            R = R[cand]
+            if len(excl):  # exclusions as candidate positions
+                keep, mapped = _map_to_candidates(excl_indptr, excl, cand)
+                excl_indptr, excl = keep, mapped
+        with single_threaded_blas():
+            scores = L[rows] @ R.T
+        idx, val = _top(scores, excl_indptr, excl, n, worst, 1)
+        if cand is not None:
+            idx = np.where(idx >= 0, cand[np.maximum(idx, 0)], -1)
+        if not many:
+            keep = idx[0] >= 0
+            return self._items.label_of(idx[0][keep]), val[0][keep]
+        return self._labels_padded(idx), val
+
+    def _exclusions(self, rows, filter_seen, user_items, many):
+        """(indptr, indices) of the item positions to leave out, per requested row."""
+        if not filter_seen:
+            return np.zeros(len(rows) + 1, np.int64), np.empty(0, np.int64)
+        if user_items is None:
+            indptr, indices = self._seen
+            counts = indptr[rows + 1] - indptr[rows]
+            out_ptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+            parts = [indices[indptr[i]:indptr[i + 1]] for i in rows]
+            out = np.concatenate(parts).astype(np.int64) if parts else np.empty(0, np.int64)
+            return out_ptr, out
+        if hasattr(user_items, "tocsr"):
+            S = user_items.tocsr()
+            if S.shape != (len(rows), len(self._items)):
+                raise ValueError(f"user_items must have shape ({len(rows)}, {len(self._items)}) "
+                                 f"(one row per user, the model's item positions), got {S.shape}")
+            S.sort_indices()
+            return S.indptr.astype(np.int64), S.indices.astype(np.int64)
+        lists = list(user_items) if many else [user_items]
+        if len(lists) != len(rows):
+            raise ValueError(f"user_items has {len(lists)} entries for {len(rows)} users")
+        parts = [np.unique(np.atleast_1d(self._items.positions(x, "item")))
+                 if is_many(x) else np.atleast_1d(self._items.positions(x, "item"))
+                 for x in lists]
+        out_ptr = np.concatenate(([0], np.cumsum([len(p) for p in parts]))).astype(np.int64)
+        out = np.concatenate(parts).astype(np.int64) if parts else np.empty(0, np.int64)
+        return out_ptr, out
+
+    def _labels_padded(self, idx):
+        labels = self._items.labels
+        fill = -1 if labels.dtype.kind in "iu" else ("" if labels.dtype.kind == "U" else None)
+        out = labels[np.maximum(idx, 0)]
+        if (idx < 0).any():
+            if fill is None:
+                out = out.astype(object)
+            out[idx < 0] = fill
+        return out
 
     def recommend_all(self, n=10, *, filter_seen=True, worst=False, batch_size=None):
-        """Top ``n`` item indices and scores for every user.
+        """Top ``n`` item labels and scores for every user (row k: ``user_labels[k]``).
+
+        See :meth:`recommend_all_positions`, which this wraps; labels where a
+        row has fewer than ``n`` eligible items are padded (-1 for integer
+        labels, "" for strings, None otherwise; the score there is NaN).
+
+        Returns
+        -------
+        labels : ndarray, shape (m, min(n, n_items))
+        scores : ndarray, shape (m, min(n, n_items))
+        """
+        idx, val = self.recommend_all_positions(n, filter_seen=filter_seen, worst=worst,
+                                                batch_size=batch_size)
+        return self._labels_padded(idx), val
+
+    def recommend_all_positions(self, n=10, *, filter_seen=True, worst=False, batch_size=None):
+        """Top ``n`` item *positions* and scores for every user position.
 
         Users are scored in blocks (one GEMM of ``block`` users x all items per
         thread, kept in cache) and each row's top n is taken by a compiled
@@ -279,6 +297,7 @@ class Recommender:
         Parameters
         ----------
         n : int, default=10
+            Capped at the number of items.
         filter_seen : bool, default=True
         worst : bool, default=False
         batch_size : int, default=None
@@ -287,14 +306,14 @@ class Recommender:
 
         Returns
         -------
-        items : ndarray of int32, shape (m, n)
-            Item indices (``item_labels[items]`` for labels), best first; -1
-            pads rows with fewer than n eligible items.
-        scores : ndarray, shape (m, n)
+        items : ndarray of int32, shape (m, min(n, n_items))
+            Item positions (``item_labels[items]`` for labels), best first; -1
+            pads rows with fewer eligible items.
+        scores : ndarray, shape (m, min(n, n_items))
             Predicted ratings (NaN where padded).
         """
         self._check_fitted()
-        n = check_int(n, "n", minimum=0)
+        n = min(check_int(n, "n", minimum=0), len(self._items))
         L, R = self._factors()
         m = len(L)
         batch = m if batch_size is None else check_int(batch_size, "batch_size", minimum=1)
@@ -317,16 +336,20 @@ class Recommender:
         """The ``n`` items whose factors have the highest cosine similarity
         with ``item``'s (itself excluded): ``(labels, similarities)``."""
         self._check_fitted()
-        j = self._items.index(item, "items")
+        j = self._items.positions(item, "item")
+        if not isinstance(j, int):
+            raise TypeError(f"item must be one label, got {item!r}")
         idx, sim = _cosine_top(self.model_.factors_.right, j, n)
-        return self._items.of(idx), sim
+        return self._items.label_of(idx), sim
 
     def similar_users(self, user, n=10):
         """The ``n`` users most similar to ``user`` by cosine of their factors."""
         self._check_fitted()
-        i = self._users.index(user, "users")
+        i = self._users.positions(user, "user")
+        if not isinstance(i, int):
+            raise TypeError(f"user must be one label, got {user!r}")
         idx, sim = _cosine_top(self.model_.factors_.left, i, n)
-        return self._users.of(idx), sim
+        return self._users.label_of(idx), sim
 
     # ------------------------------------------------------------ new users
 
@@ -354,7 +377,7 @@ class Recommender:
             0 when the model has no biases.
         """
         self._check_fitted()
-        cols = np.atleast_1d(self._items.index(list(items), "items"))
+        cols = np.atleast_1d(self._items.positions(items, "item"))
         x = np.asarray(ratings, dtype=np.float64).ravel()
         if len(x) != len(cols):
             raise ValueError(
@@ -395,39 +418,22 @@ class Recommender:
         a, u = self.fold_in(items, ratings)
         _, R, _, c, mean = _estimator.parts(self.model_)
         scores = (R @ a + (c + (mean + u))).astype(R.dtype)[None, :]
-        excl = np.sort(np.atleast_1d(self._items.index(list(items), "items")))
+        excl = np.sort(np.atleast_1d(self._items.positions(items, "item")))
+        n = min(check_int(n, "n", minimum=0), len(self._items))
         idx, val = _top(scores, np.array([0, len(excl)], np.int64), excl, n, worst, 1)
         keep = idx[0] >= 0
-        return self._items.of(idx[0][keep]), val[0][keep]
+        return self._items.label_of(idx[0][keep]), val[0][keep]
 
     # ------------------------------------------------------------ files
 
     def save(self, path):
-        """Save model, labels and training pattern to ``path`` (see ``lorank.load``)."""
+        """Save model (with its labels) and training pattern to ``path`` (see ``lorank.load``)."""
         self._check_fitted()
         arrays, header = _estimator.to_arrays_of(self.model_)
         arrays = {"model." + k: v for k, v in arrays.items()}
-        labels = {}
-        for side, lab in (("user", self._users.labels), ("item", self._items.labels)):
-            arrays[side + "_labels"] = _storable_labels(lab, side)
-            labels[side] = arrays[side + "_labels"].dtype.kind
         arrays["seen_indptr"], arrays["seen_indices"] = self._seen
-        io.save(path, arrays, {"class": "Recommender", "model": header, "labels": labels,
+        io.save(path, arrays, {"class": "Recommender", "model": header,
                                "n_threads": self.n_threads})
-
-
-def _storable_labels(labels, side):
-    labels = np.asarray(labels)
-    if labels.dtype.kind in "iuU":
-        return labels
-    if labels.dtype.kind == "O":
-        if all(isinstance(x, str) for x in labels):
-            return labels.astype(str)
-        if all(isinstance(x, numbers.Integral) for x in labels):
-            return labels.astype(np.int64)
-    raise TypeError(
-        f"{side} labels of dtype {labels.dtype} cannot be saved: use str or int labels"
-    )
 
 
 def _recommender_from_arrays(cls, arrays, header, source="file"):
@@ -437,17 +443,15 @@ def _recommender_from_arrays(cls, arrays, header, source="file"):
         raise ValueError(f"{source}: unknown model class {name!r}")
     _, frm, mcls = _estimator._CLASSES[name]
     sub = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
+    for side in ("user", "item"):  # files that kept the labels beside the model
+        if side + "_labels" in arrays and side + "_labels" not in sub:
+            sub[side + "_labels"] = arrays[side + "_labels"]
     model = frm(mcls, sub, model_header, source)
-    for key in ("user_labels", "item_labels", "seen_indptr", "seen_indices"):
+    for key in ("seen_indptr", "seen_indices"):
         if key not in arrays:
             raise ValueError(f"{source}: the Recommender has no {key!r} array")
-    shape = (len(arrays["user_labels"]), len(arrays["item_labels"]))
     factors = model.factors_
-    if (factors.left.shape[0], factors.right.shape[0]) != shape:
-        raise ValueError(
-            f"{source}: {shape[0]} user and {shape[1]} item labels for a model with "
-            f"{factors.left.shape[0]} x {factors.right.shape[0]} factors"
-        )
+    shape = (factors.left.shape[0], factors.right.shape[0])
     # The seen pattern reaches compiled code: check it as Ratings.from_csr would.
     indptr, indices = arrays["seen_indptr"], arrays["seen_indices"]
     if (indptr.dtype.kind not in "iu" or indices.dtype.kind not in "iu"
@@ -457,11 +461,21 @@ def _recommender_from_arrays(cls, arrays, header, source="file"):
     if (indptr[0] != 0 or indptr[-1] != len(indices) or (np.diff(indptr) < 0).any()
             or (len(indices) and (indices.min() < 0 or indices.max() >= shape[1]))):
         raise ValueError(f"{source}: the seen pattern is damaged (indices out of range)")
-    return cls(model, n_threads=header.get("n_threads"))._set(
-        model, arrays["user_labels"], arrays["item_labels"], shape, indptr, indices)
+    return cls(model, n_threads=header.get("n_threads"))._set(model, indptr, indices)
 
 
 _estimator._CLASSES["Recommender"] = (None, _recommender_from_arrays, Recommender)
+
+
+def _map_to_candidates(indptr, excl, cand):
+    """Exclusions (item positions per row) as positions within ``cand``."""
+    where = {int(j): k for k, j in enumerate(cand)}
+    out_ptr, out = [0], []
+    for r in range(len(indptr) - 1):
+        mapped = sorted(where[int(j)] for j in excl[indptr[r]:indptr[r + 1]] if int(j) in where)
+        out.extend(mapped)
+        out_ptr.append(len(out))
+    return np.array(out_ptr, np.int64), np.array(out, np.int64)
 
 
 def _top(scores, excl_indptr, excl_indices, n, worst, n_threads):

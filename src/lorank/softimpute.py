@@ -1,17 +1,16 @@
 """Soft-impute: nuclear-norm regularized completion as sparse + low rank (softImpute-ALS)."""
 
-import numbers
 import time
-import warnings
 
 import numpy as np
 import scipy.linalg
-from tqdm.auto import tqdm
 
 from . import _auto_reg, _estimator, _fill
+from ._estimator import (check_bool, check_callback, check_int, check_n_threads,
+                         check_random_state, check_rank, check_real)
 from .als import _factor_storage
 from ._threads import effective_n_threads, single_threaded_blas
-from ._validation import as_float_dtype, as_matrix, check_int, check_real, check_rank
+from ._validation import as_float_dtype, as_matrix
 from .lowrank import LowRank
 from .ratings import as_ratings
 from .sparse_plus_lowrank import FillPass, SparsePlusLowRank
@@ -150,21 +149,7 @@ class SoftImpute(_estimator.CompletionModel):
         self.callback = callback
 
     # --- fitting ------------------------------------------------------------
-    def fit(self, X, validation=None):
-        """Fit to the observed entries of ``X``.
-
-        Parameters
-        ----------
-        X : Ratings, scipy.sparse matrix or array, or ndarray with NaN for missing
-        validation : same types as X, default=None
-            Held-out entries; their RMSE is recorded in ``history_["valid_rmse"]``.
-
-        Returns
-        -------
-        self
-        """
-        dtype = as_float_dtype(self.dtype)
-        ratings, valid = _estimator.training_data(X, validation, dtype)
+    def _fit(self, ratings, valid):
         if _auto_reg.is_auto(self.reg):
             return _auto_reg.fit_softimpute(self, ratings, valid)
         rank, lam, max_iter, tol, n_threads = self._check_params(ratings)
@@ -173,6 +158,8 @@ class SoftImpute(_estimator.CompletionModel):
         start = self._check_warm_start(ratings.shape, rank)
         nnz = ratings.nnz
         m, n = ratings.shape
+        dtype = ratings.dtype.type
+        keys = ("train_rmse", "valid_rmse", "objective", "change")
         # Small dense steps run with one BLAS thread: threaded BLAS would compete
         # with the kernels' OpenMP threads, and results must not depend on threads.
         with single_threaded_blas():
@@ -180,17 +167,28 @@ class SoftImpute(_estimator.CompletionModel):
             U, d, V = _initial_state(start, m, n, rank, dtype, np.random.default_rng(self.random_state))
             passes = _Passes(ratings, rank, offset, n_threads)
             self._state = (U, d, V, offset)  # the last complete iterate (the start first)
-            self.history_ = {k: [] for k in
-                             ("iteration", "train_rmse", "valid_rmse", "objective", "change", "seconds")}
-            self.n_iter_ = 0
-            bar = tqdm(total=max_iter, desc="SoftImpute", unit="it", disable=not self.progress,
-                       leave=False)
             # An iterate's training loss comes with the next pass over the data (the
             # residual there is the iterate's), so each iteration is recorded, and the
             # callback called, one pass late: two passes per iteration, not three.
             pending = None  # (iteration, change, seconds) of self._state, not yet recorded
+
+            def finish(callback=True):
+                """The last step at self._state: its pass, X* V, also gives the loss
+                of the iterate still to record; then the soft-threshold."""
+                nonlocal pending
+                U, d, V, _ = self._state  # an interrupted iteration may have stopped half way
+                SV, sse = passes.product("rows", U, d, V)
+                SV = SV[:, :rank]
+                if pending is not None:
+                    done, pending = pending, None
+                    self._complete(run, done, sse, valid, nnz, lam, callback)
+                self._finish(SV + U @ ((d * d)[:, None] * (V.T @ V)), V, lam, offset, m, n,
+                             dtype)
+
             grams = None
-            try:
+            with self._iterations(max_iter, keys, desc="SoftImpute",
+                                  on_interrupt=lambda: finish(callback=False),
+                                  what="iterate") as run:
                 for it in range(1, max_iter + 1):
                     t0 = time.perf_counter()
                     # B-step: B̃ = X*ᵀ U D (D² + λ)⁻¹ with X*ᵀ U = Sᵀ U + V D² UᵀU,
@@ -200,7 +198,7 @@ class SoftImpute(_estimator.CompletionModel):
                     if pending is not None:
                         t_record = time.perf_counter()
                         done, pending = pending, None
-                        if self._complete(done, sse, valid, nnz, lam, bar) is False:
+                        if not self._complete(run, done, sse, valid, nnz, lam):
                             break
                         t0 += time.perf_counter() - t_record
                     G = SU + V @ ((d * d)[:, None] * (U.T @ U))
@@ -219,36 +217,19 @@ class SoftImpute(_estimator.CompletionModel):
                     pending = (it, change, time.perf_counter() - t0)
                     if change < tol:
                         break
-            except KeyboardInterrupt:
-                _warn_interrupted(self.n_iter_)
-                U, d, V, _ = self._state  # an iteration may have stopped half way
-            # The last step's pass, X* V at the final iterate, also gives its loss.
-            SV, sse = passes.product("rows", U, d, V)
-            SV = SV[:, :rank]
-            if pending is not None:
-                try:
-                    self._complete(pending, sse, valid, nnz, lam, bar)
-                except KeyboardInterrupt:
-                    _warn_interrupted(self.n_iter_)
-            bar.close()
-            self._finish(SV + U @ ((d * d)[:, None] * (V.T @ V)), V, lam, offset, m, n, dtype)
+                finish()
         return self
 
-    def _complete(self, pending, sse, valid, nnz, lam, bar):
-        """Record the iterate in ``self._state`` (its loss is ``sse``), update the
-        bar and call the callback; returns what the callback returned."""
+    def _complete(self, run, pending, sse, valid, nnz, lam, callback=True):
+        """Record the iterate in ``self._state`` (its loss is ``sse``); returns
+        False when the callback asks to stop."""
         it, change, seconds = pending
         U, d, V, offset = self._state
         objective = 0.5 * sse + lam * float(np.sum(d.astype(np.float64) ** 2))
         train = np.sqrt(sse / nnz)
-        valid_rmse = self._rmse(valid, U * (d * d), V, offset) if valid is not None else np.nan
-        self._record(it, train, valid_rmse, objective, change, seconds)
-        bar.update()
-        bar.set_postfix(train_rmse=f"{train:.4f}", **(
-            {"valid_rmse": f"{valid_rmse:.4f}"} if valid is not None else {}))
-        if self.callback is not None:
-            return self.callback(self, it)
-        return None
+        valid_rmse = self._rmse_at(valid, U * (d * d), V, offset) if valid is not None else np.nan
+        return run.record(it, seconds=seconds, callback=callback, train_rmse=train,
+                          valid_rmse=valid_rmse, objective=objective, change=change)
 
     def _center(self, ratings, n_threads):
         """μ, u, c by alternating mean sweeps (row and column sums of the residual,
@@ -299,16 +280,14 @@ class SoftImpute(_estimator.CompletionModel):
         if ratings.nnz == 0:
             raise ValueError("X has no observed entries")
         rank = check_rank(self.rank, ratings.shape)
-        lam = check_real(self.reg, "reg")
-        if not np.isfinite(lam) or lam < 0:
-            raise ValueError(f"reg must be a finite number >= 0, got {lam!r}")
+        lam = check_real(self.reg, "reg", minimum=0)
         max_iter = check_int(self.max_iter, "max_iter", minimum=1)
-        tol = check_real(self.tol, "tol")
-        if not tol >= 0:
-            raise ValueError(f"tol must be a number >= 0, got {tol!r}")
-        if self.callback is not None and not callable(self.callback):
-            raise TypeError(f"callback must be callable, got {self.callback!r}")
-        return rank, float(lam), max_iter, float(tol), effective_n_threads(self.n_threads)
+        tol = check_real(self.tol, "tol", minimum=0)
+        check_bool(self.biases, "biases")
+        check_bool(self.progress, "progress")
+        check_callback(self.callback)
+        check_random_state(self.random_state)
+        return rank, lam, max_iter, tol, check_n_threads(self.n_threads)
 
     def _check_warm_start(self, shape, rank):
         """The warm start as (U, s, V) with s non-increasing, or None."""
@@ -343,35 +322,17 @@ class SoftImpute(_estimator.CompletionModel):
         order = np.argsort(-s, kind="stable")[:rank]
         return U[:, order], s[order], Vt[order].T
 
-    # --- recording ------------------------------------------------------------
-    def _record(self, it, train, valid, objective, change, seconds):
-        h = self.history_
-        for key, value in (("iteration", it), ("train_rmse", float(train)),
-                           ("valid_rmse", float(valid)), ("objective", float(objective)),
-                           ("change", float(change)), ("seconds", float(seconds))):
-            h[key].append(value)
-
     @staticmethod
     def _with_offset(left, right, offset):
         if offset is None:
             return LowRank(left, right)
         return LowRank(np.hstack([left, offset.left]), np.hstack([right, offset.right]))
 
-    def _rmse(self, ratings, left, right, offset):
+    def _rmse_at(self, ratings, left, right, offset):
         rows, cols, values = ratings.coo()
         pred = self._with_offset(left, right, offset).entries(rows, cols, n_threads=self.n_threads)
         return float(np.sqrt(np.mean(np.square(pred - values, dtype=np.float64))))
 
-    # --- using the model ----------------------------------------------------
-
-
-def _warn_interrupted(n_iter):
-    warnings.warn(
-        f"SoftImpute interrupted after {n_iter} complete iterations; "
-        "keeping the last complete iterate",
-        RuntimeWarning,
-        stacklevel=3,
-    )
 
 
 # --- the passes over the data ------------------------------------------------------
@@ -595,7 +556,7 @@ def soft_impute_path(X, regs, rank, validation=None, **params):
     for lam in regs:
         model = SoftImpute(rank, reg=float(lam), warm_start=previous, **params).fit(X, validation)
         models.append(model)
-        errors.append(model._score(validation) if validation is not None else np.nan)
+        errors.append(-model.score(validation) if validation is not None else np.nan)
         previous = model
     return models, np.array(errors)
 

@@ -1,0 +1,1 @@
+"""Model selection: evaluate, k-fold and per-user splits, time-based splits."""
