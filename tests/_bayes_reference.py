@@ -4,7 +4,8 @@ Same model and the same random stream design as ``lorank.BayesianALS``: the
 hyperparameter draws of sweep s come from the numpy Generator
 Philox(SeedSequence([seed, s, kind])) (kind 0 items, 1 users, 2 noise), the
 standard normals of target j in half-step ``stream`` from ``normal(seed,
-stream, j, d)``. Everything else (the Normal-Wishart posterior, Bartlett's
+stream, j, d)`` (the kernel's, ``_als.normal_stream``). A target without
+observations is drawn from its prior N(μ, Λ⁻¹), as the kernel does. Everything else (the Normal-Wishart posterior, Bartlett's
 Wishart, the conditionals in the α-scaled form P = α Σ f fᵀ + Λ) is written
 out here again, in float64.
 """
@@ -59,9 +60,6 @@ def gibbs(ratings, rank, n_samples, burn_in, thin, seed, start, normal, biases=T
             active = np.array([len(g) > 0 for g in groups])
             mu, Lam = _hyper(solved[active, :d], _generator(seed, sweep, kind))
             for j, obs in enumerate(groups):
-                if not len(obs):
-                    solved[j, :d] = 0
-                    continue
                 Fr = fixed[other[obs]]
                 f = np.column_stack([Fr[:, :rank], np.ones(len(obs))]) if biases else Fr[:, :rank]
                 t = values[obs] - mean - (Fr[:, rank] if biases else 0)

@@ -1,6 +1,12 @@
 """Fixtures shared by the kernel tests."""
 
+import os
+import sys
+
 import pytest
+
+# The numpy twins of the kernels (tests/_reference.py) import as `_reference`.
+sys.path.insert(0, os.path.dirname(__file__))
 
 from lorank import _als, _fill
 

@@ -84,9 +84,8 @@ def _tiny(seed=0, m=12, n=9, density=0.6):
 
 
 def _stream(seed, stream, target, d):
-    if hasattr(lorank._als, "normal_stream"):
-        return np.asarray(lorank._als.normal_stream(seed, stream, target, d), np.float64)
-    return bayesian._normal_rows(seed, stream, target + 1, d)[target]
+    """The standard normals the kernel draws for ``target`` in half-step ``stream``."""
+    return np.asarray(lorank._als.normal_stream(seed, stream, target, d), np.float64)
 
 
 def test_conditional_mean_exact_and_draws_have_its_covariance():
@@ -114,10 +113,10 @@ def test_conditional_mean_exact_and_draws_have_its_covariance():
     for stream in range(-1, 4000):
         solved = _factor_storage(1, d, np.float64)
         sse, rsum, status = np.empty(1), np.empty(1), np.empty(1, np.int32)
-        bayesian._HALF_STEP(indptr, indices, values, fixed, solved, mean, np.zeros(1), True,
-                            rank, sse, rsum, status, 1, prior=prior, prior_h=prior_h,
-                            sample_scale=0.0 if stream < 0 else scale, seed=11,
-                            stream=max(stream, 0))
+        lorank._als.half_step(indptr, indices, values, fixed, solved, mean, np.zeros(1), True,
+                              rank, sse, rsum, status, 1, prior=prior, prior_h=prior_h,
+                              sample_scale=0.0 if stream < 0 else scale, seed=11,
+                              stream=max(stream, 0))
         assert status[0] == 0
         x = solved[0, :d].copy()
         assert np.isclose(sse[0], np.sum((t - F @ x) ** 2), rtol=1e-10)

@@ -1,16 +1,22 @@
-"""The exact ALS half-step: one ridge regression per row (or column), in parallel.
+"""The ALS half-step: one regularized (weighted, optionally sampled) least-squares
+solve per row (or column), in parallel. Every model's per-target update runs here.
 
-For every target j with observations Ω_j (the CSR/CSC slice of j), with features
-f_i = [F_i(:rank), 1] (the 1 only when biases are on) from the fixed factor F, solve
+For every target j with observations i ∈ Ω_j (the CSR/CSC slice of j), the other
+side's row is the Hadamard product row_i = fixed[indices[i]] ∘ F_1[indices_1[i]] ∘ …
+of the fixed factor and the ``others`` (none for matrices: row_i = fixed[indices[i]]),
+its features f_i = [row_i[:rank], 1] (the 1 only with biases), its offset
+o_i = mean + Σ of the bias slots (column ``rank``) of those rows, and t_i = x_i − o_i.
+With weights w_i (1 by default), a prior matrix Π and vector π (0 by default):
 
-    (Σ_{i∈Ω_j} f_i f_iᵀ + λ_j I) x_j = Σ_{i∈Ω_j} (x_ij − μ − u_i) f_i
+    P = Σ_{i∈Ω_j} w_i f_i f_iᵀ + Π + λ_j I,    h = Σ_{i∈Ω_j} w_i t_i f_i + π,
+    x_j = P⁻¹h  (+ s · L⁻ᵀz with P = L Lᵀ and z ~ N(0, I), when sampling),
 
-where u_i = F[i, rank] is the fixed side's bias (biases on) and λ_j is given per
-target (``ALS`` passes reg·|Ω_j|^α). x_j = [b_j, c_j] is written to row j of the
-solved factor.
-Factor rows are ``stride`` wide, a whole number of 64-byte vectors, with zero padding
-past rank + biases (``als._factor_storage`` makes them). Inputs are validated in
-Python; the kernel checks only the row layout, in O(1).
+written to row j of ``solved``. ALS uses the defaults (λ_j = reg·|Ω_j|^α);
+BayesianALS a prior and sampling; ImplicitALS weights and a prior; CPALS ``others``.
+Factor rows are ``stride`` wide, a whole number of 64-byte vectors
+(``als._factor_storage`` makes them); what the padding past rank + biases holds is
+never read into a result. Inputs are validated in Python; the kernel checks every
+array's shape in O(1).
 """
 
 from cython cimport floating
@@ -18,7 +24,7 @@ from cython cimport floating
 import numpy as np
 from cython.parallel cimport parallel, prange
 from libc.math cimport sqrt
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memset
 
@@ -26,22 +32,50 @@ cimport scipy.linalg.cython_lapack as lapack
 
 cdef extern from "_als_gram.h" nogil:
     int LORANK_MAXBYTES
+    enum: LORANK_MAXK
     size_t LORANK_SCRATCH_BYTES(size_t row_bytes)
     int lorank_f_gram(int width, int64_t n, const int* idx, const float* vals, const float* F,
-                       int stride, int rank, int biases, double mean,
-                       float* G, float* b, double* tt, void* scratch)
+                      int stride, int rank, int biases, double mean,
+                      const float* w, int K, const int** oidx, const float** oF,
+                      float* G, float* b, double* tt, void* scratch)
     int lorank_d_gram(int width, int64_t n, const int* idx, const double* vals, const double* F,
-                       int stride, int rank, int biases, double mean,
-                       double* G, double* b, double* tt, void* scratch)
-    void lorank_f_residual(int width, int64_t n, const int* idx, const float* vals, const float* F,
-                           int stride, int rank, int biases, double mean, const float* x,
-                           double* sse, double* rsum)
-    void lorank_d_residual(int width, int64_t n, const int* idx, const double* vals, const double* F,
-                           int stride, int rank, int biases, double mean, const double* x,
-                           double* sse, double* rsum)
+                      int stride, int rank, int biases, double mean,
+                      const double* w, int K, const int** oidx, const double** oF,
+                      double* G, double* b, double* tt, void* scratch)
+    void lorank_f_residual(int width, int64_t n, const int* idx, const float* vals,
+                           const float* F, int stride, int rank, int biases, double mean,
+                           const float* w, int K, const int** oidx, const float** oF,
+                           const float* x, double* sse, double* rsum)
+    void lorank_d_residual(int width, int64_t n, const int* idx, const double* vals,
+                           const double* F, int stride, int rank, int biases, double mean,
+                           const double* w, int K, const int** oidx, const double** oF,
+                           const double* x, double* sse, double* rsum)
+    void lorank_f_matvec(int width, int64_t n, const int* idx, const float* vals,
+                         const float* F, int stride, int rank, int biases, double mean,
+                         const float* w, int K, const int** oidx, const float** oF,
+                         const float* v, float* Gv, float* b, double* tt)
+    void lorank_d_matvec(int width, int64_t n, const int* idx, const double* vals,
+                         const double* F, int stride, int rank, int biases, double mean,
+                         const double* w, int K, const int** oidx, const double** oF,
+                         const double* v, double* Gv, double* b, double* tt)
+
+cdef extern from "_random.h" nogil:
+    void lorank_normals(uint64_t seed, uint64_t stream, uint64_t target, int64_t n, double* z)
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    #else
+    static int omp_get_num_threads(void) { return 1; }
+    #endif
+    """
+    int omp_get_num_threads() noexcept nogil
 
 #: Widest factor row the kernel takes, in bytes (rank + biases <= 256 in float32).
 MAX_ROW_BYTES = LORANK_MAXBYTES
+#: Most ``others`` (extra Hadamard factors) the kernel takes.
+MAX_OTHERS = LORANK_MAXK
 
 include "_simd.pxi"
 
@@ -49,28 +83,108 @@ include "_simd.pxi"
 cdef enum:
     # Systems up to this size are solved by an inline Cholesky, larger by LAPACK.
     INLINE_MAX = 32
+    # Most unknowns per target: LORANK_MAXBYTES / sizeof(float).
+    MAX_UNKNOWNS = 256
+    # Per-target scratch rows (of stride) after G and b: b0, srow, diag, x copy, and
+    # for the conjugate-gradient solve r, p, Gp, Ap, g.
+    FINISH_ROWS = 9
+    # A fixed factor larger than this many bytes is streamed in tiles of this size,
+    # so the rows each target gathers come from L2 rather than memory.
+    TILE_BYTES = 1 << 20
+    # ... provided the accumulators of all targets fit in this many bytes.
+    MAX_ACCUMULATOR_BYTES = 256 << 20
+
+# OpenMP team size seen inside the last half-step's parallel region.
+cdef int _team_size = 0
 
 
-cdef inline void gram(int64_t n, const int* idx, const floating* vals,
-                      const floating* F, int stride, int rank, int biases, double mean,
-                      floating* G, floating* b, double* tt, void* scratch) noexcept nogil:
+def last_team_size():
+    """Number of OpenMP threads that ran the last ``half_step``'s parallel region
+    (0 before the first call; 1 in a build without OpenMP)."""
+    return _team_size
+
+
+cdef struct Extra:
+    # The variant's parameters, the same for every target (pointers to floating
+    # data are void here: a struct cannot be fused).
+    const void* w           # weights aligned with values, or NULL
+    int K                   # number of extra Hadamard factors
+    const int** oidx        # their index arrays, aligned with values
+    const void** oF         # their factors (stride wide)
+    const double* prior     # d x d, or NULL
+    const double* prior_h   # d, or NULL
+    double scale            # > 0: sample
+    uint64_t seed
+    uint64_t stream
+    bint general            # prior, prior_h or sampling: x is not (G + λI)⁻¹b
+    int cg_steps            # 0: Cholesky; else conjugate-gradient steps
+
+
+cdef inline void gram(int64_t p, int64_t n, const int* idx, const floating* vals,
+                      const floating* F, int stride, int rank, bint biases, double mean,
+                      const Extra* ex, floating* G, floating* b, double* tt,
+                      void* scratch) noexcept nogil:
+    """Observations p..p+n of one target into G (full rows), b and tt."""
+    cdef const int* oi[LORANK_MAXK]
+    cdef const floating* oF[LORANK_MAXK]
+    cdef const floating* w = NULL
+    cdef int k
+    for k in range(ex.K):
+        oi[k] = ex.oidx[k] + p
+        oF[k] = <const floating*> ex.oF[k]
+    if ex.w != NULL:
+        w = (<const floating*> ex.w) + p
     if floating is double:
-        lorank_d_gram(SIMD_WIDTH, n, idx, vals, F, stride, rank, biases, mean, G, b, tt,
-                      scratch)
+        lorank_d_gram(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
+                      w, ex.K, oi, oF, G, b, tt, scratch)
     else:
-        lorank_f_gram(SIMD_WIDTH, n, idx, vals, F, stride, rank, biases, mean, G, b, tt,
-                      scratch)
+        lorank_f_gram(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
+                      w, ex.K, oi, oF, G, b, tt, scratch)
 
 
-cdef inline void residual(int64_t n, const int* idx, const floating* vals,
-                          const floating* F, int stride, int rank, int biases, double mean,
-                          const floating* x, double* sse, double* rsum) noexcept nogil:
+cdef inline void residual(int64_t p, int64_t n, const int* idx, const floating* vals,
+                          const floating* F, int stride, int rank, bint biases,
+                          double mean, const Extra* ex, const floating* x, double* sse,
+                          double* rsum) noexcept nogil:
+    """Σ w (t − fᵀx)² and Σ w (t − fᵀx) over observations p..p+n."""
+    cdef const int* oi[LORANK_MAXK]
+    cdef const floating* oF[LORANK_MAXK]
+    cdef const floating* w = NULL
+    cdef int k
+    for k in range(ex.K):
+        oi[k] = ex.oidx[k] + p
+        oF[k] = <const floating*> ex.oF[k]
+    if ex.w != NULL:
+        w = (<const floating*> ex.w) + p
     if floating is double:
-        lorank_d_residual(SIMD_WIDTH, n, idx, vals, F, stride, rank, biases, mean, x, sse, rsum)
+        lorank_d_residual(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
+                          w, ex.K, oi, oF, x, sse, rsum)
     else:
-        lorank_f_residual(SIMD_WIDTH, n, idx, vals, F, stride, rank, biases, mean, x, sse, rsum)
+        lorank_f_residual(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
+                          w, ex.K, oi, oF, x, sse, rsum)
 
 
+cdef inline void matvec(int64_t p, int64_t n, const int* idx, const floating* vals,
+                        const floating* F, int stride, int rank, bint biases, double mean,
+                        const Extra* ex, const floating* v, floating* Gv, floating* b,
+                        double* tt) noexcept nogil:
+    """Gv += Σ w f fᵀv over observations p..p+n (and b, tt as gram does, unless b
+    is NULL), re-gathering the rows: O(rank) per observation."""
+    cdef const int* oi[LORANK_MAXK]
+    cdef const floating* oF[LORANK_MAXK]
+    cdef const floating* w = NULL
+    cdef int k
+    for k in range(ex.K):
+        oi[k] = ex.oidx[k] + p
+        oF[k] = <const floating*> ex.oF[k]
+    if ex.w != NULL:
+        w = (<const floating*> ex.w) + p
+    if floating is double:
+        lorank_d_matvec(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
+                        w, ex.K, oi, oF, v, Gv, b, tt)
+    else:
+        lorank_f_matvec(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
+                        w, ex.K, oi, oF, v, Gv, b, tt)
 cdef inline int cholesky_solve(int n, int ld, floating* G, floating* b) noexcept nogil:
     """Solve G x = b in place (b ← x) for symmetric positive definite G (n x n, row
     stride ld) whose lower triangle is filled. Returns 0, or k > 0 if the leading
@@ -123,71 +237,241 @@ cdef inline int cholesky_solve(int n, int ld, floating* G, floating* b) noexcept
     return 0
 
 
-cdef int finish(floating* G, floating* b, double tt, floating* b0, floating* srow,
+cdef int finish(floating* G, floating* b, double tt, floating* work, int64_t p0,
                 int64_t n_obs, const int* idx, const floating* vals,
                 const floating* fixed, int stride, int rank, bint biases, double mean,
-                double lam_j, floating* x, double* sse, double* rsum) noexcept nogil:
-    """Given the accumulated G = Σ f fᵀ, b = Σ t f and tt = Σ t² of one target,
-    solve (G + λI) x = b into x and fill sse/rsum. Returns the Cholesky status
-    (x untouched unless 0). G and b are overwritten."""
+                double lam_j, const Extra* ex, Py_ssize_t j, floating* x, double* sse,
+                double* rsum) noexcept nogil:
+    """Given the accumulated data Gram G = Σ w f fᵀ (full rows), b = Σ w t f and
+    tt = Σ w t² of target j, solve (G + Π + λI) x = b + π (and sample) into x and
+    fill sse/rsum. Returns the Cholesky status (x untouched unless 0). G's lower
+    triangle and b are overwritten; its upper triangle keeps the data Gram.
+    ``work`` holds FINISH_ROWS rows of stride."""
     cdef int d = rank + (1 if biases else 0)
-    cdef int k, info
+    cdef int i, k, info
     cdef floating lam = <floating> lam_j
-    cdef double acc, xb = 0, xx = 0
+    cdef floating* b0 = work
+    cdef floating* srow = work + stride
+    cdef floating* diag = work + 2 * stride
+    cdef floating* xs = work + 3 * stride
+    cdef double acc, s, xb = 0, xx = 0
+    cdef double z[MAX_UNKNOWNS]
     for k in range(d):
         b0[k] = b[k]
-        if biases:  # Σ_i f_i, the bias row of G
+        if biases:  # Σ_i w_i f_i, the bias row of G
             srow[k] = G[rank * stride + k]
+        diag[k] = G[k * stride + k]
+    if ex.prior != NULL:  # its lower triangle, which is all the solve reads
+        for i in range(d):
+            for k in range(i + 1):
+                G[i * stride + k] = G[i * stride + k] + <floating> ex.prior[i * d + k]
+    if ex.prior_h != NULL:
+        for k in range(d):
+            b[k] = b[k] + <floating> ex.prior_h[k]
+    for k in range(d):
         G[k * stride + k] = G[k * stride + k] + lam
     info = cholesky_solve(d, stride, G, b)
     if info != 0:
         return info
+    if ex.scale > 0:
+        # x = P⁻¹h + s·y with Lᵀ y = z: y ~ N(0, P⁻¹).
+        lorank_normals(ex.seed, ex.stream, <uint64_t> j, d, z)
+        for i in range(d - 1, -1, -1):
+            s = z[i]
+            for k in range(i + 1, d):
+                s = s - <double> G[k * stride + i] * z[k]
+            z[i] = s / G[i * stride + i]
+        for k in range(d):
+            b[k] = <floating> (b[k] + ex.scale * z[k])
     for k in range(d):
         x[k] = b[k]
         xb = xb + <double> b[k] * b0[k]
         xx = xx + <double> b[k] * b[k]
-    acc = tt - xb - lam * xx
+    if ex.general:
+        # For any x: Σ w (t − fᵀx)² = tt − 2 xᵀb + xᵀGx (G, b: the data's part).
+        acc = 0
+        for k in range(d):
+            s = 0
+            for i in range(k + 1, d):
+                s = s + <double> G[k * stride + i] * x[i]
+            acc = acc + <double> x[k] * (diag[k] * <double> x[k] + 2 * s)
+        acc = tt - 2 * xb + acc
+    else:
+        # At x = (G + λI)⁻¹b: xᵀGx = xᵀb − λ‖x‖².
+        acc = tt - xb - lam * xx
     if acc >= 0.25 * tt:
         sse[0] = acc
         rsum[0] = 0
-        if biases:  # Σ t is the bias slot of the right-hand side
+        if biases:  # Σ w t is the bias slot of b; Σ w f the bias row of G
             acc = b0[rank]
             for k in range(d):
-                acc = acc - <double> srow[k] * b[k]
+                acc = acc - <double> srow[k] * x[k]
             rsum[0] = acc
     else:
-        residual(n_obs, idx, vals, fixed, stride, rank, biases, mean, x, sse, rsum)
+        # Close fit: the identity would lose digits to cancellation.
+        memset(xs, 0, sizeof(floating) * stride)
+        for k in range(d):
+            xs[k] = x[k]
+        residual(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, xs, sse, rsum)
         if not biases:
             rsum[0] = 0
     return 0
 
 
-cdef enum:
-    # A fixed factor larger than this many bytes is streamed in tiles of this size,
-    # so the rows each target gathers come from L2 rather than memory.
-    TILE_BYTES = 1 << 20
-    # ... provided the accumulators of all targets fit in this many bytes.
-    MAX_ACCUMULATOR_BYTES = 256 << 20
+cdef int cg_solve(floating* work, int64_t p0, int64_t n_obs, const int* idx,
+                  const floating* vals, const floating* fixed, int stride, int rank,
+                  bint biases, double mean, double lam_j, const Extra* ex, floating* x,
+                  double* sse, double* rsum) noexcept nogil:
+    """ex.cg_steps conjugate-gradient steps on P x = h from x (row j of solved),
+    each a matvec by re-gathering the rows; fills sse/rsum. Returns 0, or 1 if P
+    was found not positive definite (x untouched). ``work``: FINISH_ROWS + 1 rows."""
+    cdef int d = rank + (1 if biases else 0)
+    cdef int i, k, it
+    cdef size_t row = sizeof(floating) * stride
+    cdef floating* b = work
+    cdef floating* xs = work + stride
+    cdef floating* r = work + 2 * stride
+    cdef floating* p = work + 3 * stride
+    cdef floating* Gp = work + 4 * stride
+    cdef floating* Ap = work + 5 * stride
+    cdef floating* g = work + 6 * stride  # G xs, kept along for the loss
+    cdef double tt = 0, rs, rs_new, pap, alpha, beta, hh = 0, s, acc, tiny
+    tiny = 1.4e-14 if floating is float else 5e-32  # about eps²: r is at rounding level
+    memset(work, 0, 7 * row)
+    for k in range(d):
+        xs[k] = x[k]
+    matvec(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, xs, g, b, &tt)
+    # r = h − P x, with P x = G x + Π x + λ x.
+    for k in range(d):
+        s = <double> b[k] - <double> g[k] - lam_j * xs[k]
+        if ex.prior_h != NULL:
+            s = s + ex.prior_h[k]
+            hh = hh + (b[k] + ex.prior_h[k]) * (b[k] + ex.prior_h[k])
+        else:
+            hh = hh + <double> b[k] * b[k]
+        if ex.prior != NULL:
+            for i in range(d):
+                s = s - ex.prior[k * d + i] * xs[i]
+        r[k] = <floating> s
+        p[k] = r[k]
+    rs = 0
+    for k in range(d):
+        rs = rs + <double> r[k] * r[k]
+    for it in range(ex.cg_steps):
+        if rs <= tiny * hh:
+            break
+        memset(Gp, 0, row)
+        matvec(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, p, Gp, NULL,
+               NULL)
+        pap = 0
+        for k in range(d):
+            s = <double> Gp[k] + lam_j * p[k]
+            if ex.prior != NULL:
+                for i in range(d):
+                    s = s + ex.prior[k * d + i] * p[i]
+            Ap[k] = <floating> s
+            pap = pap + <double> p[k] * Ap[k]
+        if not (pap > 0):
+            return 1
+        alpha = rs / pap
+        rs_new = 0
+        for k in range(d):
+            xs[k] = <floating> (xs[k] + alpha * p[k])
+            g[k] = <floating> (g[k] + alpha * Gp[k])
+            r[k] = <floating> (r[k] - alpha * Ap[k])
+            rs_new = rs_new + <double> r[k] * r[k]
+        beta = rs_new / rs
+        for k in range(d):
+            p[k] = <floating> (r[k] + beta * p[k])
+        rs = rs_new
+    acc = 0
+    for k in range(d):
+        if not (xs[k] - xs[k] == 0):  # inf or NaN
+            return 1
+        acc = acc + <double> xs[k] * (<double> g[k] - 2 * <double> b[k])
+    for k in range(d):
+        x[k] = xs[k]
+    acc = tt + acc  # tt − 2 xᵀb + xᵀGx
+    if acc >= 0.25 * tt:
+        sse[0] = acc
+        rsum[0] = (<double> b[rank] - <double> g[rank]) if biases else 0
+    else:
+        residual(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, xs, sse, rsum)
+        if not biases:
+            rsum[0] = 0
+    return 0
+
+
+def _vector(name, a, dtype, n, what):
+    """``a`` as it must be for the kernel (no copy), or a clear error."""
+    if (not isinstance(a, np.ndarray) or a.dtype != dtype or a.ndim != 1
+            or a.shape[0] != n or not a.flags.c_contiguous):
+        got = (f"{a.dtype}{list(a.shape)}" if isinstance(a, np.ndarray)
+               else type(a).__name__)
+        raise ValueError(f"{name} must be a C-contiguous {np.dtype(dtype)} array of "
+                         f"length {n} ({what}), got {got}")
+    return a
+
+
+def _uint64(name, value):
+    try:
+        v = int(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an integer in [0, 2**64), got {value!r}") from None
+    if v != value or not 0 <= v < 2 ** 64:
+        raise ValueError(f"{name} must be an integer in [0, 2**64), got {value!r}")
+    return v
 
 
 def half_step(const long long[::1] indptr, const int[::1] indices,
               const floating[::1] values, const floating[:, ::1] fixed,
               floating[:, ::1] solved, double mean, const double[::1] lam,
               bint biases, int rank, double[::1] sse, double[::1] rsum,
-              int[::1] status, int n_threads):
+              int[::1] status, int n_threads, *, weights=None, prior=None,
+              prior_h=None, double sample_scale=0.0, seed=0, stream=0, others=(),
+              solver="cholesky", int cg_steps=3):
     """Solve every row of ``solved`` against ``fixed`` (see the module docstring),
     row j with the ridge penalty ``lam[j]``.
 
-    Per target j, ``sse[j]`` and ``rsum[j]`` receive the sum of squared residuals and
-    the sum of residuals (with biases; else 0) of its observations at the new
-    solution, and ``status[j]`` is 0, or k > 0 if its normal matrix was not positive
-    definite (row j of ``solved`` is then left unchanged).
+    Parameters
+    ----------
+    indptr, indices, values : the targets' observations (CSR of ``solved``'s side:
+        int64[n_solve + 1], int32[nnz], floating[nnz]).
+    fixed, solved : floating[:, stride] factor rows; ``solved`` is written.
+    mean, lam, biases, rank : the global offset, λ_j per target, the bias lane
+        (column ``rank``) on or off, the factor lanes.
+    sse, rsum, status : float64[n_solve], float64[n_solve], int32[n_solve] outputs.
+    n_threads : OpenMP threads (results do not depend on it).
+    weights : floating[nnz] >= 0, optional, per observation.
+    prior : float64[d, d], optional, symmetric, added to every target's matrix
+        (d = rank + biases; its lower triangle is what is used).
+    prior_h : float64[d], optional, added to every right-hand side.
+    sample_scale : float, default 0. When > 0, draw x ~ N(P⁻¹h, s² P⁻¹): the mean
+        plus s·L⁻ᵀz, with z the normals ``normal_stream(seed, stream, j, d)``.
+    seed, stream : ints in [0, 2**64), keys of the counter-based normal stream.
+    others : sequence of (indices_k int32[nnz], factor_k floating[:, stride]) pairs:
+        the other side's row is then the Hadamard product of ``fixed[indices]`` and
+        every ``factor_k[indices_k]`` on the factor lanes, and the offset adds every
+        row's bias slot.
+    solver : "cholesky" (exact, default) or "cg": ``cg_steps`` conjugate-gradient
+        steps warm-started from the current row of ``solved``, each a pass over the
+        target's observations (O(rank) per observation instead of O(rank²)).
 
-    Both usually come without a second pass over the observations: at the solution
-    of (G + λI) x = b, Σ (t − fᵀx)² = Σ t² − xᵀb − λ‖x‖², and with biases
-    Σ (t − fᵀx) = Σ t − xᵀ Σ f, read off the Gram matrix's bias row. Where the fit is
-    so close that the first identity would lose digits to cancellation (residual
-    below a quarter of Σ t²), the residuals are summed directly instead.
+    Notes
+    -----
+    Per target j, ``sse[j]`` and ``rsum[j]`` receive Σ w (t − fᵀx)² and (with
+    biases; else 0) Σ w (t − fᵀx) at the new row, and ``status[j]`` is 0, or k > 0
+    if its matrix was not positive definite (Cholesky: its leading k x k minor;
+    CG: 1), row j of ``solved`` then left unchanged. A target with no observations
+    gets a zero row, unless a prior is given (it is then solved, or sampled, from
+    the prior alone).
+
+    Both sums usually come without a second pass over the observations: for any x,
+    Σ w (t − fᵀx)² = tt − 2 xᵀb + xᵀGx with G = Σ w f fᵀ, b = Σ w t f, tt = Σ w t²
+    (at the ridge solution of ALS, tt − xᵀb − λ‖x‖²), and with biases
+    Σ w (t − fᵀx) = Σ w t − xᵀ Σ w f, read off G's bias row. Where the fit is so close
+    that the identity would lose digits to cancellation (residual below a quarter
+    of tt), the residuals are summed directly instead.
 
     When ``fixed`` is much larger than L2 (the items half-step of a Netflix-sized
     problem gathers from 480k user rows), the targets' normal equations are
@@ -197,12 +481,27 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
     sums restart at tile boundaries), and the path depends only on the sizes.
     """
     cdef Py_ssize_t n_solve = solved.shape[0], n_fixed = fixed.shape[0]
+    cdef Py_ssize_t nnz = values.shape[0]
     cdef int stride = <int> solved.shape[1]
     cdef int d = rank + (1 if biases else 0)
     cdef Py_ssize_t row_bytes = stride * sizeof(floating)
-    if lam.shape[0] != n_solve:
-        raise ValueError(f"lam must have one entry per solved row ({n_solve}), "
-                         f"got {lam.shape[0]}")
+    cdef Py_ssize_t k
+    dtype = np.float64 if floating is double else np.float32
+    # O(1) shape checks: nothing below reads past what these promise.
+    if rank < 0 or d < 1:
+        raise ValueError(f"rank must be >= 0 with rank + biases >= 1, got rank={rank}, "
+                         f"biases={bool(biases)}")
+    if indptr.shape[0] != n_solve + 1:
+        raise ValueError(f"indptr must have n_solve + 1 = {n_solve + 1} entries (one "
+                         f"more than solved's rows), got {indptr.shape[0]}")
+    if indptr[0] != 0 or indptr[n_solve] != nnz or indices.shape[0] != nnz:
+        raise ValueError(f"indptr must run from 0 to len(values) = {nnz} and indices "
+                         f"have len(values) entries; got indptr[0] = {indptr[0]}, "
+                         f"indptr[-1] = {indptr[n_solve]}, {indices.shape[0]} indices")
+    for name, arr in (("lam", lam), ("sse", sse), ("rsum", rsum), ("status", status)):
+        if arr.shape[0] != n_solve:
+            raise ValueError(f"{name} must have one entry per solved row ({n_solve}), "
+                             f"got {arr.shape[0]}")
     if (row_bytes % 64 or row_bytes > LORANK_MAXBYTES or d > stride
             or fixed.shape[1] != stride):
         raise ValueError(
@@ -210,20 +509,94 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
             f"bytes holding rank + biases = {d} entries, the same for fixed and "
             f"solved; got {fixed.shape[1]} and {stride} entries"
         )
+    if nnz and n_fixed == 0:
+        raise ValueError(f"fixed has no rows for {nnz} observations to index")
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+    if solver not in ("cholesky", "cg"):
+        raise ValueError(f'solver must be "cholesky" or "cg", got {solver!r}')
+    if cg_steps < 1:
+        raise ValueError(f"cg_steps must be >= 1, got {cg_steps}")
+    if not (sample_scale >= 0 and sample_scale < float("inf")):
+        raise ValueError(f"sample_scale must be a finite number >= 0, got {sample_scale!r}")
+    if solver == "cg" and sample_scale > 0:
+        raise ValueError('sampling (sample_scale > 0) needs solver="cholesky"')
+
+    cdef Extra ex
+    memset(&ex, 0, sizeof(Extra))
+    cdef const floating[::1] wv
+    cdef const double[:, ::1] pv
+    cdef const double[::1] phv
+    cdef const int[::1] iv
+    cdef const floating[:, ::1] fv
+    cdef const int* oidx[LORANK_MAXK]
+    cdef const void* oF[LORANK_MAXK]
+    if weights is not None:
+        wv = _vector("weights", weights, dtype, nnz, "one per observation")
+        ex.w = &wv[0] if nnz else NULL
+    if prior is not None:
+        prior = np.ascontiguousarray(prior, dtype=np.float64)
+        if prior.shape != (d, d):
+            raise ValueError(f"prior must be a {d} x {d} matrix (rank + biases), "
+                             f"got shape {prior.shape}")
+        if not np.isfinite(prior).all():
+            raise ValueError("prior must be finite")
+        if np.abs(prior - prior.T).max() > 1e-12 * np.abs(prior).max():
+            raise ValueError("prior must be symmetric (e.g. pass (A + A.T) / 2)")
+        pv = prior
+        ex.prior = &pv[0, 0]
+    if prior_h is not None:
+        prior_h = np.ascontiguousarray(prior_h, dtype=np.float64)
+        if prior_h.shape != (d,) or not np.isfinite(prior_h).all():
+            raise ValueError(f"prior_h must be a finite vector of length {d} "
+                             f"(rank + biases), got shape {prior_h.shape}")
+        phv = prior_h
+        ex.prior_h = &phv[0]
+    others = tuple(others)
+    if len(others) > LORANK_MAXK:
+        raise ValueError(f"at most {LORANK_MAXK} others, got {len(others)}")
+    kept = []  # the memoryviews behind the pointers, alive for the call
+    for k, pair in enumerate(others):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"others[{k}] must be an (indices, factor) pair, got {pair!r}")
+        iv = _vector(f"others[{k}] indices", pair[0], np.int32, nnz, "one per observation")
+        F_k = pair[1]
+        if (not isinstance(F_k, np.ndarray) or F_k.dtype != dtype or F_k.ndim != 2
+                or F_k.shape[1] != stride or not F_k.flags.c_contiguous
+                or (nnz and F_k.shape[0] == 0)):
+            got = (f"{F_k.dtype}{list(F_k.shape)}" if isinstance(F_k, np.ndarray)
+                   else type(F_k).__name__)
+            raise ValueError(f"others[{k}] factor must be a non-empty C-contiguous "
+                             f"{np.dtype(dtype)} array with {stride} columns, like "
+                             f"fixed, got {got}")
+        fv = F_k
+        kept.append((iv, fv))
+        oidx[k] = &iv[0] if nnz else NULL
+        oF[k] = &fv[0, 0] if F_k.shape[0] else NULL
+    ex.K = len(others)
+    ex.oidx = oidx
+    ex.oF = oF
+    ex.scale = sample_scale
+    ex.seed = _uint64("seed", seed)
+    ex.stream = _uint64("stream", stream)
+    ex.general = prior is not None or prior_h is not None or sample_scale > 0
+    ex.cg_steps = cg_steps if solver == "cg" else 0
+
     cdef Py_ssize_t tile = max(1, TILE_BYTES // row_bytes)
-    # Each thread's workspace: G (d x stride), b, b0 and srow (stride each) and
-    # the gram's gathered block.
-    cdef size_t work_bytes = (d + 3) * row_bytes + LORANK_SCRATCH_BYTES(row_bytes)
+    # Each thread's workspace: G (d x stride), b, the finishing rows and the gram's
+    # gathered block.
+    cdef size_t work_bytes = (d + 1 + FINISH_ROWS) * row_bytes + LORANK_SCRATCH_BYTES(row_bytes)
     failed = np.zeros(1, np.int32)
     cdef int[::1] out_of_memory = failed
-    if n_fixed > 2 * tile and n_solve * (d + 1) * row_bytes <= MAX_ACCUMULATOR_BYTES:
+    if (ex.cg_steps == 0 and n_fixed > 2 * tile
+            and n_solve * (d + 1) * row_bytes <= MAX_ACCUMULATOR_BYTES):
         _half_step_tiled(indptr, indices, values, fixed, solved, mean, lam,
                          biases, rank, sse, rsum, status, n_threads, tile, work_bytes,
-                         out_of_memory)
+                         &ex, out_of_memory)
     else:
         _half_step_direct(indptr, indices, values, fixed, solved, mean, lam,
                           biases, rank, sse, rsum, status, n_threads, work_bytes,
-                          out_of_memory)
+                          &ex, out_of_memory)
     if failed[0]:
         raise MemoryError("out of memory for the ALS kernel's per-thread workspace")
 
@@ -233,7 +606,8 @@ cdef void _half_step_direct(const long long[::1] indptr, const int[::1] indices,
                             floating[:, ::1] solved, double mean,
                             const double[::1] lam, bint biases, int rank, double[::1] sse,
                             double[::1] rsum, int[::1] status, int n_threads,
-                            size_t work_bytes, int[::1] out_of_memory) noexcept:
+                            size_t work_bytes, const Extra* ex,
+                            int[::1] out_of_memory) noexcept:
     """half_step with every target gathering straight from ``fixed``."""
     cdef Py_ssize_t n_solve = solved.shape[0]
     cdef int stride = <int> solved.shape[1]
@@ -242,9 +616,14 @@ cdef void _half_step_direct(const long long[::1] indptr, const int[::1] indices,
     cdef int64_t p0, n_obs
     cdef floating *G
     cdef double tt
+    cdef int* team = &_team_size
+    cdef const floating* F = &fixed[0, 0] if fixed.shape[0] else NULL
+    cdef const int* idx = &indices[0] if indices.shape[0] else NULL
+    cdef const floating* vals = &values[0] if values.shape[0] else NULL
 
     with nogil, parallel(num_threads=n_threads):
         G = <floating*> malloc(work_bytes)
+        team[0] = omp_get_num_threads()
         try:
             for j in prange(n_solve, schedule="dynamic", chunksize=16):
                 if G == NULL:
@@ -255,20 +634,24 @@ cdef void _half_step_direct(const long long[::1] indptr, const int[::1] indices,
                 sse[j] = 0
                 rsum[j] = 0
                 status[j] = 0
-                if n_obs == 0:
+                if n_obs == 0 and ex.prior == NULL:
                     # Nothing observed: zero factor and bias; predictions fall back
                     # to the mean and the other side's bias.
                     for k in range(d):
                         solved[j, k] = 0
                     continue
+                if ex.cg_steps:
+                    status[j] = cg_solve(G + (d + 1) * stride, p0, n_obs, idx, vals, F,
+                                         stride, rank, biases, mean, lam[j], ex,
+                                         &solved[j, 0], &sse[j], &rsum[j])
+                    continue
                 memset(G, 0, sizeof(floating) * (d + 1) * stride)  # G and b
                 tt = 0
-                gram(n_obs, &indices[p0], &values[p0], &fixed[0, 0], stride, rank,
-                     biases, mean, G, G + d * stride, &tt, G + (d + 3) * stride)
-                status[j] = finish(G, G + d * stride, tt, G + (d + 1) * stride,
-                                   G + (d + 2) * stride, n_obs, &indices[p0],
-                                   &values[p0], &fixed[0, 0], stride, rank, biases, mean,
-                                   lam[j], &solved[j, 0], &sse[j], &rsum[j])
+                gram(p0, n_obs, idx, vals, F, stride, rank, biases, mean, ex, G,
+                     G + d * stride, &tt, G + (d + 1 + FINISH_ROWS) * stride)
+                status[j] = finish(G, G + d * stride, tt, G + (d + 1) * stride, p0,
+                                   n_obs, idx, vals, F, stride, rank, biases, mean,
+                                   lam[j], ex, j, &solved[j, 0], &sse[j], &rsum[j])
         finally:
             free(G)
 
@@ -278,7 +661,7 @@ cdef int _half_step_tiled(const long long[::1] indptr, const int[::1] indices,
                           floating[:, ::1] solved, double mean,
                           const double[::1] lam, bint biases, int rank, double[::1] sse,
                           double[::1] rsum, int[::1] status, int n_threads,
-                          Py_ssize_t tile, size_t work_bytes,
+                          Py_ssize_t tile, size_t work_bytes, const Extra* ex,
                           int[::1] out_of_memory) except -1:
     """half_step with the fixed factor streamed tile by tile (see half_step)."""
     cdef Py_ssize_t n_solve = solved.shape[0], n_fixed = fixed.shape[0]
@@ -291,6 +674,10 @@ cdef int _half_step_tiled(const long long[::1] indptr, const int[::1] indices,
     cdef double *ttall = <double*> calloc(n_solve, sizeof(double))
     cdef int64_t *cursor = <int64_t*> malloc(n_solve * sizeof(int64_t))
     cdef floating *work
+    cdef int* team = &_team_size
+    cdef const floating* F = &fixed[0, 0]
+    cdef const int* idx = &indices[0] if indices.shape[0] else NULL
+    cdef const floating* vals = &values[0] if values.shape[0] else NULL
     if Gall == NULL or ball == NULL or ttall == NULL or cursor == NULL:
         free(Gall)
         free(ball)
@@ -303,6 +690,7 @@ cdef int _half_step_tiled(const long long[::1] indptr, const int[::1] indices,
                 cursor[j] = indptr[j]
             with parallel(num_threads=n_threads):
                 work = <floating*> malloc(work_bytes)
+                team[0] = omp_get_num_threads()
                 try:
                     t0 = 0
                     while t0 < n_fixed:
@@ -317,9 +705,9 @@ cdef int _half_step_tiled(const long long[::1] indptr, const int[::1] indices,
                             while q < end and indices[q] < t1:
                                 q = q + 1
                             if q > p:
-                                gram(q - p, &indices[p], &values[p], &fixed[0, 0], stride,
-                                     rank, biases, mean, &Gall[j * d * stride],
-                                     &ball[j * stride], &ttall[j], work + (d + 3) * stride)
+                                gram(p, q - p, idx, vals, F, stride, rank, biases, mean,
+                                     ex, &Gall[j * d * stride], &ball[j * stride],
+                                     &ttall[j], work + (1 + FINISH_ROWS) * stride)
                             cursor[j] = q
                         t0 = t1
                     for j in prange(n_solve, schedule="dynamic", chunksize=16):
@@ -327,7 +715,7 @@ cdef int _half_step_tiled(const long long[::1] indptr, const int[::1] indices,
                         sse[j] = 0
                         rsum[j] = 0
                         status[j] = 0
-                        if n_obs == 0:
+                        if n_obs == 0 and ex.prior == NULL:
                             for k in range(d):
                                 solved[j, k] = 0
                             continue
@@ -335,11 +723,9 @@ cdef int _half_step_tiled(const long long[::1] indptr, const int[::1] indices,
                             out_of_memory[0] = 1
                             continue
                         status[j] = finish(&Gall[j * d * stride], &ball[j * stride],
-                                           ttall[j], work + (d + 1) * stride,
-                                           work + (d + 2) * stride, n_obs,
-                                           &indices[indptr[j]], &values[indptr[j]],
-                                           &fixed[0, 0], stride, rank, biases, mean,
-                                           lam[j], &solved[j, 0], &sse[j],
+                                           ttall[j], work + stride, indptr[j], n_obs,
+                                           idx, vals, F, stride, rank, biases, mean,
+                                           lam[j], ex, j, &solved[j, 0], &sse[j],
                                            &rsum[j])
                 finally:
                     free(work)
@@ -349,3 +735,25 @@ cdef int _half_step_tiled(const long long[::1] indptr, const int[::1] indices,
         free(ttall)
         free(cursor)
     return 0
+
+
+def normal_stream(seed, stream, target, Py_ssize_t n):
+    """The standard normals z[0..n) that target ``target`` draws in stream
+    (``seed``, ``stream``) of a sampled ``half_step`` (it uses the first
+    rank + biases): a pure function of the four, whatever the thread count.
+
+    Examples
+    --------
+    >>> from lorank import _als
+    >>> z = _als.normal_stream(0, 1, 7, 5)
+    >>> bool((z == _als.normal_stream(0, 1, 7, 8)[:5]).all())
+    True
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    out = np.empty(n, np.float64)
+    cdef double[::1] z = out
+    if n:
+        lorank_normals(_uint64("seed", seed), _uint64("stream", stream),
+                       _uint64("target", target), n, &z[0])
+    return out

@@ -322,10 +322,10 @@ class BayesianALS(CompletionModel):
             size = solved.shape[0]
             sse, rsum, status = np.empty(size), np.empty(size), np.empty(size, np.int32)
             with single_threaded_blas():
-                _HALF_STEP(view.indptr, view.indices, view.values, fixed, solved, mean,
-                           np.zeros(size), biases, rank, sse, rsum, status, n_threads,
-                           prior=Lam / alpha, prior_h=(Lam @ mu) / alpha,
-                           sample_scale=alpha ** -0.5, seed=seed, stream=2 * sweep + kind)
+                _als.half_step(view.indptr, view.indices, view.values, fixed, solved, mean,
+                               np.zeros(size), biases, rank, sse, rsum, status, n_threads,
+                               prior=Lam / alpha, prior_h=(Lam @ mu) / alpha,
+                               sample_scale=alpha ** -0.5, seed=seed, stream=2 * sweep + kind)
             bad = np.flatnonzero(status)
             if bad.size:
                 k = int(bad[0])
@@ -433,75 +433,3 @@ def _seed(random_state):
     if random_state < 0:
         raise ValueError(f"random_state must be >= 0, got {random_state}")
     return int(random_state) & (2**63 - 1)
-
-
-# ---------------------------------------------------------------- numpy half-step
-# The half-step of INTERFACES.md in numpy, until _als.half_step takes prior= etc.
-
-def _normal_rows(seed, stream, n, d):
-    """Standard normals z of every target of one half-step, row j for target j."""
-    return np.random.Generator(np.random.Philox(np.random.SeedSequence([seed, stream]))
-                               ).standard_normal((n, d))
-
-
-def numpy_half_step(indptr, indices, values, fixed, solved, mean, lam, biases, rank,
-                    sse, rsum, status, n_threads, *, weights=None, prior=None, prior_h=None,
-                    sample_scale=0.0, seed=0, stream=0, normal=_normal_rows):
-    """``_als.half_step`` in numpy (float64 arithmetic), batched over targets."""
-    n_solve = solved.shape[0]
-    d = rank + bool(biases)
-    counts = np.diff(indptr)
-    F = fixed[indices, :d].astype(np.float64)
-    t = values.astype(np.float64) - mean
-    if biases:
-        t -= F[:, rank]
-        F[:, rank] = 1.0
-    w = np.ones(len(t)) if weights is None else np.asarray(weights, np.float64)
-    owner = np.repeat(np.arange(n_solve), counts)
-    G = _segment_sum((w[:, None, None] * F[:, :, None] * F[:, None, :]).reshape(len(t), -1),
-                     indptr, n_solve).reshape(n_solve, d, d)
-    h = _segment_sum(w[:, None] * t[:, None] * F, indptr, n_solve)
-    P = G + np.asarray(lam, np.float64)[:, None, None] * np.eye(d)
-    if prior is not None:
-        P += prior
-    if prior_h is not None:
-        h += prior_h
-    status[:] = 0
-    sse[:] = 0
-    rsum[:] = 0
-    has = counts > 0
-    L = np.linalg.cholesky(P[has])
-    y = np.linalg.solve(L, h[has][:, :, None])
-    x = np.linalg.solve(np.swapaxes(L, 1, 2), y)[:, :, 0]
-    if sample_scale > 0:
-        z = normal(seed, stream, n_solve, d)[has]
-        x += sample_scale * np.linalg.solve(np.swapaxes(L, 1, 2), z[:, :, None])[:, :, 0]
-    X = np.zeros((n_solve, d))
-    X[has] = x
-    solved[:, :d] = X
-    r = t - np.einsum("ij,ij->i", F, X.astype(solved.dtype).astype(np.float64)[owner])
-    sse[:] = _segment_sum((w * r * r)[:, None], indptr, n_solve)[:, 0]
-    if biases:
-        rsum[:] = _segment_sum((w * r)[:, None], indptr, n_solve)[:, 0]
-
-
-def _segment_sum(X, indptr, n):
-    out = np.zeros((n,) + X.shape[1:])
-    has = np.diff(indptr) > 0
-    if len(X):
-        out[has] = np.add.reduceat(X, indptr[:-1][has], axis=0)
-    return out
-
-
-def _kernel_half_step():
-    """The compiled half-step when it takes a prior and samples, else the numpy one."""
-    import inspect
-
-    try:
-        inspect.signature(_als.half_step).parameters["sample_scale"]
-        return _als.half_step
-    except (KeyError, ValueError, TypeError):
-        return numpy_half_step
-
-
-_HALF_STEP = _kernel_half_step()

@@ -1,0 +1,112 @@
+"""Plain-numpy twins of the compiled kernels, for the tests.
+
+``half_step_reference`` has the signature of ``lorank._als.half_step`` and writes the
+same outputs, computed target by target in float64 with ``numpy.linalg``;
+``normal_stream_reference`` rebuilds the kernel's normal draws from numpy's own
+Philox4x64-10 and Box–Muller, so a sampled solve is reproduced independently.
+"""
+
+import numpy as np
+
+_MASK64 = (1 << 64) - 1
+
+
+def philox_blocks(seed, stream, target, n_blocks):
+    """Philox4x64-10 with key (seed, stream) at counters (b, target, 0, 0),
+    b = 0..n_blocks-1, from ``numpy.random.Philox`` (which increments its counter
+    before each block, so it starts one below): an (n_blocks, 4) uint64 array."""
+    start = ((target << 64) - 1) & ((1 << 256) - 1)  # the 256-bit counter (0, target) − 1
+    counter = np.array([(start >> (64 * i)) & _MASK64 for i in range(4)], np.uint64)
+    bitgen = np.random.Philox(key=np.array([seed, stream], np.uint64), counter=counter)
+    return bitgen.random_raw(4 * n_blocks).reshape(n_blocks, 4)
+
+
+def normal_stream_reference(seed, stream, target, n):
+    """The normals z[0..n) of ``_als.normal_stream``, from numpy (see _random.h)."""
+    raw = philox_blocks(seed, stream, target, -(-n // 4))
+    u = ((raw[:, 0::2] >> np.uint64(11)) + np.uint64(1)).astype(np.float64) * 2.0**-53
+    v = (raw[:, 1::2] >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    r = np.sqrt(-2.0 * np.log(u))
+    z = np.empty((raw.shape[0], 2, 2))
+    z[:, :, 0] = r * np.cos(2 * np.pi * v)
+    z[:, :, 1] = r * np.sin(2 * np.pi * v)
+    return z.reshape(-1)[:n]
+
+
+def features(j_slice, indices, values, fixed, mean, biases, rank, others):
+    """Features f (n x d) and targets t of one target's observations, float64."""
+    rows = fixed[indices[j_slice]].astype(np.float64)
+    t = values[j_slice].astype(np.float64) - mean
+    prod = rows[:, :rank].copy()
+    if biases:
+        t = t - rows[:, rank]
+    for idx_k, F_k in others:
+        other = F_k[idx_k[j_slice]].astype(np.float64)
+        prod *= other[:, :rank]
+        if biases:
+            t = t - other[:, rank]
+    if biases:
+        prod = np.hstack([prod, np.ones((prod.shape[0], 1))])
+    return prod, t
+
+
+def _not_pd_minor(P):
+    """The k of the first leading k x k minor that is not positive definite."""
+    for k in range(1, P.shape[0] + 1):
+        try:
+            np.linalg.cholesky(P[:k, :k])
+        except np.linalg.LinAlgError:
+            return k
+    return 0
+
+
+def half_step_reference(indptr, indices, values, fixed, solved, mean, lam, biases, rank,
+                        sse, rsum, status, n_threads=1, *, weights=None, prior=None,
+                        prior_h=None, sample_scale=0.0, seed=0, stream=0, others=(),
+                        solver="cholesky", cg_steps=3):
+    """``_als.half_step`` in numpy: per target j, P = Σ w f fᵀ + Π + λ_j I,
+    h = Σ w t f + π, x = P⁻¹h (+ s L⁻ᵀz), or ``cg_steps`` CG steps from the
+    current row; sse = Σ w (t − fᵀx)², rsum = Σ w (t − fᵀx) (biases), status.
+    Writes ``solved``, ``sse``, ``rsum`` and ``status`` in place."""
+    d = rank + bool(biases)
+    Pi = np.zeros((d, d)) if prior is None else np.asarray(prior, np.float64)
+    pi = np.zeros(d) if prior_h is None else np.asarray(prior_h, np.float64)
+    for j in range(len(indptr) - 1):
+        sl = slice(indptr[j], indptr[j + 1])
+        sse[j] = rsum[j] = status[j] = 0
+        if sl.stop == sl.start and prior is None:
+            solved[j, :d] = 0
+            continue
+        f, t = features(sl, indices, values, fixed, mean, biases, rank, others)
+        w = np.ones(t.size) if weights is None else weights[sl].astype(np.float64)
+        P = (f * w[:, None]).T @ f + Pi + lam[j] * np.eye(d)
+        h = f.T @ (w * t) + pi
+        if solver == "cg":
+            x = solved[j, :d].astype(np.float64)
+            r = h - P @ x
+            p = r.copy()
+            rs = r @ r
+            for _ in range(cg_steps):
+                if rs == 0:
+                    break
+                Ap = P @ p
+                alpha = rs / (p @ Ap)
+                x = x + alpha * p
+                r = r - alpha * Ap
+                rs, rs_old = r @ r, rs
+                p = r + (rs / rs_old) * p
+        else:
+            try:
+                L = np.linalg.cholesky(P)
+            except np.linalg.LinAlgError:
+                status[j] = _not_pd_minor(P)
+                continue
+            x = np.linalg.solve(P, h)
+            if sample_scale > 0:
+                z = normal_stream_reference(seed, stream, j, d)
+                x = x + sample_scale * np.linalg.solve(L.T, z)
+        solved[j, :d] = x
+        res = t - f @ solved[j, :d].astype(np.float64)
+        sse[j] = np.sum(w * res * res)
+        rsum[j] = np.sum(w * res) if biases else 0.0
+    return solved, sse, rsum, status

@@ -1,0 +1,571 @@
+"""The generalized ``_als.half_step`` (weights, prior, sampled solve, Hadamard rows,
+conjugate gradient) against its numpy twin ``tests/_reference.py``."""
+
+import numpy as np
+import pytest
+
+from lorank import _als, openmp_enabled
+from lorank.als import _factor_storage
+
+from _reference import half_step_reference, normal_stream_reference
+
+DTYPES = [np.float32, np.float64]
+# Relative tolerance of a kernel solution against float64 numpy.
+KTOL = {np.float32: 2e-5, np.float64: 1e-11}
+# Empty targets, and counts below, at and past multiples of the 128-observation block.
+COUNTS = [0, 1, 2, 5, 17, 63, 127, 128, 129, 256, 257, 300, 513, 0, 3]
+VARIANTS = {
+    "als": {},
+    "weights": {"weights": True},
+    "prior": {"prior": True},
+    "prior_h": {"prior_h": True},
+    "weights+prior": {"weights": True, "prior": True, "prior_h": True},
+    "sampled": {"prior": True, "prior_h": True, "sample_scale": 0.7},
+    "sampled_lam": {"sample_scale": 1.3},
+    "hadamard1": {"others": 1},
+    "hadamard2": {"others": 2},
+    "everything": {"weights": True, "prior": True, "prior_h": True, "sample_scale": 0.4,
+                   "others": 2},
+}
+
+
+def padded(a, dtype, fill=0.0):
+    """Rows zero-padded (or ``fill``-padded) to whole 64-byte vectors."""
+    out = _factor_storage(a.shape[0], a.shape[1], dtype)
+    out[:, a.shape[1]:] = fill
+    out[:, :a.shape[1]] = a
+    return out
+
+
+def make_problem(dtype, rank, biases, variant, counts=COUNTS, n_fixed=600, noise=3.0,
+                 reg=0.3, seed=0, pad_fill=0.0):
+    """Arguments of a half-step: positional tuple and keyword dict."""
+    rng = np.random.default_rng(seed)
+    spec = VARIANTS[variant] if isinstance(variant, str) else variant
+    d = rank + biases
+    counts = np.asarray(counts)
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    indices = np.concatenate(
+        [np.sort(rng.choice(n_fixed, c, replace=False)) for c in counts]).astype(np.int32)
+    nnz = indices.size
+    fixed = padded(rng.standard_normal((n_fixed, d)) / np.sqrt(max(d, 1)), dtype, pad_fill)
+    rowf = fixed[indices, :d].astype(np.float64)
+    kw = {}
+    others = []
+    for k in range(spec.get("others", 0)):
+        n_k = 40 + 13 * k
+        F_k = padded(1 + 0.5 * rng.standard_normal((n_k, d)), dtype, pad_fill)
+        idx_k = rng.integers(0, n_k, nnz).astype(np.int32)
+        others.append((idx_k, F_k))
+        rowf = rowf * F_k[idx_k, :d]
+    if others:
+        kw["others"] = tuple(others)
+    truth = rng.standard_normal((len(counts), d))
+    owner = np.repeat(np.arange(len(counts)), counts)
+    values = (2 + np.einsum("ij,ij->i", rowf, truth[owner])
+              + noise * rng.standard_normal(nnz)).astype(dtype)
+    if spec.get("weights"):
+        w = rng.exponential(1.0, nnz)
+        w[::11] = 0  # zero weights are allowed
+        kw["weights"] = w.astype(dtype)
+    if spec.get("prior"):
+        A = rng.standard_normal((d, d + 2))
+        prior = A @ A.T / d + 0.5 * np.eye(d)
+        kw["prior"] = (prior + prior.T) / 2
+    if spec.get("prior_h"):
+        kw["prior_h"] = rng.standard_normal(d)
+    if spec.get("sample_scale"):
+        kw.update(sample_scale=spec["sample_scale"], seed=1234 + seed, stream=5)
+    solved = padded(rng.standard_normal((len(counts), d)), dtype, pad_fill)
+    lam = reg * counts.astype(np.float64) + (0.1 if spec.get("sample_scale") else 0.0)
+    args = (indptr, indices, values, fixed, solved, 0.7, lam, bool(biases), rank)
+    return args, kw
+
+
+def outputs(n):
+    return np.full(n, np.nan), np.full(n, np.nan), np.full(n, -1, np.int32)
+
+
+def run(args, kw, n_threads=2, fn=_als.half_step):
+    args = list(args)
+    args[4] = args[4].copy()
+    n = args[4].shape[0]
+    sse, rsum, status = outputs(n)
+    fn(*args, sse, rsum, status, n_threads, **kw)
+    return args[4], sse, rsum, status
+
+
+def reference(args, kw):
+    args = list(args)
+    args[4] = args[4].astype(np.float64)
+    n = args[4].shape[0]
+    sse, rsum, status = outputs(n)
+    half_step_reference(*args, sse, rsum, status, 1, **kw)
+    return args[4], sse, rsum, status
+
+
+def check_against_reference(args, kw, dtype, ktol=None):
+    rank, biases = args[8], args[7]
+    d = rank + biases
+    x, sse, rsum, status = run(args, kw)
+    x_ref, sse_ref, rsum_ref, status_ref = reference(args, kw)
+    np.testing.assert_array_equal(status, status_ref)
+    assert x.dtype == dtype
+    rtol = KTOL[dtype] if ktol is None else ktol
+    np.testing.assert_allclose(x[:, :d], x_ref[:, :d], rtol=rtol,
+                               atol=rtol * np.abs(x_ref[:, :d]).max())
+    np.testing.assert_array_equal(x[:, d:], args[4][:, d:])  # padding untouched
+    # Σ w r² from the normal equations: rounding relative to the terms it cancels.
+    indptr, indices, values, fixed = args[:4]
+    scale = np.zeros(len(indptr) - 1)
+    from _reference import features
+    for j in range(len(indptr) - 1):
+        sl = slice(indptr[j], indptr[j + 1])
+        f, t = features(sl, indices, values, fixed, args[5], biases, rank,
+                        kw.get("others", ()))
+        w = np.ones(t.size) if "weights" not in kw else kw["weights"][sl].astype(np.float64)
+        fx = f @ x_ref[j, :d]
+        scale[j] = np.sum(w * (t * t + fx * fx)) + np.sqrt(np.sum(w)) * (
+            np.sqrt(np.sum(w * t * t)) + 1)
+    np.testing.assert_array_less(np.abs(sse - sse_ref), 20 * rtol * scale + 1e-12)
+    if biases:
+        np.testing.assert_array_less(np.abs(rsum - rsum_ref), 20 * rtol * scale + 1e-12)
+    else:
+        assert (rsum == 0).all()
+    return x, sse, rsum, status
+
+
+# ------------------------------------------------------------------ the normal stream
+
+
+@pytest.mark.parametrize("key", [(0, 0, 0), (12345, 7, 3), (2**64 - 1, 2**63, 2**40),
+                                 (99, 2**32 + 1, 123456789)])
+def test_normal_stream_is_numpys_philox_with_box_muller(key):
+    n = 23
+    z = _als.normal_stream(*key, n)
+    np.testing.assert_allclose(z, normal_stream_reference(*key, n), rtol=0, atol=1e-14)
+    assert (_als.normal_stream(*key, 5) == z[:5]).all()  # a prefix: any length
+
+
+def test_normal_stream_keys_give_independent_standard_normals():
+    draws = np.concatenate([_als.normal_stream(3, s, t, 64) for s in range(4)
+                            for t in range(1000)])
+    n = draws.size
+    assert abs(draws.mean()) < 5 / np.sqrt(n)
+    assert abs(draws.var() - 1) < 5 * np.sqrt(2 / n)
+    # standard normal quartiles ±0.6745
+    q = np.quantile(draws, [0.25, 0.75])
+    np.testing.assert_allclose(q, [-0.6745, 0.6745], atol=0.01)
+    a, b = _als.normal_stream(3, 0, 0, 64), _als.normal_stream(3, 1, 0, 64)
+    c, e = _als.normal_stream(3, 0, 1, 64), _als.normal_stream(4, 0, 0, 64)
+    for other in (b, c, e):
+        assert abs(np.corrcoef(a, other)[0, 1]) < 0.5 and not (a == other).any()
+
+
+@pytest.mark.parametrize("bad", [-1, 2**64, 1.5, "x"])
+def test_normal_stream_rejects_bad_keys(bad):
+    with pytest.raises((ValueError, TypeError), match="seed"):
+        _als.normal_stream(bad, 0, 0, 3)
+
+
+# ------------------------------------------------------------------ every variant
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("variant", list(VARIANTS))
+# 3 + biases: inline Cholesky; 40 + biases: LAPACK; 11: one AVX-512 vector.
+@pytest.mark.parametrize("rank, biases", [(3, True), (10, True), (10, False), (40, True)])
+@pytest.mark.parametrize("noise", [3.0, 1e-3])  # identity / direct residual sums
+def test_variant_matches_numpy(dtype, variant, rank, biases, noise, simd):
+    args, kw = make_problem(dtype, rank, biases, variant, noise=noise,
+                            reg=0.3 if noise > 1 else 0.03)
+    check_against_reference(args, kw, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("variant", ["weights+prior", "sampled", "hadamard2"])
+def test_variant_tiled_matches_numpy(dtype, variant, simd):
+    # A fixed factor several times the 1 MiB tile: the sums are carried across tiles.
+    rank = 4
+    n_fixed = 3 * (1 << 20) // _factor_storage(1, rank + 1, dtype).nbytes
+    args, kw = make_problem(dtype, rank, True, variant, n_fixed=n_fixed)
+    check_against_reference(args, kw, dtype)
+
+
+# The widest rows the kernel takes: 41-256 unknowns in float32, 41-128 in float64.
+WIDE = [(np.float32, 40, True), (np.float32, 63, True), (np.float32, 127, False),
+        (np.float32, 255, True), (np.float32, 256, False), (np.float64, 40, True),
+        (np.float64, 64, False), (np.float64, 127, True), (np.float64, 128, False)]
+
+
+@pytest.mark.parametrize("dtype, rank, biases", WIDE)
+@pytest.mark.parametrize("variant", ["als", "everything"])
+def test_widest_rows_match_numpy(dtype, rank, biases, variant, simd):
+    d = rank + biases
+    counts = [0, 3, d + 5, 2 * d + 1, 300]
+    args, kw = make_problem(dtype, rank, biases, variant, counts=counts, n_fixed=700,
+                            reg=1.0)
+    assert args[3].shape[1] * np.dtype(dtype).itemsize <= _als.MAX_ROW_BYTES
+    check_against_reference(args, kw, dtype, ktol=KTOL[dtype] * (5 if d > 64 else 1))
+
+
+def test_rows_wider_than_the_kernel_are_refused():
+    args, kw = make_problem(np.float32, 10, True, "als")
+    args = list(args)
+    args[3] = np.zeros((600, 272), np.float32)
+    args[4] = np.zeros((len(COUNTS), 272), np.float32)
+    args[8] = 260
+    with pytest.raises(ValueError, match="at most 1024 bytes"):
+        run(args, kw)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("variant", ["als", "weights", "everything"])
+def test_padding_contents_never_reach_the_results(dtype, variant):
+    # NaN in every padding lane of every factor row, and a close fit so that the
+    # residuals are also summed directly: the same bits as with zero padding.
+    for noise in (3.0, 1e-4):
+        clean = run(*make_problem(dtype, 5, True, variant, noise=noise, reg=0.01))
+        dirty = run(*make_problem(dtype, 5, True, variant, noise=noise, reg=0.01,
+                                  pad_fill=np.nan))
+        d = 6
+        np.testing.assert_array_equal(clean[0][:, :d], dirty[0][:, :d])
+        for a, b in zip(clean[1:], dirty[1:]):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_empty_target_with_a_prior_is_solved_from_the_prior(dtype):
+    args, kw = make_problem(dtype, 4, True, "prior")
+    x, sse, rsum, status = run(args, kw)
+    P = kw["prior"] + args[6][0] * np.eye(5)
+    np.testing.assert_allclose(x[0, :5], 0, atol=0)  # no prior_h: h = 0
+    kw["prior_h"] = np.arange(1.0, 6.0)
+    x, sse, rsum, status = run(args, kw)
+    np.testing.assert_allclose(x[0, :5], np.linalg.solve(P, kw["prior_h"]),
+                               rtol=KTOL[dtype])
+    assert sse[0] == 0 and rsum[0] == 0 and status[0] == 0
+    x, *_ = run(*make_problem(dtype, 4, True, "als"))
+    assert (x[0, :5] == 0).all()  # no prior: an empty target's row is zero
+
+
+# ------------------------------------------------------------------ sampling
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sampled_solve_is_mean_plus_scaled_draw(dtype):
+    args, kw = make_problem(dtype, 6, True, "sampled")
+    mean_kw = {k: v for k, v in kw.items() if k != "sample_scale"}
+    x_mean, *_ = run(args, mean_kw)
+    x, *_ = run(args, kw)
+    ref_mean, *_ = reference(args, mean_kw)
+    d = 7
+    tol = KTOL[dtype] * np.abs(ref_mean[:, :d]).max()
+    np.testing.assert_allclose(x_mean[:, :d], ref_mean[:, :d], rtol=KTOL[dtype], atol=tol)
+    # x − mean = s L⁻ᵀ z with the target's own z: recovered exactly from numpy.
+    indptr, indices, values, fixed = args[:4]
+    from _reference import features
+    for j in range(len(indptr) - 1):
+        sl = slice(indptr[j], indptr[j + 1])
+        f, _ = features(sl, indices, values, fixed, args[5], True, 6, ())
+        P = f.T @ f + kw["prior"] + args[6][j] * np.eye(d)
+        z = normal_stream_reference(kw["seed"], kw["stream"], j, d)
+        draw = kw["sample_scale"] * np.linalg.solve(np.linalg.cholesky(P).T, z)
+        np.testing.assert_allclose(x[j, :d] - x_mean[j, :d], draw,
+                                   rtol=10 * KTOL[dtype], atol=10 * tol)
+    # Another stream or seed draws differently; the same key draws the same.
+    other = run(args, {**kw, "stream": 6})[0]
+    assert not np.isclose(other[:, :d], x[:, :d]).any()
+    np.testing.assert_array_equal(run(args, kw)[0], x)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("with_prior", [True, False])
+def test_many_draws_have_the_conditional_mean_and_covariance(dtype, with_prior):
+    # 20000 targets with the same observations: the same Gaussian conditional,
+    # each with its own draw. Whitened by Lᵀ, (x − μ)/s must be N(0, I).
+    rng = np.random.default_rng(7)
+    rank, d, n_t, n_obs, s = 3, 4, 20000, 12, 0.8
+    fixed = padded(rng.standard_normal((30, d)), dtype)
+    rows = np.sort(rng.choice(30, n_obs, replace=False)).astype(np.int32)
+    indptr = (np.arange(n_t + 1) * n_obs).astype(np.int64)
+    indices = np.tile(rows, n_t)
+    values = np.tile(rng.standard_normal(n_obs) + 3, n_t).astype(dtype)
+    kw = {"sample_scale": s, "seed": 11, "stream": 2}
+    lam = np.full(n_t, 0.5)
+    f = np.hstack([fixed[rows, :rank].astype(np.float64), np.ones((n_obs, 1))])
+    t = values[:n_obs].astype(np.float64) - 0.2 - fixed[rows, rank]
+    P, h = f.T @ f + 0.5 * np.eye(d), f.T @ t
+    if with_prior:
+        A = rng.standard_normal((d, d))
+        kw["prior"] = A @ A.T + np.eye(d)
+        kw["prior_h"] = rng.standard_normal(d)
+        P, h = P + kw["prior"], h + kw["prior_h"]
+    solved = np.zeros((n_t, fixed.shape[1]), dtype)
+    sse, rsum, status = outputs(n_t)
+    _als.half_step(indptr, indices, values, fixed, solved, 0.2, lam, True, rank,
+                   sse, rsum, status, 2, **kw)
+    assert (status == 0).all()
+    mu = np.linalg.solve(P, h)
+    x = solved[:, :d].astype(np.float64)
+    y = (x - mu) @ np.linalg.cholesky(P) / s  # rows: Lᵀ(x − μ)/s
+    assert np.abs(y.mean(0)).max() < 5 / np.sqrt(n_t)
+    np.testing.assert_allclose(np.cov(y.T), np.eye(d), atol=6 * np.sqrt(2 / n_t))
+    np.testing.assert_allclose(x.mean(0), mu, atol=6 * s * np.sqrt(np.diag(
+        np.linalg.inv(P)).max() / n_t))
+
+
+# ------------------------------------------------------------------ threads
+
+
+THREAD_CASES = [("als", {}), ("everything", {}), ("sampled", {}), ("weights", {}),
+                ("weights+prior", {"solver": "cg", "cg_steps": 3}),
+                ("hadamard2", {"solver": "cg", "cg_steps": 2})]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("variant, extra", THREAD_CASES, ids=lambda c: str(c))
+@pytest.mark.parametrize("rank", [4, 40])
+def test_bitwise_independent_of_threads_and_threads_really_ran(dtype, variant, extra, rank):
+    args, kw = make_problem(dtype, rank, True, variant, noise=0.5, reg=0.1)
+    kw.update(extra)
+    one = run(args, kw, n_threads=1)
+    assert _als.last_team_size() == 1
+    for n_threads in (2, 3, 8):
+        other = run(args, kw, n_threads=n_threads)
+        if openmp_enabled():
+            assert _als.last_team_size() == n_threads  # the region ran with a team
+        for a, b in zip(one, other):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("variant", ["everything", "sampled"])
+def test_tiled_path_bitwise_independent_of_threads(variant):
+    n_fixed = 3 * (1 << 20) // _factor_storage(1, 5, np.float32).nbytes
+    args, kw = make_problem(np.float32, 4, True, variant, n_fixed=n_fixed)
+    one = run(args, kw, n_threads=1)
+    for n_threads in (2, 3):
+        for a, b in zip(one, run(args, kw, n_threads=n_threads)):
+            np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------------------------ failures
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("variant", ["als", "weights", "hadamard1", "sampled",
+                                     "everything"])
+@pytest.mark.parametrize("rank", [2, 40])  # inline Cholesky and LAPACK potrf
+def test_not_positive_definite_target_is_reported_and_left_unchanged(dtype, variant, rank):
+    args, kw = make_problem(dtype, rank, True, variant, counts=[3, 0, 2 * rank + 9, 1])
+    args = list(args)
+    args[6] = np.array([0.5, 0.5, 0.5, 0.5])
+    bad = args[6].copy()
+    if "prior" in kw:  # an indefinite prior breaks every target; make it the only one
+        kw["prior"] = kw["prior"] * 0
+    bad[3] = -1e6  # λ < 0 of target 3: its matrix is not positive definite
+    args[6] = bad
+    x, sse, rsum, status = run(args, kw)
+    assert status[3] > 0 and (np.delete(status, 3) == 0).all()
+    np.testing.assert_array_equal(x[3], args[4][3])
+    assert sse[3] == 0 and rsum[3] == 0
+    assert np.isfinite(x).all()
+
+
+def test_cg_reports_a_target_that_is_not_positive_definite():
+    args, kw = make_problem(np.float64, 5, True, "als", counts=[30, 30])
+    args = list(args)
+    args[6] = np.array([0.5, -1e6])
+    x, sse, rsum, status = run(args, {"solver": "cg"})
+    assert status.tolist() == [0, 1]
+    np.testing.assert_array_equal(x[1], args[4][1])
+
+
+# ------------------------------------------------------------------ conjugate gradient
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("variant", ["als", "weights+prior", "hadamard2"])
+@pytest.mark.parametrize("rank, biases", [(3, True), (10, False), (40, True)])
+@pytest.mark.parametrize("steps", [1, 3])
+def test_cg_matches_numpy_cg(dtype, variant, rank, biases, steps, simd):
+    args, kw = make_problem(dtype, rank, biases, variant)
+    kw.update(solver="cg", cg_steps=steps)
+    # A few CG steps amplify float32 rounding in the step lengths.
+    check_against_reference(args, kw, dtype, ktol=KTOL[dtype] * (50 if dtype == np.float32
+                                                                  else 10))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cg_with_enough_steps_is_the_exact_solve(dtype):
+    args, kw = make_problem(dtype, 6, True, "weights+prior")
+    exact = run(args, kw)[0]
+    cg = run(args, {**kw, "solver": "cg", "cg_steps": 40})[0]
+    np.testing.assert_allclose(cg[:, :7], exact[:, :7], rtol=10 * KTOL[dtype],
+                               atol=10 * KTOL[dtype] * np.abs(exact).max())
+
+
+def test_cg_warm_started_at_the_solution_stays_there():
+    args, kw = make_problem(np.float64, 6, True, "prior")
+    exact = run(args, kw)[0]
+    args = list(args)
+    args[4] = exact
+    again = run(args, {**kw, "solver": "cg", "cg_steps": 3})[0]
+    np.testing.assert_allclose(again, exact, rtol=1e-10, atol=1e-12)
+
+
+# ------------------------------------------------------------------ entry checks
+
+
+def _bad(args, kw, **change):
+    args, kw = list(args), dict(kw)
+    names = ["indptr", "indices", "values", "fixed", "solved", "mean", "lam", "biases",
+             "rank", "sse", "rsum", "status", "n_threads"]
+    n = args[4].shape[0]
+    full = dict(zip(names, args + list(outputs(n)) + [2]))
+    for key, value in change.items():
+        if key in full:
+            full[key] = value
+        else:
+            kw[key] = value
+    _als.half_step(*[full[k] for k in names], **kw)
+
+
+def _short_end(args, nnz):
+    indptr = args[0].copy()
+    indptr[-1] -= 1
+    return indptr
+
+
+# (argument, the bad value from (args, nnz), what the message must say)
+ENTRY_CASES = [
+    ("indptr", lambda a, n: np.zeros(5, np.int64), "indptr must have"),
+    ("indptr", _short_end, "indptr must run from 0"),
+    ("indices", lambda a, n: np.zeros(3, np.int32), "indices"),
+    ("lam", lambda a, n: np.zeros(3), "lam must have"),
+    ("sse", lambda a, n: np.zeros(3), "sse must have"),
+    ("rsum", lambda a, n: np.zeros(30), "rsum must have"),
+    ("status", lambda a, n: np.zeros(2, np.int32), "status must have"),
+    ("fixed", lambda a, n: np.zeros((600, 32), np.float32), "64-byte vectors"),
+    ("fixed", lambda a, n: np.zeros((0, 16), np.float32), "fixed has no rows"),
+    ("rank", lambda a, n: 20, "rank \\+ biases = 21"),
+    ("rank", lambda a, n: -1, "rank must be >= 0"),
+    ("n_threads", lambda a, n: 0, "n_threads must be >= 1"),
+    ("weights", lambda a, n: np.ones(5, np.float32), "weights must be"),
+    ("weights", lambda a, n: np.ones(n), "weights must be a C-contiguous float32"),
+    ("weights", lambda a, n: np.ones(2 * n, np.float32)[::2], "C-contiguous"),
+    ("prior", lambda a, n: np.eye(4), "prior must be a 5 x 5"),
+    ("prior", lambda a, n: np.triu(np.ones((5, 5))), "symmetric"),
+    ("prior", lambda a, n: np.full((5, 5), np.nan), "finite"),
+    ("prior_h", lambda a, n: np.ones(4), "prior_h must be"),
+    ("sample_scale", lambda a, n: -1.0, "sample_scale"),
+    ("sample_scale", lambda a, n: np.inf, "sample_scale"),
+    ("seed", lambda a, n: -3, "seed"),
+    ("stream", lambda a, n: 2**64, "stream"),
+    ("others", lambda a, n: [(np.zeros(3, np.int32), np.zeros((4, 16), np.float32))],
+     "others\\[0\\] indices"),
+    ("others", lambda a, n: ["bad"], "others\\[0\\] must be an"),
+    ("others", lambda a, n: [(np.zeros(n, np.int32), np.zeros((4, 32), np.float32))],
+     "others\\[0\\] factor"),
+    ("others", lambda a, n: [(np.zeros(n, np.int32), np.zeros((4, 16)))],
+     "others\\[0\\] factor must be .* float32"),
+    ("others", lambda a, n: [(np.zeros(n, np.int32), np.zeros((4, 16), np.float32))] * 9,
+     "at most 8 others"),
+    ("solver", lambda a, n: "lu", "solver must be"),
+    ("cg_steps", lambda a, n: 0, "cg_steps must be"),
+]
+
+
+@pytest.mark.parametrize("name, value, message", ENTRY_CASES,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(ENTRY_CASES)])
+def test_entry_checks_name_the_bad_array(name, value, message):
+    args, kw = make_problem(np.float32, 4, True, "als")
+    with pytest.raises((ValueError, TypeError), match=message):
+        _bad(args, kw, **{name: value(args, args[2].shape[0])})
+
+
+def test_sampling_needs_the_cholesky_solver():
+    args, kw = make_problem(np.float32, 4, True, "als")
+    with pytest.raises(ValueError, match="sampling"):
+        _bad(args, kw, solver="cg", sample_scale=1.0)
+
+
+# ------------------------------------------------------------------ ALS(solver="cg")
+
+
+def _numpy_objective(model, R, reg, alpha):
+    """ALS's documented objective at the model's point, in float64 numpy."""
+    rows, cols, values = R.coo()
+    A = model.factors_.left.astype(np.float64)
+    B = model.factors_.right.astype(np.float64)
+    u, c = model.row_bias_.astype(np.float64), model.col_bias_.astype(np.float64)
+    pred = model.mean_ + u[rows] + c[cols] + np.einsum("ij,ij->i", A[rows], B[cols])
+    res = values.astype(np.float64) - pred
+    lam_r = reg * R.row_counts.astype(np.float64) ** alpha
+    lam_c = reg * R.col_counts.astype(np.float64) ** alpha
+    pen = lam_r @ (np.sum(A * A, 1) + u * u) + lam_c @ (np.sum(B * B, 1) + c * c)
+    return 0.5 * (res @ res + pen)
+
+
+def _ratings(dtype, m=300, n=200, nnz=6000, seed=0):
+    from lorank import Ratings
+    rng = np.random.default_rng(seed)
+    cells = rng.choice(m * n, nnz, replace=False)
+    rows, cols = np.divmod(cells, n)
+    P, Q = rng.standard_normal((m, 4)), rng.standard_normal((n, 4))
+    values = 3 + np.einsum("ij,ij->i", P[rows], Q[cols]) + 0.3 * rng.standard_normal(nnz)
+    return Ratings(rows, cols, values.astype(dtype), shape=(m, n))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("steps", [1, 3])
+def test_als_cg_objective_never_increases_in_numpy(dtype, steps):
+    from lorank import ALS
+    R = _ratings(dtype)
+    seen = []
+    model = ALS(8, reg=0.5, solver="cg", cg_steps=steps, max_iter=8, tol=0, dtype=dtype,
+                n_threads=2, random_state=0,
+                callback=lambda mdl, it: seen.append(_numpy_objective(mdl, R, 0.5, 0.5)))
+    model.fit(R)
+    seen = np.array(seen)
+    assert (np.diff(seen) <= 1e-6 * seen[:-1]).all()
+    assert seen[-1] < 0.8 * seen[0]
+    np.testing.assert_allclose(model.history_["objective"], seen, rtol=1e-4)
+
+
+def test_als_cg_approaches_the_exact_fit():
+    from lorank import ALS
+    R = _ratings(np.float64)
+    exact = ALS(6, reg=0.5, max_iter=30, tol=0, dtype=np.float64, random_state=0).fit(R)
+    cg = ALS(6, reg=0.5, solver="cg", cg_steps=3, max_iter=30, tol=0, dtype=np.float64,
+             random_state=0).fit(R)
+    cg1 = ALS(6, reg=0.5, solver="cg", cg_steps=1, max_iter=30, tol=0, dtype=np.float64,
+              random_state=0).fit(R)
+    f_exact = exact.history_["objective"][-1]
+    f_cg, f_cg1 = cg.history_["objective"][-1], cg1.history_["objective"][-1]
+    assert f_exact <= f_cg <= f_cg1
+    assert f_cg <= 1.01 * f_exact  # 3 warm-started steps: close after 30 epochs
+
+
+def test_als_cg_independent_of_threads():
+    from lorank import ALS
+    R = _ratings(np.float32)
+    fits = [ALS(6, solver="cg", max_iter=3, tol=0, n_threads=t, random_state=0).fit(R)
+            for t in (1, 2, 3)]
+    for other in fits[1:]:
+        np.testing.assert_array_equal(other.factors_.left, fits[0].factors_.left)
+        np.testing.assert_array_equal(other.factors_.right, fits[0].factors_.right)
+        np.testing.assert_array_equal(other.row_bias_, fits[0].row_bias_)
+        np.testing.assert_array_equal(other.col_bias_, fits[0].col_bias_)
+        assert other.mean_ == fits[0].mean_
+
+
+@pytest.mark.parametrize("params, error, message", [
+    ({"solver": "lu"}, ValueError, "solver must be"),
+    ({"solver": "cg", "cg_steps": 0}, ValueError, "cg_steps must be >= 1"),
+    ({"solver": "cg", "cg_steps": 1.5}, TypeError, "cg_steps must be an integer"),
+])
+def test_als_rejects_bad_solver_parameters(params, error, message):
+    from lorank import ALS
+    with pytest.raises(error, match=message):
+        ALS(4, **params).fit(_ratings(np.float32))
