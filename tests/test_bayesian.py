@@ -44,14 +44,15 @@ def test_normal_wishart_moments_match_scipy():
     mu = np.array([0.5, -1.0, 2.0])
     M = rng.standard_normal((d, d))
     W_inv = M @ M.T + np.eye(d)
-    draws = [draw_normal_wishart(rng, mu, beta, nu, W_inv) for _ in range(N_DRAWS)]
+    n_draws = N_DRAWS // 4
+    draws = [draw_normal_wishart(rng, mu, beta, nu, W_inv) for _ in range(n_draws)]
     mus = np.array([m for m, _ in draws])
     lams = np.array([L for _, L in draws])
     wish = scipy.stats.wishart(df=nu, scale=np.linalg.inv(W_inv))
-    _within(lams.mean(0), wish.mean(), np.sqrt(wish.var() / N_DRAWS))
+    _within(lams.mean(0), wish.mean(), np.sqrt(wish.var() / n_draws))
     # μ | Λ ~ N(mu, (βΛ)⁻¹), so Cov μ = E Λ⁻¹ / β: the inverse Wishart's mean.
     cov = scipy.stats.invwishart(df=nu, scale=W_inv).mean() / beta
-    _within(mus.mean(0), mu, np.sqrt(np.diag(cov) / N_DRAWS))
+    _within(mus.mean(0), mu, np.sqrt(np.diag(cov) / n_draws))
     emp = np.cov(mus.T)
     # μ is Student-t (heavy tails): a loose 10 % check of the covariance.
     assert np.allclose(emp, cov, rtol=0.1, atol=0.1 * np.abs(cov).max())
