@@ -161,18 +161,26 @@ class BayesianALS(CompletionModel):
     mean and ``Recommender``, ``evaluate`` and ``save`` work unchanged.
 
     Memory: the kept samples take K·rank·(m + n) numbers of ``dtype``
-    (K = (n_samples − burn_in) // thin); e.g. 4·K·rank·(m + n) bytes in float32.
+    (K = (n_samples − burn_in) // thin), allocated once at the start: with
+    the defaults (K = 180, rank 10, float32) 7.2 kB per row or column, 19 MB
+    on MovieLens 100K, 3.6 GB at the Netflix shape (497,959 rows and columns;
+    ``thin=3`` brings it to 1.2 GB). ``to_lowrank()`` and ``Recommender`` then
+    work with rank K·rank: top-k over all items costs K times ALS's.
 
     Parameters
     ----------
     rank : int, default=10
         Number of latent factors.
-    n_samples : int, default=100
-        Gibbs sweeps in all, burn-in included.
-    burn_in : int, default=10
+    n_samples : int, default=200
+        Gibbs sweeps in all, burn-in included. On MovieLens 100K (5-fold,
+        rank 10) the posterior mean's test RMSE is 0.8953 after 140 sweeps,
+        0.8945 after 200 and about 0.894 after 400 (``bench/bench_bayesian.py``).
+    burn_in : int, default=20
         Sweeps discarded before the first kept sample (0 ≤ burn_in < n_samples).
     thin : int, default=1
-        Keep every ``thin``-th sweep after the burn-in.
+        Keep every ``thin``-th sweep after the burn-in: fewer kept samples, less
+        memory (see above), slightly less accuracy (the samples are correlated,
+        but averaging them still helps).
     biases : bool, default=True
         Sample row and column biases (inside the factor rows' Gaussians).
     clip : bool, default=True
@@ -184,8 +192,10 @@ class BayesianALS(CompletionModel):
     progress : bool, default=False
         Show a tqdm progress bar.
     callback : callable, default=None
-        ``callback(model, sweep)`` after every sweep; returning ``False`` stops
-        (the model keeps the samples drawn so far).
+        ``callback(model, sweep)`` after every sweep (the model then holds the
+        posterior mean so far; during burn-in the current sample); returning
+        ``False`` stops, keeping the samples drawn so far. On Ctrl-C the model
+        keeps them too, warns and re-raises ``KeyboardInterrupt``.
 
     Attributes
     ----------
@@ -225,8 +235,8 @@ class BayesianALS(CompletionModel):
         self,
         rank=10,
         *,
-        n_samples=100,
-        burn_in=10,
+        n_samples=200,
+        burn_in=20,
         thin=1,
         biases=True,
         clip=True,
@@ -370,9 +380,11 @@ class BayesianALS(CompletionModel):
                         csum += B[:, rank]
                     self.n_kept_ = k + 1
                 if valid is not None:
-                    pred = _sample_entries(A, B, rank, biases, mean, vr, vc, n_threads)
+                    if kept or not self.n_kept_:
+                        pred = _sample_entries(A, B, rank, biases, mean, vr, vc, n_threads)
                     if kept:
                         vsum += pred
+                    if self.n_kept_:
                         pred = vsum / self.n_kept_
                     if self.clip:
                         pred = np.clip(pred, lo, hi)
