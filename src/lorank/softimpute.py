@@ -52,10 +52,17 @@ class SoftImpute(_estimator.CompletionModel):
     ----------
     rank : int, default=10
         Maximum rank r of Z, ``1 <= rank <= min(m, n)``.
-    reg : float, default=0.0
+    reg : float or "auto", default=0.0
         Nuclear-norm weight λ (≥ 0). :func:`lambda_max` is the smallest λ
         whose solution is zero; :func:`soft_impute_path` fits a decreasing
-        sequence with warm starts.
+        sequence with warm starts. ``"auto"``: 10 % of the training ratings
+        are held out, the path λ = lambda_max·10^(−k/5), k = 1, 2, ... is
+        fitted on the rest (warm starts) until the holdout RMSE has risen
+        twice past its minimum, and the minimum (refined by a parabola in
+        log λ) is refitted on all ratings from that path point (``reg_``,
+        ``reg_path_``). On MovieLens 100K with ``biases=True`` it reaches
+        test RMSE 0.915 (2 folds) at 3-5 fits' cost; not the default, which
+        stays the plain "fill in, refit rank r" scheme.
     max_iter : int, default=100
         Maximum number of iterations (each updates B, then A).
     tol : float, default=1e-5
@@ -104,6 +111,13 @@ class SoftImpute(_estimator.CompletionModel):
         ``objective`` (``½‖P_Ω(X − Z)‖² + λ‖Z‖_*``), ``change`` (the
         convergence criterion), ``seconds``.
     n_iter_ : int
+    reg_ : float
+        The reg used (the chosen one with ``reg="auto"``).
+    reg_path_ : dict of lists
+        With ``reg="auto"``: ``reg`` (decreasing) and the holdout ``valid_rmse``
+        of every fit on the path.
+    rating_range_ : (float, float)
+        Smallest and largest training value (the ``clip`` range).
 
     Examples
     --------
