@@ -96,3 +96,63 @@ def test_errors_are_one_line(movielens, capsys):
     assert capsys.readouterr().err.strip() == (
         "lorank fit: error: bad.csv line 3: expected a number in field 2 (rating), "
         "got '1,3,abc'")
+
+
+def _interrupting(monkeypatch, at):
+    """Make lorank fit's models raise KeyboardInterrupt after iteration ``at``."""
+    import lorank.cli as cli
+
+    make = cli._make_model
+
+    def make_model(args, progress=False):
+        model = make(args, progress)
+
+        def interrupt(m, it):
+            if it == at:
+                raise KeyboardInterrupt
+
+        return model.set_params(callback=interrupt)
+
+    monkeypatch.setattr(cli, "_make_model", make_model)
+
+
+def test_trap5_cli_fit_interrupted_exits_130_and_writes_nothing(movielens, capsys, monkeypatch):
+    # Issue 10, trap 5: lorank fit interrupted at iteration 7 printed "model
+    # written" and exited 0.
+    folder, _ = movielens
+    model = folder / "model.npz"
+    _interrupting(monkeypatch, 3)
+    with pytest.warns(RuntimeWarning, match="interrupted after 3 complete iterations"):
+        rc = main(["fit", str(folder), "--rank", "2", "--iterations", "6", "--out", str(model),
+                   "--no-progress"])
+    assert rc == 130 and not model.exists()
+    captured = capsys.readouterr()
+    assert "written" not in captured.out
+    assert "interrupted; nothing written" in captured.err
+    # --save-interrupted writes the last complete iterations, and says so.
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        rc = main(["fit", str(folder), "--rank", "2", "--iterations", "6", "--out", str(model),
+                   "--no-progress", "--save-interrupted"])
+    assert rc == 130 and model.exists()
+    assert "after 3 complete iterations written to" in capsys.readouterr().err
+    assert lorank.load(model).model_.n_iter_ == 3
+
+
+def test_cli_fit_reports_held_out_rmse_then_saves_a_refit_on_all_data(movielens, capsys):
+    folder, R = movielens
+    path = folder / "model.npz"
+    args = ["fit", str(folder), "--rank", "3", "--iterations", "4", "--out", str(path),
+            "--no-progress", "--threads", "1", "--seed", "5"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "held-out RMSE" in out and "refitted on all 4,000 ratings written to" in out
+    saved = lorank.load(path).model_
+    full, _ = lorank.datasets.load_movielens(str(folder))
+    want = lorank.ALS(3, max_iter=4, random_state=5, n_threads=1).fit(full)
+    users, items = [1, 17, 200], [1, 5, 60]
+    np.testing.assert_array_equal(saved.predict(users, items), want.predict(users, items))
+    # --no-refit keeps the model of the training share, and says so.
+    assert main(args + ["--no-refit"]) == 0
+    assert "fitted on the training share (3,559 ratings; --no-refit)" in capsys.readouterr().out
+    assert not np.array_equal(lorank.load(path).model_.predict(users, items),
+                              want.predict(users, items))

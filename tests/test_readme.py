@@ -3,6 +3,7 @@
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -52,3 +53,22 @@ def test_two_setup_commands():
     ci = README.parent / ".ci" / "run"
     if ci.exists():  # CI runs exactly README's test command
         assert "pip install '.[test]' && pytest" in ci.read_text()
+
+
+def test_pandas_and_sklearn_examples_run(capsys):
+    pytest.importorskip("pandas")
+    pytest.importorskip("sklearn")
+    pandas_block, sklearn_block = _blocks("python3")
+    env = {"__name__": "readme"}
+    exec(compile(pandas_block, str(README), "exec"), env)
+    lines = capsys.readouterr().out.splitlines()
+    prediction, test_rmse = map(float, lines[0].split())
+    assert 0 < test_rmse < 1.5 and np.isfinite(prediction)
+    assert lines[1].startswith("(3, 5)")
+    exec(compile(sklearn_block, str(README), "exec"), env)
+    lines = capsys.readouterr().out.splitlines()
+    folds = np.array(lines[0].strip("[]").split(), dtype=float)
+    assert folds.shape == (3,) and (folds < 0).all()
+    assert lines[1].startswith("{'reg': ") and "ALS(rank=5" in lines[1]
+    pairs = np.array(lines[2].strip("[]").split(), dtype=float)
+    assert pairs.shape == (3,) and (-1.5 < pairs).all() and (pairs < 0).all()

@@ -300,3 +300,65 @@ def test_from_model_maps_the_seen_pattern_by_labels():
     stranger = lorank.Ratings.from_labels(["zed"], [1000], [3.0])
     with pytest.raises(ValueError, match="ratings has users the model was not fitted on"):
         lorank.Recommender.from_model(model, stranger)
+
+
+# ---------------------------------------------------------------- batches
+
+
+def test_recommend_for_a_list_of_users_is_2d_and_equals_one_by_one(fitted):
+    rec, R, dtype = fitted
+    users = ["u0", "u7", "u33"]
+    items, scores = rec.recommend(users, n=6)
+    assert items.shape == scores.shape == (3, 6)
+    for k, user in enumerate(users):
+        one, s = rec.recommend(user, n=6)
+        np.testing.assert_array_equal(items[k], one)
+        np.testing.assert_allclose(scores[k], s, rtol=RTOL[dtype])
+    # A batch of one is still 2-D; an unknown user in a list is a KeyError.
+    assert rec.recommend(["u0"], n=2)[0].shape == (1, 2)
+    with pytest.raises(KeyError, match="unknown users: 'ann'"):
+        rec.recommend(["ann"])
+    # Rows with fewer eligible items than n are padded (-1 for int labels, NaN).
+    many, many_scores = rec.recommend(users, n=R.shape[1])
+    for k, user in enumerate(users):
+        eligible = R.shape[1] - R.row_counts[R.row_index(user)]
+        assert (many[k] != -1).sum() == eligible and np.isnan(many_scores[k, eligible:]).all()
+
+
+def test_n_is_capped_at_the_catalogue_and_a_str_is_one_label():
+    R = lorank.Ratings.from_labels(["ann", "ann", "bob", "bob", "cy"] * 3,
+                                   ["xy", "x", "y", "xy", "z"] + ["p", "q", "r", "s", "t"] * 2,
+                                   np.arange(15) % 5 + 1.0, duplicates="last")
+    rec = lorank.Recommender(lorank.ALS(1, random_state=0)).fit(R)
+    items, _ = rec.recommend("cy", n=10**12, filter_seen=False)  # no terabyte allocation
+    assert len(items) == R.shape[1]
+    # items="xy" is the one item "xy", not the items "x" and "y".
+    only, _ = rec.recommend("cy", items="xy", filter_seen=False)
+    assert only.tolist() == ["xy"]
+    with pytest.raises(KeyError, match="unknown items: 'nope'"):
+        rec.recommend("cy", items=["xy", "nope"])
+
+
+def test_user_items_overrides_the_seen_items(fitted):
+    rec, R, _ = fitted
+    i = R.row_index("u4")
+    seen = R.col_labels[R.csr.indices[R.csr.indptr[i]:R.csr.indptr[i + 1]]].tolist()
+    everything, _ = rec.recommend("u4", n=R.shape[1], filter_seen=False)
+    # One user: a sequence of item labels to leave out instead of the training ones.
+    left_out = [1000, 1001, 1002]
+    got, _ = rec.recommend("u4", n=R.shape[1], user_items=left_out)
+    assert got.tolist() == [j for j in everything.tolist() if j not in left_out]
+    assert set(seen) - set(left_out) <= set(got.tolist())
+    # A batch: one sequence per user, or implicit's sparse rows over item positions.
+    batch, _ = rec.recommend(["u4", "u5"], n=5, user_items=[left_out, []])
+    assert batch[0].tolist() == got[:5].tolist()
+    assert batch[1].tolist() == rec.recommend("u5", n=5, filter_seen=False)[0].tolist()
+    import scipy.sparse as sp
+
+    S = sp.csr_matrix(([1.0] * 3, ([0, 0, 0], [0, 1, 2])), shape=(2, R.shape[1]))
+    sparse, _ = rec.recommend(["u4", "u5"], n=5, user_items=S)
+    np.testing.assert_array_equal(sparse, batch)
+    with pytest.raises(ValueError, match=r"user_items must have shape \(2, 40\)"):
+        rec.recommend(["u4", "u5"], user_items=sp.csr_matrix((3, 40)))
+    with pytest.raises(ValueError, match="user_items has 1 entries for 2 users"):
+        rec.recommend(["u4", "u5"], user_items=[left_out])

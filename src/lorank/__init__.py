@@ -12,15 +12,16 @@ Examples
 
 __version__ = "0.1.0"
 
-from . import datasets, io, metrics
+from . import datasets, io, metrics, model_selection
 from ._openmp import openmp_enabled
+from ._config import show_config
 from ._estimator import load
 from .als import ALS
 from .baseline import Baseline
 from .bayesian import BayesianALS
 from .complete import complete
 from .lowrank import LowRank, compress
-from .metrics import evaluate
+from .model_selection import evaluate
 from .ratings import Ratings
 from .recommend import Recommender
 from .softimpute import SoftImpute, lambda_max, soft_impute_path
@@ -41,12 +42,14 @@ __all__ = [
     "load",
     "LowRank",
     "metrics",
+    "model_selection",
     "numerical_rank",
     "openmp_enabled",
     "randomized_svd",
     "Ratings",
     "Recommender",
     "soft_impute_path",
+    "show_config",
     "SoftImpute",
     "SparsePlusLowRank",
     "svd",

@@ -192,8 +192,8 @@ class ALS(CompletionModel):
         self.rating_range_ = rating_range(ratings)
         biases = bool(self.biases)
         m, n = ratings.shape
-        dtype = ratings.dtype.type
         cg = {"solver": "cg", "cg_steps": self.cg_steps} if self.solver == "cg" else {}
+        dtype = ratings.dtype.type
 
         def solve(side, fixed, solved, rank, mean, lam):
             """The kernel over every column (side="cols") or row, in place, target j
@@ -287,9 +287,9 @@ class ALS(CompletionModel):
         max_iter = check_int(self.max_iter, "max_iter", minimum=1)
         tol = check_real(self.tol, "tol", minimum=0)
         reg_exponent(self.weighted_reg)  # checked here, before any work
-        check_bool(self.biases, "biases")
         check_choice(self.solver, "solver", ("cholesky", "cg"))
         check_int(self.cg_steps, "cg_steps", minimum=1)
+        check_bool(self.biases, "biases")
         check_choice(self.init, "init", ("svd", "random"))
         check_callback(self.callback)
         check_random_state(self.random_state)

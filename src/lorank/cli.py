@@ -175,6 +175,12 @@ def _fit(parser):
                         "RMSE (0.1; 0 fits on everything)")
     parser.add_argument("--out", default="model.npz", help="model file (model.npz)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-refit", action="store_true",
+                        help="save the model fitted on the training share (default: after "
+                        "reporting the held-out RMSE, refit on all the ratings and save that)")
+    parser.add_argument("--save-interrupted", action="store_true",
+                        help="on Ctrl-C, save the last complete iterations' model "
+                        "(default: write nothing and exit 130)")
 
     def handle(args):
         from .recommend import Recommender
@@ -187,18 +193,51 @@ def _fit(parser):
         else:
             train, test = ratings, None
         model = _make_model(args, progress=not args.no_progress)
-        model.fit(train, validation=test)
+        try:
+            model.fit(train, validation=test)
+        except KeyboardInterrupt:
+            _save_interrupted(args, model, ratings, "the training share")
+            raise
         h = model.history_
         print(f"{'iteration':>9}  {'train RMSE':>10}  {'test RMSE':>9}  {'seconds':>7}")
         for it, tr, te, sec in zip(h["iteration"], h["train_rmse"], h["valid_rmse"],
                                    h["seconds"]):
             print(f"{it:>9}  {tr:>10.4f}  {te:>9.4f}  {sec:>7.2f}")
+        if test is not None:
+            print(f"held-out RMSE {h['valid_rmse'][-1]:.4f} on {test.nnz:,} ratings "
+                  f"({args.test_size:g} of each user's)")
+        what = "fitted on all the ratings"
+        if test is not None and not args.no_refit:
+            print(f"refitting on all {ratings.nnz:,} ratings for the saved model ...")
+            model = _make_model(args, progress=not args.no_progress)
+            try:
+                model.fit(ratings)
+            except KeyboardInterrupt:
+                _save_interrupted(args, model, ratings, "all the ratings")
+                raise
+            what = f"refitted on all {ratings.nnz:,} ratings"
+        elif test is not None:
+            what = f"fitted on the training share ({train.nnz:,} ratings; --no-refit)"
         # Everything the users rated counts as seen, the held-out share too.
         Recommender.from_model(model, ratings).save(args.out)
-        print(f"model written to {args.out}")
+        print(f"model {what} written to {args.out}")
         return 0
 
     return handle
+
+
+def _save_interrupted(args, model, ratings, what):
+    """On Ctrl-C: nothing is written unless --save-interrupted (then the last
+    complete iterations' model, saying so)."""
+    from .recommend import Recommender
+
+    if not args.save_interrupted or not hasattr(model, "factors_"):
+        print(f"lorank fit: interrupted; nothing written to {args.out}", file=sys.stderr)
+        return
+    Recommender.from_model(model, ratings).save(args.out)
+    print(f"lorank fit: interrupted while fitting on {what}: the model after "
+          f"{model.n_iter_} complete iterations written to {args.out} (--save-interrupted)",
+          file=sys.stderr)
 
 
 def _label(value, labels):
@@ -256,7 +295,7 @@ def _evaluate(parser):
     parser.add_argument("--folds", type=int, default=5, help="number of folds (5)")
 
     def handle(args):
-        from .metrics import evaluate
+        from .model_selection import evaluate
 
         ratings, _ = _load_data(args)
         print(f"{args.data}: {ratings.shape[0]:,} users x {ratings.shape[1]:,} items, "

@@ -81,7 +81,7 @@ class ALS(_local.ALS):
     --------
     >>> import pandas as pd, dask.dataframe as dd, lorank.distributed
     >>> from distributed import Client, LocalCluster
-    >>> client = Client(LocalCluster(n_workers=1, processes=False, dashboard_address=None))
+    >>> client = Client(LocalCluster(n_workers=1, processes=False, dashboard_address=":0"))
     >>> df = pd.DataFrame({"user": ["a", "a", "b", "c"], "item": [1, 2, 1, 2],
     ...                    "rating": [5.0, 3.0, 4.0, 1.0]})
     >>> model = lorank.distributed.ALS(client, rank=1, random_state=0)

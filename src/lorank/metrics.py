@@ -1,4 +1,5 @@
-"""Accuracy and ranking metrics, and k-fold cross-validation (``evaluate``).
+"""Accuracy and ranking metrics (leaf functions; ``evaluate`` is in
+:mod:`lorank.model_selection`).
 
 Ranking metrics take the top-k item indices of every user (as returned by
 ``Recommender.recommend_all``, -1 for padding) and the held-out ``Ratings``.
@@ -8,16 +9,11 @@ NDCG are averaged over the users with at least one relevant test item; users
 without one are left out (for them every list scores 0 and recall is undefined).
 """
 
-import re
-import time
-
 import numpy as np
 
-from . import _estimator
 from .ratings import as_ratings
 
-__all__ = ["rmse", "mae", "precision_at_k", "recall_at_k", "ndcg_at_k", "coverage",
-           "evaluate", "EvaluationTable"]
+__all__ = ["rmse", "mae", "precision_at_k", "recall_at_k", "ndcg_at_k", "coverage"]
 
 
 def _pair(y_true, y_pred):
@@ -140,108 +136,11 @@ def coverage(top, n_items, k=None):
     return len(shown) / n_items
 
 
-# ---------------------------------------------------------------- evaluate
+def __getattr__(name):
+    # evaluate and EvaluationTable live in lorank.model_selection; the old
+    # names keep working.
+    if name in ("evaluate", "EvaluationTable"):
+        from . import model_selection
 
-_METRIC = re.compile(r"^(rmse|mae|precision|recall|ndcg|coverage)(?:@(\d+))?$")
-
-
-class EvaluationTable:
-    """Cross-validation results: one row per metric with mean, std and the
-    per-fold values. ``print(table)`` shows it; ``to_dict()`` returns
-    ``{metric: {"mean", "std", "folds"}}``."""
-
-    def __init__(self, folds, title=""):
-        self.folds = folds  # {metric: [value per fold]}
-        self.title = title
-
-    def to_dict(self):
-        return {name: {"mean": float(np.mean(v)), "std": float(np.std(v)),
-                       "folds": [float(x) for x in v]}
-                for name, v in self.folds.items()}
-
-    def __getitem__(self, name):
-        return self.to_dict()[name]
-
-    def __str__(self):
-        width = max(len(name) for name in self.folds)
-        lines = [self.title] if self.title else []
-        lines.append(f"{'metric':<{width}}  {'mean':>9}  {'std':>8}")
-        for name, row in self.to_dict().items():
-            lines.append(f"{name:<{width}}  {row['mean']:>9.4f}  ±{row['std']:>7.4f}")
-        return "\n".join(lines)
-
-    __repr__ = __str__
-
-
-def evaluate(model, ratings, *, folds=5, metrics=("rmse", "mae", "precision@10", "ndcg@10"),
-             threshold=4.0, random_state=0):
-    """k-fold cross-validation of a model (or a Recommender's model).
-
-    Each fold fits a fresh copy of the model on the other folds (the same
-    parameters) and scores the held-out fold: ``rmse`` and ``mae`` on its
-    ratings; ``precision@k``, ``recall@k``, ``ndcg@k`` on each user's top k
-    among the items they did not rate in training (relevance: test rating
-    ``>= threshold``, see :mod:`lorank.metrics`); ``coverage@k`` the fraction
-    of items in someone's top k. ``fit_seconds`` is always added.
-
-    Parameters
-    ----------
-    model : estimator or Recommender
-        Unfitted or fitted; it is copied, never refitted in place.
-    ratings : Ratings or any input Ratings accepts
-    folds : int, default=5
-    metrics : sequence of str, default=("rmse", "mae", "precision@10", "ndcg@10")
-    threshold : float, default=4.0
-    random_state : int, default=0
-        Seed of the fold assignment (``Ratings.kfold``).
-
-    Returns
-    -------
-    EvaluationTable
-
-    Examples
-    --------
-    >>> import lorank
-    >>> R, _ = lorank.datasets.synthetic(300, 100, 6000, rank=3, random_state=0)
-    >>> table = lorank.evaluate(lorank.ALS(3, random_state=0), R, folds=3)
-    >>> sorted(table.to_dict())
-    ['fit_seconds', 'mae', 'ndcg@10', 'precision@10', 'rmse']
-    """
-    from .recommend import Recommender
-
-    parsed = []
-    for name in metrics:
-        match = _METRIC.match(str(name))
-        if match is None or (match.group(1) in ("rmse", "mae")) == bool(match.group(2)):
-            raise ValueError(
-                f"unknown metric {name!r}: use rmse, mae, or precision@k, recall@k, "
-                "ndcg@k, coverage@k"
-            )
-        parsed.append((str(name), match.group(1), int(match.group(2) or 0)))
-    if isinstance(model, Recommender):
-        model = model.model_ if hasattr(model, "model_") else model.model
-    ratings = as_ratings(ratings, name="ratings")
-    k_max = max([k for _, _, k in parsed] + [0])
-    results = {name: [] for name, _, _ in parsed}
-    results["fit_seconds"] = []
-    for train, test in ratings.kfold(folds, random_state=random_state):
-        start = time.perf_counter()
-        rec = Recommender(model).fit(train)  # fits a copy of model
-        results["fit_seconds"].append(time.perf_counter() - start)
-        rows, cols, values = test.coo()
-        pred = rec.model_.predict_positions(rows, cols) if any(
-            kind in ("rmse", "mae") for _, kind, _ in parsed) else None
-        top = rec.recommend_all_positions(k_max)[0] if k_max else None
-        for name, kind, k in parsed:
-            if kind == "rmse":
-                value = rmse(values, pred)
-            elif kind == "mae":
-                value = mae(values, pred)
-            elif kind == "coverage":
-                value = coverage(top, ratings.shape[1], k)
-            else:
-                fn = {"precision": precision_at_k, "recall": recall_at_k, "ndcg": ndcg_at_k}[kind]
-                value = fn(top, test, k, threshold=threshold)
-            results[name].append(value)
-    title = f"{folds}-fold cross-validation of {type(rec.model_).__name__} on {ratings!r}"
-    return EvaluationTable(results, title)
+        return getattr(model_selection, name)
+    raise AttributeError(f"module 'lorank.metrics' has no attribute {name!r}")

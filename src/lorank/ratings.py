@@ -819,15 +819,20 @@ class Ratings:
 
         scikit-learn counts the samples of ``X`` by ``X.shape[0]``, which for a
         ``Ratings`` is the number of users, and indexes ``X[train]``: a plain
-        index array here would be users, not ratings. So only positions from
-        ``lorank.model_selection`` splitters (an :class:`ObservationIndex`) are
-        accepted; use ``cv=lorank.model_selection.KFold(5)`` with
-        ``cross_val_score`` / ``GridSearchCV``.
+        index array here would be users, not ratings. So a ``Ratings`` takes
+        only rating positions marked as such: unsigned integers (an
+        :class:`ObservationIndex`), which is what ``lorank.model_selection``
+        splitters yield (scikit-learn's yield signed ones). Use
+        ``cv=lorank.model_selection.KFold(5)`` with ``cross_val_score`` /
+        ``GridSearchCV``.
         """
         if isinstance(key, tuple) and len(key) == 2 and key[1] is Ellipsis:
             key = key[0]
-        if isinstance(key, ObservationIndex):
-            return self.take(np.asarray(key))
+        if isinstance(key, np.ndarray) and key.dtype.kind == "u":
+            if key.size and int(key.max()) >= self.nnz:
+                raise ValueError(f"rating position {int(key.max())} out of range for "
+                                 f"{self.nnz} ratings")
+            return self.take(key.astype(np.int64))
         raise TypeError(
             "a Ratings is indexed by rating positions from lorank's splitters only: "
             f"scikit-learn counts its samples by shape[0] (its {self.shape[0]} users), so "
@@ -916,6 +921,11 @@ class Ratings:
         >>> [test.nnz for train, test in R.kfold(3, random_state=0)]
         [7, 7, 6]
         """
+        fold = self._folds(k, random_state, by)
+        return ((self.take(fold != f), self.take(fold == f)) for f in range(int(k)))
+
+    def _folds(self, k, random_state, by):
+        """The fold (0..k-1) of every observation, in CSR order (see :meth:`kfold`)."""
         if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral):
             raise TypeError(f"k must be an integer, got {k!r}")
         if not 2 <= k <= self.nnz:
@@ -930,15 +940,20 @@ class Ratings:
             fold[order] = (rank + np.repeat(start, self.row_counts)) % k
         else:
             raise ValueError(f'by must be "random" or "row", got {by!r}')
-        return ((self.take(fold != f), self.take(fold == f)) for f in range(int(k)))
+        return fold
 
 
 class ObservationIndex(np.ndarray):
     """Positions of ratings (in a ``Ratings``' CSR order), as lorank's splitters
-    yield them: ``R[ObservationIndex]`` is ``R.take(positions)``."""
+    yield them: unsigned integers, so that they survive scikit-learn's
+    ``np.asarray`` and are told apart from its own (signed) sample indices.
+    ``R[ObservationIndex(positions)]`` is ``R.take(positions)``."""
 
     def __new__(cls, positions):
-        return np.asarray(positions, dtype=np.int64).view(cls)
+        positions = np.asarray(positions)
+        if positions.size and positions.min() < 0:
+            raise ValueError("rating positions must be >= 0")
+        return positions.astype(np.uint64).view(cls)
 
 
 def as_ratings(X, *, dtype=None, name="X", columns=None):
