@@ -8,9 +8,11 @@ included in the times). Netflix shape (``full`` only): ``datasets.synthetic()``
 at full size (100.48M ratings, float32), 10 % held out (``split(0.1,
 random_state=0)``), ALS() and BayesianALS(rank=10) fitted side by side in the
 same run; per-sweep and per-epoch seconds from their ``history_``, peak RSS of
-the process after each fit, and test RMSE.
+the process after each fit, and test RMSE. ``LORANK_BENCH_NETFLIX=0`` skips
+that part (it needs about 6 GB and several minutes).
 """
 
+import os
 import resource
 import time
 from pathlib import Path
@@ -98,6 +100,6 @@ def _netflix(threads):
 
 def run(size, threads):
     rows = _ml100k(size, threads) if ML100K.exists() else []
-    if size == "full":
+    if size == "full" and os.environ.get("LORANK_BENCH_NETFLIX", "1") != "0":
         rows += _netflix(threads)
     return rows
