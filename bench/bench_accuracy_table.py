@@ -5,9 +5,12 @@ without biases), BayesianALS, and scikit-surprise's SVD and SVD++ (when
 installed), all on ``Ratings.kfold(5, random_state=0)`` of
 ``/work/shared/data/ml-100k/u.data``; lorank models with ``random_state=0`` and
 the given thread count, predictions clipped to the training range (every model's
-default; surprise clips to 1..5 too). ``small`` runs 2 folds and no SVD++.
+default; surprise clips to 1..5 too). ``small`` runs 2 folds and no SVD++;
+``LORANK_BENCH_SVDPP=0`` skips SVD++ (minutes per fold on a busy machine).
 """
 
+import os
+import sys
 import time
 from pathlib import Path
 
@@ -29,11 +32,18 @@ def _models(threads):
         ("Baseline", lambda: lorank.Baseline(**common)),
         ("ALS()", lambda: lorank.ALS(random_state=0, **common)),
         ('ALS(reg="auto")', lambda: lorank.ALS(reg="auto", random_state=0, **common)),
-        ('SoftImpute(reg="auto")', lambda: lorank.SoftImpute(reg="auto", random_state=0, **common)),
+        ("BayesianALS()", lambda: lorank.BayesianALS(random_state=0, **common)),
         ('SoftImpute(reg="auto", biases=True)',
          lambda: lorank.SoftImpute(reg="auto", biases=True, random_state=0, **common)),
-        ("BayesianALS()", lambda: lorank.BayesianALS(random_state=0, **common)),
+        ('SoftImpute(reg="auto")', lambda: lorank.SoftImpute(reg="auto", random_state=0, **common)),
     ]
+
+
+def _progress(row):
+    """Each row on stderr as soon as it is measured (the table comes at the end)."""
+    print(f"  {row['model']}: rmse {row['rmse']:.4f} ± {row['rmse_std']:.4f} {row['folds']}, "
+          f"fit {row['fit_s']:.2f} s, reg {row['reg']}, load {row['load1']}",
+          file=sys.stderr, flush=True)
 
 
 def _rmse(pred, values):
@@ -83,12 +93,17 @@ def run(size, threads):
             scores.append((_rmse(model.predict_positions(r, c), v), seconds,
                            getattr(model, "reg_", None) if "auto" in name else None))
         rows.append(_row(name, scores))
+        _progress(rows[-1])
     try:
         import surprise  # noqa: F401
     except ImportError:
         return rows
-    for name in ("SVD", "SVDpp") if size == "full" else ("SVD",):
+    names = ("SVD", "SVDpp") if size == "full" else ("SVD",)
+    if os.environ.get("LORANK_BENCH_SVDPP", "1") == "0":
+        names = ("SVD",)
+    for name in names:
         rows.append(_row(f"surprise {name}", [_surprise(name, tr, te) for tr, te in folds]))
+        _progress(rows[-1])
     return rows
 
 
