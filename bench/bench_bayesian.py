@@ -34,7 +34,8 @@ NOTES = ("ML-100k rows: rmse = mean test RMSE over the folds (± std), wall_s = 
 
 
 def parameters(size):
-    return dict(data=str(ML100K), folds=5 if size == "full" else 2, netflix=size == "full")
+    return dict(data=str(ML100K), folds=5 if size == "full" else 2,
+                netflix=size == "full" and os.environ.get("LORANK_BENCH_NETFLIX", "1") != "0")
 
 
 def _ml100k(size, threads):
