@@ -501,7 +501,10 @@ def test_callback_sees_snapshots():
 
 def test_float32_overflow_is_a_clear_error():
     X = np.random.default_rng(0).standard_normal((30, 20)) * 1e25
-    with pytest.raises(np.linalg.LinAlgError, match="increase reg.*dtype=np.float64"):
+    # Refused before any kernel runs (the sum of squares leaves float32), where
+    # it used to surface as a failed Cholesky factorization.
+    with pytest.raises(ValueError, match=r"sum of squares .* exceeds float32's range.*"
+                                         r"dtype=np.float64"):
         ALS(3, dtype=np.float32).fit(X)
     model = ALS(3, dtype=np.float64, max_iter=3).fit(X)
     assert np.isfinite(model.to_lowrank().to_dense()).all()
@@ -698,3 +701,21 @@ def test_half_step_rejects_a_penalty_per_row_of_the_wrong_length():
     with pytest.raises(ValueError, match=r"lam must have one entry per solved row \(4\), got 3"):
         _als.half_step(indptr, indices, np.zeros(0, np.float32), fixed, solved, 0.0,
                        np.full(3, 0.1), True, 4, e, e.copy(), np.empty(4, np.int32), 1)
+
+
+@pytest.mark.parametrize("model", ["ALS", "SoftImpute"])
+def test_values_near_the_float32_limit_are_refused_naming_the_cause(model):
+    # Regression: ALS reported scipy's "A has a NaN entry" for this finite input.
+    import lorank
+
+    model = getattr(lorank, model)
+    X = np.full((6, 5), 3e38, np.float32)
+    X[0, 0] = 1
+    with pytest.raises(ValueError, match=r"X holds values up to 3e\+38 whose sum of squares "
+                                         r".* exceeds float32's range .* use dtype=np.float64"):
+        model(2, max_iter=2).fit(X)
+    valid = lorank.Ratings.from_dense(X)
+    with pytest.raises(ValueError, match=r"validation holds values up to 3e\+38"):
+        model(2, max_iter=2).fit(np.ones((6, 5), np.float32), valid)
+    fitted = model(2, max_iter=2, dtype=np.float64).fit(X)  # in float64 it fits
+    assert np.isfinite(fitted.predict([0, 1], [1, 2])).all()

@@ -341,3 +341,49 @@ def test_readme_example_runs(client, capsys):
     n_iter, rmse = lines[0].split()
     assert 1 <= int(n_iter) <= 15 and 0 < float(rmse) < 1.2
     assert lines[1].startswith("(array(['movie")
+
+
+def test_label_order_is_ratings_order_sorted_or_first_seen(client):
+    # Regression: unsortable labels kept Dask's value_counts order, where the
+    # docstring promises Ratings.from_labels's order (first seen when they do
+    # not sort). Ints and tuples do not sort together; with Dask's string
+    # conversion off they reach lorank as they are.
+    import dask
+    import dask.dataframe as dd
+    import pandas as pd
+
+    users = [("b", 1), 7, ("a", 2), 7, ("b", 1), ("c", 0), ("a", 2), 3]
+    items = ["x", "y", "x", "z", "z", "y", "y", "x"]
+    df = pd.DataFrame({"user": pd.Series(users, dtype=object), "item": items,
+                       "rating": [5.0, 3, 4, 1, 2, 5, 4, 3]})
+    local = lorank.Ratings.from_labels(users, items, df["rating"])
+    with dask.config.set({"dataframe.convert-string": False}):
+        frame = dd.from_pandas(df, npartitions=3, sort=False)
+        model = lorank.distributed.ALS(client, rank=1, max_iter=2, random_state=0).fit(frame)
+    assert model.row_labels_.tolist() == local.row_labels.tolist() == [
+        ("b", 1), 7, ("a", 2), ("c", 0), 3]
+    assert model.col_labels_.tolist() == local.col_labels.tolist() == ["x", "y", "z"]
+    sorted_model = lorank.distributed.ALS(client, rank=1, max_iter=2, random_state=0).fit(
+        dd.from_pandas(df.assign(user=[str(u) for u in users]), npartitions=3, sort=False))
+    assert sorted_model.row_labels_.tolist() == sorted(set(str(u) for u in users))
+
+
+@pytest.mark.parametrize("convert", [True, False])
+def test_mixed_label_kinds_are_refused_as_by_ratings(client, convert):
+    # Regression: "1" and 1 became one user (Dask's string conversion, or
+    # numpy's coercion locally).
+    import dask
+    import dask.dataframe as dd
+    import pandas as pd
+
+    df = pd.DataFrame({"user": pd.Series(["1", 1, "2"], dtype=object), "item": [1, 2, 3],
+                       "rating": [1.0, 2.0, 3.0]})
+    with pytest.raises(TypeError, match="column 'user' mixes int and str labels"):
+        lorank.distributed.ALS(client, rank=1).fit(df)  # pandas: checked before Dask
+    with dask.config.set({"dataframe.convert-string": convert}):
+        frame = dd.from_pandas(df, npartitions=2)
+        if convert:  # Dask already made them strings: one user "1", as Dask says
+            assert frame["user"].compute().tolist() == ["1", "1", "2"]
+        else:
+            with pytest.raises(TypeError, match="column 'user' mixes int and str labels"):
+                lorank.distributed.ALS(client, rank=1).fit(frame)

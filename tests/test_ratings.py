@@ -558,6 +558,59 @@ def test_counting_sort_kernels_against_argsort(dtype, n_chunks):
     np.testing.assert_array_equal(t_values, values[again])
 
 
+# ---------------------------------------------------------------- the label gate
+# Regression: numpy's coercion merged "1" and 1 (and b"a" and "a") into one
+# label; NaN labels made their rows unreachable; lists passed construction; a
+# single string was read as a sequence of one-character labels.
+
+@pytest.mark.parametrize("users, error, message", [
+    (["1", 1, "2"], TypeError, r"users mixes int and str labels \(users\[1\] = 1, users\[0\] = '1'\)"),
+    (np.array(["1", 1, "2"], dtype=object), TypeError, "users mixes int and str labels"),
+    ([b"a", "a", "b"], TypeError, "users mixes bytes and str labels"),
+    ([True, 1, 2], TypeError, "users mixes bool and int labels"),
+    ([1, 2.5, 3], TypeError, "users mixes float and int labels"),
+    ([2**53 + 1, 0.5, 1], TypeError, "users mixes float and int labels"),
+    ([1.0, np.nan, 2.0], ValueError, r"users\[1\] is nan \(1 such labels\): it is never equal"),
+    (np.array([np.nan, 1.0, np.nan]), ValueError, r"users\[0\] is NaN \(2 such labels\)"),
+    (np.array(["2020-01-01", "NaT", "2020-01-02"], "M8[D]"), ValueError, r"users\[1\] is NaT"),
+    ([("a",), float("nan"), ("b",)], ValueError, r"users\[1\] is nan"),
+    ([[1, 2], [3, 4], [1, 2]], TypeError, r"users must hold hashable labels .* users\[0\] is a list"),
+    ([{1}, {2}, {1}], TypeError, r"users\[0\] is a set"),
+    ("abc", TypeError, r"users must be a sequence of labels, got the single str 'abc'"),
+    (b"abc", TypeError, r"got the single bytes b'abc'"),
+])
+def test_the_label_gate_refuses_labels_that_would_merge_or_vanish(users, error, message):
+    with pytest.raises(error, match=message):
+        Ratings.from_labels(users, [0, 1, 2], [1.0, 2.0, 3.0])
+    with pytest.raises(error, match=message.replace("users", "items")):
+        Ratings.from_labels([0, 1, 2], users, [1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("users", [
+    ["b", "a", "b"], [np.str_("b"), "a", "b"], [3, np.int32(1), 3], [2**70, 1, 2**70],
+    [("x", 1), None, ("x", 1)], np.array([1.5, 0.5, 1.5]), [np.float32(1.5), 0.5, 1.5],
+])
+def test_labels_of_one_kind_are_kept_and_reachable(users):
+    R = Ratings.from_labels(users, [0, 1, 2], [1.0, 2.0, 3.0])
+    assert R.shape[0] == 2
+    for k, u in enumerate(users):
+        assert R.row_index(u) == R.csc.indices[R.csc.indptr[k]]  # item k was rated by u
+
+
+def test_masked_entries_are_missing_in_from_dense():
+    X = np.ma.masked_array([[1.0, 2.0, np.inf], [3.0, np.nan, 4.0]],
+                           mask=[[False, True, True], [False, False, False]])
+    R = Ratings.from_dense(X)
+    np.testing.assert_array_equal(R.to_scipy().toarray(), [[1, 0, 0], [3, 0, 4]])
+    assert R.nnz == 3  # the masked 2 and inf are missing, and so is the NaN
+    ints = np.ma.masked_array([[1, 2], [3, 4]], mask=[[0, 1], [0, 0]])
+    assert Ratings.from_dense(ints).nnz == 3
+    with pytest.raises(ValueError, match=r"X contains inf at \(0, 1\)"):
+        Ratings.from_dense(np.ma.masked_array([[1.0, np.inf]], mask=[[True, False]]))
+    everything = np.ma.masked_array([[1.0, 2.0]], mask=np.ma.nomask)
+    assert Ratings.from_dense(everything).nnz == 2
+
+
 # ---------------------------------------------------------------- times
 
 

@@ -93,6 +93,57 @@ def test_score_topk_is_independent_of_threads_and_matches_reference(dtype):
                                rtol=RTOL[dtype] * 10)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("worst", [False, True])
+@pytest.mark.parametrize("k", [3, 40])
+def test_infinite_scores_are_ranked_not_dropped(dtype, worst, k):
+    # Regression: excluded columns were marked with a -inf key, so a score that
+    # overflowed to -inf (or +inf with worst=True) vanished from the top k.
+    rng = np.random.default_rng(k)
+    b, n = 30, 100  # wide enough for the 32-column vectorized scan
+    scores = rng.standard_normal((b, n)).astype(dtype)
+    scores[rng.random((b, n)) < 0.1] = np.inf
+    scores[rng.random((b, n)) < 0.1] = -np.inf
+    scores[0] = -np.inf  # a row of nothing but -inf: still k items
+    indptr, indices = random_exclusions(rng, b, n, 0.2)
+    got = run_topk(scores, indptr, indices, k, worst)
+    want = topk_reference(scores, indptr, indices, k, worst)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    assert (got[0] >= 0).all()  # every row has more than k eligible columns
+
+
+@pytest.mark.parametrize("worst", [False, True])
+def test_score_topk_keeps_overflowing_scores(worst):
+    left = np.array([[1e30], [1.0]], np.float32)
+    right = np.array([[1e30], [1.0], [-1e30]], np.float32)  # scores inf, 1e30, -inf
+    idx = np.empty((2, 3), np.int32)
+    val = np.empty((2, 3), np.float32)
+    with lorank._threads.single_threaded_blas():
+        _topk.score_topk(left, right, np.zeros(3, np.int64), np.empty(0, np.int32), 0, 2, 16,
+                         worst, idx, val, 1)
+    order = [2, 1, 0] if worst else [0, 1, 2]
+    np.testing.assert_array_equal(idx, [order, order])
+    assert np.isposinf(val[0, order.index(0)]) and np.isneginf(val[0, order.index(2)])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_nan_scores_are_an_error_naming_the_row(dtype):
+    scores = np.zeros((5, 70), dtype)
+    scores[3, 50] = np.nan
+    with pytest.raises(ValueError, match="the scores of row 3 hold NaN"):
+        run_topk(scores, np.zeros(6, np.int64), np.empty(0, np.int32), 2)
+    # an excluded NaN is not looked at
+    idx, _ = run_topk(scores, np.array([0, 0, 0, 0, 1, 1], np.int64), np.array([50], np.int32), 2)
+    np.testing.assert_array_equal(idx, [[0, 1]] * 5)
+    left = np.array([[1.0], [1.0], [1.0], [1.0], [np.inf]], dtype)  # inf * 0 is NaN
+    right = np.array([[0.0], [1.0]], dtype)
+    with pytest.raises(ValueError, match="the scores of row 4 hold NaN"):  # not row 1 of 3..5
+        with lorank._threads.single_threaded_blas():
+            _topk.score_topk(left, right, np.zeros(6, np.int64), np.empty(0, np.int32), 3, 5,
+                             16, False, np.empty((2, 1), np.int32), np.empty((2, 1), dtype), 1)
+
+
 # ---------------------------------------------------------------- Recommender
 
 
@@ -262,6 +313,20 @@ def test_not_fitted_and_bad_arguments():
         rec.fold_in([1000, 1001], [4.0])
     with pytest.raises(KeyError, match="unknown items: 7"):
         rec.fold_in([7], [4.0])
+
+
+@pytest.mark.parametrize("ratings", [[1e300, -1e300], [1e308, 1e308]])
+def test_fold_in_beyond_the_factor_range_is_an_error_not_inf(fitted, ratings):
+    # Regression: the factor came back as -inf with only a RuntimeWarning.
+    rec, R, dtype = fitted
+    items = list(R.col_labels[:2])
+    if dtype == np.float64 and ratings[0] == 1e300:
+        factor, bias = rec.fold_in(items, ratings)  # representable in float64
+        assert np.isfinite(factor).all() and np.isfinite(bias)
+        return
+    with pytest.raises(ValueError, match=r"fold-in of these ratings \(up to 1e\+30\d\) gives "
+                                         r"a factor of size .* beyond the model's float"):
+        rec.fold_in(items, ratings)
 
 
 # ---------------------------------------------------------------- one meaning of predict

@@ -485,3 +485,23 @@ def test_rank_wider_than_a_factor_row_is_refused(dtype, rank):
     with pytest.raises(ValueError, match=f"rank={rank} is too large for SoftImpute"):
         SoftImpute(rank, biases=True, dtype=dtype, max_iter=1).fit(R)
     SoftImpute(rank - 1, biases=True, dtype=dtype, max_iter=1, tol=0).fit(R)  # fits exactly
+
+
+def _beyond_int32(shape=(3, 2**31)):
+    """A Ratings whose column indices are int64 (more than 2**31 - 1 columns),
+    with a stand-in CSC view (a real one would need a 16 GB indptr)."""
+    from lorank.ratings import Ratings
+
+    csr = (np.arange(4, dtype=np.int64), np.array([0, 5, 2**31 - 1 + 1], np.int64),
+           np.ones(3, np.float32))
+    csc = (np.broadcast_to(np.int64(0), (shape[1] + 1,)), np.zeros(3, np.int64),
+           np.ones(3, np.float32))
+    return Ratings._from_parts(shape, csr, csc)
+
+
+@pytest.mark.parametrize("model", [lorank.ALS, lorank.SoftImpute])
+def test_index_range_beyond_int32_gives_one_clear_message(model):
+    # Regression: SoftImpute failed with Cython's "Buffer dtype mismatch".
+    with pytest.raises(ValueError, match=r"supports up to 2\*\*31 - 1 rows and columns, "
+                                         r"got shape \(3, 2147483648\)"):
+        model(2, max_iter=1).fit(_beyond_int32())

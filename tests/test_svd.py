@@ -332,3 +332,28 @@ BAD = [
 def test_bad_input_raises_naming_argument_and_value(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+# Regression: near the float32 limit svd returned inf singular values silently
+# and randomized_svd produced NaN (scipy then said "A has a NaN entry").
+@pytest.mark.parametrize("make", [np.asarray, sp.csr_array, lambda X: lorank.LowRank(X, np.eye(5, dtype=X.dtype))])
+def test_overflow_near_the_float32_limit_is_a_clear_error(make):
+    X = np.full((6, 5), 3e38, np.float32)
+    X[0, 0] = 1
+    with pytest.raises(ValueError, match=r"randomized_svd overflowed float32: .* scale A down "
+                                         r"or pass it as float64"):
+        lorank.randomized_svd(make(X), 2, random_state=0)
+    if make is np.asarray:
+        with pytest.raises(ValueError, match=r"svd overflowed float32: .* pass it as float64"):
+            lorank.svd(X)
+        # In float64 the same matrix is fine, and its largest singular value is
+        # beyond float32's range: what made the float32 result infinite.
+        s = lorank.svd(X.astype(np.float64))[1]
+        assert np.isfinite(s).all() and s[0] > np.finfo(np.float32).max
+        assert np.isfinite(lorank.randomized_svd(X.astype(np.float64), 2, random_state=0)[1]).all()
+
+
+def test_overflow_in_float64_names_only_scaling():
+    X = np.full((4, 3), 1e308)
+    with pytest.raises(ValueError, match=r"svd overflowed float64: .*; scale X down$"):
+        lorank.svd(X)

@@ -36,6 +36,11 @@ def _identity(x):
     return x
 
 
+def _partition_counts(part, columns):
+    """Each column's label counts, labels in order of first appearance."""
+    return [part[c].value_counts(dropna=False, sort=False) for c in columns]
+
+
 def _encode(part, columns, row_labels, col_labels, dtype=None):
     """A DataFrame partition -> (rows, cols, values) codes. Unknown labels (only
     in validation data: the training labels come from the data) raise KeyError

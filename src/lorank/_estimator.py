@@ -701,6 +701,7 @@ def _is_target(y):
 
 def _gate(X, validation, columns, dtype):
     """(ratings, valid or None, (users, items) LabelIndex) in ``dtype``."""
+    from ._validation import check_value_range
     from .ratings import Ratings, as_ratings
 
     if _is_target(validation):  # scikit-learn's fit(pairs, y)
@@ -719,6 +720,9 @@ def _gate(X, validation, columns, dtype):
             valid = as_ratings(validation, dtype=dtype, name="validation", columns=columns)
     if ratings.nnz == 0:
         raise ValueError("X has no observed entries")
+    check_value_range(ratings, "X")
+    if valid is not None:
+        check_value_range(valid, "validation")
     labels = (LabelIndex(ratings.row_labels, ratings.shape[0], name="user"),
               LabelIndex(ratings.col_labels, ratings.shape[1], name="item"))
     if valid is not None:
@@ -869,11 +873,10 @@ def to_arrays(model):
 
 def from_arrays(cls, arrays, header, source="file"):
     """Rebuild a fitted model of class ``cls`` from :func:`to_arrays` output."""
+    from ._model_files import check_model
     from .lowrank import LowRank
 
-    for name in ("left", "right"):
-        if name not in arrays:
-            raise ValueError(f"{source}: the {header['class']} model has no {name!r} array")
+    arrays = check_model(cls, arrays, header, source)  # every array, in one place
     model = cls(**{k: _param_value(v) for k, v in header.get("params", {}).items()})
     model.factors_ = LowRank(arrays["left"], arrays["right"])
     for name in _LEARNED:
@@ -890,10 +893,7 @@ def from_arrays(cls, arrays, header, source="file"):
     sizes = (model.factors_.left.shape[0], model.factors_.right.shape[0])
     index = []
     for axis, side in ((0, "user"), (1, "item")):
-        labels = arrays.get(side + "_labels")
-        if labels is not None and len(labels) != sizes[axis]:
-            raise ValueError(f"{source}: {len(labels)} {side} labels for {sizes[axis]} "
-                             f"factor rows")
+        labels = arrays.get(side + "_labels")  # its length checked with the rest
         index.append(LabelIndex(labels, sizes[axis], name=side))
     model.labels_ = tuple(index)
     model._lowrank = None
@@ -945,7 +945,7 @@ def load(path):
     """
     arrays, header = io.load(path)
     name = header.get("class")
-    if name not in _CLASSES:
+    if not isinstance(name, str) or name not in _CLASSES:
         raise ValueError(
             f"{path}: holds a {name!r} object, which this lorank cannot rebuild "
             f"(known: {', '.join(sorted(_CLASSES))})"

@@ -13,7 +13,9 @@ orders, chosen by the caller from the sizes:
   side is read and written at random: best when it fits in cache).
 
 Each target's sum runs in a fixed order set by the data and the chunks, never by
-the thread count. Inputs are validated in Python; only the row layout is checked.
+the thread count. Index values are validated in Python; each entry point checks
+shapes, lengths and the row layout in O(1), and takes int32 indices only (a
+clear ``ValueError`` for other index dtypes, before any buffer is unpacked).
 """
 
 from cython cimport floating
@@ -21,6 +23,8 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 from libc.string cimport memset
+
+import numpy as np
 
 cdef extern from "_fill_pass.h" nogil:
     int LORANK_MAXBYTES
@@ -39,6 +43,16 @@ cdef extern from "_fill_pass.h" nogil:
 MAX_ROW_BYTES = LORANK_MAXBYTES
 
 include "_simd.pxi"
+include "_entry_checks.pxi"
+
+
+cdef int _check_index_dtype(indices) except -1:
+    dtype = getattr(indices, "dtype", None)
+    if dtype != np.int32:
+        raise ValueError(
+            f"the fill passes take int32 indices (at most 2**31 - 1 rows and columns), "
+            f"got {dtype}")
+    return 0
 
 
 cdef int _check_rows(Py_ssize_t stride, Py_ssize_t itemsize, others) except -1:
@@ -51,16 +65,34 @@ cdef int _check_rows(Py_ssize_t stride, Py_ssize_t itemsize, others) except -1:
     return 0
 
 
-def gather(const long long[::1] indptr, const int[::1] indices,
-           const floating[::1] values, const floating[:, ::1] T,
-           const floating[::1] scale, const floating[:, ::1] O,
-           floating[:, ::1] out, double[::1] sse, int n_threads):
+def gather(indptr, indices, values, T, scale, O, out, sse, n_threads):
     """For every target j (row j of T, slice j of the target-major view):
     ``out[j] = Σ s O[i]`` and ``sse[j] = Σ s²`` over its observations (i, x),
     with s = x − ⟨T[j] * scale, O[i]⟩."""
+    _check_index_dtype(indices)
+    _gather(indptr, indices, values, T, scale, O, out, sse, n_threads)
+
+
+def scatter(indptr, indices, values, TD, O, chunks, acc, sse, out, n_threads):
+    """The same sums as :func:`gather` from the other-side-major view, with the
+    target rows already scaled (``TD``): chunk c of other-side rows
+    ``chunks[c]:chunks[c+1]`` adds into ``acc[c]`` (scratch, zeroed here) and
+    ``sse[c]``; then ``out[j] = Σ_c acc[c, j]`` in chunk order."""
+    _check_index_dtype(indices)
+    _scatter(indptr, indices, values, TD, O, chunks, acc, sse, out, n_threads)
+
+
+def _gather(const long long[::1] indptr, const int[::1] indices,
+            const floating[::1] values, const floating[:, ::1] T,
+            const floating[::1] scale, const floating[:, ::1] O,
+            floating[:, ::1] out, double[::1] sse, int n_threads):
     cdef Py_ssize_t n_target = T.shape[0], j
     cdef int stride = <int> T.shape[1]
     _check_rows(stride, sizeof(floating), (O.shape[1], out.shape[1], scale.shape[0]))
+    _check_indptr("indptr", indptr, n_target, indices.shape[0], values.shape[0])
+    _check_same("out and T rows", out.shape[0], n_target)
+    _check_same("sse and T rows", sse.shape[0], n_target)
+    _check_threads(n_threads)
     cdef int64_t p0
     for j in prange(n_target, nogil=True, num_threads=n_threads, schedule="dynamic",
                     chunksize=64):
@@ -75,19 +107,29 @@ def gather(const long long[::1] indptr, const int[::1] indices,
                                           &scale[0], &out[j, 0])
 
 
-def scatter(const long long[::1] indptr, const int[::1] indices,
-            const floating[::1] values, const floating[:, ::1] TD,
-            const floating[:, ::1] O, const long long[::1] chunks,
-            floating[:, :, ::1] acc, double[::1] sse, floating[:, ::1] out,
-            int n_threads):
-    """The same sums as :func:`gather` from the other-side-major view, with the
-    target rows already scaled (``TD``): chunk c of other-side rows
-    ``chunks[c]:chunks[c+1]`` adds into ``acc[c]`` (scratch, zeroed here) and
-    ``sse[c]``; then ``out[j] = Σ_c acc[c, j]`` in chunk order."""
+def _scatter(const long long[::1] indptr, const int[::1] indices,
+             const floating[::1] values, const floating[:, ::1] TD,
+             const floating[:, ::1] O, const long long[::1] chunks,
+             floating[:, :, ::1] acc, double[::1] sse, floating[:, ::1] out,
+             int n_threads):
     cdef Py_ssize_t n_chunks = chunks.shape[0] - 1, n_target = TD.shape[0]
     cdef int stride = <int> TD.shape[1]
-    _check_rows(stride, sizeof(floating), (O.shape[1], out.shape[1], acc.shape[2]))
     cdef Py_ssize_t c, i, j, k
+    _check_rows(stride, sizeof(floating), (O.shape[1], out.shape[1], acc.shape[2]))
+    _check_indptr("indptr", indptr, O.shape[0], indices.shape[0], values.shape[0])
+    if n_chunks < 1 or chunks[0] != 0 or chunks[n_chunks] != O.shape[0]:
+        raise ValueError(f"chunks must run from 0 to the {O.shape[0]} rows of O")
+    for c in range(n_chunks):
+        if chunks[c] > chunks[c + 1]:
+            raise ValueError(f"chunks must be non-decreasing, got {list(chunks)}")
+    if acc.shape[0] < n_chunks or acc.shape[1] != n_target:
+        raise ValueError(f"acc has shape {(acc.shape[0], acc.shape[1], acc.shape[2])}, "
+                         "expected at least "
+                         f"({n_chunks}, {n_target}, {stride})")
+    if sse.shape[0] < n_chunks:
+        raise ValueError(f"sse has length {sse.shape[0]}, expected at least {n_chunks}")
+    _check_same("out and TD rows", out.shape[0], n_target)
+    _check_threads(n_threads)
     cdef int64_t p0
     cdef double ss
     cdef floating total

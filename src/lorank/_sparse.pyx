@@ -1,10 +1,13 @@
 """Kernels over sparse patterns: sampled products and sparse x dense products.
 
-Inputs are validated by the Python layer; nothing here checks bounds.
+Index values are validated by the Python layer; every entry point checks the
+shapes and lengths it trusts in O(1) (``_entry_checks.pxi``).
 """
 
 from cython cimport floating
 from cython.parallel cimport prange
+
+include "_entry_checks.pxi"
 
 ctypedef fused index_t:
     int
@@ -19,6 +22,10 @@ def gather_dot(const floating[:, ::1] left, const floating[:, ::1] right,
     cdef const floating* a
     cdef const floating* b
     cdef floating acc
+    _check_same("left and right columns", left.shape[1], right.shape[1])
+    _check_same("rows and cols lengths", rows.shape[0], cols.shape[0])
+    _check_same("rows and out lengths", rows.shape[0], out.shape[0])
+    _check_threads(n_threads)
     for t in prange(n, nogil=True, num_threads=n_threads, schedule="static", chunksize=4096):
         a = &left[rows[t], 0] if r > 0 else NULL
         b = &right[cols[t], 0] if r > 0 else NULL
@@ -42,6 +49,14 @@ def csr_rmatmat(const long long[::1] indptr, const index_t[::1] indices,
     cdef floating v
     cdef floating* o
     cdef const floating* x
+    _check_indptr("indptr", indptr, m, indices.shape[0], data.shape[0])
+    _check_same("Q and out columns", n_cols, out.shape[1])
+    if n_parts < 1 or bounds[0] != 0 or bounds[n_parts] != out.shape[0]:
+        raise ValueError(f"bounds must run from 0 to the {out.shape[0]} output rows")
+    for t in range(n_parts):
+        if bounds[t] > bounds[t + 1]:
+            raise ValueError(f"bounds must be non-decreasing, got {list(bounds)}")
+    _check_threads(n_threads)
     cdef const floating* q0 = &Q[0, 0]
     cdef floating* out0 = &out[0, 0]
     for t in prange(n_parts, nogil=True, num_threads=n_threads, schedule="static", chunksize=1):
@@ -74,6 +89,9 @@ def csr_matmat(const long long[::1] indptr, const index_t[::1] indices,
     cdef floating* o
     cdef const floating* x
     cdef const floating* y
+    _check_indptr("indptr", indptr, n_rows, indices.shape[0], data.shape[0])
+    _check_same("M and out columns", n_cols, out.shape[1])
+    _check_threads(n_threads)
     cdef const floating* m0 = &M[0, 0]
     for i in prange(n_rows, nogil=True, num_threads=n_threads, schedule="dynamic", chunksize=64):
         o = &out[i, 0]
@@ -151,6 +169,14 @@ def coo_compress(const major_t[::1] major, const minor_t[::1] minor,
     cdef Py_ssize_t k, t, nc = n_chunks
     cdef long long p, lo, hi
     cdef long long* mine
+    if not (minor.shape[0] == values.shape[0] == nnz == out_indices.shape[0]
+            == out_values.shape[0]):
+        raise ValueError("major, minor, values, out_indices and out_values must have the "
+                         f"same length, got {major.shape[0]}, {minor.shape[0]}, "
+                         f"{values.shape[0]}, {out_indices.shape[0]} and {out_values.shape[0]}")
+    if nb < 0 or nc < 1:
+        raise ValueError(f"indptr (length {indptr.shape[0]}) needs at least one entry and "
+                         f"n_chunks ({nc}) must be >= 1")
     cdef long long* cur = <long long*> calloc(nc * nb + 1, sizeof(long long))
     if cur == NULL:
         raise MemoryError()
@@ -188,8 +214,17 @@ def compressed_transpose(const long long[::1] indptr, const minor_t[::1] indices
     """
     cdef Py_ssize_t n_major = indptr.shape[0] - 1, nb = out_indptr.shape[0] - 1
     cdef Py_ssize_t i, k, nc = n_chunks
-    cdef long long p, q, nnz = indptr[n_major]
+    cdef long long p, q, nnz
     cdef long long* mine
+    _check_indptr("indptr", indptr, -1, indices.shape[0], values.shape[0])
+    nnz = indptr[n_major]
+    if indptr[0] != 0 or not (out_indices.shape[0] == out_values.shape[0] == nnz):
+        raise ValueError(f"indptr must run from 0 to the {nnz} entries that out_indices "
+                         f"({out_indices.shape[0]}) and out_values ({out_values.shape[0]}) "
+                         "hold")
+    if nb < 0 or nc < 1:
+        raise ValueError(f"out_indptr (length {out_indptr.shape[0]}) needs at least one "
+                         f"entry and n_chunks ({nc}) must be >= 1")
     cdef long long* cur = <long long*> calloc(nc * nb + 1, sizeof(long long))
     cdef Py_ssize_t* first = <Py_ssize_t*> malloc((nc + 1) * sizeof(Py_ssize_t))
     if cur == NULL or first == NULL:
@@ -229,6 +264,7 @@ def first_duplicate(const long long[::1] indptr, const minor_t[::1] indices):
     minor indices are sorted within each major, or None."""
     cdef Py_ssize_t i, n_major = indptr.shape[0] - 1
     cdef long long p, found = -1
+    _check_indptr("indptr", indptr, -1, indices.shape[0], -1)
     with nogil:
         for i in range(n_major):
             for p in range(indptr[i] + 1, indptr[i + 1]):
@@ -252,6 +288,7 @@ def merge_duplicates(long long[::1] indptr, minor_t[::1] indices,
     cdef Py_ssize_t i, n_major = indptr.shape[0] - 1
     cdef long long p, q, t, end, w = 0, start = 0
     cdef double acc
+    _check_indptr("indptr", indptr, -1, indices.shape[0], values.shape[0])
     with nogil:
         for i in range(n_major):
             p = start
@@ -285,6 +322,7 @@ def check_compressed(const long long[::1] indptr, const minor_t[::1] indices,
     cdef Py_ssize_t i, n_major = indptr.shape[0] - 1
     cdef long long p, bad = -1
     cdef int code = -1
+    _check_indptr("indptr", indptr, -1, indices.shape[0], -1)
     with nogil:
         for i in range(n_major):
             for p in range(indptr[i], indptr[i + 1]):
@@ -308,6 +346,10 @@ def residual(const long long[::1] indptr, const index_t[::1] indices,
     pattern (pass the CSC arrays with left and right swapped for a CSC pattern)."""
     cdef Py_ssize_t i, p, k, n_rows = indptr.shape[0] - 1, r = left.shape[1]
     cdef floating acc
+    _check_indptr("indptr", indptr, left.shape[0], indices.shape[0], values.shape[0])
+    _check_same("left and right columns", r, right.shape[1])
+    _check_same("values and out lengths", values.shape[0], out.shape[0])
+    _check_threads(n_threads)
     for i in prange(n_rows, nogil=True, num_threads=n_threads, schedule="dynamic", chunksize=64):
         for p in range(indptr[i], indptr[i + 1]):
             acc = values[p]

@@ -3,8 +3,10 @@ columns per row, written straight into CSR arrays, and the values of the true
 model plus Gaussian noise.
 
 Every row draws from its own xoshiro256** stream seeded from (key, row), so the
-output does not depend on the thread count or the schedule. Inputs are
-validated by the Python layer; nothing here checks bounds.
+output does not depend on the thread count or the schedule. Parameters are
+validated by the Python layer; each entry point checks the shapes and lengths
+it trusts (and that no row asks for more distinct columns than exist) before
+its loop.
 """
 
 from cython cimport floating
@@ -224,8 +226,15 @@ def build_alias(const int32_t[::1] ids, const double[::1] weights, double[::1] p
     cdef int32_t m = ids.shape[0]
     cdef double total = 0.0
     cdef int32_t t
-    cdef int32_t* small = <int32_t*> malloc(m * sizeof(int32_t))
-    cdef int32_t* large = <int32_t*> malloc(m * sizeof(int32_t))
+    if ids.shape[0] > 2147483647 or not (prob.shape[0] == alias.shape[0] == ids.shape[0]):
+        raise ValueError(f"ids ({ids.shape[0]}), prob ({prob.shape[0]}) and alias "
+                         f"({alias.shape[0]}) must have the same length < 2**31")
+    for t in range(m):
+        if ids[t] < 0 or ids[t] >= weights.shape[0]:
+            raise ValueError(f"ids[{t}] = {ids[t]} is not a column of the "
+                             f"{weights.shape[0]} weights")
+    cdef int32_t* small = <int32_t*> malloc((m if m > 0 else 1) * sizeof(int32_t))
+    cdef int32_t* large = <int32_t*> malloc((m if m > 0 else 1) * sizeof(int32_t))
     if small == NULL or large == NULL:
         free(small)
         free(large)
@@ -265,6 +274,34 @@ def generate(const int64_t[::1] indptr, const double[::1] weights,
     cdef int32_t* small
     cdef int32_t* large
     cdef int[::1] failed = np.zeros(1, dtype=np.intc)
+    if n_rows < 0:
+        raise ValueError("indptr is empty; it needs n_rows + 1 entries")
+    if n_cols > 2147483647:
+        raise ValueError(f"{n_cols} columns: the indices are int32")
+    if P.shape[0] != n_rows or Q.shape[0] != n_cols or Q.shape[1] != rank:
+        raise ValueError(f"P {(P.shape[0], P.shape[1])} and Q {(Q.shape[0], Q.shape[1])} "
+                         f"must be ({n_rows}, r) and ({n_cols}, r)")
+    if row_bias.shape[0] != n_rows or col_bias.shape[0] != n_cols:
+        raise ValueError(f"row_bias ({row_bias.shape[0]}) and col_bias "
+                         f"({col_bias.shape[0]}) must have {n_rows} and {n_cols} entries")
+    if sq_err.shape[0] != n_rows:
+        raise ValueError(f"sq_err has {sq_err.shape[0]} entries, expected {n_rows}")
+    if not (g_prob.shape[0] == g_alias.shape[0] == g_ids.shape[0] <= n_cols):
+        raise ValueError("the alias table (g_ids, g_prob, g_alias) must have one length, "
+                         f"at most {n_cols}")
+    if n_cols and g_ids.shape[0] == 0:
+        raise ValueError("the alias table is empty")
+    if indptr[0] != 0 or indptr[n_rows] != indices.shape[0] or \
+            values.shape[0] != indices.shape[0]:
+        raise ValueError(f"indptr must run from 0 to the {indices.shape[0]} entries of "
+                         f"indices and values ({values.shape[0]})")
+    for i in range(n_rows):  # O(rows), next to the O(nnz) sampling: a row asking
+        # for more distinct columns than exist would never finish
+        if indptr[i + 1] < indptr[i] or indptr[i + 1] - indptr[i] > n_cols:
+            raise ValueError(f"row {i} asks for {indptr[i + 1] - indptr[i]} of the "
+                             f"{n_cols} columns")
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be >= 1, got {n_threads}")
     with nogil, parallel(num_threads=n_threads):
         # per-thread scratch: a bitmap of drawn columns and room for one alias table
         rng = <Rng*> malloc(sizeof(Rng))

@@ -4,7 +4,11 @@ import contextlib
 import functools
 import os
 
-__all__ = ["effective_n_threads", "single_threaded_blas"]
+__all__ = ["effective_n_threads", "max_threads", "single_threaded_blas"]
+
+#: The largest thread count accepted on any machine; a machine with more usable
+#: cores accepts up to its core count (see :func:`max_threads`).
+MAX_THREADS = 256
 
 
 def _usable_cores():
@@ -14,13 +18,24 @@ def _usable_cores():
         return os.cpu_count() or 1
 
 
-def effective_n_threads(n_threads=None):
+def max_threads():
+    """The largest accepted thread count: ``MAX_THREADS`` (256) or the usable
+    cores, whichever is larger."""
+    return max(MAX_THREADS, _usable_cores())
+
+
+def effective_n_threads(n_threads=None, *, name="n_threads"):
     """Resolve a user's ``n_threads`` to a positive thread count.
 
     ``None`` means ``LORANK_NUM_THREADS`` when set, else the cores this process
     may run on (its CPU affinity, not the machine's core count). A negative
     count counts back from the usable cores: ``-1`` is all of them, ``-2`` all
-    but one (never fewer than one). ``0`` is an error.
+    but one (never fewer than one). ``0`` is an error, and so is a count above
+    :func:`max_threads` (256, or the usable cores on a larger machine): more
+    threads than that only oversubscribe the cores, and a huge count would
+    exhaust the OpenMP runtime. Every thread count lorank uses (parameters,
+    ``LORANK_NUM_THREADS``, ``--threads``, a model file's parameters) passes
+    through this rule; ``name`` is the parameter's name in error messages.
 
     Examples
     --------
@@ -42,7 +57,7 @@ def effective_n_threads(n_threads=None):
             ) from None
         source = "LORANK_NUM_THREADS"
     else:
-        source = "n_threads"
+        source = name
     if isinstance(n_threads, bool) or not isinstance(n_threads, (int,)) and not (
         hasattr(n_threads, "__index__")
     ):
@@ -55,6 +70,13 @@ def effective_n_threads(n_threads=None):
         )
     if n_threads < 0:
         return max(1, _usable_cores() + 1 + n_threads)
+    limit = max_threads()
+    if n_threads > limit:
+        raise ValueError(
+            f"{source}={n_threads} is more threads than lorank runs (at most {limit}; "
+            f"this process may use {_usable_cores()} cores): use None or -1 for all "
+            "usable cores, or a smaller count"
+        )
     return n_threads
 
 

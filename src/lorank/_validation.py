@@ -76,6 +76,34 @@ def check_rank(rank, shape, name="rank"):
     return rank
 
 
+def check_index_range(ratings, model):
+    """The compiled kernels take int32 indices: at most 2**31 - 1 rows and columns
+    (one message for every model)."""
+    if ratings.csr.indices.dtype != np.int32 or ratings.csc.indices.dtype != np.int32:
+        raise ValueError(
+            f"{model} supports up to 2**31 - 1 rows and columns, got shape {ratings.shape}"
+        )
+
+
+def check_value_range(ratings, name="X"):
+    """The models' arithmetic on the values must stay within their dtype: the
+    sum of squares (the scale of every Gram, residual and loss) must fit, so
+    values near the float32 limit are an error naming the cause, not a NaN or a
+    LAPACK failure later."""
+    values = ratings.csr.values
+    dtype = values.dtype
+    with np.errstate(over="ignore"):
+        total = float(np.dot(values.astype(np.float64), values.astype(np.float64)))
+    if not total <= float(np.finfo(dtype).max):
+        big = float(np.abs(values).max())
+        fix = "rescale them" + (" or use dtype=np.float64" if dtype != np.float64 else "")
+        raise ValueError(
+            f"{name} holds values up to {big:.3g} whose sum of squares ({total:.3g}) exceeds "
+            f"{dtype.name}'s range ({np.finfo(dtype).max:.3g}), so a model's arithmetic on "
+            f"them would overflow; {fix}"
+        )
+
+
 def check_real(value, name):
     """A real-number parameter (bools are not numbers here)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):

@@ -135,9 +135,24 @@ def _model_arguments(parser):
                              "0 to 1 (default: the model's, 0.5)")
     parser.add_argument("--iterations", type=int, default=15,
                         help="maximum iterations (15)")
-    parser.add_argument("--threads", type=int, default=None,
+    parser.add_argument("--threads", type=_thread_count, default=None,
                         help="threads (default: usable cores)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+
+
+def _thread_count(text):
+    """``--threads``: an integer that passes lorank's one thread rule."""
+    from ._threads import effective_n_threads
+
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    try:
+        effective_n_threads(n, name="--threads")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return n
 
 
 def _load_data(args):

@@ -29,14 +29,14 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from . import als as _local
-from ._dask_tasks import (_build, _coo, _Duplicate, _encode, _identity, _pattern,
-                          _residual_product, _slice, _solve, _split, _sse, _stats)
+from ._dask_tasks import (_build, _coo, _Duplicate, _encode, _identity, _partition_counts,
+                          _pattern, _residual_product, _slice, _solve, _split, _sse, _stats)
 from ._estimator import check_fitted, get_params
 from ._labels import LabelIndex
 from ._threads import effective_n_threads
 from ._validation import as_float_dtype, check_int
 from .lowrank import LowRank
-from .ratings import Ratings, SparseView, _index_dtype
+from .ratings import Ratings, SparseView, _check_label_kinds, _index_dtype
 
 __all__ = ["ALS"]
 
@@ -88,7 +88,7 @@ class ALS(_local.ALS):
     >>> model = model.fit(dd.from_pandas(df, npartitions=2))
     >>> model.row_labels_.tolist(), model.col_labels_.tolist()
     (['a', 'b', 'c'], [1, 2])
-    >>> model.to_local().predict([0], [1]).shape
+    >>> model.to_local().predict(["a"], [2]).shape
     (1,)
     >>> client.close(); client.cluster.close()
     """
@@ -271,11 +271,8 @@ class _Blocks:
         else:
             self.ratings = None
             self.frame = _as_frame(source, columns, "source")
-            # Labels and counts by Dask (tree reductions); only m + n values come back.
-            vu, vi = client.compute([self.frame[c].value_counts(dropna=False, split_out=1)
-                                     for c in columns[:2]], sync=True)
-            self.row_labels, self.row_counts = _sorted_labels(vu, columns[0])
-            self.col_labels, self.col_counts = _sorted_labels(vi, columns[1])
+            (self.row_labels, self.row_counts), (self.col_labels, self.col_counts) = (
+                _ordered_labels(client, self.frame, columns[:2]))
             self.nnz = int(self.row_counts.sum())
         if self.nnz == 0:
             raise ValueError("source has no ratings")
@@ -441,6 +438,9 @@ def _as_frame(source, columns, name):
         path = os.fspath(source)
         frame = dd.read_parquet(path)
     elif isinstance(source, pd.DataFrame):
+        for c in columns[:2]:  # before Dask converts object columns to strings
+            if c in source.columns and source[c].dtype == object:
+                _check_label_kinds(source[c].to_numpy(), f"column {c!r}")
         frame = dd.from_pandas(source, npartitions=1)
     elif isinstance(source, dd.DataFrame):
         frame = source
@@ -458,18 +458,48 @@ def _as_frame(source, columns, name):
     return frame
 
 
-def _sorted_labels(counts, column):
-    """(labels, counts): sorted when the labels sort, as Ratings.from_labels."""
-    if counts.index.hasnans:
-        raise ValueError(f"column {column!r} contains missing ids")
+def _ordered_labels(client, frame, columns):
+    """[(labels, counts)] of the user and item columns in Ratings.from_labels's
+    order: sorted when the labels sort, else first seen (partition order, then
+    row order), after the same label gate (one kind of hashable label, none
+    missing)."""
+    import dask
+    import pandas as pd
+
     try:
-        counts = counts.sort_index()
+        # Tree reductions: only m + n values come back.
+        counts = client.compute([frame[c].value_counts(dropna=False, split_out=1)
+                                 for c in columns], sync=True)
+    except TypeError:  # unsortable labels (Dask's reduction sorts them)
+        counts = None
+    if counts is None or not all(_sorts(c.index) for c in counts):
+        # Each partition's counts in order of first appearance, summed in
+        # partition order: the labels in first-seen order.
+        parts = client.compute([dask.delayed(_partition_counts)(p, columns)
+                                for p in frame.to_delayed()], sync=True)
+        counts = [pd.concat([p[k] for p in parts]).groupby(level=0, sort=False,
+                                                           dropna=False).sum()
+                  for k in range(len(columns))]
+    out = []
+    for column, c in zip(columns, counts):
+        if c.index.hasnans:
+            raise ValueError(f"column {column!r} contains missing ids")
+        _check_label_kinds(c.index.to_numpy(dtype=object), f"column {column!r}")
+        if _sorts(c.index):
+            c = c.sort_index()
+        labels = c.index.to_numpy()
+        if labels.dtype.kind not in "iufb":
+            labels = labels.astype(object)
+        out.append((labels, c.to_numpy().astype(np.int64)))
+    return out
+
+
+def _sorts(index):
+    try:
+        index.sort_values()
     except TypeError:
-        pass
-    labels = counts.index.to_numpy()
-    if labels.dtype.kind not in "iufb":
-        labels = labels.astype(object)
-    return labels, counts.to_numpy().astype(np.int64)
+        return False
+    return True
 
 
 def _bounds(counts, k):

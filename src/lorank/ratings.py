@@ -237,18 +237,88 @@ def _checked_csr(indptr, indices, values, shape, dtype, *, copy):
     return indptr, indices, _as_values(values, dt)
 
 
+_PRIMITIVE = ("bool", "bytes", "float", "int", "str")
+
+
+def _label_kind(t):
+    """The kind of label a Python type is. Two primitive kinds must not meet in
+    one label array: numpy would coerce ``"1"`` and ``1`` (or ``b"a"`` and
+    ``"a"``) to one label, and Python equates ``True``, ``1`` and ``1.0``."""
+    if issubclass(t, (bool, np.bool_)):
+        return "bool"
+    if issubclass(t, (str, np.str_)):
+        return "str"
+    if issubclass(t, (bytes, np.bytes_)):
+        return "bytes"
+    if issubclass(t, numbers.Integral):
+        return "int"
+    if issubclass(t, numbers.Real):
+        return "float"
+    if t.__name__ == "NaTType" or issubclass(t, (np.datetime64, np.timedelta64)):
+        return "time"
+    if getattr(t, "__hash__", None) is None:
+        return "unhashable"
+    return "object"  # tuples, None, ...: compared by ==, never coerced
+
+
+def _first(seq, kind):
+    return next((k, x) for k, x in enumerate(seq) if _label_kind(type(x)) == kind)
+
+
+def _nan_error(name, k, count, what="NaN"):
+    return ValueError(f"{name}[{k}] is {what} ({count} such labels): it is never equal to "
+                      "itself, so its row could not be looked up; drop those observations "
+                      "or fill in their labels")
+
+
+def _check_label_kinds(seq, name):
+    """Hashable labels, at most one primitive kind, no NaN/NaT, in ``seq`` (a
+    list or an object array)."""
+    kinds = {_label_kind(t) for t in set(map(type, seq))}
+    if "unhashable" in kinds:
+        k, x = _first(seq, "unhashable")
+        raise TypeError(f"{name} must hold hashable labels (str, int, tuples...): "
+                        f"{name}[{k}] is a {type(x).__name__}, {x!r}")
+    mixed = sorted(kinds & set(_PRIMITIVE))
+    if len(mixed) > 1:
+        (i, x), (j, y) = _first(seq, mixed[0]), _first(seq, mixed[1])
+        raise TypeError(
+            f"{name} mixes {mixed[0]} and {mixed[1]} labels ({name}[{i}] = {x!r}, "
+            f"{name}[{j}] = {y!r}), which would be merged or confused; convert them to "
+            "one type")
+    if kinds & {"float", "time"}:
+        bad = [k for k, x in enumerate(seq) if _label_kind(type(x)) in ("float", "time")
+               and not x == x]
+        if bad:
+            raise _nan_error(name, bad[0], len(bad), repr(seq[bad[0]]))
+
+
 def _label_array(labels, name):
-    if isinstance(labels, np.ndarray):
-        return _as_1d(labels, name)
-    try:
-        arr = np.asarray(labels)
-    except ValueError:  # ragged sequences, e.g. tuples of different lengths
-        arr = None
-    if arr is None or arr.ndim != 1:
-        seq = list(labels)
-        arr = np.empty(len(seq), dtype=object)
-        for k, x in enumerate(seq):
-            arr[k] = x
+    """The one label gate: a 1-D array of labels of one kind, none missing."""
+    if isinstance(labels, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence of labels, got the single "
+                        f"{type(labels).__name__} {labels!r}")
+    if isinstance(labels, np.ndarray) or (hasattr(labels, "__array__")
+                                          and not isinstance(labels, (list, tuple))):
+        arr = _as_1d(labels, name)
+        if arr.dtype.kind == "O":
+            _check_label_kinds(arr, name)
+        elif arr.dtype.kind in "fc" and np.isnan(arr).any():
+            bad = np.flatnonzero(np.isnan(arr))
+            raise _nan_error(name, int(bad[0]), bad.size)
+        elif arr.dtype.kind in "mM" and np.isnat(arr).any():
+            bad = np.flatnonzero(np.isnat(arr))
+            raise _nan_error(name, int(bad[0]), bad.size, "NaT")
+        return arr
+    seq = list(labels)
+    _check_label_kinds(seq, name)
+    if seq and _label_kind(type(seq[0])) in ("str", "bytes", "int", "float", "bool"):
+        arr = np.asarray(seq)  # one kind (checked above): numpy coerces nothing
+        if arr.ndim == 1:
+            return arr
+    arr = np.empty(len(seq), dtype=object)
+    for k, x in enumerate(seq):
+        arr[k] = x
     return arr
 
 
@@ -539,7 +609,8 @@ class Ratings:
 
     @classmethod
     def from_dense(cls, X, *, dtype=None):
-        """Build from a dense 2-D array in which NaN marks a missing entry.
+        """Build from a dense 2-D array in which NaN marks a missing entry (so
+        does a masked entry of a ``numpy.ma.MaskedArray``).
 
         Examples
         --------
@@ -549,21 +620,23 @@ class Ratings:
         """
         if hasattr(X, "tocsr"):
             raise TypeError(f"X must be a dense array, got {type(X).__name__}; use from_sparse")
-        X = np.asarray(X)
+        masked = np.ma.getmask(X) if np.ma.isMaskedArray(X) else np.ma.nomask
+        X = np.asarray(np.ma.getdata(X) if np.ma.isMaskedArray(X) else X)
         if X.ndim != 2:
             raise ValueError(f"X must be 2-D, got an array with shape {X.shape}")
         shape = _check_shape(X.shape)
         dt = _values_dtype(X, dtype, "X")
         observed = ~np.isnan(X) if X.dtype.kind == "f" else np.ones(X.shape, dtype=bool)
+        if masked is not np.ma.nomask:
+            observed &= ~np.broadcast_to(masked, X.shape)  # a masked entry is missing
         indptr = np.zeros(shape[0] + 1, dtype=np.int64)
         np.cumsum(observed.sum(axis=1), out=indptr[1:])
         indices = np.nonzero(observed)[1].astype(_index_dtype(shape[1]))
         values = X[observed]
-        del observed
         try:
             values = _as_values(values, dt, "X")
         except ValueError:
-            bad = tuple(int(i) for i in np.argwhere(np.isinf(X.astype(dt)))[0])
+            bad = tuple(int(i) for i in np.argwhere(np.isinf(X.astype(dt)) & observed)[0])
             raise ValueError(
                 f"X contains {X[bad]} at {bad}; values must be finite (NaN marks a missing entry)"
             ) from None

@@ -353,6 +353,7 @@ class Recommender:
 
     # ------------------------------------------------------------ new users
 
+    @np.errstate(over="ignore", invalid="ignore")  # an overflow is checked below
     def fold_in(self, items, ratings):
         """Factor (and bias) of a user not in the training data, from their ratings.
 
@@ -408,6 +409,14 @@ class Recommender:
                 "give more ratings or use a model with reg > 0"
             ) from None
         dt = R.dtype
+        big = float(np.abs(z).max(initial=abs(u) if centered else 0.0))
+        if not big <= float(np.finfo(dt).max):  # inf, NaN, or beyond the dtype
+            raise ValueError(
+                f"fold-in of these ratings (up to {float(np.abs(x).max()):.3g}) gives a "
+                f"factor of size {big:.3g}, beyond the model's {dt.name} range "
+                f"({np.finfo(dt).max:.3g}): the ratings are far outside the scale the "
+                "model was trained on"
+            )
         if centered:
             return z.astype(dt), u
         return (z[:-1].astype(dt), float(z[-1])) if biases else (z.astype(dt), 0.0)
@@ -437,31 +446,19 @@ class Recommender:
 
 
 def _recommender_from_arrays(cls, arrays, header, source="file"):
-    model_header = header.get("model") or {}
-    name = model_header.get("class")
-    if name not in _estimator._CLASSES:
-        raise ValueError(f"{source}: unknown model class {name!r}")
-    _, frm, mcls = _estimator._CLASSES[name]
+    from ._model_files import check_recommender
+
+    classes = {k: v[2] for k, v in _estimator._CLASSES.items()}
+    arrays = check_recommender(arrays, header, source, classes)  # every array, in one place
+    model_header = header["model"]
+    _, frm, mcls = _estimator._CLASSES[model_header["class"]]
     sub = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
     for side in ("user", "item"):  # files that kept the labels beside the model
         if side + "_labels" in arrays and side + "_labels" not in sub:
             sub[side + "_labels"] = arrays[side + "_labels"]
     model = frm(mcls, sub, model_header, source)
-    for key in ("seen_indptr", "seen_indices"):
-        if key not in arrays:
-            raise ValueError(f"{source}: the Recommender has no {key!r} array")
-    factors = model.factors_
-    shape = (factors.left.shape[0], factors.right.shape[0])
-    # The seen pattern reaches compiled code: check it as Ratings.from_csr would.
-    indptr, indices = arrays["seen_indptr"], arrays["seen_indices"]
-    if (indptr.dtype.kind not in "iu" or indices.dtype.kind not in "iu"
-            or indptr.ndim != 1 or indices.ndim != 1 or len(indptr) != shape[0] + 1):
-        raise ValueError(f"{source}: the seen pattern is damaged (wrong dtype or length)")
-    indptr = indptr.astype(np.int64)
-    if (indptr[0] != 0 or indptr[-1] != len(indices) or (np.diff(indptr) < 0).any()
-            or (len(indices) and (indices.min() < 0 or indices.max() >= shape[1]))):
-        raise ValueError(f"{source}: the seen pattern is damaged (indices out of range)")
-    return cls(model, n_threads=header.get("n_threads"))._set(model, indptr, indices)
+    return cls(model, n_threads=header.get("n_threads"))._set(
+        model, arrays["seen_indptr"], arrays["seen_indices"])
 
 
 _estimator._CLASSES["Recommender"] = (None, _recommender_from_arrays, Recommender)

@@ -10,7 +10,7 @@ from ._estimator import (check_bool, check_callback, check_int, check_n_threads,
                          check_random_state, check_rank, check_real)
 from .als import _factor_storage
 from ._threads import effective_n_threads, single_threaded_blas
-from ._validation import as_float_dtype, as_matrix
+from ._validation import as_float_dtype, as_matrix, check_index_range
 from .lowrank import LowRank
 from .ratings import as_ratings
 from .sparse_plus_lowrank import FillPass, SparsePlusLowRank
@@ -293,6 +293,7 @@ class SoftImpute(_estimator.CompletionModel):
     def _check_params(self, ratings):
         if ratings.nnz == 0:
             raise ValueError("X has no observed entries")
+        check_index_range(ratings, "SoftImpute")
         rank = check_rank(self.rank, ratings.shape)
         lam = check_real(self.reg, "reg", minimum=0)
         max_iter = check_int(self.max_iter, "max_iter", minimum=1)

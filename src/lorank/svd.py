@@ -48,12 +48,27 @@ def svd(X, rank=None):
     X = as_matrix(X, "X")
     if rank is not None:
         rank = check_rank(rank, X.shape)
-    U, s, Vt = scipy.linalg.svd(
-        X, full_matrices=False, lapack_driver="gesdd", check_finite=False
-    )
+    with np.errstate(over="ignore", invalid="ignore"):
+        U, s, Vt = scipy.linalg.svd(
+            X, full_matrices=False, lapack_driver="gesdd", check_finite=False
+        )
+    _check_in_range("svd", "X", X.dtype, s, U, Vt)
     if rank is not None:
         U, s, Vt = U[:, :rank], s[:rank], Vt[:rank]
     return np.ascontiguousarray(U), s, np.ascontiguousarray(Vt)
+
+
+def _check_in_range(func, name, dtype, *arrays):
+    """A decomposition whose values left the dtype's range is an error, never a
+    silent inf or NaN."""
+    if all(np.isfinite(a).all() for a in arrays):
+        return
+    dtype = np.dtype(dtype)
+    fix = f"scale {name} down" + (" or pass it as float64" if dtype != np.float64 else "")
+    raise ValueError(
+        f"{func} overflowed {dtype.name}: {name}'s singular values or the products of "
+        f"the computation exceed its range (at most {np.finfo(dtype).max:.3g}); {fix}"
+    )
 
 
 def numerical_rank(X, tol=None, *, shape=None):
@@ -239,7 +254,8 @@ def randomized_svd(
     k = min(rank + n_oversamples, m, n)
     # Sparse products run in lorank's OpenMP kernels; the thin LU/QR between them
     # gain little from BLAS threads, whose spin-waiting would steal the cores.
-    with single_threaded_blas() if ops.sparse else contextlib.nullcontext():
+    with single_threaded_blas() if ops.sparse else contextlib.nullcontext(), \
+            np.errstate(over="ignore", invalid="ignore"):
         return _randomized_svd(ops, rank, k, np.random.default_rng(random_state), n_iter)
 
 
@@ -254,15 +270,18 @@ def _randomized_svd(ops, rank, k, rng, n_iter):
         Q = ops.rmatmat(Q)
         Q = _orthonormalize(Q, final=False)
         Q = ops.matmat(Q)
+    _check_in_range("randomized_svd", "A", dtype, Q)
     Q = _orthonormalize(Q, final=True)
 
     # Project: Bᵀ = Aᵀ Q (n x k), then a small dense SVD. LAPACK is faster on the
     # tall Bᵀ = W diag(s) Zᵀ than on the wide B = Z diag(s) Wᵀ.
     Bt = ops.rmatmat(Q)
+    _check_in_range("randomized_svd", "A", dtype, Bt)
     W, s, Zt = scipy.linalg.svd(
         Bt, full_matrices=False, lapack_driver="gesdd", check_finite=False, overwrite_a=True
     )
     U = Q @ Zt[:rank].T
+    _check_in_range("randomized_svd", "A", dtype, s[:rank].astype(dtype, copy=False))
     return (
         np.ascontiguousarray(U, dtype=dtype),
         s[:rank].astype(dtype, copy=False),
