@@ -7,6 +7,8 @@ Netflix-shaped synthetic ratings (``lorank.datasets.synthetic``, 10M ratings for
 - ``ALS epoch``: a whole ``ALS`` epoch (both half-steps, μ update, loss), with the
   installed kernel and with the baseline revision's (``BASELINE``, compiled by
   ``_baseline_kernel.py`` with the meson flags), fits interleaved round by round;
+- ``half-step epoch``: the two half-steps alone, both kernels interleaved, in wall
+  and in process CPU seconds (CPU time is less disturbed by other processes);
 - ``half-step variant``: one epoch of raw half-steps (items then users) of the
   installed kernel per variant: weights (ImplicitALS's), prior + sampling
   (BayesianALS's), a Hadamard row with one extra factor (CPALS's), conjugate
@@ -75,7 +77,41 @@ def run(size, threads):
     finally:
         als_module._als = _als
 
+    # The same comparison on raw half-step epochs (items then users, ALS's λ and μ),
+    # timed in wall and in process CPU seconds (less sensitive to a busy machine).
+    d0 = RANK + 1
+    rng0 = np.random.default_rng(1)
+    lam_c = np.sqrt(R.col_counts.astype(np.float64))
+    lam_r = np.sqrt(R.row_counts.astype(np.float64))
+    raw = {k: ([], []) for k in kernels}
+    factors = {}
+    for name in kernels:
+        A0, B0 = _factor_storage(m, d0, np.float32), _factor_storage(n, d0, np.float32)
+        A0[:, :d0] = rng0.standard_normal((m, d0)) * 0.3
+        factors[name] = (A0, B0)
+    for _ in range(3 * s["rounds"]):
+        for name, kernel in kernels.items():
+            A0, B0 = factors[name]
+            wall, cpu = time.perf_counter(), time.process_time()
+            for view, fixed, solved, lam in ((R.csc, A0, B0, lam_c), (R.csr, B0, A0, lam_r)):
+                k = solved.shape[0]
+                sse, rsum, st = np.empty(k), np.empty(k), np.empty(k, np.int32)
+                kernel.half_step(view.indptr, view.indices, view.values, fixed, solved,
+                                 3.6, lam, True, RANK, sse, rsum, st, threads)
+            raw[name][0].append(time.perf_counter() - wall)
+            raw[name][1].append(time.process_time() - cpu)
+            load = max(load, load1())
+
     rows = []
+    names = list(kernels)
+    for i, unit in enumerate(("wall s", "CPU s")):
+        base_best = min(raw[names[1]][i])
+        for name in names:
+            e = raw[name][i]
+            rows.append(dict(what=f"half-step epoch ({unit})", kernel=name, rank=RANK,
+                             threads=threads, best_s=min(e), median_s=float(np.median(e)),
+                             max_s=max(e), **{"x baseline": base_best / min(e)},
+                             load1=load))
     best_base = min(epochs[list(kernels)[1]])
     for name, e in epochs.items():
         rows.append(dict(what="ALS epoch", kernel=name, rank=RANK, threads=threads,

@@ -2,10 +2,11 @@
 
 Part 1: a rank-10 model with biases (scores through 12 augmented columns) with
 random factors at the Netflix shape, 480,189 users x 17,770 items, float32.
-``recommend_all(10)`` without filtering, then with ``filter_seen`` on the
+``recommend_all_positions(10)`` without filtering, then with ``filter_seen`` on the
 pattern of ``lorank.datasets.synthetic`` (the full 100M-rating Netflix-shaped
 pattern at ``--size full``). Each user block (16 users x all items) is one
-single-threaded GEMM into a per-thread buffer, then a compiled top-k heap.
+single-threaded GEMM into a per-thread buffer, then a compiled top-k heap;
+``recommend_all`` (labels) adds the lookup of every position's item label.
 ``cpu_s`` is the process CPU time (all threads): on the shared 2-core machine
 the wall time also counts waiting for other workers (see load1).
 
@@ -65,13 +66,21 @@ def run(size, threads):
     out = []
     results = {}
     for filt in (False, True):
-        rec.recommend_all(10, filter_seen=filt) if size == "small" else None  # warm-up
+        rec.recommend_all_positions(10, filter_seen=filt) if size == "small" else None  # warm-up
         load = load1()
-        wall, cpu, results[filt] = _timed(lambda: rec.recommend_all(10, filter_seen=filt))
-        out.append({"what": "recommend_all top-10" + (" filter_seen" if filt else ""),
+        wall, cpu, results[filt] = _timed(lambda: rec.recommend_all_positions(10, filter_seen=filt))
+        out.append({"what": "recommend_all_positions top-10" + (" filter_seen" if filt else ""),
                     "shape": f"{p['m']}x{p['n']}", "threads": threads,
                     "seen": R.nnz if filt else 0, "time_s": round(wall, 2),
                     "cpu_s": round(cpu, 2), "load1": load, "value": "", "std": ""})
+    # The same with labels (the item label of every position): what it adds.
+    load = load1()
+    wall, cpu, (labels, _) = _timed(lambda: rec.recommend_all(10, filter_seen=True))
+    assert np.array_equal(labels, rec.item_labels[results[True][0]])
+    out.append({"what": "recommend_all top-10 filter_seen (labels)",
+                "shape": f"{p['m']}x{p['n']}", "threads": threads, "seen": R.nnz,
+                "time_s": round(wall, 2), "cpu_s": round(cpu, 2), "load1": load,
+                "value": "", "std": ""})
     # spot check against per-user recommend
     idx, scores = results[True]
     for i in rng.integers(0, p["m"], 20):

@@ -388,12 +388,36 @@ def test_cg_reports_a_target_that_is_not_positive_definite():
 @pytest.mark.parametrize("variant", ["als", "weights+prior", "hadamard2"])
 @pytest.mark.parametrize("rank, biases", [(3, True), (10, False), (40, True)])
 @pytest.mark.parametrize("steps", [1, 3])
-def test_cg_matches_numpy_cg(dtype, variant, rank, biases, steps, simd):
+# The rows of every target gathered once into the buffer; of the targets with at
+# most 100 observations only (the others re-gather in every pass); of none.
+@pytest.mark.parametrize("buffer_rows", [None, 100, 0])
+def test_cg_matches_numpy_cg(dtype, variant, rank, biases, steps, buffer_rows, simd):
     args, kw = make_problem(dtype, rank, biases, variant)
     kw.update(solver="cg", cg_steps=steps)
-    # A few CG steps amplify float32 rounding in the step lengths.
-    check_against_reference(args, kw, dtype, ktol=KTOL[dtype] * (50 if dtype == np.float32
-                                                                  else 10))
+    row_bytes = args[3].shape[1] * np.dtype(dtype).itemsize
+    previous = _als._set_cg_buffer_bytes(64 << 20 if buffer_rows is None
+                                         else buffer_rows * row_bytes)
+    try:
+        # A few CG steps amplify float32 rounding in the step lengths.
+        check_against_reference(args, kw, dtype,
+                                ktol=KTOL[dtype] * (50 if dtype == np.float32 else 10))
+    finally:
+        _als._set_cg_buffer_bytes(previous)
+
+
+def test_cg_buffer_and_regather_paths_agree_and_keep_threads_bitwise():
+    args, kw = make_problem(np.float64, 10, True, "weights+prior")
+    kw.update(solver="cg", cg_steps=3)
+    buffered = run(args, kw)
+    previous = _als._set_cg_buffer_bytes(50 * args[3].shape[1] * 8)
+    try:
+        mixed = [run(args, kw, n_threads=t) for t in (1, 2, 3)]
+    finally:
+        _als._set_cg_buffer_bytes(previous)
+    np.testing.assert_allclose(mixed[0][0], buffered[0], rtol=1e-12, atol=1e-12)
+    for other in mixed[1:]:
+        for a, b in zip(mixed[0], other):
+            np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -70,7 +70,7 @@ def test_auto_keeps_labels_and_saves(tmp_path):
 @pytest.mark.parametrize("cls", [lorank.ALS, lorank.SoftImpute])
 def test_other_strings_rejected(cls):
     (train, _), _ = _low_rank(0.5)
-    with pytest.raises(TypeError, match='reg must be a real number or "auto", got \'best\''):
+    with pytest.raises(TypeError, match="reg must be a real number, got 'best'; or \"auto\""):
         cls(2, reg="best").fit(train)
 
 

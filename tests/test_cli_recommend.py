@@ -67,11 +67,11 @@ def test_fit_recommend_evaluate(movielens, capsys):
                  "--iterations", "3", "--reg", "0.1", "--reg-exponent", "1"]) == 0
     assert "rmse" in capsys.readouterr().out
     assert main(["evaluate", str(folder / "u.data"), "--method", "soft-impute",
-                 "--reg-exponent", "1"]) == 1
+                 "--reg-exponent", "1"]) == 2  # a usage error
     assert capsys.readouterr().err.strip().endswith(
         "--reg-exponent applies to --method als only")
-    assert main(["evaluate", str(folder / "u.data"), "--reg-exponent", "2"]) == 1
-    assert "weighted_reg must be True, False or a number in [0, 1], got 2.0" in \
+    assert main(["evaluate", str(folder / "u.data"), "--reg-exponent", "2"]) == 2
+    assert "argument --reg-exponent: must be a number in [0, 1], got '2'" in \
         capsys.readouterr().err
 
 
@@ -96,6 +96,26 @@ def test_errors_are_one_line(movielens, capsys):
     assert capsys.readouterr().err.strip() == (
         "lorank fit: error: bad.csv line 3: expected a number in field 2 (rating), "
         "got '1,3,abc'")
+
+
+def test_fit_reads_csv_columns_by_header_and_by_flag(tmp_path, capsys):
+    R, _ = lorank.datasets.synthetic(50, 20, 600, rank=2, random_state=0)
+    rows, cols, values = R.coo()
+    body = [f"{i + 100},{u + 1},{int(v)}" for u, i, v in zip(rows, cols, values)]
+    (tmp_path / "by_name.csv").write_text("\n".join(["item,user,rating"] + body) + "\n")
+    (tmp_path / "by_flag.csv").write_text("\n".join(["a,b,c"] + body) + "\n")
+    args = ["--rank", "2", "--iterations", "2", "--no-progress", "--test-size", "0"]
+    assert main(["fit", str(tmp_path / "by_name.csv"), *args,
+                 "--out", str(tmp_path / "m1.npz")]) == 0
+    assert f"50 users x 20 items, {R.nnz:,} ratings" in capsys.readouterr().out
+    assert main(["fit", str(tmp_path / "by_flag.csv"), *args, "--user-col", "b",
+                 "--item-col", "0", "--rating-col", "c", "--out", str(tmp_path / "m2.npz")]) == 0
+    assert f"50 users x 20 items, {R.nnz:,} ratings" in capsys.readouterr().out
+    assert main(["fit", str(tmp_path / "by_flag.csv"), *args,
+                 "--out", str(tmp_path / "m3.npz")]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("lorank fit: error: by_flag.csv: no column of the header") \
+        and "--user-col" in line
 
 
 def _interrupting(monkeypatch, at):
@@ -156,3 +176,13 @@ def test_cli_fit_reports_held_out_rmse_then_saves_a_refit_on_all_data(movielens,
     assert "fitted on the training share (3,559 ratings; --no-refit)" in capsys.readouterr().out
     assert not np.array_equal(lorank.load(path).model_.predict(users, items),
                               want.predict(users, items))
+
+
+def test_cli_evaluate_interrupted_exits_130_without_a_table(movielens, capsys, monkeypatch):
+    folder, _ = movielens
+    _interrupting(monkeypatch, 2)
+    with pytest.warns(RuntimeWarning, match="interrupted after 2 complete iterations"):
+        rc = main(["evaluate", str(folder / "u.data"), "--folds", "3", "--rank", "2",
+                   "--iterations", "4"])
+    captured = capsys.readouterr()
+    assert rc == 130 and "rmse" not in captured.out and "interrupted" in captured.err

@@ -67,9 +67,13 @@ def test_deterministic_and_seed_dependent(dtype):
 
 
 def test_generator_random_state():
-    a, _ = synthetic(100, 50, 1000, random_state=np.random.default_rng(5))
-    b, _ = synthetic(100, 50, 1000, random_state=np.random.default_rng(5))
-    np.testing.assert_array_equal(a.csr.indices, b.csr.indices)
+    a, fa = synthetic(100, 50, 1000, random_state=np.random.default_rng(5))
+    b, fb = synthetic(100, 50, 1000, random_state=np.random.default_rng(5))
+    c, fc = synthetic(100, 50, 1000, random_state=np.random.default_rng(6))
+    for x, y in zip(arrays(a), arrays(b)):
+        np.testing.assert_array_equal(x, y)
+    assert fa == fb and fa != fc
+    assert not np.array_equal(a.csr.values, c.csr.values)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -103,20 +107,69 @@ def test_scale_gives_integers_in_range(dtype):
     np.testing.assert_array_equal(v, np.round(v))
 
 
+def expected_rating(mu, noise, lo, hi):
+    """E[clip(round(mu + noise z), lo, hi)] in numpy/scipy: the sum over every
+    possible value k of k P(x = k), from the normal CDF."""
+    from scipy.special import ndtr
+
+    k = np.arange(lo, hi + 1, dtype=np.float64)
+    upper = np.where(k < hi, ndtr((k[None, :] + 0.5 - mu[:, None]) / noise), 1.0)
+    lower = np.where(k > lo, ndtr((k[None, :] - 0.5 - mu[:, None]) / noise), 0.0)
+    return (k * (upper - lower)).sum(axis=1)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("scale", [None, (1, 5)])
-def test_noise_floor_is_rmse_of_truth(dtype, scale):
-    R, floor, truth = synthetic(3000, 500, 100_000, scale=scale, noise=0.5, dtype=dtype,
+@pytest.mark.parametrize("scale, noise", [(None, 0.5), ((1, 5), 0.5), ((0, 10), 1.3),
+                                          ((1, 5), 0.0)])
+def test_noise_floor_is_rmse_of_the_best_prediction(dtype, scale, noise):
+    R, floor, truth = synthetic(3000, 500, 100_000, scale=scale, noise=noise, dtype=dtype,
                                 return_truth=True)
     indptr, indices, values = arrays(R)
     model = true_values(truth, indptr, indices)
-    rmse = np.sqrt(np.mean((values.astype(np.float64) - model) ** 2))
-    np.testing.assert_allclose(floor, rmse, rtol=1e-9)
+    if scale is not None and noise > 0:
+        best = expected_rating(model, noise, *scale)
+    elif scale is not None:
+        best = np.clip(np.floor(model + 0.5), *scale)
+    else:
+        best = model
+    rmse = np.sqrt(np.mean((values.astype(np.float64) - best) ** 2))
+    np.testing.assert_allclose(floor, rmse, rtol=1e-9, atol=1e-12)
+    rows = np.repeat(np.arange(R.shape[0]), np.diff(indptr))
+    np.testing.assert_allclose(lorank.datasets.best_prediction(truth, rows, indices), best,
+                               rtol=1e-6 if dtype == np.float32 else 1e-12, atol=1e-12)
     if scale is None:
         assert values.min() < 0.5 and values.max() > 5.5  # not rounded or clipped
         assert not np.array_equal(values, np.round(values))
         # the sample RMSE of 100k N(0, 0.25) draws is within 1% of 0.5 (about 4.5 sigma)
         assert abs(floor - 0.5) < 0.005
+    if noise == 0:
+        assert floor == 0
+
+
+def test_noise_floor_cannot_be_beaten_by_a_fit_on_the_true_signal():
+    """The floor is E[x | signal]'s RMSE: the best function of the true signal
+    there is. Fit the best one empirically (the mean rating in each of 400
+    bins of the signal, on half the ratings) and score it on the other half:
+    it comes close to the floor from above, and beats the signal's own RMSE
+    (the old "floor", which rounding and clipping make beatable)."""
+    R, floor, truth = synthetic(20_000, 2000, 400_000, random_state=3, dtype=np.float64,
+                                return_truth=True)
+    indptr, indices, values = arrays(R)
+    signal = true_values(truth, indptr, indices)
+    rng = np.random.default_rng(0)
+    half = rng.random(len(values)) < 0.5
+    edges = np.quantile(signal[half], np.linspace(0, 1, 401)[1:-1])
+    bins = np.searchsorted(edges, signal)
+    sums = np.bincount(bins[half], values[half], minlength=400)
+    means = sums / np.maximum(np.bincount(bins[half], minlength=400), 1)
+    fitted = np.sqrt(np.mean((values[~half] - means[bins[~half]]) ** 2))
+    best = lorank.datasets.best_prediction(truth, np.repeat(np.arange(R.shape[0]),
+                                                            np.diff(indptr)), indices)
+    floor_half = np.sqrt(np.mean((values[~half] - best[~half]) ** 2))
+    old_floor = np.sqrt(np.mean((values[~half] - signal[~half]) ** 2))
+    assert floor_half <= fitted < floor_half + 0.002
+    assert abs(floor_half - floor) < 0.005  # the same floor on half the ratings
+    assert fitted < old_floor - 0.01  # the signal itself is no floor
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -131,13 +184,21 @@ def test_values_match_numpy_reference_without_noise(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_truth(dtype):
-    R, _, truth = synthetic(300, 120, 5000, rank=4, dtype=dtype, return_truth=True)
+    R, floor, truth = synthetic(300, 120, 5000, rank=4, dtype=dtype, return_truth=True)
     F = truth["factors"]
     assert isinstance(F, lorank.LowRank)
     assert F.shape == (300, 120) and F.rank == 4 and F.dtype == dtype
     assert truth["row_bias"].shape == (300,) and truth["row_bias"].dtype == dtype
     assert truth["col_bias"].shape == (120,) and truth["col_bias"].dtype == dtype
     assert truth["noise"] == 0.5 and 2.5 < truth["mean"] < 4.5
+    # By value: the truth is the model behind the values (its RMSE on them is the
+    # noise floor, and it explains most of their variance), of rank exactly 4.
+    indptr, indices, values = arrays(R)
+    want = true_values(truth, indptr, indices)
+    np.testing.assert_allclose(np.sqrt(np.mean((values - want) ** 2)), floor, rtol=1e-6)
+    assert np.corrcoef(values, want)[0, 1] > 0.8
+    s = np.linalg.svd(F.to_dense().astype(np.float64), compute_uv=False)
+    assert s[3] > 0.5 * s[0] and s[4] < 1e-6 * s[0]
     _, _, truth = synthetic(300, 120, 5000, biases=False, return_truth=True)
     assert not truth["row_bias"].any() and not truth["col_bias"].any()
 

@@ -113,3 +113,39 @@ def test_netflix_shaped_stage(facts):
     indptr, indices = r["seen"]
     seen = set(indices[indptr[0]:indptr[1]].tolist())  # user 0 is row 0
     assert seen and not seen & (set(top.tolist()) | set(bottom.tolist()))
+
+
+def test_figures_show_every_stage_and_the_noise_floor(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    saved = {}
+    real = demo.Context.save
+
+    def keep(self, fig, name):
+        saved[name] = fig
+        return real(self, fig, name)
+
+    monkeypatch.setattr(demo.Context, "save", keep)
+    result = demo.run(tmp_path, file=io.StringIO(), scale=0.01)
+    names = ["image_singular_values.png", "image_compression.png", "completion.png",
+             "training_curves.png", "recommendations.png"]
+    assert [p.name for p in result["files"]] == names and sorted(saved) == sorted(names)
+    for name in names:
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the training curves show the floor the demo prints
+    floor = result["netflix_shaped"]["noise_floor"]
+    (ax,) = saved["training_curves.png"].axes
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert set(lines[f"noise floor {floor:.3f}"].get_ydata()) == {floor}
+    np.testing.assert_array_equal(lines["ALS validation"].get_ydata(),
+                                  result["netflix_shaped"]["history"]["valid_rmse"])
+    # completion: F, the observed entries (NaN elsewhere) and both starts' worst completions
+    (ax,) = saved["completion.png"].axes
+    assert len(ax.images) == 4
+    observed = ax.images[1].get_array()
+    assert observed.mask.sum() == 10_000 - 2000
+    # recommendations: the top and bottom 5 the stage printed, as bars
+    top_ax, bottom_ax = saved["recommendations.png"].axes
+    (_, top_scores), (_, bottom_scores) = (result["netflix_shaped"]["top"],
+                                           result["netflix_shaped"]["bottom"])
+    np.testing.assert_allclose([b.get_width() for b in top_ax.patches], top_scores)
+    np.testing.assert_allclose([b.get_width() for b in bottom_ax.patches], bottom_scores)

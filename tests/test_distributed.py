@@ -22,20 +22,15 @@ import lorank.distributed  # noqa: E402
 from lorank.datasets import synthetic  # noqa: E402
 
 DTYPES = [np.float32, np.float64]
-# The same kernel on the same slices in the same order: the factors agree to
-# rounding (in practice bitwise); the issue asks for 1e-5 relative.
-RTOL = 1e-5
+# The same kernel on the same slices in the same order: factors, biases, mean and
+# objective are bitwise equal (README: "the factors equal lorank.ALS's"). Only the
+# validation RMSE differs, in the last bit: the workers sum it block by block.
+VALID_RTOL = 1e-14
 
 
 @pytest.fixture(scope="module")
-def client():
-    # ":0": any free port (another cluster on the machine may hold 8787).
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=":0")
-    client = distributed.Client(cluster)
-    yield client
-    client.close()
-    cluster.close()
+def client(dask_client):
+    return dask_client  # the session's LocalCluster (conftest.py)
 
 
 @pytest.fixture(scope="module")
@@ -54,20 +49,16 @@ def labelled(R, n_parts=3, seed=0):
     return lorank.Ratings.from_labels(users, items, values), df
 
 
-def relative(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return np.linalg.norm(a - b) / max(np.linalg.norm(b), np.finfo(np.float64).tiny)
-
-
 def assert_same_model(dist, local):
     for a, b in ((dist.factors_.left, local.factors_.left),
                  (dist.factors_.right, local.factors_.right),
                  (dist.row_bias_, local.row_bias_), (dist.col_bias_, local.col_bias_)):
         assert a.dtype == b.dtype and a.shape == b.shape
-        assert relative(a, b) <= RTOL
-    assert dist.mean_ == pytest.approx(local.mean_, rel=RTOL)
+        assert a.tobytes() == b.tobytes()
+    assert dist.mean_ == local.mean_
     assert dist.n_iter_ == local.n_iter_
-    np.testing.assert_allclose(dist.history_["objective"], local.history_["objective"], rtol=RTOL)
+    assert dist.history_["objective"] == local.history_["objective"]
+    assert dist.history_["train_rmse"] == local.history_["train_rmse"]
 
 
 # ---------------------------------------------------------------- the same ALS
@@ -82,15 +73,14 @@ def test_same_factors_as_local_als(client, ratings, init, dtype):
     dist = lorank.distributed.ALS(client, **params).fit(train, validation=test)
     assert_same_model(dist, local)
     np.testing.assert_allclose(dist.history_["valid_rmse"], local.history_["valid_rmse"],
-                               rtol=RTOL)
+                               rtol=VALID_RTOL)
     assert {k: len(v) for k, v in dist.history_.items()} == {
         k: 6 for k in ("iteration", "train_rmse", "valid_rmse", "objective", "seconds")}
     rows, cols, _ = test.coo()
     back = dist.to_local()
     assert type(back) is lorank.ALS
     np.testing.assert_array_equal(back.predict(rows, cols), dist.predict(rows, cols))
-    np.testing.assert_allclose(back.predict(rows, cols), local.predict(rows, cols),
-                               rtol=10 * RTOL)
+    np.testing.assert_array_equal(back.predict(rows, cols), local.predict(rows, cols))
 
 
 def test_no_biases_unweighted(client, ratings):
@@ -118,8 +108,7 @@ def test_local_and_distributed_fit_take_the_same_dataframe(client, ratings):
     assert local.item_labels_.tolist() == dist.col_labels_.tolist()
     assert_same_model(dist, local)
     users, items = local.user_labels_[[7, 12]], local.item_labels_[[5, 0]]
-    np.testing.assert_allclose(dist.predict(users, items), local.predict(users, items),
-                               rtol=RTOL)
+    np.testing.assert_array_equal(dist.predict(users, items), local.predict(users, items))
 
 
 def test_parquet_string_ids_same_predictions(client, ratings, tmp_path):
@@ -143,10 +132,10 @@ def test_parquet_string_ids_same_predictions(client, ratings, tmp_path):
     rec = dist.to_recommender()
     here = lorank.Recommender.from_model(local, local_ratings)
     users, items = ["user00007", "user03999", "user00123"], ["item-5", "item-799", "item-0"]
-    np.testing.assert_allclose(rec.predict(users, items), here.predict(users, items),
-                               rtol=RTOL)
+    np.testing.assert_array_equal(rec.predict(users, items), here.predict(users, items))
     got, want = rec.recommend("user00007", n=5), here.recommend("user00007", n=5)
     assert got[0].tolist() == want[0].tolist()
+    np.testing.assert_array_equal(got[1], want[1])
 
 
 def test_empty_partition(client):
@@ -199,24 +188,6 @@ def test_worker_killed_mid_fit_gives_the_same_answer(client, ratings, tmp_path, 
     assert_same_model(dist, lorank.ALS(**params).fit(R))
 
 
-def test_callback_stop_and_interrupt(client):
-    R = synthetic(300, 60, 4000, random_state=2)[0]
-    params = dict(rank=3, init="random", random_state=0, tol=0, max_iter=6)
-    model = lorank.distributed.ALS(client, callback=lambda m, it: it < 2, **params).fit(R)
-    assert model.n_iter_ == 2 and len(model.history_["train_rmse"]) == 2
-
-    def interrupt(model, it):
-        if it == 3:
-            raise KeyboardInterrupt
-
-    model = lorank.distributed.ALS(client, callback=interrupt, **params)
-    with pytest.warns(RuntimeWarning, match="interrupted after 3 complete iterations"):
-        with pytest.raises(KeyboardInterrupt):
-            model.fit(R)
-    three = lorank.ALS(**{**params, "max_iter": 3}).fit(R)
-    np.testing.assert_array_equal(model.factors_.left, three.factors_.left)
-
-
 # ---------------------------------------------------------------- bad input
 
 
@@ -235,18 +206,12 @@ def frame_of(users, items, values):
      "column 'user' contains missing ids"),
     (pd.DataFrame({"user": ["a"], "item": ["x"], "stars": [1.0]}), {}, ValueError,
      r"source has no column 'rating' \(columns: \['user', 'item', 'stars'\]\)"),
-    (frame_of(["a", "b"], ["x", "y"], [1.0, 2.0]), {"rank": 0}, ValueError,
-     "rank must be positive, got 0"),
-    (frame_of(["a", "b"], ["x", "y"], [1.0, 2.0]), {"rank": 1, "reg": -1.0}, ValueError,
-     r"reg must be a finite number >= 0, got -1.0"),
     (frame_of(["a", "b"], ["x", "y"], [1.0, 2.0]), {"rank": 1, "n_blocks": 0}, ValueError,
-     "n_blocks"),
+     "n_blocks must be >= 1, got 0"),
     (frame_of([], [], []).astype({"user": object, "item": object, "rating": float}), {},
      ValueError, "source has no ratings"),
     (lorank.Ratings([], [], [], shape=(3, 2)), {}, ValueError, "source has no ratings"),
     ([[1.0, 2.0]], {}, TypeError, "source must be a dask DataFrame"),
-    (frame_of(["a", "b"], ["x", "y"], [1.0, 2.0]), {"rank": 1, "weighted_reg": 2}, ValueError,
-     re.escape("weighted_reg must be True, False or a number in [0, 1], got 2")),
 ])
 def test_bad_input_raises_on_the_client(client, source, params, error, match):
     model = lorank.distributed.ALS(client, **{"rank": 1, **params})

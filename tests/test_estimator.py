@@ -1,7 +1,6 @@
 """The one estimator base (lorank._estimator): parameters, the fit gate, the
 iteration driver, the fitted protocol, run on every model built on it."""
 
-import os
 import warnings
 
 import numpy as np
@@ -19,15 +18,20 @@ MODELS = [
 ]
 IDS = ["ALS", "SoftImpute"]
 
-ML100K = "/work/shared/data/ml-100k/u.data"
-
-
 def labelled(seed=0, m=40, n=25, nnz=500):
     R, _ = lorank.datasets.synthetic(m, n, nnz, rank=2, random_state=seed,
                                      popularity="uniform")
     rows, cols, vals = R.coo()
     users = np.array([f"u{i}" for i in range(m)])[rows]
     return Ratings.from_labels(users, 100 + cols.astype(np.int64), vals)
+
+
+def users_of(df):
+    return df["userId"].to_numpy()
+
+
+def items_of(df):
+    return df["movieId"].to_numpy()
 
 
 # ---------------------------------------------------------------- parameters
@@ -129,9 +133,8 @@ def test_trap1_predict_reads_labels(make):
                                      model.mean_ + model.row_bias_[i]], rtol=1e-6)
 
 
-@pytest.mark.skipif(not os.path.exists(ML100K), reason="MovieLens 100K not present")
-def test_trap1_ml100k_file_ids_are_labels():
-    R, _ = lorank.datasets.load_movielens(os.path.dirname(ML100K))
+def test_trap1_ml100k_file_ids_are_labels(ml100k_dir):
+    R, _ = lorank.datasets.load_movielens(ml100k_dir)
     model = ALS(random_state=0, max_iter=3).fit(R)
     rec = lorank.Recommender(ALS(random_state=0, max_iter=3)).fit(R)
     # Model and Recommender give one answer for file ids 196 and 242.
@@ -162,6 +165,9 @@ def test_trap2_dataframe_is_ratings_never_a_dense_matrix(make):
         make().fit(pd.DataFrame(np.ones((30, 3))))
     with pytest.raises(TypeError, match="Ratings.from_pandas"):
         make().fit(odd)
+    # pandas Series of ids are sequences of labels.
+    np.testing.assert_array_equal(from_df.predict(df["userId"][:5], df["movieId"][:5]),
+                                  from_ratings.predict(users_of(df)[:5], items_of(df)[:5]))
     with pytest.raises(ValueError, match="user='nope' is not a column"):
         make().fit(odd, columns=("nope", "what", "stars_given"))
 
@@ -178,6 +184,12 @@ def test_validation_is_aligned_by_labels():
                               values[::-1])
     other = ALS(2, random_state=0, max_iter=3).fit(train, validation=sub)
     assert other.history_["valid_rmse"] == pytest.approx(model.history_["valid_rmse"])
+    # Same shape, other labels (regression from the sweep: scored against the
+    # wrong rows): the validation entries are found by their labels.
+    renamed = test._with_labels(test.row_labels[::-1], test.col_labels)
+    by_label = ALS(2, random_state=0, max_iter=3).fit(train, validation=renamed)
+    assert by_label.history_["valid_rmse"][-1] == pytest.approx(-by_label.score(renamed))
+    assert by_label.history_["valid_rmse"][-1] != pytest.approx(model.history_["valid_rmse"][-1])
     stranger = Ratings.from_labels(["zed"], [100], [3.0])
     with pytest.raises(ValueError, match="validation has users that X does not: 'zed'"):
         ALS(2).fit(train, validation=stranger)
@@ -273,3 +285,39 @@ def test_not_fitted():
     with pytest.raises(AttributeError, match="not fitted yet"):
         ALS().predict(0, 0)
     assert issubclass(ALS, CompletionModel) and issubclass(SoftImpute, CompletionModel)
+
+
+def test_label_lookup_fast_path_agrees_with_the_dict():
+    from lorank._labels import LabelIndex
+
+    rng = np.random.default_rng(0)
+    for labels, query in (
+            (np.array([3, 7, 8, 20]), rng.integers(-2, 25, 200)),
+            (np.array(["a", "b", "zz"]), np.array(["a", "q", "zz", "zzz", ""])),
+            (None, rng.integers(-3, 12, 50)),
+            (np.array([5, 1, 9]), np.array([9, 5, 2])),           # not sorted: the dict
+            (np.array([1, 2, 3], np.uint64), np.array([-1, 2, 3]))):
+        index = LabelIndex(labels, None if labels is not None else 10)
+        fast, _, many = index.lookup(query)
+        slow, _, _ = index.lookup(list(query.tolist()))
+        assert many
+        np.testing.assert_array_equal(fast, slow)
+
+
+def test_trap3_columns_are_read_by_name_not_position(tmp_path):
+    # Issue 10, trap 3 (the DataFrame half; files by header are lorank.loaders'):
+    # a frame written by df.to_csv keeps its index column, and one with columns
+    # item,user,rating is in another order: both are read by names.
+    pd = pytest.importorskip("pandas")
+    R = labelled()
+    rows, cols, values = R.coo()
+    df = pd.DataFrame({"item": R.col_labels[cols], "user": R.row_labels[rows],
+                       "rating": values})
+    df.to_csv(tmp_path / "x.csv")
+    again = pd.read_csv(tmp_path / "x.csv")
+    assert list(again.columns) == ["Unnamed: 0", "item", "user", "rating"]
+    model = ALS(2, random_state=0).fit(again)
+    want = ALS(2, random_state=0).fit(R)
+    assert model.user_labels_.tolist() == R.row_labels.tolist()
+    np.testing.assert_allclose(model.predict("u3", [100, 101]), want.predict("u3", [100, 101]),
+                               rtol=1e-5)

@@ -49,18 +49,6 @@ def test_recommender_round_trip_reproduces_predictions_bitwise(tmp_path, dtype, 
     assert not [p for p in os.listdir(tmp_path) if p != "model.npz"]  # no temporary left
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_bare_als_round_trip(tmp_path, dtype):
-    R, _ = lorank.datasets.synthetic(30, 20, 200, rank=2, random_state=1, dtype=dtype)
-    model = lorank.ALS(2, reg=0.1, weighted_reg=False, dtype=dtype, random_state=0).fit(R)
-    model.save(tmp_path / "als.npz")
-    again = lorank.load(tmp_path / "als.npz")
-    assert type(again) is lorank.ALS and again.reg == 0.1 and again.weighted_reg is False
-    rows, cols, _ = R.coo()
-    assert model.predict(rows, cols).tobytes() == again.predict(rows, cols).tobytes()
-    assert again.mean_ == model.mean_
-
-
 @pytest.mark.parametrize("biases", [True, False])
 def test_soft_impute_round_trip_and_recommender(tmp_path, biases):
     R, _ = lorank.datasets.synthetic(40, 30, 400, rank=2, random_state=2)
@@ -73,7 +61,7 @@ def test_soft_impute_round_trip_and_recommender(tmp_path, biases):
     assert again.effective_rank_ == model.effective_rank_
     np.testing.assert_array_equal(again.singular_values_, model.singular_values_)
     warm = lorank.SoftImpute(3, reg=1.0, biases=biases, warm_start=again).fit(R)
-    assert warm.n_iter_ <= model.n_iter_
+    assert warm.n_iter_ < model.n_iter_
     rec = lorank.Recommender.from_model(again, R)
     items, scores = rec.recommend(0, n=5)
     np.testing.assert_allclose(scores, model.predict(np.zeros(5, int), items), rtol=1e-5)

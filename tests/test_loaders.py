@@ -1,6 +1,5 @@
 """Loaders of real rating files, on small fixtures written in the real formats."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +10,6 @@ from lorank.datasets import (load_csv, load_movielens, load_netflix, synthetic,
                              write_netflix_format)
 
 DTYPES = [np.float32, np.float64]
-ML100K = Path("/work/shared/data/ml-100k")
 
 
 def triples(R):
@@ -87,7 +85,7 @@ def test_movielens_malformed_line_names_file_and_line(tmp_path):
     with pytest.raises(ValueError, match=r"u\.data line 3: expected an integer in field 1 \(item id\), got '2\\tx7\\t3\\t0'"):
         load_movielens(tmp_path)
     (tmp_path / "u.data").write_text("1\t1\t4\t0\n2\t1\n")
-    with pytest.raises(ValueError, match=r"u\.data line 2: expected at least 3 fields"):
+    with pytest.raises(ValueError, match=r"u\.data line 2: expected at least 4 fields"):
         load_movielens(tmp_path)
     (tmp_path / "u.data").write_text("1\t1\t4\t0\n2\t1\tfive\t0\n")
     with pytest.raises(ValueError, match=r"u\.data line 2: expected a number in field 2 \(rating\)"):
@@ -104,8 +102,8 @@ def test_movielens_missing_and_empty(tmp_path):
         load_movielens(tmp_path)
 
 
-@pytest.mark.skipif(not (ML100K / "u.data").exists(), reason="MovieLens 100K not present")
-def test_movielens_100k_real_files():
+def test_movielens_100k_real_files(ml100k_dir):
+    ML100K = ml100k_dir
     R, T = load_movielens(ML100K)
     assert R.shape == (943, 1682) and R.nnz == 100_000
     raw = np.loadtxt(ML100K / "u.data", dtype=np.int64)
@@ -337,5 +335,218 @@ def test_string_ids_with_a_multicharacter_delimiter(tmp_path):
     assert triples(R) == {("alice", "matrix"): 5.0, ("bob", "matrix"): 3.0,
                           ("alice", "heat"): 4.0}
     (tmp_path / "bad.dat").write_text("alice::matrix::5\nbob::matrix\n")
-    with pytest.raises(ValueError, match=r"bad\.dat line 2: expected user, item"):
+    with pytest.raises(ValueError, match=r"bad\.dat line 2: expected at least 3 fields separated by '::'"):
         load_csv(tmp_path / "bad.dat", delimiter="::", header=False)
+
+
+# ---------------------------------------------------------------- files by header
+
+
+@pytest.mark.parametrize("header, sep", [
+    ("userId,movieId,rating,timestamp", ","),
+    ("user_id,item_id,score", ","),
+    ("User-ID;ISBN;Book-Rating", ";"),
+    ("customer\tproduct\tstars", "\t"),
+    ("UserID|ItemID|Rating|Timestamp", "|"),
+])
+def test_csv_columns_found_by_header_alias(tmp_path, header, sep):
+    f = tmp_path / "r.txt"
+    rows = [("5", "10", "4.5", "100"), ("5", "11", "1", "200"), ("6", "10", "2", "300")]
+    n = len(header.split(sep))
+    f.write_text("\n".join([header] + [sep.join(r[:n]) for r in rows]) + "\n")
+    R, _ = load_csv(f, delimiter=sep)
+    assert triples(R) == {(5, 10): 4.5, (5, 11): 1.0, (6, 10): 2.0}
+
+
+def test_csv_header_item_user_rating_loads_the_right_way_round(tmp_path):
+    f = tmp_path / "r.csv"
+    f.write_text("item,user,rating\n10,5,4\n11,5,1\n10,6,2\n10,7,3\n")
+    R, _ = load_csv(f)
+    assert R.row_labels.tolist() == [5, 6, 7] and R.col_labels.tolist() == [10, 11]
+    assert triples(R) == {(5, 10): 4.0, (5, 11): 1.0, (6, 10): 2.0, (7, 10): 3.0}
+    assert triples(lorank.datasets.load_ratings(f).ratings) == triples(R)
+
+
+def test_csv_written_by_pandas_with_its_index(tmp_path):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"userId": [7, 7, 9], "movieId": [1, 3, 3], "rating": [4.0, 4.5, 0.5]},
+                      index=[100, 101, 102])
+    df.to_csv(tmp_path / "x.csv")  # keeps the index as an unnamed first column
+    R, _ = load_csv(tmp_path / "x.csv")
+    assert triples(R) == {(7, 1): 4.0, (7, 3): 4.5, (9, 3): 0.5}
+    df.rename_axis("index").to_csv(tmp_path / "named.csv")
+    assert triples(load_csv(tmp_path / "named.csv").ratings) == triples(R)
+    with pytest.raises(ValueError, match=r"user=0 is column 0 of x\.csv, an unnamed index "
+                       r"column .*DataFrame\.to_csv"):
+        load_csv(tmp_path / "x.csv", user=0, item=1, rating=2)
+
+
+def test_csv_header_detected_and_headerless_files_positional(tmp_path):
+    f = tmp_path / "r.csv"
+    f.write_text("1,10,4\n2,10,5\n")  # no header: the first line is data
+    R, _ = load_csv(f)
+    assert triples(R) == {(1, 10): 4.0, (2, 10): 5.0}
+    g = tmp_path / "s.csv"
+    g.write_text("ann,Heat,4\nbob,Up,5\n")  # string ids, numeric rating: data
+    assert triples(load_csv(g).ratings) == {("ann", "Heat"): 4.0, ("bob", "Up"): 5.0}
+    # positional: user, item, rating in fields 0, 1, 2 unless told otherwise
+    assert triples(load_csv(f, user=1, item=0).ratings) == {(10, 1): 4.0, (10, 2): 5.0}
+    with pytest.raises(ValueError, match=r"user='user' names a column, but r\.csv has no header"):
+        load_csv(f, user="user")
+
+
+def test_csv_unknown_or_ambiguous_header_names_refused(tmp_path):
+    f = tmp_path / "r.csv"
+    f.write_text("a,b,c\n1,2,3\n")
+    with pytest.raises(ValueError, match=r"r\.csv: no column of the header \['a', 'b', 'c'\] "
+                       r"looks like the user id .*pass user="):
+        load_csv(f)
+    assert triples(load_csv(f, user="a", item="b", rating="c").ratings) == {(1, 2): 3.0}
+    f.write_text("user,user_id,item,rating\n1,1,2,3\n")
+    with pytest.raises(ValueError, match=r"columns 'user' and 'user_id' both look like the "
+                       r"user id; pass user="):
+        load_csv(f)
+
+
+def test_csv_times_kept_by_name_and_position(tmp_path):
+    f = tmp_path / "r.csv"
+    f.write_text("timestamp,item,user,rating\n300,10,5,4\n100,11,5,1\n200,10,6,2\n")
+    users, items, values, times = loaders._read_csv(f)
+    assert users.tolist() == [5, 5, 6] and items.tolist() == [10, 11, 10]
+    assert times.tolist() == [300, 100, 200] and times.dtype == np.int64
+    g = tmp_path / "s.csv"
+    g.write_text("ann,Heat,4,2005-09-06\nbob,Up,5,2004-01-01\n")
+    *_, times = loaders._read_csv(g, time=3)
+    assert times.tolist() == [np.datetime64("2005-09-06"), np.datetime64("2004-01-01")]
+    *_, times = loaders._read_csv(g)
+    assert times is None  # headerless: only by position
+    g.write_text("user,item,rating,time\nann,Heat,4,soon\n")
+    with pytest.raises(ValueError, match=r"s\.csv: column 3 \('time'\) holds neither numbers "
+                       r"nor ISO dates: 'soon'"):
+        loaders._read_csv(g)
+
+
+@pytest.mark.parametrize("layout", ["100k", "1m", "csv"])
+def test_movielens_times_kept(tmp_path, layout):
+    name, data = {"100k": ("u.data", U_DATA), "1m": ("ratings.dat", RATINGS_DAT),
+                  "csv": ("ratings.csv", RATINGS_CSV)}[layout]
+    (tmp_path / name).write_text(data)
+    users, items, values, times = loaders._read_movielens(tmp_path / name)
+    sep = {"100k": "\t", "1m": "::", "csv": ","}[layout]
+    lines = data.splitlines()[1:] if layout == "csv" else data.splitlines()
+    assert times.tolist() == [int(ln.split(sep)[3]) for ln in lines]
+    assert users.tolist() == [int(ln.split(sep)[0]) for ln in lines]
+
+
+def test_netflix_dates_kept(tmp_path):
+    expected = write_combined(tmp_path)
+    files, _ = loaders._netflix_files(tmp_path)
+    movie, user, rating, day = loaders.parse_netflix(files, times=True)
+    dates = {}
+    movie_id = None
+    for line in (COMBINED_1 + "\n" + COMBINED_2.replace("\r", "")).splitlines():
+        if line.endswith(":"):
+            movie_id = int(line[:-1])
+        elif line:
+            c, _, d = line.split(",")
+            dates[(int(c), movie_id)] = np.datetime64(d)
+    assert day.dtype == np.dtype("datetime64[D]")
+    assert {(int(c), int(m)): t for m, c, t in zip(movie, user, day)} == dates
+    assert len(dates) == len(expected)
+    (tmp_path / "combined_data_2.txt").write_text("3:\n7,5,2005-13-01\n")
+    with pytest.raises(ValueError, match=r"combined_data_2\.txt line 2: expected "
+                       r"CustomerID,Rating,Date \(YYYY-MM-DD\)"):
+        loaders.parse_netflix(loaders._netflix_files(tmp_path)[0], times=True)
+
+
+def test_format_netflix_row_indices_past_int32(tmp_path):
+    """Row indices >= 2**31 (int64 in a Ratings that large) are used as they
+    are: narrowing them to int32 would wrap to negative positions."""
+    big = 2**31 + 5
+    users = np.memmap(tmp_path / "ids.bin", dtype=np.int64, mode="w+", shape=(big + 1,))
+    users[big] = 42  # a sparse file: only this page is written
+    rows = np.array([3, big], dtype=np.int64)
+    users[3] = 7
+    out = np.empty(200, np.uint8)
+    n = lorank._parse.format_netflix(np.array([0, 2], np.int64), rows,
+                                     np.array([4.0, 5.0], np.float32), 0, 1,
+                                     np.array([9], np.int64), users,
+                                     np.frombuffer(b"2005-01-01", np.uint8), out)
+    assert out[:n].tobytes() == b"9:\n7,4,2005-01-01\n42,5,2005-01-01\n"
+    del users
+
+
+def test_write_netflix_format_passes_row_indices_unnarrowed(tmp_path, monkeypatch):
+    seen = []
+    real = lorank._parse.format_netflix
+
+    def spy(indptr, rows, *args):
+        seen.append(rows)
+        return real(indptr, rows, *args)
+
+    monkeypatch.setattr(lorank._parse, "format_netflix", spy)
+    R = lorank.Ratings([0, 1, 1], [0, 0, 1], [3.0, 5.0, 1.0])
+    write_netflix_format(R, tmp_path)
+    assert seen and all(r is R.csc.indices for r in seen)
+    with pytest.raises(ValueError, match=r"date must be a date YYYY-MM-DD, got '2005-02-30'"):
+        write_netflix_format(R, tmp_path, date="2005-02-30")
+
+
+def test_parquet_columns_by_name_like_a_header(tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    df = pd.DataFrame({"movieId": [1, 3, 3], "userId": [7, 7, 9], "rating": [4.0, 4.5, 0.5],
+                       "timestamp": [30, 10, 20]}, index=[5, 6, 7])
+    df.to_parquet(tmp_path / "r.parquet")  # keeps the index as __index_level_0__
+    R, _ = load_csv(tmp_path / "r.parquet")
+    assert triples(R) == {(7, 1): 4.0, (7, 3): 4.5, (9, 3): 0.5}
+    pd.DataFrame({"a": [1], "b": [2], "c": [3.0]}).to_parquet(tmp_path / "s.parquet")
+    with pytest.raises(ValueError, match=r"s\.parquet: no column of the header .* looks like "
+                       r"the user id"):
+        load_csv(tmp_path / "s.parquet")
+    R, _ = load_csv(tmp_path / "s.parquet", user="a", item=1, rating="c")
+    assert triples(R) == {(1, 2): 3.0}
+
+
+def test_headerless_file_with_a_pandas_index_is_refused(tmp_path):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"user": [7, 7, 9, 9], "item": [1, 3, 3, 4], "rating": [4.0, 4.5, 0.5, 2]})
+    df.to_csv(tmp_path / "x.csv", header=False)  # 0,7,1,4.0 ...
+    with pytest.raises(ValueError, match=r"x\.csv: field 0 counts the lines \(0, 1, 2, \.\.\.\): "
+                       r"an index column"):
+        load_csv(tmp_path / "x.csv")
+    R, _ = load_csv(tmp_path / "x.csv", user=1, item=2, rating=3)
+    assert triples(R) == {(7, 1): 4.0, (7, 3): 4.5, (9, 3): 0.5, (9, 4): 2.0}
+    df.to_csv(tmp_path / "y.csv", header=False, index=False)
+    assert triples(load_csv(tmp_path / "y.csv").ratings) == triples(R)
+
+
+# ---------------------------------------------------------------- times on Ratings
+
+
+def timed_triples(R):
+    """{(user label, item label): time} of a labelled Ratings with times."""
+    rows, cols, _ = R.coo()
+    return {(R.row_labels[i].item(), R.col_labels[j].item()): t
+            for i, j, t in zip(rows, cols, R.times.tolist())}
+
+
+def test_loaders_put_the_times_on_ratings(tmp_path):
+    f = tmp_path / "r.csv"
+    f.write_text("timestamp,item,user,rating\n300,10,5,4\n100,11,5,1\n200,10,6,2\n")
+    R, _ = load_csv(f)
+    assert timed_triples(R) == {(5, 10): 300, (5, 11): 100, (6, 10): 200}
+    assert load_csv(f, time=False).ratings.times is None
+    (tmp_path / "u.data").write_text(U_DATA)
+    R, _ = load_movielens(tmp_path)
+    assert timed_triples(R) == {(int(u), int(i)): int(t) for u, i, _, t in
+                                (ln.split("\t") for ln in U_DATA.splitlines())}
+    assert load_movielens(tmp_path, times=False).ratings.times is None
+    write_combined(tmp_path / "nf")
+    R, _ = load_netflix(tmp_path / "nf")
+    assert R.times.dtype == np.dtype("datetime64[D]")
+    assert timed_triples(R)[(822109, 2)] == np.datetime64("2004-01-01")
+    assert timed_triples(R)[(7, 10)] == np.datetime64("2001-01-01")
+    assert load_netflix(tmp_path / "nf", times=False).ratings.times is None
+    train, test = R.split(0.5, random_state=0)
+    assert train.times is not None and len(train.times) == train.nnz

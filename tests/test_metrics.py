@@ -1,7 +1,6 @@
 """lorank.metrics and lorank.evaluate."""
 
 import math
-import os
 
 import numpy as np
 import pytest
@@ -71,10 +70,8 @@ def test_evaluate_on_synthetic_data_beats_the_mean_and_reports_all_metrics():
         lorank.evaluate(lorank.ALS(3), R, metrics=["rmse@3"])
 
 
-@pytest.mark.skipif(not os.path.exists("/work/shared/data/ml-100k/u.data"),
-                    reason="MovieLens 100K not present")
-def test_ml100k_rmse_is_in_the_known_range():
-    raw = np.loadtxt("/work/shared/data/ml-100k/u.data", dtype=np.int64)
+def test_ml100k_rmse_is_in_the_known_range(ml100k_raw):
+    raw = ml100k_raw
     R = lorank.Ratings.from_labels(raw[:, 0], raw[:, 1], raw[:, 2].astype(np.float32))
     table = lorank.evaluate(lorank.ALS(10, random_state=0), R, folds=2,
                             metrics=["rmse"])

@@ -75,22 +75,27 @@ def test_singular_values_relative_needs_positive_first():
 # --- compression_grid ------------------------------------------------------------
 
 
+def _titles(ax):
+    return [t.get_text() for t in ax.texts]
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_compression_grid_panels_titles_and_images(dtype):
     rng = np.random.default_rng(0)
     X = (rng.standard_normal((40, 6)) @ rng.standard_normal((6, 30))).astype(dtype)
     ranks = [1, 3, 6]
-    fig = plot.compression_grid(X, ranks)
-    assert isinstance(fig, Figure)
-    assert len(fig.axes) == 1 + len(ranks)
-    np.testing.assert_array_equal(fig.axes[0].images[0].get_array(), X)
+    ax = plot.compression_grid(X, ranks)
+    assert isinstance(ax, Axes)
+    assert len(ax.images) == 1 + len(ranks)
+    np.testing.assert_array_equal(ax.images[0].get_array(), X)
+    titles = _titles(ax)
+    assert titles[0] == "original 40×30"
     norm = np.linalg.norm(X.astype(np.float64))
-    for ax, k in zip(fig.axes[1:], ranks):
+    for image, title, k in zip(ax.images[1:], titles[1:], ranks):
         reference = _truncated(X, k)
         np.testing.assert_allclose(
-            ax.images[0].get_array(), reference, atol=TOL[dtype] * np.abs(X).max()
+            image.get_array(), reference, atol=TOL[dtype] * np.abs(X).max()
         )
-        title = ax.get_title()
         match = re.fullmatch(r"rank (\d+): error ([\d.]+)\nratio ([\d.]+)x", title)
         assert match, title
         assert int(match[1]) == k
@@ -98,16 +103,21 @@ def test_compression_grid_panels_titles_and_images(dtype):
         assert float(match[2]) == pytest.approx(error, abs=1e-3)
         assert float(match[3]) == pytest.approx(40 * 30 / (k * (40 + 30)), abs=0.05)
     # Every panel shares the original's value range.
-    assert {ax.images[0].get_clim() for ax in fig.axes} == {(float(X.min()), float(X.max()))}
+    assert {im.get_clim() for im in ax.images} == {(float(X.min()), float(X.max()))}
 
 
 def test_compression_grid_layout_wraps_at_three_columns():
     X = np.add.outer(np.arange(20.0), np.arange(20.0)) ** 2
-    fig = plot.compression_grid(X, [1, 2, 3, 4, 5], cmap="viridis")
-    assert len(fig.axes) == 6
-    geometry = {ax.get_subplotspec().get_geometry()[:2] for ax in fig.axes}
-    assert geometry == {(2, 3)}
-    assert fig.axes[0].images[0].get_cmap().name == "viridis"
+    ax = plot.compression_grid(X, [1, 2, 3, 4, 5], cmap="viridis")
+    assert len(ax.images) == 6
+    lefts = sorted({im.get_extent()[0] for im in ax.images})
+    tops = sorted({im.get_extent()[3] for im in ax.images})
+    assert len(lefts) == 3 and len(tops) == 2  # 3 columns, 2 rows, no overlap
+    boxes = [im.get_extent() for im in ax.images]
+    for i, (x0, x1, y1, y0) in enumerate(boxes):
+        for (u0, u1, v1, v0) in boxes[i + 1:]:
+            assert x1 <= u0 or u1 <= x0 or y1 <= v0 or v1 <= y0
+    assert ax.images[0].get_cmap().name == "viridis"
 
 
 @pytest.mark.parametrize(
@@ -182,6 +192,72 @@ def test_training_curves_bad_input():
         plot.training_curves(history)
 
 
+def test_training_curves_show_the_noise_floor_and_a_label():
+    ax = plot.training_curves(_history(), floor=0.55, label="ALS")
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels == ["ALS train", "ALS validation", "noise floor 0.550"]
+    floor = ax.get_lines()[2]
+    assert set(floor.get_ydata()) == {0.55}
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == labels
+    with pytest.raises(ValueError, match="floor must be a finite number >= 0, got nan"):
+        plot.training_curves(_history(), floor=float("nan"))
+
+
+# --- matrices and recommendations --------------------------------------------------
+
+
+def test_matrices_draws_missing_entries_as_blank():
+    F = np.arange(12.0).reshape(3, 4)
+    seen = F.copy()
+    seen[1, 2] = np.nan
+    ax = plot.matrices([(F, "true"), (seen, "observed")], label="Completion")
+    assert ax.get_title() == "Completion" and _titles(ax) == ["true", "observed"]
+    masked = ax.images[1].get_array()
+    assert masked.mask[1, 2] and masked.mask.sum() == 1
+    assert {im.get_clim() for im in ax.images} == {(0.0, 11.0)}
+    with pytest.raises(ValueError, match=r"panels\[1\] must be a pair \(2-D array, title\)"):
+        plot.matrices([(F, "a"), F])
+    with pytest.raises(ValueError, match="panels is empty"):
+        plot.matrices([])
+
+
+def test_recommendations_bars_best_first():
+    ax = plot.recommendations([30, 10, 20], [4.5, 4.0, 3.5], names={10: "Heat"},
+                              label="user 7")
+    bars = ax.patches
+    assert [b.get_width() for b in bars] == [4.5, 4.0, 3.5]
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    assert ticks == ["30", "Heat", "20"]
+    assert bars[0].get_y() > bars[1].get_y() > bars[2].get_y()  # best at the top
+    assert ax.get_title() == "user 7"
+    with pytest.raises(ValueError, match="items and scores must have the same length"):
+        plot.recommendations([1, 2], [1.0])
+
+
+FUNCTIONS = {
+    "singular_values": lambda **kw: plot.singular_values([3.0, 2.0, 0.5], **kw),
+    "compression_grid": lambda **kw: plot.compression_grid(np.eye(6) + 1, [1, 2], **kw),
+    "training_curves": lambda **kw: plot.training_curves(_history(), **kw),
+    "matrices": lambda **kw: plot.matrices([(np.eye(3), "I")], **kw),
+    "recommendations": lambda **kw: plot.recommendations([1, 2], [2.0, 1.0], **kw),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_every_function_returns_axes_and_takes_ax_and_label(name):
+    assert sorted(FUNCTIONS) == sorted(plot.__all__)
+    call = FUNCTIONS[name]
+    ax = call()
+    assert isinstance(ax, Axes) and isinstance(ax.figure, Figure)
+    given = Figure().add_subplot()
+    assert call(ax=given) is given
+    labelled = call(label="my label")
+    shown = [t.get_text() for t in (labelled.get_legend().get_texts()
+                                    if labelled.get_legend() else [])]
+    assert any("my label" in t for t in shown + [labelled.get_title()]), (shown,
+                                                                          labelled.get_title())
+
+
 # --- matplotlib missing ----------------------------------------------------------
 
 
@@ -199,8 +275,11 @@ def no_matplotlib(monkeypatch):
         lambda: plot.singular_values([3.0, 1.0]),
         lambda: plot.compression_grid(np.eye(4), [1]),
         lambda: plot.training_curves(_history()),
+        lambda: plot.matrices([(np.eye(2), "I")]),
+        lambda: plot.recommendations([1], [1.0]),
     ],
-    ids=["singular_values", "compression_grid", "training_curves"],
+    ids=["singular_values", "compression_grid", "training_curves", "matrices",
+         "recommendations"],
 )
 def test_missing_matplotlib_names_the_extra(no_matplotlib, call):
     with pytest.raises(ImportError, match=re.escape("pip install 'lorank[plot]'")):

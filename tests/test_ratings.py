@@ -1,6 +1,5 @@
 """lorank.Ratings against numpy/scipy references."""
 
-import os
 
 import numpy as np
 import pytest
@@ -9,9 +8,6 @@ import scipy.sparse as sp
 from lorank import Ratings
 
 DTYPES = [np.float32, np.float64]
-ML100K = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "ml-100k", "u.data")
-if not os.path.exists(ML100K):
-    ML100K = "/work/shared/data/ml-100k/u.data"
 
 
 def random_coo(m, n, nnz, dtype, seed=0, unique=True):
@@ -350,9 +346,8 @@ def test_labels_errors():
         P.row_index([3, "a"])
 
 
-@pytest.mark.skipif(not os.path.exists(ML100K), reason="MovieLens 100K not available")
-def test_movielens_100k():
-    data = np.loadtxt(ML100K, dtype=np.int64)
+def test_movielens_100k(ml100k_raw):
+    data = ml100k_raw
     R = Ratings.from_labels(data[:, 0], data[:, 1], data[:, 2], dtype=np.float32)
     assert R.shape == (943, 1682) and R.nnz == 100_000 and R.dtype == np.float32
     np.testing.assert_array_equal(R.row_labels, np.arange(1, 944))

@@ -288,9 +288,19 @@ def test_similar_items_and_users_by_cosine(fitted):
     np.testing.assert_array_equal(items, labels[want])
     np.testing.assert_allclose(sims, cos[want], rtol=1e-5)
     assert labels[4] not in items.tolist()
-    users, _ = rec.similar_users("u0", n=3)
-    assert len(users) == 3 and "u0" not in users.tolist()
-    assert rec.user_factors[1].shape == (R.shape[0], 3)
+    ulabels, U = rec.user_factors
+    assert U.shape == (R.shape[0], 3)
+    np.testing.assert_array_equal(U, rec.model_.factors_.left)
+    np.testing.assert_array_equal(F, rec.model_.factors_.right)
+    users, usims = rec.similar_users("u0", n=3)
+    i = R.row_index("u0")
+    Un = U / np.linalg.norm(U, axis=1, keepdims=True)
+    cos = Un @ Un[i]
+    cos[i] = -np.inf
+    want = np.argsort(-cos, kind="stable")[:3]
+    np.testing.assert_array_equal(users, ulabels[want])
+    np.testing.assert_allclose(usims, cos[want], rtol=1e-5)
+    assert "u0" not in users.tolist()
 
 
 def test_unlabelled_ratings_use_indices_as_labels():
@@ -427,3 +437,20 @@ def test_user_items_overrides_the_seen_items(fitted):
         rec.recommend(["u4", "u5"], user_items=sp.csr_matrix((3, 40)))
     with pytest.raises(ValueError, match="user_items has 1 entries for 2 users"):
         rec.recommend(["u4", "u5"], user_items=[left_out])
+
+
+def test_a_long_list_of_users_is_scored_in_chunks(fitted, monkeypatch):
+    import lorank.recommend
+
+    rec, R, dtype = fitted
+    users = list(R.row_labels[::-1]) + ["u0"]
+    whole = rec.recommend(users, n=7)
+    monkeypatch.setattr(lorank.recommend, "_CHUNK", 3 * R.shape[1])  # 3 users a chunk
+    chunked = rec.recommend(users, n=7)
+    np.testing.assert_array_equal(chunked[0], whole[0])
+    # (BLAS may round a row's dot products differently in a smaller GEMM)
+    np.testing.assert_allclose(chunked[1], whole[1], rtol=RTOL[dtype])
+    with_items = rec.recommend(users[:5], n=3, user_items=[[1000]] * 5)
+    monkeypatch.setattr(lorank.recommend, "_CHUNK", 1)
+    np.testing.assert_array_equal(rec.recommend(users[:5], n=3, user_items=[[1000]] * 5)[0],
+                                  with_items[0])

@@ -101,3 +101,18 @@ def test_pandas_regression_form(R):
     scores = cross_val_score(lorank.ALS(2, random_state=0, max_iter=3), df, pd.Series(y),
                              cv=SkKFold(3, shuffle=True, random_state=0))
     assert np.isfinite(scores).all()
+
+
+def test_models_and_ratings_pickle_for_parallel_search(R):
+    import pickle
+
+    model = lorank.ALS(2, random_state=0, max_iter=3).fit(R)
+    again = pickle.loads(pickle.dumps(model))
+    assert again.predict("u3", 505) == model.predict("u3", 505)
+    assert pickle.loads(pickle.dumps(R)).row_index("u3") == R.row_index("u3")
+    search = GridSearchCV(lorank.ALS(2, random_state=0, max_iter=3), {"reg": [0.1, 50.0]},
+                          cv=KFold(2, random_state=0), n_jobs=2).fit(R)
+    serial = GridSearchCV(lorank.ALS(2, random_state=0, max_iter=3), {"reg": [0.1, 50.0]},
+                          cv=KFold(2, random_state=0)).fit(R)
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"],
+                               serial.cv_results_["mean_test_score"], rtol=1e-6)

@@ -1,7 +1,5 @@
 """lorank.SoftImpute, SparsePlusLowRank and their kernel (the _fill passes) against numpy."""
 
-import os
-
 import numpy as np
 import pytest
 import scipy.linalg
@@ -15,7 +13,6 @@ DTYPES = [np.float32, np.float64]
 KTOL = {np.float32: 1e-5, np.float64: 1e-12}
 # The same iteration in float32 vs float64 numpy, after a few steps.
 ITOL = {np.float32: 2e-4, np.float64: 1e-10}
-ML100K = "/work/shared/data/ml-100k/u.data"
 
 
 def low_rank_problem(m, n, rank, frac, dtype, seed=0):
@@ -324,11 +321,16 @@ def test_biases_center_and_are_added_back(dtype):
              + rng.standard_normal((m, 2)) @ rng.standard_normal((2, n)))
     rows, cols = np.nonzero(rng.random((m, n)) < 0.3)
     R = Ratings(rows, cols, truth[rows, cols].astype(dtype), shape=(m, n))
-    model = SoftImpute(4, max_iter=500, tol=1e-9, biases=True, dtype=dtype, random_state=0,
-                       clip=False).fit(R)
+    model = SoftImpute(4, max_iter=500, tol=1e-9, biases=True, dtype=dtype, random_state=0).fit(R)
     # Centering: the row and column means of what the biases leave are ~0 after the sweeps.
     resid = R.coo()[2] - (model.mean_ + model.row_bias_[rows] + model.col_bias_[cols])
     assert abs(np.mean(resid)) < 1e-3
+    row_means = np.bincount(rows, resid, m) / np.bincount(rows, minlength=m)
+    col_means = np.bincount(cols, resid, n) / np.bincount(cols, minlength=n)
+    # The last sweep refits c, so column means vanish to rounding; row means to
+    # what three alternating sweeps leave (the row effects themselves are ~1).
+    assert np.abs(col_means).max() < {np.float32: 1e-5, np.float64: 1e-12}[dtype]
+    assert np.abs(row_means).max() < 1e-3
     pred = model.predict(np.repeat(np.arange(m), n), np.tile(np.arange(n), m)).reshape(m, n)
     assert rel(pred, truth) < 1e-2
     np.testing.assert_allclose(model.to_lowrank().to_dense(), pred, rtol=KTOL[dtype] * 10,
@@ -360,22 +362,6 @@ def test_history_validation_and_complete():
         lorank.complete(train, 2, method="svd")
 
 
-def test_callback_stop_and_interrupt_keep_last_iterate():
-    X, R = low_rank_problem(40, 30, 2, 0.5, np.float64)
-    stopped = SoftImpute(2, max_iter=50, tol=0, callback=lambda m, it: it < 3).fit(R)
-    assert stopped.n_iter_ == 3
-
-    def interrupt(model, it):
-        if it == 4:
-            raise KeyboardInterrupt
-
-    model = SoftImpute(2, max_iter=50, tol=0, callback=interrupt)
-    with pytest.warns(RuntimeWarning, match="interrupted after 4 complete iterations"):
-        with pytest.raises(KeyboardInterrupt):
-            model.fit(R)
-    assert model.n_iter_ == 4 and np.isfinite(model.factors_.left).all()
-
-
 def test_interrupt_during_the_first_iteration(monkeypatch):
     # Regression: Ctrl-C before any iteration completed raised AttributeError.
     X, R = low_rank_problem(40, 30, 2, 0.5, np.float64)
@@ -404,15 +390,6 @@ def test_warm_start_forms():
 @pytest.mark.parametrize(
     "params, error, match",
     [
-        (dict(reg=-1.0), ValueError, "reg must be a finite number >= 0, got -1.0"),
-        (dict(reg=np.inf), ValueError, "reg must be a finite number >= 0, got inf"),
-        (dict(reg="1"), TypeError, 'reg must be a real number or "auto", got \'1\''),
-        (dict(rank=31), ValueError, "rank"),
-        (dict(tol=-1.0), ValueError, "tol must be a finite number >= 0"),
-        (dict(max_iter=0), ValueError, "max_iter"),
-        (dict(callback=3), TypeError, "callback must be callable"),
-        (dict(n_threads=0), ValueError, "n_threads=0"),
-        (dict(dtype=np.int32), (TypeError, ValueError), "dtype"),
         (dict(warm_start=LowRank(np.ones((30, 1)), np.ones((40, 1)))), ValueError,
          r"warm_start has shape \(30, 40\) but X has shape \(40, 30\)"),
         (dict(warm_start=np.ones((40, 30))), TypeError, "warm_start must be a fitted SoftImpute"),
@@ -438,17 +415,14 @@ def test_bad_data():
         SoftImpute(2).fit(Y)
     with pytest.raises(TypeError, match="X must be a lorank.Ratings"):
         SoftImpute(2).fit("ratings")
-    with pytest.raises(AttributeError, match="not fitted yet"):
-        SoftImpute(2).predict([0], [0])
     with pytest.raises(ValueError, match="regs must be strictly decreasing"):
         lorank.soft_impute_path(R, [1.0, 2.0], 2)
     with pytest.raises(TypeError, match="soft_impute_path sets reg itself"):
         lorank.soft_impute_path(R, [2.0, 1.0], 2, reg=1.0)
 
 
-@pytest.mark.skipif(not os.path.exists(ML100K), reason="MovieLens 100K not available")
-def test_movielens_100k_beats_the_biases_alone():
-    data = np.loadtxt(ML100K, dtype=np.int64)
+def test_movielens_100k_beats_the_biases_alone(ml100k_raw):
+    data = ml100k_raw
     R = Ratings(data[:, 0] - 1, data[:, 1] - 1, data[:, 2].astype(np.float32))
     train, test = R.split(0.2, random_state=0)
     model = SoftImpute(10, reg=10.0, biases=True, max_iter=100, random_state=0).fit(train, test)

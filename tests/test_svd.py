@@ -112,6 +112,10 @@ def test_svd_truncated_matches_numpy(dtype, shape):
     assert U.flags.c_contiguous and Vt.flags.c_contiguous
     np.testing.assert_allclose(s, sr[:4], rtol=RTOL[dtype])
     np.testing.assert_allclose(U * s @ Vt, Ur[:, :4] * sr[:4] @ Vtr[:4], atol=10 * RTOL[dtype])
+    # The vectors themselves, up to one sign per pair (distinct singular values).
+    sign = np.sign(np.sum(U * Ur[:, :4], axis=0))
+    np.testing.assert_allclose(U * sign, Ur[:, :4], atol=10 * RTOL[dtype])
+    np.testing.assert_allclose(Vt * sign[:, None], Vtr[:4], atol=10 * RTOL[dtype])
 
 
 def test_svd_integer_input_is_float64():

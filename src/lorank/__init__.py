@@ -20,8 +20,10 @@ from .als import ALS
 from .baseline import Baseline
 from .bayesian import BayesianALS
 from .complete import complete
+from .implicit_als import ImplicitALS
 from .lowrank import LowRank, compress
 from .model_selection import evaluate
+from .popularity import Popularity
 from .ratings import Ratings
 from .recommend import Recommender
 from .softimpute import SoftImpute, lambda_max, soft_impute_path
@@ -37,6 +39,7 @@ __all__ = [
     "compress",
     "datasets",
     "evaluate",
+    "ImplicitALS",
     "io",
     "lambda_max",
     "load",
@@ -45,6 +48,7 @@ __all__ = [
     "model_selection",
     "numerical_rank",
     "openmp_enabled",
+    "Popularity",
     "randomized_svd",
     "Ratings",
     "Recommender",

@@ -59,6 +59,19 @@ cdef extern from "_als_gram.h" nogil:
                          const double* w, int K, const int** oidx, const double** oF,
                          const double* v, double* Gv, double* b, double* tt)
 
+    void lorank_f_cg_gather(int width, int64_t n, const int* idx, const float* vals,
+                            const float* F, int stride, int rank, int biases, double mean,
+                            const float* w, int K, const int** oidx, const float** oF,
+                            float* X, float* b, double* tt)
+    void lorank_d_cg_gather(int width, int64_t n, const int* idx, const double* vals,
+                            const double* F, int stride, int rank, int biases, double mean,
+                            const double* w, int K, const int** oidx, const double** oF,
+                            double* X, double* b, double* tt)
+    void lorank_f_cg_matvec(int width, int64_t n, const float* X, int stride,
+                            const float* v, float* Gv)
+    void lorank_d_cg_matvec(int width, int64_t n, const double* X, int stride,
+                            const double* v, double* Gv)
+
 cdef extern from "_random.h" nogil:
     void lorank_normals(uint64_t seed, uint64_t stream, uint64_t target, int64_t n, double* z)
 
@@ -85,7 +98,7 @@ cdef enum:
     INLINE_MAX = 32
     # Most unknowns per target: LORANK_MAXBYTES / sizeof(float).
     MAX_UNKNOWNS = 256
-    # Per-target scratch rows (of stride) after G and b: b0, srow, diag, x copy, and
+    # Per-target scratch rows (of stride) after G and b: b0, srow, (unused), x copy, and
     # for the conjugate-gradient solve r, p, Gp, Ap, g.
     FINISH_ROWS = 9
     # A fixed factor larger than this many bytes is streamed in tiles of this size,
@@ -96,6 +109,20 @@ cdef enum:
 
 # OpenMP team size seen inside the last half-step's parallel region.
 cdef int _team_size = 0
+# The conjugate gradient gathers a target's rows once into a per-thread buffer of
+# at most this many bytes, which its passes then read in order; a target with
+# more rows re-gathers them in every pass.
+cdef Py_ssize_t _cg_buffer_bytes = 64 << 20
+
+
+def _set_cg_buffer_bytes(Py_ssize_t n):
+    """Set the conjugate gradient's per-thread row buffer (bytes), for tests of
+    the re-gathering path; returns the previous size."""
+    global _cg_buffer_bytes
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    previous, _cg_buffer_bytes = _cg_buffer_bytes, n
+    return previous
 
 
 def last_team_size():
@@ -185,6 +212,36 @@ cdef inline void matvec(int64_t p, int64_t n, const int* idx, const floating* va
     else:
         lorank_f_matvec(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
                         w, ex.K, oi, oF, v, Gv, b, tt)
+cdef inline void cg_gather(int64_t p, int64_t n, const int* idx, const floating* vals,
+                           const floating* F, int stride, int rank, bint biases,
+                           double mean, const Extra* ex, floating* X, floating* b,
+                           double* tt) noexcept nogil:
+    """X[q] = √w f of observations p..p+n (stride wide), and b, tt as gram does."""
+    cdef const int* oi[LORANK_MAXK]
+    cdef const floating* oF[LORANK_MAXK]
+    cdef const floating* w = NULL
+    cdef int k
+    for k in range(ex.K):
+        oi[k] = ex.oidx[k] + p
+        oF[k] = <const floating*> ex.oF[k]
+    if ex.w != NULL:
+        w = (<const floating*> ex.w) + p
+    if floating is double:
+        lorank_d_cg_gather(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
+                           w, ex.K, oi, oF, X, b, tt)
+    else:
+        lorank_f_cg_gather(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
+                           w, ex.K, oi, oF, X, b, tt)
+
+
+cdef inline void cg_matvec(int64_t n, const floating* X, int stride, const floating* v,
+                           floating* Gv) noexcept nogil:
+    if floating is double:
+        lorank_d_cg_matvec(SIMD_WIDTH, n, X, stride, v, Gv)
+    else:
+        lorank_f_cg_matvec(SIMD_WIDTH, n, X, stride, v, Gv)
+
+
 cdef inline int cholesky_solve(int n, int ld, floating* G, floating* b) noexcept nogil:
     """Solve G x = b in place (b ← x) for symmetric positive definite G (n x n, row
     stride ld) whose lower triangle is filled. Returns 0, or k > 0 if the leading
@@ -245,22 +302,25 @@ cdef int finish(floating* G, floating* b, double tt, floating* work, int64_t p0,
     """Given the accumulated data Gram G = Σ w f fᵀ (full rows), b = Σ w t f and
     tt = Σ w t² of target j, solve (G + Π + λI) x = b + π (and sample) into x and
     fill sse/rsum. Returns the Cholesky status (x untouched unless 0). G's lower
-    triangle and b are overwritten; its upper triangle keeps the data Gram.
-    ``work`` holds FINISH_ROWS rows of stride."""
+    triangle (all of G that is read) and b are overwritten. ``work`` holds
+    FINISH_ROWS + d rows of stride."""
     cdef int d = rank + (1 if biases else 0)
     cdef int i, k, info
     cdef floating lam = <floating> lam_j
     cdef floating* b0 = work
     cdef floating* srow = work + stride
-    cdef floating* diag = work + 2 * stride
     cdef floating* xs = work + 3 * stride
+    cdef floating* Gd = work + FINISH_ROWS * stride  # d rows: the data Gram's lower triangle
     cdef double acc, s, xb = 0, xx = 0
     cdef double z[MAX_UNKNOWNS]
     for k in range(d):
         b0[k] = b[k]
         if biases:  # Σ_i w_i f_i, the bias row of G
             srow[k] = G[rank * stride + k]
-        diag[k] = G[k * stride + k]
+    if ex.general:
+        for i in range(d):
+            for k in range(i + 1):
+                Gd[i * stride + k] = G[i * stride + k]
     if ex.prior != NULL:  # its lower triangle, which is all the solve reads
         for i in range(d):
             for k in range(i + 1):
@@ -292,9 +352,9 @@ cdef int finish(floating* G, floating* b, double tt, floating* work, int64_t p0,
         acc = 0
         for k in range(d):
             s = 0
-            for i in range(k + 1, d):
-                s = s + <double> G[k * stride + i] * x[i]
-            acc = acc + <double> x[k] * (diag[k] * <double> x[k] + 2 * s)
+            for i in range(k):
+                s = s + <double> Gd[k * stride + i] * x[i]
+            acc = acc + <double> x[k] * (Gd[k * stride + k] * <double> x[k] + 2 * s)
         acc = tt - 2 * xb + acc
     else:
         # At x = (G + λI)⁻¹b: xᵀGx = xᵀb − λ‖x‖².
@@ -318,13 +378,15 @@ cdef int finish(floating* G, floating* b, double tt, floating* work, int64_t p0,
     return 0
 
 
-cdef int cg_solve(floating* work, int64_t p0, int64_t n_obs, const int* idx,
-                  const floating* vals, const floating* fixed, int stride, int rank,
-                  bint biases, double mean, double lam_j, const Extra* ex, floating* x,
-                  double* sse, double* rsum) noexcept nogil:
+cdef int cg_solve(floating* work, floating* X, int64_t cap, int64_t p0, int64_t n_obs,
+                  const int* idx, const floating* vals, const floating* fixed, int stride,
+                  int rank, bint biases, double mean, double lam_j, const Extra* ex,
+                  floating* x, double* sse, double* rsum) noexcept nogil:
     """ex.cg_steps conjugate-gradient steps on P x = h from x (row j of solved),
-    each a matvec by re-gathering the rows; fills sse/rsum. Returns 0, or 1 if P
-    was found not positive definite (x untouched). ``work``: FINISH_ROWS + 1 rows."""
+    each a matvec over the target's rows (O(rank) per observation): from the
+    buffer ``X`` that the first pass gathers them into when they fit (n_obs <=
+    cap), else by re-gathering them; fills sse/rsum. Returns 0, or 1 if P was found
+    not positive definite (x untouched). ``work``: FINISH_ROWS + 1 rows."""
     cdef int d = rank + (1 if biases else 0)
     cdef int i, k, it
     cdef size_t row = sizeof(floating) * stride
@@ -336,11 +398,16 @@ cdef int cg_solve(floating* work, int64_t p0, int64_t n_obs, const int* idx,
     cdef floating* Ap = work + 5 * stride
     cdef floating* g = work + 6 * stride  # G xs, kept along for the loss
     cdef double tt = 0, rs, rs_new, pap, alpha, beta, hh = 0, s, acc, tiny
+    cdef bint buffered = n_obs <= cap
     tiny = 1.4e-14 if floating is float else 5e-32  # about eps²: r is at rounding level
     memset(work, 0, 7 * row)
     for k in range(d):
         xs[k] = x[k]
-    matvec(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, xs, g, b, &tt)
+    if buffered:
+        cg_gather(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, X, b, &tt)
+        cg_matvec(n_obs, X, stride, xs, g)
+    else:
+        matvec(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, xs, g, b, &tt)
     # r = h − P x, with P x = G x + Π x + λ x.
     for k in range(d):
         s = <double> b[k] - <double> g[k] - lam_j * xs[k]
@@ -361,8 +428,11 @@ cdef int cg_solve(floating* work, int64_t p0, int64_t n_obs, const int* idx,
         if rs <= tiny * hh:
             break
         memset(Gp, 0, row)
-        matvec(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, p, Gp, NULL,
-               NULL)
+        if buffered:
+            cg_matvec(n_obs, X, stride, p, Gp)
+        else:
+            matvec(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, p, Gp,
+                   NULL, NULL)
         pap = 0
         for k in range(d):
             s = <double> Gp[k] + lam_j * p[k]
@@ -583,9 +653,9 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
     ex.cg_steps = cg_steps if solver == "cg" else 0
 
     cdef Py_ssize_t tile = max(1, TILE_BYTES // row_bytes)
-    # Each thread's workspace: G (d x stride), b, the finishing rows and the gram's
-    # gathered block.
-    cdef size_t work_bytes = (d + 1 + FINISH_ROWS) * row_bytes + LORANK_SCRATCH_BYTES(row_bytes)
+    # Each thread's workspace: G (d x stride), b, the finishing rows (with a copy of
+    # G) and the gram's gathered block.
+    cdef size_t work_bytes = (2 * d + 1 + FINISH_ROWS) * row_bytes + LORANK_SCRATCH_BYTES(row_bytes)
     failed = np.zeros(1, np.int32)
     cdef int[::1] out_of_memory = failed
     if (ex.cg_steps == 0 and n_fixed > 2 * tile
@@ -620,13 +690,21 @@ cdef void _half_step_direct(const long long[::1] indptr, const int[::1] indices,
     cdef const floating* F = &fixed[0, 0] if fixed.shape[0] else NULL
     cdef const int* idx = &indices[0] if indices.shape[0] else NULL
     cdef const floating* vals = &values[0] if values.shape[0] else NULL
+    cdef int64_t cap = 0
+    cdef floating* X
+    if ex.cg_steps:  # the buffer holds the largest target, up to _cg_buffer_bytes
+        with nogil:
+            for j in range(n_solve):
+                cap = max(cap, indptr[j + 1] - indptr[j])
+        cap = min(cap, _cg_buffer_bytes // (stride * sizeof(floating)))
 
     with nogil, parallel(num_threads=n_threads):
         G = <floating*> malloc(work_bytes)
+        X = <floating*> malloc(cap * stride * sizeof(floating)) if cap else NULL
         team[0] = omp_get_num_threads()
         try:
             for j in prange(n_solve, schedule="dynamic", chunksize=16):
-                if G == NULL:
+                if G == NULL or (cap and X == NULL):
                     out_of_memory[0] = 1
                     continue
                 p0 = indptr[j]
@@ -641,19 +719,20 @@ cdef void _half_step_direct(const long long[::1] indptr, const int[::1] indices,
                         solved[j, k] = 0
                     continue
                 if ex.cg_steps:
-                    status[j] = cg_solve(G + (d + 1) * stride, p0, n_obs, idx, vals, F,
-                                         stride, rank, biases, mean, lam[j], ex,
+                    status[j] = cg_solve(G + (d + 1) * stride, X, cap, p0, n_obs, idx,
+                                         vals, F, stride, rank, biases, mean, lam[j], ex,
                                          &solved[j, 0], &sse[j], &rsum[j])
                     continue
                 memset(G, 0, sizeof(floating) * (d + 1) * stride)  # G and b
                 tt = 0
                 gram(p0, n_obs, idx, vals, F, stride, rank, biases, mean, ex, G,
-                     G + d * stride, &tt, G + (d + 1 + FINISH_ROWS) * stride)
+                     G + d * stride, &tt, G + (2 * d + 1 + FINISH_ROWS) * stride)
                 status[j] = finish(G, G + d * stride, tt, G + (d + 1) * stride, p0,
                                    n_obs, idx, vals, F, stride, rank, biases, mean,
                                    lam[j], ex, j, &solved[j, 0], &sse[j], &rsum[j])
         finally:
             free(G)
+            free(X)
 
 
 cdef int _half_step_tiled(const long long[::1] indptr, const int[::1] indices,
@@ -707,7 +786,7 @@ cdef int _half_step_tiled(const long long[::1] indptr, const int[::1] indices,
                             if q > p:
                                 gram(p, q - p, idx, vals, F, stride, rank, biases, mean,
                                      ex, &Gall[j * d * stride], &ball[j * stride],
-                                     &ttall[j], work + (1 + FINISH_ROWS) * stride)
+                                     &ttall[j], work + (d + 1 + FINISH_ROWS) * stride)
                             cursor[j] = q
                         t0 = t1
                     for j in prange(n_solve, schedule="dynamic", chunksize=16):

@@ -3,7 +3,8 @@
  * For one target (a row or a column) with n observations at fixed-factor rows
  * idx[0..n) and values vals[0..n), with features f = [F[i, 0:rank], 1 if biases]
  * and targets t = x − mean − (F[i, rank] if biases):
- *   gram:     G[k, :] += f[k] f,  b += t f,  tt += t²   for k < d   (G is d x stride)
+ *   gram:     G[k, :] += f[k] f,  b += t f,  tt += t²   for k < d   (G is d x stride;
+ *             rows of more than four vectors get only the tiles of the lower triangle)
  *   residual: Σ (t − fᵀx)² and Σ (t − fᵀx)
  * Factor rows are `stride` wide: whole 64-byte vectors, zero padded. The Gram
  * matrix is a small GEMM, XᵀX over a gathered block X of features: four rows of
@@ -49,6 +50,84 @@ typedef int64_t lorank_kd32 __attribute__((vector_size(32), aligned(8)));
 typedef int32_t lorank_kf16 __attribute__((vector_size(16), aligned(4)));
 typedef int64_t lorank_kd16 __attribute__((vector_size(16), aligned(8)));
 
+/* Horizontal sums by butterflies: x + x[l ^ h] for h = lanes/2, ..., 1 leaves the
+   sum in every lane (a fixed order), in shuffles rather than lane by lane. */
+typedef int32_t lorank_mi64 __attribute__((vector_size(64)));
+typedef int64_t lorank_ml64 __attribute__((vector_size(64)));
+typedef int32_t lorank_mi32 __attribute__((vector_size(32)));
+typedef int64_t lorank_ml32 __attribute__((vector_size(32)));
+typedef int32_t lorank_mi16 __attribute__((vector_size(16)));
+typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
+#define LORANK_X2(h) 0 ^ (h), 1 ^ (h)
+#define LORANK_X4(h) LORANK_X2(h), 2 ^ (h), 3 ^ (h)
+#define LORANK_X8(h) LORANK_X4(h), 4 ^ (h), 5 ^ (h), 6 ^ (h), 7 ^ (h)
+#define LORANK_X16(h) LORANK_X8(h), 8 ^ (h), 9 ^ (h), 10 ^ (h), 11 ^ (h), \
+    12 ^ (h), 13 ^ (h), 14 ^ (h), 15 ^ (h)
+#define LORANK_BFLY(x, MT, X, h) x += __builtin_shuffle(x, (MT){X(h)})
+#define LORANK_HSUM_16(x, MT) do { LORANK_BFLY(x, MT, LORANK_X16, 8); \
+    LORANK_BFLY(x, MT, LORANK_X16, 4); LORANK_BFLY(x, MT, LORANK_X16, 2); \
+    LORANK_BFLY(x, MT, LORANK_X16, 1); } while (0)
+#define LORANK_HSUM_8(x, MT) do { LORANK_BFLY(x, MT, LORANK_X8, 4); \
+    LORANK_BFLY(x, MT, LORANK_X8, 2); LORANK_BFLY(x, MT, LORANK_X8, 1); } while (0)
+#define LORANK_HSUM_4(x, MT) do { LORANK_BFLY(x, MT, LORANK_X4, 2); \
+    LORANK_BFLY(x, MT, LORANK_X4, 1); } while (0)
+#define LORANK_HSUM_2(x, MT) LORANK_BFLY(x, MT, LORANK_X2, 1)
+
+
+/* The four dot products of a batch at once: pairs of vectors are folded together
+   (two-source shuffles), so a batch costs about two shuffles per dot product and
+   a short dependency chain. d[0..4) receives the sums of p0..p3. */
+#define LORANK_FOLD(x, y, MT, ...) (__builtin_shuffle(x, y, (MT){__VA_ARGS__}))
+#define LORANK_SUM4_16(MT, p0, p1, p2, p3, d) do {                                 \
+    __typeof__(p0) q01_ = LORANK_FOLD(p0, p1, MT, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) \
+                        + LORANK_FOLD(p0, p1, MT, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31); \
+    __typeof__(p0) q23_ = LORANK_FOLD(p2, p3, MT, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) \
+                        + LORANK_FOLD(p2, p3, MT, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31); \
+    __typeof__(p0) r_ = LORANK_FOLD(q01_, q23_, MT, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27) \
+                      + LORANK_FOLD(q01_, q23_, MT, 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31); \
+    LORANK_BFLY(r_, MT, LORANK_X16, 2);                                            \
+    LORANK_BFLY(r_, MT, LORANK_X16, 1);                                            \
+    (d)[0] = r_[0]; (d)[1] = r_[8]; (d)[2] = r_[4]; (d)[3] = r_[12];               \
+} while (0)
+#define LORANK_SUM4_8(MT, p0, p1, p2, p3, d) do {                                  \
+    __typeof__(p0) q01_ = LORANK_FOLD(p0, p1, MT, 0, 1, 2, 3, 8, 9, 10, 11)        \
+                        + LORANK_FOLD(p0, p1, MT, 4, 5, 6, 7, 12, 13, 14, 15);     \
+    __typeof__(p0) q23_ = LORANK_FOLD(p2, p3, MT, 0, 1, 2, 3, 8, 9, 10, 11)        \
+                        + LORANK_FOLD(p2, p3, MT, 4, 5, 6, 7, 12, 13, 14, 15);     \
+    __typeof__(p0) r_ = LORANK_FOLD(q01_, q23_, MT, 0, 1, 8, 9, 4, 5, 12, 13)      \
+                      + LORANK_FOLD(q01_, q23_, MT, 2, 3, 10, 11, 6, 7, 14, 15);   \
+    LORANK_BFLY(r_, MT, LORANK_X8, 1);                                             \
+    (d)[0] = r_[0]; (d)[1] = r_[4]; (d)[2] = r_[2]; (d)[3] = r_[6];                \
+} while (0)
+#define LORANK_SUM4_4(MT, p0, p1, p2, p3, d) do {                                  \
+    __typeof__(p0) q01_ = LORANK_FOLD(p0, p1, MT, 0, 1, 4, 5)                      \
+                        + LORANK_FOLD(p0, p1, MT, 2, 3, 6, 7);                     \
+    __typeof__(p0) q23_ = LORANK_FOLD(p2, p3, MT, 0, 1, 4, 5)                      \
+                        + LORANK_FOLD(p2, p3, MT, 2, 3, 6, 7);                     \
+    __typeof__(p0) r_ = LORANK_FOLD(q01_, q23_, MT, 0, 4, 2, 6)                    \
+                      + LORANK_FOLD(q01_, q23_, MT, 1, 5, 3, 7);                   \
+    (d)[0] = r_[0]; (d)[1] = r_[2]; (d)[2] = r_[1]; (d)[3] = r_[3];                \
+} while (0)
+#define LORANK_SUM4_2(MT, p0, p1, p2, p3, d) do {                                  \
+    __typeof__(p0) q01_ = LORANK_FOLD(p0, p1, MT, 0, 2) + LORANK_FOLD(p0, p1, MT, 1, 3); \
+    __typeof__(p0) q23_ = LORANK_FOLD(p2, p3, MT, 0, 2) + LORANK_FOLD(p2, p3, MT, 1, 3); \
+    (d)[0] = q01_[0]; (d)[1] = q01_[1]; (d)[2] = q23_[0]; (d)[3] = q23_[1];        \
+} while (0)
+
+#define LORANK_HSUM_F64(x) LORANK_HSUM_16(x, lorank_mi64)
+#define LORANK_SUM4_F64(p0, p1, p2, p3, d) LORANK_SUM4_16(lorank_mi64, p0, p1, p2, p3, d)
+#define LORANK_HSUM_D64(x) LORANK_HSUM_8(x, lorank_ml64)
+#define LORANK_SUM4_D64(p0, p1, p2, p3, d) LORANK_SUM4_8(lorank_ml64, p0, p1, p2, p3, d)
+#define LORANK_HSUM_F32(x) LORANK_HSUM_8(x, lorank_mi32)
+#define LORANK_SUM4_F32(p0, p1, p2, p3, d) LORANK_SUM4_8(lorank_mi32, p0, p1, p2, p3, d)
+#define LORANK_HSUM_D32(x) LORANK_HSUM_4(x, lorank_ml32)
+#define LORANK_SUM4_D32(p0, p1, p2, p3, d) LORANK_SUM4_4(lorank_ml32, p0, p1, p2, p3, d)
+#define LORANK_HSUM_F16(x) LORANK_HSUM_4(x, lorank_mi16)
+#define LORANK_SUM4_F16(p0, p1, p2, p3, d) LORANK_SUM4_4(lorank_mi16, p0, p1, p2, p3, d)
+#define LORANK_HSUM_D16(x) LORANK_HSUM_2(x, lorank_ml16)
+#define LORANK_SUM4_D16(p0, p1, p2, p3, d) LORANK_SUM4_2(lorank_ml16, p0, p1, p2, p3, d)
+
+
 #define LORANK_MAXK 8 /* most extra factors (`others`) in a Hadamard row */
 
 /* For KC rows of G at a time: acc[kk][v] += X[q][k0 + kk] * X[q][v] over the
@@ -67,6 +146,39 @@ typedef int64_t lorank_kd16 __attribute__((vector_size(16), aligned(8)));
         for (int kk = 0; kk < (KC) && k0 + kk < d; ++kk) {                         \
             VT *Gk = (VT *)(G + (size_t)(k0 + kk) * stride);                       \
             for (int v = 0; v < (NV); ++v) Gk[v] += acc[kk][v];                    \
+        }                                                                          \
+    }
+
+/* Wide rows (more vectors than the unrolled cases): tiles of KC rows x VB vectors
+   of G in registers, and only the tiles that hold the lower triangle (columns up
+   to the tile's last row), which is all the solve reads. */
+#define LORANK_GRAM_TILE(T, VT, KC, VB)                                            \
+    {                                                                              \
+        VT acc[KC][VB];                                                            \
+        for (int kk = 0; kk < (KC); ++kk)                                          \
+            for (int v = 0; v < (VB); ++v) acc[kk][v] = (VT){0};                   \
+        for (int q = 0; q < nb; ++q) {                                             \
+            const VT *xq = X + (size_t)q * nv + v0;                                \
+            const T *xs = (const T *)(X + (size_t)q * nv) + k0;                    \
+            for (int kk = 0; kk < (KC); ++kk)                                      \
+                for (int v = 0; v < (VB); ++v) acc[kk][v] += xs[kk] * xq[v];       \
+        }                                                                          \
+        for (int kk = 0; kk < (KC) && k0 + kk < d; ++kk) {                         \
+            VT *Gk = (VT *)(G + (size_t)(k0 + kk) * stride) + v0;                  \
+            for (int v = 0; v < (VB); ++v) Gk[v] += acc[kk][v];                    \
+        }                                                                          \
+    }
+#define LORANK_GRAM_WIDE(T, VT, KC, VB)                                            \
+    for (int k0 = 0; k0 < d; k0 += (KC)) {                                         \
+        const int last = k0 + (KC) - 1 < d - 1 ? k0 + (KC) - 1 : d - 1;            \
+        const int vend = last / LANES + 1;                                         \
+        for (int v0 = 0; v0 < vend; v0 += (VB)) {                                  \
+            switch (vend - v0 < (VB) ? vend - v0 : (VB)) {                         \
+                case 1: LORANK_GRAM_TILE(T, VT, KC, 1) break;                      \
+                case 2: LORANK_GRAM_TILE(T, VT, KC, 2) break;                      \
+                case 3: LORANK_GRAM_TILE(T, VT, KC, 3) break;                      \
+                default: LORANK_GRAM_TILE(T, VT, KC, VB) break;                    \
+            }                                                                      \
         }                                                                          \
     }
 
@@ -93,7 +205,7 @@ typedef int64_t lorank_kd16 __attribute__((vector_size(16), aligned(8)));
     } while (0)
 
 /* The gram's gather of one block: X[q] = √w f, bacc += √w t · √w f, ss += w t². */
-#define LORANK_GATHER(T, VT, KT, WEIGHTED, HADAMARD)                               \
+#define LORANK_GATHER(T, VT, KT, HSUM, WEIGHTED, HADAMARD)                               \
     for (int q = 0; q < nb; ++q) {                                                 \
         const int64_t p = start + q;                                               \
         if (p + LORANK_AHEAD < n) { /* rows come from memory: ask early */         \
@@ -120,7 +232,7 @@ typedef int64_t lorank_kd16 __attribute__((vector_size(16), aligned(8)));
 
 /* Residual terms at x: acc = fᵀx by a pairwise tree over the lanes (short
    dependency chain, fixed order), then Σ w r², Σ w r. */
-#define LORANK_RESIDUALS(T, VT, KT, WEIGHTED, HADAMARD)                            \
+#define LORANK_RESIDUALS(T, VT, KT, HSUM, WEIGHTED, HADAMARD)                            \
     for (int64_t p = 0; p < n; ++p) {                                              \
         LORANK_OBS(T, VT, HADAMARD)                                                \
         VT f, acc;                                                                 \
@@ -130,8 +242,7 @@ typedef int64_t lorank_kd16 __attribute__((vector_size(16), aligned(8)));
             LORANK_FEATURE(VT, KT, HADAMARD, v, f);                                \
             acc += f * xv[v];                                                      \
         }                                                                          \
-        for (int h = LANES / 2; h >= 1; h /= 2)                                    \
-            for (int l = 0; l < h; ++l) acc[l] += acc[l + h];                      \
+        HSUM(acc);                                                                 \
         const double res = (double)(t - acc[0]);                                   \
         const double wr = WEIGHTED ? (double)w[p] * res : res;                     \
         s2 += wr * res;                                                            \
@@ -140,7 +251,7 @@ typedef int64_t lorank_kd16 __attribute__((vector_size(16), aligned(8)));
 
 /* One pass of the conjugate-gradient matvec: gacc += Σ w (fᵀv) f, and with
    WITH_B also bacc += Σ w t f, ss += Σ w t². */
-#define LORANK_MATVEC(T, VT, KT, WEIGHTED, HADAMARD)                               \
+#define LORANK_MATVEC(T, VT, KT, HSUM, WEIGHTED, HADAMARD)                               \
     for (int64_t p = 0; p < n; ++p) {                                              \
         if (p + LORANK_AHEAD < n) {                                                \
             __builtin_prefetch(F + (size_t)idx[p + LORANK_AHEAD] * stride, 0, 0);  \
@@ -154,8 +265,7 @@ typedef int64_t lorank_kd16 __attribute__((vector_size(16), aligned(8)));
             LORANK_FEATURE(VT, KT, HADAMARD, v, f[v]);                             \
             acc += f[v] * vv[v];                                                   \
         }                                                                          \
-        for (int h = LANES / 2; h >= 1; h /= 2)                                    \
-            for (int l = 0; l < h; ++l) acc[l] += acc[l + h];                      \
+        HSUM(acc);                                                                 \
         const T c = WEIGHTED ? w[p] * acc[0] : acc[0];                             \
         for (int v = 0; v < nv; ++v) gacc[v] += c * f[v];                          \
         if (with_b) {                                                              \
@@ -165,14 +275,45 @@ typedef int64_t lorank_kd16 __attribute__((vector_size(16), aligned(8)));
         }                                                                          \
     }
 
-/* Run BODY(T, VT, KT, W, H) with the weight and Hadamard flags as constants. */
-#define LORANK_SPECIALIZE(BODY, T, VT, KT)                                         \
-    if (w == NULL && K == 0) { BODY(T, VT, KT, 0, 0) }                             \
-    else if (K == 0) { BODY(T, VT, KT, 1, 0) }                                     \
-    else if (w == NULL) { BODY(T, VT, KT, 0, 1) }                                  \
-    else { BODY(T, VT, KT, 1, 1) }
+/* Gv += Σ_q X_q (X_qᵀ v) over a gathered block of n rows of NV vectors: four
+   rows at a time, their dot products folded together (SUM4), then one by one. */
+#define LORANK_BLOCK_MATVEC(T, VT, NV, HSUM, SUM4)                                             \
+    {                                                                              \
+        int64_t q = 0;                                                             \
+        for (; q + 4 <= n; q += 4) {                                               \
+            const VT *x0 = Xv + (size_t)q * (NV), *x1 = x0 + (NV), *x2 = x1 + (NV), \
+                     *x3 = x2 + (NV);                                              \
+            VT a0 = x0[0] * vv[0], a1 = x1[0] * vv[0], a2 = x2[0] * vv[0],         \
+               a3 = x3[0] * vv[0];                                                 \
+            for (int v = 1; v < (NV); ++v) {                                       \
+                a0 += x0[v] * vv[v];                                               \
+                a1 += x1[v] * vv[v];                                               \
+                a2 += x2[v] * vv[v];                                               \
+                a3 += x3[v] * vv[v];                                               \
+            }                                                                      \
+            T c[4];                                                                \
+            SUM4(a0, a1, a2, a3, c);                                               \
+            for (int v = 0; v < (NV); ++v)                                         \
+                gacc[v] += (c[0] * x0[v] + c[1] * x1[v]) + (c[2] * x2[v] + c[3] * x3[v]); \
+        }                                                                          \
+        for (; q < n; ++q) {                                                       \
+            const VT *xq = Xv + (size_t)q * (NV);                                  \
+            VT acc = xq[0] * vv[0];                                                \
+            for (int v = 1; v < (NV); ++v) acc += xq[v] * vv[v];                   \
+            HSUM(acc);                                                             \
+            const T c = acc[0];                                                    \
+            for (int v = 0; v < (NV); ++v) gacc[v] += c * xq[v];                   \
+        }                                                                          \
+    }
 
-#define LORANK_DEFINE(NAME, T, VT, KT, TARGET)                                     \
+/* Run BODY(T, VT, KT, HSUM, W, H) with the weight and Hadamard flags as constants. */
+#define LORANK_SPECIALIZE(BODY, T, VT, KT, HSUM)                                   \
+    if (w == NULL && K == 0) { BODY(T, VT, KT, HSUM, 0, 0) }                       \
+    else if (K == 0) { BODY(T, VT, KT, HSUM, 1, 0) }                               \
+    else if (w == NULL) { BODY(T, VT, KT, HSUM, 0, 1) }                            \
+    else { BODY(T, VT, KT, HSUM, 1, 1) }
+
+#define LORANK_DEFINE(NAME, T, VT, KT, HSUM, SUM4, TARGET)                                     \
 /* keep selects the factor lanes (l < rank), one puts the constant 1 in the bias  \
    lane (l == rank with biases); the padding lanes get 0. */                       \
 TARGET static inline void NAME##_masks(int nv, int rank, int biases, KT *keep, VT *one)   \
@@ -186,7 +327,8 @@ TARGET static inline void NAME##_masks(int nv, int rank, int biases, KT *keep, V
         }                                                                          \
 }                                                                                  \
                                                                                    \
-/* G[k, :] += Σ w f[k] f (k < d, full rows of stride), b += Σ w t f, tt += Σ w t². \
+/* G[k, :] += Σ w f[k] f (k < d; full rows of stride up to 4 vectors, else only  \
+   the lower triangle's tiles), b += Σ w t f, tt += Σ w t².                        \
    Returns 0, or -1 if the rows are too wide (the caller must check first). */     \
 TARGET static int NAME##_gram(                                                     \
     int64_t n, const int *__restrict__ idx, const T *__restrict__ vals,            \
@@ -206,7 +348,7 @@ TARGET static int NAME##_gram(                                                  
     double ss = 0;                                                                 \
     for (int64_t start = 0; start < n; start += LORANK_BLOCK) {                    \
         const int nb = (int)(n - start < LORANK_BLOCK ? n - start : LORANK_BLOCK); \
-        LORANK_SPECIALIZE(LORANK_GATHER, T, VT, KT)                                \
+        LORANK_SPECIALIZE(LORANK_GATHER, T, VT, KT, HSUM)                                \
         /* A row of one 64-byte vector keeps all d <= 12 rows of G in the 32      \
            AVX-512 registers, so the block is read once. */                        \
         switch (nv) {                                                              \
@@ -217,7 +359,10 @@ TARGET static int NAME##_gram(                                                  
             case 2: LORANK_GRAM_ROWS(T, VT, 2, LORANK_KC) break;                   \
             case 3: LORANK_GRAM_ROWS(T, VT, 3, LORANK_KC) break;                   \
             case 4: LORANK_GRAM_ROWS(T, VT, 4, LORANK_KC) break;                   \
-            default: LORANK_GRAM_ROWS(T, VT, nv, LORANK_KC) break;                 \
+            default:                                                               \
+                if (sizeof(VT) == 64) { LORANK_GRAM_WIDE(T, VT, LORANK_KC, 4) }     \
+                else { LORANK_GRAM_WIDE(T, VT, LORANK_KC, 2) }                      \
+                break;                                                             \
         }                                                                          \
     }                                                                              \
     for (int v = 0; v < nv; ++v) ((VT *)b)[v] += bacc[v];                          \
@@ -240,9 +385,55 @@ TARGET static void NAME##_residual(                                             
     VT one[LORANK_MAXV];                                                           \
     NAME##_masks(nv, rank, biases, keep, one);                                     \
     double s2 = 0, s1 = 0;                                                         \
-    LORANK_SPECIALIZE(LORANK_RESIDUALS, T, VT, KT)                                 \
+    LORANK_SPECIALIZE(LORANK_RESIDUALS, T, VT, KT, HSUM)                                 \
     *sse = s2;                                                                     \
     *rsum = s1;                                                                    \
+}                                                                                  \
+                                                                                   \
+/* The conjugate gradient's gather of one target: X[q] = √w f (stride wide, q < n), \
+   b += Σ w t f, tt += Σ w t², so that every matvec then reads X sequentially. */   \
+TARGET static void NAME##_cg_gather(                                               \
+    int64_t n, const int *__restrict__ idx, const T *__restrict__ vals,            \
+    const T *__restrict__ F, int stride, int rank, int biases, double mean,        \
+    const T *__restrict__ w, int K, const int *const *oidx, const T *const *oF,    \
+    T *__restrict__ Xall, T *__restrict__ b, double *tt)                           \
+{                                                                                  \
+    enum { LANES = sizeof(VT) / sizeof(T), LORANK_MAXV = LORANK_MAXBYTES / sizeof(VT) }; \
+    const int nv = stride / LANES;                                                 \
+    KT keep[LORANK_MAXV];                                                          \
+    VT one[LORANK_MAXV], bacc[LORANK_MAXV];                                        \
+    NAME##_masks(nv, rank, biases, keep, one);                                     \
+    for (int v = 0; v < nv; ++v) bacc[v] = (VT){0};                                \
+    double ss = 0;                                                                 \
+    for (int64_t start = 0; start < n; start += LORANK_BLOCK) {                    \
+        const int nb = (int)(n - start < LORANK_BLOCK ? n - start : LORANK_BLOCK); \
+        VT *X = (VT *)Xall + (size_t)start * nv;                                   \
+        LORANK_SPECIALIZE(LORANK_GATHER, T, VT, KT, HSUM)                                \
+    }                                                                              \
+    for (int v = 0; v < nv; ++v) ((VT *)b)[v] += bacc[v];                          \
+    *tt += ss;                                                                     \
+}                                                                                  \
+                                                                                   \
+/* Gv += Σ_q X_q X_qᵀ v over the rows cg_gather wrote. */                          \
+TARGET static void NAME##_cg_matvec(int64_t n, const T *__restrict__ Xall, int stride, \
+                                    const T *__restrict__ v_in, T *__restrict__ Gv) \
+{                                                                                  \
+    enum { LANES = sizeof(VT) / sizeof(T), LORANK_MAXV = LORANK_MAXBYTES / sizeof(VT) }; \
+    const int nv = stride / LANES;                                                 \
+    const VT *Xv = (const VT *)Xall, *vv = (const VT *)v_in;                       \
+    VT gacc[LORANK_MAXV];                                                          \
+    for (int v = 0; v < nv; ++v) gacc[v] = (VT){0};                                \
+    switch (nv) {                                                                  \
+        case 1: LORANK_BLOCK_MATVEC(T, VT, 1, HSUM, SUM4) break;                               \
+        case 2: LORANK_BLOCK_MATVEC(T, VT, 2, HSUM, SUM4) break;                               \
+        case 3: LORANK_BLOCK_MATVEC(T, VT, 3, HSUM, SUM4) break;                               \
+        case 4: LORANK_BLOCK_MATVEC(T, VT, 4, HSUM, SUM4) break;                               \
+        case 5: LORANK_BLOCK_MATVEC(T, VT, 5, HSUM, SUM4) break;                               \
+        case 8: LORANK_BLOCK_MATVEC(T, VT, 8, HSUM, SUM4) break;                               \
+        case 9: LORANK_BLOCK_MATVEC(T, VT, 9, HSUM, SUM4) break;                               \
+        default: LORANK_BLOCK_MATVEC(T, VT, nv, HSUM, SUM4) break;                             \
+    }                                                                              \
+    for (int v = 0; v < nv; ++v) ((VT *)Gv)[v] += gacc[v];                         \
 }                                                                                  \
                                                                                    \
 /* Gv += Σ w f (fᵀv); with b != NULL also b += Σ w t f and tt += Σ w t². */        \
@@ -260,7 +451,7 @@ TARGET static void NAME##_matvec(                                               
     NAME##_masks(nv, rank, biases, keep, one);                                     \
     for (int v = 0; v < nv; ++v) gacc[v] = bacc[v] = (VT){0};                      \
     double ss = 0;                                                                 \
-    LORANK_SPECIALIZE(LORANK_MATVEC, T, VT, KT)                                    \
+    LORANK_SPECIALIZE(LORANK_MATVEC, T, VT, KT, HSUM)                                    \
     for (int v = 0; v < nv; ++v) ((VT *)Gv)[v] += gacc[v];                         \
     if (with_b) {                                                                  \
         for (int v = 0; v < nv; ++v) ((VT *)b)[v] += bacc[v];                      \
@@ -270,13 +461,13 @@ TARGET static void NAME##_matvec(                                               
 
 #define LORANK_NO_TARGET
 
-LORANK_DEFINE(lorank_f16, float, lorank_vf16, lorank_kf16, LORANK_NO_TARGET)
-LORANK_DEFINE(lorank_d16, double, lorank_vd16, lorank_kd16, LORANK_NO_TARGET)
+LORANK_DEFINE(lorank_f16, float, lorank_vf16, lorank_kf16, LORANK_HSUM_F16, LORANK_SUM4_F16, LORANK_NO_TARGET)
+LORANK_DEFINE(lorank_d16, double, lorank_vd16, lorank_kd16, LORANK_HSUM_D16, LORANK_SUM4_D16, LORANK_NO_TARGET)
 #if LORANK_X86_VARIANTS
-LORANK_DEFINE(lorank_f32, float, lorank_vf32, lorank_kf32, __attribute__((target("arch=haswell"))))
-LORANK_DEFINE(lorank_d32, double, lorank_vd32, lorank_kd32, __attribute__((target("arch=haswell"))))
-LORANK_DEFINE(lorank_f64, float, lorank_vf64, lorank_kf64, __attribute__((target("arch=skylake-avx512"))))
-LORANK_DEFINE(lorank_d64, double, lorank_vd64, lorank_kd64, __attribute__((target("arch=skylake-avx512"))))
+LORANK_DEFINE(lorank_f32, float, lorank_vf32, lorank_kf32, LORANK_HSUM_F32, LORANK_SUM4_F32, __attribute__((target("arch=haswell"))))
+LORANK_DEFINE(lorank_d32, double, lorank_vd32, lorank_kd32, LORANK_HSUM_D32, LORANK_SUM4_D32, __attribute__((target("arch=haswell"))))
+LORANK_DEFINE(lorank_f64, float, lorank_vf64, lorank_kf64, LORANK_HSUM_F64, LORANK_SUM4_F64, __attribute__((target("arch=skylake-avx512"))))
+LORANK_DEFINE(lorank_d64, double, lorank_vd64, lorank_kd64, LORANK_HSUM_D64, LORANK_SUM4_D64, __attribute__((target("arch=skylake-avx512"))))
 #endif
 
 /* The widest variant this CPU runs: 64, 32 or 16 (bytes per vector). */
@@ -320,6 +511,19 @@ static void PREFIX##_residual(int width, int64_t n, const int *idx, const T *val
 {                                                                                  \
     LORANK_DISPATCH(PREFIX, residual, (n, idx, vals, F, stride, rank, biases, mean, \
                                        w, K, oidx, oF, x, sse, rsum));             \
+}                                                                                  \
+static void PREFIX##_cg_gather(int width, int64_t n, const int *idx, const T *vals, \
+                               const T *F, int stride, int rank, int biases,       \
+                               double mean, const T *w, int K, const int *const *oidx, \
+                               const T *const *oF, T *X, T *b, double *tt)         \
+{                                                                                  \
+    LORANK_DISPATCH(PREFIX, cg_gather, (n, idx, vals, F, stride, rank, biases, mean, \
+                                        w, K, oidx, oF, X, b, tt));                \
+}                                                                                  \
+static void PREFIX##_cg_matvec(int width, int64_t n, const T *X, int stride,       \
+                               const T *v, T *Gv)                                  \
+{                                                                                  \
+    LORANK_DISPATCH(PREFIX, cg_matvec, (n, X, stride, v, Gv));                     \
 }                                                                                  \
 static void PREFIX##_matvec(int width, int64_t n, const int *idx, const T *vals,   \
                             const T *F, int stride, int rank, int biases,          \

@@ -25,7 +25,8 @@ def is_auto(reg):
     """Whether ``reg`` asks for the automatic choice ("auto"); other strings are errors."""
     if isinstance(reg, str):
         if reg != "auto":
-            raise TypeError(f'reg must be a real number or "auto", got {reg!r}')
+            raise TypeError(f'reg must be a real number, got {reg!r}; or "auto" to choose it '
+                            "on a holdout")
         return True
     return False
 

@@ -35,15 +35,17 @@ Writing a new model
             self.reg = reg                      # store, do not check, in __init__
             ...
 
-        def _fit(self, ratings, valid):
+        def _fit(self, ratings, valid):          # both Ratings, by position
             reg = check_real(self.reg, "reg", minimum=0)
             max_iter = check_int(self.max_iter, "max_iter", minimum=1)
-            ...                                  # state of iteration 0
-            self._set_state(...)                 # the last complete state, on self
+            ...                                  # the start: iteration 0
+            self._keep(...)                      # the model's own helper: set factors_,
+                                                 # row_bias_, col_bias_, mean_ (copies),
+                                                 # self._lowrank = None
             with self._iterations(max_iter, ("train_rmse", "valid_rmse")) as run:
                 for it in range(1, max_iter + 1):
                     ...                          # one iteration of the model's math
-                    self._set_state(...)         # complete: now it is the model
+                    self._keep(...)              # complete: now it is the model
                     valid_rmse = self._rmse(valid) if valid is not None else np.nan
                     if not run.record(it, train_rmse=train, valid_rmse=valid_rmse):
                         break                    # the callback said stop
@@ -65,7 +67,7 @@ follows it). Models with extra arrays pass ``to_arrays``/``from_arrays`` to
 :func:`register` (see ``softimpute.py``).
 
 Ctrl-C: inside ``with self._iterations(...)`` a ``KeyboardInterrupt`` leaves
-the model as the last ``_set_state`` left it (``on_interrupt=`` can finish it,
+the model as the last complete state written to it (``on_interrupt=`` can finish it,
 e.g. SoftImpute's final SVD), warns ``RuntimeWarning("... interrupted after k
 complete iterations ...")`` and is re-raised: a script stops, it does not go on
 with a half-fitted model.

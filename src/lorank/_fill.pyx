@@ -39,8 +39,27 @@ cdef extern from "_fill_pass.h" nogil:
     double lorank_fill_d_scatter(int width, int64_t n, const int* idx, const double* vals,
                                  const double* TD, int stride, const double* o, double* acc)
 
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    #else
+    static int omp_get_num_threads(void) { return 1; }
+    #endif
+    """
+    int omp_get_num_threads() noexcept nogil
+
 #: Widest factor row the passes take, in bytes.
 MAX_ROW_BYTES = LORANK_MAXBYTES
+
+# Threads in the team of the last pass's loop (written once per pass).
+cdef int _team[1]
+
+
+def last_team_size():
+    """Threads that ran the last pass's parallel loop (0 if it had no work); for
+    the tests that check the thread count really varies."""
+    return _team[0]
 
 include "_simd.pxi"
 include "_entry_checks.pxi"
@@ -94,8 +113,11 @@ def _gather(const long long[::1] indptr, const int[::1] indices,
     _check_same("sse and T rows", sse.shape[0], n_target)
     _check_threads(n_threads)
     cdef int64_t p0
+    _team[0] = 0
     for j in prange(n_target, nogil=True, num_threads=n_threads, schedule="dynamic",
                     chunksize=64):
+        if _team[0] == 0:  # the first thread there writes it: once, the same value
+            _team[0] = omp_get_num_threads()
         p0 = indptr[j]
         if floating is double:
             sse[j] = lorank_fill_d_gather(SIMD_WIDTH, indptr[j + 1] - p0, &indices[p0],
@@ -133,8 +155,11 @@ def _scatter(const long long[::1] indptr, const int[::1] indices,
     cdef int64_t p0
     cdef double ss
     cdef floating total
+    _team[0] = 0
     for c in prange(n_chunks, nogil=True, num_threads=n_threads, schedule="dynamic",
                     chunksize=1):
+        if _team[0] == 0:  # the first thread there writes it: once, the same value
+            _team[0] = omp_get_num_threads()
         ss = 0
         memset(&acc[c, 0, 0], 0, n_target * stride * sizeof(floating))
         for i in range(chunks[c], chunks[c + 1]):

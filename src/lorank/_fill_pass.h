@@ -20,69 +20,8 @@
    rows are cache-resident by construction). */
 #define LORANK_FILL_AHEAD 16
 
-/* Horizontal sums by butterflies: x + x[l ^ h] for h = lanes/2, ..., 1 leaves the
-   sum in every lane (a fixed order), in shuffles rather than lane by lane. */
-typedef int32_t lorank_mi64 __attribute__((vector_size(64)));
-typedef int64_t lorank_ml64 __attribute__((vector_size(64)));
-typedef int32_t lorank_mi32 __attribute__((vector_size(32)));
-typedef int64_t lorank_ml32 __attribute__((vector_size(32)));
-typedef int32_t lorank_mi16 __attribute__((vector_size(16)));
-typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
-#define LORANK_X2(h) 0 ^ (h), 1 ^ (h)
-#define LORANK_X4(h) LORANK_X2(h), 2 ^ (h), 3 ^ (h)
-#define LORANK_X8(h) LORANK_X4(h), 4 ^ (h), 5 ^ (h), 6 ^ (h), 7 ^ (h)
-#define LORANK_X16(h) LORANK_X8(h), 8 ^ (h), 9 ^ (h), 10 ^ (h), 11 ^ (h), \
-    12 ^ (h), 13 ^ (h), 14 ^ (h), 15 ^ (h)
-#define LORANK_BFLY(x, MT, X, h) x += __builtin_shuffle(x, (MT){X(h)})
-#define LORANK_HSUM_16(x, MT) do { LORANK_BFLY(x, MT, LORANK_X16, 8); \
-    LORANK_BFLY(x, MT, LORANK_X16, 4); LORANK_BFLY(x, MT, LORANK_X16, 2); \
-    LORANK_BFLY(x, MT, LORANK_X16, 1); } while (0)
-#define LORANK_HSUM_8(x, MT) do { LORANK_BFLY(x, MT, LORANK_X8, 4); \
-    LORANK_BFLY(x, MT, LORANK_X8, 2); LORANK_BFLY(x, MT, LORANK_X8, 1); } while (0)
-#define LORANK_HSUM_4(x, MT) do { LORANK_BFLY(x, MT, LORANK_X4, 2); \
-    LORANK_BFLY(x, MT, LORANK_X4, 1); } while (0)
-#define LORANK_HSUM_2(x, MT) LORANK_BFLY(x, MT, LORANK_X2, 1)
-
-
-/* The four dot products of a batch at once: pairs of vectors are folded together
-   (two-source shuffles), so a batch costs about two shuffles per dot product and
-   a short dependency chain. d[0..4) receives the sums of p0..p3. */
-#define LORANK_FOLD(x, y, MT, ...) (__builtin_shuffle(x, y, (MT){__VA_ARGS__}))
-#define LORANK_SUM4_16(MT, p0, p1, p2, p3, d) do {                                 \
-    __typeof__(p0) q01_ = LORANK_FOLD(p0, p1, MT, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) \
-                        + LORANK_FOLD(p0, p1, MT, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31); \
-    __typeof__(p0) q23_ = LORANK_FOLD(p2, p3, MT, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) \
-                        + LORANK_FOLD(p2, p3, MT, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31); \
-    __typeof__(p0) r_ = LORANK_FOLD(q01_, q23_, MT, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27) \
-                      + LORANK_FOLD(q01_, q23_, MT, 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31); \
-    LORANK_BFLY(r_, MT, LORANK_X16, 2);                                            \
-    LORANK_BFLY(r_, MT, LORANK_X16, 1);                                            \
-    (d)[0] = r_[0]; (d)[1] = r_[8]; (d)[2] = r_[4]; (d)[3] = r_[12];               \
-} while (0)
-#define LORANK_SUM4_8(MT, p0, p1, p2, p3, d) do {                                  \
-    __typeof__(p0) q01_ = LORANK_FOLD(p0, p1, MT, 0, 1, 2, 3, 8, 9, 10, 11)        \
-                        + LORANK_FOLD(p0, p1, MT, 4, 5, 6, 7, 12, 13, 14, 15);     \
-    __typeof__(p0) q23_ = LORANK_FOLD(p2, p3, MT, 0, 1, 2, 3, 8, 9, 10, 11)        \
-                        + LORANK_FOLD(p2, p3, MT, 4, 5, 6, 7, 12, 13, 14, 15);     \
-    __typeof__(p0) r_ = LORANK_FOLD(q01_, q23_, MT, 0, 1, 8, 9, 4, 5, 12, 13)      \
-                      + LORANK_FOLD(q01_, q23_, MT, 2, 3, 10, 11, 6, 7, 14, 15);   \
-    LORANK_BFLY(r_, MT, LORANK_X8, 1);                                             \
-    (d)[0] = r_[0]; (d)[1] = r_[4]; (d)[2] = r_[2]; (d)[3] = r_[6];                \
-} while (0)
-#define LORANK_SUM4_4(MT, p0, p1, p2, p3, d) do {                                  \
-    __typeof__(p0) q01_ = LORANK_FOLD(p0, p1, MT, 0, 1, 4, 5)                      \
-                        + LORANK_FOLD(p0, p1, MT, 2, 3, 6, 7);                     \
-    __typeof__(p0) q23_ = LORANK_FOLD(p2, p3, MT, 0, 1, 4, 5)                      \
-                        + LORANK_FOLD(p2, p3, MT, 2, 3, 6, 7);                     \
-    __typeof__(p0) r_ = LORANK_FOLD(q01_, q23_, MT, 0, 4, 2, 6)                    \
-                      + LORANK_FOLD(q01_, q23_, MT, 1, 5, 3, 7);                   \
-    (d)[0] = r_[0]; (d)[1] = r_[2]; (d)[2] = r_[1]; (d)[3] = r_[3];                \
-} while (0)
-#define LORANK_SUM4_2(MT, p0, p1, p2, p3, d) do {                                  \
-    __typeof__(p0) q01_ = LORANK_FOLD(p0, p1, MT, 0, 2) + LORANK_FOLD(p0, p1, MT, 1, 3); \
-    __typeof__(p0) q23_ = LORANK_FOLD(p2, p3, MT, 0, 2) + LORANK_FOLD(p2, p3, MT, 1, 3); \
-    (d)[0] = q01_[0]; (d)[1] = q01_[1]; (d)[2] = q23_[0]; (d)[3] = q23_[1];        \
-} while (0)
+/* The butterflies LORANK_HSUM_* and four-at-once sums LORANK_SUM4_* come from
+   _als_gram.h. */
 
 /* ⟨a, row⟩ over NV vectors: a lane-wise product, then the butterflies. */
 #define LORANK_FILL_DOT(VT, NV, HSUM, a, row, out)                                 \
@@ -205,19 +144,6 @@ TARGET static double NAME##_scatter(                                            
     }                                                                              \
     return ss;                                                                     \
 }
-
-#define LORANK_HSUM_F64(x) LORANK_HSUM_16(x, lorank_mi64)
-#define LORANK_SUM4_F64(p0, p1, p2, p3, d) LORANK_SUM4_16(lorank_mi64, p0, p1, p2, p3, d)
-#define LORANK_HSUM_D64(x) LORANK_HSUM_8(x, lorank_ml64)
-#define LORANK_SUM4_D64(p0, p1, p2, p3, d) LORANK_SUM4_8(lorank_ml64, p0, p1, p2, p3, d)
-#define LORANK_HSUM_F32(x) LORANK_HSUM_8(x, lorank_mi32)
-#define LORANK_SUM4_F32(p0, p1, p2, p3, d) LORANK_SUM4_8(lorank_mi32, p0, p1, p2, p3, d)
-#define LORANK_HSUM_D32(x) LORANK_HSUM_4(x, lorank_ml32)
-#define LORANK_SUM4_D32(p0, p1, p2, p3, d) LORANK_SUM4_4(lorank_ml32, p0, p1, p2, p3, d)
-#define LORANK_HSUM_F16(x) LORANK_HSUM_4(x, lorank_mi16)
-#define LORANK_SUM4_F16(p0, p1, p2, p3, d) LORANK_SUM4_4(lorank_mi16, p0, p1, p2, p3, d)
-#define LORANK_HSUM_D16(x) LORANK_HSUM_2(x, lorank_ml16)
-#define LORANK_SUM4_D16(p0, p1, p2, p3, d) LORANK_SUM4_2(lorank_ml16, p0, p1, p2, p3, d)
 
 LORANK_FILL_DEFINE(lorank_fill_f16, float, lorank_vf16, LORANK_HSUM_F16, LORANK_SUM4_F16, LORANK_NO_TARGET)
 LORANK_FILL_DEFINE(lorank_fill_d16, double, lorank_vd16, LORANK_HSUM_D16, LORANK_SUM4_D16, LORANK_NO_TARGET)

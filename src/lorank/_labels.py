@@ -22,7 +22,11 @@ def is_many(labels):
     with ndim >= 1) rather than one label; a str or bytes is one label."""
     if isinstance(labels, np.ndarray):
         return labels.ndim > 0
-    return isinstance(labels, (list, tuple, range))
+    if isinstance(labels, (list, tuple, range)):
+        return True
+    # pandas Series / Index and other 1-D array-likes (not str, bytes or scalars)
+    return (not isinstance(labels, (str, bytes)) and hasattr(labels, "__array__")
+            and getattr(labels, "ndim", 0) >= 1)
 
 
 def format_labels(missing):
@@ -149,8 +153,13 @@ class LabelIndex:
                 many = labels not in self._mapping()
             except TypeError:
                 pass
+        if many and not isinstance(labels, (list, tuple, range)):
+            labels = np.asarray(labels)  # ndarray, pandas Series or Index
         items = list(labels.tolist() if isinstance(labels, np.ndarray) else labels) if many \
             else [labels]
+        fast = self._vectorized(labels) if many and isinstance(labels, np.ndarray) else None
+        if fast is not None:
+            return fast, items, many
         codes = np.empty(len(items), dtype=np.int64)
         if self._labels is None:
             size = self.size
@@ -164,6 +173,35 @@ class LabelIndex:
             except TypeError:  # unhashable: never a label
                 codes[t] = -1
         return codes, items, many
+
+    def _vectorized(self, query):
+        """Codes of a numeric (or str) array by one binary search, when the labels
+        are of the same kind and strictly increasing (as Ratings makes them);
+        None when the dict lookup must do it."""
+        kind = query.dtype.kind
+        if self._labels is None:
+            if kind not in "iu":
+                return None
+            q = query.astype(np.int64, copy=False) if kind == "i" or query.size == 0 or \
+                query.max() <= np.iinfo(np.int64).max else None
+            if q is None:
+                return None
+            return np.where((q >= 0) & (q < self.size), q, -1).astype(np.int64)
+        lab = self._labels
+        same = (kind in "iu" and lab.dtype.kind in "iu") or (kind == "U" and lab.dtype.kind == "U")
+        if not same or query.ndim != 1 or not self._increasing():
+            return None
+        if kind in "iu" and lab.dtype.kind != kind and (query.size and query.min() < 0):
+            return None  # signed against unsigned: the dict decides
+        pos = np.searchsorted(lab, query)
+        pos = np.minimum(pos, len(lab) - 1)
+        return np.where(lab[pos] == query, pos, -1).astype(np.int64)
+
+    def _increasing(self):
+        if not hasattr(self, "_sorted"):
+            lab = self._labels
+            self._sorted = bool(len(lab) < 2 or (lab[1:] > lab[:-1]).all())
+        return self._sorted
 
     def positions(self, labels, what=None):
         """Positions of ``labels``: an int for one label, an int64 array for a

@@ -11,7 +11,7 @@ its loop.
 
 from cython cimport floating
 from cython.parallel cimport parallel, prange
-from libc.math cimport floor, log, sqrt
+from libc.math cimport ceil, erfc, floor, log, sqrt
 from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, qsort
 
@@ -96,6 +96,37 @@ cdef inline double _gauss(Rng* r) noexcept nogil:
     r.spare = v * f
     r.has_spare = True
     return u * f
+
+
+cdef inline double _expected_rating(double mu, double noise, double lo, double hi) noexcept nogil:
+    """E[x | mu] for x = clip(floor(mu + noise * z + 1/2), lo, hi), z ~ N(0, 1):
+    lo + sum over k = lo..hi-1 of P(x > k) = P(mu + noise z >= k + 1/2)
+    = Q((k + 1/2 - mu) / noise), Q the normal upper tail. Terms more than 10
+    noise away are 1 or 0 to double precision, so only the others are summed."""
+    cdef double a, b, k, m, sq = 0.7071067811865476  # 1 / sqrt(2)
+    if noise == 0.0:
+        m = floor(mu + 0.5)
+        return lo if m < lo else (hi if m > hi else m)
+    a = ceil(mu - 0.5 - 10.0 * noise)  # k < a: Q = 1
+    b = floor(mu - 0.5 + 10.0 * noise)  # k > b: Q = 0
+    a = lo if a < lo else (hi if a > hi else a)
+    m = a  # lo + (a - lo) ones
+    k = a
+    while k <= b and k < hi:
+        m += 0.5 * erfc((k + 0.5 - mu) / noise * sq)
+        k += 1.0
+    return m
+
+
+def expected_rating(const double[::1] mu, double noise, double lo, double hi,
+                    double[::1] out):
+    """out = E[rating | mu] of the rounded, clipped model (see _expected_rating)."""
+    cdef Py_ssize_t i, n = mu.shape[0]
+    if out.shape[0] != n:
+        raise ValueError(f"out has {out.shape[0]} entries, mu {n}")
+    with nogil:
+        for i in range(n):
+            out[i] = _expected_rating(mu[i], noise, lo, hi)
 
 
 cdef void _build_alias(const int32_t* ids, const double* weights, int32_t m, double total,
@@ -259,7 +290,8 @@ def generate(const int64_t[::1] indptr, const double[::1] weights,
     """Fill CSR ``indices`` and ``values`` row by row:
     values = mean + row_bias[i] + col_bias[j] + <P[i], Q[j]> + noise * N(0, 1),
     rounded and clipped to [lo, hi] when ``rounded``; sq_err[i] is the sum of
-    squared differences between row i's values and the noiseless model."""
+    squared differences between row i's values and the best prediction given
+    the model: E[value | model], the model itself when not ``rounded``."""
     cdef Py_ssize_t n_rows = indptr.shape[0] - 1, n_cols = weights.shape[0]
     cdef Py_ssize_t rank = P.shape[1], i, p, c
     cdef int64_t nwords = (n_cols + 63) // 64
@@ -337,6 +369,8 @@ def generate(const int64_t[::1] indptr, const double[::1] weights,
                     x = lo if x < lo else (hi if x > hi else x)
                 v = <floating> x
                 values[p] = v
+                if rounded:
+                    mu = _expected_rating(mu, noise, lo, hi)
                 d = <double> v - mu
                 sq = sq + d * d
             sq_err[i] = sq

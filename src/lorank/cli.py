@@ -2,12 +2,16 @@
 
 Each subcommand is one function that adds its parser and returns the handler,
 registered with :func:`command`. A handler takes the parsed arguments and
-returns an exit code. Errors a user can fix (bad file, bad rank) end as one
-line on stderr and exit code 1; ``--debug`` shows the traceback instead.
+returns an exit code. Errors a user can fix end as one line on stderr: exit
+code 2 for a command line that does not make sense (a flag out of range),
+1 for the rest (a bad file, an unknown user); ``--debug`` shows the
+traceback instead.
 """
 
 import argparse
+import math
 import sys
+from pathlib import Path
 
 from . import __version__
 
@@ -28,7 +32,61 @@ def command(name, help):
 
 
 class CommandError(Exception):
-    """A user-facing failure: printed as one line, no traceback."""
+    """A user-facing failure: printed as one line, no traceback (exit code 1)."""
+
+
+class UsageError(CommandError):
+    """A command line that does not make sense (exit code 2, like argparse's)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors as one line on stderr (exit code 2)."""
+
+    def error(self, message):
+        message = " ".join(message.split())
+        self.exit(2, f"{self.prog}: error: {message} ({self.prog} --help for usage)\n")
+
+
+# ---------------------------------------------------------------- argument types
+# Each returns an argparse type: a function of the text that raises
+# ArgumentTypeError with the rule and the value, so argparse names the flag.
+
+
+
+def _integer(minimum=None, maximum=None, *, extra=""):
+    rule = ("an integer" + (f" >= {minimum}" if minimum is not None and maximum is None else "")
+            + (f" from {minimum} to {maximum}" if maximum is not None else "") + extra)
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text!r}") from None
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _real(minimum, maximum=None, *, open_min=False, open_max=False, rule=None):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        ok = math.isfinite(value) and (value > minimum if open_min else value >= minimum)
+        if maximum is not None:
+            ok = ok and (value < maximum if open_max else value <= maximum)
+        if not ok:
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text!r}")
+        return value
+
+    return parse
+
+
+_RANK = _integer(1, 100_000)
+_COUNT = _integer(1)
 
 
 @command("demo", help="the SVD story end to end, in seconds, no downloads")
@@ -42,7 +100,7 @@ def _demo(parser):
     )
 
     parser.add_argument(
-        "--scale", type=float, default=1.0,
+        "--scale", type=_real(0, open_min=True, rule="a finite number > 0"), default=1.0,
         help="size of the collaborative-filtering stage (1: 25M ratings, a quarter "
         "of the Netflix Prize; 0.01 runs in a second)",
     )
@@ -50,8 +108,6 @@ def _demo(parser):
     def handle(args):
         from . import demo
 
-        if not args.scale > 0:
-            raise CommandError(f"--scale must be positive, got {args.scale}")
         out = args.out
         if out is None and demo.have_matplotlib():
             out = "lorank-demo"
@@ -67,7 +123,7 @@ def _demo(parser):
 @command("compress", help="compress an image by truncated SVD and write the result")
 def _compress(parser):
     parser.add_argument("image", help="input image (PNG; JPEG etc. need Pillow)")
-    parser.add_argument("--rank", type=int, required=True, help="rank to keep")
+    parser.add_argument("--rank", type=_integer(1), required=True, help="rank to keep")
     parser.add_argument("--out", required=True, help="output image file (e.g. out.png)")
 
     def handle(args):
@@ -119,25 +175,42 @@ def _compress(parser):
 
 def _data_arguments(parser):
     parser.add_argument("data", help="ratings: a MovieLens or Netflix Prize file or "
-                        "folder, or any delimited file (user,item,rating columns)")
+                        "folder, or any delimited file (columns found by the header's "
+                        "names, e.g. userId,movieId,rating; without a header: user, "
+                        "item, rating in that order)")
     parser.add_argument("--format", choices=("auto", "movielens", "netflix", "csv"),
                         default="auto", help="layout of DATA (default: detected)")
+    for role, example in (("user", "userId"), ("item", "movieId"), ("rating", "score"),
+                          ("time", "timestamp")):
+        parser.add_argument(f"--{role}-col", metavar="NAME|INDEX", default=None,
+                            help=f"delimited files: the {role} column, by header name "
+                            f"(e.g. {example}) or 0-based index (default: found by name, "
+                            "else by position)")
+    parser.add_argument("--delimiter", default=None,
+                        help="delimited files: the field separator (default ',')")
 
 
 def _model_arguments(parser):
     parser.add_argument("--method", choices=("als", "soft-impute"), default="als",
                         help="exact ALS (default) or soft-impute")
-    parser.add_argument("--rank", type=int, default=10, help="number of factors (10)")
-    parser.add_argument("--reg", type=float, default=None,
+    parser.add_argument("--rank", type=_RANK, default=10, help="number of factors (10)")
+    parser.add_argument("--reg", type=_real(0, rule="a finite number >= 0"), default=None,
                         help="regularization (default: the model's)")
-    parser.add_argument("--reg-exponent", type=float, default=None, metavar="ALPHA",
+    parser.add_argument("--reg-exponent", type=_real(0, 1, rule="a number in [0, 1]"),
+                        default=None, metavar="ALPHA",
                         help="ALS: λ of a row or column = reg · (its ratings)^ALPHA, "
                              "0 to 1 (default: the model's, 0.5)")
-    parser.add_argument("--iterations", type=int, default=15,
+    parser.add_argument("--iterations", type=_COUNT, default=15,
                         help="maximum iterations (15)")
     parser.add_argument("--threads", type=_thread_count, default=None,
-                        help="threads (default: usable cores)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+                        help="threads (default: usable cores; -1 all, -2 all but one)")
+    parser.add_argument("--seed", type=_integer(0), default=0,
+                        help="random seed (0)")
+
+
+def _column(value):
+    """A --*-col value: an index when it is digits, else a header name."""
+    return int(value) if value is not None and value.isdigit() else value
 
 
 def _thread_count(text):
@@ -156,9 +229,32 @@ def _thread_count(text):
 
 
 def _load_data(args):
-    from .loaders import load_ratings
+    from .loaders import detect_format, load_ratings
 
-    return load_ratings(args.data, format=args.format)
+    options = {role: _column(getattr(args, f"{role}_col"))
+               for role in ("user", "item", "rating", "time")}
+    options = {k: v for k, v in options.items() if v is not None}
+    if args.delimiter is not None:
+        options["delimiter"] = args.delimiter
+    fmt = args.format
+    if options and fmt == "auto":
+        fmt = detect_format(args.data)
+        if fmt == "movielens" and Path(args.data).is_file():
+            fmt = "csv"  # columns given: read the file as delimited text
+    if options and fmt != "csv":
+        given = ", ".join(f"--{k}-col" if k != "delimiter" else "--delimiter" for k in options)
+        raise CommandError(f"{given} apply to delimited files; {args.data} is read as "
+                           f"{fmt} (pass a file and --format csv)")
+    try:
+        return load_ratings(args.data, format=fmt, **options)
+    except ValueError as exc:  # name the flags, not the function's arguments
+        message = str(exc)
+        for role in ("user", "item", "rating", "time"):
+            message = message.replace(f"pass {role}= (a column name or index)",
+                                      f"pass --{role}-col NAME|INDEX")
+        message = message.replace("or header=False if the first line is data",
+                                  "or check the file's first line")
+        raise CommandError(message) from exc
 
 
 def _make_model(args, progress=False):
@@ -173,7 +269,7 @@ def _make_model(args, progress=False):
             params["weighted_reg"] = args.reg_exponent
         return ALS(args.rank, **params)
     if args.reg_exponent is not None:
-        raise CommandError("--reg-exponent applies to --method als only")
+        raise UsageError("--reg-exponent applies to --method als only")
     try:
         from .softimpute import SoftImpute
     except ImportError:
@@ -185,7 +281,8 @@ def _make_model(args, progress=False):
 def _fit(parser):
     _data_arguments(parser)
     _model_arguments(parser)
-    parser.add_argument("--test-size", type=float, default=0.1,
+    parser.add_argument("--test-size", type=_real(0, 1, open_max=True,
+                                                  rule="a number in [0, 1)"), default=0.1,
                         help="share of each user's ratings held out to report test "
                         "RMSE (0.1; 0 fits on everything)")
     parser.add_argument("--out", default="model.npz", help="model file (model.npz)")
@@ -255,13 +352,19 @@ def _save_interrupted(args, model, ratings, what):
           file=sys.stderr)
 
 
+def _shown(value, n=40):
+    """A value from the command line, quoted, cut short when long."""
+    return repr(value) if len(value) <= n else f"{value[:n]!r}... ({len(value):,} characters)"
+
+
 def _label(value, labels):
     """A user or item given on the command line, typed like the model's labels."""
     if labels is not None and labels.dtype.kind in "iu":
         try:
             return int(value)
         except ValueError:
-            raise CommandError(f"{value!r} is not an id of this model (ids are integers)") from None
+            raise CommandError(f"{_shown(value)} is not an id of this model (ids are "
+                               "integers)") from None
     return value
 
 
@@ -269,7 +372,7 @@ def _label(value, labels):
 def _recommend(parser):
     parser.add_argument("model", help="a model file written by lorank fit")
     parser.add_argument("--user", required=True, help="the user's id")
-    parser.add_argument("-n", type=int, default=10, help="how many items (10)")
+    parser.add_argument("-n", type=_COUNT, default=10, help="how many items (10)")
     parser.add_argument("--worst", action="store_true", help="the bottom of the list")
     parser.add_argument("--titles", default=None,
                         help="titles file: u.item, movies.dat, movies.csv or "
@@ -292,7 +395,7 @@ def _recommend(parser):
         try:
             items, scores = rec.recommend(user, n=args.n, worst=args.worst)
         except KeyError:
-            raise CommandError(f"unknown user {args.user!r}") from None
+            raise CommandError(f"unknown user {_shown(args.user)}") from None
         which = "bottom" if args.worst else "top"
         print(f"{which} {len(items)} for user {args.user} (predicted rating):")
         for rank, (item, score) in enumerate(zip(items, scores), 1):
@@ -307,7 +410,8 @@ def _recommend(parser):
 def _evaluate(parser):
     _data_arguments(parser)
     _model_arguments(parser)
-    parser.add_argument("--folds", type=int, default=5, help="number of folds (5)")
+    parser.add_argument("--folds", type=_integer(2, 1000), default=5,
+                        help="number of folds (5)")
 
     def handle(args):
         from .model_selection import evaluate
@@ -339,7 +443,7 @@ def _image_module():
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lorank",
         description="Low-rank matrix decompositions and completion.",
     )
@@ -349,13 +453,15 @@ def build_parser():
     )
     # --debug also works after the subcommand; SUPPRESS keeps the subparser
     # from overwriting a --debug given before it.
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the full traceback on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.subcommands = {}
     for name, (help, add) in COMMANDS.items():
         subparser = sub.add_parser(name, help=help, description=help, parents=[common])
         subparser.set_defaults(handler=add(subparser))
+        parser.subcommands[name] = subparser
     return parser
 
 
@@ -371,7 +477,10 @@ def main(argv=None):
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # reported by the subcommand's parser, which names it
+            which = parser.subcommands.get(args.command, parser)
+            which.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exc:  # --help, --version, usage errors (exit code 2)
         return exc.code if isinstance(exc.code, int) else 1
     if args.command is None:
@@ -382,10 +491,25 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("lorank: interrupted", file=sys.stderr)
         return 130
-    except (CommandError, OSError, ValueError, TypeError, KeyError, ImportError) as exc:
+    except (CommandError, OSError, ValueError, TypeError, KeyError, ImportError,
+            OverflowError, MemoryError) as exc:
         if args.debug:
             raise
         text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        message = str(text).splitlines()[0] if str(text) else type(exc).__name__
+        message = _first_line(text) or type(exc).__name__
+        if isinstance(exc, MemoryError):
+            message = f"out of memory ({message})"
         print(f"lorank {args.command}: error: {message}", file=sys.stderr)
+        return 2 if isinstance(exc, UsageError) else 1
+    except Exception as exc:  # a bug: still one line, the traceback on request
+        if args.debug:
+            raise
+        print(f"lorank {args.command}: error: {type(exc).__name__}: {_first_line(exc)} "
+              "(an internal error: run with --debug for the traceback)", file=sys.stderr)
         return 1
+
+
+def _first_line(text, limit=500):
+    lines = str(text).strip().splitlines()
+    line = lines[0] if lines else ""
+    return line if len(line) <= limit else line[:limit] + "..."

@@ -20,9 +20,11 @@ from .loaders import (
     write_netflix_format,
 )
 from .lowrank import LowRank
+from ._implicit_data import synthetic_implicit
 
-__all__ = ["Dataset", "detect_format", "load_csv", "load_movielens", "load_netflix",
-           "load_ratings", "load_titles", "synthetic", "write_netflix_format"]
+__all__ = ["Dataset", "best_prediction", "detect_format", "load_csv", "load_movielens",
+           "load_netflix", "load_ratings", "load_titles", "synthetic", "synthetic_implicit",
+           "write_netflix_format"]
 
 # The shape of the default model, calibrated on the Netflix Prize training set
 # (480,189 users, 17,770 movies, 100,480,507 ratings 1..5).
@@ -99,14 +101,19 @@ def synthetic(n_rows=480_189, n_cols=17_770, nnz=100_480_507, *, rank=10, noise=
     ratings : lorank.Ratings
         The observations, shape ``(n_rows, n_cols)``.
     noise_floor : float
-        RMSE of the true model (without noise) on the returned observations:
-        what a perfect model would score. With a scale it includes the
-        rounding and clipping error, so it differs from ``noise``.
+        RMSE, on the returned observations, of the best possible prediction
+        given the true model: the expected value of each observation given
+        its true signal, under the noise, rounding and clipping (see
+        :func:`best_prediction`). No predictor scores lower in expectation.
+        Without a scale it is the RMSE of the signal itself (about
+        ``noise``); with one, rounding adds error and clipping removes some,
+        and the signal itself scores higher than the floor.
     truth : dict, only if ``return_truth``
         ``"mean"`` (float), ``"row_bias"`` (n_rows,), ``"col_bias"``
         (n_cols,), ``"factors"`` (a :class:`lorank.LowRank` with ``left`` the
-        p_i and ``right`` the q_j) and ``"noise"``. The true value of entry
-        (i, j) is ``mean + row_bias[i] + col_bias[j] + factors.entries(i, j)``.
+        p_i and ``right`` the q_j), ``"noise"`` and ``"scale"`` (``(lo, hi)``
+        or ``None``). The true signal of entry (i, j) is
+        ``mean + row_bias[i] + col_bias[j] + factors.entries(i, j)``.
 
     Examples
     --------
@@ -197,8 +204,61 @@ def _generate(n_rows, n_cols, nnz, *, rank, noise, biases, popularity, scale,
                         indices, values, sq_err, n_threads)
     noise_floor = float(np.sqrt(sq_err.sum() / nnz))
     truth = {"mean": float(mean), "row_bias": row_bias, "col_bias": col_bias,
-             "factors": LowRank(left, right), "noise": noise}
+             "factors": LowRank(left, right), "noise": noise,
+             "scale": None if scale is None else (int(lo), int(hi))}
     return indptr, indices, values, noise_floor, truth
+
+
+def best_prediction(truth, rows, cols):
+    """The best possible prediction of :func:`synthetic` ratings at entries
+    (rows, cols), given the true model: ``E[rating | signal]``.
+
+    With a scale, a rating is ``clip(round(signal + noise * z), lo, hi)``, so
+    its expected value is ``lo + sum over k = lo..hi-1 of
+    P(signal + noise * z >= k + 1/2)``, from the normal CDF. Without one it
+    is the signal itself. Its RMSE on the observations is the noise floor
+    that :func:`synthetic` returns.
+
+    Parameters
+    ----------
+    truth : dict
+        The ``truth`` of ``synthetic(..., return_truth=True)``.
+    rows, cols : array_like of int
+        Positions of the entries.
+
+    Returns
+    -------
+    ndarray of float64
+
+    Examples
+    --------
+    >>> import numpy as np, lorank
+    >>> R, floor, truth = lorank.datasets.synthetic(500, 100, 5000, return_truth=True)
+    >>> rows, cols, values = R.coo()
+    >>> best = lorank.datasets.best_prediction(truth, rows, cols)
+    >>> bool(np.isclose(np.sqrt(np.mean((values - best) ** 2)), floor))
+    True
+    """
+    F = truth["factors"]
+    rows = np.asarray(rows, dtype=np.int64)
+    cols = np.asarray(cols, dtype=np.int64)
+    if rows.shape != cols.shape or rows.ndim != 1:
+        raise ValueError(f"rows and cols must be 1-D of the same length, got shapes "
+                         f"{rows.shape} and {cols.shape}")
+    for a, n, name in ((rows, F.shape[0], "rows"), (cols, F.shape[1], "cols")):
+        if a.size and (a.min() < 0 or a.max() >= n):
+            raise ValueError(f"{name} must be positions in 0..{n - 1}")
+    left = F.left.astype(np.float64)
+    right = F.right.astype(np.float64)
+    signal = (truth["mean"] + truth["row_bias"][rows].astype(np.float64)
+              + truth["col_bias"][cols].astype(np.float64)
+              + np.einsum("ij,ij->i", left[rows], right[cols]))
+    if truth.get("scale") is None:
+        return signal
+    lo, hi = truth["scale"]
+    out = np.empty_like(signal)
+    _synthetic.expected_rating(signal, float(truth["noise"]), float(lo), float(hi), out)
+    return out
 
 
 def _check_scale(scale):

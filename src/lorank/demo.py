@@ -228,7 +228,8 @@ def _image_compression(ctx):
         ax = plot.singular_values(s, relative=True, label="test image")
         ax.set_title("Singular values of the 512 x 512 test image")
         ctx.save(ax.figure, "image_singular_values.png")
-        ctx.save(plot.compression_grid(img, ranks), "image_compression.png")
+        ax = plot.compression_grid(img, ranks, label="Rank-k approximations of the test image")
+        ctx.save(ax.figure, "image_compression.png")
     return {"table": rows}
 
 
@@ -243,6 +244,7 @@ def _completion(ctx):
     ctx.print("observed; rank 4, reg 1e-4, no biases (the seed's model), 50 iterations.")
     ctx.print(f"{'start':>8}  {'draws with MSE <= 1e-6':>22}  {'worst full-matrix MSE':>21}")
     rows = []
+    shown = {}  # the first draw's observed matrix; each start's worst completion
     for init in ("svd", "random"):
         mse = []
         for seed in range(draws):
@@ -252,12 +254,26 @@ def _completion(ctx):
             observed.flat[keep] = F.flat[keep]
             model = ALS(4, reg=1e-4, biases=False, init=init, max_iter=50,
                         dtype=np.float64, random_state=0).fit(observed)
-            mse.append(float(np.mean((model.to_lowrank().to_dense() - F) ** 2)))
+            completed = model.to_lowrank().to_dense()
+            mse.append(float(np.mean((completed - F) ** 2)))
+            shown.setdefault("observed", observed)
+            if mse[-1] == max(mse):
+                shown[init] = (completed, seed, mse[-1])
         good = sum(e <= 1e-6 for e in mse)
         rows.append((init, good, max(mse)))
         ctx.print(f"{init:>8}  {good:>19}/{draws}  {max(mse):>21.2e}")
     ctx.print("The spectral ('svd') start is the default: random starts can stall in a")
     ctx.print("poor local minimum, as the seed found.")
+    if ctx.out is not None:
+        from . import plot
+
+        panels = [(F, "F (100 x 100, rank 4)"), (shown["observed"], "observed: 20% (draw 0)")]
+        for init in ("svd", "random"):
+            completed, seed, err = shown[init]
+            panels.append((completed, f"{init} start, worst draw ({seed}):\nMSE {err:.1e}"))
+        ax = plot.matrices(panels, ncols=4, vrange=(float(F.min()), float(F.max())),
+                           label="Completing F from 2,000 of its entries (ALS, rank 4)")
+        ctx.save(ax.figure, "completion.png")
     return {"table": rows}
 
 
@@ -281,7 +297,8 @@ def _netflix_shaped(ctx):
     ctx.print(f"{'iteration':>9}  {'train RMSE':>10}  {'test RMSE':>9}  {'seconds':>7}")
     for it, tr, te, sec in zip(h["iteration"], h["train_rmse"], h["valid_rmse"], h["seconds"]):
         ctx.print(f"{it:>9}  {tr:>10.4f}  {te:>9.4f}  {sec:>7.2f}")
-    ctx.print(f"noise floor (the true model's RMSE): {floor:.4f}")
+    ctx.print(f"noise floor (the RMSE of the best prediction given the true model): "
+              f"{floor:.4f}")
     rec = Recommender.from_model(model, train)
     user = rec.user_labels[0] if rec.user_labels is not None else 0
     top, top_scores = rec.recommend(user, n=5)
@@ -290,10 +307,19 @@ def _netflix_shaped(ctx):
     for (i, a), (j, b) in zip(zip(top, top_scores), zip(bottom, bottom_scores)):
         ctx.print(f"  movie {i:>6} {a:5.2f}     movie {j:>6} {b:5.2f}")
     if ctx.out is not None:
+        from matplotlib.figure import Figure
+
         from . import plot
 
-        ax = plot.training_curves(h)
+        ax = plot.training_curves(h, floor=floor, label="ALS")
         ax.set_title("ALS on Netflix-shaped ratings")
         ctx.save(ax.figure, "training_curves.png")
+        fig = Figure(figsize=(9, 3.2), layout="constrained")
+        left, right = fig.subplots(1, 2, sharex=True)
+        plot.recommendations([f"movie {i}" for i in top], top_scores, left,
+                             label=f"user {user}: top 5 unseen")
+        plot.recommendations([f"movie {j}" for j in bottom], bottom_scores, right,
+                             label=f"user {user}: bottom 5 unseen")
+        ctx.save(fig, "recommendations.png")
     return {"history": h, "noise_floor": floor, "top": (top, top_scores),
             "bottom": (bottom, bottom_scores), "seen": rec.seen_, "user": user}

@@ -88,7 +88,7 @@ class ALS(_local.ALS):
     >>> model = model.fit(dd.from_pandas(df, npartitions=2))
     >>> model.row_labels_.tolist(), model.col_labels_.tolist()
     (['a', 'b', 'c'], [1, 2])
-    >>> model.to_local().predict(["a"], [2]).shape
+    >>> model.to_local().predict(["a"], [2]).shape     # by labels, as on the cluster
     (1,)
     >>> client.close(); client.cluster.close()
     """

@@ -11,6 +11,7 @@ are skipped).
 
 import csv
 import io
+import math
 import mmap
 import re
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from . import _parse
+from ._columns import ALIASES, ROLE_NAMES, matches, normalize
 from ._threads import effective_n_threads
 from ._validation import as_float_dtype
 
@@ -36,7 +38,7 @@ __all__ = [
 # Netflix text is split into chunks of about this many bytes (at line starts);
 # a fixed size, so the chunking never depends on the thread count.
 _CHUNK_BYTES = 8 << 20
-_BAD_LINE, _NO_MOVIE, _TOO_BIG, _FEW_FIELDS, _BAD_FIELD = 1, 2, 3, 4, 5
+_BAD_LINE, _NO_MOVIE, _TOO_BIG, _FEW_FIELDS, _BAD_FIELD, _BAD_DATE = 1, 2, 3, 4, 5, 6
 _NETFLIX_LINE = "expected MovieID: or CustomerID,Rating,Date"
 
 
@@ -49,6 +51,12 @@ class Dataset(NamedTuple):
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _check_bool(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def _existing(path, what="path"):
@@ -74,75 +82,189 @@ def _decode(raw):
         return raw.decode("latin-1")
 
 
-def _ratings(users, items, values, dtype, source, duplicates="error"):
+def _ratings(users, items, values, dtype, source, duplicates="error", times=None):
     from .ratings import Ratings
 
     if len(values) == 0:
         raise ValueError(f"no ratings in {source}")
-    return Ratings.from_labels(users, items, values, dtype=as_float_dtype(dtype),
-                               duplicates=duplicates)
+    return Ratings.from_labels(users, items, values, times=times,
+                               dtype=as_float_dtype(dtype), duplicates=duplicates)
+
 
 
 # ---------------------------------------------------------------- delimited numeric
 
 
-def _read_delimited(path, delimiter, columns, header, *, string_ids=False):
-    """Integer user/item ids and float ratings from a delimited file, by the
-    compiled parser. With ``string_ids``, ``None`` if an id is not an integer
-    (the caller falls back to string labels). Errors name the file and line."""
-    data = path.read_bytes()
+def _read_delimited(path, delimiter, columns, header, *, string_ids=False, data=None):
+    """Integer user/item ids, float ratings and (when ``columns[3] >= 0``)
+    integer times from a delimited file, by the compiled parser. With
+    ``string_ids``, ``None`` if an id or a time is not an integer (the caller
+    falls back to the text path). Errors name the file and line."""
+    data = path.read_bytes() if data is None else data
     start = data.find(b"\n") + 1 if header else 0
     if header and start == 0:
         start = len(data)
     n = data.count(b"\n", start) + 1
     users, items = np.empty(n, np.int64), np.empty(n, np.int64)
     values = np.empty(n, np.float64)
-    got = _parse.delimited(data, start, delimiter.encode(), *columns, users, items, values)
+    times = np.empty(n if columns[3] >= 0 else 1, np.int64)
+    got = _parse.delimited(data, start, delimiter.encode(), *columns, users, items, values,
+                           times)
     if isinstance(got, tuple):
         code, pos, field = got
         line, text = _line_at(data, pos)
-        if code == _BAD_FIELD and field != columns[2] and string_ids:
+        roles = dict(zip(columns, ("user id", "item id", "rating", "timestamp")))
+        if code == _TOO_BIG:
+            raise ValueError(f"{path.name} line {line}: the {roles[field]} in field {field} "
+                             f"does not fit in int64 (-2**63..2**63-1), got {_short(text)}")
+        if code == _BAD_FIELD and string_ids:  # text ids, quotes: the text path decides
             return None
-        which = dict(zip(columns, ("user id", "item id", "rating")))[field] if code == _BAD_FIELD else None
+        which = roles[field] if code == _BAD_FIELD else None
         kind = "a number" if field == columns[2] else "an integer"
         what = (f"{kind} in field {field} ({which})" if which
                 else f"at least {max(columns) + 1} fields separated by {delimiter!r}")
-        raise ValueError(f"{path.name} line {line}: expected {what}, got {text!r}")
-    return users[:got], items[:got], values[:got]
+        raise ValueError(f"{path.name} line {line}: expected {what}, got {_short(text, 80)}")
+    return users[:got], items[:got], values[:got], (times[:got] if columns[3] >= 0 else None)
 
 
-def _read_text_columns(path, delimiter, columns, header, encoding="utf-8-sig"):
-    """The slow path for non-numeric ids: the csv module, labels kept as strings."""
-    users, items, values = [], [], []
-    with open(path, newline="", encoding=encoding) as f:
-        if len(delimiter) == 1:  # quoted fields allowed
-            reader = csv.reader(f, delimiter=delimiter)
-            rows = ((reader.line_num, row) for row in reader)
-        else:  # the csv module takes one-character delimiters only
-            rows = ((k, line.rstrip("\r\n").split(delimiter)) for k, line in enumerate(f, 1))
+def _read_text_columns(path, delimiter, columns, header, encoding="utf-8"):
+    """The slow path for non-numeric ids (or quoted fields): the csv module,
+    labels kept as strings, ratings by float(). Errors read as the compiled
+    parser's."""
+    users, items, values, times, lines = [], [], [], [], []
+    col_time = columns[3]
+    need = max(columns) + 1
+    f = io.StringIO(_text(path, encoding), newline="")
+    if len(delimiter) == 1:  # quoted fields allowed
+        reader = csv.reader(f, delimiter=delimiter)
+        rows = ((reader.line_num, row) for row in reader)
+    else:  # the csv module takes one-character delimiters only
+        rows = ((k, line.rstrip("\r\n").split(delimiter)) for k, line in enumerate(f, 1))
+    try:
         for k, row in rows:
             if (header and k == 1) or not row or row == [""]:
                 continue
+            if len(row) < need:
+                raise ValueError(f"{path.name} line {k}: expected at least {need} fields "
+                                 f"separated by {delimiter!r}, got "
+                                 f"{_short(delimiter.join(row), 80)}")
+            r = row[columns[2]]
             try:
-                u, i, r = (row[c] for c in columns)
-                values.append(float(r))
-            except (IndexError, ValueError):
-                raise ValueError(
-                    f"{path.name} line {k}: expected user, item and a numeric "
-                    f"rating in fields {columns}, got {delimiter.join(row)!r}"
-                ) from None
-            users.append(u)
-            items.append(i)
-    return _maybe_int(users), _maybe_int(items), np.array(values)
+                v = float(r)
+            except ValueError:
+                v = math.nan
+            if not math.isfinite(v):
+                raise ValueError(f"{path.name} line {k}: expected a number in field "
+                                 f"{columns[2]} (rating), got {_short(delimiter.join(row), 80)}")
+            values.append(v)
+            users.append(row[columns[0]])
+            items.append(row[columns[1]])
+            if col_time >= 0:
+                times.append(row[col_time])
+            lines.append(k)
+    except csv.Error as exc:
+        line = reader.line_num
+        if "field larger" in str(exc):
+            raise ValueError(f"{path.name} line {line}: a field is longer than "
+                             f"{csv.field_size_limit():,} characters; check the delimiter "
+                             "and the quotes") from None
+        raise ValueError(f"{path.name} line {line}: {exc}") from None
+    names = _header_names(path, delimiter, encoding) if header else None
+    times = _times_array(times, path, col_time, names) if col_time >= 0 else None
+    return (_maybe_int(users, path, "user", lines), _maybe_int(items, path, "item", lines),
+            np.array(values, dtype=np.float64), times)
 
 
-def _maybe_int(labels):
-    """Integer ids as int64, anything else as strings."""
-    labels = np.array(labels)
+def _text(path, encoding="utf-8"):
+    """The file as text; bytes that are not ``encoding`` raise ValueError
+    naming the file, line and byte."""
+    raw = path.read_bytes()
     try:
-        return labels.astype(np.int64)
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ValueError(
+            f"{path.name} line {line}: byte 0x{raw[exc.start]:02x} (column {col}) is not "
+            f"{encoding} text; convert the file to {encoding} or pass encoding= "
+            "(e.g. encoding=\"latin-1\")"
+        ) from None
+    except LookupError:
+        raise ValueError(f"unknown encoding {encoding!r}") from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+_INT = re.compile(r"\s*[+-]?\d+\s*")
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _maybe_int(labels, path, role, lines):
+    """Integer ids as int64, anything else as strings. An integer id beyond
+    int64 is an error (it would otherwise become a string among integers)."""
+    if labels and all(_INT.fullmatch(x) for x in labels):
+        for k, x in enumerate(labels):
+            if len(x) > 25 or not _INT64[0] <= int(x) <= _INT64[1]:
+                raise ValueError(
+                    f"{path.name} line {lines[k]}: {role} id {_short(x.strip())} does not "
+                    "fit in int64 (-2**63..2**63-1)"
+                )
+        return np.array([int(x) for x in labels], dtype=np.int64)
+    return _string_labels(labels, path, role, lines)
+
+
+_MAX_LABEL = 4096  # characters: a longer "id" is a broken file (a missing newline)
+
+
+def _string_labels(labels, path, role, lines):
+    longest = max((len(x) for x in labels), default=0)
+    if longest > _MAX_LABEL:
+        k = next(k for k, x in enumerate(labels) if len(x) == longest)
+        raise ValueError(
+            f"{path.name} line {lines[k]}: {role} id is {longest:,} characters long "
+            f"(more than {_MAX_LABEL:,}): {_short(labels[k])}; check the delimiter "
+            "and the line ends"
+        )
+    return np.array(labels, dtype=str) if labels else np.array([], dtype=str)
+
+
+def _short(text, n=40):
+    text = str(text)
+    return repr(text) if len(text) <= n else repr(text[:n]) + f"... ({len(text):,} characters)"
+
+
+def _times_array(times, path, col, names=None):
+    """Timestamps as written: int64 when every one is an integer, float64 when
+    numbers, datetime64 for ISO dates; anything else is an error."""
+    what = f"column {col}" + (f" ({names[col]!r})" if names and col < len(names) else "")
+    try:
+        return np.array([int(t) for t in times], dtype=np.int64)
+    except (ValueError, OverflowError):
+        pass
+    try:
+        out = np.array([float(t) for t in times], dtype=np.float64)
+        if np.isfinite(out).all():
+            return out
     except ValueError:
-        return labels
+        pass
+    try:
+        return np.array([t.strip() for t in times], dtype="datetime64")
+    except ValueError:
+        pass
+    bad = next((t for t in times if not _is_time(t)), times[0] if times else "")
+    raise ValueError(f"{path.name}: {what} holds neither numbers nor ISO dates: {bad!r}")
+
+
+def _is_time(t):
+    try:
+        float(t)
+        return True
+    except ValueError:
+        pass
+    try:
+        np.datetime64(t.strip())
+        return True
+    except ValueError:
+        return False
 
 
 # ---------------------------------------------------------------- MovieLens
@@ -154,7 +276,7 @@ _MOVIELENS = (  # ratings file, delimiter, header, titles file
 )
 
 
-def load_movielens(path, *, dtype=np.float32, duplicates="error"):
+def load_movielens(path, *, dtype=np.float32, duplicates="error", times=True):
     """Load a MovieLens rating set and its movie titles.
 
     Reads the 100K ``u.data`` (tab separated: user, item, rating, timestamp),
@@ -170,6 +292,10 @@ def load_movielens(path, *, dtype=np.float32, duplicates="error"):
         A ratings file, or a folder holding one of the files above.
     dtype : {numpy.float32, numpy.float64}, default=numpy.float32
         Dtype of the rating values.
+    duplicates : {"error", "mean", "last"}, default="error"
+        A repeated (user, item) pair: see :class:`lorank.Ratings`.
+    times : bool, default=True
+        Keep the timestamps (Unix seconds, int64) as ``Ratings.times``.
 
     Returns
     -------
@@ -188,6 +314,7 @@ def load_movielens(path, *, dtype=np.float32, duplicates="error"):
     >>> R.row_labels.tolist(), R.col_labels.tolist(), titles[302]
     ([186, 196], [242, 302], 'L.A. Confidential (1997)')
     """
+    keep_times = _check_bool(times, "times")
     path = _existing(path)
     if path.is_dir():
         found = [path / name for name, *_ in _MOVIELENS if (path / name).is_file()]
@@ -195,27 +322,45 @@ def load_movielens(path, *, dtype=np.float32, duplicates="error"):
             names = ", ".join(name for name, *_ in _MOVIELENS)
             raise FileNotFoundError(f"no MovieLens ratings file ({names}) in {str(path)!r}")
         path = found[0]
-    with open(path, "rb") as f:
-        first = f.readline()
-    if b"::" in first:
-        delimiter, header, titles_name = "::", False, "movies.dat"
-    elif b"\t" in first:
-        delimiter, header, titles_name = "\t", False, "u.item"
-    elif b"," in first:
-        header = not first[:1].isdigit()
-        delimiter, titles_name = ",", "movies.csv"
-    elif not first.strip():
-        raise ValueError(f"no ratings in {path.name}")
-    else:
-        raise ValueError(
-            f"{path.name} line 1: expected a MovieLens ratings line (user, item, rating "
-            f"separated by tab, '::' or ','), got {_decode(first.rstrip())!r}"
-        )
-    parsed = _read_delimited(path, delimiter, (0, 1, 2), header)
-    ratings = _ratings(*parsed, dtype, path.name, duplicates)
+    *parsed, times = _read_movielens(path)
+    ratings = _ratings(*parsed, dtype, path.name, duplicates, times if keep_times else None)
+    titles_name = {".dat": "movies.dat", ".csv": "movies.csv"}.get(_movielens_layout(path)[2],
+                                                                    "u.item")
     titles_path = path.parent / titles_name
     titles = _movielens_titles(titles_path) if titles_path.is_file() else None
     return Dataset(ratings, titles)
+
+
+def _movielens_layout(path):
+    """(delimiter, header, kind) of a MovieLens ratings file, from its first line."""
+    with open(path, "rb") as f:
+        first = f.readline()
+    if b"::" in first:
+        return "::", False, ".dat"
+    if b"\t" in first:
+        return "\t", False, ".data"
+    if b"," in first:
+        return ",", not first[:1].isdigit(), ".csv"
+    if not first.strip():
+        raise ValueError(f"no ratings in {path.name}")
+    raise ValueError(
+        f"{path.name} line 1: expected a MovieLens ratings line (user, item, rating "
+        f"separated by tab, '::' or ','), got {_decode(first.rstrip())!r}"
+    )
+
+
+def _read_movielens(path):
+    """(users, items, values, times) of a MovieLens ratings file; times (Unix
+    seconds, int64) when the lines have a fourth field, else None."""
+    delimiter, header, _ = _movielens_layout(path)
+    if header:
+        columns = _columns(path, (None, None, None, None), delimiter, True)
+    else:
+        with open(path, "rb") as f:
+            first = f.readline().rstrip(b"\r\n")
+        fields = first.count(delimiter.encode()) + 1
+        columns = (0, 1, 2, 3 if fields >= 4 else -1)
+    return _read_delimited(path, delimiter, columns, header)
 
 
 def _movielens_titles(path):
@@ -305,9 +450,10 @@ def _chunks(buf, offsets):
     return (np.array(starts, np.int64), np.array(ends, np.int64), np.array(opens, np.uint8))
 
 
-def parse_netflix(files, *, n_threads=None):
+def parse_netflix(files, *, n_threads=None, times=False):
     """Parse Netflix-format rating files into ``(movie, customer, rating)``
-    arrays (int32, int32, float32) in file order; see :func:`load_netflix`.
+    arrays (int32, int32, float32) in file order, plus the dates
+    (``datetime64[D]``) when ``times``; see :func:`load_netflix`.
 
     Big files (the combined layout) are memory-mapped and parsed one at a time
     in parallel chunks; many small files (``training_set/``) are read into one
@@ -316,7 +462,7 @@ def parse_netflix(files, *, n_threads=None):
     n_threads = effective_n_threads(n_threads)
     sizes = [f.stat().st_size for f in files]
     if sum(sizes) < 64 * _CHUNK_BYTES * len(files):
-        return _parse_buffer(files, *_read_all(files), n_threads)
+        return _parse_buffer(files, *_read_all(files), n_threads, times)
     parts = []
     for f, size in zip(files, sizes):
         if size == 0:
@@ -324,19 +470,20 @@ def parse_netflix(files, *, n_threads=None):
         with open(f, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             buf = np.frombuffer(mm, dtype=np.uint8)
             try:
-                parts.append(_parse_buffer([f], buf, np.array([0, size]), n_threads))
+                parts.append(_parse_buffer([f], buf, np.array([0, size]), n_threads, times))
             finally:
                 del buf  # release the export before the map closes
     if len(parts) == 1:
         return parts[0]
     if not parts:
-        return (np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.float32))
+        return (np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.float32)) + (
+            (np.empty(0, "datetime64[D]"),) if times else ())
     return tuple(np.concatenate(a) for a in zip(*parts))
 
 
-def _parse_buffer(files, buf, offsets, n_threads):
+def _parse_buffer(files, buf, offsets, n_threads, times=False):
     starts, ends, opens = _chunks(buf, offsets)
-    got = _parse.netflix(buf, starts, ends, opens, n_threads)
+    got = _parse.netflix(buf, starts, ends, opens, n_threads, times)
     if len(got) == 2:
         code, pos = got
         k = int(np.searchsorted(offsets, pos, side="right")) - 1
@@ -346,18 +493,24 @@ def _parse_buffer(files, buf, offsets, n_threads):
         if code == _NO_MOVIE:
             raise ValueError(f"{where}: rating line {text!r} before any MovieID: line")
         if code == _TOO_BIG:
-            raise ValueError(f"{where}: id in {text!r} does not fit in int32")
+            raise ValueError(f"{where}: id in {_short(text)} does not fit in int32")
+        if code == _BAD_DATE:
+            raise ValueError(f"{where}: expected CustomerID,Rating,Date (YYYY-MM-DD), "
+                             f"got {_short(text)}")
         expected = "MovieID:" if ":" in text and "," not in text else "CustomerID,Rating,Date"
-        raise ValueError(f"{where}: expected {expected}, got {text!r}")
+        raise ValueError(f"{where}: expected {expected}, got {_short(text, 80)}")
+    if times:
+        return (*got[:3], got[3].astype(np.int64).view("datetime64[D]"))
     return got
 
 
-def load_netflix(path, *, dtype=np.float32, n_threads=None, duplicates="error"):
+def load_netflix(path, *, dtype=np.float32, n_threads=None, duplicates="error", times=True):
     """Load the Netflix Prize training set (or any file in its layout).
 
     Reads the ``combined_data_*.txt`` files, or a ``training_set/`` folder of
     ``mv_*.txt`` files: each holds ``MovieID:`` lines, each followed by
-    ``CustomerID,Rating,Date`` lines (the date is not kept). Titles come from
+    ``CustomerID,Rating,Date`` lines (dates ``YYYY-MM-DD``, kept as
+    ``Ratings.times``, ``datetime64[D]``). Titles come from
     ``movie_titles.csv`` (latin-1, ``MovieID,YearOfRelease,Title``; titles may
     contain commas, the year may be ``NULL``) when present. The files are
     parsed in parallel by compiled code, over files and over chunks of large
@@ -372,6 +525,10 @@ def load_netflix(path, *, dtype=np.float32, n_threads=None, duplicates="error"):
         Dtype of the rating values.
     n_threads : int, default=None
         Threads to parse with (``None``: all usable cores).
+    duplicates : {"error", "mean", "last"}, default="error"
+        A repeated (user, item) pair: see :class:`lorank.Ratings`.
+    times : bool, default=True
+        Keep the dates (8 bytes a rating); ``False`` saves the memory.
 
     Returns
     -------
@@ -394,11 +551,13 @@ def load_netflix(path, *, dtype=np.float32, n_threads=None, duplicates="error"):
     >>> R.row_labels.tolist(), R.col_labels.tolist(), titles[1]
     ([822109, 1488844], [1], 'Dinosaur Planet')
     """
+    keep_times = _check_bool(times, "times")
     path = _existing(path)
     files, titles_path = _netflix_files(path)
-    movie, user, rating = parse_netflix(files, n_threads=n_threads)
+    movie, user, rating, *day = parse_netflix(files, n_threads=n_threads, times=keep_times)
     source = files[0].name if len(files) == 1 else f"{len(files)} files in {path.name}"
-    ratings = _ratings(user, movie, rating, dtype, source, duplicates)
+    ratings = _ratings(user, movie, rating, dtype, source, duplicates,
+                       day[0] if keep_times else None)
     return Dataset(ratings, _netflix_titles(titles_path) if titles_path else None)
 
 
@@ -422,26 +581,48 @@ def _netflix_titles(path):
 # ---------------------------------------------------------------- any delimited file
 
 
-def load_csv(path, *, user=0, item=1, rating=2, delimiter=",", header=True,
-             dtype=np.float32, duplicates="error"):
+def load_csv(path, *, user=None, item=None, rating=None, time=None, delimiter=",",
+             header="auto", encoding="utf-8", dtype=np.float32, duplicates="error"):
     """Load ratings from any delimited text file, or a Parquet file.
+
+    Columns are found by name when the file has a header, by position when it
+    has none:
+
+    - **With a header**, a column not given is found by its name, ignoring
+      case, spaces, ``_`` and ``-``: the user id in ``user``, ``userId``,
+      ``user_id``, ``customer``, ...; the item id in ``item``, ``itemId``,
+      ``movieId``, ``product``, ``ISBN``, ...; the rating in ``rating``,
+      ``score``, ``stars``, ...; the time (optional) in ``timestamp``,
+      ``time``, ``date``. So ``item,user,rating`` loads the right way round,
+      and a leading unnamed index column (what ``DataFrame.to_csv`` writes) is
+      skipped. A header where a role matches no column, or two, is an error
+      that lists the columns: pass that role by name or index.
+    - **Without a header**, user, item and rating are fields 0, 1 and 2 unless
+      given as indices; times are kept only when ``time`` is an index.
 
     Parameters
     ----------
     path : str or os.PathLike
         A delimited text file, or a ``.parquet`` file (needs pyarrow).
-    user, item, rating : int or str, default=0, 1, 2
-        Columns holding the user id, item id and rating: an index, or a name
-        from the header line.
+    user, item, rating : int or str, default=None
+        Columns holding the user id, item id and rating: an index, a name from
+        the header, or ``None`` (found by name, else fields 0, 1, 2).
+    time : int, str, False or None, default=None
+        Column of the timestamps, kept as ``Ratings.times``: integers stay
+        int64, other numbers float64, ISO dates become ``datetime64``.
+        ``None`` finds it by name in a header; ``False`` keeps no times.
     delimiter : str, default=","
         Field separator (one or more characters).
-    header : bool, default=True
-        Whether the first line names the columns.
+    header : {"auto", True, False}, default="auto"
+        Whether the first line names the columns. ``"auto"``: it does when none
+        of its fields is a number (every data line holds a numeric rating).
+    encoding : str, default="utf-8"
+        Text encoding of files with non-numeric ids or headers.
     dtype : {numpy.float32, numpy.float64}, default=numpy.float32
+        Dtype of the rating values.
     duplicates : {"error", "mean", "last"}, default="error"
         A repeated (user, item) pair: see :class:`lorank.Ratings`. The
         MovieLens and Netflix loaders take it too.
-        Dtype of the rating values.
 
     Returns
     -------
@@ -452,60 +633,160 @@ def load_csv(path, *, user=0, item=1, rating=2, delimiter=",", header=True,
     --------
     >>> import pathlib, tempfile, lorank
     >>> f = pathlib.Path(tempfile.mkdtemp()) / "r.csv"
-    >>> _ = f.write_text("who,what,stars\\nann,7,4.5\\nbob,3,2\\n")
-    >>> R, _ = lorank.datasets.load_csv(f, user="who", item="what", rating="stars")
+    >>> _ = f.write_text("item,user,rating\\n7,ann,4.5\\n3,bob,2\\n")
+    >>> R, _ = lorank.datasets.load_csv(f)
     >>> R.row_labels.tolist(), R.col_labels.tolist(), R.csr.values.tolist()
     (['ann', 'bob'], [3, 7], [4.5, 2.0])
     """
     path = _existing(path)
     if path.suffix.lower() in (".parquet", ".pq"):
-        return _load_parquet(path, user, item, rating, dtype, duplicates)
+        return _load_parquet(path, user, item, rating, time, dtype, duplicates)
+    *parsed, times = _read_csv(path, user=user, item=item, rating=rating, time=time,
+                               delimiter=delimiter, header=header, encoding=encoding)
+    return Dataset(_ratings(*parsed, dtype, path.name, duplicates, times), None)
+
+
+def _read_csv(path, *, user=None, item=None, rating=None, time=None, delimiter=",",
+              header="auto", encoding="utf-8"):
+    """(users, items, values, times or None) of a delimited file."""
     if not isinstance(delimiter, str) or not delimiter:
         raise ValueError(f"delimiter must be a non-empty string, got {delimiter!r}")
-    columns = _columns(path, (user, item, rating), delimiter, header)
-    parsed = _read_delimited(path, delimiter, columns, header, string_ids=True)
+    if header not in ("auto", True, False) or header is None:
+        raise ValueError(f'header must be "auto", True or False, got {header!r}')
+    data = path.read_bytes()
+    if header == "auto":
+        header = _looks_like_header(data, delimiter)
+    columns = _columns(path, (user, item, rating, time), delimiter, header, encoding)
+    parsed = _read_delimited(path, delimiter, columns, header, string_ids=True, data=data)
     if parsed is None:
-        parsed = _read_text_columns(path, delimiter, columns, header)
-    return Dataset(_ratings(*parsed, dtype, path.name, duplicates), None)
+        parsed = _read_text_columns(path, delimiter, columns, header, encoding)
+    if not header and user is None and item is None and rating is None:
+        _refuse_index_column(path, data, delimiter, parsed[0])
+    return parsed
 
 
-def _columns(path, wanted, delimiter, header):
-    names = None
-    if header:
-        with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
-            first = f.readline().rstrip("\r\n")
-        names = [n.strip().strip('"') for n in first.split(delimiter)]
-    out = []
-    for arg, c in zip(("user", "item", "rating"), wanted):
-        if isinstance(c, str):
+def _refuse_index_column(path, data, delimiter, users):
+    """A headerless file whose field 0 counts the lines (0, 1, 2, ...) and
+    that has more fields is what ``DataFrame.to_csv(header=False)`` writes:
+    read by position, its index would become the users."""
+    first = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace")
+    n = len(users)
+    if (n >= 3 and users.dtype.kind == "i" and len(_split(first, delimiter)) >= 4
+            and np.array_equal(users, np.arange(users[0], users[0] + n))):
+        raise ValueError(
+            f"{path.name}: field 0 counts the lines ({users[0]}, {users[1]}, {users[2]}, ...): "
+            "an index column, as DataFrame.to_csv writes? Pass user=, item= and rating= "
+            "(e.g. 1, 2, 3), or write the file with to_csv(..., index=False)"
+        )
+
+
+def _looks_like_header(data, delimiter):
+    """Whether the first non-blank line holds no number (so it names columns)."""
+    first = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace")
+    fields = _split(first.lstrip("\ufeff"), delimiter)
+    for x in fields:
+        try:
+            float(x)
+            return False
+        except ValueError:
+            pass
+    return bool(first.strip())
+
+
+def _split(line, delimiter):
+    if len(delimiter) == 1:
+        return next(csv.reader([line], delimiter=delimiter), [])
+    return line.split(delimiter)
+
+
+def _header_names(path, delimiter, encoding="utf-8"):
+    with open(path, "rb") as f:
+        first = f.readline().rstrip(b"\r\n")
+    try:
+        text = first.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        text = first.decode("utf-8", "replace")
+    return [n.strip() for n in _split(text.lstrip("\ufeff"), delimiter)]
+
+
+def _is_index_name(name, k):
+    return k == 0 and normalize(name) in ("", "unnamed0", "index")
+
+
+def _columns(path, wanted, delimiter, header, encoding="utf-8"):
+    """Indices of the (user, item, rating, time) columns; time is -1 if none."""
+    names = _header_names(path, delimiter, encoding) if header else None
+    return _pick_columns(path, names, wanted, header)
+
+
+def _pick_columns(path, names, wanted, header):
+    out = {}
+    for arg, c in zip(("user", "item", "rating", "time"), wanted):
+        if arg == "time" and (c is False or (c is None and names is None)):
+            out[arg] = -1
+        elif c is None and names is None:
+            out[arg] = ("user", "item", "rating").index(arg)
+        elif c is None:
+            hits = [k for k in matches(names, arg) if not _is_index_name(names[k], k)]
+            if len(hits) > 1:
+                shown = " and ".join(repr(names[k]) for k in hits[:2])
+                raise ValueError(
+                    f"{path.name}: columns {shown} both look like the {ROLE_NAMES[arg]}; "
+                    f"pass {arg}= (a column name or index)"
+                )
+            if not hits and arg == "time":
+                out[arg] = -1
+            elif not hits:
+                raise ValueError(
+                    f"{path.name}: no column of the header {names} looks like the "
+                    f"{ROLE_NAMES[arg]} (names such as {', '.join(ALIASES[arg][:3])}); "
+                    f"pass {arg}= (a column name or index), or header=False if the first "
+                    "line is data"
+                )
+            else:
+                out[arg] = hits[0]
+        elif isinstance(c, str):
             if names is None:
-                raise ValueError(f"{arg}={c!r} names a column, but header=False")
+                note = " (header=False)" if header is False else ""
+                raise ValueError(f"{arg}={c!r} names a column, but {path.name} has no "
+                                 f"header{note}")
             if c not in names:
                 raise ValueError(f"{arg}={c!r} is not a column of {path.name}; columns: {names}")
-            c = names.index(c)
+            out[arg] = names.index(c)
         elif isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 0:
             raise ValueError(f"{arg} must be a column name or index >= 0, got {c!r}")
-        out.append(int(c))
-    if len(set(out)) != 3:
-        raise ValueError(f"user, item and rating must be different columns, got {out}")
-    return tuple(out)
+        else:
+            out[arg] = int(c)
+            if names is not None and c < len(names) and _is_index_name(names[c], c) \
+                    and normalize(names[c]) != "index":
+                raise ValueError(
+                    f"{arg}={c} is column 0 of {path.name}, an unnamed index column (as "
+                    "DataFrame.to_csv writes): pass the columns by name, or write the "
+                    "file with to_csv(..., index=False)"
+                )
+    cols = [out[a] for a in ("user", "item", "rating")]
+    if len(set(cols)) != 3 or out["time"] in cols:
+        raise ValueError(f"user, item, rating and time must be different columns, got "
+                         f"{cols + ([out['time']] if out['time'] >= 0 else [])}")
+    return (*cols, out["time"])
 
 
-def _load_parquet(path, user, item, rating, dtype, duplicates):
+def _load_parquet(path, user, item, rating, time, dtype, duplicates):
     try:
         import pyarrow.parquet as pq
     except ImportError:
         raise ImportError(
             "reading Parquet needs pyarrow: pip install pyarrow (or lorank[parquet])"
         ) from None
-    table = pq.read_table(path)
-    names = table.column_names
-    cols = [names[c] if isinstance(c, int) else c for c in (user, item, rating)]
-    for arg, c in zip(("user", "item", "rating"), cols):
-        if c not in names:
-            raise ValueError(f"{arg}={c!r} is not a column of {path.name}; columns: {names}")
-    u, i, r = (table.column(c).to_numpy() for c in cols)
-    return Dataset(_ratings(u, i, r, dtype, path.name, duplicates), None)
+    names = list(pq.read_schema(path).names)
+    # the same rules as a header line; pandas' index column is never chosen
+    named = [n if not n.startswith("__index_level_") else "" for n in names]
+    cols = _pick_columns(path, named, (user, item, rating, time), True)
+    picked = [names[c] for c in cols if c >= 0]
+    table = pq.read_table(path, columns=picked)
+    u, i, r = (table.column(n).to_numpy() for n in picked[:3])
+    times = table.column(picked[3]).to_numpy() if cols[3] >= 0 else None
+    return Dataset(_ratings(u, i, r, dtype, path.name, duplicates, times), None)
 
 
 # ---------------------------------------------------------------- writer
@@ -559,10 +840,12 @@ def write_netflix_format(ratings, folder, *, layout="combined", date="2005-01-01
         raise ValueError(f"the Netflix format holds ratings below 1e9, got {values.max()}")
     users = _ids(ratings.row_labels, ratings.shape[0], "row_labels")
     movies = _ids(ratings.col_labels, ratings.shape[1], "col_labels")
+    if not (isinstance(date, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", date)
+            and _valid_date(date)):
+        raise ValueError(f"date must be a date YYYY-MM-DD, got {date!r}")
     date_b = np.frombuffer(date.encode("ascii"), dtype=np.uint8)
-    if b"\n" in date.encode() or b"," in date.encode():
-        raise ValueError(f"date must not contain commas or newlines, got {date!r}")
-    indptr, rows = ratings.csc.indptr, ratings.csc.indices.astype(np.int32, copy=False)
+    # Row indices as stored (int32, or int64 past 2**31 rows): never narrowed.
+    indptr, rows = ratings.csc.indptr, ratings.csc.indices
     folder = Path(folder)
     per_line, per_col = 36 + len(date_b), 21
     if layout == "training_set":
@@ -594,6 +877,14 @@ def write_netflix_format(ratings, folder, *, layout="combined", date="2005-01-01
             f.write(memoryview(out)[:n])
             j = hi
     return [path]
+
+
+def _valid_date(text):
+    try:
+        np.datetime64(text, "D")
+    except ValueError:
+        return False
+    return True
 
 
 def _ids(labels, size, name):
@@ -649,8 +940,8 @@ def load_ratings(path, *, format="auto", dtype=np.float32, duplicates="error", *
     duplicates : {"error", "mean", "last"}, default="error"
         What to do with a repeated (user, item) pair.
     **csv_options
-        Passed to :func:`load_csv` (``user``, ``item``, ``rating``,
-        ``delimiter``, ``header``).
+        Passed to :func:`load_csv` (``user``, ``item``, ``rating``, ``time``,
+        ``delimiter``, ``header``, ``encoding``).
 
     Returns
     -------

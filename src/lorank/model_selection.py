@@ -42,7 +42,7 @@ import time
 import numpy as np
 
 from ._estimator import check_int, check_random_state, check_real
-from .metrics import coverage, mae, ndcg_at_k, precision_at_k, recall_at_k, rmse
+from .metrics import coverage, mae, ranking_metrics, rmse
 from .ratings import ObservationIndex, Ratings, _encode, as_ratings
 
 __all__ = ["EvaluationTable", "KFold", "LeaveKOut", "PerUserSplit", "TimeSplit", "evaluate",
@@ -332,7 +332,12 @@ def time_split(ratings, test_size=0.2, *, per_user=False):
 
 # ---------------------------------------------------------------- evaluate
 
-_METRIC = re.compile(r"^(rmse|mae|precision|recall|ndcg|coverage)(?:@(\d+))?$")
+_METRIC = re.compile(
+    r"^(rmse|mae|precision|recall|ndcg|map|hit_rate|mrr|auc|coverage)(?:@(\d+))?$")
+# The defaults of evaluate: rating and ranking metrics for explicit ratings,
+# ranking metrics (every held-out interaction relevant) for implicit feedback.
+_EXPLICIT_METRICS = ("rmse", "mae", "precision@10", "ndcg@10")
+_IMPLICIT_METRICS = ("precision@10", "recall@10", "map@10", "ndcg@10", "auc@10")
 
 
 class EvaluationTable:
@@ -363,8 +368,8 @@ class EvaluationTable:
     __repr__ = __str__
 
 
-def evaluate(model, ratings, *, folds=5, metrics=("rmse", "mae", "precision@10", "ndcg@10"),
-             threshold=4.0, random_state=0, cv=None):
+def evaluate(model, ratings, *, folds=5, metrics=None, threshold="auto", random_state=0,
+             cv=None):
     """Cross-validation of a model (or a Recommender's model).
 
     Each split fits a fresh copy of the model on the training ratings (the
@@ -383,8 +388,16 @@ def evaluate(model, ratings, *, folds=5, metrics=("rmse", "mae", "precision@10",
     ratings : Ratings or any input Ratings accepts
     folds : int, default=5
         k of the k-fold split (``KFold(folds, random_state=random_state)``).
-    metrics : sequence of str, default=("rmse", "mae", "precision@10", "ndcg@10")
-    threshold : float, default=4.0
+    metrics : sequence of str, default=None
+        Any of rmse, mae, precision@k, recall@k, ndcg@k, map@k, hit_rate@k,
+        mrr@k, auc@k, coverage@k. ``None`` chooses by the model: for rating
+        models ("rmse", "mae", "precision@10", "ndcg@10"); for implicit-feedback
+        models (``ImplicitALS``, ``Popularity``) the ranking metrics
+        ("precision@10", "recall@10", "map@10", "ndcg@10", "auc@10").
+    threshold : float, None or "auto", default="auto"
+        Relevance of a held-out item (see :func:`lorank.metrics.ranking_metrics`);
+        ``"auto"``: 4.0 for rating models, None (every held-out interaction)
+        for implicit-feedback models.
     random_state : int, default=0
         Seed of the fold assignment (``Ratings.kfold``).
     cv : splitter, default=None
@@ -405,17 +418,22 @@ def evaluate(model, ratings, *, folds=5, metrics=("rmse", "mae", "precision@10",
     """
     from .recommend import Recommender
 
+    if isinstance(model, Recommender):
+        model = model.model_ if hasattr(model, "model_") else model.model
+    explicit = getattr(model, "_explicit", True) if model is not None else True
+    if metrics is None:
+        metrics = _EXPLICIT_METRICS if explicit else _IMPLICIT_METRICS
+    if isinstance(threshold, str) and threshold == "auto":
+        threshold = 4.0 if explicit else None
     parsed = []
     for name in metrics:
         match = _METRIC.match(str(name))
         if match is None or (match.group(1) in ("rmse", "mae")) == bool(match.group(2)):
             raise ValueError(
                 f"unknown metric {name!r}: use rmse, mae, or precision@k, recall@k, "
-                "ndcg@k, coverage@k"
+                "ndcg@k, map@k, hit_rate@k, mrr@k, auc@k, coverage@k"
             )
         parsed.append((str(name), match.group(1), int(match.group(2) or 0)))
-    if isinstance(model, Recommender):
-        model = model.model_ if hasattr(model, "model_") else model.model
     ratings = as_ratings(ratings, name="ratings")
     if cv is None:
         cv = KFold(folds, random_state=random_state)
@@ -440,6 +458,7 @@ def evaluate(model, ratings, *, folds=5, metrics=("rmse", "mae", "precision@10",
         top = rec.recommend_all_positions(k_max)[0] if k_max else None
         if top is not None and top.shape[1] < k_max:  # fewer items than k: pad
             top = np.pad(top, ((0, 0), (0, k_max - top.shape[1])), constant_values=-1)
+        ranked = {}
         for metric, kind, k in parsed:
             if kind == "rmse":
                 value = rmse(values, pred)
@@ -448,8 +467,9 @@ def evaluate(model, ratings, *, folds=5, metrics=("rmse", "mae", "precision@10",
             elif kind == "coverage":
                 value = coverage(top, ratings.shape[1], k)
             else:
-                fn = {"precision": precision_at_k, "recall": recall_at_k, "ndcg": ndcg_at_k}[kind]
-                value = fn(top, test, k, threshold=threshold)
+                if k not in ranked:  # one compiled pass gives every ranking metric
+                    ranked[k] = ranking_metrics(top, test, k, threshold=threshold, train=train)
+                value = ranked[k][kind]
             results[metric].append(value)
     title = f"{described} of {name} on {ratings!r}"
     return EvaluationTable(results, title)

@@ -1,16 +1,22 @@
-"""Figures for the low-rank story: singular values, compression grids, training curves.
+"""Figures for the low-rank story: singular values, compression grids, training
+curves, completed matrices and recommendations.
 
 matplotlib is optional (``pip install 'lorank[plot]'``) and imported only when a
-function here is called. Without an ``ax``, functions build a
-:class:`matplotlib.figure.Figure` directly (no pyplot, no global state, no
-display needed); save it with ``fig.savefig(path)``.
+function here is called. Every function draws on one
+:class:`matplotlib.axes.Axes` and returns it: the ``ax`` you pass, or the axes
+of a new :class:`matplotlib.figure.Figure` built directly (no pyplot, no global
+state, no display needed); save it with ``ax.figure.savefig(path)``. Every
+function takes ``label=``: the legend entry of what it draws (lines), or the
+title (image grids, bar charts).
 """
 
 import math
+import numbers
 
 import numpy as np
 
-__all__ = ["singular_values", "compression_grid", "training_curves"]
+__all__ = ["singular_values", "compression_grid", "training_curves", "matrices",
+           "recommendations"]
 
 _MISSING = "lorank.plot needs matplotlib: pip install 'lorank[plot]'"
 
@@ -80,11 +86,12 @@ def singular_values(s, ax=None, *, relative=False, label=None):
     return ax
 
 
-def compression_grid(X, ranks, *, cmap="gray"):
+def compression_grid(X, ranks, ax=None, *, cmap="gray", label=None):
     """Show a matrix (an image) next to its rank-k approximations.
 
     Each panel is titled with the rank, the relative Frobenius error
-    ``‖X - X_k‖ / ‖X‖`` and the compression ratio of the factors.
+    ``‖X - X_k‖ / ‖X‖`` and the compression ratio of the factors. The panels
+    are laid out three to a row on one axes.
 
     Parameters
     ----------
@@ -92,27 +99,31 @@ def compression_grid(X, ranks, *, cmap="gray"):
         The matrix to compress, e.g. a grayscale image.
     ranks : sequence of int
         Ranks to show, each in ``1..min(m, n)``.
+    ax : matplotlib.axes.Axes, default=None
+        Axes to draw on; ``None`` creates a new Figure sized for the grid.
     cmap : str, default="gray"
         Colormap for every panel (all panels share X's value range).
+    label : str, default=None
+        Title above the grid.
 
     Returns
     -------
-    matplotlib.figure.Figure
-        With ``1 + len(ranks)`` image axes.
+    matplotlib.axes.Axes
+        With ``1 + len(ranks)`` images.
 
     Examples
     --------
     >>> import numpy as np, lorank.plot
     >>> X = np.add.outer(np.linspace(0, 1, 64), np.linspace(0, 1, 64)) ** 2
-    >>> fig = lorank.plot.compression_grid(X, [1, 3])
-    >>> len(fig.axes)
+    >>> ax = lorank.plot.compression_grid(X, [1, 3])
+    >>> len(ax.images)
     3
     """
     from .lowrank import LowRank
     from .svd import svd
     from ._validation import as_matrix, check_rank
 
-    Figure = _figure_class()
+    _figure_class()
     X = as_matrix(X, "X")
     ranks = list(ranks)
     if not ranks:
@@ -120,30 +131,150 @@ def compression_grid(X, ranks, *, cmap="gray"):
     ranks = [check_rank(k, X.shape) for k in ranks]
     # One SVD serves every rank: truncating it is what lorank.compress does.
     U, s, Vt = svd(X, max(ranks))
-    approximations = [LowRank.from_svd(U, s, Vt, rank=k) for k in ranks]
     norm = np.linalg.norm(X)
-
-    n_panels = 1 + len(ranks)
-    ncols = min(n_panels, 3)
-    nrows = math.ceil(n_panels / ncols)
-    fig = Figure(figsize=(3.2 * ncols, 3.4 * nrows), layout="constrained")
-    vmin, vmax = float(X.min()), float(X.max())
     panels = [(X, f"original {X.shape[0]}×{X.shape[1]}")]
-    for k, L in zip(ranks, approximations):
+    for k in ranks:
+        L = LowRank.from_svd(U, s, Vt, rank=k)
         dense = L.to_dense()
         err = np.linalg.norm(X - dense) / norm if norm > 0 else 0.0
         panels.append(
             (dense, f"rank {k}: error {err:.3f}\nratio {L.compression_ratio:.1f}x")
         )
-    for i, (image, title) in enumerate(panels):
-        ax = fig.add_subplot(nrows, ncols, i + 1)
-        ax.imshow(image, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
-        ax.set_title(title, fontsize=9)
-        ax.set_axis_off()
-    return fig
+    return matrices(panels, ax, cmap=cmap, label=label, vrange=(float(X.min()),
+                                                                 float(X.max())))
 
 
-def training_curves(history, ax=None, *, x="iteration"):
+def matrices(panels, ax=None, *, cmap="viridis", label=None, ncols=3, vrange=None):
+    """Show matrices side by side on one axes, on one color scale.
+
+    NaN entries (unobserved) are left blank, so an observed-entries matrix
+    shows which entries were seen.
+
+    Parameters
+    ----------
+    panels : sequence of (array_like of shape (m, n), str)
+        The matrices and their titles.
+    ax : matplotlib.axes.Axes, default=None
+        Axes to draw on; ``None`` creates a new Figure sized for the grid.
+    cmap : str, default="viridis"
+        Colormap of every panel.
+    label : str, default=None
+        Title above the grid.
+    ncols : int, default=3
+        Panels per row.
+    vrange : (float, float), default=None
+        The color scale; ``None`` spans the finite entries of every panel.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import numpy as np, lorank.plot
+    >>> seen = np.where(np.eye(4) > 0, np.nan, 1.0)
+    >>> ax = lorank.plot.matrices([(np.ones((4, 4)), "full"), (seen, "observed")])
+    >>> [t.get_text() for t in ax.texts]
+    ['full', 'observed']
+    """
+    _figure_class()
+    panels = list(panels)
+    if not panels:
+        raise ValueError("panels is empty; give at least one (matrix, title) pair")
+    arrays = []
+    for k, panel in enumerate(panels):
+        try:
+            A, title = panel
+            A = np.asarray(A, dtype=float)
+        except (TypeError, ValueError):
+            A, title = None, None
+        if A is None or A.ndim != 2 or A.size == 0 or not isinstance(title, str):
+            raise ValueError(f"panels[{k}] must be a pair (2-D array, title)")
+        arrays.append((A, title))
+    if isinstance(ncols, bool) or not isinstance(ncols, numbers.Integral) or ncols < 1:
+        raise ValueError(f"ncols must be a positive integer, got {ncols!r}")
+    if vrange is None:
+        finite = [A[np.isfinite(A)] for A, _ in arrays]
+        finite = np.concatenate(finite) if any(f.size for f in finite) else np.zeros(1)
+        vrange = (float(finite.min()), float(finite.max()))
+    height = max(A.shape[0] for A, _ in arrays)
+    width = max(A.shape[1] for A, _ in arrays)
+    ncols = min(ncols, len(arrays))
+    nrows = math.ceil(len(arrays) / ncols)
+    gap, title_room = 0.08 * width, 0.22 * height
+    ax = _new_axes(ax, figsize=(3.2 * ncols, 3.4 * nrows + (0.3 if label else 0.0)))
+    import matplotlib
+
+    colormap = matplotlib.colormaps[cmap] if isinstance(cmap, str) else cmap
+    colormap = colormap.with_extremes(bad="white")
+    for k, (A, title) in enumerate(arrays):
+        r, c = divmod(k, ncols)
+        x0 = c * (width + gap)
+        y0 = r * (height + title_room) + title_room
+        ax.imshow(np.ma.masked_invalid(A), cmap=colormap, vmin=vrange[0], vmax=vrange[1],
+                  interpolation="nearest", extent=(x0, x0 + A.shape[1], y0 + A.shape[0], y0))
+        ax.text(x0 + A.shape[1] / 2, y0 - 0.03 * height, title, ha="center", va="bottom",
+                fontsize=9)
+    ax.set_xlim(-0.5 * gap, ncols * (width + gap) - 0.5 * gap)
+    ax.set_ylim(nrows * (height + title_room), 0)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    if label is not None:
+        ax.set_title(label)
+    return ax
+
+
+def recommendations(items, scores, ax=None, *, names=None, label=None):
+    """Horizontal bars of predicted scores, the first item at the top.
+
+    Parameters
+    ----------
+    items : sequence
+        Item labels, as ``Recommender.recommend`` returns them.
+    scores : sequence of float
+        Their predicted ratings or scores.
+    ax : matplotlib.axes.Axes, default=None
+        Axes to draw on; ``None`` creates a new Figure.
+    names : dict, default=None
+        Item label -> name (e.g. a loader's titles) for the tick labels.
+    label : str, default=None
+        Title of the chart.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import lorank.plot
+    >>> ax = lorank.plot.recommendations([242, 302], [4.6, 4.1], names={242: "Kolya"})
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['Kolya', '302']
+    """
+    items = list(np.asarray(items).tolist())
+    scores = np.asarray(scores, dtype=float)
+    if scores.ndim != 1 or len(items) != scores.size:
+        raise ValueError(f"items and scores must have the same length, got {len(items)} "
+                         f"and {scores.size}")
+    if not np.isfinite(scores).all():
+        raise ValueError("scores must be finite")
+    ax = _new_axes(ax, figsize=(5, 0.45 * max(len(items), 2) + 1.2))
+    names = names or {}
+    y = np.arange(len(items))[::-1]  # the first item at the top
+    ax.barh(y, scores, height=0.7)
+    ax.set_yticks(y, [str(names.get(i, i)) for i in items])
+    ax.set_xlabel("predicted score")
+    ax.grid(True, axis="x", alpha=0.3)
+    for yi, v in zip(y, scores):
+        ax.text(v, yi, f" {v:.2f}", va="center", fontsize=8)
+    lo, hi = min(0.0, float(scores.min())), max(0.0, float(scores.max()))
+    ax.set_xlim(lo - 0.15 * (hi - lo) * (lo < 0), hi + 0.15 * (hi - lo) + 1e-12)
+    if label is not None:
+        ax.set_title(label)
+    return ax
+
+
+def training_curves(history, ax=None, *, x="iteration", label=None, floor=None):
     """Plot train and validation RMSE from a fitted model's ``history_``.
 
     Parameters
@@ -157,6 +288,12 @@ def training_curves(history, ax=None, *, x="iteration"):
         Axes to draw on; ``None`` creates a new Figure.
     x : {"iteration", "seconds"}, default="iteration"
         What the horizontal axis shows.
+    label : str, default=None
+        Prefix of the legend entries ("LABEL train", "LABEL validation"), to
+        compare models on one axes.
+    floor : float, default=None
+        A noise floor to draw as a dashed line (e.g. the one
+        :func:`lorank.datasets.synthetic` returns).
 
     Returns
     -------
@@ -195,11 +332,18 @@ def training_curves(history, ax=None, *, x="iteration"):
                 f"history['valid_rmse'] has {valid.size} entries but "
                 f"history['train_rmse'] has {train.size}"
             )
+    if floor is not None and (isinstance(floor, bool) or not isinstance(floor, numbers.Real)
+                              or not (math.isfinite(floor) and floor >= 0)):
+        raise ValueError(f"floor must be a finite number >= 0, got {floor!r}")
     ax = _new_axes(ax)
-    ax.plot(xs, train, marker=".", label="train")
+    prefix = "" if label is None else f"{label} "
+    ax.plot(xs, train, marker=".", label=f"{prefix}train")
     seen = np.isfinite(valid)
     if seen.any():
-        ax.plot(xs[seen], valid[seen], marker=".", label="validation")
+        ax.plot(xs[seen], valid[seen], marker=".", label=f"{prefix}validation")
+    if floor is not None:
+        ax.axhline(floor, color="0.3", linestyle="--", linewidth=1,
+                   label=f"noise floor {floor:.3f}")
     ax.set_xlabel("seconds" if x == "seconds" else "iteration")
     ax.set_ylabel("RMSE")
     ax.set_title("Training curves")

@@ -388,25 +388,13 @@ def _csr_positions(rows, cols, shape, merge):
     return out.astype(np.int64)
 
 
-# Column names Ratings.from_pandas (and fit on a DataFrame) recognise, in order.
-_ALIASES = {
-    "user": ("user", "user_id", "userId", "userid", "UserID", "User", "user id", "users",
-             "customer_id", "customer"),
-    "item": ("item", "item_id", "itemId", "itemid", "movie", "movie_id", "movieId",
-             "MovieID", "Item", "items", "product", "product_id", "isbn", "ISBN"),
-    "rating": ("rating", "ratings", "score", "Rating", "stars", "value", "Book-Rating"),
-    "time": ("timestamp", "time", "Timestamp", "date", "datetime", "ts"),
-}
-
-
 def _find_column(columns, role):
-    lower = {str(c).lower(): c for c in columns}
-    for name in _ALIASES[role]:
-        if name in columns:
-            return name
-        if name.lower() in lower:
-            return lower[name.lower()]
-    return None
+    """The first column named like ``role`` (see lorank._columns), or None."""
+    from ._columns import matches
+
+    names = list(columns)
+    hits = matches(names, role)
+    return names[hits[0]] if hits else None
 
 
 def _is_dataframe(X):

@@ -14,6 +14,8 @@ __all__ = ["Recommender"]
 # Rows scored per GEMM block in recommend_all: block x n_items scores per thread
 # (16 x 17,770 float32 is 1.1 MB, inside a core's L2 cache).
 _BLOCK = 16
+# Scores formed at once by recommend() for a list of users (4M: 16 MB in float32).
+_CHUNK = 1 << 22
 
 
 class Recommender:
@@ -222,9 +224,18 @@ class Recommender:
             if len(excl):  # exclusions as candidate positions
                 keep, mapped = _map_to_candidates(excl_indptr, excl, cand)
                 excl_indptr, excl = keep, mapped
-        with single_threaded_blas():
-            scores = L[rows] @ R.T
-        idx, val = _top(scores, excl_indptr, excl, n, worst, 1)
+        # Users in chunks of about _CHUNK scores, so a long list never forms a
+        # users x items matrix at once.
+        step = max(1, _CHUNK // max(1, R.shape[0]))
+        idx = np.empty((len(rows), n), np.int32)
+        val = np.empty((len(rows), n), L.dtype)
+        for lo in range(0, len(rows), step):
+            hi = min(len(rows), lo + step)
+            with single_threaded_blas():
+                scores = L[rows[lo:hi]] @ R.T
+            ptr = excl_indptr[lo:hi + 1]
+            idx[lo:hi], val[lo:hi] = _top(scores, ptr - ptr[0], excl[ptr[0]:ptr[-1]], n,
+                                          worst, 1)
         if cand is not None:
             idx = np.where(idx >= 0, cand[np.maximum(idx, 0)], -1)
         if not many:
@@ -388,6 +399,9 @@ class Recommender:
             raise ValueError("items contains an item twice")
         if not np.isfinite(x).all():
             raise ValueError("ratings must be finite")
+        hook = getattr(self.model_, "fold_in_positions", None)
+        if hook is not None:  # a model with its own rule (ImplicitALS: recalculate_user)
+            return hook(cols, x)
         _, R, _, c, mean = _estimator.parts(self.model_)
         biases = _estimator.has_biases(self.model_)
         reg = float(getattr(self.model_, "reg", 0.0))
