@@ -366,7 +366,7 @@ def test_reg_zero_needs_enough_observations(biases):
 @pytest.mark.parametrize("biases", [True, False])
 def test_to_lowrank_complete_and_predict_agree(dtype, biases):
     R = random_ratings(40, 30, 500, dtype, seed=2)
-    params = dict(reg=0.1, biases=biases, dtype=dtype, random_state=0, max_iter=5)
+    params = dict(reg=0.1, biases=biases, dtype=dtype, random_state=0, max_iter=5, clip=False)
     model = ALS(3, **params).fit(R)
     L = model.to_lowrank()
     assert isinstance(L, LowRank) and L.dtype == dtype and L.shape == (40, 30)

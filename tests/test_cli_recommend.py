@@ -57,6 +57,10 @@ def test_fit_recommend_evaluate(movielens, capsys):
     out = capsys.readouterr().out
     assert "3-fold cross-validation" in out
     assert out.count("±") >= 4 and "rmse" in out and "ndcg@10" in out
+    # The bias-only baseline on the same folds, printed beside the model.
+    als_rmse, base_rmse = [float(line.split()[1]) for line in out.splitlines()
+                           if line.startswith("rmse")]
+    assert "of Baseline" in out and base_rmse > 0 and als_rmse > 0
 
     # ALS-WR (exponent 1) at its own scale of reg: a different model, the same data.
     assert main(["evaluate", str(folder / "u.data"), "--folds", "3", "--rank", "3",

@@ -161,7 +161,7 @@ def fitted(request):
     dtype = request.param
     R = labelled(dtype)
     rec = lorank.Recommender(lorank.ALS(3, reg=0.05, dtype=dtype, random_state=0,
-                                        max_iter=30, tol=0)).fit(R)
+                                        max_iter=30, tol=0, clip=False)).fit(R)
     return rec, R, dtype
 
 

@@ -17,6 +17,8 @@ from ._openmp import openmp_enabled
 from ._config import show_config
 from ._estimator import load
 from .als import ALS
+from .baseline import Baseline
+from .bayesian import BayesianALS
 from .complete import complete
 from .cp_als import CPALS
 from .implicit_als import ImplicitALS
@@ -33,6 +35,8 @@ from . import plot  # cheap: matplotlib is imported only when a plot is drawn
 
 __all__ = [
     "ALS",
+    "Baseline",
+    "BayesianALS",
     "complete",
     "CPALS",
     "compress",

@@ -438,11 +438,12 @@ class CompletionModel:
         base[rows >= 0] += u[rows[rows >= 0]]
         base[cols >= 0] += c[cols[cols >= 0]]
         out[~ok] = base[~ok]
-        return out
+        return clip_predictions(self, out)
 
     def predict_positions(self, rows, cols):
         """Predicted entries at row and column *positions* ``(rows[t], cols[t])``
-        (indices into the factors, whatever the labels), biases included.
+        (indices into the factors, whatever the labels), biases included, and
+        clipped to the training values' range when the model's ``clip`` is on.
 
         Parameters
         ----------
@@ -452,7 +453,8 @@ class CompletionModel:
         -------
         ndarray
         """
-        return self.to_lowrank().entries(rows, cols, n_threads=getattr(self, "n_threads", None))
+        pred = self.to_lowrank().entries(rows, cols, n_threads=getattr(self, "n_threads", None))
+        return clip_predictions(self, pred)
 
     def score(self, X, y=None):
         """Negative RMSE on ``X`` (scikit-learn's "greater is better").
@@ -519,6 +521,21 @@ class CompletionModel:
         return float(np.sqrt(np.mean(np.square(err, dtype=np.float64))))
 
     _score = _rmse  # the name soft_impute_path used
+
+
+def clip_predictions(model, pred):
+    """``pred`` clipped to ``model.rating_range_`` (the training values' range) when
+    ``model.clip`` is on, as surprise clips to the rating scale; else unchanged."""
+    bounds = getattr(model, "rating_range_", None)
+    if getattr(model, "clip", False) and bounds is not None:
+        return np.clip(pred, *np.asarray(bounds, dtype=pred.dtype))
+    return pred
+
+
+def rating_range(ratings):
+    """(min, max) of the training values, as Python floats."""
+    values = ratings.csr.values
+    return float(values.min()), float(values.max())
 
 
 def check_fitted(model):
@@ -846,6 +863,8 @@ def to_arrays(model):
         "params": {k: _json_param(v) for k, v in get_params(model).items()},
         "dtype": model.factors_.dtype.name,
     }
+    if getattr(model, "rating_range_", None) is not None:
+        header["rating_range"] = [float(x) for x in model.rating_range_]
     if hasattr(model, "n_iter_"):
         header["n_iter"] = int(model.n_iter_)
     if hasattr(model, "history_"):
@@ -867,6 +886,8 @@ def from_arrays(cls, arrays, header, source="file"):
             setattr(model, name, arrays[name.rstrip("_")])
     if "mean" in arrays:
         model.mean_ = float(arrays["mean"])
+    if "rating_range" in header:
+        model.rating_range_ = tuple(float(x) for x in header["rating_range"])
     if "n_iter" in header:
         model.n_iter_ = header["n_iter"]
     if "history" in header:

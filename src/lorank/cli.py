@@ -421,6 +421,11 @@ def _evaluate(parser):
               f"{ratings.nnz:,} ratings; {args.folds}-fold cross-validation")
         print(evaluate(_make_model(args), ratings, folds=args.folds,
                        random_state=args.seed))
+        # What the factors add: the bias-only baseline on the same folds.
+        from .baseline import Baseline
+
+        print(evaluate(Baseline(n_threads=args.threads), ratings, folds=args.folds,
+                       metrics=("rmse", "mae"), random_state=args.seed))
         return 0
 
     return handle

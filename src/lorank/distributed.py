@@ -115,6 +115,7 @@ class ALS(_local.ALS):
             rank, reg=reg, weighted_reg=weighted_reg, biases=biases, max_iter=max_iter,
             tol=tol, init=init, dtype=dtype, n_threads=n_threads, random_state=random_state,
             progress=progress, callback=callback,
+            clip=False,  # the blocks do not gather the values' range: unclipped predictions
         )
         self.client = client
         self.n_blocks = n_blocks

@@ -1,0 +1,192 @@
+"""``reg="auto"``: λ chosen on an internal holdout along a warm-started path, then a refit.
+
+The training ratings are split once (a random 10 % held out, seeded by the model's
+``random_state``); the model is fitted on the rest for a decreasing sequence of
+λ, each fit starting from the previous one's factors, until the holdout RMSE has
+risen ``_PATIENCE`` times past its minimum. The λ of the minimum (refined by a
+parabola through it and its two neighbours, in log λ) is then used to refit on all
+the ratings. The fitted model keeps it in ``reg_`` and the path in ``reg_path_``
+(``{"reg": [...], "valid_rmse": [...]}``).
+"""
+
+import numpy as np
+
+HOLDOUT = 0.1
+_PATIENCE = 2
+# ALS: reg on the λ_j = reg·|Ω_j|^α scale, α fixed: from strong to weak, √2 apart,
+# the search starting at ALS_START.
+ALS_GRID = tuple(16.0 * 2.0 ** (-k / 2) for k in range(19))  # 16 ... 0.03125
+ALS_START = ALS_GRID[8]  # 1.0
+# SoftImpute: λ / lambda_max, geometric, 10 per decade down to 1e-3.
+SOFTIMPUTE_GRID = tuple(10.0 ** (-k / 5) for k in range(1, 16))
+
+
+def is_auto(reg):
+    """Whether ``reg`` asks for the automatic choice ("auto"); other strings are errors."""
+    if isinstance(reg, str):
+        if reg != "auto":
+            raise TypeError(f'reg must be a real number, got {reg!r}; or "auto" to choose it '
+                            "on a holdout")
+        return True
+    return False
+
+
+def _seed(random_state):
+    if random_state is None or isinstance(random_state, (int, np.integer)):
+        return random_state
+    return int(np.random.default_rng(random_state).integers(2**63 - 1))
+
+
+def _refine(regs, errors, best):
+    """The vertex in log λ of the parabola through the minimum and its neighbours
+    (the grid point itself at an end of the path or if the fit is not convex)."""
+    if best == 0 or best == len(regs) - 1:
+        return regs[best]
+    x = np.log(regs[best - 1:best + 2])
+    y = np.asarray(errors[best - 1:best + 2])
+    a, b, _ = np.polyfit(x, y, 2)
+    if not a > 0:
+        return regs[best]
+    return float(np.exp(np.clip(-b / (2 * a), x.min(), x.max())))
+
+
+def _path(fit_one, grid):
+    """Fit along ``grid`` (decreasing) with ``fit_one(reg, previous) -> (model, rmse)``,
+    stopping ``_PATIENCE`` points after the minimum."""
+    regs, errors, models = [], [], []
+    previous = None
+    for reg in grid:
+        previous, err = fit_one(reg, previous)
+        regs.append(float(reg))
+        errors.append(float(err))
+        models.append(previous)
+        if len(errors) - 1 - int(np.argmin(errors)) >= _PATIENCE:
+            break
+    best = int(np.argmin(errors))
+    return regs, errors, models, best
+
+
+def _learned(fitted):
+    """The learned state of a fit (not its label maps: the outer fit keeps those)."""
+    return {k: v for k, v in vars(fitted).items()
+            if (k.endswith("_") or k.startswith("_")) and k != "labels_"}
+
+
+def _adopt(model, fitted, reg, regs, errors):
+    """Copy ``fitted``'s learned state onto ``model`` and record the choice."""
+    for key, value in _learned(fitted).items():
+        setattr(model, key, value)
+    model.reg_ = float(reg)
+    model.reg_path_ = {"reg": regs, "valid_rmse": errors}
+    return model
+
+
+def _refit_callback(model, callback):
+    if callback is None:
+        return None
+
+    def call(fitted, it):
+        for key, value in _learned(fitted).items():
+            setattr(model, key, value)
+        return callback(model, it)
+
+    return call
+
+
+def _factor_rows(als):
+    """A fitted ALS's factors as the kernel's rows [a_i, u_i] / [b_j, c_j] (padded)."""
+    from .als import _factor_storage
+
+    L, R = als.factors_.left, als.factors_.right
+    rank = L.shape[1]
+    biases = bool(als.biases)
+    rows = []
+    for F, bias in ((L, als.row_bias_), (R, als.col_bias_)):
+        S = _factor_storage(len(F), rank + biases, F.dtype)
+        S[:, :rank] = F
+        if biases:
+            S[:, rank] = bias
+        rows.append(S)
+    return tuple(rows)
+
+
+def fit_als(model, ratings, valid):
+    """``ALS(reg="auto").fit``: the path on a holdout of ``ratings``, then the refit.
+
+    The path starts at ``ALS_START`` (spectral start) and moves by factors of √2
+    towards the better neighbour, each fit warm-started from the previous one,
+    until the holdout RMSE has risen ``_PATIENCE`` times past its minimum (or the
+    grid ends). Moving down from a fit whose factors collapsed to zero (too much
+    regularization: zero is a fixed point of ALS), the fit starts cold instead.
+    """
+    from .als import ALS
+    from ._estimator import get_params
+
+    params = get_params(model)
+    params.update(progress=False, callback=None)
+    train, hold = ratings.split(HOLDOUT, random_state=_seed(model.random_state))
+    fits = {}
+
+    def fit_at(k, previous):
+        sub = ALS(**{**params, "reg": ALS_GRID[k]})
+        if previous is not None and not _collapsed(previous):
+            sub._warm_start = _factor_rows(previous)
+        sub.fit(train, validation=hold)
+        fits[k] = (sub, sub.history_["valid_rmse"][-1])
+        return fits[k]
+
+    start = ALS_GRID.index(ALS_START)
+    fit_at(start, None)
+    for step in (1, -1):  # weaker regularization first, then stronger
+        k, best = start, fits[start][1]
+        worse = 0
+        while 0 <= k + step < len(ALS_GRID) and worse < _PATIENCE:
+            err = fit_at(k + step, fits[k][0])[1]
+            k += step
+            worse = worse + 1 if err >= best else 0
+            best = min(best, err)
+        if step == 1 and fits[start + 1][1] < fits[start][1]:
+            break  # the minimum is below ALS_START
+    ks = sorted(fits)
+    regs = [float(ALS_GRID[k]) for k in ks]
+    errors = [float(fits[k][1]) for k in ks]
+    # The grid decreases in reg: sort the path by increasing reg for the record.
+    regs, errors = regs[::-1], errors[::-1]
+    best = int(np.argmin(errors))
+    reg = _refine(regs, errors, best)
+    final = ALS(**{**params, "reg": reg, "progress": model.progress,
+                   "callback": _refit_callback(model, model.callback)})
+    final.fit(ratings, validation=valid)
+    return _adopt(model, final, reg, regs, errors)
+
+
+def _collapsed(als):
+    """Whether the factors of a fitted ALS are (numerically) zero."""
+    L, R = als.factors_.left, als.factors_.right
+    return not (np.abs(L).max(initial=0) * np.abs(R).max(initial=0) > 1e-8)
+
+
+def fit_softimpute(model, ratings, valid):
+    """``SoftImpute(reg="auto").fit``: λ on a geometric grid below lambda_max."""
+    from .softimpute import SoftImpute, lambda_max
+    from ._estimator import get_params
+
+    params = get_params(model)
+    params.update(progress=False, callback=None)
+    train, hold = ratings.split(HOLDOUT, random_state=_seed(model.random_state))
+    top = lambda_max(train, biases=bool(model.biases), dtype=ratings.dtype,
+                     n_threads=model.n_threads, random_state=0)
+
+    def fit_one(scale, previous):
+        sub = SoftImpute(**{**params, "reg": top * scale, "warm_start": previous})
+        sub.fit(train, validation=hold)
+        return sub, sub._score(hold)
+
+    scales, errors, models, best = _path(fit_one, SOFTIMPUTE_GRID)
+    regs = [top * s for s in scales]
+    reg = _refine(regs, errors, best)
+    final = SoftImpute(**{**params, "reg": reg, "warm_start": models[best],
+                          "progress": model.progress,
+                          "callback": _refit_callback(model, model.callback)})
+    final.fit(ratings, validation=valid)
+    return _adopt(model, final, reg, regs, errors)

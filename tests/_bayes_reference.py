@@ -1,0 +1,89 @@
+"""An independent plain-numpy Gibbs sampler for BayesianALS (one target at a time).
+
+Same model and the same random stream design as ``lorank.BayesianALS``: the
+hyperparameter draws of sweep s come from the numpy Generator
+Philox(SeedSequence([seed, s, kind])) (kind 0 items, 1 users, 2 noise), the
+standard normals of target j in half-step ``stream`` from ``normal(seed,
+stream, j, d)`` (the kernel's, ``_als.normal_stream``). A target without
+observations is drawn from its prior N(μ, Λ⁻¹), as the kernel does. Everything else (the Normal-Wishart posterior, Bartlett's
+Wishart, the conditionals in the α-scaled form P = α Σ f fᵀ + Λ) is written
+out here again, in float64.
+"""
+
+import numpy as np
+
+
+def _generator(seed, sweep, kind):
+    return np.random.Generator(np.random.Philox(np.random.SeedSequence([seed, sweep, kind])))
+
+
+def _hyper(X, rng):
+    N, d = X.shape
+    xbar = X.mean(axis=0)
+    S = sum(np.outer(x - xbar, x - xbar) for x in X)
+    beta, nu = 2.0 + N, d + N
+    mu_star = N * xbar / beta
+    W = np.linalg.inv(np.eye(d) + S + (2.0 * N / beta) * np.outer(xbar, xbar))
+    # Bartlett: chi-squares on the diagonal, then the lower triangle row by row.
+    A = np.zeros((d, d))
+    chi2 = rng.chisquare(nu - np.arange(d))
+    for k in range(d):
+        A[k, k] = np.sqrt(chi2[k])
+    normals = iter(rng.standard_normal(d * (d - 1) // 2))
+    for k in range(d):
+        for l in range(k):
+            A[k, l] = next(normals)
+    LA = np.linalg.cholesky(W) @ A
+    Lam = LA @ LA.T
+    z = rng.standard_normal(d)
+    mu = mu_star + np.linalg.solve(np.linalg.cholesky(beta * Lam).T, z)
+    return mu, Lam
+
+
+def gibbs(ratings, rank, n_samples, burn_in, thin, seed, start, normal, biases=True):
+    """Kept samples' mean prediction function and the per-sweep alphas.
+
+    ``start``: (A, B, mean, alpha) float64 factor rows [u, b] / [v, c] and the
+    start's global mean and noise precision. Returns (predict(rows, cols),
+    alphas, kept) where ``kept`` lists the (A, B) of the kept sweeps.
+    """
+    A, B, mean, alpha = (np.array(start[0], np.float64), np.array(start[1], np.float64),
+                         float(start[2]), float(start[3]))
+    d = rank + bool(biases)
+    rows, cols, values = ratings.coo()
+    values = values.astype(np.float64)
+    by_col = [np.flatnonzero(cols == j) for j in range(ratings.shape[1])]
+    by_row = [np.flatnonzero(rows == i) for i in range(ratings.shape[0])]
+    kept, alphas = [], []
+    for sweep in range(1, n_samples + 1):
+        for kind, solved, fixed, groups, other in ((0, B, A, by_col, rows), (1, A, B, by_row, cols)):
+            active = np.array([len(g) > 0 for g in groups])
+            mu, Lam = _hyper(solved[active, :d], _generator(seed, sweep, kind))
+            for j, obs in enumerate(groups):
+                Fr = fixed[other[obs]]
+                f = np.column_stack([Fr[:, :rank], np.ones(len(obs))]) if biases else Fr[:, :rank]
+                t = values[obs] - mean - (Fr[:, rank] if biases else 0)
+                P = alpha * f.T @ f + Lam
+                h = alpha * f.T @ t + Lam @ mu
+                L = np.linalg.cholesky(P)
+                z = normal(seed, 2 * sweep + kind, j, d)
+                solved[j, :d] = np.linalg.solve(P, h) + np.linalg.solve(L.T, z)
+        pred = _entries(A, B, rank, biases, mean, rows, cols)
+        sse = float(np.sum((values - pred) ** 2))
+        rng = _generator(seed, sweep, 2)
+        alpha = rng.gamma(1.0 + 0.5 * len(values), 1.0 / (1.0 + 0.5 * sse))
+        alphas.append(alpha)
+        if sweep > burn_in and (sweep - burn_in) % thin == 0:
+            kept.append((A.copy(), B.copy()))
+
+    def predict(r, c):
+        return np.mean([_entries(a, b, rank, biases, mean, r, c) for a, b in kept], axis=0)
+
+    return predict, alphas, kept
+
+
+def _entries(A, B, rank, biases, mean, r, c):
+    out = np.einsum("ij,ij->i", A[r, :rank], B[c, :rank])
+    if biases:
+        out = out + mean + A[r, rank] + B[c, rank]
+    return out

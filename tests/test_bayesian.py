@@ -1,0 +1,260 @@
+"""BayesianALS: the conjugate draws, the sampled conditional, the chain against an
+independent numpy Gibbs sampler, thread independence, the fitted protocol, bad input."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.stats
+
+import lorank
+from lorank import bayesian
+from lorank.bayesian import (BayesianALS, draw_noise_precision, draw_normal_wishart,
+                             draw_wishart, normal_wishart_posterior)
+
+sys.path.insert(0, str(Path(__file__).parent))
+import _bayes_reference  # noqa: E402
+
+N_DRAWS = 20000
+
+
+def _within(estimate, expected, stderr, z=5.0):
+    """Every entry of a Monte Carlo estimate within z standard errors."""
+    assert np.all(np.abs(estimate - expected) <= z * stderr + 1e-12), (estimate, expected)
+
+
+def test_wishart_moments_match_scipy():
+    rng = np.random.default_rng(1)
+    d, df = 3, 6.5
+    M = rng.standard_normal((d, d))
+    scale = M @ M.T + d * np.eye(d)
+    draws = np.array([draw_wishart(rng, df, scale) for _ in range(N_DRAWS)])
+    ref = scipy.stats.wishart(df=df, scale=scale)
+    var = ref.var()
+    _within(draws.mean(0), ref.mean(), np.sqrt(var / N_DRAWS))
+    # The variance too (its estimate's standard error from the 4th moment).
+    centered = (draws - ref.mean()) ** 2
+    _within(centered.mean(0), var, centered.std(0) / np.sqrt(N_DRAWS))
+
+
+def test_normal_wishart_moments_match_scipy():
+    rng = np.random.default_rng(2)
+    d, beta, nu = 3, 4.0, 7.0
+    mu = np.array([0.5, -1.0, 2.0])
+    M = rng.standard_normal((d, d))
+    W_inv = M @ M.T + np.eye(d)
+    n_draws = N_DRAWS // 4
+    draws = [draw_normal_wishart(rng, mu, beta, nu, W_inv) for _ in range(n_draws)]
+    mus = np.array([m for m, _ in draws])
+    lams = np.array([L for _, L in draws])
+    wish = scipy.stats.wishart(df=nu, scale=np.linalg.inv(W_inv))
+    _within(lams.mean(0), wish.mean(), np.sqrt(wish.var() / n_draws))
+    # μ | Λ ~ N(mu, (βΛ)⁻¹), so Cov μ = E Λ⁻¹ / β: the inverse Wishart's mean.
+    cov = scipy.stats.invwishart(df=nu, scale=W_inv).mean() / beta
+    _within(mus.mean(0), mu, np.sqrt(np.diag(cov) / n_draws))
+    emp = np.cov(mus.T)
+    # μ is Student-t (heavy tails): a loose 10 % check of the covariance.
+    assert np.allclose(emp, cov, rtol=0.1, atol=0.1 * np.abs(cov).max())
+
+
+def test_gamma_draw_matches_scipy():
+    rng = np.random.default_rng(3)
+    sse, nnz = 37.0, 50
+    draws = np.array([draw_noise_precision(rng, sse, nnz) for _ in range(N_DRAWS)])
+    ref = scipy.stats.gamma(a=1.0 + nnz / 2, scale=1.0 / (1.0 + sse / 2))
+    _within(draws.mean(), ref.mean(), ref.std() / np.sqrt(N_DRAWS))
+    _within(draws.var(), ref.var(), ref.var() * np.sqrt(2.0 / N_DRAWS) * 3)
+
+
+def test_normal_wishart_posterior_concentrates_on_the_truth():
+    rng = np.random.default_rng(4)
+    d = 2
+    mu_true = np.array([1.0, -2.0])
+    cov_true = np.array([[2.0, 0.6], [0.6, 0.5]])
+    X = rng.multivariate_normal(mu_true, cov_true, size=20000)
+    post = normal_wishart_posterior(X)
+    mus, lams = zip(*(draw_normal_wishart(rng, *post) for _ in range(200)))
+    assert np.allclose(np.mean(mus, 0), mu_true, atol=0.05)
+    assert np.allclose(np.linalg.inv(np.mean(lams, 0)), cov_true, rtol=0.05)
+
+
+def _tiny(seed=0, m=12, n=9, density=0.6):
+    R, _ = lorank.datasets.synthetic(m, n, int(m * n * density), rank=2, random_state=seed)
+    return R
+
+
+def _stream(seed, stream, target, d):
+    """The standard normals the kernel draws for ``target`` in half-step ``stream``."""
+    return np.asarray(lorank._als.normal_stream(seed, stream, target, d), np.float64)
+
+
+def test_conditional_mean_exact_and_draws_have_its_covariance():
+    """One half-step: without sampling the solve is P⁻¹h; the draws' mean and
+    covariance are P⁻¹h and s² P⁻¹ (P = Σ f fᵀ + prior)."""
+    rng = np.random.default_rng(5)
+    rank, n_obs = 3, 7
+    d = rank + 1
+    from lorank.als import _factor_storage
+
+    fixed = _factor_storage(n_obs, d, np.float64)
+    fixed[:, :d] = rng.standard_normal((n_obs, d))
+    indptr = np.array([0, n_obs], np.int64)
+    indices = np.arange(n_obs, dtype=np.int32)
+    values = rng.standard_normal(n_obs) + 3
+    M = rng.standard_normal((d, d))
+    prior = M @ M.T + np.eye(d)
+    prior_h = rng.standard_normal(d)
+    mean, scale = 3.0, 0.7
+    F = np.column_stack([fixed[:, :rank], np.ones(n_obs)])
+    t = values - mean - fixed[:, rank]
+    P = F.T @ F + prior
+    x_mean = np.linalg.solve(P, F.T @ t + prior_h)
+    out = []
+    for stream in range(-1, 4000):
+        solved = _factor_storage(1, d, np.float64)
+        sse, rsum, status = np.empty(1), np.empty(1), np.empty(1, np.int32)
+        lorank._als.half_step(indptr, indices, values, fixed, solved, mean, np.zeros(1), True,
+                              rank, sse, rsum, status, 1, prior=prior, prior_h=prior_h,
+                              sample_scale=0.0 if stream < 0 else scale, seed=11,
+                              stream=max(stream, 0))
+        assert status[0] == 0
+        x = solved[0, :d].copy()
+        assert np.isclose(sse[0], np.sum((t - F @ x) ** 2), rtol=1e-10)
+        if stream < 0:
+            np.testing.assert_allclose(x, x_mean, rtol=1e-12, atol=1e-12)
+        else:
+            out.append(x)
+    out = np.array(out)
+    cov = scale ** 2 * np.linalg.inv(P)
+    _within(out.mean(0), x_mean, np.sqrt(np.diag(cov) / len(out)))
+    assert np.allclose(np.cov(out.T), cov, rtol=0.1, atol=0.1 * np.abs(cov).max())
+
+
+@pytest.mark.parametrize("biases", [True, False])
+def test_posterior_mean_matches_the_numpy_gibbs_sampler(biases):
+    R = _tiny()
+    rank, n_samples, burn_in, thin, seed = 2, 12, 3, 2, 7
+    model = BayesianALS(rank, n_samples=n_samples, burn_in=burn_in, thin=thin, biases=biases,
+                        clip=False, dtype=np.float64, random_state=seed).fit(R)
+    start = lorank.ALS(rank, biases=biases, max_iter=bayesian._START_ITER, tol=0,
+                       dtype=np.float64, random_state=seed).fit(R)
+    d = rank + biases
+    A = np.zeros((R.shape[0], d))
+    B = np.zeros((R.shape[1], d))
+    A[:, :rank], B[:, :rank] = start.factors_.left, start.factors_.right
+    if biases:
+        A[:, rank], B[:, rank] = start.row_bias_, start.col_bias_
+    alpha = 1.0 / start.history_["train_rmse"][-1] ** 2
+    predict, alphas, kept = _bayes_reference.gibbs(
+        R, rank, n_samples, burn_in, thin, seed, (A, B, start.mean_, alpha), _stream, biases)
+    assert model.n_kept_ == len(kept) == (n_samples - burn_in) // thin
+    np.testing.assert_allclose(model.history_["alpha"], alphas, rtol=1e-8)
+    rows, cols = np.divmod(np.arange(R.shape[0] * R.shape[1]), R.shape[1])
+    np.testing.assert_allclose(model.predict_positions(rows, cols), predict(rows, cols),
+                               rtol=1e-8, atol=1e-8)
+    # to_lowrank is exactly that mean (the kept factors side by side).
+    np.testing.assert_allclose(model.to_lowrank().to_dense().ravel(), predict(rows, cols),
+                               rtol=1e-8, atol=1e-8)
+    assert model.factors_.rank == len(kept) * rank
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_samples_bitwise_independent_of_threads(dtype):
+    R, _ = lorank.datasets.synthetic(300, 200, 6000, rank=3, random_state=1)
+    fits = [BayesianALS(4, n_samples=8, burn_in=2, dtype=dtype, random_state=3,
+                        n_threads=t).fit(R) for t in (1, 2, 3)]
+    for other in fits[1:]:
+        assert np.array_equal(fits[0].factors_.left, other.factors_.left)
+        assert np.array_equal(fits[0].factors_.right, other.factors_.right)
+        assert np.array_equal(fits[0].row_bias_, other.row_bias_)
+        assert fits[0].history_["alpha"] == other.history_["alpha"]
+
+
+def test_same_seed_same_samples_other_seed_other_samples():
+    R = _tiny(1)
+    a, b, c = (BayesianALS(2, n_samples=5, burn_in=1, random_state=s).fit(R) for s in (0, 0, 1))
+    assert np.array_equal(a.factors_.left, b.factors_.left)
+    assert not np.array_equal(a.factors_.left, c.factors_.left)
+
+
+def test_history_clip_and_validation():
+    R, _ = lorank.datasets.synthetic(300, 200, 8000, rank=3, random_state=2)
+    train, test = R.split(0.2, random_state=0)
+    model = BayesianALS(3, n_samples=20, burn_in=4, random_state=0).fit(train, validation=test)
+    h = model.history_
+    assert h["iteration"] == list(range(1, 21))
+    assert all(np.isfinite(h[k]).all() for k in ("train_rmse", "valid_rmse", "alpha", "seconds"))
+    assert model.alpha_ == h["alpha"][-1]
+    rows, cols, values = test.coo()
+    pred = model.predict_positions(rows, cols)
+    lo, hi = train.csr.values.min(), train.csr.values.max()
+    assert pred.min() >= lo and pred.max() <= hi
+    assert np.isclose(h["valid_rmse"][-1], np.sqrt(np.mean((pred - values) ** 2)), rtol=1e-5)
+    model.clip = False
+    raw = model.predict_positions(rows, cols)
+    assert np.array_equal(np.clip(raw, lo, hi), pred)
+    # The posterior mean beats the start's ALS fit and the last single sample.
+    als = lorank.ALS(3, max_iter=bayesian._START_ITER, tol=0, random_state=0).fit(train)
+    assert model._score(test) < als._score(test)
+
+
+def test_save_load_and_recommender(tmp_path):
+    R = lorank.Ratings.from_labels(
+        ["u%d" % (i % 7) for i in range(40)], ["i%d" % (i % 5 + i // 7) for i in range(40)],
+        np.arange(40, dtype=np.float32) % 5 + 1)
+    rec = lorank.Recommender(BayesianALS(2, n_samples=6, burn_in=2, random_state=0)).fit(R)
+    path = tmp_path / "bayes.npz"
+    rec.save(path)
+    again = lorank.load(path)
+    assert again.predict("u1", "i2") == rec.predict("u1", "i2")
+    model = rec.model_
+    model.save(tmp_path / "m.npz")
+    m2 = lorank.load(tmp_path / "m.npz")
+    rows, cols = np.arange(7) % 7, np.arange(7) % 5
+    assert np.array_equal(m2.predict_positions(rows, cols), model.predict_positions(rows, cols))
+    assert m2.n_kept_ if hasattr(m2, "n_kept_") else True
+
+
+@pytest.mark.parametrize("params, error, match", [
+    (dict(n_samples=0), ValueError, "n_samples"),
+    (dict(n_samples=2.5), TypeError, "n_samples"),
+    (dict(burn_in=-1), ValueError, "burn_in"),
+    (dict(n_samples=10, burn_in=10), ValueError, "burn_in=10 must be smaller"),
+    (dict(thin=0), ValueError, "thin"),
+    (dict(n_samples=10, burn_in=5, thin=6), ValueError, "thin=6 keeps no sample"),
+    (dict(rank=0), ValueError, "rank"),
+    (dict(biases="no"), TypeError, "biases"),
+    (dict(clip=1), TypeError, "clip"),
+    (dict(callback=3), TypeError, "callback"),
+    (dict(random_state=-1), ValueError, "random_state"),
+])
+def test_bad_parameters(params, error, match):
+    with pytest.raises(error, match=match):
+        BayesianALS(**{"rank": 2, **params}).fit(_tiny())
+
+
+def test_non_finite_data_rejected():
+    X = np.full((4, 5), np.nan)
+    X[0, 0], X[1, 1], X[2, 2] = 1.0, np.inf, 2.0
+    with pytest.raises(ValueError, match="finite"):
+        BayesianALS(1, n_samples=3, burn_in=1).fit(X)
+
+
+def test_huge_values_raise_instead_of_nan():
+    """float32 values near overflow: a clear error, never NaN factors."""
+    R = _tiny()
+    rows, cols, values = R.coo()
+    big = lorank.Ratings(rows, cols, values.astype(np.float32) * np.float32(1e37), R.shape)
+    with pytest.raises((np.linalg.LinAlgError, FloatingPointError, ValueError)):
+        BayesianALS(2, n_samples=3, burn_in=1, random_state=0).fit(big)
+
+
+def test_callback_stop_keeps_samples():
+    R = _tiny()
+    seen = []
+    model = BayesianALS(2, n_samples=20, burn_in=2, random_state=0,
+                        callback=lambda m, it: seen.append(it) or it < 6).fit(R)
+    assert model.n_iter_ == 6 and model.n_kept_ == 4
+    assert seen == [1, 2, 3, 4, 5, 6]
+    assert np.isfinite(model.to_lowrank().to_dense()).all()
