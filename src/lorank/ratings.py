@@ -94,6 +94,22 @@ def _as_index_array(a, name):
     return a
 
 
+def _entry_positions(idx, nnz):
+    """The sorted, distinct entry positions that ``take(idx)`` keeps: ``idx`` is
+    positions in any order or a boolean mask of length ``nnz``."""
+    idx = np.asarray(idx)
+    if idx.dtype == bool:
+        if idx.shape != (nnz,):
+            raise ValueError(f"a boolean idx must have shape ({nnz},), got {idx.shape}")
+        return np.flatnonzero(idx)
+    idx = np.sort(_check_range(_as_index_array(idx, "idx"), "idx", nnz, "nnz"))
+    if idx.size > 1:
+        same = np.flatnonzero(idx[1:] == idx[:-1])
+        if same.size:
+            raise ValueError(f"idx contains position {int(idx[same[0]])} twice")
+    return idx
+
+
 def _check_range(a, name, size, axis_name):
     """0 <= a < size, then a C-contiguous int32/int64 array (no copy if it already is)."""
     if a.size:
@@ -886,17 +902,7 @@ class Ratings:
         """The observations at positions ``idx`` of the CSR order (distinct
         positions, in any order, or a boolean mask of length nnz), as a new
         ``Ratings`` with the same shape and labels."""
-        idx = np.asarray(idx)
-        if idx.dtype == bool:
-            if idx.shape != (self.nnz,):
-                raise ValueError(f"a boolean idx must have shape ({self.nnz},), got {idx.shape}")
-            idx = np.flatnonzero(idx)
-        else:
-            idx = np.sort(_check_range(_as_index_array(idx, "idx"), "idx", self.nnz, "nnz"))
-            if idx.size > 1:
-                same = np.flatnonzero(idx[1:] == idx[:-1])
-                if same.size:
-                    raise ValueError(f"idx contains position {int(idx[same[0]])} twice")
+        idx = _entry_positions(idx, self.nnz)
         indptr = np.searchsorted(idx, self.csr.indptr).astype(np.int64)
         return self._from_sorted_csr(
             self.shape,

@@ -15,6 +15,7 @@ from . import _sparse
 from ._labels import LabelIndex
 from ._threads import effective_n_threads
 from .ratings import (
+    _entry_positions,
     _DuplicateEntry,
     _as_1d,
     _as_index_array,
@@ -377,17 +378,7 @@ class TensorRatings:
         """The observations at positions ``idx`` of the canonical order (distinct
         positions in any order, or a boolean mask of length nnz), as a new
         ``TensorRatings`` with the same shape, labels and time edges."""
-        idx = np.asarray(idx)
-        if idx.dtype == bool:
-            if idx.shape != (self.nnz,):
-                raise ValueError(f"a boolean idx must have shape ({self.nnz},), got {idx.shape}")
-            idx = np.flatnonzero(idx)
-        else:
-            idx = np.sort(_check_range(_as_index_array(idx, "idx"), "idx", self.nnz, "nnz"))
-            if idx.size > 1:
-                same = np.flatnonzero(idx[1:] == idx[:-1])
-                if same.size:
-                    raise ValueError(f"idx contains position {int(idx[same[0]])} twice")
+        idx = _entry_positions(idx, self.nnz)
         indptr = np.searchsorted(idx, self._indptr).astype(np.int64)
         return self._from_canonical(self.shape, indptr, [a[idx] for a in self._rest],
                                     self._values[idx], self.labels, self.time_edges)
