@@ -262,22 +262,6 @@ def test_recovers_most_of_what_the_true_preferences_gain_over_popularity():
         assert out["als"][metric] > pop + 0.4 * (best - pop), metric
 
 
-def test_readme_example_runs_and_beats_popularity(capsys):
-    import re
-    from pathlib import Path
-
-    readme = Path(__file__).resolve().parent.parent / "README.md"
-    if not readme.exists():
-        pytest.skip("README.md not found next to tests/")
-    text = readme.read_text(encoding="utf-8")
-    block = re.search(r"## Implicit feedback.*?```Python\n(.*?)```", text, re.S).group(1)
-    exec(compile(block, str(readme), "exec"), {"__name__": "readme"})
-    lines = capsys.readouterr().out.splitlines()
-    als, pop = (line.split() for line in lines)
-    assert als[0] == "ImplicitALS" and pop[0] == "Popularity"
-    assert float(als[1]) > float(pop[1]) and float(als[2]) > float(pop[2])
-
-
 def test_scikit_learn_clone_and_params():
     sklearn_base = pytest.importorskip("sklearn.base")
     model = ImplicitALS(7, alpha=3.0, confidence="log", random_state=2)
