@@ -479,3 +479,18 @@ def test_triangular_transform_is_the_matrix_product(dtype, rank):
         _transform(G, A, trans, rank)
         np.testing.assert_allclose(G[:, :rank], before[:, :rank] @ T, rtol=tol)
         np.testing.assert_array_equal(G[:, rank:], before[:, rank:])
+
+
+def test_value_range_check_sums_in_chunks_and_still_refuses_overflow(monkeypatch):
+    # The check sums squares in float64 chunks (no nnz-sized float64 copy at the
+    # peak of a fit); a sum leaving float32 is refused whatever the chunking.
+    from lorank import _validation
+
+    monkeypatch.setattr(_validation, "_SUM_CHUNK", 3)
+    big = np.full(10, 1e19, np.float32)  # each square (1e38) fits float32, the sum does not
+    R = lorank.Ratings(np.arange(10), np.arange(10) % 4, big, shape=(10, 4))
+    with pytest.raises(ValueError, match="sum of squares"):
+        ImplicitALS(2, max_iter=1).fit(R)
+    ok = lorank.Ratings(np.arange(10), np.arange(10) % 4, np.full(10, 1e18, np.float32),
+                        shape=(10, 4))
+    _validation.check_value_range(ok)  # 10 x 1e36 fits
