@@ -414,7 +414,8 @@ class ImplicitALS(CompletionModel):
             if c.ndim != 1 or c.dtype.kind not in "iu" or len(c) != len(v):
                 raise ValueError("positions and values must be 1-D of the same length")
             if len(c) and (c.min() < 0 or c.max() >= len(fixed_f)):
-                raise ValueError(f"a position is out of range [0, {len(fixed_f)})")
+                bad = int(c.min()) if c.min() < 0 else int(c.max())
+                raise ValueError(f"position {bad} is out of range [0, {len(fixed_f)})")
             if len(np.unique(c)) != len(c):
                 raise ValueError("a position is given twice")
             _check_counts(v)
