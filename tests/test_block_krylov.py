@@ -124,8 +124,12 @@ def test_bitwise_identical_for_1_2_and_3_threads_and_a_random_state(dtype, noisy
 def test_stopping_short_of_tol_warns_and_returns_the_approximation(noisy):
     A = noisy[0]
     with pytest.warns(RuntimeWarning, match=r"stopped after 1 blocks .* raise max_blocks"):
-        U, s, Vt = lorank.block_krylov_svd(A, 20, max_blocks=1, random_state=0)
+        U, s, Vt = lorank.block_krylov_svd(A, 20, block_size=20, max_blocks=1, random_state=0)
     assert s.shape == (20,) and np.all(s > 0)
+    # max_blocks never leaves fewer basis columns than the rank
+    with pytest.warns(RuntimeWarning, match=r"stopped after 5 blocks"):
+        s = lorank.block_krylov_svd(A, 20, block_size=4, max_blocks=1, random_state=0)[1]
+    assert s.shape == (20,)
 
 
 def test_loose_tol_needs_fewer_passes_and_still_bounds_the_error(noisy):

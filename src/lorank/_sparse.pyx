@@ -143,6 +143,98 @@ def csr_rmatmat(const long long[::1] indptr, const index_t[::1] indices,
         free(bufs)
 
 
+def csr_gram(const long long[::1] indptr, const index_t[::1] indices,
+             const floating[::1] data, const floating[:, ::1] Q,
+             floating[:, ::1] W, floating[:, ::1] Y, int n_blocks, int n_threads):
+    """W = S @ Q and Y = Sᵀ @ W = SᵀS Q in one pass over S (CSR).
+
+    Row i of S gives w_i = Σ_p s_ip Q[j_p] (nonzeros in order), stored in W,
+    then scatters Y[j_p] += s_ip w_i while the row is in cache. Rows are cut
+    into ``n_blocks`` blocks with their own partial sums of Y, added in block
+    order (as :func:`csr_rmatmat`): the result does not depend on the thread
+    count.
+    """
+    cdef Py_ssize_t b, i, p, k, j, nb = n_blocks
+    cdef Py_ssize_t m = W.shape[0], n_cols = Q.shape[1], n_out = Y.shape[0]
+    cdef Py_ssize_t size = n_out * n_cols
+    cdef long long nnz
+    cdef floating v, u
+    cdef floating* o
+    cdef floating* w
+    cdef const floating* y
+    cdef floating* part
+    cdef const floating* x
+    _check_indptr("indptr", indptr, m, indices.shape[0], data.shape[0])
+    _check_same("Q and W columns", n_cols, W.shape[1])
+    _check_same("Q and Y columns", n_cols, Y.shape[1])
+    _check_same("Q and Y rows", Q.shape[0], n_out)
+    _check_threads(n_threads)
+    if nb < 1:
+        raise ValueError(f"n_blocks must be >= 1, got {nb}")
+    if size == 0 or m == 0:
+        Y[:, :] = 0
+        W[:, :] = 0
+        return
+    nnz = indptr[m] - indptr[0]
+    cdef Py_ssize_t* first = <Py_ssize_t*> malloc((nb + 1) * sizeof(Py_ssize_t))
+    cdef floating* bufs = <floating*> malloc((nb - 1) * size * sizeof(floating) + 1)
+    if first == NULL or bufs == NULL:
+        free(first)
+        free(bufs)
+        raise MemoryError()
+    cdef const floating* q0 = &Q[0, 0]
+    cdef floating* w0 = &W[0, 0]
+    cdef floating* y0 = &Y[0, 0]
+    cdef int* team = &_team_size
+    try:
+        with nogil:
+            i = 0
+            for b in range(nb):
+                while i < m and indptr[i] - indptr[0] < nnz * b // nb:
+                    i = i + 1
+                first[b] = i
+            first[nb] = m
+        with nogil, parallel(num_threads=n_threads):
+            team[0] = omp_get_num_threads()
+            for b in prange(nb, schedule="dynamic", chunksize=1):
+                part = y0 if b == 0 else bufs + (b - 1) * size
+                memset(part, 0, size * sizeof(floating))
+                for i in range(first[b], first[b + 1]):
+                    # w_i = S[i] @ Q, then P_b += S[i]ᵀ w_i.
+                    w = w0 + i * n_cols
+                    for k in range(n_cols):
+                        w[k] = 0
+                    p = indptr[i]
+                    while p + 1 < indptr[i + 1]:  # two at a time, as csr_matmat
+                        v = data[p]
+                        u = data[p + 1]
+                        x = q0 + indices[p] * n_cols
+                        y = q0 + indices[p + 1] * n_cols
+                        for k in range(n_cols):
+                            w[k] = w[k] + (v * x[k] + u * y[k])
+                        p = p + 2
+                    if p < indptr[i + 1]:
+                        v = data[p]
+                        x = q0 + indices[p] * n_cols
+                        for k in range(n_cols):
+                            w[k] = w[k] + v * x[k]
+                    for p in range(indptr[i], indptr[i + 1]):
+                        v = data[p]
+                        o = part + indices[p] * n_cols
+                        for k in range(n_cols):
+                            o[k] = o[k] + v * w[k]
+        if nb > 1:
+            for j in prange(n_out, nogil=True, num_threads=n_threads, schedule="static"):
+                o = y0 + j * n_cols
+                for b in range(1, nb):
+                    x = bufs + (b - 1) * size + j * n_cols
+                    for k in range(n_cols):
+                        o[k] = o[k] + x[k]
+    finally:
+        free(first)
+        free(bufs)
+
+
 def csr_matmat(const long long[::1] indptr, const index_t[::1] indices,
                const floating[::1] data, const floating[:, ::1] M,
                floating[:, ::1] out, int n_threads):

@@ -210,6 +210,32 @@ class _Products:
         if len(self.shape) != 2 or min(self.shape) == 0:
             raise ValueError(f"A must be a non-empty 2-D operator, got shape {self.shape}")
 
+    def gram(self, Q):
+        """(W, Y) for Q on A's shorter side: W = Aᵀ Q and Y = A W when m <= n,
+        else W = A Q and Y = Aᵀ W. Sparse A does both in one pass over the
+        nonzeros, from a CSR copy whose rows are the longer side."""
+        tall = self.shape[0] > self.shape[1]
+        if not self.sparse:
+            if tall:
+                W = self.matmat(Q)
+                return W, self.rmatmat(W)
+            W = self.rmatmat(Q)
+            return W, self.matmat(W)
+        if not hasattr(self, "_long_rows"):
+            if tall:
+                self._long_rows = self.csr
+            else:
+                indptr, indices, data = self.csr
+                S = scipy.sparse.csr_array((data, indices, indptr), shape=self.shape)
+                self._long_rows = _csr_parts(S.T.tocsr(), self.dtype)
+        Q = np.ascontiguousarray(Q, dtype=self.dtype)
+        W = np.empty((max(self.shape), Q.shape[1]), dtype=self.dtype)
+        Y = np.empty_like(Q)
+        blocks = _sparse.rmatmat_blocks(self._long_rows[2].size, Q.shape[0], Q.shape[1],
+                                        Q.itemsize)
+        _sparse.csr_gram(*self._long_rows, Q, W, Y, blocks, self.n_threads)
+        return W, Y
+
     def _spmm(self, M):
         M = np.ascontiguousarray(M, dtype=self.dtype)
         out = np.empty((self.shape[0], M.shape[1]), dtype=self.dtype)
@@ -333,16 +359,8 @@ def _orthonormalize(Y, final):
 # --- block Krylov SVD -------------------------------------------------------------
 
 
-class _Transposed:
-    """The products of Aᵀ from those of A."""
-
-    def __init__(self, ops):
-        self.shape, self.dtype, self.sparse = ops.shape[::-1], ops.dtype, ops.sparse
-        self.matmat, self.rmatmat = ops.rmatmat, ops.matmat
-
-
 def block_krylov_svd(
-    A, rank, *, block_size=None, tol=None, max_blocks=30, random_state=None, n_threads=None
+    A, rank, *, block_size=None, tol=None, max_blocks=None, random_state=None, n_threads=None
 ):
     """Truncated SVD by block Lanczos with full reorthogonalization.
 
@@ -365,15 +383,18 @@ def block_krylov_svd(
     rank : int
         Number of singular triplets, ``1 <= rank <= min(m, n)``.
     block_size : int, default=None
-        Columns per Krylov block; ``None`` takes ``rank + 10`` (capped at
-        ``min(m, n)``). Wider blocks need fewer passes, each costing more.
+        Columns per Krylov block; ``None`` takes ``rank // 5`` clipped to
+        [2, 16] (and to ``min(m, n)``). Wider blocks need fewer passes, each
+        costing more; narrow ones build a higher-degree Krylov space from the
+        same number of products (``bench/bench_svd.py`` compares them).
     tol : float, default=None
         Stop when every wanted triplet's residual ``‖A v − s u‖`` is at most
         ``tol * s[0]``. ``None`` takes the square root of the dtype's machine
         epsilon (about 1.5e-8 in float64, 3.5e-4 in float32).
-    max_blocks : int, default=30
-        Most Krylov blocks; reaching it without convergence warns
-        (``RuntimeWarning``) and returns the current approximation.
+    max_blocks : int, default=None
+        Most Krylov blocks; ``None`` allows a basis of ``10 * rank + 50``
+        columns. Reaching it without convergence warns (``RuntimeWarning``)
+        and returns the current approximation.
     random_state : int, numpy.random.Generator or None, default=None
         Seed for the random starting block.
     n_threads : int, default=None
@@ -398,6 +419,7 @@ def block_krylov_svd(
     --------
     >>> import numpy as np, scipy.sparse as sp, scipy.sparse.linalg as spla, lorank
     >>> A = sp.random(2000, 500, density=0.01, random_state=0, format="csr")
+    >>> A = A @ sp.diags(0.99 ** np.arange(500))  # a decaying spectrum
     >>> U, s, Vt = lorank.block_krylov_svd(A, 5, random_state=0)
     >>> ref = np.sort(spla.svds(A, k=5, return_singular_vectors=False, random_state=0))[::-1]
     >>> bool(np.allclose(s, ref, rtol=1e-10))
@@ -408,8 +430,11 @@ def block_krylov_svd(
     ops = _Products(A, n_threads)
     rank = check_rank(rank, ops.shape)
     short = min(ops.shape)
-    block_size = rank + 10 if block_size is None else check_int(block_size, "block_size", minimum=1)
-    block_size = min(block_size, short)
+    if block_size is None:
+        block_size = min(max(2, rank // 5), 16)
+    block_size = min(check_int(block_size, "block_size", minimum=1), short)
+    if max_blocks is None:
+        max_blocks = -(-(10 * rank + 50) // block_size)
     max_blocks = check_int(max_blocks, "max_blocks", minimum=1)
     if tol is None:
         tol = float(np.sqrt(np.finfo(ops.dtype).eps))
@@ -418,23 +443,23 @@ def block_krylov_svd(
     rng = np.random.default_rng(random_state)
     with single_threaded_blas() if ops.sparse else contextlib.nullcontext(), \
             np.errstate(over="ignore", invalid="ignore"):
-        if ops.shape[0] <= ops.shape[1]:
-            U, s, V = _block_krylov(ops, rank, block_size, tol, max_blocks, rng)
-        else:
-            V, s, U = _block_krylov(_Transposed(ops), rank, block_size, tol, max_blocks, rng)
+        U, s, V = _block_krylov(ops, rank, block_size, tol, max_blocks, rng)
+        if ops.shape[0] > ops.shape[1]:
+            U, V = V, U
     _check_in_range("block_krylov_svd", "A", ops.dtype, U, s, V)
     return np.ascontiguousarray(U), s, np.ascontiguousarray(V.T)
 
 
 def _block_krylov(ops, rank, b, tol, max_blocks, rng):
-    """(U, s, V) of an operator with m <= n: the Krylov basis lives on the short side.
+    """(U, s, V) with U on A's shorter side, where the Krylov basis lives.
 
-    With Q_K the basis so far and W_j = Aᵀ Q_j, the orthogonalization of
-    A W_j against Q_K gives block column j of T = Q_Kᵀ A Aᵀ Q_K and the next
-    block, A W_j = Q_K T[:, j] + Q_new R. A Ritz pair (Q_K z, s² ) of T then has
+    Written for m <= n (``ops.gram`` swaps the roles otherwise). With Q_K the
+    basis so far and W_j = Aᵀ Q_j, the orthogonalization of A W_j against Q_K
+    gives block column j of T = Q_Kᵀ A Aᵀ Q_K and the next block,
+    A W_j = Q_K T[:, j] + Q_new R. A Ritz pair (Q_K z, s²) of T then has
     residual ‖A v − s u‖ = ‖R z_j‖ / s, with z_j the rows of z on block j.
     """
-    m, n = ops.shape
+    m = min(ops.shape)
     dtype = ops.dtype
     # Room for max_blocks blocks, and never fewer than the rank needs.
     cap = min(m, max(max_blocks, -(-rank // b) + 1) * b)
@@ -444,9 +469,8 @@ def _block_krylov(ops, rank, b, tol, max_blocks, rng):
     Ws, start, dim, converged = [], 0, b, False
     while True:
         cols = slice(start, dim)
-        W = ops.rmatmat(Q[:, cols])
+        W, Y = ops.gram(Q[:, cols])
         Ws.append(W)
-        Y = ops.matmat(W)
         basis = Q[:, :dim]
         # Classical Gram-Schmidt, twice ("twice is enough").
         C = basis.T @ Y
