@@ -168,7 +168,7 @@ def assert_same_state(a, b, label="", skip=()):
 CAPABILITIES = {
     "iterations": "an iteration loop: history_, callback, Ctrl-C",
     "threads": "an n_threads parameter, the results independent of it",
-    "team_size": "kernels run in this process, whose OpenMP team size the suite reads",
+    "kernels": "kernels run in this process: the suite watches their calls and team sizes",
     "recommender": "lorank.Recommender serves it (a users x items model)",
     "dataframe": "fit(DataFrame, columns=(user, item, rating))",
 }
@@ -230,8 +230,8 @@ class ModelCase:
         unknown = set(self.lacks) - set(CAPABILITIES)
         assert not unknown, f"{self.name}: unknown capabilities {unknown}"
         assert all(isinstance(why, str) and why.strip() for why in self.lacks.values())
-        if self.has("threads") and self.has("team_size"):
-            assert self.kernels, f"{self.name}: name its kernels or declare team_size lacking"
+        if self.has("kernels"):
+            assert self.kernels, f"{self.name}: name its kernels or declare them lacking"
 
     def has(self, capability):
         assert capability in CAPABILITIES, capability
@@ -424,8 +424,8 @@ MODELS = [
     ModelCase("distributed.ALS", _distributed_als,
               dict(rank=3, max_iter=4, tol=0, random_state=0), bad=_ALS_BAD,
               needs=("dask_client",), threads=(1, 2), loaded_type=_loads_as_als,
-              lacks={"team_size": "its kernels run in the Dask worker processes, out of "
-                                  "this process's reach"},
+              lacks={"kernels": "its kernels run in the Dask worker processes, out of "
+                                "this process's reach"},
               known_failures={"sklearn_clone": "sklearn.base.clone deep-copies the "
                               "client parameter: TypeError, cannot pickle '_asyncio.Future'"}),
     ModelCase("BayesianALS", _model("BayesianALS"),
@@ -455,5 +455,5 @@ MODELS = [
               learned=("factors_left", "factors_right", "popularity_", "mean_"),
               lacks={"iterations": _NO_ITERATIONS,
                      "threads": "its fit is one bincount in numpy, with no n_threads",
-                     "team_size": "it calls no kernel while fitting"}),
+                     "kernels": "it calls no kernel while fitting"}),
 ]

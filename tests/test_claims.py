@@ -536,3 +536,23 @@ def test_softimpute_at_its_widest_rank_matches_numpy(dtype, biases):
     if rank < min(m, n):
         with pytest.raises(ValueError, match=f"rank={rank + 1} is too large for SoftImpute"):
             SoftImpute(rank + 1, biases=biases, dtype=dtype, max_iter=1).fit(R)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("solver", ["cholesky", "cg"])
+def test_implicit_bitwise_identical_for_any_thread_count(monkeypatch, dtype, solver):
+    """ImplicitALS's exact and conjugate-gradient half-steps (the CG's shared
+    preconditioner included): 1, 2, 3 and 8 threads, every call a full team."""
+    import lorank.implicit_als
+
+    rng = np.random.default_rng(2)
+    R = _ratings(dtype, m=300, n=80, nnz=5000)
+    rows, cols, _ = R.coo()
+    counts = Ratings(rows, cols, rng.integers(1, 20, rows.size).astype(dtype), shape=R.shape)
+
+    def make(t):
+        return lorank.ImplicitALS(6, solver=solver, max_iter=4, dtype=dtype, random_state=0,
+                                  n_threads=t)
+
+    spies = [(lorank.implicit_als, "_als", _als, ["half_step"])]
+    _check_threads(_fits(monkeypatch, make, counts, spies))

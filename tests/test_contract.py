@@ -210,7 +210,7 @@ def test_the_kernels_ran_with_the_requested_team(case, R):
     """The invariance above is not vacuous: every kernel call ran its parallel
     region with a team of n_threads threads (more than one for n_threads > 1)."""
     case.require("threads")
-    case.require("team_size")
+    case.require("kernels")
     fits = _thread_fits(case, R)
     assert max(fits) > 1
     for t, (_, teams) in fits.items():
@@ -306,6 +306,60 @@ def test_ctrl_c_keeps_the_last_complete_iteration_warns_and_reraises(case, R):
     assert_stopped_state(case, model, case.make(max_iter=3).fit(R), "Ctrl-C")
     index, _ = case.problem.observed(R)
     assert np.isfinite(case.problem.predict_positions(model, index)).all()
+
+
+class _Interrupt:
+    """Stands in for a kernel module: counts the calls of the listed functions
+    and raises KeyboardInterrupt instead of the call numbered ``at`` (from 1),
+    as a Ctrl-C arriving while a kernel runs does."""
+
+    def __init__(self, module, names, counter, at=None):
+        self.module, self.counter, self.at = module, counter, at
+        for name in names:
+            setattr(self, name, self._wrap(getattr(module, name)))
+
+    def _wrap(self, function):
+        def call(*args, **kwargs):
+            self.counter[0] += 1
+            if self.counter[0] == self.at:
+                raise KeyboardInterrupt
+            return function(*args, **kwargs)
+
+        return call
+
+    def __getattr__(self, name):
+        return getattr(self.module, name)
+
+
+def _fit_counting(case, model, R, at=None):
+    """Fit ``model`` with its kernels' calls counted, the call numbered ``at``
+    interrupted; returns the number of calls."""
+    counter = [0]
+    with pytest.MonkeyPatch.context() as mp:
+        for module, attr, names in case.case.kernels:
+            owner = importlib.import_module(module)
+            mp.setattr(owner, attr, _Interrupt(getattr(owner, attr), names, counter, at))
+        model.fit(R)
+    return counter[0]
+
+
+def test_ctrl_c_inside_a_kernel_keeps_the_last_complete_iteration(case, R):
+    """Ctrl-C while a kernel runs, without a callback (models publish their state
+    to a callback, so a callback's KeyboardInterrupt cannot tell): the model is
+    the last complete iteration's, as if max_iter had been that many."""
+    case.require("iterations")
+    case.require("kernels")
+    three = case.make(max_iter=3)
+    calls = _fit_counting(case, three, R)
+    assert _fit_counting(case, case.make(max_iter=4), R) > calls  # a kernel in every iteration
+    # The first call after the max_iter=3 fit's last one: inside iteration 4 (its
+    # first call; SoftImpute's second, as its max_iter=3 fit ends with one more pass).
+    model = case.make(max_iter=6)
+    with pytest.warns(RuntimeWarning, match="interrupted after 3 complete"):
+        with pytest.raises(KeyboardInterrupt):
+            _fit_counting(case, model, R, at=calls + 1)
+    assert model.n_iter_ == 3
+    assert_stopped_state(case, model, three, "Ctrl-C in a kernel")
 
 
 # ---------------------------------------------------------------- labels
