@@ -11,6 +11,8 @@ from libc.string cimport memset
 
 include "_entry_checks.pxi"
 
+import numpy as np
+
 ctypedef fused index_t:
     int
     long long
@@ -360,6 +362,105 @@ def coo_compress(const major_t[::1] major, const minor_t[::1] minor,
         free(cur)
 
 
+#: Above this many output buckets, compressed_transpose sorts in two levels: a
+#: scatter into buckets of 2^LO_BITS consecutive minors (few write streams, so
+#: the writes stay in cache), then a counting sort inside each such bucket
+#: (a range of the output that fits in L2). Both are stable: the same output.
+TWO_LEVEL_BUCKETS = 1 << 16
+
+cdef enum:
+    LO_BITS = 9
+
+
+cdef void _major_chunks(const long long[::1] indptr, Py_ssize_t n_major, long long nnz,
+                        Py_ssize_t nc, Py_ssize_t* first) noexcept nogil:
+    """first[k]: the first major of chunk k (majors split by entry count)."""
+    cdef Py_ssize_t i = 0, k
+    for k in range(nc):
+        while i < n_major and indptr[i] < nnz * k // nc:
+            i = i + 1
+        first[k] = i
+    first[nc] = n_major
+
+
+cdef int _transpose_two_level(const long long[::1] indptr, const minor_t[::1] indices,
+                              const floating[::1] values, long long[::1] out_indptr,
+                              out_t[::1] out_indices, floating[::1] out_values,
+                              Py_ssize_t nc) except -1:
+    cdef Py_ssize_t n_major = indptr.shape[0] - 1, nb = out_indptr.shape[0] - 1
+    cdef Py_ssize_t nh = (nb + (1 << LO_BITS) - 1) >> LO_BITS
+    cdef Py_ssize_t i, k, h, lo, j
+    cdef long long p, q, nnz = indptr[n_major], run, c
+    cdef long long* mine
+    cdef long long* cnt
+    cdef long long[::1] hi_ptr = np.empty(nh + 1, dtype=np.int64)
+    cdef long long* cur = <long long*> calloc(nc * nh + 1, sizeof(long long))
+    cdef Py_ssize_t* first = <Py_ssize_t*> malloc((nc + 1) * sizeof(Py_ssize_t))
+    cdef out_t* t_major = <out_t*> malloc(nnz * sizeof(out_t) + 1)
+    cdef floating* t_val = <floating*> malloc(nnz * sizeof(floating) + 1)
+    cdef unsigned short* t_lo = <unsigned short*> malloc(nnz * sizeof(unsigned short) + 1)
+    cdef int failed = 0
+    cdef int* bad = &failed
+    try:
+        if cur == NULL or first == NULL or t_major == NULL or t_val == NULL or t_lo == NULL:
+            raise MemoryError()
+        with nogil:
+            _major_chunks(indptr, n_major, nnz, nc, first)
+        # Level 1: stable scatter by minor >> LO_BITS.
+        for k in prange(nc, nogil=True, num_threads=nc, schedule="static", chunksize=1):
+            mine = cur + k * nh
+            for p in range(indptr[first[k]], indptr[first[k + 1]]):
+                mine[indices[p] >> LO_BITS] += 1
+        with nogil:
+            _offsets(cur, hi_ptr, nc, nh)
+        for k in prange(nc, nogil=True, num_threads=nc, schedule="static", chunksize=1):
+            mine = cur + k * nh
+            for i in range(first[k], first[k + 1]):
+                for p in range(indptr[i], indptr[i + 1]):
+                    h = indices[p] >> LO_BITS
+                    q = mine[h]
+                    mine[h] = q + 1
+                    t_major[q] = <out_t> i
+                    t_val[q] = values[p]
+                    t_lo[q] = <unsigned short> (indices[p] & ((1 << LO_BITS) - 1))
+        # Level 2: inside each coarse bucket, a stable counting sort by the low bits.
+        with nogil, parallel(num_threads=nc):
+            cnt = <long long*> malloc(((1 << LO_BITS) + 1) * sizeof(long long))
+            try:
+                for h in prange(nh, schedule="dynamic", chunksize=4):
+                    if cnt == NULL:
+                        bad[0] = 1
+                        continue
+                    memset(cnt, 0, ((1 << LO_BITS) + 1) * sizeof(long long))
+                    for q in range(hi_ptr[h], hi_ptr[h + 1]):
+                        cnt[t_lo[q]] += 1
+                    run = hi_ptr[h]
+                    for lo in range(1 << LO_BITS):
+                        c = cnt[lo]
+                        cnt[lo] = run
+                        j = (h << LO_BITS) + lo
+                        if j < nb:
+                            out_indptr[j] = run
+                        run = run + c
+                    for q in range(hi_ptr[h], hi_ptr[h + 1]):
+                        p = cnt[t_lo[q]]
+                        cnt[t_lo[q]] = p + 1
+                        out_indices[p] = t_major[q]
+                        out_values[p] = t_val[q]
+            finally:
+                free(cnt)
+        if failed:
+            raise MemoryError()
+        out_indptr[nb] = nnz
+    finally:
+        free(cur)
+        free(first)
+        free(t_major)
+        free(t_val)
+        free(t_lo)
+    return 0
+
+
 def compressed_transpose(const long long[::1] indptr, const minor_t[::1] indices,
                          const floating[::1] values, long long[::1] out_indptr,
                          out_t[::1] out_indices, floating[::1] out_values, int n_chunks):
@@ -383,6 +484,9 @@ def compressed_transpose(const long long[::1] indptr, const minor_t[::1] indices
     if nb < 0 or nc < 1:
         raise ValueError(f"out_indptr (length {out_indptr.shape[0]}) needs at least one "
                          f"entry and n_chunks ({nc}) must be >= 1")
+    if nb > TWO_LEVEL_BUCKETS:
+        _transpose_two_level(indptr, indices, values, out_indptr, out_indices, out_values, nc)
+        return
     cdef long long* cur = <long long*> calloc(nc * nb + 1, sizeof(long long))
     cdef Py_ssize_t* first = <Py_ssize_t*> malloc((nc + 1) * sizeof(Py_ssize_t))
     if cur == NULL or first == NULL:
@@ -391,13 +495,7 @@ def compressed_transpose(const long long[::1] indptr, const minor_t[::1] indices
         raise MemoryError()
     try:
         with nogil:
-            # first[k]: the first major of chunk k (majors split by entry count).
-            i = 0
-            for k in range(nc):
-                while i < n_major and indptr[i] < nnz * k // nc:
-                    i = i + 1
-                first[k] = i
-            first[nc] = n_major
+            _major_chunks(indptr, n_major, nnz, nc, first)
         for k in prange(nc, nogil=True, num_threads=nc, schedule="static", chunksize=1):
             mine = cur + k * nb
             for p in range(indptr[first[k]], indptr[first[k + 1]]):
