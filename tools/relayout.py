@@ -182,7 +182,7 @@ def git(*args, capture=True):
     return result.stdout
 
 
-def tracked(prefix=""):
+def tracked(prefix="."):
     return [p for p in git("ls-files", "-z", "--", prefix).split("\0") if p]
 
 
@@ -299,7 +299,7 @@ def parse_meson(text, files):
 
 
 def _sort_key(f):
-    return f.lstrip("_").lower()
+    return (not f.startswith("__"), f.lstrip("_").lower())
 
 
 def _install(files, subdir):
@@ -499,8 +499,9 @@ class Rewriter:
     def leftovers(self, path, text):
         """What the rewrite could not know: warnings with file:line."""
         for n, line in enumerate(text.splitlines(), 1):
-            if re.search(r"src/lorank/(\{|[\"']\s*[+,)]|\s*$)", line) or \
-                    re.search(r"[\"']lorank\.[\"']\s*\+|f[\"']lorank\.\{", line):
+            if re.search(r"src/lorank/(\{|[\"']\s*[+,)]|\s*$)", line) or (
+                    re.search(r"[\"']lorank\.[\"']\s*\+|f[\"']lorank\.\{", line)
+                    and re.search(r"import|modules|setattr|find_spec", line)):
                 warn(f"{path}:{n}: a path or module name built at run time: {line.strip()}")
             q = self.quoted_re.search(line)
             if q and not path.startswith(PKG + "/"):
@@ -510,10 +511,12 @@ class Rewriter:
 
 # ---------------------------------------------------------------------------- main
 
-def plan():
+def plan(clean=True):
     status = git("status", "--porcelain")
     if status.strip():
-        raise LayoutError(f"the work tree is not clean; commit or stash first:\n{status}")
+        if clean:
+            raise LayoutError(f"the work tree is not clean; commit or stash first:\n{status}")
+        warn(f"the work tree is not clean (--apply will refuse):\n{status}")
     kind, files = state()
     if kind == "applied":
         return None
@@ -568,9 +571,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--apply", action="store_true",
                         help="make the move (default: print the plan only)")
+    parser.add_argument("--diff", action="store_true",
+                        help="also print the rewrites as a unified diff (old paths)")
     args = parser.parse_args(argv)
     try:
-        result = plan()
+        result = plan(clean=args.apply)
     except LayoutError as exc:
         print(f"relayout: error: {exc}", file=sys.stderr)
         return 1
@@ -586,6 +591,14 @@ def main(argv=None):
         print(f"  {folder}/: {' '.join(files)}")
     for path in sorted(edits):
         print(f"  rewrite {path}")
+    if args.diff:
+        import difflib
+        for path in sorted(edits):
+            old = (ROOT / path).read_text(encoding="utf-8").splitlines(keepends=True)
+            sys.stdout.writelines(difflib.unified_diff(old, edits[path].splitlines(keepends=True),
+                                                       f"a/{path}", f"b/{path}", n=0))
+        for rel, text in meson.items():
+            print(f"=== {PKG}/{rel}\n{text}")
     for message in WARNINGS:
         print(f"relayout: check by hand: {message}")
     if not args.apply:
