@@ -4,8 +4,10 @@
 Run from a clean work tree of the repository, then commit the result on its own::
 
     python tools/relayout.py            # dry run: the plan and any warnings, nothing changed
+    python tools/relayout.py --diff     # the same with every rewrite as a unified diff
     python tools/relayout.py --apply    # git mv, rewrite references, new meson.build files
-    git commit -m "Layout: src/lorank/ in layers (tools/relayout.py)"
+    git commit -m "Layout: src/lorank/ in layers (python tools/relayout.py --apply)"
+    pip install --no-build-isolation -e .   # the editable build must be redone once
 
 The layout it makes (``LAYOUT`` below is the one source; each line places one file)::
 
@@ -52,6 +54,12 @@ when a check fails):
    ``_OPENMP``) as the current build says;
 6. stages everything, and prints what it could not rewrite (paths built at
    run time, quoted bare file names) for a human to check.
+
+What it does not do: keep old import paths alive (``import lorank.als`` fails
+after the move; every name in ``lorank.__all__`` and the top-level modules keep
+theirs), regroup prose that lists modules (it only prefixes their paths), or
+rewrite a branch merged after the move (merge first; git's rename detection
+carries edits to moved files, not new references to old module paths).
 """
 
 import argparse
