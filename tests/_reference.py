@@ -7,6 +7,7 @@ Philox4x64-10 and Box–Muller, so a sampled solve is reproduced independently.
 """
 
 import numpy as np
+import scipy.sparse
 
 _MASK64 = (1 << 64) - 1
 
@@ -110,3 +111,52 @@ def half_step_reference(indptr, indices, values, fixed, solved, mean, lam, biase
         sse[j] = np.sum(w * res * res)
         rsum[j] = np.sum(w * res) if biases else 0.0
     return solved, sse, rsum, status
+
+
+# ---------------------------------------------------------------- soft-impute
+
+
+def fill_reference(indptr, indices, values, target, scale, other):
+    """``_fill.gather`` in numpy: per target j, the residuals
+    s_ji = x_ji − ⟨target_j ∘ scale, other_i⟩ over j's observations i;
+    returns (out, sse) with out[j] = Σ_i s_ji other_i and sse[j] = Σ_i s_ji², in
+    float64 (``_fill.scatter`` computes the same out, and sse summed)."""
+    T = target.astype(np.float64) * scale.astype(np.float64)
+    O = other.astype(np.float64)
+    out = np.zeros(T.shape)
+    sse = np.zeros(T.shape[0])
+    for j in range(len(indptr) - 1):
+        i = indices[indptr[j]:indptr[j + 1]]
+        s = values[indptr[j]:indptr[j + 1]].astype(np.float64) - O[i] @ T[j]
+        out[j] = s @ O[i]
+        sse[j] = s @ s
+    return out, sse
+
+
+def soft_impute_reference(rows, cols, values, shape, rank, lam, n_iter, U0):
+    """softImpute-ALS (Hastie et al. 2015, Algorithm 3.1) in float64 numpy from
+    the start U = U0, D = I, V = 0, with the residual S = P_Ω(X − U D² Vᵀ) on the
+    observations only (never the filled-in matrix) and plain SVDs. Returns the
+    final soft-thresholded singular values and the completed matrix Z (dense:
+    for small shapes)."""
+    x = values.astype(np.float64)
+    U, d, V = U0.astype(np.float64), np.ones(rank), np.zeros((shape[1], rank))
+
+    def residual(U, d, V):
+        return x - np.einsum("tk,tk->t", U[rows] * d**2, V[cols])
+
+    def s_times(s, M, side):  # S M (side "rows") or Sᵀ M (side "cols"), by scipy.sparse
+        S = scipy.sparse.csr_array((s, (rows, cols)), shape=shape)
+        return S @ M if side == "rows" else S.T @ M
+
+    for _ in range(n_iter):
+        G = s_times(residual(U, d, V), U, "cols") + V @ ((d * d)[:, None] * (U.T @ U))
+        W, sig, Rt = np.linalg.svd(G * (d / (d * d + lam)) * d, full_matrices=False)
+        V, d, U = W, np.sqrt(sig), U @ Rt.T
+        G = s_times(residual(U, d, V), V, "rows") + U @ ((d * d)[:, None] * (V.T @ V))
+        W, sig, Rt = np.linalg.svd(G * (d / (d * d + lam)) * d, full_matrices=False)
+        U, d, V = W, np.sqrt(sig), V @ Rt.T
+    XV = s_times(residual(U, d, V), V, "rows") + U @ ((d * d)[:, None] * (V.T @ V))
+    W, sig, Rt = np.linalg.svd(XV, full_matrices=False)
+    s = np.maximum(sig - lam, 0)
+    return s, (W * s) @ (V @ Rt.T).T

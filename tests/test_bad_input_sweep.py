@@ -53,6 +53,17 @@ with open(csv, "w") as f:
     f.write("user,item,rating\\n" + "".join(f"{u},{i},{v}\\n" for u, i, v in
             zip(*(np.asarray(x) for x in (R.row_labels[R.coo()[0]], R.col_labels[R.coo()[1]],
                                           R.coo()[2])))))
+bayes = lorank.BayesianALS(2, n_samples=3, burn_in=1, random_state=0).fit(R)
+imp = lorank.ImplicitALS(2, max_iter=2, random_state=0).fit(R)
+base = lorank.Baseline(max_iter=2).fit(R)
+pop = lorank.Popularity().fit(R)
+T = lorank.TensorRatings.from_labels(
+    ([f"u{i % 12}" for i in range(60)], [f"i{(i * 7) % 9}" for i in range(60)],
+     [f"t{i % 3}" for i in range(60)]), rng.integers(1, 6, 60).astype(float),
+    duplicates="mean")
+cp = lorank.CPALS(2, max_iter=2, random_state=0).fit(T)
+S16 = sp.random(30, 20, density=0.2, random_state=0, format="csr", dtype=np.float32)
+S16.indptr, S16.indices = S16.indptr.astype(np.int16), S16.indices.astype(np.int16)
 near_limit = np.full((6, 5), 3e38, np.float32)
 near_limit[0, 0] = 1
 
@@ -168,6 +179,190 @@ CASES["SoftImpute"] = [
          "np.ones(3, np.float32)))\n"
          "lorank.SoftImpute(2, max_iter=1).fit(big)", ValueError,
          r"SoftImpute supports up to 2\*\*31 - 1 rows and columns"),
+]
+
+# The models that came after ALS and SoftImpute: bad parameters, bad data,
+# predict before fit, unknown labels, NaN/inf, wrong dtypes.
+CASES["BayesianALS"] = [
+    Case("n_samples 0", "lorank.BayesianALS(2, n_samples=0).fit(R)", ValueError,
+         "n_samples must be >= 1, got 0"),
+    Case("burn_in >= n_samples", "lorank.BayesianALS(2, n_samples=5, burn_in=5).fit(R)",
+         ValueError, "burn_in=5 must be smaller than n_samples=5"),
+    Case("thin keeps nothing", "lorank.BayesianALS(2, n_samples=5, burn_in=2, thin=4).fit(R)",
+         ValueError, "thin=4 keeps no sample of the 3 after burn-in"),
+    Case("thin float", "lorank.BayesianALS(2, thin=1.5).fit(R)", TypeError,
+         r"thin must be an integer, got 1\.5"),
+    Case("rank too large", "lorank.BayesianALS(50).fit(R)", ValueError, "rank=50 exceeds"),
+    Case("int dtype", "lorank.BayesianALS(2, dtype=np.int64).fit(R)", TypeError,
+         "dtype must be float32 or float64, got int64"),
+    Case("random_state float", "lorank.BayesianALS(2, random_state=0.5).fit(R)", TypeError,
+         r"random_state must be None, a non-negative integer .* got 0\.5"),
+    Case("inf in the data", "lorank.BayesianALS(2).fit(np.array([[1.0, np.inf], [2.0, np.nan]]))",
+         ValueError, r"inf at \(0, 1\)"),
+    Case("near the float32 limit",
+         "lorank.BayesianALS(2, n_samples=2, burn_in=1).fit(near_limit)", ValueError,
+         "sum of squares .* exceeds float32's range"),
+    Case("predict before fit", "lorank.BayesianALS(2).predict(['u1'], ['i1'])", AttributeError,
+         "BayesianALS model is not fitted yet; call fit first"),
+    Case("unknown user", "bayes.predict(['nobody'], ['i1'])", KeyError, "unknown users: 'nobody'"),
+    Case("a position is not a label", "bayes.predict(['u1'], [3])", KeyError,
+         "unknown items: 3"),
+    Case("float positions", "bayes.predict_positions([0.5], [0])", TypeError,
+         "rows must hold integers, got dtype float64"),
+    Case("position out of range", "bayes.predict_positions([12], [0])", (ValueError, IndexError),
+         "12"),
+    Case("n_threads=10**6", "lorank.BayesianALS(2, n_threads=10**6).fit(R)", ValueError,
+         "n_threads=1000000 is more threads", isolated=True),
+]
+
+CASES["ImplicitALS"] = [
+    Case("negative values",
+         "lorank.ImplicitALS(1).fit(sp.csr_array(np.array([[1.0, -2.0], [3.0, 0.0]])))",
+         ValueError, "-2"),
+    Case("nan values", "lorank.ImplicitALS(2).fit(lorank.Ratings([0, 1], [0, 1], [1.0, np.nan]))",
+         ValueError, "finite"),
+    Case("alpha 0", "lorank.ImplicitALS(2, alpha=0).fit(R)", ValueError,
+         "alpha must be a finite number > 0, got 0.0"),
+    Case("epsilon nan", "lorank.ImplicitALS(2, epsilon=np.nan).fit(R)", ValueError,
+         "epsilon must be a finite number, got nan"),
+    Case("confidence", "lorank.ImplicitALS(2, confidence='sqrt').fit(R)", ValueError,
+         'confidence must be "linear" or "log", got \'sqrt\''),
+    Case("solver", "lorank.ImplicitALS(2, solver='lu').fit(R)", ValueError,
+         'solver must be "cholesky" or "cg", got \'lu\''),
+    Case("cg_steps 0", "lorank.ImplicitALS(2, solver='cg', cg_steps=0).fit(R)", ValueError,
+         "cg_steps must be >= 1, got 0"),
+    Case("rank too large", "lorank.ImplicitALS(50).fit(R)", ValueError, "rank=50 exceeds"),
+    Case("int dtype", "lorank.ImplicitALS(2, dtype='int8').fit(R)", TypeError,
+         "dtype must be float32 or float64, got int8"),
+    Case("predict before fit", "lorank.ImplicitALS(2).predict(['u1'], ['i1'])", AttributeError,
+         "ImplicitALS model is not fitted yet"),
+    Case("unknown item", "imp.predict(['u1'], ['no-item'])", KeyError, "unknown items: 'no-item'"),
+    Case("recalculate_user beyond the items", "imp.recalculate_user([100], [1.0])",
+         (ValueError, IndexError), "100"),
+    Case("recalculate_user negative", "imp.recalculate_user([0], [-1.0])", ValueError, "-1"),
+    Case("partial_fit shape", "imp.partial_fit_users([0], np.ones((1, 3)))", ValueError,
+         r"must have shape \(1, 9\)"),
+    Case("partial_fit float positions", "imp.partial_fit_users([0.5], np.ones((1, 9)))",
+         TypeError, "users must be a 1-D array of integer positions"),
+    Case("partial_fit int16 indices run",
+         "S = sp.csr_array(np.eye(9)[:1])\nS.indptr, S.indices = (S.indptr.astype(np.int16), "
+         "S.indices.astype(np.int16))\nimp2 = lorank.ImplicitALS(2, max_iter=2, random_state=0)"
+         ".fit(R)\nimp2.partial_fit_users(np.array([0], np.uint8), S)\n"
+         "assert np.isfinite(imp2.factors_.left).all()", None),
+]
+
+CASES["CPALS"] = [
+    Case("a Ratings", "lorank.CPALS(2).fit(R)", TypeError,
+         "X must be a lorank.TensorRatings .* got Ratings"),
+    Case("rank past the second mode", "lorank.CPALS(20).fit(T)", ValueError,
+         r"rank=20 exceeds shape\[1\] = 9, the second largest mode"),
+    Case("reg 0 and an empty slice",
+         "lorank.CPALS(1, reg=0, init='random').fit(lorank.TensorRatings(([0, 1, 2], [0, 1, 1], "
+         "[0, 0, 1]), [1.0, 2.0, 3.0], shape=(4, 2, 2)))", ValueError,
+         "slice 0 of mode 0 has 1 observations, fewer than the 2 unknowns .* with reg=0 it "
+         "has no unique solution"),
+    Case("reg 0, singular normal equations", "lorank.CPALS(2, reg=0).fit(T)", ValueError,
+         r"slice 0 of mode 2 \(12 observations, 3 unknowns\) are not positive definite; "
+         "increase reg"),
+    Case("int dtype", "lorank.CPALS(2, dtype=np.int32).fit(T)", TypeError,
+         "dtype must be float32 or float64, got int32"),
+    Case("validation of another shape",
+         "lorank.CPALS(2).fit(T, validation=lorank.TensorRatings(([0], [0], [0]), [1.0], "
+         "(12, 9, 4)))", ValueError, r"validation has shape \(12, 9, 4\) but X has shape"),
+    Case("nan value", "lorank.TensorRatings(([0, 1], [0, 1]), [1.0, np.nan])", ValueError,
+         "finite"),
+    Case("one mode", "lorank.TensorRatings(([0, 1],), [1.0, 2.0])", ValueError,
+         "at least 2 modes"),
+    Case("float index", "lorank.TensorRatings(([0.5, 1], [0, 1]), [1.0, 2.0])", TypeError,
+         "integers"),
+    Case("predict before fit", "lorank.CPALS(2).predict(([0], [0], [0]))", AttributeError,
+         "CPALS model is not fitted yet"),
+    Case("unknown label", "cp.predict((['nobody'], ['i1'], ['t0']))", KeyError, "nobody"),
+    Case("two of three modes", "cp.predict((['u1'], ['i1']))", TypeError,
+         "indices must be a tuple of 3 index arrays"),
+    Case("float positions", "cp.predict_positions(([0.5], [0], [0]))", TypeError,
+         r"indices\[0\] must hold integers, got dtype float64"),
+    Case("position out of range", "cp.predict_positions(([0], [99], [0]))", ValueError,
+         r"indices\[1\] contains position 99, outside mode 1 of size 9"),
+    Case("unequal lengths", "cp.predict_positions(([0, 1], [0], [0]))", ValueError,
+         "indices must have equal lengths, got 2, 1, 1"),
+    Case("uint64 positions run",
+         "i = np.array([0, 1], np.uint64)\n"
+         "assert (cp.predict_positions((i, i, i)) == cp.predict_positions(([0, 1],) * 3)).all()",
+         None),
+    Case("predict_at arity", "cp.predict_at(['u1'])", TypeError,
+         "predict_at takes the indices of the first 2 modes, got 1"),
+    Case("to_lowrank unknown time", "cp.to_lowrank(time='t9')", KeyError, "t9"),
+]
+
+CASES["Baseline"] = [
+    Case("negative reg_users", "lorank.Baseline(reg_users=-1).fit(R)", ValueError,
+         r"reg_users must be a finite number >= 0, got -1\.0"),
+    Case("nan reg_items", "lorank.Baseline(reg_items=np.nan).fit(R)", ValueError,
+         "reg_items must be a finite number >= 0, got nan"),
+    Case("max_iter 0", "lorank.Baseline(max_iter=0).fit(R)", ValueError,
+         "max_iter must be >= 1, got 0"),
+    Case("callback not callable", "lorank.Baseline(callback=3).fit(R)", TypeError,
+         "callback must be callable, got 3"),
+    Case("clip='no'", "lorank.Baseline(clip='no').fit(R)", TypeError,
+         "clip must be True or False, got 'no'"),
+    Case("all missing", "lorank.Baseline().fit(np.full((3, 3), np.nan))", ValueError,
+         "no observed entries"),
+    Case("inf in the data", "lorank.Baseline().fit(np.array([[1.0, -np.inf]]))", ValueError,
+         r"-inf at \(0, 1\)"),
+    Case("predict before fit", "lorank.Baseline().predict(['u1'], ['i1'])", AttributeError,
+         "Baseline model is not fitted yet"),
+    Case("unknown item", "base.predict(['u1'], ['no-item'])", KeyError, "no-item"),
+    Case("lengths", "base.predict(['u1', 'u2'], ['i1'])", ValueError, "length"),
+]
+
+CASES["Popularity"] = [
+    Case("by", "lorank.Popularity(by='mean').fit(R)", ValueError,
+         'by must be "count" or "sum", got \'mean\''),
+    Case("int dtype", "lorank.Popularity(dtype=np.int64).fit(R)", TypeError,
+         "dtype must be float32 or float64, got int64"),
+    Case("inf in the data", "lorank.Popularity().fit(np.array([[np.inf, 1.0]]))", ValueError,
+         r"inf at \(0, 0\)"),
+    Case("predict before fit", "lorank.Popularity().predict(['u1'], ['i1'])", AttributeError,
+         "Popularity model is not fitted yet"),
+    Case("unknown user", "lorank.Recommender(lorank.Popularity()).fit(R).recommend('nobody')",
+         KeyError, "nobody"),
+    Case("unknown item", "pop.predict(['u1'], ['no-item'])", KeyError, "no-item"),
+]
+
+# Index arrays of any integer dtype reach the compiled kernels (int32/int64 only)
+# through the public entry points, converted there; other dtypes are refused there.
+CASES["index dtypes"] = [
+    Case("LowRank.entries uint64 and int8",
+         "L = lorank.LowRank(np.arange(6.0).reshape(3, 2), np.arange(8.0).reshape(4, 2))\n"
+         "want = L.entries([0, 2], [3, 1])\n"
+         "for dt in (np.uint64, np.int8, np.uint16):\n"
+         "    i, j = np.array([0, 2], dt), np.array([3, 1], dt)\n"
+         "    assert (L.entries(i, j) == want).all()", None),
+    Case("LowRank.entries bool", "lorank.LowRank(np.ones((3, 2)), np.ones((4, 2)))"
+         ".entries(np.array([True]), np.array([False]))", TypeError,
+         "rows must hold integers, got dtype bool"),
+    Case("predict_positions uint32", "i = np.array([0, 1], np.uint32)\n"
+         "assert (als.predict_positions(i, i) == als.predict_positions([0, 1], [0, 1])).all()",
+         None),
+    Case("Ratings uint64 indices", "lorank.Ratings(np.array([0, 1], np.uint64), "
+         "np.array([1, 0], np.uint64), [1.0, 2.0])", None),
+    Case("sparse int16 indices: ALS and randomized_svd",
+         "S32 = S16.copy()\nS32.indptr, S32.indices = S16.indptr.astype(np.int32), "
+         "S16.indices.astype(np.int32)\n"
+         "a = lorank.randomized_svd(S16, 2, random_state=0)[1]\n"
+         "b = lorank.randomized_svd(S32, 2, random_state=0)[1]\nassert (a == b).all()\n"
+         "m = lorank.ALS(2, max_iter=2, random_state=0)\n"
+         "assert (m.fit(S16).factors_.left == m.fit(S32).factors_.left).all()", None),
+    Case("from_csr float indptr", "lorank.Ratings.from_csr(S16.indptr.astype(float), "
+         "S16.indices, S16.data, S16.shape)", TypeError, "indptr must hold integers"),
+    Case("SparsePlusLowRank times a complex block",
+         "Z = lorank.SparsePlusLowRank(lorank.Ratings.from_sparse(S16) if hasattr("
+         "lorank.Ratings, 'from_sparse') else lorank.ALS(1, max_iter=1).fit(S16) and "
+         "lorank.datasets.synthetic(30, 20, 100, random_state=0)[0], "
+         "lorank.LowRank(np.ones((30, 1), np.float32), np.ones((20, 1), np.float32)))\n"
+         "Z @ np.ones((20, 2), complex)", TypeError,
+         "SparsePlusLowRank is a real \\(float32\\) operator"),
 ]
 
 CASES["predict"] = [

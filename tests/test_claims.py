@@ -6,7 +6,10 @@
 - "no pickle": a file whose arrays would unpickle is refused unread;
 - "the objective never increases": recomputed in numpy after every half-step;
 - "bitwise identical for any n_threads": 1, 2, 3 and 8 threads, every fitted
-  attribute, with the kernels' team size showing the loops really ran in parallel.
+  attribute, with the kernels' team size showing the loops really ran in parallel
+  (ALS, SoftImpute's gather and scatter passes, BayesianALS's sampled solves);
+- the widest kernel widths against the numpy twins: the _fill pass at its widest
+  factor row and SoftImpute at its widest rank (ALS's are in test_als_kernel).
 """
 
 import io as _io
@@ -20,9 +23,10 @@ import numpy as np
 import pytest
 
 import lorank
-from lorank import ALS, Ratings, SoftImpute
+from lorank import ALS, BayesianALS, Ratings, SoftImpute
 from lorank import _als, _fill
 from lorank import softimpute as si
+from lorank._threads import single_threaded_blas
 from contract import assert_same_state, fitted_state
 from lorank import sparse_plus_lowrank as splr
 
@@ -350,12 +354,15 @@ def _fits(monkeypatch, make, R, spies):
     """{n_threads: (fitted state, {kernel function: team sizes seen})}."""
     out = {}
     for t in THREADS:
+        watched = []
         for target, attr, module, names in spies:
             spy = _TeamSpy(module, names)
             monkeypatch.setattr(target, attr, spy)
-            spy_of = spy
+            watched.append((target.__name__, spy))
         model = make(t).fit(R)
-        out[t] = (fitted_state(model), {k: set(v) for k, v in spy_of.teams.items()})
+        out[t] = (fitted_state(model), {f"{where}.{k}" if len(spies) > 1 else k: set(v)
+                                        for where, spy in watched
+                                        for k, v in spy.teams.items()})
         monkeypatch.undo()
     return out
 
@@ -415,3 +422,137 @@ def test_softimpute_bitwise_identical_for_any_thread_count(monkeypatch, dtype, b
             if not teams[name]:
                 del teams[name]
     _check_threads(results)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("biases", [True, False])
+def test_bayesian_samples_bitwise_identical_for_any_thread_count(monkeypatch, dtype, biases):
+    """A sampled model: every draw comes from a counter-based stream keyed by
+    (seed, sweep, side, row), so 1, 2, 3 and 8 threads give the same chain."""
+    import lorank.bayesian
+
+    R = _ratings(dtype, m=400, n=60, nnz=6000)
+    rows, cols, values = R.coo()
+    valid = Ratings(rows[:300], cols[:300], values[:300], shape=R.shape)
+
+    class Fit:  # fit(R, validation=...) as make(t).fit(R) for _fits
+        def __init__(self, t):
+            self.model = BayesianALS(4, n_samples=6, burn_in=2, biases=biases, dtype=dtype,
+                                     random_state=5, n_threads=t)
+
+        def fit(self, R):
+            return self.model.fit(R, validation=valid)
+
+    spies = [(lorank.als, "_als", _als, ["half_step"]),  # the ALS start
+             (lorank.bayesian, "_als", _als, ["half_step"])]
+    results = _fits(monkeypatch, Fit, R, spies)
+    _check_threads(results)
+    for state, teams in results.values():
+        assert state["n_kept_"] == 4 and np.isfinite(state["history_valid_rmse"]).all()
+    # And the chain is a chain: another seed draws other samples.
+    other = BayesianALS(4, n_samples=6, burn_in=2, biases=biases, dtype=dtype, random_state=6,
+                        n_threads=2).fit(R)
+    assert not np.array_equal(other.factors_.left, results[1][0]["factors_left"])
+
+
+# ---------------------------------------------------------------- widest widths
+
+from _reference import fill_reference, soft_impute_reference  # noqa: E402
+
+_WIDEST = {np.float32: 256, np.float64: 128}  # _fill.MAX_ROW_BYTES / itemsize
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("form", ["gather", "scatter"])
+def test_fill_pass_at_its_widest_row_matches_numpy(dtype, form, simd):
+    width = _fill.MAX_ROW_BYTES // np.dtype(dtype).itemsize
+    assert width == _WIDEST[dtype]
+    R = _ratings(dtype, m=70, n=50, nnz=1500)
+    rng = np.random.default_rng(4)
+    T = (0.1 * rng.standard_normal((70, width))).astype(dtype)
+    O = (0.1 * rng.standard_normal((50, width))).astype(dtype)
+    scale = (rng.random(width) + 0.5).astype(dtype)
+    want, want_sse = fill_reference(*R.csr, T, scale, O)
+    out = np.empty_like(T)
+    if form == "gather":
+        sse = np.empty(70)
+        _fill.gather(*R.csr, T, scale, O, out, sse, 2)
+        assert _fill.last_team_size() == 2
+    else:
+        chunks = np.array([0, 13, 14, 50], np.int64)
+        acc, sse = np.empty((3, 70, width), dtype), np.empty(3)
+        _fill.scatter(*R.csc, T * scale, O, chunks, acc, sse, out, 2)
+        want_sse = np.array([want_sse.sum()])
+        sse = np.array([sse.sum()])
+    tol = {np.float32: 2e-5, np.float64: 1e-12}[dtype]
+    np.testing.assert_allclose(out, want, rtol=tol, atol=tol * np.abs(want).max())
+    np.testing.assert_allclose(sse, want_sse, rtol=tol)
+    # One vector wider is refused by the kernel's O(1) check.
+    lanes = 64 // np.dtype(dtype).itemsize
+    wide = np.zeros((70, width + lanes), dtype)
+    with pytest.raises(ValueError, match=str(width + lanes)):
+        _fill.gather(*R.csr, wide, np.zeros(width + lanes, dtype),
+                     np.zeros((50, width + lanes), dtype), wide.copy(), np.empty(70), 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("biases", [False, True])
+def test_softimpute_at_its_widest_rank_matches_numpy(dtype, biases):
+    """rank + the two centering lanes fill one 1024-byte factor row: rank 256
+    (254 with biases) in float32, 128 (126) in float64, against the numpy
+    softImpute-ALS iteration that never forms the filled-in matrix."""
+    import scipy.linalg
+
+    rank = _WIDEST[dtype] - 2 * biases
+    m, n = rank + 30, rank + 8
+    rng = np.random.default_rng(9)
+    truth = rng.standard_normal((m, 6)) @ rng.standard_normal((6, n)) + 3
+    flat = rng.choice(m * n, m * n // 3, replace=False)
+    rows, cols = flat // n, flat % n
+    values = (truth[rows, cols] + 0.3 * rng.standard_normal(flat.size)).astype(dtype)
+    R = Ratings(rows, cols, values, shape=(m, n))
+    lam, n_iter = 5.0, 3
+    model = SoftImpute(rank, reg=lam, max_iter=n_iter, tol=0, biases=biases, dtype=dtype,
+                       random_state=0, n_threads=2).fit(R)
+    assert model.n_iter_ == n_iter
+    rows, cols, values = R.coo()
+    x = values.astype(np.float64)
+    offset = 0.0
+    if biases:  # the model's own centering (its lanes in dtype), then the same iteration
+        offset = ((model.row_bias_ + dtype(model.mean_)).astype(np.float64)[:, None]
+                  + model.col_bias_.astype(np.float64))
+        x = x - offset[rows, cols]
+    U0 = np.empty((m, rank), dtype)
+    U0[:] = scipy.linalg.qr(np.random.default_rng(0).standard_normal((m, rank)),
+                            mode="economic")[0]
+    with single_threaded_blas():  # small SVDs: threads only contend
+        s, Z = soft_impute_reference(rows, cols, x, (m, n), rank, lam, n_iter, U0)
+    tol = {np.float32: 2e-4, np.float64: 1e-9}[dtype]
+    np.testing.assert_allclose(model.singular_values_, s, rtol=tol, atol=tol * s[0])
+    got = model.factors_.to_dense().astype(np.float64)
+    assert np.linalg.norm(got - Z) < tol * np.linalg.norm(Z)
+    assert 0 < model.effective_rank_ < rank  # λ leaves some components and zeroes others
+    # One more rank does not fit the factor row: refused before any allocation.
+    if rank < min(m, n):
+        with pytest.raises(ValueError, match=f"rank={rank + 1} is too large for SoftImpute"):
+            SoftImpute(rank + 1, biases=biases, dtype=dtype, max_iter=1).fit(R)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("solver", ["cholesky", "cg"])
+def test_implicit_bitwise_identical_for_any_thread_count(monkeypatch, dtype, solver):
+    """ImplicitALS's exact and conjugate-gradient half-steps (the CG's shared
+    preconditioner included): 1, 2, 3 and 8 threads, every call a full team."""
+    import lorank.implicit_als
+
+    rng = np.random.default_rng(2)
+    R = _ratings(dtype, m=300, n=80, nnz=5000)
+    rows, cols, _ = R.coo()
+    counts = Ratings(rows, cols, rng.integers(1, 20, rows.size).astype(dtype), shape=R.shape)
+
+    def make(t):
+        return lorank.ImplicitALS(6, solver=solver, max_iter=4, dtype=dtype, random_state=0,
+                                  n_threads=t)
+
+    spies = [(lorank.implicit_als, "_als", _als, ["half_step"])]
+    _check_threads(_fits(monkeypatch, make, counts, spies))

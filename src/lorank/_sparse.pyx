@@ -5,7 +5,9 @@ shapes and lengths it trusts in O(1) (``_entry_checks.pxi``).
 """
 
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, prange
+from libc.stdlib cimport calloc, malloc, free
+from libc.string cimport memset
 
 include "_entry_checks.pxi"
 
@@ -35,44 +37,202 @@ def gather_dot(const floating[:, ::1] left, const floating[:, ::1] right,
         out[t] = acc
 
 
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    #else
+    static int omp_get_num_threads(void) { return 1; }
+    #endif
+    """
+    int omp_get_num_threads() noexcept nogil
+
+cdef int _team_size = 0
+
+
+def last_team_size():
+    """Number of OpenMP threads that ran the last ``csr_rmatmat``'s parallel
+    region (0 before the first call; 1 in a build without OpenMP)."""
+    return _team_size
+
+
+#: Most row blocks csr_rmatmat splits S into, and the memory their partial sums
+#: may take: the block count fixes the summation order, so it depends on the
+#: sizes only, never on the thread count.
+RMATMAT_MAX_BLOCKS = 8
+RMATMAT_BUFFER_BYTES = 64 << 20
+
+
+def rmatmat_blocks(long long nnz, long long n_out, long long n_cols, int itemsize):
+    """How many row blocks csr_rmatmat should cut S into: up to
+    RMATMAT_MAX_BLOCKS, each with at least 2^16 nonzeros, the partial sums of
+    all but the first within RMATMAT_BUFFER_BYTES."""
+    cdef long long per = max(1, n_out * n_cols * itemsize)
+    cdef long long by_memory = 1 + RMATMAT_BUFFER_BYTES // per
+    return int(max(1, min(RMATMAT_MAX_BLOCKS, nnz >> 16, by_memory)))
+
+
 def csr_rmatmat(const long long[::1] indptr, const index_t[::1] indices,
                 const floating[::1] data, const floating[:, ::1] Q,
-                floating[:, ::1] out, const long long[::1] bounds, int n_threads):
+                floating[:, ::1] out, int n_blocks, int n_threads):
     """out = Sᵀ @ Q for S in CSR form, without forming Sᵀ.
 
-    Part t owns output rows bounds[t]:bounds[t+1] and scans every row of S in
-    order, so each output row is summed in row order of S whatever the number of
-    parts: results do not depend on the thread count.
+    S's rows are cut into ``n_blocks`` blocks of about equal nonzeros; each
+    block scatters its rows, in order, into its own partial sum (block 0 into
+    ``out``), threads taking whole blocks; then out = ((P0 + P1) + P2) + ...
+    row by row. The blocks, not the threads, fix every summation order, so the
+    result does not depend on the thread count (pick ``n_blocks`` with
+    :func:`rmatmat_blocks`).
     """
-    cdef Py_ssize_t t, i, p, k, j, j0, j1, n_parts = bounds.shape[0] - 1
-    cdef Py_ssize_t m = Q.shape[0], n_cols = Q.shape[1]
+    cdef Py_ssize_t b, i, p, k, j, c, nb = n_blocks
+    cdef Py_ssize_t m = Q.shape[0], n_cols = Q.shape[1], n_out = out.shape[0]
+    cdef Py_ssize_t size = n_out * n_cols
+    cdef long long nnz
     cdef floating v
     cdef floating* o
+    cdef floating* part
     cdef const floating* x
     _check_indptr("indptr", indptr, m, indices.shape[0], data.shape[0])
     _check_same("Q and out columns", n_cols, out.shape[1])
-    if n_parts < 1 or bounds[0] != 0 or bounds[n_parts] != out.shape[0]:
-        raise ValueError(f"bounds must run from 0 to the {out.shape[0]} output rows")
-    for t in range(n_parts):
-        if bounds[t] > bounds[t + 1]:
-            raise ValueError(f"bounds must be non-decreasing, got {list(bounds)}")
     _check_threads(n_threads)
+    if nb < 1:
+        raise ValueError(f"n_blocks must be >= 1, got {nb}")
+    if size == 0:
+        return
+    nnz = indptr[m] - indptr[0]
+    cdef Py_ssize_t* first = <Py_ssize_t*> malloc((nb + 1) * sizeof(Py_ssize_t))
+    cdef floating* bufs = <floating*> malloc((nb - 1) * size * sizeof(floating) + 1)
+    if first == NULL or bufs == NULL:
+        free(first)
+        free(bufs)
+        raise MemoryError()
     cdef const floating* q0 = &Q[0, 0]
     cdef floating* out0 = &out[0, 0]
-    for t in prange(n_parts, nogil=True, num_threads=n_threads, schedule="static", chunksize=1):
-        j0 = bounds[t]
-        j1 = bounds[t + 1]
-        for j in range(j0 * n_cols, j1 * n_cols):
-            out0[j] = 0
-        for i in range(m):
-            x = q0 + i * n_cols
-            for p in range(indptr[i], indptr[i + 1]):
-                j = indices[p]
-                if j >= j0 and j < j1:
-                    v = data[p]
-                    o = out0 + j * n_cols
+    cdef int* team = &_team_size
+    try:
+        with nogil:
+            # first[b]: the first row of block b (rows split by nonzeros).
+            i = 0
+            for b in range(nb):
+                while i < m and indptr[i] - indptr[0] < nnz * b // nb:
+                    i = i + 1
+                first[b] = i
+            first[nb] = m
+        with nogil, parallel(num_threads=n_threads):
+            team[0] = omp_get_num_threads()
+            for b in prange(nb, schedule="dynamic", chunksize=1):
+                # P_b = S[rows of b]ᵀ @ Q[rows of b], rows in order.
+                part = out0 if b == 0 else bufs + (b - 1) * size
+                memset(part, 0, size * sizeof(floating))
+                for i in range(first[b], first[b + 1]):
+                    x = q0 + i * n_cols
+                    for p in range(indptr[i], indptr[i + 1]):
+                        v = data[p]
+                        o = part + indices[p] * n_cols
+                        for k in range(n_cols):
+                            o[k] = o[k] + v * x[k]
+        if nb > 1:
+            for j in prange(n_out, nogil=True, num_threads=n_threads, schedule="static"):
+                o = out0 + j * n_cols
+                for b in range(1, nb):
+                    x = bufs + (b - 1) * size + j * n_cols
                     for k in range(n_cols):
-                        o[k] = o[k] + v * x[k]
+                        o[k] = o[k] + x[k]
+    finally:
+        free(first)
+        free(bufs)
+
+
+def csr_gram(const long long[::1] indptr, const index_t[::1] indices,
+             const floating[::1] data, const floating[:, ::1] Q,
+             floating[:, ::1] W, floating[:, ::1] Y, int n_blocks, int n_threads):
+    """W = S @ Q and Y = Sᵀ @ W = SᵀS Q in one pass over S (CSR).
+
+    Row i of S gives w_i = Σ_p s_ip Q[j_p] (nonzeros in order), stored in W,
+    then scatters Y[j_p] += s_ip w_i while the row is in cache. Rows are cut
+    into ``n_blocks`` blocks with their own partial sums of Y, added in block
+    order (as :func:`csr_rmatmat`): the result does not depend on the thread
+    count.
+    """
+    cdef Py_ssize_t b, i, p, k, j, nb = n_blocks
+    cdef Py_ssize_t m = W.shape[0], n_cols = Q.shape[1], n_out = Y.shape[0]
+    cdef Py_ssize_t size = n_out * n_cols
+    cdef long long nnz
+    cdef floating v, u
+    cdef floating* o
+    cdef floating* w
+    cdef const floating* y
+    cdef floating* part
+    cdef const floating* x
+    _check_indptr("indptr", indptr, m, indices.shape[0], data.shape[0])
+    _check_same("Q and W columns", n_cols, W.shape[1])
+    _check_same("Q and Y columns", n_cols, Y.shape[1])
+    _check_same("Q and Y rows", Q.shape[0], n_out)
+    _check_threads(n_threads)
+    if nb < 1:
+        raise ValueError(f"n_blocks must be >= 1, got {nb}")
+    if size == 0 or m == 0:
+        Y[:, :] = 0
+        W[:, :] = 0
+        return
+    nnz = indptr[m] - indptr[0]
+    cdef Py_ssize_t* first = <Py_ssize_t*> malloc((nb + 1) * sizeof(Py_ssize_t))
+    cdef floating* bufs = <floating*> malloc((nb - 1) * size * sizeof(floating) + 1)
+    if first == NULL or bufs == NULL:
+        free(first)
+        free(bufs)
+        raise MemoryError()
+    cdef const floating* q0 = &Q[0, 0]
+    cdef floating* w0 = &W[0, 0]
+    cdef floating* y0 = &Y[0, 0]
+    cdef int* team = &_team_size
+    try:
+        with nogil:
+            i = 0
+            for b in range(nb):
+                while i < m and indptr[i] - indptr[0] < nnz * b // nb:
+                    i = i + 1
+                first[b] = i
+            first[nb] = m
+        with nogil, parallel(num_threads=n_threads):
+            team[0] = omp_get_num_threads()
+            for b in prange(nb, schedule="dynamic", chunksize=1):
+                part = y0 if b == 0 else bufs + (b - 1) * size
+                memset(part, 0, size * sizeof(floating))
+                for i in range(first[b], first[b + 1]):
+                    # w_i = S[i] @ Q, then P_b += S[i]ᵀ w_i.
+                    w = w0 + i * n_cols
+                    for k in range(n_cols):
+                        w[k] = 0
+                    p = indptr[i]
+                    while p + 1 < indptr[i + 1]:  # two at a time, as csr_matmat
+                        v = data[p]
+                        u = data[p + 1]
+                        x = q0 + indices[p] * n_cols
+                        y = q0 + indices[p + 1] * n_cols
+                        for k in range(n_cols):
+                            w[k] = w[k] + (v * x[k] + u * y[k])
+                        p = p + 2
+                    if p < indptr[i + 1]:
+                        v = data[p]
+                        x = q0 + indices[p] * n_cols
+                        for k in range(n_cols):
+                            w[k] = w[k] + v * x[k]
+                    for p in range(indptr[i], indptr[i + 1]):
+                        v = data[p]
+                        o = part + indices[p] * n_cols
+                        for k in range(n_cols):
+                            o[k] = o[k] + v * w[k]
+        if nb > 1:
+            for j in prange(n_out, nogil=True, num_threads=n_threads, schedule="static"):
+                o = y0 + j * n_cols
+                for b in range(1, nb):
+                    x = bufs + (b - 1) * size + j * n_cols
+                    for k in range(n_cols):
+                        o[k] = o[k] + x[k]
+    finally:
+        free(first)
+        free(bufs)
 
 
 def csr_matmat(const long long[::1] indptr, const index_t[::1] indices,
@@ -131,8 +291,6 @@ ctypedef fused minor_t:
 ctypedef fused out_t:
     int
     long long
-
-from libc.stdlib cimport calloc, malloc, free
 
 
 cdef long long _offsets(long long* cur, long long[::1] indptr, Py_ssize_t n_chunks,

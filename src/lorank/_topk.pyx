@@ -19,6 +19,25 @@ import numpy as np
 
 cimport scipy.linalg.cython_blas as blas
 
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    #else
+    static int omp_get_num_threads(void) { return 1; }
+    #endif
+    """
+    int omp_get_num_threads() noexcept nogil
+
+# Threads in the team of the last call's parallel region (written once per call).
+cdef int _team[1]
+
+
+def last_team_size():
+    """Threads that ran the last ``topk``/``score_topk`` parallel region (0 if it
+    had no work); for the tests that check the thread count really varies."""
+    return _team[0]
+
 ctypedef fused index_t:
     int
     long long
@@ -183,6 +202,7 @@ def topk(const floating[:, ::1] scores, const long long[::1] excl_indptr,
         raise ValueError(f"{n} columns: the top-k indices are int32")
     _check_exclusions(b, excl_indptr.shape[0])
     _check_out(b, out_idx.shape, out_val.shape, n_threads)
+    _team[0] = 0
     if b == 0 or k == 0:
         return
     failed = np.zeros(1, np.int32)
@@ -190,7 +210,10 @@ def topk(const floating[:, ::1] scores, const long long[::1] excl_indptr,
     cdef unsigned char[::1] nan_rows = np.zeros(b, np.uint8)
     cdef const index_t* excl0 = &excl_indices[0] if excl_indices.shape[0] else NULL
     cdef Py_ssize_t n_excl = excl_indices.shape[0]
+    cdef int* team = _team
     with nogil, parallel(num_threads=n_threads):
+        if team[0] == 0:  # the first thread there writes it: once, the same value
+            team[0] = omp_get_num_threads()
         key = <floating*> malloc((n if n > 0 else 1) * sizeof(floating))
         ex = <unsigned char*> calloc(n if n > 0 else 1, 1)
         hv = <floating*> malloc(k * sizeof(floating))
@@ -263,6 +286,7 @@ def score_topk(const floating[:, ::1] left, const floating[:, ::1] right,
     _check_exclusions(stop, excl_indptr.shape[0])
     _check_out(stop - start, out_idx.shape, out_val.shape, n_threads)
     cdef Py_ssize_t n_blocks = (stop - start + block - 1) // block
+    _team[0] = 0
     if n_blocks <= 0 or k == 0:
         return
     failed = np.zeros(1, np.int32)
@@ -270,7 +294,10 @@ def score_topk(const floating[:, ::1] left, const floating[:, ::1] right,
     cdef unsigned char[::1] nan_rows = np.zeros(stop - start, np.uint8)
     cdef const index_t* excl0 = &excl_indices[0] if excl_indices.shape[0] else NULL
     cdef Py_ssize_t n_excl = excl_indices.shape[0]
+    cdef int* team = _team
     with nogil, parallel(num_threads=n_threads):
+        if team[0] == 0:  # the first thread there writes it: once, the same value
+            team[0] = omp_get_num_threads()
         buf = <floating*> malloc(block * n * sizeof(floating))
         ex = <unsigned char*> calloc(n if n > 0 else 1, 1)
         hv = <floating*> malloc(k * sizeof(floating))

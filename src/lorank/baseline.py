@@ -3,8 +3,8 @@
 import numpy as np
 
 from . import _als
-from ._estimator import (CompletionModel, check_bool, check_int, check_n_threads, check_real,
-                         rating_range, register)
+from ._estimator import (CompletionModel, check_bool, check_callback, check_int,
+                         check_n_threads, check_real, rating_range, register)
 from .lowrank import LowRank
 
 __all__ = ["Baseline"]
@@ -84,6 +84,8 @@ class Baseline(CompletionModel):
         reg_items = check_real(self.reg_items, "reg_items", minimum=0)
         max_iter = check_int(self.max_iter, "max_iter", minimum=1)
         check_bool(self.clip, "clip")
+        check_bool(self.progress, "progress")
+        check_callback(self.callback)
         n_threads = check_n_threads(self.n_threads)
         m, n = ratings.shape
         nnz = ratings.nnz

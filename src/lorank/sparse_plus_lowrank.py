@@ -171,6 +171,9 @@ class SparsePlusLowRank(LinearOperator):
 
     # --- LinearOperator ---------------------------------------------------------
     def _as_block(self, M):
+        if np.iscomplexobj(M):  # the cast below would drop the imaginary part
+            raise TypeError(f"SparsePlusLowRank is a real ({self.dtype}) operator: multiply "
+                            f"the real and imaginary parts of the {M.dtype} operand apart")
         return np.ascontiguousarray(M.reshape(M.shape[0], -1), dtype=self.dtype)
 
     def _matmat(self, M):
