@@ -136,7 +136,7 @@ def test_posterior_mean_matches_the_numpy_gibbs_sampler(biases):
     R = _tiny()
     rank, n_samples, burn_in, thin, seed = 2, 12, 3, 2, 7
     model = BayesianALS(rank, n_samples=n_samples, burn_in=burn_in, thin=thin, biases=biases,
-                        clip=False, dtype=np.float64, random_state=seed).fit(R)
+                        mean_rank=None, clip=False, dtype=np.float64, random_state=seed).fit(R)
     start = lorank.ALS(rank, biases=biases, max_iter=bayesian._START_ITER, tol=0,
                        dtype=np.float64, random_state=seed).fit(R)
     d = rank + biases
@@ -157,6 +157,34 @@ def test_posterior_mean_matches_the_numpy_gibbs_sampler(biases):
     np.testing.assert_allclose(model.to_lowrank().to_dense().ravel(), predict(rows, cols),
                                rtol=1e-8, atol=1e-8)
     assert model.factors_.rank == len(kept) * rank
+
+
+def test_compressed_mean_within_its_stated_bounds():
+    """mean_rank=t folds the kept samples (in buffers of 8) into a rank-t SVD; the
+    compressed prediction stays within truncation_error_ of the exact mean."""
+    R, _ = lorank.datasets.synthetic(60, 40, 1200, rank=3, random_state=4)
+    # 30 kept samples: three full buffers and a partial one folded at the end.
+    kw = dict(n_samples=32, burn_in=2, clip=False, dtype=np.float64, random_state=5)
+    exact = BayesianALS(3, mean_rank=None, **kw).fit(R)
+    assert exact.truncation_error_ == {"max": 0.0, "rms": 0.0}
+    M = exact.to_lowrank().to_dense()
+    for t in (2, 4, 8):
+        model = BayesianALS(3, mean_rank=t, **kw).fit(R)
+        assert model.factors_.rank == t and model.n_kept_ == 30
+        assert model.history_["alpha"] == exact.history_["alpha"]  # the same chain
+        E = model.to_lowrank().to_dense() - M
+        bound = model.truncation_error_
+        assert 0 < bound["max"] and 0 < bound["rms"] <= bound["max"]
+        assert np.abs(E).max() <= bound["max"] * (1 + 1e-9)
+        assert np.sqrt(np.mean(E ** 2)) <= bound["rms"] * (1 + 1e-9)
+        # No better than the best rank-t approximation of the exact factor part.
+        F = exact.factors_.left @ exact.factors_.right.T
+        best = np.linalg.svd(F, compute_uv=False)[t:]
+        assert np.linalg.norm(E) >= np.sqrt(np.sum(best ** 2)) * (1 - 1e-9)
+    # A mean_rank at least the samples' rank loses nothing.
+    full = BayesianALS(3, mean_rank=3 * 30, **kw).fit(R)
+    np.testing.assert_allclose(full.to_lowrank().to_dense(), M, rtol=1e-10, atol=1e-10)
+    assert full.truncation_error_["max"] < 1e-10
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -181,7 +209,8 @@ def test_same_seed_same_samples_other_seed_other_samples():
 def test_history_clip_and_validation():
     R, _ = lorank.datasets.synthetic(300, 200, 8000, rank=3, random_state=2)
     train, test = R.split(0.2, random_state=0)
-    model = BayesianALS(3, n_samples=20, burn_in=4, random_state=0).fit(train, validation=test)
+    model = BayesianALS(3, n_samples=20, burn_in=4, mean_rank=None,
+                        random_state=0).fit(train, validation=test)
     h = model.history_
     assert h["iteration"] == list(range(1, 21))
     assert all(np.isfinite(h[k]).all() for k in ("train_rmse", "valid_rmse", "alpha", "seconds"))
@@ -194,6 +223,11 @@ def test_history_clip_and_validation():
     model.clip = False
     raw = model.predict_positions(rows, cols)
     assert np.array_equal(np.clip(raw, lo, hi), pred)
+    # history_ scores the exact running mean; the compressed mean (the default) is
+    # within its entrywise bound of it, so its RMSE is too.
+    compressed = BayesianALS(3, n_samples=20, burn_in=4, random_state=0).fit(train)
+    assert compressed.factors_.rank == 9
+    assert abs(compressed._score(test) - model._score(test)) <= compressed.truncation_error_["max"]
     # The posterior mean beats the start's ALS fit and the last single sample.
     als = lorank.ALS(3, max_iter=bayesian._START_ITER, tol=0, random_state=0).fit(train)
     assert model._score(test) < als._score(test)
@@ -224,6 +258,9 @@ def test_save_load_and_recommender(tmp_path):
     (dict(thin=0), ValueError, "thin"),
     (dict(n_samples=10, burn_in=5, thin=6), ValueError, "thin=6 keeps no sample"),
     (dict(rank=0), ValueError, "rank"),
+    (dict(mean_rank=0), ValueError, "mean_rank"),
+    (dict(mean_rank="full"), ValueError, "mean_rank"),
+    (dict(mean_rank=2.5), TypeError, "mean_rank"),
     (dict(biases="no"), TypeError, "biases"),
     (dict(clip=1), TypeError, "clip"),
     (dict(callback=3), TypeError, "callback"),

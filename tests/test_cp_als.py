@@ -180,6 +180,74 @@ def test_predict_at_now_and_at_a_time():
         model.predict_at([0], time=3)
 
 
+def _labelled_log(seed=0):
+    """A small labelled rating log with times: 30 users x 12 items x 4 time bins."""
+    rng = np.random.default_rng(seed)
+    n = 300
+    users = [f"u{k}" for k in rng.integers(0, 30, n)]
+    items = [f"i{k}" for k in rng.integers(0, 12, n)]
+    R = lorank.Ratings.from_labels(users, items, rng.integers(1, 6, n).astype(np.float64),
+                                   duplicates="last")
+    R = lorank.Ratings(*R.coo(), R.shape, times=rng.permutation(R.nnz))._with_labels(
+        R.row_labels, R.col_labels)
+    return R.to_tensor(4)
+
+
+def test_at_is_the_model_at_one_time_and_recommender_serves_it(tmp_path):
+    T = _labelled_log()
+    model = CPALS(3, random_state=0, max_iter=10, dtype=np.float64).fit(T)
+    users, items = T.labels[0], T.labels[1]
+    uu, ii = (a.ravel() for a in np.meshgrid(users, items, indexing="ij"))
+    for time in (None, 0):
+        als = model.at(time)
+        assert isinstance(als, lorank.ALS)
+        np.testing.assert_allclose(als.predict(uu, ii), model.predict_at(uu, ii, time=time),
+                                   rtol=1e-12)
+        b = 3 if time is None else 0
+        np.testing.assert_allclose(als.factors_.right, model.factors_[1] * model.factors_[2][b])
+    seen = T.to_ratings()
+    rec = lorank.Recommender.from_model(model.at(), seen)
+    user = users[5]
+    top, scores = rec.recommend(user, n=3)
+    # The best unseen items by predict_at "now", seen at any time left out.
+    rows, cols, _ = seen.coo()
+    rated = set(cols[rows == 5])
+    unseen = [j for j in range(len(items)) if j not in rated]
+    now = model.predict_at(np.full(len(unseen), user), items[unseen])
+    best = np.array(unseen)[np.argsort(-now, kind="stable")[:3]]
+    assert list(top) == list(items[best])
+    np.testing.assert_allclose(scores, np.sort(now)[::-1][:3], rtol=1e-12)
+    # Item embeddings at that time: cosine of the rows of A_1 * A_2[last].
+    F = model.factors_[1] * model.factors_[2][-1]
+    F = F / np.linalg.norm(F, axis=1, keepdims=True)
+    sim = F @ F[2]
+    sim[2] = -np.inf
+    similar, _ = rec.similar_items(items[2], n=2)
+    assert list(similar) == list(items[np.argsort(-sim, kind="stable")[:2]])
+    rec.save(tmp_path / "rec.npz")
+    again = lorank.load(tmp_path / "rec.npz")
+    assert [list(x) for x in again.recommend(user, n=3)] == [list(x) for x in (top, scores)]
+    with pytest.raises(ValueError, match="3-way"):
+        CPALS(2, max_iter=2, random_state=0).fit(TensorRatings(
+            ([0, 1, 1, 0], [0, 1, 0, 1], [0, 0, 1, 1], [1, 1, 0, 0]), [1.0, 2, 3, 4])).at()
+
+
+def test_tensor_to_ratings_combines_the_dropped_mode():
+    T = TensorRatings(([0, 0, 1, 1], [1, 1, 0, 2], [0, 3, 1, 1]), [1.0, 3.0, 5.0, 2.0],
+                      labels=(["a", "b"], None, None))
+    R = T.to_ratings()
+    assert R.shape == (2, 3) and R.row_labels.tolist() == ["a", "b"]
+    assert R.coo()[2].tolist() == [2.0, 5.0, 2.0]
+    assert T.to_ratings(duplicates="last").coo()[2].tolist() == [3.0, 5.0, 2.0]
+    assert T.to_ratings((2, 1)).shape == (4, 3)
+    with pytest.raises(ValueError, match="duplicate"):
+        T.to_ratings(duplicates="error")
+    with pytest.raises(ValueError, match="different modes"):
+        T.to_ratings((1, 1))
+    with pytest.raises(ValueError, match="mode 3 does not exist"):
+        T.to_ratings((0, 3))
+
+
 @pytest.mark.parametrize("params, error, message", [
     ({"rank": 0}, ValueError, "rank must be positive, got 0"),
     ({"rank": -2}, ValueError, "rank must be positive, got -2"),

@@ -16,6 +16,7 @@ from ._labels import LabelIndex
 from ._threads import single_threaded_blas
 from .als import _factor_storage, penalties, reg_exponent
 from .svd import randomized_svd
+from .lowrank import LowRank
 from .tensor_ratings import TensorRatings, label_positions
 
 __all__ = ["CPALS"]
@@ -507,8 +508,6 @@ class CPALS(CompletionModel):
         LowRank
             Left ``[A_0 ∘ A_2[b], b_0 + μ + b_2[b], 1]``, right ``[A_1, 1, b_1]``.
         """
-        from .lowrank import LowRank
-
         self._check_fitted()
         if len(self.factors_) != 3:
             raise ValueError(
@@ -523,6 +522,63 @@ class CPALS(CompletionModel):
                                 np.ones(len(A), dt)])
         right = np.column_stack([B, np.ones(len(B), dt), c])
         return LowRank(left, right)
+
+    def at(self, time=None):
+        """The user x item model at one time bin of a 3-way model, as a fitted
+        :class:`lorank.ALS`: what ``lorank.Recommender`` serves "now".
+
+        Its factors are ``A_0`` (users) and ``A_1 ∘ A_2[b]`` (items at bin b), its
+        biases ``b_0``, ``b_1`` and mean ``μ + b_2[b]``, so its predictions are
+        :meth:`predict_at` at that time (not clipped, as CPALS's), its item
+        factors the items' embeddings at that time (``similar_items``), and
+        ``Recommender.fold_in`` solves a new user's row with the ridge rule of
+        the user-mode update (λ = reg·count^α). Labels are the first two modes'.
+        Calling its ``fit`` would fit a plain matrix ALS with CPALS's
+        hyperparameters.
+
+        Parameters
+        ----------
+        time : time value, label of the last mode, or None
+            As in :meth:`predict_at`; ``None`` is the last bin.
+
+        Returns
+        -------
+        ALS
+
+        Examples
+        --------
+        >>> import numpy as np, lorank
+        >>> R = lorank.Ratings([0, 0, 1, 1, 2], [0, 1, 0, 2, 1], [5.0, 3.0, 4.0, 1.0, 2.0],
+        ...                    times=[10, 20, 30, 40, 50])
+        >>> T = R.to_tensor(2)
+        >>> model = lorank.CPALS(1, random_state=0, init="random").fit(T)
+        >>> rec = lorank.Recommender.from_model(model.at(), T.to_ratings())
+        >>> items, scores = rec.recommend(0, n=1)          # user 0's best unseen item now
+        >>> bool(np.isclose(scores[0], model.predict_at([0], items)[0]))
+        True
+        """
+        from .als import ALS
+
+        self._check_fitted()
+        if len(self.factors_) != 3:
+            raise ValueError(
+                f"at needs a 3-way model (user x item x time), this one has "
+                f"{len(self.factors_)} modes"
+            )
+        b = self._time_position(time)
+        A, B, C = self.factors_
+        u, c, t = self.biases_
+        model = ALS(self.rank, reg=self.reg, weighted_reg=self.weighted_reg,
+                    biases=self.biases, clip=False, dtype=self.dtype, n_threads=self.n_threads)
+        model.factors_ = LowRank(A.copy(), np.ascontiguousarray(B * C[b]))
+        model.row_bias_, model.col_bias_ = u.copy(), c.copy()
+        model.mean_ = float(self.mean_ + t[b]) if self.biases else 0.0
+        model.labels_ = tuple(LabelIndex(self.labels_[m].raw, self.shape_[m], name=name)
+                              for m, name in ((0, "user"), (1, "item")))
+        model.rating_range_ = None
+        model.n_iter_ = self.n_iter_
+        model._lowrank = None
+        return model
 
     def score(self, X, y=None):
         """Negative RMSE on the observed entries of a ``TensorRatings`` (by position,

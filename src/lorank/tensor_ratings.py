@@ -317,6 +317,45 @@ class TensorRatings:
         order: ``indices`` a tuple of N int32 arrays."""
         return (_mode0(self._indptr, self.shape[0]),) + self._rest, self._values
 
+    def to_ratings(self, modes=(0, 1), *, duplicates="mean"):
+        """The observations over two modes as a :class:`lorank.Ratings` (labels kept),
+        the other modes dropped: e.g. the user x item ratings of a user x item x
+        time tensor, for a matrix model on the same data or the seen pattern of
+        :meth:`lorank.CPALS.at`'s recommendations.
+
+        Parameters
+        ----------
+        modes : (int, int), default=(0, 1)
+            The row and column modes.
+        duplicates : {"mean", "last", "error"}, default="mean"
+            How entries that share those two indices (the same user and item in
+            several time bins) combine, as in ``Ratings``; "last" is the latest
+            in canonical order (the last time bin).
+
+        Returns
+        -------
+        Ratings
+
+        Examples
+        --------
+        >>> import lorank
+        >>> T = lorank.TensorRatings(([0, 0, 1], [1, 1, 0], [0, 2, 2]), [1.0, 3.0, 5.0])
+        >>> R = T.to_ratings()
+        >>> R.shape, R.coo()[2].tolist()
+        ((2, 2), [2.0, 5.0])
+        """
+        from .ratings import Ratings
+
+        if not (isinstance(modes, (tuple, list)) and len(modes) == 2):
+            raise TypeError(f"modes must be two mode numbers, got {modes!r}")
+        a, b = (self._check_mode(m) for m in modes)
+        if a == b:
+            raise ValueError(f"modes must be two different modes, got {modes!r}")
+        index, values = self.coo()
+        R = Ratings(index[a], index[b], values, (self.shape[a], self.shape[b]),
+                    duplicates=duplicates)
+        return R._with_labels(self.labels[a], self.labels[b])
+
     def view(self, mode):
         """The compressed view of ``mode`` (a :class:`ModeView`), built once.
 
