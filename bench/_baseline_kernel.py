@@ -34,9 +34,14 @@ def load(rev="main"):
     if not so.exists():
         out.mkdir(parents=True, exist_ok=True)
         for name in SOURCES:
-            try:
-                text = _git("show", f"{commit}:src/lorank/{name}")
-            except subprocess.CalledProcessError:
+            # src/lorank/_kernels/ since the layered layout, src/lorank/ before it
+            for folder in ("src/lorank/_kernels", "src/lorank"):
+                try:
+                    text = _git("show", f"{commit}:{folder}/{name}")
+                    break
+                except subprocess.CalledProcessError:
+                    text = None
+            if text is None:
                 continue  # not in that revision
             target = out / ("_als_baseline.pyx" if name == "_als.pyx" else name)
             target.write_text(text)
