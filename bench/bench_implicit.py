@@ -16,8 +16,9 @@ precision@10 / NDCG@10 of both at the same hyperparameters, lorank's defaults,
 and Popularity, all scored by the same top-10 code (lorank's Recommender on
 each model's factors, seen items filtered) and ``lorank.metrics``.
 
-Memory: peak RSS of a fit at the last.fm shape (a fresh process per library:
-the high-water mark is reset after the data is built, so it measures the fit).
+Memory (``python bench/run.py implicit_memory``, bench_implicit_memory.py):
+peak RSS of a fit at the last.fm shape (a fresh process per library: the
+high-water mark is reset after the data is built, so it measures the fit).
 """
 
 import json
@@ -37,19 +38,29 @@ LASTFM = (359_347, 160_168, 17_535_655)
 SCALE = {"small": 0.05, "full": 1.0}
 ITERS = {"small": 3, "full": 2}
 ROUNDS = {"small": 3, "full": 2}
+# ML-100K iterations take milliseconds: many interleaved rounds, so the minimum
+# (the least disturbed run) and the spread mean something on a loaded machine.
+ML_ITERS, ML_ROUNDS = 5, 12
 FACTORS = (10, 64)
+# lorank's exact solver at factors 64 on the full last.fm shape (O(nnz r²) per
+# half-step) is left to the small size and ML-100K: its row is the loss, not the
+# speed target, and it would take most of the run on a shared machine.
+EXACT_64_FULL = False
 ALPHA, REG = 5.0, 30.0  # good for ML-100K positives at 64 factors (precision@10 ~0.22)
 SEEDS = 5
 
 NOTES = (
     "s/it = seconds per iteration: min [median, max] over all rounds' iterations "
-    "(methods interleaved per round); x_cg = implicit CG's median / this median. "
+    "(methods interleaved per round); x_cg = implicit CG's median / this median, "
+    "x_cg_min = implicit CG's min / this min (the least-disturbed iterations); "
+    "cpu_s = median process CPU seconds (both threads) per iteration after the first, "
+    "between the libraries' per-iteration callbacks, x_cg_cpu its ratio: the work "
+    "done, which waiting for a core on a loaded machine does not inflate (run with "
+    "OMP_WAIT_POLICY=passive so idle OpenMP threads sleep rather than spin). "
     "loss = implicit.cpu._als.calculate_loss on the final factors after the "
     "iterations (same for both). quality rows: mean ± std over 5 per-user 80/20 "
-    "splits of ML-100K positives (rating >= 4). rss rows: peak RSS increase of a 1-"
-    "iteration fit over the process holding the CSR (lorank: Ratings.from_csr on "
-    "its arrays, no copy; the CSC is built inside the measured region), vs budget = "
-    "2 x CSR bytes + factors. implicit starts from lorank's initial factors. lorank "
+    "splits of ML-100K positives (rating >= 4). "
+    "implicit starts from lorank's initial factors. lorank "
     "cg = 3 CG steps preconditioned by YᵀY + λI (implicit: 3 plain CG steps)."
 )
 
@@ -58,6 +69,9 @@ def parameters(size):
     m, n, nnz = _lastfm_shape(size)
     return dict(lastfm_shape=f"{m}x{n}", lastfm_nnz=nnz, alpha=ALPHA, reg=REG,
                 factors=list(FACTORS), iterations=ITERS[size], rounds=ROUNDS[size],
+                ml100k_iterations=ML_ITERS, ml100k_rounds=ML_ROUNDS,
+                lorank_exact_at_64_on_lastfm=size == "small" or EXACT_64_FULL,
+                omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"),
                 dtype="float32", blas_threads=1)
 
 
@@ -122,7 +136,7 @@ def _confidence_csr(R):
     return S
 
 
-def speed(name, R, threads, iters, rounds):
+def speed(name, R, threads, iters, rounds, exact_64=True):
     import lorank
     from implicit.cpu import _als as implicit_als
 
@@ -137,35 +151,49 @@ def speed(name, R, threads, iters, rounds):
         Y0 = (rng.random((R.shape[1], factors)) * 0.01).astype(np.float32)
 
         def implicit_fit(use_cg):
-            times = []
+            times, cpu = [], []
+
+            def callback(it, seconds, loss):
+                times.append(seconds)
+                cpu.append(time.process_time())
+
             model = _implicit_model(factors, iters, threads, use_cg)
             model.user_factors, model.item_factors = X0.copy(), Y0.copy()
-            model.fit(C, show_progress=False, callback=lambda it, s, loss: times.append(s))
-            return times, (model.user_factors, model.item_factors)
+            model.fit(C, show_progress=False, callback=callback)
+            return times, list(np.diff(cpu)), (model.user_factors, model.item_factors)
 
         def lorank_fit(solver):
+            cpu = []
             model = lorank.ImplicitALS(factors, alpha=ALPHA, reg=REG, solver=solver,
-                                       max_iter=iters, n_threads=threads,
-                                       random_state=0).fit(S)
+                                       max_iter=iters, n_threads=threads, random_state=0,
+                                       callback=lambda m, it: cpu.append(time.process_time()))
+            model.fit(S)
             X, Y = model.factors_.left, model.factors_.right
-            return model.history_["seconds"], (X, Y, model.history_["loss"][-1])
+            return (model.history_["seconds"], list(np.diff(cpu)),
+                    (X, Y, model.history_["loss"][-1]))
 
-        methods = {("implicit", "cg (use_cg=True)"): lambda: implicit_fit(True),
-                   ("lorank", "cholesky"): lambda: lorank_fit("cholesky")}
+        methods = {("implicit", "cg (use_cg=True)"): lambda: implicit_fit(True)}
+        if factors <= 16 or exact_64:
+            methods[("lorank", "cholesky")] = lambda: lorank_fit("cholesky")
         if factors <= 16:
             methods[("implicit", "cholesky (use_cg=False)")] = lambda: implicit_fit(False)
         if _has_cg():
             methods[("lorank", "cg")] = lambda: lorank_fit("cg")
         times = {k: [] for k in methods}
+        cpus = {k: [] for k in methods}
         last = {}
         loads = []
         for _ in range(rounds):
             for key, fit in methods.items():
-                t, result = fit()
+                t, c, result = fit()
                 times[key] += t
+                cpus[key] += c
                 last[key] = result
                 loads.append(load1())
-        base = float(np.median(times[("implicit", "cg (use_cg=True)")]))
+        ref = ("implicit", "cg (use_cg=True)")
+        base = float(np.median(times[ref]))
+        base_min = float(np.min(times[ref]))
+        base_cpu = float(np.median(cpus[ref])) if cpus[ref] else float("nan")
         for (lib, solver), t in times.items():
             X, Y = last[(lib, solver)][:2]
             loss = implicit_als.calculate_loss(C, np.ascontiguousarray(X),
@@ -176,7 +204,11 @@ def speed(name, R, threads, iters, rounds):
                 kind="speed", data=name, shape=f"{R.shape[0]}x{R.shape[1]}", nnz=R.nnz,
                 factors=factors, library=lib, solver=solver, threads=threads,
                 iterations=iters, min_s=min(t), median_s=float(np.median(t)),
-                max_s=max(t), x_cg=base / float(np.median(t)), loss=float(loss),
+                max_s=max(t), x_cg=base / float(np.median(t)), x_cg_min=base_min / min(t),
+                cpu_s=float(np.median(cpus[(lib, solver)])) if cpus[(lib, solver)] else None,
+                x_cg_cpu=(base_cpu / float(np.median(cpus[(lib, solver)]))
+                          if cpus[(lib, solver)] else None),
+                rounds=rounds, loss=float(loss),
                 own_loss=own, load1=max(loads)))
     return rows
 
@@ -297,11 +329,11 @@ def run(size, threads):
         R = lastfm(size)
         print(f"last.fm-shaped data {R!r} built in {time.perf_counter() - start:.1f} s",
               file=sys.stderr)
-        rows += speed("last.fm-shaped", R, threads, ITERS[size], ROUNDS[size])
+        rows += speed("last.fm-shaped", R, threads, ITERS[size], ROUNDS[size],
+                      exact_64=size == "small" or EXACT_64_FULL)
         del R
-        rows += speed("ml-100k >= 4", ml100k_positives(), threads, 5, 5)
+        rows += speed("ml-100k >= 4", ml100k_positives(), threads, ML_ITERS, ML_ROUNDS)
         rows += quality(threads)
-    rows += memory(size, threads)
     keys = []
     for row in rows:
         keys += [k for k in row if k not in keys]

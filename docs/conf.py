@@ -73,6 +73,15 @@ def escape_bars(text):
     return "".join(p if p.startswith("``") else p.replace("|", r"\|") for p in parts)
 
 
+def escape_text(text):
+    """Plain text (benchmark notes and cells) as reStructuredText: bars escaped as
+    in docstrings, and a trailing underscore (``reg_``, ``history_``: fitted
+    attributes) is not a hyperlink reference."""
+    parts = _LITERAL.split(escape_bars(text))
+    return "".join(p if p.startswith("``") else re.sub(r"(\w)_(?!\w)", r"\1\\_", p)
+                   for p in parts)
+
+
 def _escape_docstring(app, what, name, obj, options, lines):
     lines[:] = [escape_bars(line) for line in lines]
 
@@ -110,7 +119,7 @@ def _write_api():
 def _cell(value):
     if isinstance(value, float):
         return f"{value:.4g}"
-    return "" if value is None else escape_bars(str(value))
+    return "" if value is None else escape_text(str(value))
 
 
 def _write_benchmarks():
@@ -127,7 +136,7 @@ def _write_benchmarks():
         machine = data.get("machine", {})
         title = f"``{path.stem}``"
         lines += [title, "-" * len(title), ""]
-        lines += [escape_bars(str(data.get("notes", ""))), ""]
+        lines += [escape_text(str(data.get("notes", ""))), ""]
         lines += [f"*Machine*: {machine.get('cpu_model', '?')}, "
                   f"{machine.get('usable_cores', '?')} cores, {machine.get('threads', '?')} threads, "
                   f"load {machine.get('load_average_1_5_15min', '?')}, {machine.get('date', '?')}.", ""]

@@ -593,3 +593,27 @@ def test_als_rejects_bad_solver_parameters(params, error, message):
     from lorank import ALS
     with pytest.raises(error, match=message):
         ALS(4, **params).fit(_ratings(np.float32))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("path", ["tiled", "rank1", "syrk"])
+@pytest.mark.parametrize("variant", ["als", "weights+prior", "hadamard2", "sampled"])
+@pytest.mark.parametrize("rank, biases", [(3, True), (10, False), (40, True), (70, True)])
+def test_every_gram_path_matches_numpy(dtype, path, variant, rank, biases, simd):
+    # The crossover benchmark forces each path; auto must pick among equals.
+    args, kw = make_problem(dtype, rank, biases, variant)
+    previous = _als._set_gram_path(path)
+    try:
+        check_against_reference(args, kw, dtype)
+        # Thread counts change nothing, on every path.
+        outs = [run(args, kw, n_threads=t) for t in (1, 3)]
+    finally:
+        _als._set_gram_path(previous)
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_gram_path_names_are_checked():
+    with pytest.raises(ValueError, match="gram path must be one of"):
+        _als._set_gram_path("blas")
+    assert _als._set_gram_path("auto") == "auto"

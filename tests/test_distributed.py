@@ -1,13 +1,11 @@
 """lorank.distributed.ALS on a two-process LocalCluster against single-machine lorank.ALS."""
 
-import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -287,25 +285,6 @@ def test_import_lorank_does_not_import_dask_and_missing_dask_is_named():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert "pip install 'lorank[dask]'" in out
-
-
-def test_readme_example_runs(client, capsys):
-    readme = Path(__file__).resolve().parent.parent / "README.md"
-    if not readme.exists():
-        pytest.skip("README.md not found next to tests/")
-    (block,) = re.findall(r"```py\n(.*?)```", readme.read_text(encoding="utf-8"), re.S)
-    # The example starts its own cluster; here it runs on the test's.
-    code = block.replace(
-        "LocalCluster(n_workers=2, threads_per_worker=1) as cluster, Client(cluster) as client",
-        "contextlib.nullcontext(__client) as client")
-    assert code != block
-    env = {"__name__": "__main__", "__client": client, "contextlib": contextlib}
-    exec(compile(code, str(readme), "exec"), env)
-    assert type(env["local"]) is lorank.ALS
-    lines = capsys.readouterr().out.splitlines()
-    n_iter, rmse = lines[0].split()
-    assert 1 <= int(n_iter) <= 15 and 0 < float(rmse) < 1.2
-    assert lines[1].startswith("(array(['movie")
 
 
 def test_label_order_is_ratings_order_sorted_or_first_seen(client):

@@ -262,22 +262,6 @@ def test_recovers_most_of_what_the_true_preferences_gain_over_popularity():
         assert out["als"][metric] > pop + 0.4 * (best - pop), metric
 
 
-def test_readme_example_runs_and_beats_popularity(capsys):
-    import re
-    from pathlib import Path
-
-    readme = Path(__file__).resolve().parent.parent / "README.md"
-    if not readme.exists():
-        pytest.skip("README.md not found next to tests/")
-    text = readme.read_text(encoding="utf-8")
-    block = re.search(r"## Implicit feedback.*?```Python\n(.*?)```", text, re.S).group(1)
-    exec(compile(block, str(readme), "exec"), {"__name__": "readme"})
-    lines = capsys.readouterr().out.splitlines()
-    als, pop = (line.split() for line in lines)
-    assert als[0] == "ImplicitALS" and pop[0] == "Popularity"
-    assert float(als[1]) > float(pop[1]) and float(als[2]) > float(pop[2])
-
-
 def test_scikit_learn_clone_and_params():
     sklearn_base = pytest.importorskip("sklearn.base")
     model = ImplicitALS(7, alpha=3.0, confidence="log", random_state=2)
@@ -353,3 +337,144 @@ def test_evaluate_chooses_ranking_metrics_for_implicit_models():
     # Explicit models keep the rating metrics.
     R, _ = lorank.datasets.synthetic(200, 50, 3000, rank=2, random_state=0)
     assert "rmse" in lorank.evaluate(lorank.ALS(2, random_state=0), R, folds=2).to_dict()
+
+
+def _manual_metrics(model, train, test, k=10):
+    top, _ = lorank.Recommender.from_model(model, train).recommend_all_positions(k)
+    return lorank.metrics.ranking_metrics(top, test, k, threshold=None, train=train)
+
+
+@pytest.mark.parametrize("make", [lambda: ImplicitALS(4, max_iter=3, random_state=0),
+                                  lambda: lorank.Popularity()], ids=["ImplicitALS", "Popularity"])
+def test_score_is_a_ranking_metric_of_the_held_out_interactions(make):
+    X = lorank.datasets.synthetic_implicit(300, 80, 5000, random_state=4)
+    train, test = X.split(0.2, random_state=0, by="row")
+    model = make().fit(train)
+    expected = _manual_metrics(model, train, test)
+    assert model.score(test) == expected["ndcg"]
+    assert model.score(test, metric="precision") == expected["precision"]
+    assert model.score(test, metric="auc") == expected["auc"]
+    # The seen items are filtered: scoring the training data itself finds nothing.
+    assert model.score(train) == 0.0
+    # train= gives the same as the remembered pattern.
+    assert model.score(test, train=train) == expected["ndcg"]
+    with pytest.raises(ValueError, match="metric"):
+        model.score(test, metric="rmse")
+
+
+def test_score_by_labels_leaves_out_unknown_labels_and_zeros():
+    C = small_counts(seed=5, m=40, n=25, density=0.3)
+    rows, cols = np.nonzero(C)
+    users = np.array([f"u{i}" for i in range(C.shape[0])], dtype=object)
+    items = np.array([f"i{j}" for j in range(C.shape[1])], dtype=object)
+    R = lorank.Ratings.from_labels(users[rows], items[cols], C[rows, cols].astype(float))
+    train, test = R.split(0.25, random_state=0, by="row")
+    model = ImplicitALS(3, max_iter=3, random_state=0).fit(train)
+    base = model.score(test, metric="precision")
+    t_rows, t_cols, t_vals = test.coo()
+    u_lab, i_lab = test.label_index(0).labels, test.label_index(1).labels
+    # The same held-out set plus a new user, a new item and a stored zero.
+    u2 = np.concatenate([u_lab[t_rows], ["new-user", "u0", "u1"]])
+    i2 = np.concatenate([i_lab[t_cols], ["i0", "new-item", "i2"]]).astype(object)
+    taken = set(zip(u2[:-1].tolist(), i2[:-1].tolist())) | set(
+        zip(*[a.tolist() for a in (train.label_index(0).labels[train.coo()[0]],
+                                  train.label_index(1).labels[train.coo()[1]])]))
+    assert ("u1", "i2") not in taken
+    v2 = np.concatenate([t_vals, [1.0, 1.0, 0.0]])
+    more = lorank.Ratings.from_labels(u2.astype(object), i2, v2)
+    assert model.score(more, metric="precision") == base
+
+
+def test_score_needs_train_after_partial_fit_or_load(tmp_path):
+    X = lorank.datasets.synthetic_implicit(200, 60, 2500, random_state=1)
+    train, test = X.split(0.2, random_state=0, by="row")
+    model = ImplicitALS(4, max_iter=2, random_state=0).fit(train)
+    expected = model.score(test)
+    model.save(tmp_path / "m.npz")
+    loaded = lorank.load(tmp_path / "m.npz")
+    with pytest.raises(ValueError, match="pass train="):
+        loaded.score(test)
+    assert loaded.score(test, train=train) == expected
+    model.partial_fit_users(np.array([3]), train.to_scipy()[[3]])
+    with pytest.raises(ValueError, match="pass train="):
+        model.score(test)
+
+
+def test_cross_val_score_and_grid_search_use_the_ranking_score():
+    pytest.importorskip("sklearn")
+    from sklearn.model_selection import GridSearchCV, cross_val_score
+
+    from lorank.model_selection import KFold
+
+    X = lorank.datasets.synthetic_implicit(300, 80, 5000, random_state=6)
+    cv = KFold(3, by="row", random_state=0)
+    model = ImplicitALS(4, max_iter=3, random_state=0)
+    scores = cross_val_score(model, X, cv=cv)
+    by_hand = []
+    for tr, te in cv.split(X):
+        train, test = X.take(np.asarray(tr)), X.take(np.asarray(te))
+        fitted = ImplicitALS(4, max_iter=3, random_state=0).fit(train)
+        by_hand.append(_manual_metrics(fitted, train, test)["ndcg"])
+    np.testing.assert_array_equal(scores, by_hand)
+    search = GridSearchCV(model, {"reg": [0.1, 10.0, 1000.0]}, cv=cv).fit(X)
+    means = search.cv_results_["mean_test_score"]
+    assert search.best_params_["reg"] == [0.1, 10.0, 1000.0][int(np.argmax(means))]
+
+
+def test_evaluate_refuses_rating_metrics_for_implicit_models():
+    X = lorank.datasets.synthetic_implicit(200, 60, 2500, random_state=1)
+    for model in (ImplicitALS(4, max_iter=2), lorank.Popularity()):
+        with pytest.raises(ValueError, match="implicit feedback"):
+            lorank.evaluate(model, X, folds=2, metrics=["rmse", "ndcg@10"])
+
+
+def test_chunked_start_is_one_draw_of_the_whole_block():
+    from lorank.implicit_als import _GRAM_CHUNK, _uniform_start
+    from lorank.als import _factor_storage
+
+    m = 2 * _GRAM_CHUNK + 5
+    F = _factor_storage(m, 3, np.float32)
+    _uniform_start(F, 3, np.random.default_rng(7))
+    expected = (np.random.default_rng(7).random((m, 3)) * 0.01).astype(np.float32)
+    np.testing.assert_array_equal(F[:, :3], expected)
+
+
+def test_final_factors_own_no_padding_copy_when_rank_fills_the_rows():
+    X = lorank.datasets.synthetic_implicit(100, 40, 1200, random_state=3)
+    model = ImplicitALS(16, max_iter=1, random_state=0).fit(X)  # 16 float32 = 64 bytes
+    assert model.factors_.left.flags.c_contiguous and model.factors_.left.base is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rank", [5, 16])  # padded rows, and rows the rank fills (float32)
+def test_triangular_transform_is_the_matrix_product(dtype, rank):
+    from lorank.als import _factor_storage
+    from lorank.implicit_als import _GRAM_CHUNK, _transform
+
+    rng = np.random.default_rng(0)
+    A = np.tril(rng.random((rank, rank))) + np.eye(rank)
+    F = _factor_storage(_GRAM_CHUNK + 3, rank, dtype)
+    F[:, :rank] = rng.random((len(F), rank))
+    F[:, rank:] = 7  # padding must stay untouched
+    before = F.copy()
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    for trans, T in ((False, A.T), (True, A)):
+        G = F.copy()
+        _transform(G, A, trans, rank)
+        np.testing.assert_allclose(G[:, :rank], before[:, :rank] @ T, rtol=tol)
+        np.testing.assert_array_equal(G[:, rank:], before[:, rank:])
+
+
+def test_value_range_check_sums_in_chunks_and_still_refuses_overflow(monkeypatch):
+    # The check sums squares in float64 chunks (no nnz-sized float64 copy at the
+    # peak of a fit); a sum leaving float32 is refused whatever the chunking.
+    from lorank import _validation
+
+    monkeypatch.setattr(_validation, "_SUM_CHUNK", 3)
+    big = np.full(10, 1e19, np.float32)  # each square (1e38) fits float32, the sum does not
+    R = lorank.Ratings(np.arange(10), np.arange(10) % 4, big, shape=(10, 4))
+    with pytest.raises(ValueError, match="sum of squares"):
+        ImplicitALS(2, max_iter=1).fit(R)
+    ok = lorank.Ratings(np.arange(10), np.arange(10) % 4, np.full(10, 1e18, np.float32),
+                        shape=(10, 4))
+    _validation.check_value_range(ok)  # 10 x 1e36 fits

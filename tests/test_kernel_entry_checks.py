@@ -43,9 +43,9 @@ def csr_matmat(**bad):
 def csr_rmatmat(**bad):
     indptr, indices, data = csr()
     a = dict(indptr=indptr, indices=indices, data=data, Q=np.ones((4, 2)),
-             out=np.empty((3, 2)), bounds=np.array([0, 1, 3], I64), n_threads=1)
+             out=np.empty((3, 2)), n_blocks=2, n_threads=1)
     a.update(bad)
-    _sparse.csr_rmatmat(a["indptr"], a["indices"], a["data"], a["Q"], a["out"], a["bounds"],
+    _sparse.csr_rmatmat(a["indptr"], a["indices"], a["data"], a["Q"], a["out"], a["n_blocks"],
                         a["n_threads"])
     return a["out"]
 
@@ -201,8 +201,8 @@ CASES = [
     (csr_matmat, dict(indices=np.zeros(5, I32), data=np.ones(5)), "not within the 5 stored"),
     (csr_matmat, dict(data=np.ones(7)), "indices and values have different lengths"),
     (csr_matmat, dict(indptr=np.empty(0, I64), out=np.empty((0, 2))), "expected 1"),
-    (csr_rmatmat, dict(bounds=np.array([0, 2, 7], I64)), "bounds must run from 0 to the 3"),
-    (csr_rmatmat, dict(bounds=np.array([0, 3, 1, 3], I64)), "non-decreasing"),
+    (csr_rmatmat, dict(n_blocks=0), "n_blocks must be >= 1"),
+    (csr_rmatmat, dict(n_threads=0), "n_threads must be >= 1"),
     (csr_rmatmat, dict(Q=np.ones((5, 2))), "indptr has length 5, expected 6"),
     (csr_rmatmat, dict(out=np.empty((3, 1))), "Q and out columns"),
     (coo_compress, dict(out_indices=np.empty(2, I32)), "same length"),

@@ -525,12 +525,16 @@ def test_from_csr_rejects_decreasing_unsigned_indptr():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n_chunks", [1, 2, 3, 7])
-def test_counting_sort_kernels_against_argsort(dtype, n_chunks):
-    """The chunked (threaded) stable counting sorts equal numpy's stable argsort."""
+@pytest.mark.parametrize("n_minor", [17, 100_003])
+def test_counting_sort_kernels_against_argsort(dtype, n_chunks, n_minor):
+    """The chunked (threaded) stable counting sorts equal numpy's stable argsort,
+    also for transposes into more than TWO_LEVEL_BUCKETS buckets (sorted in two
+    levels)."""
     from lorank import _sparse
 
+    assert (n_minor > _sparse.TWO_LEVEL_BUCKETS) == (n_minor > 17)
     rng = np.random.default_rng(9)
-    n_major, n_minor, nnz = 23, 17, 500
+    n_major, nnz = 23, 500 if n_minor == 17 else 20_000
     major = rng.integers(0, n_major, nnz).astype(np.int32)
     minor = rng.integers(0, n_minor, nnz)  # int64, with repeated pairs
     values = rng.standard_normal(nnz).astype(dtype)

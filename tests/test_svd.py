@@ -240,29 +240,79 @@ def test_csr_matmat_kernel_matches_numpy(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_csr_rmatmat_kernel_matches_numpy_for_any_split(dtype):
-    """The compiled Sᵀ @ Q against numpy; any split of the output rows into
-    parts (one per thread, some empty) gives bitwise the same result."""
+def test_csr_rmatmat_kernel_matches_numpy_and_ignores_the_thread_count(dtype):
+    """The compiled Sᵀ @ Q against numpy; for a given block count the result is
+    bitwise the same on 1, 2, 3 and 8 threads, and more than one thread ran."""
     from lorank import _sparse
 
     rng = np.random.default_rng(9)
     m, n, nnz = 600, 80, 5000
     rows = np.sort(rng.integers(0, m, nnz))
+    rows[:40] = 0  # a heavy first row, and empty rows at the end
+    rows = np.minimum(rows, m - 20)
     cols = rng.integers(0, n, nnz).astype(np.int32)  # duplicates, unsorted within rows
     data = rng.standard_normal(nnz).astype(dtype)
     indptr = np.searchsorted(rows, np.arange(m + 1)).astype(np.int64)
     Q = rng.standard_normal((m, 6)).astype(dtype)
     ref = np.zeros((n, 6))
     np.add.at(ref, cols, data[:, None].astype(np.float64) * Q[rows])
-    first = None
-    for bounds, n_threads in [([0, n], 1), ([0, 30, n], 2), ([0, 0, 17, 17, 79, n], 2),
-                              ([0, 10, 20, 40, n], 3)]:
-        out = np.full((n, 6), np.nan, dtype=dtype)
-        _sparse.csr_rmatmat(indptr, cols, data, Q, out, np.array(bounds, np.int64), n_threads)
-        np.testing.assert_allclose(out, ref, rtol=RTOL[dtype], atol=RTOL[dtype])
-        if first is None:
-            first = out
-        np.testing.assert_array_equal(out, first)
+    for n_blocks in (1, 2, 5, 8):
+        first = None
+        for n_threads in (1, 2, 3, 8):
+            out = np.full((n, 6), np.nan, dtype=dtype)
+            _sparse.csr_rmatmat(indptr, cols, data, Q, out, n_blocks, n_threads)
+            if n_blocks > 1 and n_threads > 1 and lorank.openmp_enabled():
+                assert _sparse.last_team_size() > 1
+            np.testing.assert_allclose(out, ref, rtol=RTOL[dtype], atol=RTOL[dtype])
+            if first is None:
+                first = out
+            np.testing.assert_array_equal(out, first)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_csr_gram_kernel_matches_numpy_and_ignores_the_thread_count(dtype):
+    """W = S Q and Y = Sᵀ W in one pass, against numpy, bitwise the same on
+    1, 2, 3 and 8 threads for a given block count."""
+    from lorank import _sparse
+
+    rng = np.random.default_rng(11)
+    m, n, nnz = 500, 70, 4000
+    rows = np.sort(rng.integers(0, m - 10, nnz))  # the last rows empty
+    cols = rng.integers(0, n, nnz).astype(np.int32)
+    data = rng.standard_normal(nnz).astype(dtype)
+    indptr = np.searchsorted(rows, np.arange(m + 1)).astype(np.int64)
+    Q = rng.standard_normal((n, 5)).astype(dtype)
+    S = sp.csr_array((data.astype(np.float64), cols, indptr), shape=(m, n))
+    W_ref = S @ Q.astype(np.float64)
+    Y_ref = S.T @ W_ref
+    for n_blocks in (1, 3, 8):
+        first = None
+        for n_threads in (1, 2, 3, 8):
+            W = np.full((m, 5), np.nan, dtype=dtype)
+            Y = np.full((n, 5), np.nan, dtype=dtype)
+            _sparse.csr_gram(indptr, cols, data, Q, W, Y, n_blocks, n_threads)
+            if n_blocks > 1 and n_threads > 1 and lorank.openmp_enabled():
+                assert _sparse.last_team_size() > 1
+            np.testing.assert_allclose(W, W_ref, rtol=RTOL[dtype], atol=10 * RTOL[dtype])
+            np.testing.assert_allclose(Y, Y_ref, rtol=RTOL[dtype],
+                                       atol=10 * RTOL[dtype] * np.abs(Y_ref).max())
+            if first is None:
+                first = (W, Y)
+            np.testing.assert_array_equal(W, first[0])
+            np.testing.assert_array_equal(Y, first[1])
+    with pytest.raises(ValueError, match="Q and Y rows"):
+        _sparse.csr_gram(indptr, cols, data, Q, W, np.empty((n + 1, 5), dtype), 2, 1)
+    with pytest.raises(ValueError, match="n_blocks must be >= 1"):
+        _sparse.csr_gram(indptr, cols, data, Q, W, Y, 0, 1)
+
+
+def test_rmatmat_blocks_depend_on_sizes_not_threads():
+    from lorank import _sparse
+
+    assert _sparse.rmatmat_blocks(1000, 10, 5, 8) == 1  # too few nonzeros to split
+    assert _sparse.rmatmat_blocks(5_000_000, 20_000, 30, 8) == _sparse.RMATMAT_MAX_BLOCKS
+    # partial sums bounded in memory: a wide output gets fewer blocks
+    assert _sparse.rmatmat_blocks(100_000_000, 10_000_000, 30, 8) == 1
 
 
 # --- bad input -----------------------------------------------------------------
@@ -296,7 +346,8 @@ BAD = [
     (lambda: lorank.svd(_A.astype(complex)), TypeError, r"X has unsupported dtype complex128"),
     (lambda: lorank.svd(_A.astype(object)), TypeError, r"X has unsupported dtype object"),
     (lambda: lorank.svd([["a", "b"]]), TypeError, r"X has unsupported dtype <U1"),
-    (lambda: lorank.svd(sp.csr_array(_A)), TypeError, r"X must be a dense array here, got csr_array"),
+    (lambda: lorank.svd(sp.csr_array(_A)), ValueError, r'rank is required for method="krylov"'),
+    (lambda: lorank.svd(sp.csr_array(_A), 2, method="gesdd"), TypeError, r"X must be a dense array here, got csr_array"),
     (lambda: lorank.numerical_rank(np.ones((2, 2, 2))), ValueError, r"X must be a 2-D matrix or 1-D.*\(2, 2, 2\)"),
     (lambda: lorank.numerical_rank(np.ones((0, 3))), ValueError, r"X is empty \(shape \(0, 3\)\)"),
     (lambda: lorank.numerical_rank(np.ones(0)), ValueError, r"X is empty"),

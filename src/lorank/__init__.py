@@ -29,7 +29,7 @@ from .ratings import Ratings
 from .recommend import Recommender
 from .softimpute import SoftImpute, lambda_max, soft_impute_path
 from .sparse_plus_lowrank import SparsePlusLowRank
-from .svd import numerical_rank, randomized_svd, svd
+from .svd import block_krylov_svd, numerical_rank, randomized_svd, svd
 from .tensor_ratings import TensorRatings
 from . import plot  # cheap: matplotlib is imported only when a plot is drawn
 
@@ -37,6 +37,7 @@ __all__ = [
     "ALS",
     "Baseline",
     "BayesianALS",
+    "block_krylov_svd",
     "complete",
     "CPALS",
     "compress",

@@ -28,11 +28,13 @@ from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memset
 
+cimport scipy.linalg.cython_blas as blas
 cimport scipy.linalg.cython_lapack as lapack
 
 cdef extern from "_als_gram.h" nogil:
     int LORANK_MAXBYTES
     enum: LORANK_MAXK
+    enum: LORANK_BLOCK
     size_t LORANK_SCRATCH_BYTES(size_t row_bytes)
     int lorank_f_gram(int width, int64_t n, const int* idx, const float* vals, const float* F,
                       int stride, int rank, int biases, double mean,
@@ -42,6 +44,14 @@ cdef extern from "_als_gram.h" nogil:
                       int stride, int rank, int biases, double mean,
                       const double* w, int K, const int** oidx, const double** oF,
                       double* G, double* b, double* tt, void* scratch)
+    void lorank_f_gram_rank1(int width, int64_t n, const int* idx, const float* vals,
+                             const float* F, int stride, int rank, int biases, double mean,
+                             const float* w, int K, const int** oidx, const float** oF,
+                             float* G, float* b, double* tt)
+    void lorank_d_gram_rank1(int width, int64_t n, const int* idx, const double* vals,
+                             const double* F, int stride, int rank, int biases, double mean,
+                             const double* w, int K, const int** oidx, const double** oF,
+                             double* G, double* b, double* tt)
     void lorank_f_residual(int width, int64_t n, const int* idx, const float* vals,
                            const float* F, int stride, int rank, int biases, double mean,
                            const float* w, int K, const int** oidx, const float** oF,
@@ -62,11 +72,13 @@ cdef extern from "_als_gram.h" nogil:
     void lorank_f_cg_gather(int width, int64_t n, const int* idx, const float* vals,
                             const float* F, int stride, int rank, int biases, double mean,
                             const float* w, int K, const int** oidx, const float** oF,
-                            float* X, float* b, double* tt)
+                            float* X, float* b, double* tt,
+                            const float* v, float* Gv)
     void lorank_d_cg_gather(int width, int64_t n, const int* idx, const double* vals,
                             const double* F, int stride, int rank, int biases, double mean,
                             const double* w, int K, const int** oidx, const double** oF,
-                            double* X, double* b, double* tt)
+                            double* X, double* b, double* tt,
+                            const double* v, double* Gv)
     void lorank_f_cg_matvec(int width, int64_t n, const float* X, int stride,
                             const float* v, float* Gv)
     void lorank_d_cg_matvec(int width, int64_t n, const double* X, int stride,
@@ -106,6 +118,32 @@ cdef enum:
     TILE_BYTES = 1 << 20
     # ... provided the accumulators of all targets fit in this many bytes.
     MAX_ACCUMULATOR_BYTES = 256 << 20
+
+# How the Gram G = Σ w f fᵀ of a target is formed. AUTO takes the measured
+# crossover (bench/bench_als_gram.py, rank 10-128 x 16-4096 observations per
+# target): the register-tiled blocks won every cell, by 1.2-2.5x over rank-1
+# updates and over BLAS syrk on the same blocks, so AUTO is TILED. The others
+# force one path, for that benchmark and the tests.
+cdef enum:
+    GRAM_AUTO = 0
+    GRAM_TILED = 1   # gathered blocks, register-tiled products (_als_gram.h)
+    GRAM_RANK1 = 2   # a rank-1 update per observation, no gathered block
+    GRAM_SYRK = 3    # gathered blocks, BLAS syrk on each (one BLAS thread)
+_GRAM_PATHS = {"auto": GRAM_AUTO, "tiled": GRAM_TILED, "rank1": GRAM_RANK1,
+               "syrk": GRAM_SYRK}
+cdef int _gram_path = GRAM_AUTO
+
+
+def _set_gram_path(name):
+    """Force the Gram path ("auto", "tiled", "rank1" or "syrk"), for the crossover
+    benchmark and the tests; returns the previous name."""
+    global _gram_path
+    if name not in _GRAM_PATHS:
+        raise ValueError(f"gram path must be one of {sorted(_GRAM_PATHS)}, got {name!r}")
+    previous = [k for k, v in _GRAM_PATHS.items() if v == _gram_path][0]
+    _gram_path = _GRAM_PATHS[name]
+    return previous
+
 
 # OpenMP team size seen inside the last half-step's parallel region.
 cdef int _team_size = 0
@@ -151,16 +189,48 @@ cdef inline void gram(int64_t p, int64_t n, const int* idx, const floating* vals
                       const floating* F, int stride, int rank, bint biases, double mean,
                       const Extra* ex, floating* G, floating* b, double* tt,
                       void* scratch) noexcept nogil:
-    """Observations p..p+n of one target into G (full rows), b and tt."""
+    """Observations p..p+n of one target into G (its lower triangle at least), b
+    and tt, by the path _gram_path names (or, for AUTO, the crossover's)."""
     cdef const int* oi[LORANK_MAXK]
     cdef const floating* oF[LORANK_MAXK]
     cdef const floating* w = NULL
-    cdef int k
+    cdef int k, nb, d = rank + (1 if biases else 0)
+    cdef int64_t q
+    cdef int path = _gram_path
+    cdef char uplo = b"U", trans = b"N"
+    cdef floating one = 1
+    if path == GRAM_AUTO:
+        path = GRAM_TILED
+    if path == GRAM_SYRK:
+        # Blocks of gathered rows X (nb x stride, row-major: column-major d x nb
+        # with leading dimension stride); G's row-major lower triangle is the
+        # column-major upper one: G += X Xᵀ there.
+        q = 0
+        while q < n:
+            nb = <int> min(n - q, LORANK_BLOCK)
+            cg_gather(p + q, nb, idx, vals, F, stride, rank, biases, mean, ex,
+                      <floating*> scratch, b, tt, NULL, NULL)
+            if floating is double:
+                blas.dsyrk(&uplo, &trans, &d, &nb, &one, <double*> scratch, &stride,
+                           &one, G, &stride)
+            else:
+                blas.ssyrk(&uplo, &trans, &d, &nb, &one, <float*> scratch, &stride,
+                           &one, G, &stride)
+            q = q + nb
+        return
     for k in range(ex.K):
         oi[k] = ex.oidx[k] + p
         oF[k] = <const floating*> ex.oF[k]
     if ex.w != NULL:
         w = (<const floating*> ex.w) + p
+    if path == GRAM_RANK1:
+        if floating is double:
+            lorank_d_gram_rank1(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases,
+                                mean, w, ex.K, oi, oF, G, b, tt)
+        else:
+            lorank_f_gram_rank1(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases,
+                                mean, w, ex.K, oi, oF, G, b, tt)
+        return
     if floating is double:
         lorank_d_gram(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
                       w, ex.K, oi, oF, G, b, tt, scratch)
@@ -215,8 +285,9 @@ cdef inline void matvec(int64_t p, int64_t n, const int* idx, const floating* va
 cdef inline void cg_gather(int64_t p, int64_t n, const int* idx, const floating* vals,
                            const floating* F, int stride, int rank, bint biases,
                            double mean, const Extra* ex, floating* X, floating* b,
-                           double* tt) noexcept nogil:
-    """X[q] = √w f of observations p..p+n (stride wide), and b, tt as gram does."""
+                           double* tt, const floating* v, floating* Gv) noexcept nogil:
+    """X[q] = √w f of observations p..p+n (stride wide), b and tt as gram does, and
+    Gv += Σ_q X_q X_qᵀ v (the first matvec, fused)."""
     cdef const int* oi[LORANK_MAXK]
     cdef const floating* oF[LORANK_MAXK]
     cdef const floating* w = NULL
@@ -228,10 +299,10 @@ cdef inline void cg_gather(int64_t p, int64_t n, const int* idx, const floating*
         w = (<const floating*> ex.w) + p
     if floating is double:
         lorank_d_cg_gather(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
-                           w, ex.K, oi, oF, X, b, tt)
+                           w, ex.K, oi, oF, X, b, tt, v, Gv)
     else:
         lorank_f_cg_gather(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
-                           w, ex.K, oi, oF, X, b, tt)
+                           w, ex.K, oi, oF, X, b, tt, v, Gv)
 
 
 cdef inline void cg_matvec(int64_t n, const floating* X, int stride, const floating* v,
@@ -404,8 +475,8 @@ cdef int cg_solve(floating* work, floating* X, int64_t cap, int64_t p0, int64_t 
     for k in range(d):
         xs[k] = x[k]
     if buffered:
-        cg_gather(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, X, b, &tt)
-        cg_matvec(n_obs, X, stride, xs, g)
+        cg_gather(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, X, b, &tt,
+                  xs, g)
     else:
         matvec(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, xs, g, b, &tt)
     # r = h − P x, with P x = G x + Π x + λ x.

@@ -306,6 +306,36 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
         }                                                                          \
     }
 
+/* The rank-1 Gram: per observation, G[k, :] += f[k] f on the lower triangle's
+   vectors (G stays in memory: L1 for small d), with no gathered block. */
+#define LORANK_RANK1(T, VT, KT, HSUM, WEIGHTED, HADAMARD)                          \
+    for (int64_t p = 0; p < n; ++p) {                                              \
+        if (p + LORANK_AHEAD < n) {                                                \
+            __builtin_prefetch(F + (size_t)idx[p + LORANK_AHEAD] * stride, 0, 0);  \
+            if (HADAMARD)                                                          \
+                for (int k = 0; k < K; ++k)                                        \
+                    __builtin_prefetch(oF[k] + (size_t)oidx[k][p + LORANK_AHEAD] * stride, 0, 0); \
+        }                                                                          \
+        LORANK_OBS(T, VT, HADAMARD)                                                \
+        T sw = 1;                                                                  \
+        if (WEIGHTED) {                                                            \
+            sw = (T)sqrt((double)w[p]);                                            \
+            t *= sw;                                                               \
+        }                                                                          \
+        ss += (double)t * t;                                                       \
+        VT f[LORANK_MAXV];                                                         \
+        for (int v = 0; v < nv; ++v) {                                             \
+            LORANK_FEATURE(VT, KT, HADAMARD, v, f[v]);                             \
+            if (WEIGHTED) f[v] *= sw;                                              \
+            bacc[v] += t * f[v];                                                   \
+        }                                                                          \
+        for (int k = 0; k < d; ++k) {                                              \
+            const T fk = ((const T *)f)[k];                                        \
+            VT *Gk = (VT *)(G + (size_t)k * stride);                               \
+            for (int v = 0; v <= k / LANES; ++v) Gk[v] += fk * f[v];               \
+        }                                                                          \
+    }
+
 /* Run BODY(T, VT, KT, HSUM, W, H) with the weight and Hadamard flags as constants. */
 #define LORANK_SPECIALIZE(BODY, T, VT, KT, HSUM)                                   \
     if (w == NULL && K == 0) { BODY(T, VT, KT, HSUM, 0, 0) }                       \
@@ -370,6 +400,26 @@ TARGET static int NAME##_gram(                                                  
     return 0;                                                                      \
 }                                                                                  \
                                                                                    \
+/* The same sums as gram by rank-1 updates (no gathered block; for the crossover  \
+   table and the targets where it wins). */                                        \
+TARGET static void NAME##_gram_rank1(                                              \
+    int64_t n, const int *__restrict__ idx, const T *__restrict__ vals,            \
+    const T *__restrict__ F, int stride, int rank, int biases, double mean,        \
+    const T *__restrict__ w, int K, const int *const *oidx, const T *const *oF,    \
+    T *__restrict__ G, T *__restrict__ b, double *tt)                              \
+{                                                                                  \
+    enum { LANES = sizeof(VT) / sizeof(T), LORANK_MAXV = LORANK_MAXBYTES / sizeof(VT) }; \
+    const int nv = stride / LANES, d = rank + (biases ? 1 : 0);                    \
+    KT keep[LORANK_MAXV];                                                          \
+    VT one[LORANK_MAXV], bacc[LORANK_MAXV];                                        \
+    NAME##_masks(nv, rank, biases, keep, one);                                     \
+    for (int v = 0; v < nv; ++v) bacc[v] = (VT){0};                                \
+    double ss = 0;                                                                 \
+    LORANK_SPECIALIZE(LORANK_RANK1, T, VT, KT, HSUM)                               \
+    for (int v = 0; v < nv; ++v) ((VT *)b)[v] += bacc[v];                          \
+    *tt += ss;                                                                     \
+}                                                                                  \
+                                                                                   \
 /* sse = Σ w (t − fᵀx)², rsum = Σ w (t − fᵀx); x is stride wide (its padding is   \
    never read: the features are 0 there). */                                      \
 TARGET static void NAME##_residual(                                                \
@@ -390,29 +440,6 @@ TARGET static void NAME##_residual(                                             
     *rsum = s1;                                                                    \
 }                                                                                  \
                                                                                    \
-/* The conjugate gradient's gather of one target: X[q] = √w f (stride wide, q < n), \
-   b += Σ w t f, tt += Σ w t², so that every matvec then reads X sequentially. */   \
-TARGET static void NAME##_cg_gather(                                               \
-    int64_t n, const int *__restrict__ idx, const T *__restrict__ vals,            \
-    const T *__restrict__ F, int stride, int rank, int biases, double mean,        \
-    const T *__restrict__ w, int K, const int *const *oidx, const T *const *oF,    \
-    T *__restrict__ Xall, T *__restrict__ b, double *tt)                           \
-{                                                                                  \
-    enum { LANES = sizeof(VT) / sizeof(T), LORANK_MAXV = LORANK_MAXBYTES / sizeof(VT) }; \
-    const int nv = stride / LANES;                                                 \
-    KT keep[LORANK_MAXV];                                                          \
-    VT one[LORANK_MAXV], bacc[LORANK_MAXV];                                        \
-    NAME##_masks(nv, rank, biases, keep, one);                                     \
-    for (int v = 0; v < nv; ++v) bacc[v] = (VT){0};                                \
-    double ss = 0;                                                                 \
-    for (int64_t start = 0; start < n; start += LORANK_BLOCK) {                    \
-        const int nb = (int)(n - start < LORANK_BLOCK ? n - start : LORANK_BLOCK); \
-        VT *X = (VT *)Xall + (size_t)start * nv;                                   \
-        LORANK_SPECIALIZE(LORANK_GATHER, T, VT, KT, HSUM)                                \
-    }                                                                              \
-    for (int v = 0; v < nv; ++v) ((VT *)b)[v] += bacc[v];                          \
-    *tt += ss;                                                                     \
-}                                                                                  \
                                                                                    \
 /* Gv += Σ_q X_q X_qᵀ v over the rows cg_gather wrote. */                          \
 TARGET static void NAME##_cg_matvec(int64_t n, const T *__restrict__ Xall, int stride, \
@@ -434,6 +461,34 @@ TARGET static void NAME##_cg_matvec(int64_t n, const T *__restrict__ Xall, int s
         default: LORANK_BLOCK_MATVEC(T, VT, nv, HSUM, SUM4) break;                             \
     }                                                                              \
     for (int v = 0; v < nv; ++v) ((VT *)Gv)[v] += gacc[v];                         \
+}                                                                                  \
+                                                                                   \
+/* The conjugate gradient's gather of one target: X[q] = √w f (stride wide, q < n), \
+   b += Σ w t f, tt += Σ w t², so that every matvec then reads X sequentially;     \
+   and the first matvec Gv += Σ_q X_q X_qᵀ v block by block while the block is    \
+   still in cache (one pass over X fewer). */                                      \
+TARGET static void NAME##_cg_gather(                                               \
+    int64_t n, const int *__restrict__ idx, const T *__restrict__ vals,            \
+    const T *__restrict__ F, int stride, int rank, int biases, double mean,        \
+    const T *__restrict__ w, int K, const int *const *oidx, const T *const *oF,    \
+    T *__restrict__ Xall, T *__restrict__ b, double *tt,                           \
+    const T *__restrict__ v_in, T *__restrict__ Gv)                                \
+{                                                                                  \
+    enum { LANES = sizeof(VT) / sizeof(T), LORANK_MAXV = LORANK_MAXBYTES / sizeof(VT) }; \
+    const int nv = stride / LANES;                                                 \
+    KT keep[LORANK_MAXV];                                                          \
+    VT one[LORANK_MAXV], bacc[LORANK_MAXV];                                        \
+    NAME##_masks(nv, rank, biases, keep, one);                                     \
+    for (int v = 0; v < nv; ++v) bacc[v] = (VT){0};                                \
+    double ss = 0;                                                                 \
+    for (int64_t start = 0; start < n; start += LORANK_BLOCK) {                    \
+        const int nb = (int)(n - start < LORANK_BLOCK ? n - start : LORANK_BLOCK); \
+        VT *X = (VT *)Xall + (size_t)start * nv;                                   \
+        LORANK_SPECIALIZE(LORANK_GATHER, T, VT, KT, HSUM)                                \
+        if (Gv != NULL) NAME##_cg_matvec(nb, (const T *)X, stride, v_in, Gv);      \
+    }                                                                              \
+    for (int v = 0; v < nv; ++v) ((VT *)b)[v] += bacc[v];                          \
+    *tt += ss;                                                                     \
 }                                                                                  \
                                                                                    \
 /* Gv += Σ w f (fᵀv); with b != NULL also b += Σ w t f and tt += Σ w t². */        \
@@ -504,6 +559,14 @@ static int PREFIX##_gram(int width, int64_t n, const int *idx, const T *vals,   
     LORANK_DISPATCH(PREFIX, gram, (n, idx, vals, F, stride, rank, biases, mean,    \
                                    w, K, oidx, oF, G, b, tt, scratch));            \
 }                                                                                  \
+static void PREFIX##_gram_rank1(int width, int64_t n, const int *idx, const T *vals, \
+                                const T *F, int stride, int rank, int biases,      \
+                                double mean, const T *w, int K, const int *const *oidx, \
+                                const T *const *oF, T *G, T *b, double *tt)        \
+{                                                                                  \
+    LORANK_DISPATCH(PREFIX, gram_rank1, (n, idx, vals, F, stride, rank, biases,    \
+                                         mean, w, K, oidx, oF, G, b, tt));         \
+}                                                                                  \
 static void PREFIX##_residual(int width, int64_t n, const int *idx, const T *vals, \
                               const T *F, int stride, int rank, int biases,        \
                               double mean, const T *w, int K, const int *const *oidx, \
@@ -515,10 +578,11 @@ static void PREFIX##_residual(int width, int64_t n, const int *idx, const T *val
 static void PREFIX##_cg_gather(int width, int64_t n, const int *idx, const T *vals, \
                                const T *F, int stride, int rank, int biases,       \
                                double mean, const T *w, int K, const int *const *oidx, \
-                               const T *const *oF, T *X, T *b, double *tt)         \
+                               const T *const *oF, T *X, T *b, double *tt,         \
+                               const T *v, T *Gv)                                  \
 {                                                                                  \
     LORANK_DISPATCH(PREFIX, cg_gather, (n, idx, vals, F, stride, rank, biases, mean, \
-                                        w, K, oidx, oF, X, b, tt));                \
+                                        w, K, oidx, oF, X, b, tt, v, Gv));         \
 }                                                                                  \
 static void PREFIX##_cg_matvec(int width, int64_t n, const T *X, int stride,       \
                                const T *v, T *Gv)                                  \

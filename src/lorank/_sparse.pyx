@@ -5,9 +5,13 @@ shapes and lengths it trusts in O(1) (``_entry_checks.pxi``).
 """
 
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, prange
+from libc.stdlib cimport calloc, malloc, free
+from libc.string cimport memset
 
 include "_entry_checks.pxi"
+
+import numpy as np
 
 ctypedef fused index_t:
     int
@@ -35,44 +39,202 @@ def gather_dot(const floating[:, ::1] left, const floating[:, ::1] right,
         out[t] = acc
 
 
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    #else
+    static int omp_get_num_threads(void) { return 1; }
+    #endif
+    """
+    int omp_get_num_threads() noexcept nogil
+
+cdef int _team_size = 0
+
+
+def last_team_size():
+    """Number of OpenMP threads that ran the last ``csr_rmatmat``'s parallel
+    region (0 before the first call; 1 in a build without OpenMP)."""
+    return _team_size
+
+
+#: Most row blocks csr_rmatmat splits S into, and the memory their partial sums
+#: may take: the block count fixes the summation order, so it depends on the
+#: sizes only, never on the thread count.
+RMATMAT_MAX_BLOCKS = 8
+RMATMAT_BUFFER_BYTES = 64 << 20
+
+
+def rmatmat_blocks(long long nnz, long long n_out, long long n_cols, int itemsize):
+    """How many row blocks csr_rmatmat should cut S into: up to
+    RMATMAT_MAX_BLOCKS, each with at least 2^16 nonzeros, the partial sums of
+    all but the first within RMATMAT_BUFFER_BYTES."""
+    cdef long long per = max(1, n_out * n_cols * itemsize)
+    cdef long long by_memory = 1 + RMATMAT_BUFFER_BYTES // per
+    return int(max(1, min(RMATMAT_MAX_BLOCKS, nnz >> 16, by_memory)))
+
+
 def csr_rmatmat(const long long[::1] indptr, const index_t[::1] indices,
                 const floating[::1] data, const floating[:, ::1] Q,
-                floating[:, ::1] out, const long long[::1] bounds, int n_threads):
+                floating[:, ::1] out, int n_blocks, int n_threads):
     """out = Sᵀ @ Q for S in CSR form, without forming Sᵀ.
 
-    Part t owns output rows bounds[t]:bounds[t+1] and scans every row of S in
-    order, so each output row is summed in row order of S whatever the number of
-    parts: results do not depend on the thread count.
+    S's rows are cut into ``n_blocks`` blocks of about equal nonzeros; each
+    block scatters its rows, in order, into its own partial sum (block 0 into
+    ``out``), threads taking whole blocks; then out = ((P0 + P1) + P2) + ...
+    row by row. The blocks, not the threads, fix every summation order, so the
+    result does not depend on the thread count (pick ``n_blocks`` with
+    :func:`rmatmat_blocks`).
     """
-    cdef Py_ssize_t t, i, p, k, j, j0, j1, n_parts = bounds.shape[0] - 1
-    cdef Py_ssize_t m = Q.shape[0], n_cols = Q.shape[1]
+    cdef Py_ssize_t b, i, p, k, j, c, nb = n_blocks
+    cdef Py_ssize_t m = Q.shape[0], n_cols = Q.shape[1], n_out = out.shape[0]
+    cdef Py_ssize_t size = n_out * n_cols
+    cdef long long nnz
     cdef floating v
     cdef floating* o
+    cdef floating* part
     cdef const floating* x
     _check_indptr("indptr", indptr, m, indices.shape[0], data.shape[0])
     _check_same("Q and out columns", n_cols, out.shape[1])
-    if n_parts < 1 or bounds[0] != 0 or bounds[n_parts] != out.shape[0]:
-        raise ValueError(f"bounds must run from 0 to the {out.shape[0]} output rows")
-    for t in range(n_parts):
-        if bounds[t] > bounds[t + 1]:
-            raise ValueError(f"bounds must be non-decreasing, got {list(bounds)}")
     _check_threads(n_threads)
+    if nb < 1:
+        raise ValueError(f"n_blocks must be >= 1, got {nb}")
+    if size == 0:
+        return
+    nnz = indptr[m] - indptr[0]
+    cdef Py_ssize_t* first = <Py_ssize_t*> malloc((nb + 1) * sizeof(Py_ssize_t))
+    cdef floating* bufs = <floating*> malloc((nb - 1) * size * sizeof(floating) + 1)
+    if first == NULL or bufs == NULL:
+        free(first)
+        free(bufs)
+        raise MemoryError()
     cdef const floating* q0 = &Q[0, 0]
     cdef floating* out0 = &out[0, 0]
-    for t in prange(n_parts, nogil=True, num_threads=n_threads, schedule="static", chunksize=1):
-        j0 = bounds[t]
-        j1 = bounds[t + 1]
-        for j in range(j0 * n_cols, j1 * n_cols):
-            out0[j] = 0
-        for i in range(m):
-            x = q0 + i * n_cols
-            for p in range(indptr[i], indptr[i + 1]):
-                j = indices[p]
-                if j >= j0 and j < j1:
-                    v = data[p]
-                    o = out0 + j * n_cols
+    cdef int* team = &_team_size
+    try:
+        with nogil:
+            # first[b]: the first row of block b (rows split by nonzeros).
+            i = 0
+            for b in range(nb):
+                while i < m and indptr[i] - indptr[0] < nnz * b // nb:
+                    i = i + 1
+                first[b] = i
+            first[nb] = m
+        with nogil, parallel(num_threads=n_threads):
+            team[0] = omp_get_num_threads()
+            for b in prange(nb, schedule="dynamic", chunksize=1):
+                # P_b = S[rows of b]ᵀ @ Q[rows of b], rows in order.
+                part = out0 if b == 0 else bufs + (b - 1) * size
+                memset(part, 0, size * sizeof(floating))
+                for i in range(first[b], first[b + 1]):
+                    x = q0 + i * n_cols
+                    for p in range(indptr[i], indptr[i + 1]):
+                        v = data[p]
+                        o = part + indices[p] * n_cols
+                        for k in range(n_cols):
+                            o[k] = o[k] + v * x[k]
+        if nb > 1:
+            for j in prange(n_out, nogil=True, num_threads=n_threads, schedule="static"):
+                o = out0 + j * n_cols
+                for b in range(1, nb):
+                    x = bufs + (b - 1) * size + j * n_cols
                     for k in range(n_cols):
-                        o[k] = o[k] + v * x[k]
+                        o[k] = o[k] + x[k]
+    finally:
+        free(first)
+        free(bufs)
+
+
+def csr_gram(const long long[::1] indptr, const index_t[::1] indices,
+             const floating[::1] data, const floating[:, ::1] Q,
+             floating[:, ::1] W, floating[:, ::1] Y, int n_blocks, int n_threads):
+    """W = S @ Q and Y = Sᵀ @ W = SᵀS Q in one pass over S (CSR).
+
+    Row i of S gives w_i = Σ_p s_ip Q[j_p] (nonzeros in order), stored in W,
+    then scatters Y[j_p] += s_ip w_i while the row is in cache. Rows are cut
+    into ``n_blocks`` blocks with their own partial sums of Y, added in block
+    order (as :func:`csr_rmatmat`): the result does not depend on the thread
+    count.
+    """
+    cdef Py_ssize_t b, i, p, k, j, nb = n_blocks
+    cdef Py_ssize_t m = W.shape[0], n_cols = Q.shape[1], n_out = Y.shape[0]
+    cdef Py_ssize_t size = n_out * n_cols
+    cdef long long nnz
+    cdef floating v, u
+    cdef floating* o
+    cdef floating* w
+    cdef const floating* y
+    cdef floating* part
+    cdef const floating* x
+    _check_indptr("indptr", indptr, m, indices.shape[0], data.shape[0])
+    _check_same("Q and W columns", n_cols, W.shape[1])
+    _check_same("Q and Y columns", n_cols, Y.shape[1])
+    _check_same("Q and Y rows", Q.shape[0], n_out)
+    _check_threads(n_threads)
+    if nb < 1:
+        raise ValueError(f"n_blocks must be >= 1, got {nb}")
+    if size == 0 or m == 0:
+        Y[:, :] = 0
+        W[:, :] = 0
+        return
+    nnz = indptr[m] - indptr[0]
+    cdef Py_ssize_t* first = <Py_ssize_t*> malloc((nb + 1) * sizeof(Py_ssize_t))
+    cdef floating* bufs = <floating*> malloc((nb - 1) * size * sizeof(floating) + 1)
+    if first == NULL or bufs == NULL:
+        free(first)
+        free(bufs)
+        raise MemoryError()
+    cdef const floating* q0 = &Q[0, 0]
+    cdef floating* w0 = &W[0, 0]
+    cdef floating* y0 = &Y[0, 0]
+    cdef int* team = &_team_size
+    try:
+        with nogil:
+            i = 0
+            for b in range(nb):
+                while i < m and indptr[i] - indptr[0] < nnz * b // nb:
+                    i = i + 1
+                first[b] = i
+            first[nb] = m
+        with nogil, parallel(num_threads=n_threads):
+            team[0] = omp_get_num_threads()
+            for b in prange(nb, schedule="dynamic", chunksize=1):
+                part = y0 if b == 0 else bufs + (b - 1) * size
+                memset(part, 0, size * sizeof(floating))
+                for i in range(first[b], first[b + 1]):
+                    # w_i = S[i] @ Q, then P_b += S[i]ᵀ w_i.
+                    w = w0 + i * n_cols
+                    for k in range(n_cols):
+                        w[k] = 0
+                    p = indptr[i]
+                    while p + 1 < indptr[i + 1]:  # two at a time, as csr_matmat
+                        v = data[p]
+                        u = data[p + 1]
+                        x = q0 + indices[p] * n_cols
+                        y = q0 + indices[p + 1] * n_cols
+                        for k in range(n_cols):
+                            w[k] = w[k] + (v * x[k] + u * y[k])
+                        p = p + 2
+                    if p < indptr[i + 1]:
+                        v = data[p]
+                        x = q0 + indices[p] * n_cols
+                        for k in range(n_cols):
+                            w[k] = w[k] + v * x[k]
+                    for p in range(indptr[i], indptr[i + 1]):
+                        v = data[p]
+                        o = part + indices[p] * n_cols
+                        for k in range(n_cols):
+                            o[k] = o[k] + v * w[k]
+        if nb > 1:
+            for j in prange(n_out, nogil=True, num_threads=n_threads, schedule="static"):
+                o = y0 + j * n_cols
+                for b in range(1, nb):
+                    x = bufs + (b - 1) * size + j * n_cols
+                    for k in range(n_cols):
+                        o[k] = o[k] + x[k]
+    finally:
+        free(first)
+        free(bufs)
 
 
 def csr_matmat(const long long[::1] indptr, const index_t[::1] indices,
@@ -131,8 +293,6 @@ ctypedef fused minor_t:
 ctypedef fused out_t:
     int
     long long
-
-from libc.stdlib cimport calloc, malloc, free
 
 
 cdef long long _offsets(long long* cur, long long[::1] indptr, Py_ssize_t n_chunks,
@@ -202,6 +362,105 @@ def coo_compress(const major_t[::1] major, const minor_t[::1] minor,
         free(cur)
 
 
+#: Above this many output buckets, compressed_transpose sorts in two levels: a
+#: scatter into buckets of 2^LO_BITS consecutive minors (few write streams, so
+#: the writes stay in cache), then a counting sort inside each such bucket
+#: (a range of the output that fits in L2). Both are stable: the same output.
+TWO_LEVEL_BUCKETS = 1 << 16
+
+cdef enum:
+    LO_BITS = 9
+
+
+cdef void _major_chunks(const long long[::1] indptr, Py_ssize_t n_major, long long nnz,
+                        Py_ssize_t nc, Py_ssize_t* first) noexcept nogil:
+    """first[k]: the first major of chunk k (majors split by entry count)."""
+    cdef Py_ssize_t i = 0, k
+    for k in range(nc):
+        while i < n_major and indptr[i] < nnz * k // nc:
+            i = i + 1
+        first[k] = i
+    first[nc] = n_major
+
+
+cdef int _transpose_two_level(const long long[::1] indptr, const minor_t[::1] indices,
+                              const floating[::1] values, long long[::1] out_indptr,
+                              out_t[::1] out_indices, floating[::1] out_values,
+                              Py_ssize_t nc) except -1:
+    cdef Py_ssize_t n_major = indptr.shape[0] - 1, nb = out_indptr.shape[0] - 1
+    cdef Py_ssize_t nh = (nb + (1 << LO_BITS) - 1) >> LO_BITS
+    cdef Py_ssize_t i, k, h, lo, j
+    cdef long long p, q, nnz = indptr[n_major], run, c
+    cdef long long* mine
+    cdef long long* cnt
+    cdef long long[::1] hi_ptr = np.empty(nh + 1, dtype=np.int64)
+    cdef long long* cur = <long long*> calloc(nc * nh + 1, sizeof(long long))
+    cdef Py_ssize_t* first = <Py_ssize_t*> malloc((nc + 1) * sizeof(Py_ssize_t))
+    cdef out_t* t_major = <out_t*> malloc(nnz * sizeof(out_t) + 1)
+    cdef floating* t_val = <floating*> malloc(nnz * sizeof(floating) + 1)
+    cdef unsigned short* t_lo = <unsigned short*> malloc(nnz * sizeof(unsigned short) + 1)
+    cdef int failed = 0
+    cdef int* bad = &failed
+    try:
+        if cur == NULL or first == NULL or t_major == NULL or t_val == NULL or t_lo == NULL:
+            raise MemoryError()
+        with nogil:
+            _major_chunks(indptr, n_major, nnz, nc, first)
+        # Level 1: stable scatter by minor >> LO_BITS.
+        for k in prange(nc, nogil=True, num_threads=nc, schedule="static", chunksize=1):
+            mine = cur + k * nh
+            for p in range(indptr[first[k]], indptr[first[k + 1]]):
+                mine[indices[p] >> LO_BITS] += 1
+        with nogil:
+            _offsets(cur, hi_ptr, nc, nh)
+        for k in prange(nc, nogil=True, num_threads=nc, schedule="static", chunksize=1):
+            mine = cur + k * nh
+            for i in range(first[k], first[k + 1]):
+                for p in range(indptr[i], indptr[i + 1]):
+                    h = indices[p] >> LO_BITS
+                    q = mine[h]
+                    mine[h] = q + 1
+                    t_major[q] = <out_t> i
+                    t_val[q] = values[p]
+                    t_lo[q] = <unsigned short> (indices[p] & ((1 << LO_BITS) - 1))
+        # Level 2: inside each coarse bucket, a stable counting sort by the low bits.
+        with nogil, parallel(num_threads=nc):
+            cnt = <long long*> malloc(((1 << LO_BITS) + 1) * sizeof(long long))
+            try:
+                for h in prange(nh, schedule="dynamic", chunksize=4):
+                    if cnt == NULL:
+                        bad[0] = 1
+                        continue
+                    memset(cnt, 0, ((1 << LO_BITS) + 1) * sizeof(long long))
+                    for q in range(hi_ptr[h], hi_ptr[h + 1]):
+                        cnt[t_lo[q]] += 1
+                    run = hi_ptr[h]
+                    for lo in range(1 << LO_BITS):
+                        c = cnt[lo]
+                        cnt[lo] = run
+                        j = (h << LO_BITS) + lo
+                        if j < nb:
+                            out_indptr[j] = run
+                        run = run + c
+                    for q in range(hi_ptr[h], hi_ptr[h + 1]):
+                        p = cnt[t_lo[q]]
+                        cnt[t_lo[q]] = p + 1
+                        out_indices[p] = t_major[q]
+                        out_values[p] = t_val[q]
+            finally:
+                free(cnt)
+        if failed:
+            raise MemoryError()
+        out_indptr[nb] = nnz
+    finally:
+        free(cur)
+        free(first)
+        free(t_major)
+        free(t_val)
+        free(t_lo)
+    return 0
+
+
 def compressed_transpose(const long long[::1] indptr, const minor_t[::1] indices,
                          const floating[::1] values, long long[::1] out_indptr,
                          out_t[::1] out_indices, floating[::1] out_values, int n_chunks):
@@ -225,6 +484,9 @@ def compressed_transpose(const long long[::1] indptr, const minor_t[::1] indices
     if nb < 0 or nc < 1:
         raise ValueError(f"out_indptr (length {out_indptr.shape[0]}) needs at least one "
                          f"entry and n_chunks ({nc}) must be >= 1")
+    if nb > TWO_LEVEL_BUCKETS:
+        _transpose_two_level(indptr, indices, values, out_indptr, out_indices, out_values, nc)
+        return
     cdef long long* cur = <long long*> calloc(nc * nb + 1, sizeof(long long))
     cdef Py_ssize_t* first = <Py_ssize_t*> malloc((nc + 1) * sizeof(Py_ssize_t))
     if cur == NULL or first == NULL:
@@ -233,13 +495,7 @@ def compressed_transpose(const long long[::1] indptr, const minor_t[::1] indices
         raise MemoryError()
     try:
         with nogil:
-            # first[k]: the first major of chunk k (majors split by entry count).
-            i = 0
-            for k in range(nc):
-                while i < n_major and indptr[i] < nnz * k // nc:
-                    i = i + 1
-                first[k] = i
-            first[nc] = n_major
+            _major_chunks(indptr, n_major, nnz, nc, first)
         for k in prange(nc, nogil=True, num_threads=nc, schedule="static", chunksize=1):
             mine = cur + k * nb
             for p in range(indptr[first[k]], indptr[first[k + 1]]):

@@ -85,6 +85,9 @@ def check_index_range(ratings, model):
         )
 
 
+_SUM_CHUNK = 1 << 20  # values per float64 chunk of check_value_range's sum of squares
+
+
 def check_value_range(ratings, name="X"):
     """The models' arithmetic on the values must stay within their dtype: the
     sum of squares (the scale of every Gram, residual and loss) must fit, so
@@ -92,8 +95,13 @@ def check_value_range(ratings, name="X"):
     LAPACK failure later."""
     values = ratings.csr.values
     dtype = values.dtype
+    total = 0.0
     with np.errstate(over="ignore"):
-        total = float(np.dot(values.astype(np.float64), values.astype(np.float64)))
+        # In float64 chunks: a float64 copy of all nnz values would be the peak of
+        # a large fit (16 bytes per rating for the two copies).
+        for a in range(0, len(values), _SUM_CHUNK):
+            chunk = values[a:a + _SUM_CHUNK].astype(np.float64)
+            total += float(np.dot(chunk, chunk))
     if not total <= float(np.finfo(dtype).max):
         big = float(np.abs(values).max())
         fix = "rescale them" + (" or use dtype=np.float64" if dtype != np.float64 else "")

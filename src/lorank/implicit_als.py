@@ -193,6 +193,7 @@ class ImplicitALS(CompletionModel):
         _check_counts(ratings.csr.values)
         m, n = ratings.shape
         self._conf = (self.confidence, alpha, eps)
+        self._seen = (ratings.csr.indptr, ratings.csr.indices)  # for score: no copy
 
         # The equations divided by α: with c − 1 = α·u (u = r, or log(1 + r/ε)),
         # (YᵀY/α + Σ u y yᵀ + (λ/α) I) x = Σ u t y, t = c/(c − 1) = 1 + 1/(α u).
@@ -205,8 +206,8 @@ class ImplicitALS(CompletionModel):
         rng = np.random.default_rng(self.random_state)
         X_ = _factor_storage(m, rank, dtype)
         Y_ = _factor_storage(n, rank, dtype)
-        X_[:, :rank] = rng.random((m, rank)) * 0.01  # drawn in float64 for every dtype
-        Y_[:, :rank] = rng.random((n, rank)) * 0.01
+        _uniform_start(X_, rank, rng)
+        _uniform_start(Y_, rank, rng)
         lam_u = np.full(m, reg / alpha)
         lam_i = np.full(n, reg / alpha)
         solve = dict(solver=self.solver, cg_steps=cg_steps)
@@ -254,20 +255,52 @@ class ImplicitALS(CompletionModel):
                 if tol > 0 and np.isfinite(previous) and previous - loss <= tol * abs(previous):
                     break
                 previous = loss
-        self._set_learned(X_, Y_, rank, YtY)
+        del buffers  # the nnz targets, before the factors are kept
+        self._set_learned(X_, Y_, rank, YtY, final=True)
         return self
 
-    def _set_learned(self, X_, Y_, rank, YtY):
-        # Copies of the first rank columns, the previous ones dropped first (X_ and
-        # Y_ are updated in place by the next half-steps).
+    def _set_learned(self, X_, Y_, rank, YtY, final=False):
+        # The first rank columns. Between iterations (callback, Ctrl-C) copies, as
+        # the next half-steps update X_ and Y_ in place, the previous copies dropped
+        # first; after the last one the storage itself when it has no padding, and
+        # else one copy at a time, so the fit's peak holds no second set of factors.
         self.__dict__.pop("factors_", None)
-        self.factors_ = LowRank(X_[:, :rank].copy(), Y_[:, :rank].copy())
+        left = _first_columns(X_, rank, final)
+        right = _first_columns(Y_, rank, final)
+        self.factors_ = LowRank(left, right)
         self.row_bias_ = self.col_bias_ = None
         self.mean_ = 0.0
         self._item_gram = YtY
         self._lowrank = None
 
     # ------------------------------------------------------------ fitted protocol
+
+    def score(self, X, y=None, *, k=10, metric="ndcg", train=None):
+        """NDCG@k of the top-k lists on the held-out interactions ``X``
+        (greater is better, scikit-learn's convention): see
+        :func:`lorank.model_selection.ranking_score`, which this is. The items
+        of the training interactions are not recommended; the model keeps
+        their pattern (a reference, not a copy) for this.
+
+        Parameters
+        ----------
+        X : Ratings or any input Ratings accepts (by the fitted labels)
+        y : ignored
+            Accepted for scikit-learn's ``score(X, y)``.
+        k : int, default=10
+        metric : str, default="ndcg"
+            Or "precision", "recall", "map", "hit_rate", "mrr", "auc"
+            (as a scorer: ``scoring=lambda est, X, y=None: est.score(X, metric="precision")``).
+        train : Ratings, default=None
+            The training interactions; ``None``: those of the fit.
+
+        Returns
+        -------
+        float
+        """
+        from .model_selection import ranking_score
+
+        return ranking_score(self, X, k=k, metric=metric, train=train)
 
     def to_lowrank(self):
         """The score matrix X Yᵀ as a :class:`lorank.LowRank` (the fitted factors,
@@ -344,6 +377,7 @@ class ImplicitALS(CompletionModel):
             self._grow_labels(0 if side == "users" else 1, size)
         self.factors_ = LowRank(F, Rt) if side == "users" else LowRank(L, F)
         self._lowrank = None
+        self._seen = None  # the training interactions changed: score needs train=
         if side == "items":
             self._item_gram = None
         return self
@@ -463,6 +497,23 @@ class _Buffers:
         return float(t.sum(dtype=np.float64)), float(u.sum(dtype=np.float64))
 
 
+def _uniform_start(F, rank, rng):
+    """F[:, :rank] ← uniform [0, 0.01) drawn in float64 (the same numbers for
+    either dtype), in row chunks: the same stream as one draw of the whole
+    block, without its float64 temporaries."""
+    for a in range(0, len(F), _GRAM_CHUNK):
+        B = F[a:a + _GRAM_CHUNK, :rank]
+        B[...] = rng.random(B.shape) * 0.01
+
+
+def _first_columns(F, rank, final):
+    """F[:, :rank] as its own array: F itself when it is final and has no
+    padding columns, else a copy."""
+    if final and F.shape[1] == rank:
+        return F
+    return F[:, :rank].copy()
+
+
 def _gram(F, rank):
     """FᵀF of the first ``rank`` columns, accumulated in float64 over row chunks
     (single-threaded BLAS, as around every kernel)."""
@@ -515,23 +566,34 @@ def _preconditioned_cg(view, t, u, fixed, solved, gram, alpha, reg, rank, sse, r
         raise np.linalg.LinAlgError(
             "the factors' Gram matrix is not positive definite; use reg > 0") from None
     Linv = np.linalg.inv(L)  # lower triangular, rank x rank
-    _transform(fixed, Linv.T, rank)      # rows g = L⁻¹ y
-    _transform(solved, L, rank)          # warm start z = Lᵀ x
+    _transform(fixed, Linv, False, rank)  # rows g = L⁻¹ y:  G = Y L⁻ᵀ
+    _transform(solved, L, True, rank)     # warm start z = Lᵀ x:  Z = X L
     try:
         _run_kernel(view.indptr, view.indices, t, fixed, solved, np.ones(solved.shape[0]),
                     rank, sse, rsum, status, n_threads, u, None, solve)
     finally:
-        _transform(solved, Linv, rank)   # x = L⁻ᵀ z
-        _transform(fixed, L.T, rank)     # y back (to rounding)
+        _transform(solved, Linv, True, rank)  # x = L⁻ᵀ z:  X = Z L⁻¹
+        _transform(fixed, L, False, rank)     # y back (to rounding):  Y = G Lᵀ
 
 
-def _transform(F, T, rank):
-    """F[:, :rank] ← F[:, :rank] @ T in place, in row blocks (single-threaded BLAS)."""
-    T = T.astype(F.dtype)
+def _transform(F, A, trans, rank):
+    """F[:, :rank] ← F[:, :rank] @ Aᵀ (``trans=False``) or @ A (``True``) in place,
+    for lower-triangular A: BLAS trmm on row blocks (half a matrix product's
+    work; single-threaded BLAS). A block is Fᵀ in Fortran order, so the update
+    is Bᵀ ← A Bᵀ or Aᵀ Bᵀ."""
+    from scipy.linalg import blas
+
+    trmm = blas.strmm if F.dtype == np.float32 else blas.dtrmm
+    A = np.asfortranarray(A, dtype=F.dtype)
     with single_threaded_blas():
         for a in range(0, len(F), _GRAM_CHUNK):
             B = F[a:a + _GRAM_CHUNK, :rank]
-            B[...] = B @ T
+            block = B if B.flags.c_contiguous else np.ascontiguousarray(B)
+            out = trmm(1.0, A, block.T, side=0, lower=1, trans_a=int(trans), overwrite_b=1)
+            if not np.shares_memory(out, block):  # trmm wrote a copy: keep it
+                block[...] = out.T
+            if block is not B:
+                B[...] = block
 
 
 def _raise_on_failure(status, side):

@@ -46,7 +46,7 @@ from .metrics import coverage, mae, ranking_metrics, rmse
 from .ratings import ObservationIndex, Ratings, _encode, as_ratings
 
 __all__ = ["EvaluationTable", "KFold", "LeaveKOut", "PerUserSplit", "TimeSplit", "evaluate",
-           "kfold", "leave_k_out", "per_user_split", "time_split", "to_pairs"]
+           "kfold", "leave_k_out", "per_user_split", "ranking_score", "time_split", "to_pairs"]
 
 
 def to_pairs(ratings):
@@ -332,6 +332,82 @@ def time_split(ratings, test_size=0.2, *, per_user=False):
 
 # ---------------------------------------------------------------- evaluate
 
+_RANKING_SCORES = ("precision", "recall", "map", "ndcg", "hit_rate", "mrr", "auc")
+
+
+def ranking_score(model, X, *, k=10, metric="ndcg", train=None):
+    """A ranking metric of a fitted model's top-k lists on held-out interactions.
+
+    The ``score`` of implicit-feedback models (``ImplicitALS``, ``Popularity``),
+    greater is better, as scikit-learn's ``cross_val_score`` and ``GridSearchCV``
+    expect. Every user of ``X`` gets the top ``k`` items among those they did not
+    interact with in training, and every positive held-out interaction counts
+    as relevant (see :func:`lorank.metrics.ranking_metrics`); the mean over the
+    users with one is returned.
+
+    Parameters
+    ----------
+    model : fitted estimator
+    X : Ratings or any input Ratings accepts
+        Held-out interactions, by the labels the model was fitted on (by
+        positions when unlabelled). Entries with a user or item the model was
+        not fitted on are left out (it has no factor to rank them by), as are
+        stored zeros (no interaction).
+    k : int, default=10
+    metric : {"ndcg", "precision", "recall", "map", "hit_rate", "mrr", "auc"}, default="ndcg"
+    train : Ratings, default=None
+        The training interactions (whose items are not recommended). ``None``:
+        the ones the model was fitted on, which it remembers (the pattern, not
+        a copy) until ``partial_fit`` or ``save``/``load``.
+
+    Returns
+    -------
+    float
+        NaN when no user of ``X`` has a positive interaction the model can rank.
+
+    Examples
+    --------
+    >>> import lorank
+    >>> X = lorank.datasets.synthetic_implicit(500, 200, 8_000, random_state=0)
+    >>> train, test = X.split(0.2, random_state=0, by="row")
+    >>> model = lorank.ImplicitALS(8, random_state=0).fit(train)
+    >>> ndcg = model.score(test)                 # ranking_score(model, test)
+    >>> top, _ = lorank.Recommender.from_model(model, train).recommend_all_positions(10)
+    >>> m = lorank.metrics.ranking_metrics(top, test, 10, threshold=None, train=train)
+    >>> bool(ndcg == m["ndcg"]), bool(model.score(test, metric="auc") == m["auc"])
+    (True, True)
+    """
+    from ._estimator import check_choice, check_fitted
+    from .recommend import Recommender
+
+    check_fitted(model)
+    k = check_int(k, "k", minimum=1)
+    check_choice(metric, "metric", _RANKING_SCORES)
+    m, n = len(model.factors_.left), len(model.factors_.right)
+    if train is None:
+        seen = getattr(model, "_seen", None)
+        if seen is None or len(seen[0]) != m + 1:
+            raise ValueError(
+                f"this {type(model).__name__} does not know its training interactions "
+                "(it was loaded from a file or partially refitted): pass train=, the "
+                "interactions it was fitted on")
+        indptr, indices = seen
+        train = Ratings.from_csr(indptr, indices, np.ones(len(indices), np.float32), (m, n))
+    else:
+        train = as_ratings(train, name="train")
+        rows, cols = model._positions_of(train)
+        keep = (rows >= 0) & (cols >= 0)
+        train = Ratings(rows[keep], cols[keep], np.ones(int(keep.sum()), np.float32), (m, n))
+    R = as_ratings(X, name="X")
+    rows, cols = model._positions_of(R)
+    keep = (rows >= 0) & (cols >= 0) & (R.coo()[2] > 0)
+    test = Ratings(rows[keep], cols[keep], np.ones(int(keep.sum()), np.float32), (m, n))
+    top = Recommender.from_model(model, train).recommend_all_positions(k)[0]
+    if top.shape[1] < k:  # fewer items than k: pad
+        top = np.pad(top, ((0, 0), (0, k - top.shape[1])), constant_values=-1)
+    return float(ranking_metrics(top, test, k, threshold=None, train=train)[metric])
+
+
 _METRIC = re.compile(
     r"^(rmse|mae|precision|recall|ndcg|map|hit_rate|mrr|auc|coverage)(?:@(\d+))?$")
 # The defaults of evaluate: rating and ranking metrics for explicit ratings,
@@ -433,6 +509,12 @@ def evaluate(model, ratings, *, folds=5, metrics=None, threshold="auto", random_
                 f"unknown metric {name!r}: use rmse, mae, or precision@k, recall@k, "
                 "ndcg@k, map@k, hit_rate@k, mrr@k, auc@k, coverage@k"
             )
+        if not explicit and match.group(1) in ("rmse", "mae"):
+            raise ValueError(
+                f"metric {name!r} compares predicted ratings with held-out ones, but "
+                f"{type(model).__name__} scores implicit feedback (its scores are "
+                "preferences, not ratings): use ranking metrics such as precision@10, "
+                "ndcg@10, auc@10")
         parsed.append((str(name), match.group(1), int(match.group(2) or 0)))
     ratings = as_ratings(ratings, name="ratings")
     if cv is None:

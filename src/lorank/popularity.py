@@ -67,7 +67,22 @@ class Popularity(CompletionModel):
             pop = np.bincount(cols, weights=values.astype(np.float64),
                               minlength=ratings.shape[1])
         self._set(pop.astype(ratings.dtype), ratings.shape[0])
+        self._seen = (ratings.csr.indptr, ratings.csr.indices)  # for score: no copy
         return self
+
+    def score(self, X, y=None, *, k=10, metric="ndcg", train=None):
+        """NDCG@k on the held-out interactions ``X``, as
+        :meth:`lorank.ImplicitALS.score` (see
+        :func:`lorank.model_selection.ranking_score`): the baseline's number in
+        the same protocol.
+
+        Returns
+        -------
+        float
+        """
+        from .model_selection import ranking_score
+
+        return ranking_score(self, X, k=k, metric=metric, train=train)
 
     def _set(self, pop, n_users):
         self.popularity_ = pop
