@@ -218,6 +218,9 @@ class ModelCase:
     tune: tuple = ("rank", 2, 4)
     variant: dict = field(default_factory=lambda: dict(reg=0.7, random_state=3))
     learned: tuple = ("factors_left", "factors_right", "row_bias_", "col_bias_", "mean_")
+    # What score(X) is: "rmse" (minus the RMSE of the predictions) or "ranking"
+    # (NDCG@10 of top-k lists that leave out the training items).
+    score: str = "rmse"
     # History entries computed by another pass over the data when the fit stops
     # early than when it runs out of iterations (same iterate, another summation
     # order): compared to this relative tolerance instead of bitwise.
@@ -435,7 +438,7 @@ MODELS = [
                        ("lorank.bayesian", "_als", _HALF_STEP))),
     ModelCase("ImplicitALS", _model("ImplicitALS"),
               dict(rank=3, max_iter=6, random_state=0), bad=_IMPLICIT_BAD,
-              kernels=(("lorank.implicit_als", "_als", _HALF_STEP),),
+              kernels=(("lorank.implicit_als", "_als", _HALF_STEP),), score="ranking",
               learned=("factors_left", "factors_right", "mean_")),
     ModelCase("CPALS", _model("CPALS"), dict(rank=3, max_iter=6, tol=0, random_state=0),
               bad=_CPALS_BAD, problem=Tensor,
@@ -451,7 +454,7 @@ MODELS = [
               tune=("reg_users", 2.0, 4.0), variant=dict(reg_users=0.7, reg_items=3.0),
               learned=("row_bias_", "col_bias_", "mean_")),
     ModelCase("Popularity", _model("Popularity"), {}, bad=_POPULARITY_BAD,
-              tune=("by", "count", "sum"), variant=dict(by="sum"),
+              tune=("by", "count", "sum"), variant=dict(by="sum"), score="ranking",
               learned=("factors_left", "factors_right", "popularity_", "mean_"),
               lacks={"iterations": _NO_ITERATIONS,
                      "threads": "its fit is one bincount in numpy, with no n_threads",

@@ -78,6 +78,14 @@ def test_declared_capabilities_are_true(model_case):
     assert model_case.has("iterations") == (model_case.iter_param in params), params
     assert model_case.has("iterations") == ("callback" in params), params
     assert model_case.has("threads") == ("n_threads" in params), params
+    # A model that lacks the Recommender or DataFrame input refuses them.
+    if not model_case.has("recommender"):
+        with pytest.raises(TypeError, match="ratings must be a lorank.Ratings"):
+            lorank.Recommender(model_case.make({})).fit(_data(model_case))
+    if not model_case.has("dataframe"):
+        pd = pytest.importorskip("pandas")
+        with pytest.raises(TypeError, match="got DataFrame"):
+            model_case.make({}).fit(pd.DataFrame({"user": [0], "item": [1], "rating": [2.0]}))
     for module, attr, names in model_case.kernels:
         kernel = getattr(importlib.import_module(module), attr)
         assert all(hasattr(kernel, name) for name in names) and hasattr(kernel,
@@ -418,6 +426,11 @@ def test_sklearn_get_params_set_params_clone(case, R):
     with pytest.raises(ValueError, match="bogus"):
         model.set_params(bogus=1)
     fitted = model.fit(R)
+    if case.case.score == "ranking":
+        # The training items are never recommended: on the training data itself
+        # every top-k list misses, NDCG 0.
+        assert fitted.score(R) == 0.0
+        return
     # score is minus the RMSE of the predictions.
     index, values = case.problem.observed(R)
     pred = case.problem.predict_positions(fitted, index).astype(np.float64)
