@@ -11,7 +11,10 @@ fresh subprocess that reports its wall time and peak RSS
 
 Rows:
 - ``lorank parse``: the compiled parser to (movie, customer, rating) arrays.
-- ``lorank load_netflix``: the same plus the labelled ``Ratings`` (CSR + CSC).
+- ``lorank load_netflix``: the same plus the labelled ``Ratings`` (CSR + CSC),
+  with the dates (``Ratings.times``, its default).
+- ``lorank load_netflix(times=False)``: without the dates: the same output as
+  ``pandas + Ratings``.
 - ``pandas read_csv``: ``read_csv(engine="c")`` reading customer and rating
   only, with ``thousands=":"`` so a ``MovieID:`` line parses as an integer in
   the customer column (its rating is NaN); the movie of each line is then
@@ -30,7 +33,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SIZES = {"small": 1_000_000, "full": 100_000_000}
-LOADERS = ("lorank parse", "lorank load_netflix", "pandas read_csv", "pandas + Ratings")
+LOADERS = ("lorank parse", "lorank load_netflix", "lorank load_netflix(times=False)",
+           "pandas read_csv", "pandas + Ratings")
 
 NOTES = """
 Speedup = pandas read_csv seconds / lorank seconds for the same output (arrays,
@@ -104,6 +108,9 @@ def _child(name, folder, threads):
     elif name == "lorank load_netflix":
         R, _ = load_netflix(folder, n_threads=threads)
         n = R.nnz
+    elif name == "lorank load_netflix(times=False)":
+        R, _ = load_netflix(folder, n_threads=threads, times=False)
+        n = R.nnz
     elif name == "pandas read_csv":
         movie, user, rating = _pandas_arrays(path)
         n = len(rating)
@@ -141,7 +148,8 @@ def run(size="small", threads=2):
     by = {r["loader"]: r for r in rows}
     if by["lorank parse"]["checksum"] != by["pandas read_csv"]["checksum"]:
         raise AssertionError("lorank and pandas parsed different arrays")
-    base = {"lorank parse": "pandas read_csv", "lorank load_netflix": "pandas + Ratings"}
+    base = {"lorank parse": "pandas read_csv", "lorank load_netflix": "pandas + Ratings",
+            "lorank load_netflix(times=False)": "pandas + Ratings"}
     out = []
     for r in rows:
         ref = base.get(r["loader"])

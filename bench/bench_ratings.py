@@ -46,6 +46,10 @@ values = rng.random(nnz, dtype=np.float32) * 4 + 1
 lorank.Ratings(rows[:1000], cols[:1000], values[:1000], (m, n), duplicates="mean")
 sp.coo_matrix((values[:1000], (rows[:1000], cols[:1000])), shape=(m, n)).tocsr().tocsc()
 base = current_rss_mb()
+def cpu_s():
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
+c0 = cpu_s()
 t0 = time.perf_counter()
 if method == "lorank":
     R = lorank.Ratings(rows, cols, values, (m, n), duplicates="mean")
@@ -55,7 +59,9 @@ elif method == "scipy":
     csc = csr.tocsc()
     out_nnz = csr.nnz
 seconds = time.perf_counter() - t0
-print(json.dumps({"seconds": seconds, "base_mb": base, "peak_mb": rss_mb(), "out_nnz": out_nnz}))
+cpu = cpu_s() - c0
+print(json.dumps({"seconds": seconds, "cpu_s": cpu, "base_mb": base, "peak_mb": rss_mb(),
+                  "out_nnz": out_nnz, "load1": os.getloadavg()[0]}))
 """
 
 
@@ -101,6 +107,11 @@ def run(size="medium", threads=None):
             "dtype": "float32/int32",
             "threads": threads if method == "lorank" else 1,
             "seconds": round(res["seconds"], 3),
+            # CPU seconds of all threads: on a shared, overloaded machine the
+            # wall time says more about the other processes than about the build.
+            "cpu_s": round(res["cpu_s"], 3),
+            "cpu_vs_scipy": round(res["cpu_s"] / results["scipy"]["cpu_s"], 3),
+            "load1": round(res["load1"], 2),
             "peak_rss_mb": round(res["peak_mb"]),
             "build_extra_mb": round(res["peak_mb"] - res["base_mb"]),
             "floor_extra_mb": round(floor_mb),
@@ -116,7 +127,8 @@ def run(size="medium", threads=None):
 
 def main(argv):
     sizes = [int(float(a)) for a in argv] or [SIZES["medium"], SIZES["large"]]
-    cols = ["method", "threads", "nnz_in", "nnz_out", "seconds", "time_vs_scipy", "peak_rss_mb",
+    cols = ["method", "threads", "nnz_in", "nnz_out", "seconds", "time_vs_scipy", "cpu_s",
+            "cpu_vs_scipy", "load1", "peak_rss_mb",
             "build_extra_mb", "extra_mem_vs_scipy", "floor_extra_mb"]
     print(f"Ratings construction, shape {SHAPE[0]}x{SHAPE[1]}, int32 indices, float32 values, "
           f"{platform.machine()} 2 cores (shared), lorank with 1 and 2 threads; BLAS: {_blas()}")

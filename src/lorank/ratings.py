@@ -168,31 +168,46 @@ def _transpose(indptr, indices, values, n_minor, n_major):
     return out_indptr, out_indices, out_values
 
 
-def _build_from_coo(rows, cols, values, shape, duplicates):
-    """Validated COO -> (csr, csc) tuples, sorted, duplicates resolved."""
+def _build_from_coo(rows, cols, values, shape, duplicates, times=None):
+    """Validated COO -> (csr, csc, times in CSR order or None), sorted,
+    duplicates resolved.
+
+    With times, the sorts carry the input positions (float64, exact below
+    2**53) instead of the values, and values and times are gathered once; a
+    repeated (row, col) keeps the time of its last occurrence.
+    """
     m, n = shape
     nnz = len(values)
+    payload = values if times is None else np.arange(nnz, dtype=np.float64)
     # Pass 1: stable sort by column -> a temporary CSC whose rows are in input order.
     t_indptr = np.empty(n + 1, dtype=np.int64)
     t_rows = np.empty(nnz, dtype=_index_dtype(m))
-    t_values = np.empty(nnz, dtype=values.dtype)
+    t_values = np.empty(nnz, dtype=payload.dtype)
     chunks = _sparse.sort_chunks(nnz, n, effective_n_threads(None))
-    _sparse.coo_compress(cols, rows, values, t_indptr, t_rows, t_values, chunks)
+    _sparse.coo_compress(cols, rows, payload, t_indptr, t_rows, t_values, chunks)
     # Pass 2: stable sort by row -> CSR with sorted columns; repeated (row, col)
     # pairs are adjacent and in input order.
     indptr, indices, vals = _transpose(t_indptr, t_rows, t_values, m, n)
     del t_indptr, t_rows, t_values
+    pos = None
+    if times is not None:
+        positions = vals
+        pos = positions.astype(np.int64)
+        vals = values[pos]
     dup = _sparse.first_duplicate(indptr, indices)
     if dup is not None:
         if duplicates == "error":
             raise _DuplicateEntry(dup)
+        if times is not None:
+            k = _sparse.merge_duplicates(indptr.copy(), indices.copy(), positions, False)
+            pos = positions[:k].astype(np.int64)
         nnz = _sparse.merge_duplicates(indptr, indices, vals, duplicates == "mean")
         # Shrink in place (realloc) rather than copy: these arrays have no views.
         indices.resize(nnz, refcheck=False)
         vals.resize(nnz, refcheck=False)
     # Pass 3: CSR -> CSC with sorted rows.
     csc = _transpose(indptr, indices, vals, n, m)
-    return (indptr, indices, vals), csc
+    return (indptr, indices, vals), csc, None if times is None else times[pos]
 
 
 def _checked_csr(indptr, indices, values, shape, dtype, *, copy):
@@ -385,25 +400,6 @@ def _check_times(times, n):
     return times
 
 
-def _csr_positions(rows, cols, shape, merge):
-    """The input position of every entry of the CSR order (int64): two stable
-    counting sorts of the positions, as the values go; a repeated (row, col)
-    keeps its last position when ``merge``."""
-    m, n = shape
-    nnz = len(rows)
-    pos = np.arange(nnz, dtype=np.float64)  # exact below 2**53
-    t_indptr = np.empty(n + 1, dtype=np.int64)
-    t_rows = np.empty(nnz, dtype=_index_dtype(m))
-    t_pos = np.empty(nnz, dtype=np.float64)
-    chunks = _sparse.sort_chunks(nnz, n, effective_n_threads(None))
-    _sparse.coo_compress(cols, rows, pos, t_indptr, t_rows, t_pos, chunks)
-    indptr, indices, out = _transpose(t_indptr, t_rows, t_pos, m, n)
-    if merge and _sparse.first_duplicate(indptr, indices) is not None:
-        k = _sparse.merge_duplicates(indptr, indices, out, False)
-        out = out[:k]
-    return out.astype(np.int64)
-
-
 def _find_column(columns, role):
     """The first column named like ``role`` (see lorank._columns), or None."""
     from ._columns import matches
@@ -499,9 +495,7 @@ class Ratings:
         values = _as_values(values, dt)
         if times is not None:
             times = _check_times(times, len(values))
-        csr, csc = _build_from_coo(rows, cols, values, shape, duplicates)
-        if times is not None:
-            times = times[_csr_positions(rows, cols, shape, duplicates != "error")]
+        csr, csc, times = _build_from_coo(rows, cols, values, shape, duplicates, times)
         self._set(shape, csr, csc, times=times)
 
     # ------------------------------------------------------------ constructors

@@ -233,13 +233,15 @@ class _Products:
         Y = np.empty_like(Q)
         blocks = _sparse.rmatmat_blocks(self._long_rows[2].size, Q.shape[0], Q.shape[1],
                                         Q.itemsize)
-        _sparse.csr_gram(*self._long_rows, Q, W, Y, blocks, self.n_threads)
+        _sparse.csr_gram(*self._long_rows, Q, W, Y, blocks, min(blocks, self.n_threads))
         return W, Y
 
     def _spmm(self, M):
         M = np.ascontiguousarray(M, dtype=self.dtype)
         out = np.empty((self.shape[0], M.shape[1]), dtype=self.dtype)
-        _sparse.csr_matmat(*self.csr, M, out, self.n_threads)
+        # A small product is not worth waking a team of threads.
+        threads = self.n_threads if self.csr[2].size >= (1 << 16) else 1
+        _sparse.csr_matmat(*self.csr, M, out, threads)
         return out
 
     def _spmm_t(self, M):
@@ -247,7 +249,7 @@ class _Products:
         out = np.empty((self.shape[1], M.shape[1]), dtype=self.dtype)
         blocks = _sparse.rmatmat_blocks(self.csr[2].size, self.shape[1], M.shape[1],
                                         out.itemsize)
-        _sparse.csr_rmatmat(*self.csr, M, out, blocks, self.n_threads)
+        _sparse.csr_rmatmat(*self.csr, M, out, blocks, min(blocks, self.n_threads))
         return out
 
 
@@ -392,9 +394,13 @@ def block_krylov_svd(
         ``tol * s[0]``. ``None`` takes the square root of the dtype's machine
         epsilon (about 1.5e-8 in float64, 3.5e-4 in float32).
     max_blocks : int, default=None
-        Most Krylov blocks; ``None`` allows a basis of ``10 * rank + 50``
-        columns. Reaching it without convergence warns (``RuntimeWarning``)
-        and returns the current approximation.
+        Most Krylov blocks (pairs of products); ``None`` allows
+        ``max(100, 20 * rank / block_size)``. The basis holds at most
+        ``3 * (rank + block_size) + 20`` columns; when it is full the search
+        restarts from the best ``rank`` or more Ritz vectors (thick restart),
+        keeping what it has learnt. Reaching ``max_blocks`` without
+        convergence warns (``RuntimeWarning``) and returns the current
+        approximation.
     random_state : int, numpy.random.Generator or None, default=None
         Seed for the random starting block.
     n_threads : int, default=None
@@ -434,7 +440,7 @@ def block_krylov_svd(
         block_size = min(max(2, rank // 5), 16)
     block_size = min(check_int(block_size, "block_size", minimum=1), short)
     if max_blocks is None:
-        max_blocks = -(-(10 * rank + 50) // block_size)
+        max_blocks = max(100, -(-(20 * rank) // block_size))
     max_blocks = check_int(max_blocks, "max_blocks", minimum=1)
     if tol is None:
         tol = float(np.sqrt(np.finfo(ops.dtype).eps))
@@ -462,15 +468,16 @@ def _block_krylov(ops, rank, b, tol, max_blocks, rng):
     m = min(ops.shape)
     dtype = ops.dtype
     # Room for max_blocks blocks, and never fewer than the rank needs.
-    cap = min(m, max(max_blocks, -(-rank // b) + 1) * b)
+    cap = min(m, 3 * (rank + b) + 20)
     Q = np.empty((m, cap), dtype=dtype)
     H = np.zeros((cap, cap))
     Q[:, :b] = _orthonormal_columns(rng.standard_normal((m, b)).astype(dtype, copy=False))
-    Ws, start, dim, converged = [], 0, b, False
+    Ws, start, dim, converged, blocks = [], 0, b, False, 0
     while True:
         cols = slice(start, dim)
         W, Y = ops.gram(Q[:, cols])
         Ws.append(W)
+        blocks += 1
         basis = Q[:, :dim]
         # Classical Gram-Schmidt, twice ("twice is enough").
         C = basis.T @ Y
@@ -492,8 +499,27 @@ def _block_krylov(ops, rank, b, tol, max_blocks, rng):
         if new.shape[1] == 0 or (dim >= rank and (rel <= tol).all()):
             converged = True
             break
-        if dim >= rank and (dim + new.shape[1] > cap or len(Ws) >= max_blocks):
+        if dim >= rank and blocks >= max_blocks:
             break
+        if dim + new.shape[1] > cap:
+            # Thick restart: keep the best Ritz vectors U = Q_K Z_p (with
+            # A Aᵀ U = U Λ + Q_new R Z_p[block j]) and go on from Q_new.
+            keep = max(rank, (cap - b + rank) // 2)
+            Zp = Z[:, :keep].astype(dtype, copy=False)
+            Wk, at = np.zeros((Ws[0].shape[0], keep), dtype=dtype), 0
+            for Wb in Ws:
+                Wk += Wb @ Zp[at:at + Wb.shape[1]]
+                at += Wb.shape[1]
+            Ws = [Wk]
+            Q[:, :keep] = Q[:, :dim] @ Zp
+            coupling = R @ Z[cols, :keep]
+            H[:] = 0
+            H[:keep, :keep] = np.diag(lam[:keep])
+            dim = keep
+            H[dim:dim + new.shape[1], :keep] = coupling
+            Q[:, dim:dim + new.shape[1]] = new
+            start, dim = dim, dim + new.shape[1]
+            continue
         Q[:, dim:dim + new.shape[1]] = new
         H[dim:dim + new.shape[1], cols] = R
         start, dim = dim, dim + new.shape[1]
@@ -501,7 +527,7 @@ def _block_krylov(ops, rank, b, tol, max_blocks, rng):
         import warnings
 
         warnings.warn(
-            f"block_krylov_svd stopped after {len(Ws)} blocks with a relative residual of "
+            f"block_krylov_svd stopped after {blocks} blocks with a relative residual of "
             f"{float(rel.max()):.2g} > tol={tol:.2g}; raise max_blocks or block_size, or "
             "loosen tol",
             RuntimeWarning, stacklevel=3,
