@@ -1,7 +1,7 @@
 """Build the ``_als`` kernel of another git revision as a stand-alone module, so a
 benchmark can time it side by side with the installed one in the same process.
 
-``load(rev)`` compiles ``src/lorank/_als.pyx`` (with its headers) of ``rev`` into
+``load(rev)`` compiles ``src/lorank/_kernels/_als.pyx`` (with its headers) of ``rev`` into
 ``build/bench-baseline/<rev>/`` (git-ignored) as module ``_als_baseline`` with the flags the
 meson build uses (-O3, OpenMP, the project's Cython directives), once per revision,
 and imports it.

@@ -2,10 +2,10 @@
 sampled (prior, sample_scale) or not, both sides, 3 repeats alternating, 2 threads, float32,
 rank 10. Run: python bench/bayesian_sweep_vs_epoch.py (about 2 GB, minutes)."""
 import time, resource, numpy as np, lorank
-from lorank import _als
-from lorank.als import _factor_storage
+from lorank._kernels import _als
+from lorank.models.als import _factor_storage
 from lorank._threads import single_threaded_blas
-from lorank.bayesian import draw_normal_wishart, normal_wishart_posterior, sweep_rng
+from lorank.models.bayesian import draw_normal_wishart, normal_wishart_posterior, sweep_rng
 t0 = time.perf_counter()
 R, _ = lorank.datasets.synthetic(n_threads=2, random_state=0)
 print("generated", R.shape, R.nnz, round(time.perf_counter() - t0, 1), "s", flush=True)

@@ -65,7 +65,7 @@ def _rmse(pred, values):
 
 
 def _lorank_scores(train, test, threads, **params):
-    from lorank.als import ALS
+    from lorank.models.als import ALS
 
     start = time.perf_counter()
     model = ALS(n_threads=threads, random_state=0, **params).fit(train)

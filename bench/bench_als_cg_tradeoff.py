@@ -29,7 +29,7 @@ def parameters(size):
 
 
 def run(size, threads):
-    from lorank.als import ALS
+    from lorank.models.als import ALS
     from lorank.datasets import synthetic
 
     s = SIZES[size]

@@ -42,8 +42,8 @@ def parameters(size):
 def run(size, threads):
     from threadpoolctl import threadpool_limits
 
-    from lorank import _als
-    from lorank.als import _factor_storage
+    from lorank._kernels import _als
+    from lorank.models.als import _factor_storage
 
     s = SIZES[size]
     rng = np.random.default_rng(0)

@@ -44,7 +44,7 @@ def run(size, threads):
     from implicit.cpu.als import AlternatingLeastSquares
     from threadpoolctl import threadpool_limits
 
-    from lorank.als import ALS
+    from lorank.models.als import ALS
     from lorank.datasets import synthetic
 
     m, n, nnz = netflix_like(SIZES[size])

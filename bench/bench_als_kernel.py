@@ -47,9 +47,9 @@ def parameters(size):
 def run(size, threads):
     import time
 
-    import lorank.als as als_module
-    from lorank import _als
-    from lorank.als import ALS, _factor_storage
+    import lorank.models.als as als_module
+    from lorank._kernels import _als
+    from lorank.models.als import ALS, _factor_storage
     from lorank.datasets import synthetic
 
     import _baseline_kernel

@@ -38,7 +38,7 @@ def _child(size, threads):
 
     import numpy as np
 
-    from lorank.als import ALS
+    from lorank.models.als import ALS
     from lorank.datasets import synthetic
 
     def peak_mb():

@@ -47,7 +47,7 @@ def _costs(m, n, nnz, rank):
 
 
 def run(size, threads):
-    from lorank.als import ALS
+    from lorank.models.als import ALS
     from lorank.datasets import synthetic
 
     s = SIZES[size]

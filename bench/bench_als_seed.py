@@ -39,7 +39,7 @@ def parameters(size):
 
 
 def _lorank(dtype, max_iter, threads):
-    from lorank.als import ALS
+    from lorank.models.als import ALS
 
     return ALS(RANK, reg=REG, weighted_reg=False, biases=False, init="random",
                max_iter=max_iter, tol=0, dtype=dtype, n_threads=threads, random_state=0)

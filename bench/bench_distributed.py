@@ -126,7 +126,7 @@ def _distributed_row(R, n_workers, threads_per_worker, m, n):
 def run(size, threads):
     import warnings
 
-    from lorank.als import ALS
+    from lorank.models.als import ALS
     from lorank.datasets import synthetic
 
     m, n, nnz = netflix_like(SIZES[size])

@@ -110,7 +110,7 @@ def lastfm(size):
 def _factors(X, Y):
     """implicit's factors in lorank's fitted protocol, for the shared top-k code."""
     from lorank import LowRank
-    from lorank._estimator import CompletionModel
+    from lorank.models._estimator import CompletionModel
 
     class Factors(CompletionModel):
         biases = False
@@ -217,7 +217,7 @@ def _has_cg():
     """Whether lorank's half-step takes solver="cg" (h-kernel's phase 2)."""
     import inspect
 
-    from lorank import _als
+    from lorank._kernels import _als
 
     try:
         return "solver" in inspect.signature(_als.half_step).parameters

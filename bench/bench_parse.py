@@ -98,7 +98,7 @@ def _child(name, folder, threads):
 
     from lorank import Ratings
     from lorank.datasets import load_netflix
-    from lorank.loaders import parse_netflix
+    from lorank.data.loaders import parse_netflix
 
     path = Path(folder) / "combined_data_1.txt"
     t = time.perf_counter()

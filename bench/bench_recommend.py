@@ -47,7 +47,7 @@ def _timed(fn):
 
 def run(size, threads):
     import lorank
-    from lorank._estimator import _CLASSES  # noqa: F401  (ALS registered)
+    from lorank.models._estimator import _CLASSES  # noqa: F401  (ALS registered)
 
     p = SIZES[size]
     rng = np.random.default_rng(0)

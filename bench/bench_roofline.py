@@ -84,10 +84,10 @@ def _blas_kernel():
 def run(size, threads):
     from threadpoolctl import threadpool_limits
 
-    from lorank import _als, _topk
-    from lorank.als import _factor_storage
+    from lorank._kernels import _als, _topk
+    from lorank.models.als import _factor_storage
     from lorank.datasets import synthetic
-    from lorank.sparse_plus_lowrank import FillPass
+    from lorank.linalg.sparse_plus_lowrank import FillPass
 
     s = SIZES[size]
     rep = s["repeat"]

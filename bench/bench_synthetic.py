@@ -40,7 +40,7 @@ def _child(size, threads):
 
     import lorank
     from lorank.datasets import _generate
-    from lorank.ratings import Ratings
+    from lorank.data.ratings import Ratings
 
     n_rows, n_cols, nnz = SIZES[size]
     kw = dict(rank=10, noise=0.5, biases=True, popularity="zipf", scale=(1, 5),

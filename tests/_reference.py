@@ -1,6 +1,6 @@
 """Plain-numpy twins of the compiled kernels, for the tests.
 
-``half_step_reference`` has the signature of ``lorank._als.half_step`` and writes the
+``half_step_reference`` has the signature of ``lorank._kernels._als.half_step`` and writes the
 same outputs, computed target by target in float64 with ``numpy.linalg``;
 ``normal_stream_reference`` rebuilds the kernel's normal draws from numpy's own
 Philox4x64-10 and Box–Muller, so a sampled solve is reproduced independently.

@@ -10,7 +10,7 @@ import pytest
 # The numpy twins of the kernels (tests/_reference.py) import as `_reference`.
 sys.path.insert(0, os.path.dirname(__file__))
 
-from lorank import _als, _fill
+from lorank._kernels import _als, _fill
 
 # The compiled modules whose inner loops have AVX-512, AVX2 and SSE2 variants.
 _SIMD_MODULES = (_als, _fill)

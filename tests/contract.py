@@ -272,7 +272,7 @@ class ModelCase:
 
 # ---------------------------------------------------------------- bad parameters
 # Each group once, with the one message every model that has the parameter
-# raises (the checks of lorank._estimator).
+# raises (the checks of lorank.models._estimator).
 
 
 def _rank_bad(too_large=r"rank=41 exceeds min\(m, n\) = 40 for a matrix of shape \(60, 40\)"):
@@ -416,11 +416,11 @@ _NO_ITERATIONS = "its fit counts the items once; there is no iteration to stop o
 
 MODELS = [
     ModelCase("ALS", _model("ALS"), dict(rank=3, max_iter=6, tol=0, random_state=0),
-              bad=_ALS_BAD, kernels=(("lorank.als", "_als", _HALF_STEP),)),
+              bad=_ALS_BAD, kernels=(("lorank.models.als", "_als", _HALF_STEP),)),
     ModelCase("SoftImpute", _model("SoftImpute"),
               dict(rank=3, reg=1.0, max_iter=6, tol=0, random_state=0, biases=True),
               bad=_COMMON_BAD,
-              kernels=(("lorank.sparse_plus_lowrank", "_fill", ("gather", "scatter")),),
+              kernels=(("lorank.linalg.sparse_plus_lowrank", "_fill", ("gather", "scatter")),),
               # The last iterate's loss: the next column pass (stopped) or the
               # final row pass (max_iter reached).
               stop_history=("history_train_rmse", "history_objective")),
@@ -434,15 +434,15 @@ MODELS = [
     ModelCase("BayesianALS", _model("BayesianALS"),
               dict(rank=3, max_iter=6, burn_in=1, random_state=0), bad=_BAYES_BAD,
               iter_param="n_samples", variant=dict(random_state=3, thin=2),
-              kernels=(("lorank.als", "_als", _HALF_STEP),
-                       ("lorank.bayesian", "_als", _HALF_STEP))),
+              kernels=(("lorank.models.als", "_als", _HALF_STEP),
+                       ("lorank.models.bayesian", "_als", _HALF_STEP))),
     ModelCase("ImplicitALS", _model("ImplicitALS"),
               dict(rank=3, max_iter=6, random_state=0), bad=_IMPLICIT_BAD,
-              kernels=(("lorank.implicit_als", "_als", _HALF_STEP),), score="ranking",
+              kernels=(("lorank.models.implicit_als", "_als", _HALF_STEP),), score="ranking",
               learned=("factors_left", "factors_right", "mean_")),
     ModelCase("CPALS", _model("CPALS"), dict(rank=3, max_iter=6, tol=0, random_state=0),
               bad=_CPALS_BAD, problem=Tensor,
-              kernels=(("lorank.cp_als", "_als", _HALF_STEP),),
+              kernels=(("lorank.models.cp_als", "_als", _HALF_STEP),),
               learned=("factors_0", "factors_1", "factors_2", "biases_0", "biases_1",
                        "biases_2", "mean_"),
               lacks={"recommender": "it completes an N-way tensor; CPALS.to_lowrank(time) "
@@ -450,7 +450,7 @@ MODELS = [
                      "dataframe": "fit takes a TensorRatings only "
                                   "(Ratings.from_pandas(...).to_tensor(bins) builds one)"}),
     ModelCase("Baseline", _model("Baseline"), dict(max_iter=6), bad=_BASELINE_BAD,
-              kernels=(("lorank.baseline", "_als", _HALF_STEP),),
+              kernels=(("lorank.models.baseline", "_als", _HALF_STEP),),
               tune=("reg_users", 2.0, 4.0), variant=dict(reg_users=0.7, reg_items=3.0),
               learned=("row_bias_", "col_bias_", "mean_")),
     ModelCase("Popularity", _model("Popularity"), {}, bad=_POPULARITY_BAD,

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from lorank import LowRank, Ratings
-from lorank import _als
+from lorank._kernels import _als
 from lorank import complete
-from lorank.als import ALS, _factor_storage
+from lorank.models.als import ALS, _factor_storage
 
 DTYPES = [np.float32, np.float64]
 # Relative tolerances against float64 numpy: kernel solutions, and model-level
@@ -382,7 +382,7 @@ def test_to_lowrank_complete_and_predict_agree(dtype, biases):
 
 
 class _InterruptingKernel:
-    """Stands in for lorank._als: Ctrl-C arrives right after the n-th half-step."""
+    """Stands in for lorank._kernels._als: Ctrl-C arrives right after the n-th half-step."""
 
     MAX_ROW_BYTES = _als.MAX_ROW_BYTES
 
@@ -400,13 +400,13 @@ class _InterruptingKernel:
 def test_interrupt_between_half_steps_keeps_last_iteration(monkeypatch, biases):
     # Regression: an interrupt after the column half-step of iteration 3 used to
     # leave that half-step's factors in the model while n_iter_ said 2.
-    import lorank.als
+    import lorank.models.als
 
     R = random_ratings(30, 20, 300, np.float64)
     params = dict(biases=biases, tol=0, dtype=np.float64, random_state=0)
     two = ALS(3, max_iter=2, **params).fit(R)
-    sweeps = 2 * lorank.als._BIAS_SWEEPS * biases  # bias-only sweeps of the spectral start
-    monkeypatch.setattr(lorank.als, "_als", _InterruptingKernel(sweeps + 5))
+    sweeps = 2 * lorank.models.als._BIAS_SWEEPS * biases  # bias-only sweeps of the spectral start
+    monkeypatch.setattr(lorank.models.als, "_als", _InterruptingKernel(sweeps + 5))
     model = ALS(3, max_iter=10, **params)
     with pytest.warns(RuntimeWarning, match="after 2 complete iterations"):
         with pytest.raises(KeyboardInterrupt):

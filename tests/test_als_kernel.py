@@ -4,8 +4,9 @@ conjugate gradient) against its numpy twin ``tests/_reference.py``."""
 import numpy as np
 import pytest
 
-from lorank import _als, openmp_enabled
-from lorank.als import _factor_storage
+from lorank._kernels import _als
+from lorank import openmp_enabled
+from lorank.models.als import _factor_storage
 
 from _reference import half_step_reference, normal_stream_reference
 

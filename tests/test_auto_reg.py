@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import lorank
-from lorank import _auto_reg
+from lorank.models import _auto_reg
 
 
 def _low_rank(noise, seed=0, m=300, n=200, density=0.15, rank=3):

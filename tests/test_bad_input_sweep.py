@@ -172,7 +172,7 @@ CASES["SoftImpute"] = [
     Case("near the float32 limit", "lorank.SoftImpute(2).fit(near_limit)", ValueError,
          "sum of squares"),
     Case("int64 index range",
-         "from lorank.ratings import Ratings\n"
+         "from lorank.data.ratings import Ratings\n"
          "big = Ratings._from_parts((3, 2**31), (np.arange(4, dtype=np.int64), "
          "np.array([0, 5, 2**31], np.int64), np.ones(3, np.float32)), "
          "(np.broadcast_to(np.int64(0), (2**31 + 1,)), np.zeros(3, np.int64), "
@@ -413,9 +413,9 @@ CASES["LowRank"] = [
 ]
 
 CASES["loaders"] = [
-    Case("missing file", "lorank.loaders.load_ratings(os.path.join(tmp, 'nope.csv'))",
+    Case("missing file", "lorank.data.loaders.load_ratings(os.path.join(tmp, 'nope.csv'))",
          FileNotFoundError, "nope.csv"),
-    Case("directory without ratings", "lorank.loaders.load_ratings(tmp + '/empty-dir') "
+    Case("directory without ratings", "lorank.data.loaders.load_ratings(tmp + '/empty-dir') "
          "if os.makedirs(tmp + '/empty-dir') is None else None", (ValueError, FileNotFoundError),
          "empty-dir"),
 ]

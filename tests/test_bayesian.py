@@ -9,8 +9,8 @@ import pytest
 import scipy.stats
 
 import lorank
-from lorank import bayesian
-from lorank.bayesian import (BayesianALS, draw_noise_precision, draw_normal_wishart,
+from lorank.models import bayesian
+from lorank.models.bayesian import (BayesianALS, draw_noise_precision, draw_normal_wishart,
                              draw_wishart, normal_wishart_posterior)
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -86,7 +86,7 @@ def _tiny(seed=0, m=12, n=9, density=0.6):
 
 def _stream(seed, stream, target, d):
     """The standard normals the kernel draws for ``target`` in half-step ``stream``."""
-    return np.asarray(lorank._als.normal_stream(seed, stream, target, d), np.float64)
+    return np.asarray(lorank._kernels._als.normal_stream(seed, stream, target, d), np.float64)
 
 
 def test_conditional_mean_exact_and_draws_have_its_covariance():
@@ -95,7 +95,7 @@ def test_conditional_mean_exact_and_draws_have_its_covariance():
     rng = np.random.default_rng(5)
     rank, n_obs = 3, 7
     d = rank + 1
-    from lorank.als import _factor_storage
+    from lorank.models.als import _factor_storage
 
     fixed = _factor_storage(n_obs, d, np.float64)
     fixed[:, :d] = rng.standard_normal((n_obs, d))
@@ -114,7 +114,7 @@ def test_conditional_mean_exact_and_draws_have_its_covariance():
     for stream in range(-1, 4000):
         solved = _factor_storage(1, d, np.float64)
         sse, rsum, status = np.empty(1), np.empty(1), np.empty(1, np.int32)
-        lorank._als.half_step(indptr, indices, values, fixed, solved, mean, np.zeros(1), True,
+        lorank._kernels._als.half_step(indptr, indices, values, fixed, solved, mean, np.zeros(1), True,
                               rank, sse, rsum, status, 1, prior=prior, prior_h=prior_h,
                               sample_scale=0.0 if stream < 0 else scale, seed=11,
                               stream=max(stream, 0))

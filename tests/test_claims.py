@@ -24,11 +24,11 @@ import pytest
 
 import lorank
 from lorank import ALS, BayesianALS, Ratings, SoftImpute
-from lorank import _als, _fill
-from lorank import softimpute as si
+from lorank._kernels import _als, _fill
+from lorank.models import softimpute as si
 from lorank._threads import single_threaded_blas
 from contract import assert_same_state, fitted_state
-from lorank import sparse_plus_lowrank as splr
+from lorank.linalg import sparse_plus_lowrank as splr
 
 # ---------------------------------------------------------------- never densified
 
@@ -230,7 +230,7 @@ def _als_objective(R, A, B, mean, rank, biases, lam_rows, lam_cols):
 
 
 class _ObservedKernel:
-    """Stands in for lorank._als: the numpy objective before and after every
+    """Stands in for lorank._kernels._als: the numpy objective before and after every
     half-step of the fit (the bias-only sweeps of the start excluded)."""
 
     def __init__(self, objective, rank, m):
@@ -256,7 +256,7 @@ class _ObservedKernel:
 @pytest.mark.parametrize("weighted, init", [(0.5, "svd"), (True, "svd"), (False, "svd"),
                                             (0.5, "random")])
 def test_als_objective_in_numpy_never_increases(monkeypatch, dtype, biases, weighted, init):
-    import lorank.als
+    import lorank.models.als
 
     R = _ratings(dtype)
     rank, reg = 4, 0.3
@@ -268,7 +268,7 @@ def test_als_objective_in_numpy_never_increases(monkeypatch, dtype, biases, weig
         return _als_objective(R, A, B, mean, rank, biases, lam_r, lam_c)
 
     kernel = _ObservedKernel(objective, rank, R.shape[0])
-    monkeypatch.setattr(lorank.als, "_als", kernel)
+    monkeypatch.setattr(lorank.models.als, "_als", kernel)
     model = ALS(rank, reg=reg, weighted_reg=weighted, biases=biases, init=init, tol=0,
                 max_iter=12, dtype=dtype, random_state=0).fit(R)
     seen = np.array(kernel.seen)
@@ -378,10 +378,10 @@ def _check_threads(results):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("biases", [True, False])
 def test_als_bitwise_identical_for_any_thread_count(monkeypatch, dtype, biases):
-    import lorank.als
+    import lorank.models.als
 
     if not hasattr(_als, "last_team_size"):
-        pytest.fail("lorank._als has no last_team_size(): cannot tell the loops ran in parallel")
+        pytest.fail("lorank._kernels._als has no last_team_size(): cannot tell the loops ran in parallel")
     # Columns from 900 observations (several of the kernel's 128-row blocks) to 25.
     rng = np.random.default_rng(0)
     m, n = 1200, 40
@@ -395,7 +395,7 @@ def test_als_bitwise_identical_for_any_thread_count(monkeypatch, dtype, biases):
         return ALS(5, biases=biases, dtype=dtype, max_iter=4, tol=0, random_state=0,
                    n_threads=t)
 
-    _check_threads(_fits(monkeypatch, make, R, [(lorank.als, "_als", _als, ["half_step"])]))
+    _check_threads(_fits(monkeypatch, make, R, [(lorank.models.als, "_als", _als, ["half_step"])]))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -429,7 +429,7 @@ def test_softimpute_bitwise_identical_for_any_thread_count(monkeypatch, dtype, b
 def test_bayesian_samples_bitwise_identical_for_any_thread_count(monkeypatch, dtype, biases):
     """A sampled model: every draw comes from a counter-based stream keyed by
     (seed, sweep, side, row), so 1, 2, 3 and 8 threads give the same chain."""
-    import lorank.bayesian
+    import lorank.models.bayesian
 
     R = _ratings(dtype, m=400, n=60, nnz=6000)
     rows, cols, values = R.coo()
@@ -443,8 +443,8 @@ def test_bayesian_samples_bitwise_identical_for_any_thread_count(monkeypatch, dt
         def fit(self, R):
             return self.model.fit(R, validation=valid)
 
-    spies = [(lorank.als, "_als", _als, ["half_step"]),  # the ALS start
-             (lorank.bayesian, "_als", _als, ["half_step"])]
+    spies = [(lorank.models.als, "_als", _als, ["half_step"]),  # the ALS start
+             (lorank.models.bayesian, "_als", _als, ["half_step"])]
     results = _fits(monkeypatch, Fit, R, spies)
     _check_threads(results)
     for state, teams in results.values():
@@ -543,7 +543,7 @@ def test_softimpute_at_its_widest_rank_matches_numpy(dtype, biases):
 def test_implicit_bitwise_identical_for_any_thread_count(monkeypatch, dtype, solver):
     """ImplicitALS's exact and conjugate-gradient half-steps (the CG's shared
     preconditioner included): 1, 2, 3 and 8 threads, every call a full team."""
-    import lorank.implicit_als
+    import lorank.models.implicit_als
 
     rng = np.random.default_rng(2)
     R = _ratings(dtype, m=300, n=80, nnz=5000)
@@ -554,5 +554,5 @@ def test_implicit_bitwise_identical_for_any_thread_count(monkeypatch, dtype, sol
         return lorank.ImplicitALS(6, solver=solver, max_iter=4, dtype=dtype, random_state=0,
                                   n_threads=t)
 
-    spies = [(lorank.implicit_als, "_als", _als, ["half_step"])]
+    spies = [(lorank.models.implicit_als, "_als", _als, ["half_step"])]
     _check_threads(_fits(monkeypatch, make, counts, spies))

@@ -1,5 +1,5 @@
 import lorank
-from lorank import _als
+from lorank._kernels import _als
 
 
 def test_show_config_reports_the_build_and_runtime(capsys):

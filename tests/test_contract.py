@@ -238,7 +238,7 @@ def test_recommendations_do_not_depend_on_the_thread_count(case, R, monkeypatch)
     for t in (1, 2, 3, 8):
         teams = {}
         monkeypatch.setattr(lorank.recommend, "_topk",
-                            _TeamSpy(lorank._topk, ("score_topk",), teams))
+                            _TeamSpy(lorank._kernels._topk, ("score_topk",), teams))
         rec.n_threads = t
         items, scores = rec.recommend_all_positions(5)
         assert teams["score_topk"] and set(teams["score_topk"]) == {t}, (t, teams)

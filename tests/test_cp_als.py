@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 import lorank
-from lorank import CPALS, TensorRatings, _als
-from lorank.als import _factor_storage
+from lorank import CPALS, TensorRatings
+from lorank._kernels import _als
+from lorank.models.als import _factor_storage
 
 from _cp_reference import cp_entries, cp_full, half_step as reference_half_step
 
@@ -299,7 +300,7 @@ def test_keyboard_interrupt_keeps_the_last_complete_iteration():
     assert model.n_iter_ == 2 and len(model.history_["objective"]) == 2
 
 
-@pytest.mark.parametrize("module", ["lorank.cp_als", "lorank.tensor_ratings"])
+@pytest.mark.parametrize("module", ["lorank.models.cp_als", "lorank.data.tensor_ratings"])
 def test_docstring_examples_run(module):
     import doctest
     import importlib

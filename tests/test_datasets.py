@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import lorank
-from lorank import _synthetic
+from lorank._kernels import _synthetic
 from lorank.datasets import synthetic
 
 DTYPES = [np.float32, np.float64]

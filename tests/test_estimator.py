@@ -1,4 +1,4 @@
-"""The one estimator base (lorank._estimator): parameters, the fit gate, the
+"""The one estimator base (lorank.models._estimator): parameters, the fit gate, the
 iteration driver, the fitted protocol, run on every model built on it."""
 
 import warnings
@@ -8,7 +8,7 @@ import pytest
 
 import lorank
 from lorank import ALS, Ratings, SoftImpute
-from lorank._estimator import (CompletionModel, check_bool, check_choice, check_int,
+from lorank.models._estimator import (CompletionModel, check_bool, check_choice, check_int,
                                check_random_state, check_real)
 
 # Every model on the base, with small fast parameters.
@@ -288,7 +288,7 @@ def test_not_fitted():
 
 
 def test_label_lookup_fast_path_agrees_with_the_dict():
-    from lorank._labels import LabelIndex
+    from lorank.data._labels import LabelIndex
 
     rng = np.random.default_rng(0)
     for labels, query in (
@@ -305,7 +305,7 @@ def test_label_lookup_fast_path_agrees_with_the_dict():
 
 
 def test_trap3_columns_are_read_by_name_not_position(tmp_path):
-    # Issue 10, trap 3 (the DataFrame half; files by header are lorank.loaders'):
+    # Issue 10, trap 3 (the DataFrame half; files by header are lorank.data.loaders'):
     # a frame written by df.to_csv keeps its index column, and one with columns
     # item,user,rating is in another order: both are read by names.
     pd = pytest.importorskip("pandas")

@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 import lorank
 from lorank import ImplicitALS
-from lorank._estimator import CompletionModel
+from lorank.models._estimator import CompletionModel
 
 
 def dense_confidence(C, alpha, form="linear", eps=1.0):
@@ -284,7 +284,7 @@ def test_recommend_new_user_excludes_their_items():
 
 
 def test_blocks_of_targets_give_the_same_factors(monkeypatch):
-    import lorank.implicit_als as module
+    import lorank.models.implicit_als as module
 
     X = lorank.datasets.synthetic_implicit(500, 120, 5000, random_state=5)
     a = ImplicitALS(6, max_iter=2, random_state=0).fit(X)
@@ -429,8 +429,8 @@ def test_evaluate_refuses_rating_metrics_for_implicit_models():
 
 
 def test_chunked_start_is_one_draw_of_the_whole_block():
-    from lorank.implicit_als import _GRAM_CHUNK, _uniform_start
-    from lorank.als import _factor_storage
+    from lorank.models.implicit_als import _GRAM_CHUNK, _uniform_start
+    from lorank.models.als import _factor_storage
 
     m = 2 * _GRAM_CHUNK + 5
     F = _factor_storage(m, 3, np.float32)
@@ -448,8 +448,8 @@ def test_final_factors_own_no_padding_copy_when_rank_fills_the_rows():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("rank", [5, 16])  # padded rows, and rows the rank fills (float32)
 def test_triangular_transform_is_the_matrix_product(dtype, rank):
-    from lorank.als import _factor_storage
-    from lorank.implicit_als import _GRAM_CHUNK, _transform
+    from lorank.models.als import _factor_storage
+    from lorank.models.implicit_als import _GRAM_CHUNK, _transform
 
     rng = np.random.default_rng(0)
     A = np.tril(rng.random((rank, rank))) + np.eye(rank)

@@ -10,7 +10,7 @@ helper is first run as given to show it is a valid call.
 import numpy as np
 import pytest
 
-from lorank import _fill, _sparse, _synthetic, _topk
+from lorank._kernels import _fill, _sparse, _synthetic, _topk
 
 I32, I64, F64 = np.int32, np.int64, np.float64
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import lorank
-from lorank import loaders
+from lorank.data import loaders
 from lorank.datasets import (load_csv, load_movielens, load_netflix, synthetic,
                              write_netflix_format)
 
@@ -305,7 +305,7 @@ def test_load_csv_parquet(tmp_path):
 def test_integer_labels_encoded_like_unique():
     rng = np.random.default_rng(0)
     for ids in (rng.integers(0, 50, 300), rng.integers(10**9, 10**9 + 5, 300)):
-        from lorank.ratings import _encode
+        from lorank.data.ratings import _encode
         codes, uniq = _encode(ids, "users")
         u, c = np.unique(ids, return_inverse=True)
         np.testing.assert_array_equal(uniq, u)
@@ -468,7 +468,7 @@ def test_format_netflix_row_indices_past_int32(tmp_path):
     rows = np.array([3, big], dtype=np.int64)
     users[3] = 7
     out = np.empty(200, np.uint8)
-    n = lorank._parse.format_netflix(np.array([0, 2], np.int64), rows,
+    n = lorank._kernels._parse.format_netflix(np.array([0, 2], np.int64), rows,
                                      np.array([4.0, 5.0], np.float32), 0, 1,
                                      np.array([9], np.int64), users,
                                      np.frombuffer(b"2005-01-01", np.uint8), out)
@@ -478,13 +478,13 @@ def test_format_netflix_row_indices_past_int32(tmp_path):
 
 def test_write_netflix_format_passes_row_indices_unnarrowed(tmp_path, monkeypatch):
     seen = []
-    real = lorank._parse.format_netflix
+    real = lorank._kernels._parse.format_netflix
 
     def spy(indptr, rows, *args):
         seen.append(rows)
         return real(indptr, rows, *args)
 
-    monkeypatch.setattr(lorank._parse, "format_netflix", spy)
+    monkeypatch.setattr(lorank._kernels._parse, "format_netflix", spy)
     R = lorank.Ratings([0, 1, 1], [0, 0, 1], [3.0, 5.0, 1.0])
     write_netflix_format(R, tmp_path)
     assert seen and all(r is R.csc.indices for r in seen)

@@ -3,7 +3,7 @@ import sys
 import pytest
 
 import lorank
-from lorank import _openmp
+from lorank._kernels import _openmp
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="OpenMP is required on Linux only")

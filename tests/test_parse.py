@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from lorank import _parse, loaders
+from lorank._kernels import _parse
+from lorank.data import loaders
 from lorank.datasets import load_csv, load_movielens, load_netflix
 
 

@@ -530,7 +530,7 @@ def test_counting_sort_kernels_against_argsort(dtype, n_chunks, n_minor):
     """The chunked (threaded) stable counting sorts equal numpy's stable argsort,
     also for transposes into more than TWO_LEVEL_BUCKETS buckets (sorted in two
     levels)."""
-    from lorank import _sparse
+    from lorank._kernels import _sparse
 
     assert (n_minor > _sparse.TWO_LEVEL_BUCKETS) == (n_minor > 17)
     rng = np.random.default_rng(9)

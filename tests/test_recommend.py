@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import lorank
-from lorank import _topk
+from lorank._kernels import _topk
 
 DTYPES = [np.float32, np.float64]
 RTOL = {np.float32: 1e-5, np.float64: 1e-12}

@@ -6,8 +6,8 @@ import scipy.linalg
 
 import lorank
 from lorank import ALS, LowRank, Ratings, SoftImpute, SparsePlusLowRank
-from lorank import _fill
-from lorank import softimpute as si
+from lorank._kernels import _fill
+from lorank.models import softimpute as si
 
 DTYPES = [np.float32, np.float64]
 KTOL = {np.float32: 1e-5, np.float64: 1e-12}
@@ -141,7 +141,7 @@ def test_scatter_pass_gives_the_gather_fit(dtype, biases, monkeypatch):
     params = dict(reg=0.5, biases=biases, max_iter=8, tol=0, dtype=dtype, random_state=0)
     gathered = SoftImpute(3, **params).fit(R)
     stride = 16 if dtype == np.float32 else 8
-    monkeypatch.setattr(lorank.sparse_plus_lowrank.FillPass, "CACHE_BYTES", 40 * stride * np.dtype(dtype).itemsize)
+    monkeypatch.setattr(lorank.linalg.sparse_plus_lowrank.FillPass, "CACHE_BYTES", 40 * stride * np.dtype(dtype).itemsize)
     calls, scatter = [], _fill.scatter
     monkeypatch.setattr(_fill, "scatter", lambda *a: calls.append(1) or scatter(*a))
     scattered = SoftImpute(3, **params).fit(R)
@@ -366,7 +366,7 @@ def test_history_validation_and_complete():
 def test_interrupt_during_the_first_iteration(monkeypatch):
     # Regression: Ctrl-C before any iteration completed raised AttributeError.
     X, R = low_rank_problem(40, 30, 2, 0.5, np.float64)
-    import lorank.softimpute as si
+    import lorank.models.softimpute as si
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -465,7 +465,7 @@ def test_rank_wider_than_a_factor_row_is_refused(dtype, rank):
 def _beyond_int32(shape=(3, 2**31)):
     """A Ratings whose column indices are int64 (more than 2**31 - 1 columns),
     with a stand-in CSC view (a real one would need a 16 GB indptr)."""
-    from lorank.ratings import Ratings
+    from lorank.data.ratings import Ratings
 
     csr = (np.arange(4, dtype=np.int64), np.array([0, 5, 2**31 - 1 + 1], np.int64),
            np.ones(3, np.float32))

@@ -219,7 +219,7 @@ def test_randomized_svd_leaves_the_callers_sparse_matrix_untouched():
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_csr_matmat_kernel_matches_numpy(dtype):
     """The compiled S @ M against a plain-numpy loop over rows, with duplicates."""
-    from lorank import _sparse
+    from lorank._kernels import _sparse
 
     rng = np.random.default_rng(4)
     m, n, nnz = 700, 90, 4000
@@ -243,7 +243,7 @@ def test_csr_matmat_kernel_matches_numpy(dtype):
 def test_csr_rmatmat_kernel_matches_numpy_and_ignores_the_thread_count(dtype):
     """The compiled Sᵀ @ Q against numpy; for a given block count the result is
     bitwise the same on 1, 2, 3 and 8 threads, and more than one thread ran."""
-    from lorank import _sparse
+    from lorank._kernels import _sparse
 
     rng = np.random.default_rng(9)
     m, n, nnz = 600, 80, 5000
@@ -273,7 +273,7 @@ def test_csr_rmatmat_kernel_matches_numpy_and_ignores_the_thread_count(dtype):
 def test_csr_gram_kernel_matches_numpy_and_ignores_the_thread_count(dtype):
     """W = S Q and Y = Sᵀ W in one pass, against numpy, bitwise the same on
     1, 2, 3 and 8 threads for a given block count."""
-    from lorank import _sparse
+    from lorank._kernels import _sparse
 
     rng = np.random.default_rng(11)
     m, n, nnz = 500, 70, 4000
@@ -307,7 +307,7 @@ def test_csr_gram_kernel_matches_numpy_and_ignores_the_thread_count(dtype):
 
 
 def test_rmatmat_blocks_depend_on_sizes_not_threads():
-    from lorank import _sparse
+    from lorank._kernels import _sparse
 
     assert _sparse.rmatmat_blocks(1000, 10, 5, 8) == 1  # too few nonzeros to split
     assert _sparse.rmatmat_blocks(5_000_000, 20_000, 30, 8) == _sparse.RMATMAT_MAX_BLOCKS

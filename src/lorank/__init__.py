@@ -13,24 +13,24 @@ Examples
 __version__ = "0.1.0"
 
 from . import datasets, io, metrics, model_selection
-from ._openmp import openmp_enabled
+from ._kernels._openmp import openmp_enabled
 from ._config import show_config
-from ._estimator import load
-from .als import ALS
-from .baseline import Baseline
-from .bayesian import BayesianALS
+from .models._estimator import load
+from .models.als import ALS
+from .models.baseline import Baseline
+from .models.bayesian import BayesianALS
 from .complete import complete
-from .cp_als import CPALS
-from .implicit_als import ImplicitALS
-from .lowrank import LowRank, compress
+from .models.cp_als import CPALS
+from .models.implicit_als import ImplicitALS
+from .linalg.lowrank import LowRank, compress
 from .model_selection import evaluate
-from .popularity import Popularity
-from .ratings import Ratings
+from .models.popularity import Popularity
+from .data.ratings import Ratings
 from .recommend import Recommender
-from .softimpute import SoftImpute, lambda_max, soft_impute_path
-from .sparse_plus_lowrank import SparsePlusLowRank
-from .svd import block_krylov_svd, numerical_rank, randomized_svd, svd
-from .tensor_ratings import TensorRatings
+from .models.softimpute import SoftImpute, lambda_max, soft_impute_path
+from .linalg.sparse_plus_lowrank import SparsePlusLowRank
+from .linalg.svd import block_krylov_svd, numerical_rank, randomized_svd, svd
+from .data.tensor_ratings import TensorRatings
 from . import plot  # cheap: matplotlib is imported only when a plot is drawn
 
 __all__ = [

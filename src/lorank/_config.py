@@ -14,7 +14,8 @@ def _config():
     import scipy
     from threadpoolctl import threadpool_info
 
-    from . import __version__, _als, _build_info, _openmp
+    from . import __version__, _build_info
+    from ._kernels import _als, _openmp
     from ._threads import effective_n_threads
 
     blas = [

@@ -4,11 +4,11 @@ arrays and pandas frames (this module does not import Dask)."""
 import numpy as np
 import pandas as pd
 
-from . import _als, _fill
+from ._kernels import _als, _fill
 from ._threads import single_threaded_blas
-from .lowrank import LowRank
-from .sparse_plus_lowrank import padded_blocks
-from .ratings import Ratings, _DuplicateEntry, _format_labels, _index_dtype
+from .linalg.lowrank import LowRank
+from .linalg.sparse_plus_lowrank import padded_blocks
+from .data.ratings import Ratings, _DuplicateEntry, _format_labels, _index_dtype
 
 
 class _Duplicate(ValueError):

@@ -129,7 +129,7 @@ def _compress(parser):
     def handle(args):
         import numpy as np
 
-        from .lowrank import compress
+        from .linalg.lowrank import compress
 
         plt_image = _image_module()
         try:
@@ -229,7 +229,7 @@ def _thread_count(text):
 
 
 def _load_data(args):
-    from .loaders import detect_format, load_ratings
+    from .data.loaders import detect_format, load_ratings
 
     options = {role: _column(getattr(args, f"{role}_col"))
                for role in ("user", "item", "rating", "time")}
@@ -263,7 +263,7 @@ def _make_model(args, progress=False):
     if args.reg is not None:
         params["reg"] = args.reg
     if args.method == "als":
-        from .als import ALS
+        from .models.als import ALS
 
         if args.reg_exponent is not None:
             params["weighted_reg"] = args.reg_exponent
@@ -271,7 +271,7 @@ def _make_model(args, progress=False):
     if args.reg_exponent is not None:
         raise UsageError("--reg-exponent applies to --method als only")
     try:
-        from .softimpute import SoftImpute
+        from .models.softimpute import SoftImpute
     except ImportError:
         raise CommandError("--method soft-impute is not available in this build") from None
     return SoftImpute(args.rank, **params)
@@ -380,7 +380,7 @@ def _recommend(parser):
 
     def handle(args):
         from . import load
-        from .loaders import load_titles
+        from .data.loaders import load_titles
 
         from .recommend import Recommender
 
@@ -422,7 +422,7 @@ def _evaluate(parser):
         print(evaluate(_make_model(args), ratings, folds=args.folds,
                        random_state=args.seed))
         # What the factors add: the bias-only baseline on the same folds.
-        from .baseline import Baseline
+        from .models.baseline import Baseline
 
         print(evaluate(Baseline(n_threads=args.threads), ratings, folds=args.folds,
                        metrics=("rmse", "mae"), random_state=args.seed))

@@ -1,7 +1,7 @@
 """``complete``: the one-line completion API over the estimators."""
 
-from .als import ALS
-from .softimpute import SoftImpute
+from .models.als import ALS
+from .models.softimpute import SoftImpute
 
 __all__ = ["complete"]
 

@@ -1,15 +1,15 @@
 """Data sets: a deterministic Netflix-shaped generator of ratings, and readers
 of real rating files (MovieLens, Netflix Prize, any delimited file; see
-:mod:`lorank.loaders`)."""
+:mod:`lorank.data.loaders`)."""
 
 import numbers
 
 import numpy as np
 
-from . import _synthetic
+from ._kernels import _synthetic
 from ._threads import effective_n_threads
 from ._validation import as_float_dtype, check_int, check_rank
-from .loaders import (
+from .data.loaders import (
     Dataset,
     detect_format,
     load_csv,
@@ -19,8 +19,8 @@ from .loaders import (
     load_titles,
     write_netflix_format,
 )
-from .lowrank import LowRank
-from ._implicit_data import synthetic_implicit
+from .linalg.lowrank import LowRank
+from .data._implicit_data import synthetic_implicit
 
 __all__ = ["Dataset", "best_prediction", "detect_format", "load_csv", "load_movielens",
            "load_netflix", "load_ratings", "load_titles", "synthetic", "synthetic_drift",
@@ -127,7 +127,7 @@ def synthetic(n_rows=480_189, n_cols=17_770, nnz=100_480_507, *, rank=10, noise=
     >>> 0.5 < floor < 0.7
     True
     """
-    from .ratings import Ratings
+    from .data.ratings import Ratings
 
     indptr, indices, values, noise_floor, truth = _generate(
         n_rows, n_cols, nnz, rank=rank, noise=noise, biases=biases,
@@ -370,7 +370,7 @@ def synthetic_drift(n_rows=480_189, n_cols=17_770, nnz=100_480_507, *, rank=10,
     >>> T.shape
     (2000, 300, 10)
     """
-    from .ratings import Ratings
+    from .data.ratings import Ratings
 
     n_days = check_int(n_days, "n_days", minimum=1)
     for name, value in (("drift", drift), ("time_bias", time_bias)):

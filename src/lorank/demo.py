@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .lowrank import LowRank
-from .svd import numerical_rank, svd
+from .linalg.lowrank import LowRank
+from .linalg.svd import numerical_rank, svd
 
 __all__ = ["run", "stage", "STAGES", "Context", "sample_image"]
 
@@ -235,7 +235,7 @@ def _image_compression(ctx):
 
 @stage("Completing the smooth matrix from 20% of its entries (ALS)")
 def _completion(ctx):
-    from .als import ALS
+    from .models.als import ALS
 
     x = np.linspace(0, 1, 100)
     F = np.sin(200 * x[:, None] + 75 * x) + np.sin(50 * x[:, None]) + np.cos(100 * x)
@@ -279,7 +279,7 @@ def _completion(ctx):
 
 @stage("Collaborative filtering on Netflix-shaped ratings")
 def _netflix_shaped(ctx):
-    from .als import ALS
+    from .models.als import ALS
     from .datasets import synthetic
     from .recommend import Recommender
 

@@ -3,7 +3,7 @@
 The ratings are grouped once into row blocks (CSR slices) and column blocks (CSC
 slices), built by tasks on the workers and kept there for the whole fit. Each
 half-step broadcasts the fixed factor (m x w or n x w floats) to the workers,
-every block task runs ``lorank._als.half_step`` on its slice, and the client
+every block task runs ``lorank._kernels._als.half_step`` on its slice, and the client
 stitches the solved rows together; the iterations themselves (μ update,
 objective, weighted λ, stopping rule) are ``lorank.ALS``'s own loop. See
 ``docs/distributed.md`` for the design and its measured costs.
@@ -28,15 +28,15 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
-from . import als as _local
+from .models import als as _local
 from ._dask_tasks import (_build, _coo, _Duplicate, _encode, _identity, _partition_counts,
                           _pattern, _residual_product, _slice, _solve, _split, _sse, _stats)
-from ._estimator import check_fitted, get_params
-from ._labels import LabelIndex
+from .models._estimator import check_fitted, get_params
+from .data._labels import LabelIndex
 from ._threads import effective_n_threads
 from ._validation import as_float_dtype, check_int
-from .lowrank import LowRank
-from .ratings import Ratings, SparseView, _check_label_kinds, _index_dtype
+from .linalg.lowrank import LowRank
+from .data.ratings import Ratings, SparseView, _check_label_kinds, _index_dtype
 
 __all__ = ["ALS"]
 

@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from .ratings import as_ratings
+from .data.ratings import as_ratings
 
 __all__ = ["rmse", "mae", "ranking_metrics", "precision_at_k", "recall_at_k", "ndcg_at_k",
            "map_at_k", "hit_rate_at_k", "mrr", "auc_at_k", "coverage"]
@@ -146,7 +146,7 @@ def ranking_metrics(top, test, k=10, *, threshold=4.0, train=None, n_threads=Non
     >>> m["precision"], m["recall"], m["mrr"]
     (0.5, 0.75, 0.75)
     """
-    from . import _rank_metrics
+    from ._kernels import _rank_metrics
     from ._threads import effective_n_threads
 
     test = as_ratings(test, name="test")

@@ -17,7 +17,7 @@ splitter (``cv=``)          function                     test set
 **Samples.** scikit-learn counts the samples of ``X`` by ``X.shape[0]``; for
 a ``Ratings`` that is the number of users, so scikit-learn's own splitters
 would split users. On a ``Ratings`` these splitters yield rating positions
-(:class:`~lorank.ratings.ObservationIndex`) and ``Ratings[positions]`` takes
+(:class:`~lorank.data.ratings.ObservationIndex`) and ``Ratings[positions]`` takes
 them; scikit-learn's splitters on a ``Ratings`` raise a ``TypeError`` that
 says so. In the regression form (``X`` an (n, 2) array of (user, item) labels,
 ``y`` the ratings, see :func:`to_pairs`) a sample is one rating and any
@@ -41,9 +41,9 @@ import time
 
 import numpy as np
 
-from ._estimator import check_int, check_random_state, check_real
+from .models._estimator import check_int, check_random_state, check_real
 from .metrics import coverage, mae, ranking_metrics, rmse
-from .ratings import ObservationIndex, Ratings, _encode, as_ratings
+from .data.ratings import ObservationIndex, Ratings, _encode, as_ratings
 
 __all__ = ["EvaluationTable", "KFold", "LeaveKOut", "PerUserSplit", "TimeSplit", "evaluate",
            "kfold", "leave_k_out", "per_user_split", "ranking_score", "time_split", "to_pairs"]
@@ -377,7 +377,7 @@ def ranking_score(model, X, *, k=10, metric="ndcg", train=None):
     >>> bool(ndcg == m["ndcg"]), bool(model.score(test, metric="auc") == m["auc"])
     (True, True)
     """
-    from ._estimator import check_choice, check_fitted
+    from .models._estimator import check_choice, check_fitted
     from .recommend import Recommender
 
     check_fitted(model)

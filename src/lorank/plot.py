@@ -119,8 +119,8 @@ def compression_grid(X, ranks, ax=None, *, cmap="gray", label=None):
     >>> len(ax.images)
     3
     """
-    from .lowrank import LowRank
-    from .svd import svd
+    from .linalg.lowrank import LowRank
+    from .linalg.svd import svd
     from ._validation import as_matrix, check_rank
 
     _figure_class()

@@ -2,12 +2,14 @@
 
 import numpy as np
 
-from . import _estimator, _topk, io
+from .models import _estimator
+from ._kernels import _topk
+from . import io
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import check_int
-from .als import reg_exponent
-from ._labels import is_many
-from .ratings import Ratings, as_ratings
+from .models.als import reg_exponent
+from .data._labels import is_many
+from .data.ratings import Ratings, as_ratings
 
 __all__ = ["Recommender"]
 
@@ -78,7 +80,7 @@ class Recommender:
         -------
         self
         """
-        from .als import ALS
+        from .models.als import ALS
 
         ratings = as_ratings(ratings, name="ratings", columns=columns)
         model = ALS() if self.model is None else _estimator.clone(self.model)
@@ -460,7 +462,7 @@ class Recommender:
 
 
 def _recommender_from_arrays(cls, arrays, header, source="file"):
-    from ._model_files import check_recommender
+    from .models._model_files import check_recommender
 
     classes = {k: v[2] for k, v in _estimator._CLASSES.items()}
     arrays = check_recommender(arrays, header, source, classes)  # every array, in one place

@@ -2,12 +2,12 @@
 
 import numpy as np
 
-from . import _als
+from .._kernels import _als
 from ._estimator import (CompletionModel, check_bool, check_callback, check_choice, check_int,
                          check_n_threads, check_random_state, check_rank, check_real, register)
-from ._threads import effective_n_threads, single_threaded_blas
+from .._threads import effective_n_threads, single_threaded_blas
 from .als import _factor_storage
-from .lowrank import LowRank
+from ..linalg.lowrank import LowRank
 
 __all__ = ["ImplicitALS"]
 
@@ -298,7 +298,7 @@ class ImplicitALS(CompletionModel):
         -------
         float
         """
-        from .model_selection import ranking_score
+        from ..model_selection import ranking_score
 
         return ranking_score(self, X, k=k, metric=metric, train=train)
 
@@ -341,7 +341,7 @@ class ImplicitALS(CompletionModel):
     def _partial_fit(self, side, targets, M):
         import scipy.sparse as sp
 
-        from .ratings import as_ratings
+        from ..data.ratings import as_ratings
 
         self._check_fitted()
         targets = np.asarray(targets)
@@ -385,7 +385,7 @@ class ImplicitALS(CompletionModel):
     def _grow_labels(self, axis, size):
         """Positions past the fitted users (items) of an unlabelled model: the
         label index grows with them (a labelled model refuses)."""
-        from ._labels import LabelIndex
+        from ..data._labels import LabelIndex
 
         index = self._label_index(axis)
         side = ("user", "item")[axis]

@@ -14,7 +14,7 @@ only its own math:
   scipy.sparse, a NaN-dense array, a pandas DataFrame with ``columns=`` or named
   columns, or scikit-learn's regression form ``fit(pairs, y)``) into a
   ``Ratings``, aligns the validation data with it, keeps the label maps
-  (``labels_``: one :class:`~lorank._labels.LabelIndex` per axis), warns on
+  (``labels_``: one :class:`~lorank.data._labels.LabelIndex` per axis), warns on
   degenerate data, drops the previous fit, and calls ``self._fit(ratings,
   valid)`` with both in the model's dtype, indexed by position.
 - **the iteration driver**: :meth:`CompletionModel._iterations` (history,
@@ -27,7 +27,7 @@ Writing a new model
 -------------------
 ::
 
-    from lorank._estimator import CompletionModel, check_int, check_real, register
+    from lorank.models._estimator import CompletionModel, check_int, check_real, register
 
     class Baseline(CompletionModel):
         def __init__(self, *, reg=10.0, max_iter=10, dtype=np.float32, n_threads=None,
@@ -80,11 +80,11 @@ import warnings
 
 import numpy as np
 
-from . import io
-from ._labels import LabelIndex, is_many
-from ._threads import effective_n_threads
-from ._validation import as_float_dtype
-from ._validation import check_rank as _check_rank
+from .. import io
+from ..data._labels import LabelIndex, is_many
+from .._threads import effective_n_threads
+from .._validation import as_float_dtype
+from .._validation import check_rank as _check_rank
 
 __all__ = ["CompletionModel", "check_bool", "check_callback", "check_choice", "check_dtype",
            "check_int", "check_n_threads", "check_random_state", "check_rank", "check_real",
@@ -185,7 +185,7 @@ def check_callback(value, name="callback"):
 class CompletionModel:
     """Base of every lorank model: parameters, fit gate, iterations, fitted protocol.
 
-    See the module docstring of ``lorank._estimator`` for how a model
+    See the module docstring of ``lorank.models._estimator`` for how a model
     subclasses it. Users meet it through its subclasses (``lorank.ALS``,
     ``lorank.SoftImpute``, ...).
     """
@@ -480,7 +480,7 @@ class CompletionModel:
             truth = np.asarray(y, dtype=np.float64).ravel()
             pred = self.predict(users, items, unknown="bias")
         else:
-            from .ratings import as_ratings
+            from ..data.ratings import as_ratings
 
             R = as_ratings(X, name="X")
             rows, cols = self._positions_of(R)
@@ -579,7 +579,7 @@ def has_biases(model):
 def with_biases(factors, row_bias, col_bias, mean):
     """``factors`` with mean and biases folded in: ``[L, u + μ, 1] [R, 1, c]ᵀ``
     (rank + 2), so its entries are the predictions μ + u_i + c_j + l_iᵀ r_j."""
-    from .lowrank import LowRank
+    from ..linalg.lowrank import LowRank
 
     L, R = factors.left, factors.right
     dt = L.dtype
@@ -692,7 +692,7 @@ def _is_target(y):
     """Whether the second argument of fit is scikit-learn's ``y`` (1-D)."""
     if y is None or hasattr(y, "tocsr") or _is_dataframe(y):
         return False
-    from .ratings import Ratings
+    from ..data.ratings import Ratings
 
     if isinstance(y, Ratings):
         return False
@@ -703,8 +703,8 @@ def _is_target(y):
 
 def _gate(X, validation, columns, dtype):
     """(ratings, valid or None, (users, items) LabelIndex) in ``dtype``."""
-    from ._validation import check_value_range
-    from .ratings import Ratings, as_ratings
+    from .._validation import check_value_range
+    from ..data.ratings import Ratings, as_ratings
 
     if _is_target(validation):  # scikit-learn's fit(pairs, y)
         if columns is not None:
@@ -734,7 +734,7 @@ def _gate(X, validation, columns, dtype):
 
 def _align(valid, ratings, labels):
     """``valid`` indexed by ``ratings``' positions (by labels when it has them)."""
-    from .ratings import Ratings
+    from ..data.ratings import Ratings
 
     same = [labels[0].same_as(LabelIndex.of(valid.row_labels, valid.shape[0])),
             labels[1].same_as(LabelIndex.of(valid.col_labels, valid.shape[1]))]
@@ -752,7 +752,7 @@ def _align(valid, ratings, labels):
         codes, items, _ = index.lookup(own)
         if codes.size and codes.min() < 0:
             missing = [x for x, c in zip(items, codes) if c < 0]
-            from ._labels import format_labels
+            from ..data._labels import format_labels
 
             raise ValueError(
                 f"validation has {index.name}s that X does not: {format_labels(missing)} "
@@ -876,7 +876,7 @@ def to_arrays(model):
 def from_arrays(cls, arrays, header, source="file"):
     """Rebuild a fitted model of class ``cls`` from :func:`to_arrays` output."""
     from ._model_files import check_model
-    from .lowrank import LowRank
+    from ..linalg.lowrank import LowRank
 
     arrays = check_model(cls, arrays, header, source)  # every array, in one place
     model = cls(**{k: _param_value(v) for k, v in header.get("params", {}).items()})

@@ -18,8 +18,8 @@ import numbers
 
 import numpy as np
 
-from ._threads import effective_n_threads
-from .io import Array, check_arrays
+from .._threads import effective_n_threads
+from ..io import Array, check_arrays
 
 __all__ = ["LAYOUTS", "check_model", "check_recommender"]
 

@@ -894,7 +894,7 @@ def normal_stream(seed, stream, target, Py_ssize_t n):
 
     Examples
     --------
-    >>> from lorank import _als
+    >>> from lorank._kernels import _als
     >>> z = _als.normal_stream(0, 1, 7, 5)
     >>> bool((z == _als.normal_stream(0, 1, 7, 8)[:5]).all())
     True

@@ -11,9 +11,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _sparse
+from .._kernels import _sparse
 from ._labels import LabelIndex
-from ._threads import effective_n_threads
+from .._threads import effective_n_threads
 from .ratings import (
     _entry_positions,
     _DuplicateEntry,
@@ -383,7 +383,7 @@ class TensorRatings:
 
     def astype(self, dtype):
         """The same observations with float32 or float64 values (indices shared)."""
-        from ._validation import as_float_dtype
+        from .._validation import as_float_dtype
 
         dt = np.dtype(as_float_dtype(dtype))
         if dt == self.dtype:

@@ -5,12 +5,12 @@ import numbers
 import numpy as np
 import scipy.linalg
 
-from . import _als
+from .._kernels import _als
 from ._estimator import (CompletionModel, check_bool, check_callback, check_int,
                          check_n_threads, check_random_state, check_rank, rating_range,
                          register)
-from ._threads import single_threaded_blas
-from .lowrank import LowRank
+from .._threads import single_threaded_blas
+from ..linalg.lowrank import LowRank
 
 __all__ = ["BayesianALS"]
 
@@ -56,7 +56,7 @@ def draw_wishart(rng, df, scale):
     Examples
     --------
     >>> import numpy as np
-    >>> from lorank.bayesian import draw_wishart
+    >>> from lorank.models.bayesian import draw_wishart
     >>> L = draw_wishart(np.random.default_rng(0), 5.0, np.eye(3))
     >>> bool(np.all(np.linalg.eigvalsh(L) > 0))
     True
@@ -105,7 +105,7 @@ def draw_normal_wishart(rng, mu, beta, nu, W_inv):
     Examples
     --------
     >>> import numpy as np
-    >>> from lorank.bayesian import draw_normal_wishart
+    >>> from lorank.models.bayesian import draw_normal_wishart
     >>> mu, Lam = draw_normal_wishart(np.random.default_rng(0), np.zeros(2), 2.0, 3.0, np.eye(2))
     >>> mu.shape, Lam.shape
     ((2,), (2, 2))

@@ -59,7 +59,7 @@ class LabelIndex:
 
     Examples
     --------
-    >>> from lorank._labels import LabelIndex
+    >>> from lorank.data._labels import LabelIndex
     >>> users = LabelIndex(["ann", "bob"], name="user")
     >>> users.positions(["bob", "ann"]).tolist(), users.positions("bob")
     ([1, 0], 1)

@@ -8,9 +8,9 @@ import scipy.linalg
 import scipy.sparse
 import scipy.sparse.linalg
 
-from . import _sparse
-from ._threads import effective_n_threads, single_threaded_blas
-from ._validation import as_matrix, check_int, check_rank, result_float_dtype
+from .._kernels import _sparse
+from .._threads import effective_n_threads, single_threaded_blas
+from .._validation import as_matrix, check_int, check_rank, result_float_dtype
 
 __all__ = ["svd", "block_krylov_svd", "randomized_svd", "numerical_rank"]
 

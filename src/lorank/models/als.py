@@ -5,14 +5,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _als, _auto_reg
+from .._kernels import _als
+from . import _auto_reg
 from ._estimator import (CompletionModel, check_bool, check_callback, check_choice, check_int,
                          check_n_threads, check_random_state, check_rank, check_real, rating_range,
                          register)
-from ._threads import single_threaded_blas
-from .lowrank import LowRank
-from .sparse_plus_lowrank import SparsePlusLowRank
-from .svd import randomized_svd
+from .._threads import single_threaded_blas
+from ..linalg.lowrank import LowRank
+from ..linalg.sparse_plus_lowrank import SparsePlusLowRank
+from ..linalg.svd import randomized_svd
 
 __all__ = ["ALS"]
 

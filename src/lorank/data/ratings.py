@@ -11,10 +11,10 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse
 
-from . import _sparse
+from .._kernels import _sparse
 from ._labels import LabelIndex, format_labels
-from ._threads import effective_n_threads
-from ._validation import as_float_dtype
+from .._threads import effective_n_threads
+from .._validation import as_float_dtype
 
 _INT32_MAX = np.iinfo(np.int32).max
 _DUPLICATES = ("error", "mean", "last")
@@ -401,7 +401,7 @@ def _check_times(times, n):
 
 
 def _find_column(columns, role):
-    """The first column named like ``role`` (see lorank._columns), or None."""
+    """The first column named like ``role`` (see lorank.data._columns), or None."""
     from ._columns import matches
 
     names = list(columns)
@@ -883,7 +883,7 @@ class Ratings:
         return self.label_index(1).positions(labels)
 
     def label_index(self, axis):
-        """The :class:`~lorank._labels.LabelIndex` of rows (``axis=0``) or columns."""
+        """The :class:`~lorank.data._labels.LabelIndex` of rows (``axis=0``) or columns."""
         if axis not in self._index:
             labels = self.row_labels if axis == 0 else self.col_labels
             self._index[axis] = LabelIndex(labels, self.shape[axis],

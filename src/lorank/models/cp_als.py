@@ -1,6 +1,6 @@
 """Sparse tensor completion by CP-ALS (CANDECOMP/PARAFAC) on the ALS half-step.
 
-Each mode's update is the ALS half-step of :mod:`lorank._als` with the other
+Each mode's update is the ALS half-step of :mod:`lorank._kernels._als` with the other
 side's row formed on the fly as the Hadamard product of the other modes' rows
 (``others=``): the same kernel, per-thread scratch, inline Cholesky, weighted λ
 and loss from the normal equations as matrix ALS.
@@ -8,16 +8,16 @@ and loss from the normal equations as matrix ALS.
 
 import numpy as np
 
-from . import _als
+from .._kernels import _als
 from ._estimator import (CompletionModel, check_bool, check_callback, check_choice,
                          check_dtype, check_int, check_n_threads, check_random_state,
                          check_real, register)
-from ._labels import LabelIndex
-from ._threads import single_threaded_blas
+from ..data._labels import LabelIndex
+from .._threads import single_threaded_blas
 from .als import _factor_storage, penalties, reg_exponent
-from .svd import randomized_svd
-from .lowrank import LowRank
-from .tensor_ratings import TensorRatings, label_positions
+from ..linalg.svd import randomized_svd
+from ..linalg.lowrank import LowRank
+from ..data.tensor_ratings import TensorRatings, label_positions
 
 __all__ = ["CPALS"]
 
@@ -673,7 +673,7 @@ def _top_left_vectors(S, mode, values, rank, rng, n_threads):
         G[np.diag_indices(n)] -= diag
         w, V = scipy.linalg.eigh(G, subset_by_index=[max(0, n - rank), n - 1])
     else:
-        from . import _sparse
+        from .._kernels import _sparse
 
         MT = M.T.tocsr()
         parts = [(A.indptr.astype(np.int64), A.indices.astype(np.int32), A.data)

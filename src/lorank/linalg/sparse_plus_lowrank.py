@@ -3,11 +3,11 @@
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
-from . import _fill, _sparse
-from ._threads import effective_n_threads
-from ._validation import as_indices
+from .._kernels import _fill, _sparse
+from .._threads import effective_n_threads
+from .._validation import as_indices
 from .lowrank import LowRank
-from .ratings import Ratings
+from ..data.ratings import Ratings
 
 __all__ = ["SparsePlusLowRank"]
 

@@ -3,9 +3,9 @@
 import numpy as np
 import scipy.linalg
 
-from . import _sparse
-from ._threads import effective_n_threads
-from ._validation import (
+from .._kernels import _sparse
+from .._threads import effective_n_threads
+from .._validation import (
     as_float_dtype,
     as_indices,
     as_matrix,

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from . import _als
+from .._kernels import _als
 from ._estimator import (CompletionModel, check_bool, check_callback, check_int,
                          check_n_threads, check_real, rating_range, register)
-from .lowrank import LowRank
+from ..linalg.lowrank import LowRank
 
 __all__ = ["Baseline"]
 

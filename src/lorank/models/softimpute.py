@@ -5,16 +5,17 @@ import time
 import numpy as np
 import scipy.linalg
 
-from . import _auto_reg, _estimator, _fill
+from . import _auto_reg, _estimator
+from .._kernels import _fill
 from ._estimator import (check_bool, check_callback, check_int, check_n_threads,
                          check_random_state, check_rank, check_real)
 from .als import _factor_storage
-from ._threads import effective_n_threads, single_threaded_blas
-from ._validation import as_float_dtype, as_matrix, check_index_range
-from .lowrank import LowRank
-from .ratings import as_ratings
-from .sparse_plus_lowrank import FillPass, SparsePlusLowRank
-from .svd import randomized_svd
+from .._threads import effective_n_threads, single_threaded_blas
+from .._validation import as_float_dtype, as_matrix, check_index_range
+from ..linalg.lowrank import LowRank
+from ..data.ratings import as_ratings
+from ..linalg.sparse_plus_lowrank import FillPass, SparsePlusLowRank
+from ..linalg.svd import randomized_svd
 
 __all__ = ["SoftImpute", "soft_impute_path", "lambda_max"]
 
@@ -355,7 +356,7 @@ class SoftImpute(_estimator.CompletionModel):
 
 class _Passes:
     """S V and Sᵀ U for the residual S = P_Ω(X − U D² Vᵀ − offset), each in one
-    compiled pass (:class:`~lorank.sparse_plus_lowrank.FillPass`) that also
+    compiled pass (:class:`~lorank.linalg.sparse_plus_lowrank.FillPass`) that also
     returns Σ s² (the iterate's loss).
 
     The factors live in rows padded to whole 64-byte vectors, [U, offset] and

@@ -3,7 +3,7 @@
 import numpy as np
 
 from ._estimator import CompletionModel, check_choice, register
-from .lowrank import LowRank
+from ..linalg.lowrank import LowRank
 
 __all__ = ["Popularity"]
 
@@ -80,7 +80,7 @@ class Popularity(CompletionModel):
         -------
         float
         """
-        from .model_selection import ranking_score
+        from ..model_selection import ranking_score
 
         return ranking_score(self, X, k=k, metric=metric, train=train)
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._validation import as_float_dtype, check_int, check_rank
+from .._validation import as_float_dtype, check_int, check_rank
 
 # The last.fm-360k "user - artist - plays" set: 359,347 users, 160,168 artists
 # (MusicBrainz ids), 17,535,655 (user, artist) pairs with a play count.
@@ -74,8 +74,8 @@ def synthetic_implicit(n_users=LASTFM_SHAPE[0], n_items=LASTFM_SHAPE[1],
     >>> bool(X.csr.values.min() >= 1), bool((X.row_counts >= 1).all())
     (True, True)
     """
-    from .datasets import _seed_sequence
-    from .lowrank import LowRank
+    from ..datasets import _seed_sequence
+    from ..linalg.lowrank import LowRank
     from .ratings import Ratings
 
     m = check_int(n_users, "n_users", minimum=1)

@@ -19,10 +19,10 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from . import _parse
+from .._kernels import _parse
 from ._columns import ALIASES, ROLE_NAMES, matches, normalize
-from ._threads import effective_n_threads
-from ._validation import as_float_dtype
+from .._threads import effective_n_threads
+from .._validation import as_float_dtype
 
 __all__ = [
     "Dataset",

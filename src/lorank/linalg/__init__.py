@@ -1,0 +1,1 @@
+"""Linear algebra on dense, sparse and factored matrices: ``svd``, ``LowRank``, ``SparsePlusLowRank``."""
