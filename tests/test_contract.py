@@ -115,8 +115,11 @@ def test_predict_before_fit(case, R):
                  lambda: case.problem.predict(model, [lab[:1] for lab in
                                                       case.problem.labels(R)]),
                  model.to_lowrank, lambda: model.save("never-written.npz")):
-        with pytest.raises(AttributeError, match="is not fitted yet; call fit first"):
+        # lorank.NotFittedError: a ValueError (the brief's bad-input rule) and an
+        # AttributeError (hasattr on learned attributes), as scikit-learn's is
+        with pytest.raises(lorank.NotFittedError, match="is not fitted yet; call fit first") as info:
             call()
+        assert isinstance(info.value, ValueError) and isinstance(info.value, AttributeError)
 
 
 # ---------------------------------------------------------------- the iterations

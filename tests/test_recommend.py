@@ -313,7 +313,7 @@ def test_unlabelled_ratings_use_indices_as_labels():
 
 
 def test_not_fitted_and_bad_arguments():
-    with pytest.raises(AttributeError, match="not fitted"):
+    with pytest.raises(lorank.NotFittedError, match="this Recommender is not fitted yet"):
         lorank.Recommender().recommend("a")
     R = labelled(np.float64, m=20, n=10, nnz=100)
     rec = lorank.Recommender(lorank.ALS(2, random_state=0)).fit(R)

@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 from . import datasets, io, metrics, model_selection
 from ._kernels._openmp import openmp_enabled
 from ._config import show_config
-from .models._estimator import load
+from .models._estimator import NotFittedError, load
 from .models.als import ALS
 from .models.baseline import Baseline
 from .models.bayesian import BayesianALS
@@ -50,6 +50,7 @@ __all__ = [
     "LowRank",
     "metrics",
     "model_selection",
+    "NotFittedError",
     "numerical_rank",
     "openmp_enabled",
     "Popularity",

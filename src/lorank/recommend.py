@@ -124,7 +124,7 @@ class Recommender:
 
     def _check_fitted(self):
         if not hasattr(self, "model_"):
-            raise AttributeError("this Recommender is not fitted yet; call fit first")
+            raise _estimator.NotFittedError("this Recommender is not fitted yet; call fit first")
 
     def _factors(self):
         if self._augmented is None:

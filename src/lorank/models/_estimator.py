@@ -538,9 +538,27 @@ def rating_range(ratings):
     return float(values.min()), float(values.max())
 
 
+class NotFittedError(ValueError, AttributeError):
+    """Raised when a model (or a ``Recommender``) is used before ``fit``.
+
+    A subclass of both ``ValueError`` and ``AttributeError``, as scikit-learn's
+    ``NotFittedError`` is, so ``except ValueError`` catches it and ``hasattr``
+    reads an unfitted model's learned attributes as absent.
+
+    Examples
+    --------
+    >>> import lorank
+    >>> try:
+    ...     lorank.ALS(rank=2).predict([0], [0])
+    ... except lorank.NotFittedError as error:
+    ...     print(error)
+    this ALS model is not fitted yet; call fit first
+    """
+
+
 def check_fitted(model):
     if not hasattr(model, "factors_"):
-        raise AttributeError(
+        raise NotFittedError(
             f"this {type(model).__name__} model is not fitted yet; call fit first"
         )
 
