@@ -102,7 +102,7 @@ def _drift(size, threads):
     prep = time.perf_counter() - start
     rows = [_row(part="drift", method="data (generate, bin, split)", size=f"{m}x{n}x30",
                  nnz=nnz, threads=threads, sec_per_iter=prep, rmse=floor,
-                 status="rmse = noise floor", peak_mb=_peak_mb(), load1=_load1())]
+                 status="rmse = noise floor (RMSE of E[rating | signal])", peak_mb=_peak_mb(), load1=_load1())]
     results = {}
     for name, model, X, V in (
             ("ALS (user x item)", lorank.ALS(10, max_iter=10, tol=0, n_threads=threads,

@@ -354,7 +354,10 @@ def synthetic_drift(n_rows=480_189, n_cols=17_770, nnz=100_480_507, *, rank=10,
     ratings : lorank.Ratings
         With ``times`` the day of every rating (int32, 0..n_days-1).
     noise_floor : float
-        RMSE of the true (noiseless) model on the returned observations.
+        RMSE of the best possible prediction on the returned observations:
+        ``E[rating | signal]`` of the true time-aware model (with a scale the
+        rounding and clipping move it off the signal), which no model beats in
+        expectation.
     truth : dict, only if ``return_truth``
         ``"mean"``, ``"row_bias"``, ``"col_bias"``, ``"day_bias"`` (n_days,),
         ``"factors"`` (LowRank of p and q), ``"time_weights"`` (n_days, rank),
@@ -411,6 +414,11 @@ def synthetic_drift(n_rows=480_189, n_cols=17_770, nnz=100_480_507, *, rank=10,
         y = x + noise * rng.standard_normal(len(x))
         if scale is not None:
             y = np.clip(np.rint(y), lo, hi)
+            # the best prediction is E[rating | signal], not the signal (the rounding
+            # and clipping move it), as in best_prediction
+            best = np.empty_like(x)
+            _synthetic.expected_rating(x, float(noise), lo, hi, best)
+            x = best
         sq_err += float(np.sum((y - x) ** 2))
         values[p0:p1] = y
         times[p0:p1] = d
