@@ -74,6 +74,36 @@ def rmatmat_blocks(long long nnz, long long n_out, long long n_cols, int itemsiz
     return int(max(1, min(RMATMAT_MAX_BLOCKS, nnz >> 16, by_memory)))
 
 
+
+cdef void _split_rows(const long long* indptr, Py_ssize_t m, Py_ssize_t nb,
+                      Py_ssize_t* first) noexcept nogil:
+    """first[b]: the first row of block b of nb, rows split by nonzeros (first[nb] = m)."""
+    cdef Py_ssize_t b, i = 0
+    cdef long long nnz = indptr[m] - indptr[0]
+    for b in range(nb):
+        while i < m and indptr[i] - indptr[0] < nnz * b // nb:
+            i = i + 1
+        first[b] = i
+    first[nb] = m
+
+
+cdef void _add_parts(floating* out, const floating* bufs, Py_ssize_t nb, Py_ssize_t n_out,
+                     Py_ssize_t n_cols, int n_threads) noexcept nogil:
+    """out += the partial sums of blocks 1..nb-1 (n_out x n_cols each, in bufs), added in
+    block order so the result does not depend on the thread count."""
+    cdef Py_ssize_t j, b, k
+    cdef floating* o
+    cdef const floating* x
+    if nb < 2:
+        return
+    for j in prange(n_out, num_threads=n_threads, schedule="static"):
+        o = out + j * n_cols
+        for b in range(1, nb):
+            x = bufs + (b - 1) * n_out * n_cols + j * n_cols
+            for k in range(n_cols):
+                o[k] = o[k] + x[k]
+
+
 def csr_rmatmat(const long long[::1] indptr, const index_t[::1] indices,
                 const floating[::1] data, const floating[:, ::1] Q,
                 floating[:, ::1] out, int n_blocks, int n_threads):
@@ -86,10 +116,9 @@ def csr_rmatmat(const long long[::1] indptr, const index_t[::1] indices,
     result does not depend on the thread count (pick ``n_blocks`` with
     :func:`rmatmat_blocks`).
     """
-    cdef Py_ssize_t b, i, p, k, j, c, nb = n_blocks
+    cdef Py_ssize_t b, i, p, k, c, nb = n_blocks
     cdef Py_ssize_t m = Q.shape[0], n_cols = Q.shape[1], n_out = out.shape[0]
     cdef Py_ssize_t size = n_out * n_cols
-    cdef long long nnz
     cdef floating v
     cdef floating* o
     cdef floating* part
@@ -101,7 +130,6 @@ def csr_rmatmat(const long long[::1] indptr, const index_t[::1] indices,
         raise ValueError(f"n_blocks must be >= 1, got {nb}")
     if size == 0:
         return
-    nnz = indptr[m] - indptr[0]
     cdef Py_ssize_t* first = <Py_ssize_t*> malloc((nb + 1) * sizeof(Py_ssize_t))
     cdef floating* bufs = <floating*> malloc((nb - 1) * size * sizeof(floating) + 1)
     if first == NULL or bufs == NULL:
@@ -113,13 +141,7 @@ def csr_rmatmat(const long long[::1] indptr, const index_t[::1] indices,
     cdef int* team = &_team_size
     try:
         with nogil:
-            # first[b]: the first row of block b (rows split by nonzeros).
-            i = 0
-            for b in range(nb):
-                while i < m and indptr[i] - indptr[0] < nnz * b // nb:
-                    i = i + 1
-                first[b] = i
-            first[nb] = m
+            _split_rows(&indptr[0], m, nb, first)
         with nogil, parallel(num_threads=n_threads):
             team[0] = omp_get_num_threads()
             for b in prange(nb, schedule="dynamic", chunksize=1):
@@ -133,13 +155,8 @@ def csr_rmatmat(const long long[::1] indptr, const index_t[::1] indices,
                         o = part + indices[p] * n_cols
                         for k in range(n_cols):
                             o[k] = o[k] + v * x[k]
-        if nb > 1:
-            for j in prange(n_out, nogil=True, num_threads=n_threads, schedule="static"):
-                o = out0 + j * n_cols
-                for b in range(1, nb):
-                    x = bufs + (b - 1) * size + j * n_cols
-                    for k in range(n_cols):
-                        o[k] = o[k] + x[k]
+        with nogil:
+            _add_parts(out0, bufs, nb, n_out, n_cols, n_threads)
     finally:
         free(first)
         free(bufs)
@@ -156,10 +173,9 @@ def csr_gram(const long long[::1] indptr, const index_t[::1] indices,
     order (as :func:`csr_rmatmat`): the result does not depend on the thread
     count.
     """
-    cdef Py_ssize_t b, i, p, k, j, nb = n_blocks
+    cdef Py_ssize_t b, i, p, k, nb = n_blocks
     cdef Py_ssize_t m = W.shape[0], n_cols = Q.shape[1], n_out = Y.shape[0]
     cdef Py_ssize_t size = n_out * n_cols
-    cdef long long nnz
     cdef floating v, u
     cdef floating* o
     cdef floating* w
@@ -177,7 +193,6 @@ def csr_gram(const long long[::1] indptr, const index_t[::1] indices,
         Y[:, :] = 0
         W[:, :] = 0
         return
-    nnz = indptr[m] - indptr[0]
     cdef Py_ssize_t* first = <Py_ssize_t*> malloc((nb + 1) * sizeof(Py_ssize_t))
     cdef floating* bufs = <floating*> malloc((nb - 1) * size * sizeof(floating) + 1)
     if first == NULL or bufs == NULL:
@@ -190,12 +205,7 @@ def csr_gram(const long long[::1] indptr, const index_t[::1] indices,
     cdef int* team = &_team_size
     try:
         with nogil:
-            i = 0
-            for b in range(nb):
-                while i < m and indptr[i] - indptr[0] < nnz * b // nb:
-                    i = i + 1
-                first[b] = i
-            first[nb] = m
+            _split_rows(&indptr[0], m, nb, first)
         with nogil, parallel(num_threads=n_threads):
             team[0] = omp_get_num_threads()
             for b in prange(nb, schedule="dynamic", chunksize=1):
@@ -225,13 +235,8 @@ def csr_gram(const long long[::1] indptr, const index_t[::1] indices,
                         o = part + indices[p] * n_cols
                         for k in range(n_cols):
                             o[k] = o[k] + v * w[k]
-        if nb > 1:
-            for j in prange(n_out, nogil=True, num_threads=n_threads, schedule="static"):
-                o = y0 + j * n_cols
-                for b in range(1, nb):
-                    x = bufs + (b - 1) * size + j * n_cols
-                    for k in range(n_cols):
-                        o[k] = o[k] + x[k]
+        with nogil:
+            _add_parts(y0, bufs, nb, n_out, n_cols, n_threads)
     finally:
         free(first)
         free(bufs)
