@@ -185,6 +185,19 @@ cdef struct Extra:
     int cg_steps            # 0: Cholesky; else conjugate-gradient steps
 
 
+cdef inline const floating* at_observation(const Extra* ex, int64_t p, const int** oi,
+                                           const floating** oF) noexcept nogil:
+    """Point the other-side indexes oi and rows oF (K of them) at observation p; return
+    the weights from p (NULL when unweighted)."""
+    cdef int k
+    for k in range(ex.K):
+        oi[k] = ex.oidx[k] + p
+        oF[k] = <const floating*> ex.oF[k]
+    if ex.w == NULL:
+        return NULL
+    return (<const floating*> ex.w) + p
+
+
 cdef inline void gram(int64_t p, int64_t n, const int* idx, const floating* vals,
                       const floating* F, int stride, int rank, bint biases, double mean,
                       const Extra* ex, floating* G, floating* b, double* tt,
@@ -218,11 +231,7 @@ cdef inline void gram(int64_t p, int64_t n, const int* idx, const floating* vals
                            &one, G, &stride)
             q = q + nb
         return
-    for k in range(ex.K):
-        oi[k] = ex.oidx[k] + p
-        oF[k] = <const floating*> ex.oF[k]
-    if ex.w != NULL:
-        w = (<const floating*> ex.w) + p
+    w = at_observation(ex, p, oi, oF)
     if path == GRAM_RANK1:
         if floating is double:
             lorank_d_gram_rank1(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases,
@@ -248,11 +257,7 @@ cdef inline void residual(int64_t p, int64_t n, const int* idx, const floating* 
     cdef const floating* oF[LORANK_MAXK]
     cdef const floating* w = NULL
     cdef int k
-    for k in range(ex.K):
-        oi[k] = ex.oidx[k] + p
-        oF[k] = <const floating*> ex.oF[k]
-    if ex.w != NULL:
-        w = (<const floating*> ex.w) + p
+    w = at_observation(ex, p, oi, oF)
     if floating is double:
         lorank_d_residual(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
                           w, ex.K, oi, oF, x, sse, rsum)
@@ -271,11 +276,7 @@ cdef inline void matvec(int64_t p, int64_t n, const int* idx, const floating* va
     cdef const floating* oF[LORANK_MAXK]
     cdef const floating* w = NULL
     cdef int k
-    for k in range(ex.K):
-        oi[k] = ex.oidx[k] + p
-        oF[k] = <const floating*> ex.oF[k]
-    if ex.w != NULL:
-        w = (<const floating*> ex.w) + p
+    w = at_observation(ex, p, oi, oF)
     if floating is double:
         lorank_d_matvec(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
                         w, ex.K, oi, oF, v, Gv, b, tt)
@@ -292,11 +293,7 @@ cdef inline void cg_gather(int64_t p, int64_t n, const int* idx, const floating*
     cdef const floating* oF[LORANK_MAXK]
     cdef const floating* w = NULL
     cdef int k
-    for k in range(ex.K):
-        oi[k] = ex.oidx[k] + p
-        oF[k] = <const floating*> ex.oF[k]
-    if ex.w != NULL:
-        w = (<const floating*> ex.w) + p
+    w = at_observation(ex, p, oi, oF)
     if floating is double:
         lorank_d_cg_gather(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
                            w, ex.K, oi, oF, X, b, tt, v, Gv)
