@@ -726,7 +726,11 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
     cdef size_t work_bytes = (2 * d + 1 + FINISH_ROWS) * row_bytes + LORANK_SCRATCH_BYTES(row_bytes)
     failed = np.zeros(1, np.int32)
     cdef int[::1] out_of_memory = failed
-    if (ex.cg_steps == 0 and n_fixed > 2 * tile
+    # Tiles pay where each target's rows are sparse in ``fixed``; targets with on
+    # average an observation per row of ``fixed`` or more (the few long time slices
+    # of a tensor) read it in order anyway, and the tiled sweep would only add a
+    # barrier per tile.
+    if (ex.cg_steps == 0 and n_fixed > 2 * tile and nnz < n_solve * n_fixed
             and n_solve * (d + 1) * row_bytes <= MAX_ACCUMULATOR_BYTES):
         _half_step_tiled(indptr, indices, values, fixed, solved, mean, lam,
                          biases, rank, sse, rsum, status, n_threads, tile, work_bytes,
@@ -760,6 +764,9 @@ cdef void _half_step_direct(const long long[::1] indptr, const int[::1] indices,
     cdef const floating* vals = &values[0] if values.shape[0] else NULL
     cdef int64_t cap = 0
     cdef floating* X
+    # Chunks of 16 targets, or single targets when there are few (30 time slices
+    # in chunks of 16 would be two chunks, one per thread, whatever the balance).
+    cdef Py_ssize_t chunk = max(1, min(16, n_solve // (16 * n_threads)))
     if ex.cg_steps:  # the buffer holds the largest target, up to _cg_buffer_bytes
         with nogil:
             for j in range(n_solve):
@@ -771,7 +778,7 @@ cdef void _half_step_direct(const long long[::1] indptr, const int[::1] indices,
         X = <floating*> malloc(cap * stride * sizeof(floating)) if cap else NULL
         team[0] = omp_get_num_threads()
         try:
-            for j in prange(n_solve, schedule="dynamic", chunksize=16):
+            for j in prange(n_solve, schedule="dynamic", chunksize=chunk):
                 if G == NULL or (cap and X == NULL):
                     out_of_memory[0] = 1
                     continue

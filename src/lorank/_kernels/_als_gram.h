@@ -336,10 +336,13 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
         }                                                                          \
     }
 
-/* Run BODY(T, VT, KT, HSUM, W, H) with the weight and Hadamard flags as constants. */
+/* Run BODY(T, VT, KT, HSUM, W, H) with the weight and Hadamard flags as constants,
+   and K = 1 (a 3-way tensor: one other factor) as a constant too, so its row
+   pointer stays in a register (the enum hides the parameter K in that block). */
 #define LORANK_SPECIALIZE(BODY, T, VT, KT, HSUM)                                   \
     if (w == NULL && K == 0) { BODY(T, VT, KT, HSUM, 0, 0) }                       \
     else if (K == 0) { BODY(T, VT, KT, HSUM, 1, 0) }                               \
+    else if (w == NULL && K == 1) { enum { K = 1 }; BODY(T, VT, KT, HSUM, 0, 1) }  \
     else if (w == NULL) { BODY(T, VT, KT, HSUM, 0, 1) }                            \
     else { BODY(T, VT, KT, HSUM, 1, 1) }
 
