@@ -320,3 +320,24 @@ def test_two_modes_is_matrix_completion():
                   random_state=0).fit(T)
     full = model.factors_[0] @ model.factors_[1].T
     assert np.linalg.norm(full - A @ B.T) / np.linalg.norm(A @ B.T) < 1e-6
+
+
+@pytest.mark.parametrize("repeats", [False, True])
+def test_collapsed_from_the_canonical_order_is_scipys_csr(repeats):
+    from lorank.models.cp_als import _collapsed
+
+    rng = np.random.default_rng(0)
+    cells = np.unique(rng.integers(0, 50 * 40 * 6, 3000))
+    i, j, t = np.unravel_index(cells, (50, 40, 6))
+    if not repeats:  # one observation per (i, j): the direct path
+        _, first = np.unique(i * 40 + j, return_index=True)
+        first.sort()
+        i, j = i[first], j[first]
+    v = rng.standard_normal(len(i))
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(i, minlength=50))])
+    got = _collapsed(i, j.astype(np.int32), v, 50, 40, indptr)
+    want = _collapsed(i, j, v, 50, 40)
+    assert got.has_canonical_format and (got != want).nnz == 0
+    np.testing.assert_array_equal(got.indptr, want.indptr)
+    np.testing.assert_array_equal(got.indices, want.indices)
+    np.testing.assert_array_equal(got.data, want.data)
