@@ -550,7 +550,9 @@ def test_counting_sort_kernels_against_argsort(dtype, n_chunks, n_minor):
     t_indptr = np.empty(n_minor + 1, dtype=np.int64)
     t_major = np.empty(nnz, dtype=np.int64)
     t_values = np.empty(nnz, dtype=dtype)
-    _sparse.compressed_transpose(indptr, out_minor, out_values, t_indptr, t_major, t_values, n_chunks)
+    lo_bits = _sparse.split_bits(n_minor, _sparse.TWO_LEVEL_ENTRIES)
+    _sparse.compressed_transpose(indptr, out_minor, out_values, t_indptr, t_major, t_values,
+                                 n_chunks, lo_bits)
     again = np.lexsort((major, minor))  # by minor, then major, then input order
     np.testing.assert_array_equal(t_indptr, np.r_[0, np.cumsum(np.bincount(minor, minlength=n_minor))])
     np.testing.assert_array_equal(t_major, major[again])
@@ -757,10 +759,12 @@ def test_first_descent():
 def test_split_bits_rule():
     from lorank._kernels import _sparse
 
-    assert _sparse.split_bits(1) == _sparse.split_bits(_sparse.TWO_LEVEL_BUCKETS) == 0
-    assert _sparse.split_bits(17770) == 8           # 70 coarse buckets of 256
-    assert _sparse.split_bits(480189) == 10
-    assert _sparse.split_bits(10**9) == 11
+    big = _sparse.TWO_LEVEL_ENTRIES
+    assert _sparse.split_bits(1, big) == _sparse.split_bits(_sparse.TWO_LEVEL_BUCKETS, big) == 0
+    assert _sparse.split_bits(17770, big) == 8      # 70 coarse buckets of 256
+    assert _sparse.split_bits(17770, big - 1) == 0  # in cache: one level
+    assert _sparse.split_bits(480189, 10**6) == 10
+    assert _sparse.split_bits(10**9, big) == 11
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -814,10 +818,18 @@ def _orders(rows, cols):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("unique", [True, False])
 @pytest.mark.parametrize("duplicates", ["mean", "last"])
-def test_construction_equals_the_reference_in_every_input_order(dtype, unique, duplicates):
+@pytest.mark.parametrize("two_level", [False, True])
+def test_construction_equals_the_reference_in_every_input_order(dtype, unique, duplicates,
+                                                                 two_level, monkeypatch):
     """Input grouped by column skips the first sort, and input sorted by
-    (column, row) is the CSC itself: the same Ratings as from any order."""
-    m, n = 40, 2100  # more columns than TWO_LEVEL_BUCKETS: two-level sorts
+    (column, row) is the CSC itself: the same Ratings as from any order, with
+    the column sorts in one level or two."""
+    from lorank._kernels import _sparse
+
+    if two_level:
+        monkeypatch.setattr(_sparse, "TWO_LEVEL_ENTRIES", 0)
+    m, n = 40, 2100  # more columns than TWO_LEVEL_BUCKETS
+    assert (_sparse.split_bits(n, 3000) > 0) == two_level
     rows, cols, values = random_coo(m, n, 3000, dtype, seed=3, unique=unique)
     for name, o in _orders(rows, cols).items():
         r, c, v = rows[o], cols[o], values[o]

@@ -163,7 +163,7 @@ def _transpose(indptr, indices, values, n_minor, n_major):
     out_values = np.empty(len(values), dtype=values.dtype)
     chunks = _sparse.sort_chunks(len(values), n_minor, effective_n_threads(None))
     _sparse.compressed_transpose(indptr, indices, values, out_indptr, out_indices, out_values,
-                                 chunks, _sparse.split_bits(n_minor))
+                                 chunks, _sparse.split_bits(n_minor, len(values)))
     return out_indptr, out_indices, out_values
 
 
@@ -193,7 +193,7 @@ def _build_from_coo(rows, cols, values, shape, duplicates, times=None, owned=Fal
         t_values = np.empty(nnz, dtype=payload.dtype)
         chunks = _sparse.sort_chunks(nnz, n, effective_n_threads(None))
         _sparse.coo_compress(cols, rows, payload, t_indptr, t_rows, t_values, chunks,
-                             _sparse.split_bits(n))
+                             _sparse.split_bits(n, nnz))
     # Pass 2: stable sort by row -> CSR with sorted columns; repeated (row, col)
     # pairs are adjacent and in input order.
     indptr, indices, vals = _transpose(t_indptr, t_rows, t_values, m, n)
