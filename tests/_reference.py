@@ -160,3 +160,33 @@ def soft_impute_reference(rows, cols, values, shape, rank, lam, n_iter, U0):
     W, sig, Rt = np.linalg.svd(XV, full_matrices=False)
     s = np.maximum(sig - lam, 0)
     return s, (W * s) @ (V @ Rt.T).T
+
+
+def encode_reference(labels):
+    """(codes, sorted unique labels) of 1-D labels: the twin of the lookup-table
+    encoding (``_sparse.mark_labels`` + ``lookup_codes``) in ``Ratings``."""
+    uniq, codes = np.unique(labels, return_inverse=True)
+    return codes, uniq
+
+
+def stable_order_reference(keys):
+    """The permutation a stable counting sort by ``keys`` applies (one or two levels)."""
+    return np.argsort(keys, kind="stable")
+
+
+def coo_build_reference(rows, cols, values, shape, duplicates):
+    """(CSR, CSC) of COO triples as ``Ratings`` builds them: sorted indices,
+    a repeated (row, col) resolved by ``duplicates`` ("mean" or "last", in input order)."""
+    m, n = shape
+    order = np.lexsort((np.arange(len(rows)), cols, rows))
+    r, c, v = rows[order], cols[order], values[order].astype(np.float64)
+    start = np.r_[True, (r[1:] != r[:-1]) | (c[1:] != c[:-1])]
+    group = np.cumsum(start) - 1
+    if duplicates == "mean":
+        v = np.bincount(group, v) / np.bincount(group)
+    else:  # the last of each run, in input order
+        v = v[np.r_[np.flatnonzero(start)[1:] - 1, len(v) - 1]] if len(v) else v
+    S = scipy.sparse.csr_matrix((v, (r[start], c[start])), shape=shape)
+    K = S.tocsc()
+    K.sort_indices()
+    return (S.indptr, S.indices, S.data), (K.indptr, K.indices, K.data)

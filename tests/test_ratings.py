@@ -550,7 +550,9 @@ def test_counting_sort_kernels_against_argsort(dtype, n_chunks, n_minor):
     t_indptr = np.empty(n_minor + 1, dtype=np.int64)
     t_major = np.empty(nnz, dtype=np.int64)
     t_values = np.empty(nnz, dtype=dtype)
-    _sparse.compressed_transpose(indptr, out_minor, out_values, t_indptr, t_major, t_values, n_chunks)
+    lo_bits = _sparse.split_bits(n_minor, _sparse.TWO_LEVEL_ENTRIES)
+    _sparse.compressed_transpose(indptr, out_minor, out_values, t_indptr, t_major, t_values,
+                                 n_chunks, lo_bits)
     again = np.lexsort((major, minor))  # by minor, then major, then input order
     np.testing.assert_array_equal(t_indptr, np.r_[0, np.cumsum(np.bincount(minor, minlength=n_minor))])
     np.testing.assert_array_equal(t_major, major[again])
@@ -686,3 +688,194 @@ def test_from_pandas_by_names_and_aliases():
         Ratings.from_pandas(np.ones((3, 3)))
     with pytest.raises(ValueError, match="values contains nan at position 1"):
         Ratings.from_pandas(df.assign(rating=[1.0, np.nan, 2.0]))
+
+
+# ------------------------------------------------------------------ construction kernels
+
+from _reference import coo_build_reference, encode_reference, stable_order_reference  # noqa: E402
+
+
+@pytest.mark.parametrize("index", [np.int32, np.int64])
+@pytest.mark.parametrize("out", [np.int32, np.int64])
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_lookup_table_kernels_against_numpy(index, out, n_threads):
+    from lorank._kernels import _sparse
+
+    rng = np.random.default_rng(4)
+    labels = rng.integers(-50, 300, 5000).astype(index)
+    lo, hi = int(labels.min()), int(labels.max())
+    present = np.zeros(hi - lo + 1, np.uint8)
+    _sparse.mark_labels(labels, lo, present, n_threads)
+    np.testing.assert_array_equal(np.flatnonzero(present) + lo, np.unique(labels))
+    table = (np.cumsum(present) - 1).astype(out)
+    codes = np.empty(labels.size, out)
+    _sparse.lookup_codes(labels, lo, table, codes, n_threads)
+    np.testing.assert_array_equal(codes, encode_reference(labels)[0])
+
+
+@pytest.mark.parametrize("labels", [
+    np.array([7], np.int32),                                  # one label
+    np.array([5, 5, 5, 5], np.int64),                         # all the same
+    np.array([-3, 10, -3, 0, 7, 10], np.int32),               # negative, gaps
+    np.array([2**62, 2**62 + 5, 2**62], np.int64),            # far from 0, small range
+    np.array([1, 2**40, 3, 1], np.int64),                     # range >> count: sorted
+    np.array([3, 1, 2**63 + 7, 1], np.uint64),                # beyond int64: sorted
+    np.array([9, 3, 9, 4], np.uint16),                        # other integer dtypes
+    np.array([-(2**31), 2**31 - 1, 0], np.int32),             # int32 extremes, sorted
+    np.random.default_rng(1).integers(0, 2_000, 10_000),      # dense, many repeats
+])
+def test_encode_equals_numpy_unique(labels):
+    from lorank.data.ratings import _encode
+
+    codes, uniq = _encode(labels, "users")
+    ref_codes, ref_uniq = encode_reference(labels)
+    np.testing.assert_array_equal(codes, ref_codes)
+    np.testing.assert_array_equal(uniq, ref_uniq)
+    assert uniq.dtype == labels.dtype
+
+
+def test_lookup_table_is_used_only_for_bounded_ranges(monkeypatch):
+    from lorank.data import ratings as rt
+
+    seen = []
+    real = rt._sparse.lookup_codes
+    monkeypatch.setattr(rt._sparse, "lookup_codes", lambda *a: seen.append(1) or real(*a))
+    rt._encode(np.array([-5, 2, 2, 9]), "users")              # range 15 < 4 * 4
+    assert seen == [1]
+    rt._encode(np.array([0, 16, 3, 3]), "users")              # range 17 >= 16: np.unique
+    assert seen == [1]
+
+
+def test_first_descent():
+    from lorank._kernels import _sparse
+
+    for keys in ([], [3], [1, 1, 2, 5], [1, 2, 0, 3], [4, 3], [0, 0, 0, -1]):
+        for dt in (np.int32, np.int64):
+            a = np.array(keys, dt)
+            down = np.flatnonzero(np.diff(a) < 0)
+            assert _sparse.first_descent(a) == (int(down[0]) + 1 if down.size else -1)
+
+
+def test_split_bits_rule():
+    from lorank._kernels import _sparse
+
+    big = _sparse.TWO_LEVEL_ENTRIES
+    assert _sparse.split_bits(1, big) == _sparse.split_bits(_sparse.TWO_LEVEL_BUCKETS, big) == 0
+    assert _sparse.split_bits(17770, big) == 8      # 70 coarse buckets of 256
+    assert _sparse.split_bits(17770, big - 1) == 0  # in cache: one level
+    assert _sparse.split_bits(480189, 10**6) == 10
+    assert _sparse.split_bits(10**9, big) == 11
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("out", [np.int32, np.int64])
+@pytest.mark.parametrize("lo_bits", [0, 1, 3, 7, 12])
+@pytest.mark.parametrize("n_chunks", [1, 2, 5])
+def test_two_level_sorts_equal_the_stable_order(dtype, out, lo_bits, n_chunks):
+    """Every split of the counting sorts (one level, or coarse by the high bits
+    then fine by lo_bits) gives numpy's stable order, whatever the chunks."""
+    from lorank._kernels import _sparse
+
+    rng = np.random.default_rng(lo_bits)
+    n_major, n_minor, nnz = 301, 1000, 4000
+    major = rng.integers(0, n_major, nnz).astype(np.int64)
+    minor = rng.integers(0, n_minor, nnz).astype(np.int32)
+    values = rng.standard_normal(nnz).astype(dtype)
+    indptr = np.empty(n_major + 1, np.int64)
+    o_minor, o_values = np.empty(nnz, out), np.empty(nnz, dtype)
+    _sparse.coo_compress(major, minor, values, indptr, o_minor, o_values, n_chunks, lo_bits)
+    order = stable_order_reference(major)
+    np.testing.assert_array_equal(indptr, np.r_[0, np.cumsum(np.bincount(major, minlength=n_major))])
+    np.testing.assert_array_equal(o_minor, minor[order])
+    np.testing.assert_array_equal(o_values, values[order])
+    t_indptr = np.empty(n_minor + 1, np.int64)
+    t_major, t_values = np.empty(nnz, out), np.empty(nnz, dtype)
+    _sparse.compressed_transpose(indptr, o_minor, o_values, t_indptr, t_major, t_values,
+                                 n_chunks, lo_bits)
+    again = order[stable_order_reference(o_minor)]
+    np.testing.assert_array_equal(t_indptr, np.r_[0, np.cumsum(np.bincount(minor, minlength=n_minor))])
+    np.testing.assert_array_equal(t_major, major[again])
+    np.testing.assert_array_equal(t_values, values[again])
+
+
+def test_two_level_sorts_of_nothing_and_bad_split():
+    from lorank._kernels import _sparse
+
+    e32, e64 = np.empty(0, np.int32), np.empty(0, np.float64)
+    indptr = np.full(6, -1, np.int64)
+    _sparse.coo_compress(e32, e32, e64, indptr, e32.copy(), e64.copy(), 1, 3)
+    np.testing.assert_array_equal(indptr, 0)
+    with pytest.raises(ValueError, match="lo_bits must be in 0..12, got 13"):
+        _sparse.coo_compress(e32, e32, e64, indptr, e32.copy(), e64.copy(), 1, 13)
+
+
+def _orders(rows, cols):
+    """Input orders: random, grouped by column, sorted by (column, row)."""
+    return {"random": np.arange(len(rows)), "by column": np.argsort(cols, kind="stable"),
+            "by column and row": np.lexsort((rows, cols))}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("unique", [True, False])
+@pytest.mark.parametrize("duplicates", ["mean", "last"])
+@pytest.mark.parametrize("two_level", [False, True])
+def test_construction_equals_the_reference_in_every_input_order(dtype, unique, duplicates,
+                                                                 two_level, monkeypatch):
+    """Input grouped by column skips the first sort, and input sorted by
+    (column, row) is the CSC itself: the same Ratings as from any order, with
+    the column sorts in one level or two."""
+    from lorank._kernels import _sparse
+
+    if two_level:
+        monkeypatch.setattr(_sparse, "TWO_LEVEL_ENTRIES", 0)
+    m, n = 40, 2100  # more columns than TWO_LEVEL_BUCKETS
+    assert (_sparse.split_bits(n, 3000) > 0) == two_level
+    rows, cols, values = random_coo(m, n, 3000, dtype, seed=3, unique=unique)
+    for name, o in _orders(rows, cols).items():
+        r, c, v = rows[o], cols[o], values[o]
+        R = Ratings(r, c, v, (m, n), duplicates=duplicates)
+        csr, csc = coo_build_reference(r, c, v, (m, n), duplicates)
+        tol = dict(rtol=1e-6 if dtype == np.float32 else 1e-12)
+        for view, ref in ((R.csr, csr), (R.csc, csc)):
+            np.testing.assert_array_equal(view.indptr, ref[0], err_msg=name)
+            np.testing.assert_array_equal(view.indices, ref[1], err_msg=name)
+            np.testing.assert_allclose(view.values, ref[2], **tol, err_msg=name)
+        assert R.dtype == dtype
+
+
+def test_sorted_input_is_copied_not_kept():
+    """The CSC of input sorted by (column, row) is the input: copies of it, so
+    the caller changing its arrays changes nothing."""
+    rows, cols = np.array([0, 2, 1, 0], np.int32), np.array([0, 0, 1, 2], np.int32)
+    values = np.array([1.0, 2.0, 3.0, 4.0])
+    R = Ratings(rows, cols, values)
+    np.testing.assert_array_equal(R.csc.indices, [0, 2, 1, 0])
+    rows[:] = 9
+    values[:] = 0
+    np.testing.assert_array_equal(R.csc.indices, [0, 2, 1, 0])
+    np.testing.assert_array_equal(R.csc.values, [1.0, 2.0, 3.0, 4.0])
+    np.testing.assert_array_equal(R.csr.values, [1.0, 4.0, 3.0, 2.0])
+
+
+@pytest.mark.parametrize("order", ["random", "by column", "by column and row"])
+def test_times_and_labels_in_every_input_order(order):
+    rng = np.random.default_rng(8)
+    rows, cols, values = random_coo(30, 2500, 900, np.float32, seed=5)
+    o = _orders(rows, cols)[order]
+    users, items, vals = rows[o] * 7 - 40, cols[o] + 10**6, values[o]
+    stamp = rng.permutation(900)
+    L = Ratings.from_labels(users, items, vals, times=stamp)
+    np.testing.assert_array_equal(L.row_labels, np.unique(users))
+    np.testing.assert_array_equal(L.col_labels, np.unique(items))
+    r, c, v = L.coo()
+    got = {(int(L.row_labels[i]), int(L.col_labels[j])): (float(x), int(t))
+           for i, j, x, t in zip(r, c, v, L.times)}
+    assert got == {(int(a), int(b)): (float(x), int(t))
+                   for a, b, x, t in zip(users, items, vals, stamp)}
+
+
+def test_duplicate_error_names_the_labels_in_sorted_input():
+    with pytest.raises(ValueError, match=r"duplicate entry \(5, 20\) \(user, item\)"):
+        Ratings.from_labels([5, 5, 6], [20, 20, 21], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=r"duplicate entry \(0, 0\); pass duplicates="):
+        Ratings([0, 0], [0, 0], [1.0, 2.0])

@@ -162,15 +162,15 @@ def _transpose(indptr, indices, values, n_minor, n_major):
     out_indices = np.empty(len(indices), dtype=_index_dtype(n_major))
     out_values = np.empty(len(values), dtype=values.dtype)
     chunks = _sparse.sort_chunks(len(values), n_minor, effective_n_threads(None))
-    _sparse.compressed_transpose(
-        indptr, indices, values, out_indptr, out_indices, out_values, chunks
-    )
+    _sparse.compressed_transpose(indptr, indices, values, out_indptr, out_indices, out_values,
+                                 chunks, _sparse.split_bits(n_minor, len(values)))
     return out_indptr, out_indices, out_values
 
 
-def _build_from_coo(rows, cols, values, shape, duplicates, times=None):
+def _build_from_coo(rows, cols, values, shape, duplicates, times=None, owned=False):
     """Validated COO -> (csr, csc, times in CSR order or None), sorted,
-    duplicates resolved.
+    duplicates resolved. ``owned``: ``rows`` is a temporary of the caller's,
+    free to keep.
 
     With times, the sorts carry the input positions (float64, exact below
     2**53) instead of the values, and values and times are gathered once; a
@@ -179,12 +179,21 @@ def _build_from_coo(rows, cols, values, shape, duplicates, times=None):
     m, n = shape
     nnz = len(values)
     payload = values if times is None else np.arange(nnz, dtype=np.float64)
-    # Pass 1: stable sort by column -> a temporary CSC whose rows are in input order.
-    t_indptr = np.empty(n + 1, dtype=np.int64)
-    t_rows = np.empty(nnz, dtype=_index_dtype(m))
-    t_values = np.empty(nnz, dtype=payload.dtype)
-    chunks = _sparse.sort_chunks(nnz, n, effective_n_threads(None))
-    _sparse.coo_compress(cols, rows, payload, t_indptr, t_rows, t_values, chunks)
+    # Pass 1: stable sort by column -> a temporary CSC whose rows are in input
+    # order. Input already grouped by column (as a Netflix file) is that CSC.
+    if _sparse.first_descent(cols) < 0:
+        t_indptr = np.searchsorted(cols, np.arange(n + 1, dtype=cols.dtype))
+        t_rows, t_values = rows, payload
+        if _sparse.check_compressed(t_indptr, rows, m) is None:
+            # ... and rows increasing within each column: the CSC itself.
+            return _from_sorted_csc(t_indptr, rows, values, shape, times, owned)
+    else:
+        t_indptr = np.empty(n + 1, dtype=np.int64)
+        t_rows = np.empty(nnz, dtype=_index_dtype(m))
+        t_values = np.empty(nnz, dtype=payload.dtype)
+        chunks = _sparse.sort_chunks(nnz, n, effective_n_threads(None))
+        _sparse.coo_compress(cols, rows, payload, t_indptr, t_rows, t_values, chunks,
+                             _sparse.split_bits(n, nnz))
     # Pass 2: stable sort by row -> CSR with sorted columns; repeated (row, col)
     # pairs are adjacent and in input order.
     indptr, indices, vals = _transpose(t_indptr, t_rows, t_values, m, n)
@@ -208,6 +217,20 @@ def _build_from_coo(rows, cols, values, shape, duplicates, times=None):
     # Pass 3: CSR -> CSC with sorted rows.
     csc = _transpose(indptr, indices, vals, n, m)
     return (indptr, indices, vals), csc, None if times is None else times[pos]
+
+
+def _from_sorted_csc(indptr, rows, values, shape, times, owned):
+    """A COO input sorted by (column, row), no pair repeated: it is the CSC;
+    the CSR is one transpose. The caller's arrays are copied."""
+    m, n = shape
+    rows = np.array(rows, dtype=_index_dtype(m), copy=None if owned else True)
+    values = np.array(values, copy=True)
+    if times is None:
+        return _transpose(indptr, rows, values, m, n), (indptr, rows, values), None
+    # the sort carries the input positions, as in _build_from_coo
+    csr_indptr, csr_indices, pos = _transpose(indptr, rows, np.arange(len(values), dtype=np.float64), m, n)
+    pos = pos.astype(np.int64)
+    return (csr_indptr, csr_indices, values[pos]), (indptr, rows, values), times[pos]
 
 
 def _checked_csr(indptr, indices, values, shape, dtype, *, copy):
@@ -353,18 +376,36 @@ def _label_array(labels, name):
     return arr
 
 
+def _dense_codes(arr):
+    """Integer labels spanning a range at most 4x their count (as the ids in
+    rating files): (codes, sorted unique labels), the result of np.unique, by
+    a lookup table in O(n + range) instead of a sort; else None."""
+    if arr.dtype.kind not in "iu" or arr.size == 0:
+        return None
+    lo, hi = int(arr.min()), int(arr.max())
+    if hi - lo >= 4 * arr.size or hi > np.iinfo(np.int64).max:
+        return None
+    keys = arr if arr.dtype in (np.int32, np.int64) else arr.astype(np.int64)
+    keys = np.ascontiguousarray(keys)
+    n_threads = effective_n_threads(None)
+    present = np.zeros(hi - lo + 1, dtype=np.uint8)
+    _sparse.mark_labels(keys, lo, present, n_threads)
+    uniq = np.flatnonzero(present)
+    uniq += lo
+    table = np.cumsum(present, dtype=_index_dtype(len(uniq)))
+    table -= 1
+    codes = np.empty(arr.size, dtype=table.dtype)
+    _sparse.lookup_codes(keys, lo, table, codes, n_threads)
+    return codes, uniq.astype(arr.dtype)
+
+
 def _encode(labels, name):
     """Labels -> (codes, unique labels): sorted unique labels when they sort,
     else first-seen order."""
     arr = _label_array(labels, name)
-    if arr.dtype.kind in "iu" and arr.size and arr.min() >= 0 and arr.max() < 4 * arr.size:
-        # Small non-negative ids (as in rating files): a lookup table instead of
-        # a sort; the same result as np.unique in O(n).
-        present = np.zeros(int(arr.max()) + 1, dtype=bool)
-        present[arr] = True
-        uniq = np.flatnonzero(present).astype(arr.dtype)
-        remap = np.cumsum(present, dtype=_index_dtype(len(uniq))) - 1
-        return remap[arr], uniq
+    dense = _dense_codes(arr)
+    if dense is not None:
+        return dense
     try:
         uniq, codes = np.unique(arr, return_inverse=True)
     except TypeError:
@@ -454,7 +495,9 @@ class Ratings:
     Notes
     -----
     Construction is three stable counting sorts in compiled code (by column,
-    by row, then CSR -> CSC); the object holds only the CSR and CSC arrays.
+    by row, then CSR -> CSC), two when the input is grouped by column (as a
+    Netflix file) and one when it is sorted by (column, row); the object
+    holds only the CSR and CSC arrays.
     A ``Ratings`` is immutable: its arrays are read-only, and methods return
     new objects that share arrays where they can.
 
@@ -472,6 +515,10 @@ class Ratings:
 
     def __init__(self, rows, cols, values, shape=None, *, times=None, dtype=None,
                  duplicates="error"):
+        self._build(rows, cols, values, shape, times, dtype, duplicates, owned=False)
+
+    def _build(self, rows, cols, values, shape, times, dtype, duplicates, owned):
+        """``__init__``; ``owned``: ``rows`` is the caller's temporary, free to keep."""
         _check_duplicates(duplicates)
         rows = _as_index_array(rows, "rows")
         cols = _as_index_array(cols, "cols")
@@ -495,8 +542,8 @@ class Ratings:
         values = _as_values(values, dt)
         if times is not None:
             times = _check_times(times, len(values))
-        csr, csc, times = _build_from_coo(rows, cols, values, shape, duplicates, times)
-        self._set(shape, csr, csc, times=times)
+        csr, csc, times = _build_from_coo(rows, cols, values, shape, duplicates, times, owned)
+        return self._set(shape, csr, csc, times=times)
 
     # ------------------------------------------------------------ constructors
 
@@ -671,7 +718,8 @@ class Ratings:
             raise ValueError("no observations: users, items and values are empty")
         shape = (len(row_labels), len(col_labels))
         try:
-            R = cls(rows, cols, values, shape, times=times, dtype=dtype, duplicates=duplicates)
+            R = object.__new__(cls)._build(rows, cols, values, shape, times, dtype, duplicates,
+                                           owned=True)
         except _DuplicateEntry as exc:
             i, j = exc.pair
             pair = (row_labels[i].item() if hasattr(row_labels[i], "item") else row_labels[i],

@@ -82,7 +82,8 @@ def _counting_sort(key, n_buckets, values, positions=None):
     out_pos = np.empty(nnz, dtype=positions.dtype)
     out_values = np.empty(nnz, dtype=values.dtype)
     chunks = _sparse.sort_chunks(nnz, n_buckets, effective_n_threads(None))
-    _sparse.coo_compress(key, positions, values, indptr, out_pos, out_values, chunks)
+    _sparse.coo_compress(key, positions, values, indptr, out_pos, out_values, chunks,
+                         _sparse.split_bits(n_buckets, nnz))
     return indptr, out_pos, out_values
 
 
