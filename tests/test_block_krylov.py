@@ -1,5 +1,7 @@
 """lorank.block_krylov_svd and lorank.svd's method choice for sparse input and operators."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -39,13 +41,17 @@ def test_matches_svds_and_the_dense_reference(dtype, transpose, noisy):
     A = (A.T if transpose else A).astype(dtype)
     svds = np.sort(spla.svds(A.astype(np.float64), k=20, return_singular_vectors=False,
                              random_state=0))[::-1]
-    U, s, Vt = lorank.block_krylov_svd(A, 20, random_state=0)
     tol = np.sqrt(EPS[dtype])
+    U, s, Vt = lorank.block_krylov_svd(A, 20, vector_tol=tol, random_state=0)
     _check_triplets(A, U, s, Vt, dtype, tol)
     rtol = {np.float32: 1e-5, np.float64: 1e-10}[dtype]
     np.testing.assert_allclose(s, ref[:20], rtol=rtol)
     np.testing.assert_allclose(s, svds, rtol=rtol)
     assert U.shape == (A.shape[0], 20) and Vt.shape == (20, A.shape[1])
+    # The default stops on the values: within the default tol, in fewer passes.
+    s_default = lorank.block_krylov_svd(A, 20, random_state=0)[1]
+    assert np.all(np.abs(s_default - ref[:20]) <= {np.float32: 1e-5, np.float64: 1e-8}[dtype]
+                  * ref[:20])
 
 
 def _operands(dtype):
@@ -81,7 +87,8 @@ def test_accepts_every_operand_kind(dtype, kind):
     dense, ops = _operands(dtype)
     np.testing.assert_allclose(ops[kind] @ np.eye(200, dtype=dtype), dense,
                                atol=1e-4 if dtype == np.float32 else 1e-10)
-    U, s, Vt = lorank.block_krylov_svd(ops[kind], 8, random_state=0)
+    U, s, Vt = lorank.block_krylov_svd(ops[kind], 8, vector_tol=np.sqrt(EPS[dtype]),
+                                       random_state=0)
     ref = np.linalg.svd(dense.astype(np.float64), compute_uv=False)[:8]
     _check_triplets(dense.astype(np.float64), U, s, Vt, dtype, np.sqrt(EPS[dtype]))
     np.testing.assert_allclose(s, ref, rtol={np.float32: 1e-4, np.float64: 1e-10}[dtype])
@@ -93,7 +100,8 @@ def test_exactly_low_rank_deflates_without_warning(dtype):
     block; the last three singular values are zero, the factors orthonormal."""
     rng = np.random.default_rng(1)
     X = (rng.standard_normal((400, 3)) @ rng.standard_normal((3, 150))).astype(dtype)
-    U, s, Vt = lorank.block_krylov_svd(sp.csr_array(X), 6, random_state=0)
+    U, s, Vt = lorank.block_krylov_svd(sp.csr_array(X), 6, vector_tol=np.sqrt(EPS[dtype]),
+                                       random_state=0)
     ref = np.linalg.svd(X.astype(np.float64), compute_uv=False)
     np.testing.assert_allclose(s[:3], ref[:3], rtol=1e-5 if dtype == np.float32 else 1e-12)
     assert s[3:].max() <= 1e3 * EPS[dtype] * s[0]
@@ -104,7 +112,8 @@ def test_exactly_low_rank_deflates_without_warning(dtype):
 def test_small_and_full_rank(rank):
     rng = np.random.default_rng(2)
     X = rng.standard_normal((90, 40))
-    U, s, Vt = lorank.block_krylov_svd(sp.csr_array(X), rank, random_state=0)
+    U, s, Vt = lorank.block_krylov_svd(sp.csr_array(X), rank, tol=1e-12, vector_tol=1e-12,
+                                       random_state=0)
     np.testing.assert_allclose(s, np.linalg.svd(X, compute_uv=False)[:rank], rtol=1e-10)
     np.testing.assert_allclose(X @ Vt.T, U * s, atol=1e-10 * s[0])
     if rank == 40:
@@ -156,6 +165,92 @@ def test_loose_tol_needs_fewer_passes_and_still_bounds_the_error(noisy):
     assert np.max(np.abs(s - ref[:20])) <= 1e-3 * ref[0]
 
 
+def _known_spectrum(s, seed=0, m=500):
+    """An m x len(s) matrix (as CSR) with singular values exactly s."""
+    rng = np.random.default_rng(seed)
+    U = np.linalg.qr(rng.standard_normal((m, s.size)))[0]
+    V = np.linalg.qr(rng.standard_normal((s.size, s.size)))[0]
+    return sp.csr_array((U * s) @ V.T)
+
+
+_k = np.arange(300)
+SPECTRA = {
+    "geometric": 0.97 ** _k,
+    "harmonic": 1 / (1 + _k),
+    # a cluster of four, split 1e-5 apart, that the rank (10) cuts in two: the
+    # gaps between its Ritz values are tiny, the quadratic bound does not apply
+    "cluster across the rank": np.r_[np.linspace(2, 1.5, 8), 1.2 * (1 - 1e-5 * np.arange(4)),
+                                     0.5 * 0.99 ** _k[:288]],
+    "tight cluster across the rank": np.r_[np.linspace(2, 1.5, 8),
+                                           1.2 * (1 - 1e-12 * np.arange(4)),
+                                           0.5 * 0.99 ** _k[:288]],
+    "gap 1e-3 after the rank": np.r_[np.linspace(2, 1.001, 10), 1.0, 0.5 * 0.99 ** _k[:289]],
+}
+
+
+@pytest.mark.parametrize("tol", [1e-4, 1e-6, 1e-8, 1e-10])
+@pytest.mark.parametrize("spectrum", list(SPECTRA))
+def test_tol_bounds_the_relative_error_of_every_value(spectrum, tol):
+    s_true = SPECTRA[spectrum]
+    A = _known_spectrum(s_true)
+    for seed in range(5):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # and without stopping short
+            s = lorank.block_krylov_svd(A, 10, tol=tol, random_state=seed)[1]
+        assert np.max(np.abs(s - s_true[:10]) / s_true[:10]) <= tol
+
+
+def test_the_default_tol_is_1e8_in_float64_and_1e5_in_float32_above_rounding():
+    s_true = SPECTRA["harmonic"]
+    A = _known_spectrum(s_true)
+    for seed in range(5):
+        s = lorank.block_krylov_svd(A, 10, random_state=seed)[1]
+        assert np.max(np.abs(s - s_true[:10]) / s_true[:10]) <= 1e-8
+        s32 = lorank.block_krylov_svd(A.astype(np.float32), 10, random_state=seed)[1]
+        # float32 values converge to 1e-5, or to their rounding level (100 eps s[0]²)
+        rounding = 100 * EPS[np.float32] * (s_true[0] / s_true[:10]) ** 2 / 2
+        err = np.abs(s32.astype(np.float64) - s_true[:10]) / s_true[:10]
+        assert np.all(err <= np.maximum(1e-5, rounding) + 2 * EPS[np.float32])
+
+
+def test_values_converge_before_the_vectors(noisy):
+    """Stopping on the values needs fewer passes than on the vectors, and
+    vector_tol then bounds the residuals."""
+    A, ref = noisy
+    calls = []
+
+    class Counting(spla.LinearOperator):
+        def __init__(self):
+            super().__init__(A.dtype, A.shape)
+
+        def _matmat(self, M):
+            calls.append(1)
+            return A @ M
+
+        def _rmatmat(self, M):
+            calls.append(1)
+            return A.T @ M
+
+    s = lorank.block_krylov_svd(Counting(), 20, tol=1e-8, random_state=0)[1]
+    values = len(calls)
+    calls.clear()
+    U, s2, Vt = lorank.block_krylov_svd(Counting(), 20, tol=1e-8, vector_tol=1e-10,
+                                        random_state=0)
+    assert values < len(calls)
+    assert np.max(np.abs(s - ref[:20]) / ref[:20]) <= 1e-8
+    _check_triplets(A, U, s2, Vt, np.float64, 1e-10)
+
+
+def test_a_value_repeated_up_to_the_block_size_is_found_every_time():
+    """Block Lanczos finds at most block_size copies of a repeated singular
+    value per Krylov space (a limit of the method, as documented): with
+    block_size at least the multiplicity all copies come back."""
+    s_true = np.r_[np.ones(12), 0.9 * np.ones(288)]
+    s = lorank.block_krylov_svd(_known_spectrum(s_true), 10, block_size=12,
+                                random_state=0)[1]
+    np.testing.assert_allclose(s, 1.0, rtol=1e-8)
+
+
 # --- lorank.svd: the method ----------------------------------------------------
 
 
@@ -191,6 +286,8 @@ def test_svd_of_a_lowrank_is_its_exact_factored_svd():
     (lambda A: lorank.block_krylov_svd(A, 3, block_size=0), ValueError, r"block_size"),
     (lambda A: lorank.block_krylov_svd(A, 3, max_blocks=0), ValueError, r"max_blocks"),
     (lambda A: lorank.block_krylov_svd(A, 3, tol=-1.0), ValueError, r"tol must be a number"),
+    (lambda A: lorank.block_krylov_svd(A, 3, vector_tol=1.0), ValueError,
+     r"vector_tol must be a number"),
     (lambda A: lorank.block_krylov_svd(A, 0), ValueError, r"rank"),
 ])
 def test_bad_input_names_the_argument(call, exc, match):
