@@ -374,6 +374,14 @@ _CPALS_BAD = (
     + _real_bad("reg") + _iter_bad() + _TOL_BAD + _CALLBACK_BAD + _THREADS_BAD + _DTYPE_BAD
     + _bool_bad("biases") + _SEED_BAD + _WEIGHTED_BAD)
 
+_BAYES_CP_BAD = (
+    _rank_bad()[:3] + _iter_bad("n_samples") + _CALLBACK_BAD + _THREADS_BAD + _DTYPE_BAD
+    + _bool_bad("biases") + _bool_bad("clip") + _SEED_BAD + _BAYES_BAD[-4:] + (
+        (dict(max_stored=0), ValueError, r"max_stored must be >= 1, got 0"),
+        (dict(time_mode=3), ValueError,
+         r"time_mode=3 is not a mode of a 3-way tensor \(0\.\.2, or negative from the end\)"),
+    ))
+
 _BASELINE_BAD = (_real_bad("reg_users") + _real_bad("reg_items") + _iter_bad() + _CALLBACK_BAD
                  + _THREADS_BAD + _DTYPE_BAD + _bool_bad("clip"))
 
@@ -447,6 +455,18 @@ MODELS = [
                        "biases_2", "mean_"),
               lacks={"recommender": "it completes an N-way tensor; CPALS.to_lowrank(time) "
                                     "is the users x items matrix a Recommender would serve",
+                     "dataframe": "fit takes a TensorRatings only "
+                                  "(Ratings.from_pandas(...).to_tensor(bins) builds one)"}),
+    ModelCase("BayesianCP", _model("BayesianCP"),
+              dict(rank=3, max_iter=6, burn_in=1, random_state=0), bad=_BAYES_CP_BAD,
+              problem=Tensor, iter_param="n_samples",
+              variant=dict(random_state=3, thin=2, time_mode=-1),
+              kernels=(("lorank.models.cp_als", "_als", _HALF_STEP),
+                       ("lorank.models.bayesian_cp", "_als", _HALF_STEP)),
+              learned=("factors_0", "factors_1", "factors_2", "biases_0", "biases_1",
+                       "biases_2", "mean_", "alpha_", "n_kept_", "n_stored_"),
+              lacks={"recommender": "it completes an N-way tensor; BayesianCP.at(time) is "
+                                    "the users x items model a Recommender serves",
                      "dataframe": "fit takes a TensorRatings only "
                                   "(Ratings.from_pandas(...).to_tensor(bins) builds one)"}),
     ModelCase("Baseline", _model("Baseline"), dict(max_iter=6), bad=_BASELINE_BAD,

@@ -18,8 +18,8 @@ The layout it makes (``LAYOUT`` below is the one source; each line places one fi
       data/       observed entries in: ratings, tensor_ratings, _labels, _columns,
                   loaders, _implicit_data
       models/     one module per estimator on one base: _estimator, _auto_reg,
-                  _model_files, als, baseline, bayesian, cp_als, implicit_als,
-                  popularity, softimpute
+                  _model_files, als, baseline, bayesian, bayesian_cp, cp_als,
+                  implicit_als, popularity, softimpute
       linalg/     svd, lowrank (LowRank), sparse_plus_lowrank (SparsePlusLowRank)
       _kernels/   every .pyx with its .h/.pxi: _als, _fill, _openmp, _parse,
                   _rank_metrics, _sparse, _synthetic, _topk
@@ -117,6 +117,7 @@ LAYOUT = {
     "als.py": "models",
     "baseline.py": "models",
     "bayesian.py": "models",
+    "bayesian_cp.py": "models",
     "cp_als.py": "models",
     "implicit_als.py": "models",
     "popularity.py": "models",

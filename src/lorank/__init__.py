@@ -19,6 +19,7 @@ from .models._estimator import NotFittedError, load
 from .models.als import ALS
 from .models.baseline import Baseline
 from .models.bayesian import BayesianALS
+from .models.bayesian_cp import BayesianCP
 from .complete import complete
 from .models.cp_als import CPALS
 from .models.implicit_als import ImplicitALS
@@ -37,6 +38,7 @@ __all__ = [
     "ALS",
     "Baseline",
     "BayesianALS",
+    "BayesianCP",
     "block_krylov_svd",
     "complete",
     "CPALS",

@@ -44,6 +44,16 @@ LAYOUTS = {
     ),
 }
 
+# A CP model of N <= 10 modes (the half-step's fixed factor and 8 others, plus the
+# solved one): factor_m (mode m's rows x rank), bias_m, labels_m; time_edges is
+# read as stored (only searched, never indexed with).
+_CP = {"mean": Array("float", ())}
+for _m in range(10):
+    _CP.update({f"factor_{_m}": Array("float", (f"mode {_m}", "rank"), required=_m < 2),
+                f"bias_{_m}": Array("float", (f"mode {_m}",), required=_m < 2),
+                f"labels_{_m}": Array("labels", (f"mode {_m}",), required=False)})
+LAYOUTS["BayesianCP"] = _CP
+
 _RECOMMENDER = {
     # older files kept the labels beside the model, not in it
     "user_labels": Array("labels", ("users",), required=False),
@@ -124,7 +134,7 @@ def check_model(cls, arrays, header, source, *, prefix=""):
                        if k in layout})
     sub = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
     sub = check_arrays(sub, layout, source, what=f"{name} model")
-    dtype = sub["left"].dtype
+    dtype = sub["left" if "left" in layout else "factor_0"].dtype
     stored = header.get("dtype", dtype.name)
     for key in layout:
         if key in sub and layout[key].kind == "float" and key != "mean" and sub[key].dtype != dtype:

@@ -177,24 +177,10 @@ class CPALS(CompletionModel):
         self
         """
         dtype = check_dtype(self.dtype)
-        T = _as_tensor(X, dtype, "X")
-        valid = None
-        if validation is not None:
-            valid = _as_tensor(validation, dtype, "validation")
-            if valid.shape != T.shape:
-                raise ValueError(
-                    f"validation has shape {valid.shape} but X has shape {T.shape}"
-                )
-            for m, (a, b) in enumerate(zip(T.labels, valid.labels)):
-                if not LabelIndex(a, T.shape[m]).same_as(LabelIndex(b, T.shape[m])):
-                    raise ValueError(
-                        f"validation names the positions of mode {m} with other labels "
-                        "than X; split one TensorRatings (split, kfold) to keep them aligned"
-                    )
+        T, valid = tensor_gate(X, validation, dtype)
         rank, reg, max_iter, tol, n_threads = self._check_params(T)
         self._reset()
-        self.labels_ = tuple(LabelIndex(lab, n, name=f"mode {m} label")
-                             for m, (lab, n) in enumerate(zip(T.labels, T.shape)))
+        self.labels_ = tensor_labels(T)
         self._fit(T, valid, dtype, rank, reg, max_iter, tol, n_threads)
         return self
 
@@ -580,8 +566,7 @@ class CPALS(CompletionModel):
         b = self._time_position(time)
         A, B, C = self.factors_
         u, c, t = self.biases_
-        model = ALS(self.rank, reg=self.reg, weighted_reg=self.weighted_reg,
-                    biases=self.biases, clip=False, dtype=self.dtype, n_threads=self.n_threads)
+        model = ALS(**self._at_params())
         model.factors_ = LowRank(A.copy(), np.ascontiguousarray(B * C[b]))
         model.row_bias_, model.col_bias_ = u.copy(), c.copy()
         model.mean_ = float(self.mean_ + t[b]) if self.biases else 0.0
@@ -591,6 +576,12 @@ class CPALS(CompletionModel):
         model.n_iter_ = self.n_iter_
         model._lowrank = None
         return model
+
+    def _at_params(self):
+        """The parameters of the ALS that :meth:`at` returns (its fold-in rule)."""
+        return dict(rank=self.rank, reg=self.reg, weighted_reg=self.weighted_reg,
+                    biases=self.biases, clip=False, dtype=self.dtype,
+                    n_threads=self.n_threads)
 
     def score(self, X, y=None):
         """Negative RMSE on the observed entries of a ``TensorRatings`` (by position,
@@ -631,6 +622,32 @@ class CPALS(CompletionModel):
         """Labels -> positions per mode (a mode without labels takes positions)."""
         idx = _index_tuple(indices, len(self.factors_))
         return tuple(label_positions(self.labels_[m], i) for m, i in enumerate(idx))
+
+
+def tensor_gate(X, validation, dtype):
+    """(X, validation or None) as ``TensorRatings`` in ``dtype``, the validation
+    data of the same shape and labels; TypeError/ValueError otherwise."""
+    T = _as_tensor(X, dtype, "X")
+    valid = None
+    if validation is not None:
+        valid = _as_tensor(validation, dtype, "validation")
+        if valid.shape != T.shape:
+            raise ValueError(
+                f"validation has shape {valid.shape} but X has shape {T.shape}"
+            )
+        for m, (a, b) in enumerate(zip(T.labels, valid.labels)):
+            if not LabelIndex(a, T.shape[m]).same_as(LabelIndex(b, T.shape[m])):
+                raise ValueError(
+                    f"validation names the positions of mode {m} with other labels "
+                    "than X; split one TensorRatings (split, kfold) to keep them aligned"
+                )
+    return T, valid
+
+
+def tensor_labels(T):
+    """One LabelIndex per mode of ``T`` (a fitted CP model's ``labels_``)."""
+    return tuple(LabelIndex(lab, n, name=f"mode {m} label")
+                 for m, (lab, n) in enumerate(zip(T.labels, T.shape)))
 
 
 def _index_tuple(indices, N):
@@ -819,7 +836,7 @@ def _to_arrays(model):
     if model.time_edges_ is not None:
         arrays["time_edges"] = model.time_edges_
     header = {
-        "class": "CPALS",
+        "class": type(model).__name__,
         "params": {k: _json_param(v) for k, v in get_params(model).items()},
         "dtype": model.factors_[0].dtype.name,
         "shape": list(model.shape_),
