@@ -392,18 +392,47 @@ def test_cg_reports_a_target_that_is_not_positive_definite():
 # The rows of every target gathered once into the buffer; of the targets with at
 # most 100 observations only (the others re-gather in every pass); of none.
 @pytest.mark.parametrize("buffer_rows", [None, 100, 0])
-def test_cg_matches_numpy_cg(dtype, variant, rank, biases, steps, buffer_rows, simd):
+# The targets with more than 60 observations form their Gram and step on it.
+@pytest.mark.parametrize("gram_rows", [None, 60])
+def test_cg_matches_numpy_cg(dtype, variant, rank, biases, steps, buffer_rows, gram_rows,
+                             simd):
     args, kw = make_problem(dtype, rank, biases, variant)
     kw.update(solver="cg", cg_steps=steps)
     row_bytes = args[3].shape[1] * np.dtype(dtype).itemsize
     previous = _als._set_cg_buffer_bytes(64 << 20 if buffer_rows is None
                                          else buffer_rows * row_bytes)
+    before = (_als._set_cg_gram(gram_rows * row_bytes, 1 << 20) if gram_rows
+              else _als._set_cg_gram(1 << 62, 0))
     try:
         # A few CG steps amplify float32 rounding in the step lengths.
         check_against_reference(args, kw, dtype,
                                 ktol=KTOL[dtype] * (50 if dtype == np.float32 else 10))
     finally:
         _als._set_cg_buffer_bytes(previous)
+        _als._set_cg_gram(*before)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cg_gram_path_agrees_with_the_passes_and_keeps_threads_bitwise(dtype):
+    # Rank 10 in float32 (rank 6 in float64) is a 64-byte row: targets with more
+    # than 1024 observations (64 KiB of rows) form their Gram by default.
+    rank = 10 if dtype == np.float32 else 6
+    args, kw = make_problem(dtype, rank, False, "weights", counts=[1500, 40, 1100, 7],
+                            n_fixed=3000)
+    kw.update(solver="cg", cg_steps=3)
+    by_gram = [run(args, kw, n_threads=t) for t in (1, 2, 3)]
+    before = _als._set_cg_gram(1 << 62, 0)
+    try:
+        by_passes = run(args, kw)
+    finally:
+        _als._set_cg_gram(*before)
+    assert (by_gram[0][0] != by_passes[0]).any()  # the other path: not the same rounding
+    np.testing.assert_allclose(by_gram[0][0], by_passes[0], rtol=50 * KTOL[dtype],
+                               atol=50 * KTOL[dtype] * np.abs(by_passes[0]).max())
+    np.testing.assert_allclose(by_gram[0][1], by_passes[1], rtol=1e-3)
+    for other in by_gram[1:]:
+        for a, b in zip(by_gram[0], other):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_cg_buffer_and_regather_paths_agree_and_keep_threads_bitwise():

@@ -228,7 +228,8 @@ class ImplicitALS(CompletionModel):
             _raise_on_failure(status, side)
             return alpha * float(sse.sum())
 
-        YtY = _gram(Y_, rank)
+        with single_threaded_blas():
+            YtY = _gram(Y_, rank)
         previous = np.inf
         # Ctrl-C is raised between kernel calls, never inside one: X_ and Y_ then
         # hold the factors after the last finished half-step.
@@ -236,10 +237,11 @@ class ImplicitALS(CompletionModel):
                               on_interrupt=lambda: self._set_learned(X_, Y_, rank, None),
                               what="factors (of the last finished half-step)") as run:
             for it in range(1, max_iter + 1):
-                half_step(ratings.csr, Y_, X_, lam_u, YtY, "users")
-                XtX = _gram(X_, rank)
-                sse = half_step(ratings.csc, X_, Y_, lam_i, XtX, "items")
-                YtY = _gram(Y_, rank)
+                with single_threaded_blas():  # once per iteration: entering it costs ~40 µs
+                    half_step(ratings.csr, Y_, X_, lam_u, YtY, "users")
+                    XtX = _gram(X_, rank)
+                    sse = half_step(ratings.csc, X_, Y_, lam_i, XtX, "items")
+                    YtY = _gram(Y_, rank)
                 # Σ_all c (p − s)² = Σ_all s² + Σ_Ω [c (1 − s)² − s²], and per entry
                 # c (1 − s)² − s² = (c − 1)(t − s)² − t: the kernel's sse minus Σ t.
                 loss = (float(np.sum(XtX * YtY)) + sse - sum_t
@@ -430,15 +432,17 @@ class ImplicitALS(CompletionModel):
         fixed = _factor_storage(len(fixed_f), rank, dtype)
         fixed[:, :rank] = fixed_f
         solved = _factor_storage(k, rank, dtype)
-        if side == "users" and getattr(self, "_item_gram", None) is not None:
-            gram = self._item_gram
-        else:
-            gram = _gram(fixed, rank)
         alpha = conf[1]
         sse, rsum, status = np.empty(k), np.empty(k), np.empty(k, np.int32)
-        _run_kernel(indptr, indices, t, fixed, solved, np.full(k, float(self.reg) / alpha),
-                    rank, sse, rsum, status, effective_n_threads(self.n_threads), u,
-                    gram / alpha, dict(solver="cholesky", cg_steps=1))
+        with single_threaded_blas():
+            if side == "users" and getattr(self, "_item_gram", None) is not None:
+                gram = self._item_gram
+            else:
+                gram = _gram(fixed, rank)
+            _run_kernel(indptr, indices, t, fixed, solved,
+                        np.full(k, float(self.reg) / alpha), rank, sse, rsum, status,
+                        effective_n_threads(self.n_threads), u, gram / alpha,
+                        dict(solver="cholesky", cg_steps=1))
         _raise_on_failure(status, side)
         return solved[:, :rank].copy()
 
@@ -457,10 +461,12 @@ def _check_counts(values):
             "ImplicitALS takes counts or confidences >= 0 (a 0 is the same as missing)")
 
 
-def _weights_targets(values, conf, dtype, u=None, t=None):
+def _weights_targets(values, conf, dtype, u=None, t=None, zeros=None):
     """(u, t): the kernel's weights u (c − 1 = α u) and targets t = 1 + 1/(α u),
     both 0 where the value is 0 (c = 1, the same as missing: the entry adds
-    nothing). For the linear form u is ``values`` itself when it has ``dtype``."""
+    nothing). For the linear form u is ``values`` itself when it has ``dtype``.
+    ``zeros``: whether u has a 0 (None: look); t takes two passes over nnz
+    without one."""
     form, alpha, eps = conf
     values = np.asarray(values)
     if form == "linear":
@@ -471,10 +477,11 @@ def _weights_targets(values, conf, dtype, u=None, t=None):
         np.log1p(u, out=u)
     t = np.empty(len(values), dtype) if t is None else t
     with np.errstate(divide="ignore"):
-        np.multiply(u, alpha, out=t)
-        np.divide(1, t, out=t)
+        np.divide(1 / alpha, u, out=t)
     t += 1
-    if len(u) and not u.min() > 0:
+    if zeros is None:
+        zeros = bool(len(u) and not u.min() > 0)
+    if zeros:
         t[u == 0] = 0
     return u, t
 
@@ -488,9 +495,14 @@ class _Buffers:
         self.t = np.empty(ratings.nnz, dtype)
         self.u = np.empty(ratings.nnz, dtype) if conf[0] == "log" else None
         self.csr = ratings.csr
+        self.zeros = None  # whether some u is 0: the same in either view, found once
 
     def fill(self, view):
-        return _weights_targets(view.values, self.conf, self.dtype, self.u, self.t)
+        u, t = _weights_targets(view.values, self.conf, self.dtype, self.u, self.t,
+                                self.zeros)
+        if self.zeros is None:
+            self.zeros = bool(len(u) and not u.min() > 0)
+        return u, t
 
     def sums(self):
         u, t = self.fill(self.csr)
@@ -516,12 +528,11 @@ def _first_columns(F, rank, final):
 
 def _gram(F, rank):
     """FᵀF of the first ``rank`` columns, accumulated in float64 over row chunks
-    (single-threaded BLAS, as around every kernel)."""
+    (call it inside ``single_threaded_blas``, as every kernel)."""
     G = np.zeros((rank, rank))
-    with single_threaded_blas():
-        for a in range(0, len(F), _GRAM_CHUNK):
-            B = F[a:a + _GRAM_CHUNK, :rank].astype(np.float64)
-            G += B.T @ B
+    for a in range(0, len(F), _GRAM_CHUNK):
+        B = F[a:a + _GRAM_CHUNK, :rank].astype(np.float64)
+        G += B.T @ B
     return G
 
 
@@ -530,21 +541,21 @@ def _run_kernel(indptr, indices, t, fixed, solved, lam, rank, sse, rsum, status,
     """The half-step over all rows of ``solved``. The exact solver is called on
     blocks of targets whose accumulators (the kernel keeps a Gram per target
     when it streams a large fixed factor in tiles) stay under _ACCUMULATOR_BYTES;
-    each target's result does not depend on the blocks."""
+    each target's result does not depend on the blocks. Call it inside
+    ``single_threaded_blas``."""
     kwargs = dict(prior=prior) if prior is not None else {}
     if solve["solver"] == "cg":
         kwargs.update(solver="cg", cg_steps=solve["cg_steps"])
     n = solved.shape[0]
     per_target = (rank + 1) * solved.shape[1] * solved.itemsize
     block = n if solve["solver"] == "cg" else max(1, _ACCUMULATOR_BYTES // per_target)
-    with single_threaded_blas():
-        for j0 in range(0, max(n, 1), block):
-            j1 = min(n, j0 + block)
-            p0, p1 = int(indptr[j0]), int(indptr[j1])
-            ptr = indptr[j0:j1 + 1] - p0 if (j0, j1) != (0, n) else indptr
-            _als.half_step(ptr, indices[p0:p1], t[p0:p1], fixed, solved[j0:j1], 0.0,
-                           lam[j0:j1], False, rank, sse[j0:j1], rsum[j0:j1], status[j0:j1],
-                           n_threads, weights=u[p0:p1], **kwargs)
+    for j0 in range(0, max(n, 1), block):
+        j1 = min(n, j0 + block)
+        p0, p1 = int(indptr[j0]), int(indptr[j1])
+        ptr = indptr[j0:j1 + 1] - p0 if (j0, j1) != (0, n) else indptr
+        _als.half_step(ptr, indices[p0:p1], t[p0:p1], fixed, solved[j0:j1], 0.0,
+                       lam[j0:j1], False, rank, sse[j0:j1], rsum[j0:j1], status[j0:j1],
+                       n_threads, weights=u[p0:p1], **kwargs)
 
 
 def _preconditioned_cg(view, t, u, fixed, solved, gram, alpha, reg, rank, sse, rsum, status,
@@ -578,22 +589,20 @@ def _preconditioned_cg(view, t, u, fixed, solved, gram, alpha, reg, rank, sse, r
 
 def _transform(F, A, trans, rank):
     """F[:, :rank] ← F[:, :rank] @ Aᵀ (``trans=False``) or @ A (``True``) in place,
-    for lower-triangular A: BLAS trmm on row blocks (half a matrix product's
-    work; single-threaded BLAS). A block is Fᵀ in Fortran order, so the update
-    is Bᵀ ← A Bᵀ or Aᵀ Bᵀ."""
+    for lower-triangular A (rank x rank): one BLAS trmm on the whole C-contiguous
+    F, whose transpose is Fortran-ordered (Fᵀ ← A Fᵀ or Aᵀ Fᵀ), with A extended
+    by the identity over the padding columns (left as they are) so no row is
+    copied. Half a matrix product's work; call it inside ``single_threaded_blas``."""
     from scipy.linalg import blas
 
     trmm = blas.strmm if F.dtype == np.float32 else blas.dtrmm
-    A = np.asfortranarray(A, dtype=F.dtype)
-    with single_threaded_blas():
-        for a in range(0, len(F), _GRAM_CHUNK):
-            B = F[a:a + _GRAM_CHUNK, :rank]
-            block = B if B.flags.c_contiguous else np.ascontiguousarray(B)
-            out = trmm(1.0, A, block.T, side=0, lower=1, trans_a=int(trans), overwrite_b=1)
-            if not np.shares_memory(out, block):  # trmm wrote a copy: keep it
-                block[...] = out.T
-            if block is not B:
-                B[...] = block
+    stride = F.shape[1]
+    E = np.eye(stride, dtype=F.dtype, order="F")
+    E[:rank, :rank] = A
+    if len(F):
+        out = trmm(1.0, E, F.T, side=0, lower=1, trans_a=int(trans), overwrite_b=1)
+        if not np.shares_memory(out, F):  # trmm wrote a copy: keep it
+            F[...] = out.T
 
 
 def _raise_on_failure(status, side):
