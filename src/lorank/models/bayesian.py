@@ -175,8 +175,9 @@ class BayesianALS(CompletionModel):
     Memory: the kept samples take (mean_rank + 8·rank)·(m + n) numbers of
     ``dtype``, plus about 6× that (float64 copies and QR factors) during a
     fold; exact (``mean_rank=None``) K·rank·(m + n), allocated once at the
-    start. With rank 10, float32 and K = 180 at the Netflix shape (497,959
-    rows and columns): 0.22 GB (+1.3 GB during a fold) compressed, 3.6 GB exact.
+    start. With rank 10, float32 and K = 200 at the Netflix shape (497,959
+    rows and columns): 0.22 GB (+1.3 GB during a fold) compressed, whatever K,
+    4.0 GB exact.
 
     Parameters
     ----------
@@ -184,16 +185,20 @@ class BayesianALS(CompletionModel):
         Number of latent factors.
     n_samples : int, default=200
         Gibbs sweeps in all, burn-in included. On MovieLens 100K (rank 10,
-        ``kfold(5, random_state=0)``, mean of the folds) the posterior mean's
-        test RMSE is 0.8945 after 200 sweeps, 0.8940 after 300 and 0.8938
-        after 500: by 200 the chain's mean is within 1e-3 of where it
-        converges (``bench/bench_bayesian_chain.py``).
-    burn_in : int, default=20
+        ``kfold(5, random_state=0)``, mean of the folds, burn-in 0) the
+        posterior mean's test RMSE is 0.8939 after 200 sweeps and 0.8937
+        after 300: by 200 the chain's mean is within 1e-3 of where it
+        converges (``bench/bench_bayesian_chain.py``,
+        ``bench/bench_bayesian_options.py``).
+    burn_in : int, default=0
         Sweeps discarded before the first kept sample (0 ≤ burn_in < n_samples).
-        The ALS start is already close to the posterior's bulk: the noise
-        precision α and the samples' train RMSE settle within about 50 sweeps,
-        and the early samples do not hurt the mean (on the folds above, burn-in
-        0, 20 and 100 give 0.8939, 0.8945 and 0.8958 after 200 sweeps).
+        The chain starts from the ALS fit, a point of high posterior density,
+        so no sample is discarded by default, as libFM's and myFM's MCMC keep
+        every sample: on MovieLens 100K (5 folds each of ``kfold(5,
+        random_state=s)``, s = 0, 1, 2, 200 sweeps) burn-in 0 gives 0.8939,
+        0.8948 and 0.8945 against 0.8945, 0.8954 and 0.8951 with burn-in 20
+        (100: 0.8958 on s = 0), and on synthetic data of known rank 5, 10 and
+        20 it is as good or better (``bench/bench_bayesian_options.py``).
     thin : int, default=1
         Keep every ``thin``-th sweep after the burn-in: fewer kept samples, less
         memory (see above), slightly less accuracy (the samples are correlated,
@@ -264,7 +269,7 @@ class BayesianALS(CompletionModel):
         rank=10,
         *,
         n_samples=200,
-        burn_in=20,
+        burn_in=0,
         thin=1,
         mean_rank="auto",
         biases=True,
@@ -370,11 +375,10 @@ class BayesianALS(CompletionModel):
                 *normal_wishart_posterior(solved[active[side], :d]))
             size = solved.shape[0]
             sse, rsum, status = np.empty(size), np.empty(size), np.empty(size, np.int32)
-            with single_threaded_blas():
-                _als.half_step(view.indptr, view.indices, view.values, fixed, solved, mean,
-                               np.zeros(size), biases, rank, sse, rsum, status, n_threads,
-                               prior=Lam / alpha, prior_h=(Lam @ mu) / alpha,
-                               sample_scale=alpha ** -0.5, seed=seed, stream=2 * sweep + kind)
+            _als.half_step(view.indptr, view.indices, view.values, fixed, solved, mean,
+                           np.zeros(size), biases, rank, sse, rsum, status, n_threads,
+                           prior=Lam / alpha, prior_h=(Lam @ mu) / alpha,
+                           sample_scale=alpha ** -0.5, seed=seed, stream=2 * sweep + kind)
             bad = np.flatnonzero(status)
             if bad.size:
                 k = int(bad[0])
@@ -403,9 +407,13 @@ class BayesianALS(CompletionModel):
             publish(final=True)
 
         publish()  # the start is the state before the first sweep
-        with self._iterations(n_samples, ("train_rmse", "valid_rmse", "alpha"),
-                              desc="BayesianALS", on_interrupt=finish,
-                              what="samples") as run:
+        # One BLAS thread for the whole chain: the hyperparameter draws and folds are
+        # tiny LAPACK calls, which on a busy machine wait on descheduled OpenBLAS
+        # threads (ML-100k fold at load 20: 52 s wall for 4.6 s of CPU, 33 s of it in
+        # 11 x 11 triangular solves), and the kernel calls BLAS inside OpenMP.
+        with single_threaded_blas(), self._iterations(
+                n_samples, ("train_rmse", "valid_rmse", "alpha"), desc="BayesianALS",
+                on_interrupt=finish, what="samples") as run:
             for sweep in range(1, n_samples + 1):
                 half_step("cols", A, B, sweep, alpha)
                 sse = half_step("rows", B, A, sweep, alpha)
