@@ -24,7 +24,8 @@ MAX_ITER = 5
 
 NOTES = (
     "iteration rows: fastest / median seconds of 5 iterations; ratio = SoftImpute "
-    "fastest iteration / ALS fastest epoch; for the dense svd row, dense seconds / "
+    "fastest iteration / ALS fastest epoch; pass rows: the iteration's two compiled passes "
+    "alone (5 interleaved runs each), ratio = pass / fastest SoftImpute iteration; for the dense svd row, dense seconds / "
     "SparsePlusLowRank seconds, and s_max_rel_diff compares their singular values. svd rows: one randomized_svd call each, "
     "same rank, power iterations and seed. load1 = 1-minute load average after the "
     "row (2-core machine shared with other workers, so timings are noisy). Targets: "
@@ -65,6 +66,7 @@ def run(size, threads):
         del model
     rows[0]["ratio"] = fastest["SoftImpute"] / fastest["ALS"]
     del fits
+    rows += _pass_rows(R, m, n, nnz, threads, fastest["SoftImpute"])
 
     rng = np.random.default_rng(0)
 
@@ -94,6 +96,36 @@ def run(size, threads):
     b["s_max_rel_diff"] = float(np.max(np.abs(s_op - s_dense) / s_dense))
     rows += [a, b]
     return rows
+
+
+def _pass_rows(R, m, n, nnz, threads, iteration):
+    """The iteration's two compiled passes alone (S V by rows: gather; Sᵀ U by
+    columns: scatter, see FillPass), interleaved, at a random rank-10 iterate;
+    ratio = the pass's fastest time / the fastest SoftImpute iteration (the rest
+    of the iteration is its r x r and (m + n) x r dense steps)."""
+    import lorank
+    from lorank._threads import single_threaded_blas
+    from lorank.models.softimpute import _Passes
+
+    rng = np.random.default_rng(0)
+    with single_threaded_blas():
+        model = lorank.SoftImpute(10, reg=1.0, biases=True, n_threads=threads)
+        passes = _Passes(R, 10, model._center(R, threads), threads)
+        U = np.linalg.qr(rng.standard_normal((m, 10)))[0].astype(np.float32)
+        V = rng.standard_normal((n, 10)).astype(np.float32)
+        d = np.ones(10, np.float32)
+        seconds = {"rows": [], "cols": []}
+        for _ in range(MAX_ITER):
+            for side in seconds:
+                start = time.perf_counter()
+                passes.product(side, U, d, V)
+                seconds[side].append(time.perf_counter() - start)
+    form = {side: "scatter" if passes.run[side].scatter is not None else "gather"
+            for side in seconds}
+    return [dict(task=f"pass {side} ({form[side]})", method="SoftImpute", shape=f"{m}x{n}",
+                 nnz=nnz, seconds=min(s), median_s=float(np.median(s)), fit_total_s=None,
+                 train_rmse=None, ratio=min(s) / iteration, threads=threads, load1=load1())
+            for side, s in seconds.items()]
 
 
 if __name__ == "__main__":
