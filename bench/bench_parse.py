@@ -160,7 +160,10 @@ def _one(name, folder, threads):
          str(threads)],
         check=True, capture_output=True, text=True,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"  {Path(folder).name}: {name}: {got['seconds']:.1f} s, cpu {got['cpu_s']:.1f} s, "
+          f"load {got['load1']:.1f}", file=sys.stderr, flush=True)
+    return got
 
 
 def run(size="small", threads=2, ids=IDS):

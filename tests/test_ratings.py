@@ -879,3 +879,32 @@ def test_duplicate_error_names_the_labels_in_sorted_input():
         Ratings.from_labels([5, 5, 6], [20, 20, 21], [1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match=r"duplicate entry \(0, 0\); pass duplicates="):
         Ratings([0, 0], [0, 0], [1.0, 2.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.int64])
+@pytest.mark.parametrize("index", [np.int32, np.int64])
+@pytest.mark.parametrize("n_threads", [1, 3])
+def test_take_against_numpy(dtype, index, n_threads):
+    from lorank._kernels import _sparse
+
+    rng = np.random.default_rng(2)
+    src = (rng.standard_normal(500) * 1000).astype(dtype)
+    idx = rng.integers(0, 500, 2000).astype(index)
+    out = np.empty(2000, dtype)
+    _sparse.take(src, idx, out, n_threads)
+    np.testing.assert_array_equal(out, src[idx])
+
+
+@pytest.mark.parametrize("stamp", [
+    np.array(["2005-01-03", "2001-12-31", "NaT", "1999-07-01"], "M8[D]")[[0, 1, 3, 3]],
+    np.array([1.5, -0.0, 2.0**60, 3.25], np.float32),
+    np.array([7, -9, 2**40, 0], np.int64),
+    np.array([3, 1, 2, 0], np.int16),                  # moved by numpy, not the kernel
+])
+def test_times_keep_their_dtype_and_bits(stamp):
+    R = Ratings([2, 0, 1, 1], [0, 1, 0, 1], [1.0, 2.0, 3.0, 4.0], times=stamp)
+    assert R.times.dtype == stamp.dtype
+    np.testing.assert_array_equal(R.times.view(f"u{stamp.itemsize}"),
+                                  stamp[[1, 2, 3, 0]].view(f"u{stamp.itemsize}"))
+    np.testing.assert_array_equal(R.T.times.view(f"u{stamp.itemsize}"),
+                                  stamp[[2, 0, 1, 3]].view(f"u{stamp.itemsize}"))

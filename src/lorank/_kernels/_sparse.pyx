@@ -299,6 +299,13 @@ ctypedef fused out_t:
     int
     long long
 
+# What the sorts carry: values, or positions (to gather several arrays after).
+ctypedef fused payload_t:
+    float
+    double
+    int
+    long long
+
 
 cdef long long _offsets(long long* cur, long long[::1] indptr, Py_ssize_t n_chunks,
                         Py_ssize_t n_buckets) noexcept nogil:
@@ -354,9 +361,9 @@ cdef int _check_split(int lo_bits, Py_ssize_t nnz) except -1:
 
 
 cdef int _fine_sort(const long long[::1] hi_ptr, int lo_bits, const out_t[::1] t_major,
-                    const floating[::1] t_val, const unsigned short[::1] t_lo,
+                    const payload_t[::1] t_val, const unsigned short[::1] t_lo,
                     long long[::1] out_indptr, out_t[::1] out_indices,
-                    floating[::1] out_values, Py_ssize_t nc) except -1:
+                    payload_t[::1] out_values, Py_ssize_t nc) except -1:
     """Level 2: inside each coarse bucket h (entries hi_ptr[h]..hi_ptr[h+1] of
     the t_ arrays), a stable counting sort by the low bits ``t_lo``."""
     cdef Py_ssize_t nh = hi_ptr.shape[0] - 1, nb = out_indptr.shape[0] - 1
@@ -397,8 +404,8 @@ cdef int _fine_sort(const long long[::1] hi_ptr, int lo_bits, const out_t[::1] t
 
 
 def coo_compress(const major_t[::1] major, const minor_t[::1] minor,
-                 const floating[::1] values, long long[::1] indptr,
-                 out_t[::1] out_indices, floating[::1] out_values, int n_chunks,
+                 const payload_t[::1] values, long long[::1] indptr,
+                 out_t[::1] out_indices, payload_t[::1] out_values, int n_chunks,
                  int lo_bits=0):
     """Stable counting sort of COO entries by ``major``.
 
@@ -423,12 +430,12 @@ def coo_compress(const major_t[::1] major, const minor_t[::1] minor,
     # One level writes straight to the output; two write to temporaries first.
     cdef long long[::1] coarse = indptr
     cdef out_t[::1] dst_idx = out_indices
-    cdef floating[::1] dst_val = out_values
+    cdef payload_t[::1] dst_val = out_values
     cdef unsigned short[::1] dst_lo
     if lo_bits:
         coarse = np.empty(nh + 1, dtype=np.int64)
-        dst_idx = np.empty(nnz, dtype=np.int32 if out_t is int else np.int64)
-        dst_val = np.empty(nnz, dtype=np.float32 if floating is float else np.float64)
+        dst_idx = np.empty(nnz, dtype=np.asarray(out_indices).dtype)
+        dst_val = np.empty(nnz, dtype=np.asarray(out_values).dtype)
         dst_lo = np.empty(nnz, dtype=np.uint16)
     else:
         dst_lo = np.empty(1, dtype=np.uint16)
@@ -476,8 +483,8 @@ cdef void _major_chunks(const long long[::1] indptr, Py_ssize_t n_major, long lo
 
 
 def compressed_transpose(const long long[::1] indptr, const minor_t[::1] indices,
-                         const floating[::1] values, long long[::1] out_indptr,
-                         out_t[::1] out_indices, floating[::1] out_values, int n_chunks,
+                         const payload_t[::1] values, long long[::1] out_indptr,
+                         out_t[::1] out_indices, payload_t[::1] out_values, int n_chunks,
                          int lo_bits=0):
     """CSR -> CSC (or CSC -> CSR) by a stable counting sort over the minor index.
 
@@ -504,12 +511,12 @@ def compressed_transpose(const long long[::1] indptr, const minor_t[::1] indices
     nh = (nb + mask) >> lo_bits
     cdef long long[::1] coarse = out_indptr
     cdef out_t[::1] dst_idx = out_indices
-    cdef floating[::1] dst_val = out_values
+    cdef payload_t[::1] dst_val = out_values
     cdef unsigned short[::1] dst_lo
     if lo_bits:
         coarse = np.empty(nh + 1, dtype=np.int64)
-        dst_idx = np.empty(nnz, dtype=np.int32 if out_t is int else np.int64)
-        dst_val = np.empty(nnz, dtype=np.float32 if floating is float else np.float64)
+        dst_idx = np.empty(nnz, dtype=np.asarray(out_indices).dtype)
+        dst_val = np.empty(nnz, dtype=np.asarray(out_values).dtype)
         dst_lo = np.empty(nnz, dtype=np.uint16)
     else:
         dst_lo = np.empty(1, dtype=np.uint16)
@@ -568,7 +575,7 @@ def first_duplicate(const long long[::1] indptr, const minor_t[::1] indices):
 
 
 def merge_duplicates(long long[::1] indptr, minor_t[::1] indices,
-                     floating[::1] values, bint mean):
+                     payload_t[::1] values, bint mean):
     """Collapse runs of equal minor indices within each major, in place.
 
     Keeps the mean of a run (``mean``) or its last value. Returns the new nnz;
@@ -590,7 +597,7 @@ def merge_duplicates(long long[::1] indptr, minor_t[::1] indices,
                     acc = 0
                     for t in range(p, q):
                         acc = acc + values[t]
-                    values[w] = <floating> (acc / (q - p))
+                    values[w] = <payload_t> (acc / (q - p))
                 else:
                     values[w] = values[q - 1]
                 indices[w] = indices[p]
@@ -637,6 +644,16 @@ def first_descent(const index_t[::1] keys):
                 found = p
                 break
     return int(found)
+
+
+def take(const payload_t[::1] src, const index_t[::1] idx, payload_t[::1] out,
+         int n_threads):
+    """out[t] = src[idx[t]]; the caller checked 0 <= idx < len(src)."""
+    cdef Py_ssize_t t, n = idx.shape[0]
+    _check_same("idx and out lengths", n, out.shape[0])
+    _check_threads(n_threads)
+    for t in prange(n, nogil=True, num_threads=n_threads, schedule="static"):
+        out[t] = src[idx[t]]
 
 
 # ---------------------------------------------------------------------------

@@ -167,18 +167,36 @@ def _transpose(indptr, indices, values, n_minor, n_major):
     return out_indptr, out_indices, out_values
 
 
+def _positions(nnz):
+    """0 .. nnz-1, for a sort to carry: int32 unless past its range."""
+    return np.arange(nnz, dtype=_index_dtype(nnz))
+
+
+def _take(a, pos):
+    """``a[pos]`` by a parallel gather: pos holds valid positions (from a sort);
+    4- and 8-byte elements are moved as integers of their size, bits unchanged."""
+    kinds = {4: np.int32, 8: np.int64}
+    if a.dtype.itemsize not in kinds or not a.flags.c_contiguous:
+        return a[pos]
+    out = np.empty(len(pos), dtype=a.dtype)
+    as_int = kinds[a.dtype.itemsize]
+    _sparse.take(a.view(as_int), pos, out.view(as_int), effective_n_threads(None))
+    return out
+
+
 def _build_from_coo(rows, cols, values, shape, duplicates, times=None, owned=False):
     """Validated COO -> (csr, csc, times in CSR order or None), sorted,
     duplicates resolved. ``owned``: ``rows`` is a temporary of the caller's,
     free to keep.
 
-    With times, the sorts carry the input positions (float64, exact below
-    2**53) instead of the values, and values and times are gathered once; a
-    repeated (row, col) keeps the time of its last occurrence.
+    With times, the sorts carry the input positions (int32, or int64 past
+    2**31 ratings) instead of the values, and values and times are gathered
+    once, in parallel; a repeated (row, col) keeps the time of its last
+    occurrence.
     """
     m, n = shape
     nnz = len(values)
-    payload = values if times is None else np.arange(nnz, dtype=np.float64)
+    payload = values if times is None else _positions(nnz)
     # Pass 1: stable sort by column -> a temporary CSC whose rows are in input
     # order. Input already grouped by column (as a Netflix file) is that CSC.
     if _sparse.first_descent(cols) < 0:
@@ -200,23 +218,22 @@ def _build_from_coo(rows, cols, values, shape, duplicates, times=None, owned=Fal
     del t_indptr, t_rows, t_values
     pos = None
     if times is not None:
-        positions = vals
-        pos = positions.astype(np.int64)
-        vals = values[pos]
+        pos = positions = vals
+        vals = _take(values, pos)
     dup = _sparse.first_duplicate(indptr, indices)
     if dup is not None:
         if duplicates == "error":
             raise _DuplicateEntry(dup)
         if times is not None:
             k = _sparse.merge_duplicates(indptr.copy(), indices.copy(), positions, False)
-            pos = positions[:k].astype(np.int64)
+            pos = positions[:k]
         nnz = _sparse.merge_duplicates(indptr, indices, vals, duplicates == "mean")
         # Shrink in place (realloc) rather than copy: these arrays have no views.
         indices.resize(nnz, refcheck=False)
         vals.resize(nnz, refcheck=False)
     # Pass 3: CSR -> CSC with sorted rows.
     csc = _transpose(indptr, indices, vals, n, m)
-    return (indptr, indices, vals), csc, None if times is None else times[pos]
+    return (indptr, indices, vals), csc, None if times is None else _take(times, pos)
 
 
 def _from_sorted_csc(indptr, rows, values, shape, times, owned):
@@ -228,9 +245,8 @@ def _from_sorted_csc(indptr, rows, values, shape, times, owned):
     if times is None:
         return _transpose(indptr, rows, values, m, n), (indptr, rows, values), None
     # the sort carries the input positions, as in _build_from_coo
-    csr_indptr, csr_indices, pos = _transpose(indptr, rows, np.arange(len(values), dtype=np.float64), m, n)
-    pos = pos.astype(np.int64)
-    return (csr_indptr, csr_indices, values[pos]), (indptr, rows, values), times[pos]
+    csr_indptr, csr_indices, pos = _transpose(indptr, rows, _positions(len(values)), m, n)
+    return (csr_indptr, csr_indices, _take(values, pos)), (indptr, rows, values), _take(times, pos)
 
 
 def _checked_csr(indptr, indices, values, shape, dtype, *, copy):
@@ -830,10 +846,9 @@ class Ratings:
         """The transposed ratings (CSR and CSC swapped, labels swapped, no copies)."""
         times = None
         if self.times is not None:  # the CSC order of the CSR positions
-            pos = np.arange(self.nnz, dtype=np.float64)
-            order = _transpose(self.csr.indptr, self.csr.indices, pos, self.shape[1],
-                               self.shape[0])[2]
-            times = self.times[order.astype(np.int64)]
+            order = _transpose(self.csr.indptr, self.csr.indices, _positions(self.nnz),
+                               self.shape[1], self.shape[0])[2]
+            times = _take(self.times, order)
         return self._from_parts(
             self.shape[::-1], self.csc, self.csr, self.col_labels, self.row_labels, times
         )
