@@ -84,8 +84,11 @@ class BayesianCP(CompletionModel):
     order (each conditional depends on both neighbours: prior ``2Λ_t`` and
     mean from ``Λ_t (row k−1 + row k+1)``, ``Λ_t`` and ``Λ_t·row K−2`` for the
     last), one half-step per slice: the same kernel on that slice's part of the
-    mode view, so that mode runs on one thread (the kernel hands out targets 16
-    at a time, so a mode of up to 16 slices does in CPALS too).
+    mode view, so that mode's draws run on one thread (with the independent
+    prior its slices are drawn in parallel, one per thread at a time). The
+    order is exact Gibbs; drawing the even and then the odd slices in
+    parallel would be too, but needs the slices regrouped (a copy of that
+    mode's view) or a target list in the kernel.
 
     The chain starts from a short :class:`lorank.CPALS` fit (its default
     start and 5 iterations). Predictions are the posterior predictive mean over
