@@ -24,7 +24,13 @@ def _hyper(X, rng):
     beta, nu = 2.0 + N, d + N
     mu_star = N * xbar / beta
     W = np.linalg.inv(np.eye(d) + S + (2.0 * N / beta) * np.outer(xbar, xbar))
-    # Bartlett: chi-squares on the diagonal, then the lower triangle row by row.
+    return draw_normal_wishart(mu_star, beta, nu, W, rng)
+
+
+def draw_normal_wishart(mu_star, beta, nu, W, rng):
+    """(μ, Λ): Λ ~ Wishart(ν, W) by Bartlett (chi-squares on the diagonal, then the
+    lower triangle row by row), μ ~ N(μ*, (βΛ)⁻¹)."""
+    d = len(mu_star)
     A = np.zeros((d, d))
     chi2 = rng.chisquare(nu - np.arange(d))
     for k in range(d):
@@ -36,8 +42,7 @@ def _hyper(X, rng):
     LA = np.linalg.cholesky(W) @ A
     Lam = LA @ LA.T
     z = rng.standard_normal(d)
-    mu = mu_star + np.linalg.solve(np.linalg.cholesky(beta * Lam).T, z)
-    return mu, Lam
+    return mu_star + np.linalg.solve(np.linalg.cholesky(beta * Lam).T, z), Lam
 
 
 def gibbs(ratings, rank, n_samples, burn_in, thin, seed, start, normal, biases=True):

@@ -12,6 +12,7 @@ P = α Σ f fᵀ + Λ) is written out here again, in float64.
 """
 
 import numpy as np
+from _bayes_reference import draw_normal_wishart
 
 
 def _generator(seed, sweep, kind):
@@ -19,21 +20,7 @@ def _generator(seed, sweep, kind):
 
 
 def _draw(mu_star, beta, nu, W_inv, rng):
-    """(μ, Λ): Λ ~ Wishart(ν, W) by Bartlett (chi-squares, then the lower triangle
-    row by row), μ ~ N(μ*, (βΛ)⁻¹)."""
-    d = len(mu_star)
-    A = np.zeros((d, d))
-    chi2 = rng.chisquare(nu - np.arange(d))
-    for k in range(d):
-        A[k, k] = np.sqrt(chi2[k])
-    normals = iter(rng.standard_normal(d * (d - 1) // 2))
-    for k in range(d):
-        for l in range(k):
-            A[k, l] = next(normals)
-    LA = np.linalg.cholesky(np.linalg.inv(W_inv)) @ A
-    Lam = LA @ LA.T
-    z = rng.standard_normal(d)
-    return mu_star + np.linalg.solve(np.linalg.cholesky(beta * Lam).T, z), Lam
+    return draw_normal_wishart(mu_star, beta, nu, np.linalg.inv(W_inv), rng)
 
 
 def _independent(X, rng):
