@@ -35,7 +35,13 @@ html_title = f"lorank {release}"
 html_theme_options = {"navigation_with_keys": False, "secondary_sidebar_items": ["page-toc"]}
 html_static_path = []
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": False}
+# Members a class inherits are documented, except those of the bases named here: the
+# estimator base (its protocol is the guide's), scipy's LinearOperator and the
+# exception classes. CPALS and BayesianCP so show their shared CP protocol (CPModel).
+autodoc_default_options = {
+    "members": True,
+    "inherited-members": "CompletionModel,LinearOperator,BaseException,AttributeError",
+}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False

@@ -17,9 +17,9 @@ The layout it makes (``LAYOUT`` below is the one source; each line places one fi
       datasets  distributed  _dask_tasks  _config  _build_info  _threads  _validation
       data/       observed entries in: ratings, tensor_ratings, _labels, _columns,
                   loaders, _implicit_data
-      models/     one module per estimator on one base: _estimator, _auto_reg,
-                  _model_files, als, baseline, bayesian, bayesian_cp, cp_als,
-                  implicit_als, popularity, softimpute
+      models/     one module per estimator on one base: _estimator, _cp_base,
+                  _auto_reg, _model_files, als, baseline, bayesian, bayesian_cp,
+                  cp_als, implicit_als, popularity, softimpute
       linalg/     svd, lowrank (LowRank), sparse_plus_lowrank (SparsePlusLowRank)
       _kernels/   every .pyx with its .h/.pxi: _als, _fill, _openmp, _parse,
                   _rank_metrics, _sparse, _synthetic, _topk
@@ -112,6 +112,7 @@ LAYOUT = {
     "tensor_ratings.py": "data",
     # estimators
     "_auto_reg.py": "models",
+    "_cp_base.py": "models",
     "_estimator.py": "models",
     "_model_files.py": "models",
     "als.py": "models",

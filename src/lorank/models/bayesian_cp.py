@@ -3,14 +3,13 @@
 import numpy as np
 
 from .._kernels import _als
-from ._estimator import (CompletionModel, check_bool, check_callback, check_dtype, check_int,
-                         check_n_threads, check_random_state, register)
+from ._cp_base import CPModel, from_arrays, largest_two, to_arrays
+from ._estimator import check_bool, check_int, register
 from .._threads import single_threaded_blas
 from .als import _factor_storage
 from .bayesian import (BETA0, _seed, draw_noise_precision, draw_normal_wishart,
                        normal_wishart_posterior, sweep_rng)
-from . import cp_als
-from .cp_als import CPALS, tensor_gate, tensor_labels
+from .cp_als import CPALS
 
 __all__ = ["BayesianCP"]
 
@@ -55,7 +54,7 @@ def stream_of(sweep, mode, n_modes, part=0):
     return ((sweep * n_modes + mode) << 32) | part
 
 
-class BayesianCP(CompletionModel):
+class BayesianCP(CPModel):
     """Bayesian CP tensor completion (BPTF), by Gibbs sampling on the ALS kernel.
 
     The Bayesian probabilistic tensor factorization of Xiong et al.,
@@ -211,36 +210,8 @@ class BayesianCP(CompletionModel):
         self.callback = callback
 
     # --- fitting ------------------------------------------------------------
-    def fit(self, X, validation=None):
-        """Draw the posterior samples given the observed entries of ``X``.
-
-        Parameters
-        ----------
-        X : TensorRatings
-            The observed entries (N >= 2 modes).
-        validation : TensorRatings, default=None
-            Held-out entries of the same shape; the RMSE of the running
-            posterior mean on them is recorded per sweep in
-            ``history_["valid_rmse"]``.
-
-        Returns
-        -------
-        self
-        """
-        dtype = check_dtype(self.dtype)
-        T, valid = tensor_gate(X, validation, dtype)
-        checked = self._check_params(T)
-        self._reset()
-        self.labels_ = tensor_labels(T)
-        self._fit(T, valid, *checked)
-        return self
-
     def _check_params(self, T):
-        if T.nnz == 0:
-            raise ValueError("X has no observed entries")
-        rank = check_int(self.rank, "rank")
-        if rank <= 0:
-            raise ValueError(f"rank must be positive, got {rank}")
+        rank = self._check_rank(T)
         n_samples = check_int(self.n_samples, "n_samples", minimum=1)
         burn_in = check_int(self.burn_in, "burn_in", minimum=0)
         thin = check_int(self.thin, "thin", minimum=1)
@@ -265,15 +236,7 @@ class BayesianCP(CompletionModel):
             time_mode %= T.ndim
         for name in ("biases", "clip", "progress"):
             check_bool(getattr(self, name), name)
-        check_callback(self.callback)
-        check_random_state(self.random_state)
-        n_threads = check_n_threads(self.n_threads)
-        widest = _als.MAX_ROW_BYTES // T.dtype.itemsize
-        if rank + bool(self.biases) > widest:
-            raise ValueError(
-                f"rank={rank} is too large: BayesianCP supports rank + biases <= {widest} "
-                f"in {T.dtype}"
-            )
+        n_threads = self._check_run(T, rank)
         return rank, n_samples, burn_in, thin, max_stored, time_mode, n_threads
 
     def _fit(self, T, valid, rank, n_samples, burn_in, thin, max_stored, time_mode,
@@ -286,7 +249,7 @@ class BayesianCP(CompletionModel):
         self.rating_range_ = (float(values.min()), float(values.max()))
         self.shape_, self.time_edges_ = T.shape, T.time_edges
 
-        a, b = cp_als._largest_two(T.shape)
+        a, b = largest_two(T.shape)
         start = CPALS(rank, biases=biases, max_iter=_START_ITER, tol=0,
                       init="svd" if rank <= T.shape[b] else "random", dtype=dtype,
                       n_threads=n_threads, random_state=seed).fit(T)
@@ -418,17 +381,7 @@ class BayesianCP(CompletionModel):
                     break
         publish()
 
-    # --- fitted model: a CP model with mean and biases, as CPALS's ------------
-    _check_positions = CPALS._check_positions
-    _positions = CPALS._positions
-    _time_position = CPALS._time_position
-    _score = CPALS._score
-    predict = CPALS.predict
-    predict_at = CPALS.predict_at
-    to_lowrank = CPALS.to_lowrank
-    at = CPALS.at
-    score = CPALS.score
-
+    # --- fitted model: CPModel's, clipped, with at()'s fold-in rule ----------
     def predict_positions(self, indices):
         """Posterior predictive means at positions ``indices`` (a tuple of N index
         arrays of equal length), clipped to the training range unless ``clip=False``.
@@ -437,7 +390,7 @@ class BayesianCP(CompletionModel):
         -------
         ndarray of the model's dtype
         """
-        out = CPALS.predict_positions(self, indices)
+        out = super().predict_positions(indices)
         if self.clip and getattr(self, "rating_range_", None) is not None:
             np.clip(out, *self.rating_range_, out=out)
         return out
@@ -499,7 +452,7 @@ def sample_entries(F, rank, biases, mean, index):
 # ---------------------------------------------------------------- files
 
 def _to_arrays(model):
-    arrays, header = cp_als._to_arrays(model)
+    arrays, header = to_arrays(model)
     header.update(n_kept=int(model.n_kept_), n_stored=int(model.n_stored_),
                   alpha=float(model.alpha_),
                   rating_range=[float(x) for x in model.rating_range_])
@@ -510,7 +463,7 @@ def _from_arrays(cls, arrays, header, source="file"):
     from ._model_files import check_model
 
     arrays = check_model(cls, arrays, header, source)  # the LAYOUTS entry, every array
-    model = cp_als._from_arrays(cls, arrays, header, source)
+    model = from_arrays(cls, arrays, header, source)
     for key in ("n_kept", "n_stored"):
         value = header.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:

@@ -9,15 +9,11 @@ and loss from the normal equations as matrix ALS.
 import numpy as np
 
 from .._kernels import _als
-from ._estimator import (CompletionModel, check_bool, check_callback, check_choice,
-                         check_dtype, check_int, check_n_threads, check_random_state,
-                         check_real, register)
-from ..data._labels import LabelIndex
+from ._cp_base import PREDICT_BLOCK, CPModel, from_arrays, largest_two, to_arrays
+from ._estimator import check_bool, check_choice, check_int, check_real, register
 from .._threads import single_threaded_blas
 from .als import _factor_storage, penalties, reg_exponent
 from ..linalg.svd import randomized_svd
-from ..linalg.lowrank import LowRank
-from ..data.tensor_ratings import TensorRatings, label_positions
 
 __all__ = ["CPALS"]
 
@@ -27,14 +23,11 @@ _BIAS_SWEEPS = 3
 _START_SAMPLE = 1 << 20
 # Modes up to this size get their unfolding's Gram matrix formed densely.
 _DENSE_GRAM = 1024
-# Observations per block when predictions gather factor rows (the block's
-# gathered rows stay in L2: 3x faster than blocks of 2**18).
-_PREDICT_BLOCK = 1 << 16
 # Observations per block when the spectral start sums a slice's outer products.
 _SLICE_BLOCK = 1 << 18
 
 
-class CPALS(CompletionModel):
+class CPALS(CPModel):
     """Sparse tensor completion by CP alternating least squares.
 
     Fits a rank-r CP (CANDECOMP/PARAFAC) model to the observed entries of an
@@ -161,33 +154,10 @@ class CPALS(CompletionModel):
         self.callback = callback
 
     # --- fitting ------------------------------------------------------------
-    def fit(self, X, validation=None):
-        """Fit the CP factors to the observed entries of ``X``.
-
-        Parameters
-        ----------
-        X : TensorRatings
-            The observed entries (N >= 2 modes).
-        validation : TensorRatings, default=None
-            Held-out entries of the same shape; their RMSE is recorded per
-            iteration in ``history_["valid_rmse"]``.
-
-        Returns
-        -------
-        self
-        """
-        dtype = check_dtype(self.dtype)
-        T, valid = tensor_gate(X, validation, dtype)
-        rank, reg, max_iter, tol, n_threads = self._check_params(T)
-        self._reset()
-        self.labels_ = tensor_labels(T)
-        self._fit(T, valid, dtype, rank, reg, max_iter, tol, n_threads)
-        return self
-
-    def _fit(self, T, valid, dtype, rank, reg, max_iter, tol, n_threads):
+    def _fit(self, T, valid, rank, reg, max_iter, tol, n_threads):
         biases = bool(self.biases)
         alpha = reg_exponent(self.weighted_reg)
-        N, nnz = T.ndim, T.nnz
+        N, nnz, dtype = T.ndim, T.nnz, T.dtype
         counts = [T.counts(m) for m in range(N)]
         lams = [penalties(reg, c, alpha) for c in counts]
         views = [T.view(m) for m in range(N)]
@@ -245,11 +215,7 @@ class CPALS(CompletionModel):
         return self
 
     def _check_params(self, T):
-        if T.nnz == 0:
-            raise ValueError("X has no observed entries")
-        rank = check_int(self.rank, "rank")
-        if rank <= 0:
-            raise ValueError(f"rank must be positive, got {rank}")
+        rank = self._check_rank(T)
         reg = check_real(self.reg, "reg", minimum=0)
         max_iter = check_int(self.max_iter, "max_iter", minimum=1)
         tol = check_real(self.tol, "tol", minimum=0)
@@ -257,17 +223,9 @@ class CPALS(CompletionModel):
         check_choice(self.init, "init", ("svd", "random"))
         check_bool(self.biases, "biases")
         check_bool(self.progress, "progress")
-        check_callback(self.callback)
-        check_random_state(self.random_state)
-        n_threads = check_n_threads(self.n_threads)
-        widest = _als.MAX_ROW_BYTES // T.dtype.itemsize
-        if rank + bool(self.biases) > widest:
-            raise ValueError(
-                f"rank={rank} is too large: CPALS supports rank + biases <= {widest} "
-                f"in {T.dtype}"
-            )
+        n_threads = self._check_run(T, rank)
         if self.init == "svd":
-            a, b = _largest_two(T.shape)
+            a, b = largest_two(T.shape)
             if rank > T.shape[b]:
                 raise ValueError(
                     f'rank={rank} exceeds shape[{b}] = {T.shape[b]}, the second largest '
@@ -308,15 +266,15 @@ class CPALS(CompletionModel):
             for A, Ab in zip(F, Fb):
                 A[:, rank] = Ab[:, 0]
             offsets = [Ab[:, 0].astype(np.float64) for Ab in Fb]
-        a, b = _largest_two(T.shape)
+        a, b = largest_two(T.shape)
 
         def residual(X):
             index, values = X.coo()
             values = values.astype(np.float64)
             if offsets is not None:  # in blocks that stay in cache, not nnz-long temporaries
                 mu = mean()
-                for s in range(0, len(values), _PREDICT_BLOCK):
-                    part = slice(s, s + _PREDICT_BLOCK)
+                for s in range(0, len(values), PREDICT_BLOCK):
+                    part = slice(s, s + PREDICT_BLOCK)
                     off = np.take(offsets[0], index[0][part])
                     for o, i in zip(offsets[1:], index[1:]):
                         off += np.take(o, i[part])
@@ -395,284 +353,12 @@ class CPALS(CompletionModel):
         self.mean_ = float(mean)
         self._lowrank = None
 
-    # --- fitted model -------------------------------------------------------
-    def predict_positions(self, indices):
-        """Predicted entries at positions ``indices`` (a tuple of N index arrays of
-        equal length), mean and biases included.
-
-        Returns
-        -------
-        ndarray of the model's dtype
-        """
-        self._check_fitted()
-        idx = self._check_positions(indices)
-        n = len(idx[0])
-        out = np.empty(n, dtype=self.factors_[0].dtype)
-        for s in range(0, n, _PREDICT_BLOCK):
-            part = [i[s:s + _PREDICT_BLOCK] for i in idx]
-            prod = np.take(self.factors_[0], part[0], axis=0)
-            for A, i in zip(self.factors_[1:], part[1:]):
-                prod *= np.take(A, i, axis=0)
-            acc = np.einsum("ij->i", prod, dtype=np.float64)
-            acc += self.mean_
-            for b, i in zip(self.biases_, part):
-                acc += np.take(b, i)
-            out[s:s + _PREDICT_BLOCK] = acc
-        return out
-
-    def predict(self, indices):
-        """Predicted entries at ``indices`` (a tuple of N arrays, or N scalars),
-        by label for modes that had labels, by position for the others.
-
-        Unknown labels raise ``KeyError`` naming the mode and the labels.
-
-        Returns
-        -------
-        ndarray (a float for N scalars)
-        """
-        self._check_fitted()
-        idx = self._positions(indices)
-        scalar = all(np.ndim(i) == 0 for i in idx)
-        out = self.predict_positions(tuple(np.atleast_1d(i) for i in idx))
-        return float(out[0]) if scalar else out
-
-    def predict_at(self, *indices, time=None):
-        """What the last mode (time) says now: predictions for the other modes'
-        ``indices`` (labels, as :meth:`predict`) at one time.
-
-        ``time=None`` is the last time bin ("now"); with ``time_edges_`` (a tensor
-        from :meth:`lorank.Ratings.to_tensor`) a time value selects the bin that
-        holds it (times past either end fall in the first or last bin); without
-        edges, ``time`` is a label (position) of the last mode.
-
-        Examples
-        --------
-        >>> import numpy as np, lorank
-        >>> R = lorank.Ratings([0, 0, 1, 1], [0, 1, 0, 1], [5.0, 3.0, 4.0, 1.0],
-        ...                    times=[10, 20, 30, 40])
-        >>> T = R.to_tensor(2)
-        >>> model = lorank.CPALS(1, random_state=0, init="random").fit(T)
-        >>> now = model.predict_at([0, 1], [1, 1])
-        >>> bool(np.allclose(now, model.predict(([0, 1], [1, 1], [1, 1]))))
-        True
-        """
-        self._check_fitted()
-        N = len(self.factors_)
-        if len(indices) != N - 1:
-            raise TypeError(
-                f"predict_at takes the indices of the first {N - 1} modes, got {len(indices)}"
-            )
-        b = self._time_position(time)
-        idx = self._positions(tuple(indices) + (0,))[:-1]
-        idx = tuple(np.atleast_1d(i) for i in idx)
-        n = max(len(i) for i in idx)
-        idx = tuple(np.broadcast_to(i, (n,)) for i in idx)
-        return self.predict_positions(idx + (np.full(n, b, np.int64),))
-
-    def _time_position(self, time):
-        """The last mode's position for a time (see :meth:`predict_at`)."""
-        last = self.shape_[-1] - 1
-        if time is None:
-            return last
-        edges = self.time_edges_
-        if edges is None:
-            return label_positions(self.labels_[-1], time)
-        if np.ndim(time) != 0:
-            raise TypeError(f"time must be one time value, got {time!r}")
-        if edges.dtype.kind == "M":
-            try:
-                t = np.datetime64(time).astype(edges.dtype).astype(np.int64)
-            except (TypeError, ValueError):
-                raise TypeError(f"the times are datetime64: time must be one too, got "
-                                f"{time!r}") from None
-            edges = edges.astype(np.int64)
-        else:
-            t = check_real(time, "time")
-        return int(np.clip(np.searchsorted(edges, t, side="right") - 1, 0, last))
-
-    def to_lowrank(self, time=None):
-        """The user x item matrix at one time bin of a 3-way model, as a LowRank
-        with mean and biases folded in: ``to_lowrank(time).entries(i, j)`` is
-        ``predict_at(i, j, time=time)`` at positions, so ``lorank.Recommender``-style
-        top-N and the LowRank products apply to "what user u would rate now".
-
-        Parameters
-        ----------
-        time : time value, label of the last mode, or None
-            As in :meth:`predict_at`; ``None`` is the last bin.
-
-        Returns
-        -------
-        LowRank
-            Left ``[A_0 ∘ A_2[b], b_0 + μ + b_2[b], 1]``, right ``[A_1, 1, b_1]``.
-        """
-        self._check_fitted()
-        if len(self.factors_) != 3:
-            raise ValueError(
-                f"to_lowrank needs a 3-way model (user x item x time), this one has "
-                f"{len(self.factors_)} modes"
-            )
-        b = self._time_position(time)
-        A, B, C = self.factors_
-        u, c, t = self.biases_
-        dt = A.dtype
-        left = np.column_stack([A * C[b], (u + self.mean_ + t[b]).astype(dt),
-                                np.ones(len(A), dt)])
-        right = np.column_stack([B, np.ones(len(B), dt), c])
-        return LowRank(left, right)
-
-    def at(self, time=None):
-        """The user x item model at one time bin of a 3-way model, as a fitted
-        :class:`lorank.ALS`: what ``lorank.Recommender`` serves "now".
-
-        Its factors are ``A_0`` (users) and ``A_1 ∘ A_2[b]`` (items at bin b), its
-        biases ``b_0``, ``b_1`` and mean ``μ + b_2[b]``, so its predictions are
-        :meth:`predict_at` at that time (not clipped, as CPALS's), its item
-        factors the items' embeddings at that time (``similar_items``), and
-        ``Recommender.fold_in`` solves a new user's row with the ridge rule of
-        the user-mode update (λ = reg·count^α). Labels are the first two modes'.
-        Calling its ``fit`` would fit a plain matrix ALS with CPALS's
-        hyperparameters.
-
-        Parameters
-        ----------
-        time : time value, label of the last mode, or None
-            As in :meth:`predict_at`; ``None`` is the last bin.
-
-        Returns
-        -------
-        ALS
-
-        Examples
-        --------
-        >>> import numpy as np, lorank
-        >>> R = lorank.Ratings([0, 0, 1, 1, 2], [0, 1, 0, 2, 1], [5.0, 3.0, 4.0, 1.0, 2.0],
-        ...                    times=[10, 20, 30, 40, 50])
-        >>> T = R.to_tensor(2)
-        >>> model = lorank.CPALS(1, random_state=0, init="random").fit(T)
-        >>> rec = lorank.Recommender.from_model(model.at(), T.to_ratings())
-        >>> items, scores = rec.recommend(0, n=1)          # user 0's best unseen item now
-        >>> bool(np.isclose(scores[0], model.predict_at([0], items)[0]))
-        True
-        """
-        from .als import ALS
-
-        self._check_fitted()
-        if len(self.factors_) != 3:
-            raise ValueError(
-                f"at needs a 3-way model (user x item x time), this one has "
-                f"{len(self.factors_)} modes"
-            )
-        b = self._time_position(time)
-        A, B, C = self.factors_
-        u, c, t = self.biases_
-        model = ALS(**self._at_params())
-        model.factors_ = LowRank(A.copy(), np.ascontiguousarray(B * C[b]))
-        model.row_bias_, model.col_bias_ = u.copy(), c.copy()
-        model.mean_ = float(self.mean_ + t[b]) if self.biases else 0.0
-        model.labels_ = tuple(LabelIndex(self.labels_[m].raw, self.shape_[m], name=name)
-                              for m, name in ((0, "user"), (1, "item")))
-        model.rating_range_ = None
-        model.n_iter_ = self.n_iter_
-        model._lowrank = None
-        return model
-
+    # --- fitted model: CPModel's, with at()'s fold-in rule -------------------
     def _at_params(self):
         """The parameters of the ALS that :meth:`at` returns (its fold-in rule)."""
         return dict(rank=self.rank, reg=self.reg, weighted_reg=self.weighted_reg,
                     biases=self.biases, clip=False, dtype=self.dtype,
                     n_threads=self.n_threads)
-
-    def score(self, X, y=None):
-        """Negative RMSE on the observed entries of a ``TensorRatings`` (by position,
-        the same shape as the training tensor)."""
-        self._check_fitted()
-        T = _as_tensor(X, None, "X")
-        if T.shape != self.shape_:
-            raise ValueError(f"X has shape {T.shape} but the model was fitted on {self.shape_}")
-        return -self._score(T)
-
-    def _score(self, T):
-        index, values = T.coo()
-        err = self.predict_positions(index) - values
-        return float(np.sqrt(np.mean(np.square(err, dtype=np.float64))))
-
-    def _check_positions(self, indices):
-        N = len(self.factors_)
-        idx = _index_tuple(indices, N)
-        out = []
-        for m, i in enumerate(idx):
-            i = np.asarray(i)
-            if i.dtype.kind not in "iu":
-                raise TypeError(f"indices[{m}] must hold integers, got dtype {i.dtype}")
-            if i.size and (i.min() < 0 or i.max() >= self.shape_[m]):
-                bad = int(i.min()) if i.min() < 0 else int(i.max())
-                raise ValueError(
-                    f"indices[{m}] contains position {bad}, outside mode {m} of size "
-                    f"{self.shape_[m]}"
-                )
-            out.append(i.ravel())
-        if len({len(i) for i in out}) > 1:
-            raise ValueError(
-                "indices must have equal lengths, got " + ", ".join(str(len(i)) for i in out)
-            )
-        return out
-
-    def _positions(self, indices):
-        """Labels -> positions per mode (a mode without labels takes positions)."""
-        idx = _index_tuple(indices, len(self.factors_))
-        return tuple(label_positions(self.labels_[m], i) for m, i in enumerate(idx))
-
-
-def tensor_gate(X, validation, dtype):
-    """(X, validation or None) as ``TensorRatings`` in ``dtype``, the validation
-    data of the same shape and labels; TypeError/ValueError otherwise."""
-    T = _as_tensor(X, dtype, "X")
-    valid = None
-    if validation is not None:
-        valid = _as_tensor(validation, dtype, "validation")
-        if valid.shape != T.shape:
-            raise ValueError(
-                f"validation has shape {valid.shape} but X has shape {T.shape}"
-            )
-        for m, (a, b) in enumerate(zip(T.labels, valid.labels)):
-            if not LabelIndex(a, T.shape[m]).same_as(LabelIndex(b, T.shape[m])):
-                raise ValueError(
-                    f"validation names the positions of mode {m} with other labels "
-                    "than X; split one TensorRatings (split, kfold) to keep them aligned"
-                )
-    return T, valid
-
-
-def tensor_labels(T):
-    """One LabelIndex per mode of ``T`` (a fitted CP model's ``labels_``)."""
-    return tuple(LabelIndex(lab, n, name=f"mode {m} label")
-                 for m, (lab, n) in enumerate(zip(T.labels, T.shape)))
-
-
-def _index_tuple(indices, N):
-    if isinstance(indices, np.ndarray) and indices.ndim == 2 and len(indices) == N:
-        return tuple(indices)
-    if not isinstance(indices, (tuple, list)) or len(indices) != N:
-        raise TypeError(
-            f"indices must be a tuple of {N} index arrays (one per mode), got {indices!r}"[:200]
-        )
-    return tuple(indices)
-
-
-def _as_tensor(X, dtype, name):
-    if not isinstance(X, TensorRatings):
-        raise TypeError(
-            f"{name} must be a lorank.TensorRatings (e.g. Ratings.to_tensor(time_bins) or "
-            f"TensorRatings(indices, values)), got {type(X).__name__}"
-        )
-    return X if dtype is None else X.astype(dtype)
-
-
-def _largest_two(shape):
-    order = sorted(range(len(shape)), key=lambda m: (-shape[m], m))
-    return order[0], order[1]
-
 
 def _top_left_vectors(S, mode, values, rank, rng, n_threads):
     """Top-``rank`` eigenvectors of the mode-``mode`` unfolding's Gram matrix
@@ -820,61 +506,4 @@ def _raise_on_failure(status, mode, d, counts):
         )
 
 
-# ---------------------------------------------------------------- files
-
-def _to_arrays(model):
-    from ._estimator import _json_param, get_params, storable_labels
-
-    model._check_fitted()
-    arrays = {}
-    for m, (A, b) in enumerate(zip(model.factors_, model.biases_)):
-        arrays[f"factor_{m}"] = A
-        arrays[f"bias_{m}"] = b
-        if model.labels_[m].labelled:
-            arrays[f"labels_{m}"] = storable_labels(model.labels_[m].raw, f"mode {m}")
-    arrays["mean"] = np.float64(model.mean_)
-    if model.time_edges_ is not None:
-        arrays["time_edges"] = model.time_edges_
-    header = {
-        "class": type(model).__name__,
-        "params": {k: _json_param(v) for k, v in get_params(model).items()},
-        "dtype": model.factors_[0].dtype.name,
-        "shape": list(model.shape_),
-        "n_iter": int(model.n_iter_),
-        "history": {k: [x if isinstance(x, int) else float(x) for x in v]
-                    for k, v in model.history_.items()},
-    }
-    return arrays, header
-
-
-def _from_arrays(cls, arrays, header, source="file"):
-    from ._estimator import _param_value
-
-    shape = header.get("shape")
-    if not isinstance(shape, list) or len(shape) < 2:
-        raise ValueError(f"{source}: the CPALS model has no valid shape in its header")
-    model = cls(**{k: _param_value(v) for k, v in header.get("params", {}).items()})
-    factors, biases = [], []
-    for m, n in enumerate(shape):
-        for name in (f"factor_{m}", f"bias_{m}"):
-            if name not in arrays:
-                raise ValueError(f"{source}: the CPALS model has no {name!r} array")
-        A, b = arrays[f"factor_{m}"], arrays[f"bias_{m}"]
-        if A.ndim != 2 or A.shape[0] != n or b.shape != (n,) or not np.isfinite(A).all():
-            raise ValueError(f"{source}: factor_{m} / bias_{m} do not match shape[{m}] = {n}")
-        factors.append(A)
-        biases.append(b)
-    if len({A.shape[1] for A in factors}) != 1:
-        raise ValueError(f"{source}: the CPALS factors have different ranks")
-    model.factors_, model.biases_ = factors, biases
-    model.mean_ = float(arrays["mean"])
-    model.shape_ = tuple(int(n) for n in shape)
-    model.labels_ = tuple(LabelIndex(arrays.get(f"labels_{m}"), n, name=f"mode {m} label")
-                          for m, n in enumerate(model.shape_))
-    model.time_edges_ = arrays.get("time_edges")
-    model.n_iter_ = header.get("n_iter", 0)
-    model.history_ = {k: list(v) for k, v in header.get("history", {}).items()}
-    return model
-
-
-register(CPALS, to_arrays=_to_arrays, from_arrays=_from_arrays)
+register(CPALS, to_arrays=to_arrays, from_arrays=from_arrays)
