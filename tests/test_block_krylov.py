@@ -141,27 +141,29 @@ def test_stopping_short_of_tol_warns_and_returns_the_approximation(noisy):
     assert s.shape == (20,)
 
 
+class _Counting(spla.LinearOperator):
+    """``A`` as an operator that counts its passes over A (products with A or Aᵀ)."""
+
+    def __init__(self, A):
+        super().__init__(A.dtype, A.shape)
+        self.matrix, self.calls = A, 0
+
+    def _matmat(self, M):
+        self.calls += 1
+        return self.matrix @ M
+
+    def _rmatmat(self, M):
+        self.calls += 1
+        return self.matrix.T @ M
+
+
 def test_loose_tol_needs_fewer_passes_and_still_bounds_the_error(noisy):
     A, ref = noisy
-    calls = []
-
-    class Counting(spla.LinearOperator):
-        def __init__(self):
-            super().__init__(A.dtype, A.shape)
-
-        def _matmat(self, M):
-            calls.append(1)
-            return A @ M
-
-        def _rmatmat(self, M):
-            calls.append(1)
-            return A.T @ M
-
-    lorank.block_krylov_svd(Counting(), 20, tol=1e-12, random_state=0)
-    tight = len(calls)
-    calls.clear()
-    s = lorank.block_krylov_svd(Counting(), 20, tol=1e-3, random_state=0)[1]
-    assert len(calls) < tight
+    tight = _Counting(A)
+    lorank.block_krylov_svd(tight, 20, tol=1e-12, random_state=0)
+    loose = _Counting(A)
+    s = lorank.block_krylov_svd(loose, 20, tol=1e-3, random_state=0)[1]
+    assert loose.calls < tight.calls
     assert np.max(np.abs(s - ref[:20])) <= 1e-3 * ref[0]
 
 
@@ -217,26 +219,12 @@ def test_values_converge_before_the_vectors(noisy):
     """Stopping on the values needs fewer passes than on the vectors, and
     vector_tol then bounds the residuals."""
     A, ref = noisy
-    calls = []
-
-    class Counting(spla.LinearOperator):
-        def __init__(self):
-            super().__init__(A.dtype, A.shape)
-
-        def _matmat(self, M):
-            calls.append(1)
-            return A @ M
-
-        def _rmatmat(self, M):
-            calls.append(1)
-            return A.T @ M
-
-    s = lorank.block_krylov_svd(Counting(), 20, tol=1e-8, random_state=0)[1]
-    values = len(calls)
-    calls.clear()
-    U, s2, Vt = lorank.block_krylov_svd(Counting(), 20, tol=1e-8, vector_tol=1e-10,
+    values = _Counting(A)
+    s = lorank.block_krylov_svd(values, 20, tol=1e-8, random_state=0)[1]
+    vectors = _Counting(A)
+    U, s2, Vt = lorank.block_krylov_svd(vectors, 20, tol=1e-8, vector_tol=1e-10,
                                         random_state=0)
-    assert values < len(calls)
+    assert values.calls < vectors.calls
     assert np.max(np.abs(s - ref[:20]) / ref[:20]) <= 1e-8
     _check_triplets(A, U, s2, Vt, np.float64, 1e-10)
 

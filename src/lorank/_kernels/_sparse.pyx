@@ -360,6 +360,37 @@ cdef int _check_split(int lo_bits, Py_ssize_t nnz) except -1:
     return 0
 
 
+cdef tuple _first_level(long long[::1] indptr, out_t[::1] out_indices,
+                        payload_t[::1] out_values, int lo_bits):
+    """Where the scatter into buckets writes: (bucket pointers, indices, values,
+    each entry's low key bits). One level writes straight to the output; two write
+    to temporaries (coarse buckets of 2^lo_bits keys) that ``_fine_sort`` sorts
+    into it."""
+    _check_split(lo_bits, out_indices.shape[0])
+    if not lo_bits:
+        return indptr, out_indices, out_values, np.empty(1, dtype=np.uint16)
+    cdef Py_ssize_t nnz = out_indices.shape[0]
+    cdef Py_ssize_t nh = (indptr.shape[0] - 1 + (1 << lo_bits) - 1) >> lo_bits
+    return (np.empty(nh + 1, dtype=np.int64),
+            np.empty(nnz, dtype=np.asarray(out_indices).dtype),
+            np.empty(nnz, dtype=np.asarray(out_values).dtype),
+            np.empty(nnz, dtype=np.uint16))
+
+
+cdef inline void _place(long long* cursors, long long key, int lo_bits, out_t index,
+                        payload_t value, out_t* dst_idx, payload_t* dst_val,
+                        unsigned short* dst_lo) noexcept nogil:
+    """Scatter one entry to its chunk's cursor in bucket ``key >> lo_bits`` (and
+    move the cursor on: entries keep their order), with the key's low bits for
+    the second level."""
+    cdef long long p = cursors[key >> lo_bits]
+    cursors[key >> lo_bits] = p + 1
+    dst_idx[p] = index
+    dst_val[p] = value
+    if lo_bits:
+        dst_lo[p] = <unsigned short> (key & ((1 << lo_bits) - 1))
+
+
 cdef int _fine_sort(const long long[::1] hi_ptr, int lo_bits, const out_t[::1] t_major,
                     const payload_t[::1] t_val, const unsigned short[::1] t_lo,
                     long long[::1] out_indptr, out_t[::1] out_indices,
@@ -414,8 +445,8 @@ def coo_compress(const major_t[::1] major, const minor_t[::1] minor,
     in two levels (see ``split_bits``), with the same result.
     """
     cdef Py_ssize_t nnz = major.shape[0], nb = indptr.shape[0] - 1
-    cdef Py_ssize_t k, t, h, nh, nc = n_chunks
-    cdef long long p, lo, hi, key, mask = (1 << lo_bits) - 1
+    cdef Py_ssize_t k, t, nh, nc = n_chunks
+    cdef long long lo, hi
     cdef long long* mine
     if not (minor.shape[0] == values.shape[0] == nnz == out_indices.shape[0]
             == out_values.shape[0]):
@@ -425,20 +456,15 @@ def coo_compress(const major_t[::1] major, const minor_t[::1] minor,
     if nb < 0 or nc < 1:
         raise ValueError(f"indptr (length {indptr.shape[0]}) needs at least one entry and "
                          f"n_chunks ({nc}) must be >= 1")
-    _check_split(lo_bits, nnz)
-    nh = (nb + mask) >> lo_bits
-    # One level writes straight to the output; two write to temporaries first.
-    cdef long long[::1] coarse = indptr
-    cdef out_t[::1] dst_idx = out_indices
-    cdef payload_t[::1] dst_val = out_values
+    cdef long long[::1] coarse
+    cdef out_t[::1] dst_idx
+    cdef payload_t[::1] dst_val
     cdef unsigned short[::1] dst_lo
-    if lo_bits:
-        coarse = np.empty(nh + 1, dtype=np.int64)
-        dst_idx = np.empty(nnz, dtype=np.asarray(out_indices).dtype)
-        dst_val = np.empty(nnz, dtype=np.asarray(out_values).dtype)
-        dst_lo = np.empty(nnz, dtype=np.uint16)
-    else:
-        dst_lo = np.empty(1, dtype=np.uint16)
+    coarse, dst_idx, dst_val, dst_lo = _first_level(indptr, out_indices, out_values, lo_bits)
+    nh = coarse.shape[0] - 1
+    cdef out_t* di = &dst_idx[0]
+    cdef payload_t* dv = &dst_val[0]
+    cdef unsigned short* dl = &dst_lo[0]
     cdef long long* cur = <long long*> calloc(nc * nh + 1, sizeof(long long))
     if cur == NULL:
         raise MemoryError()
@@ -456,14 +482,7 @@ def coo_compress(const major_t[::1] major, const minor_t[::1] minor,
             lo = nnz * k // nc
             hi = nnz * (k + 1) // nc
             for t in range(lo, hi):
-                key = major[t]
-                h = key >> lo_bits
-                p = mine[h]
-                mine[h] = p + 1
-                dst_idx[p] = <out_t> minor[t]
-                dst_val[p] = values[t]
-                if lo_bits:
-                    dst_lo[p] = <unsigned short> (key & mask)
+                _place(mine, major[t], lo_bits, <out_t> minor[t], values[t], di, dv, dl)
     finally:
         free(cur)
     if lo_bits:
@@ -495,8 +514,8 @@ def compressed_transpose(const long long[::1] indptr, const minor_t[::1] indices
     (see ``split_bits``), with the same result.
     """
     cdef Py_ssize_t n_major = indptr.shape[0] - 1, nb = out_indptr.shape[0] - 1
-    cdef Py_ssize_t i, k, h, nh, nc = n_chunks
-    cdef long long p, q, nnz, key, mask = (1 << lo_bits) - 1
+    cdef Py_ssize_t i, k, nh, nc = n_chunks
+    cdef long long p, nnz
     cdef long long* mine
     _check_indptr("indptr", indptr, -1, indices.shape[0], values.shape[0])
     nnz = indptr[n_major]
@@ -507,19 +526,16 @@ def compressed_transpose(const long long[::1] indptr, const minor_t[::1] indices
     if nb < 0 or nc < 1:
         raise ValueError(f"out_indptr (length {out_indptr.shape[0]}) needs at least one "
                          f"entry and n_chunks ({nc}) must be >= 1")
-    _check_split(lo_bits, nnz)
-    nh = (nb + mask) >> lo_bits
-    cdef long long[::1] coarse = out_indptr
-    cdef out_t[::1] dst_idx = out_indices
-    cdef payload_t[::1] dst_val = out_values
+    cdef long long[::1] coarse
+    cdef out_t[::1] dst_idx
+    cdef payload_t[::1] dst_val
     cdef unsigned short[::1] dst_lo
-    if lo_bits:
-        coarse = np.empty(nh + 1, dtype=np.int64)
-        dst_idx = np.empty(nnz, dtype=np.asarray(out_indices).dtype)
-        dst_val = np.empty(nnz, dtype=np.asarray(out_values).dtype)
-        dst_lo = np.empty(nnz, dtype=np.uint16)
-    else:
-        dst_lo = np.empty(1, dtype=np.uint16)
+    coarse, dst_idx, dst_val, dst_lo = _first_level(out_indptr, out_indices, out_values,
+                                                    lo_bits)
+    nh = coarse.shape[0] - 1
+    cdef out_t* di = &dst_idx[0]
+    cdef payload_t* dv = &dst_val[0]
+    cdef unsigned short* dl = &dst_lo[0]
     cdef long long* cur = <long long*> calloc(nc * nh + 1, sizeof(long long))
     cdef Py_ssize_t* first = <Py_ssize_t*> malloc((nc + 1) * sizeof(Py_ssize_t))
     if cur == NULL or first == NULL:
@@ -539,14 +555,7 @@ def compressed_transpose(const long long[::1] indptr, const minor_t[::1] indices
             mine = cur + k * nh
             for i in range(first[k], first[k + 1]):
                 for p in range(indptr[i], indptr[i + 1]):
-                    key = indices[p]
-                    h = key >> lo_bits
-                    q = mine[h]
-                    mine[h] = q + 1
-                    dst_idx[q] = <out_t> i
-                    dst_val[q] = values[p]
-                    if lo_bits:
-                        dst_lo[q] = <unsigned short> (key & mask)
+                    _place(mine, indices[p], lo_bits, <out_t> i, values[p], di, dv, dl)
     finally:
         free(cur)
         free(first)
