@@ -52,6 +52,79 @@ def netflix_like(nnz):
     return round(m * s), round(n * s), nnz
 
 
+# MovieLens 100K (user, item, rating, time), where the benchmarks read it.
+ML100K = "/work/shared/data/ml-100k/u.data"
+
+
+def peak_mb():
+    """This process's peak resident set so far, in MB."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def ml100k_tensor(bins):
+    """(R, T): MovieLens 100K as float32 ``Ratings`` with its times, and as the
+    user x item x bin ``TensorRatings`` of ``bins`` equal-count time bins."""
+    import numpy as np
+
+    import lorank
+
+    data = np.loadtxt(ML100K, dtype=np.int64)
+    R = lorank.Ratings.from_labels(data[:, 0], data[:, 1], data[:, 2].astype(np.float32),
+                                   times=data[:, 3])
+    return R, R.to_tensor(bins, strategy="count")
+
+
+def drift_split(nnz, bins, threads):
+    """``datasets.synthetic_drift`` at :func:`netflix_like` ``(nnz)``, binned into
+    ``bins`` equal-count time bins, split 90/10 at random: ``((m, n, nnz), train,
+    test, noise floor)`` (the ratings and the whole tensor are freed on the way)."""
+    import lorank
+
+    m, n, nnz = netflix_like(nnz)
+    R, floor = lorank.datasets.synthetic_drift(m, n, nnz, n_threads=threads)
+    T = R.to_tensor(bins, strategy="count")
+    del R
+    train, test = T.split(0.1, random_state=0)
+    return (m, n, nnz), train, test, floor
+
+
+def user_item(T):
+    """The user x item ``Ratings`` of a user x item x bin tensor (pairs are distinct)."""
+    from lorank import Ratings
+
+    idx, values = T.coo()
+    return Ratings(idx[0], idx[1], values, T.shape[:2])
+
+
+def run_parts(script, parts, size, threads):
+    """The rows of every part of ``script``, each run in a fresh subprocess
+    (``python script --child PART SIZE THREADS``, see :func:`child_main`); each
+    part's rows are echoed to stderr as they come, so they are kept if a later
+    part dies."""
+    import subprocess
+
+    rows = []
+    for part in parts:
+        out = subprocess.run([sys.executable, os.path.abspath(script), "--child", part, size,
+                              str(threads)], check=True, capture_output=True, text=True)
+        part_rows = json.loads(out.stdout.strip().splitlines()[-1])
+        print(json.dumps(part_rows), file=sys.stderr, flush=True)
+        rows += part_rows
+    return rows
+
+
+def child_main(parts, name):
+    """A benchmark script's ``__main__``: ``--child PART SIZE THREADS [ARG ...]``
+    prints ``parts[PART](SIZE, THREADS, ARG ...)`` as JSON (what :func:`run_parts`
+    reads); any other call says to run it through ``bench/run.py``."""
+    if len(sys.argv) >= 5 and sys.argv[1] == "--child":
+        print(json.dumps(parts[sys.argv[2]](sys.argv[3], int(sys.argv[4]), *sys.argv[5:])))
+        sys.exit()
+    sys.exit(f"run it through bench/run.py: python bench/run.py {name} [--size small]")
+
+
 def epoch_seconds(model):
     """(fastest, median) seconds per iteration of a fitted lorank ALS, from its
     history: the fastest is the least disturbed by other work on the machine."""

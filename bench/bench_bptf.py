@@ -17,17 +17,14 @@ subprocess (``python bench/bench_bptf.py --child PART SIZE THREADS``):
   (median, fastest), held-out RMSE, peak RSS of the part so far.
 """
 
-import os
-import resource
-import subprocess
+import json
 import sys
 import time
-import json
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ML100K = "/work/shared/data/ml-100k/u.data"
+from _common import (child_main, drift_split, load1, ml100k_tensor, peak_mb, run_parts,
+                     user_item)
 
 SIZES = {
     "small": dict(drift_nnz=1_000_000, folds=2),
@@ -58,22 +55,6 @@ def _row(**kw):
     return {k: kw.get(k) for k in keys}
 
 
-def _peak_mb():
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-
-
-def _load1():
-    return round(os.getloadavg()[0], 2)
-
-
-def _matrix(T):
-    """The user x item Ratings of a user x item x bin tensor (pairs are distinct)."""
-    from lorank import Ratings
-
-    idx, values = T.coo()
-    return Ratings(idx[0], idx[1], values, T.shape[:2])
-
-
 def _models(threads, sweeps=None):
     import lorank
 
@@ -98,7 +79,7 @@ def _fit(make, tensor, train, test):
         idx, values = test.coo()
         pred = model.predict_positions(idx)
     else:
-        model = make().fit(_matrix(train))
+        model = make().fit(user_item(train))
         idx, values = test.coo()
         pred = model.predict_positions(idx[0], idx[1])
     total = time.perf_counter() - start
@@ -107,12 +88,7 @@ def _fit(make, tensor, train, test):
 
 
 def _ml100k(size, threads):
-    import lorank
-
-    data = np.loadtxt(ML100K, dtype=np.int64)
-    R = lorank.Ratings.from_labels(data[:, 0], data[:, 1], data[:, 2].astype(np.float32),
-                                   times=data[:, 3])
-    T = R.to_tensor(10, strategy="count")
+    R, T = ml100k_tensor(10)
     models = _models(threads)
     out = {name: ([], [], []) for name in models}
     for train, test in T.kfold(SIZES[size]["folds"], random_state=0):
@@ -130,24 +106,16 @@ def _ml100k(size, threads):
                          sec_per_iter=float(np.median(sec)), sec_fastest=float(np.min(sec)),
                          ratio=float(np.median(sec)) / base, fit_s=float(np.mean(total)),
                          rmse=float(np.mean(rmse)), rmse_std=float(np.std(rmse)),
-                         status=f"{len(rmse)} folds", load1=_load1()))
+                         status=f"{len(rmse)} folds", load1=load1()))
     best = min(rows, key=lambda r: r["rmse"])
     best["status"] += "; lowest RMSE"
     return rows
 
 
 def _drift(size, threads):
-    import lorank
-
-    sys.path.insert(0, HERE)
-    from _common import netflix_like
-
-    m, n, nnz = netflix_like(SIZES[size]["drift_nnz"])
-    R, floor = lorank.datasets.synthetic_drift(m, n, nnz, n_threads=threads)
-    train, test = R.to_tensor(30, strategy="count").split(0.1, random_state=0)
-    del R
+    (m, n, nnz), train, test, floor = drift_split(SIZES[size]["drift_nnz"], 30, threads)
     rows = [_row(part="drift", method="noise floor (RMSE of E[rating | signal])",
-                 size=f"{m}x{n}x30", nnz=nnz, rmse=floor, load1=_load1())]
+                 size=f"{m}x{n}x30", nnz=nnz, rmse=floor, load1=load1())]
     base = None
     for name, (make, tensor) in _models(threads, (DRIFT_SWEEPS, DRIFT_BURN_IN)).items():
         if "chain" in name:
@@ -158,7 +126,7 @@ def _drift(size, threads):
                          size=f"{m}x{n}" + ("x30" if "CP" in name else ""), nnz=train.nnz,
                          threads=threads, sweeps=len(sec), sec_per_iter=float(np.median(sec)),
                          sec_fastest=float(np.min(sec)), ratio=float(np.median(sec)) / base,
-                         fit_s=total, rmse=rmse, peak_mb=_peak_mb(), load1=_load1(),
+                         fit_s=total, rmse=rmse, peak_mb=peak_mb(), load1=load1(),
                          status=f"sweeps {min(sec):.2f}-{max(sec):.2f} s"))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     return rows
@@ -168,19 +136,8 @@ PARTS = {"ml100k": _ml100k, "drift": _drift}
 
 
 def run(size, threads):
-    rows = []
-    for part in PARTS:
-        out = subprocess.run(
-            [sys.executable, os.path.abspath(__file__), "--child", part, size, str(threads)],
-            check=True, capture_output=True, text=True)
-        part_rows = json.loads(out.stdout.strip().splitlines()[-1])
-        print(json.dumps(part_rows), file=sys.stderr, flush=True)  # kept if a later part dies
-        rows += part_rows
-    return rows
+    return run_parts(__file__, PARTS, size, threads)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 5 and sys.argv[1] == "--child":
-        print(json.dumps(PARTS[sys.argv[2]](sys.argv[3], int(sys.argv[4]))))
-        sys.exit()
-    sys.exit("run it through bench/run.py: python bench/run.py bptf [--size small]")
+    child_main(PARTS, "bptf")

@@ -37,8 +37,9 @@ import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ML100K = "/work/shared/data/ml-100k/u.data"
+from _common import (child_main, drift_split, load1, ml100k_tensor, peak_mb, run_parts,
+                     user_item)
+
 LIMIT_BYTES = 8 << 30
 DENSE_TIMEOUT = 300  # seconds per run
 DENSE_ITERS = 3
@@ -72,23 +73,7 @@ def _row(**kw):
     return {k: kw.get(k) for k in keys}
 
 
-def _peak_mb():
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-
-
-def _load1():
-    return round(os.getloadavg()[0], 2)
-
-
 # ---------------------------------------------------------------- drift
-
-
-def _matrix(T):
-    """The user x item Ratings of a user x item x bin tensor (pairs are distinct)."""
-    from lorank import Ratings
-
-    idx, values = T.coo()
-    return Ratings(idx[0], idx[1], values, T.shape[:2])
 
 
 class _HalfStepTimer:
@@ -125,17 +110,9 @@ def _drift(size, threads):
     import lorank
     from lorank.models import als as als_module, cp_als as cp_module
 
-    sys.path.insert(0, HERE)
-    from _common import netflix_like
-
-    nnz = SIZES[size]["drift_nnz"] if size in SIZES else int(size)
-    m, n, nnz = netflix_like(nnz)
     start = time.perf_counter()
-    R, floor = lorank.datasets.synthetic_drift(m, n, nnz, n_threads=threads)
-    T = R.to_tensor(30, strategy="count")
-    del R
-    train, test = T.split(0.1, random_state=0)
-    del T
+    (m, n, nnz), train, test, floor = drift_split(
+        SIZES[size]["drift_nnz"] if size in SIZES else int(size), 30, threads)
     # Both models get their compressed data built before the fit: ALS's Ratings
     # builds CSR and CSC at construction, the tensor its per-mode views here.
     views = time.perf_counter()
@@ -143,14 +120,14 @@ def _drift(size, threads):
         train.view(mode)
     views = time.perf_counter() - views
     matrices = time.perf_counter()
-    Rtr, Rte = _matrix(train), _matrix(test)
+    Rtr, Rte = user_item(train), user_item(test)
     matrices = time.perf_counter() - matrices
     prep = time.perf_counter() - start
     rows = [_row(part="drift", method="data (generate, bin, split)", size=f"{m}x{n}x30",
                  nnz=nnz, threads=threads, sec_per_iter=prep, rmse=floor,
                  status=f"rmse = noise floor (RMSE of E[rating | signal]); tensor views "
                  f"{views:.1f} s, user x item Ratings {matrices:.1f} s (both before the fits)",
-                 peak_mb=_peak_mb(), load1=_load1())]
+                 peak_mb=peak_mb(), load1=load1())]
     results, modes = {}, {}
     for name, model, X, V in (
             ("ALS (user x item)", lorank.ALS(10, max_iter=10, tol=0, n_threads=threads,
@@ -171,7 +148,7 @@ def _drift(size, threads):
                          nnz=train.nnz, dtype="float32", threads=threads, iters=len(sec),
                          sec_per_iter=float(np.median(sec)), sec_fastest=float(np.min(sec)),
                          rmse=model.history_["valid_rmse"][-1], init_s=total - sum(sec),
-                         peak_mb=_peak_mb(), load1=_load1(),
+                         peak_mb=peak_mb(), load1=load1(),
                          status=f"epochs {min(sec):.3f}-{max(sec):.3f} s"))
     rows[-1]["ratio"] = results["CPALS (user x item x bin)"] / results["ALS (user x item)"]
     # Per mode: the median half-step of the epochs (wall in sec_per_iter, CPU in
@@ -184,7 +161,7 @@ def _drift(size, threads):
                              f"{labels.get(count, count)}", size=str(count),
                              dtype="float32", threads=threads, sec_per_iter=wall,
                              ratio=cpu / als_cpu[count] if count in als_cpu else None,
-                             status=f"cpu {cpu:.3f} s", load1=_load1()))
+                             status=f"cpu {cpu:.3f} s", load1=load1()))
     return rows
 
 
@@ -223,7 +200,7 @@ def _dense_child(method, n, density, threads):
                                  max_iter=DENSE_ITERS, dtype=dtype, n_threads=threads,
                                  random_state=0).fit(T)
             cpu = (time.process_time() - cpu) / DENSE_ITERS  # the (cheap) start included
-            return float(np.median(model.history_["seconds"])), cpu, _peak_mb(), "ok"
+            return float(np.median(model.history_["seconds"])), cpu, peak_mb(), "ok"
         X = np.zeros(n**3)
         X[cells] = x
         mask = np.zeros(n**3, dtype=bool)
@@ -248,9 +225,9 @@ def _dense_child(method, n, density, threads):
         else:
             raise ValueError(method)
         return ((time.perf_counter() - start) / DENSE_ITERS,
-                (time.process_time() - cpu) / DENSE_ITERS, _peak_mb(), "ok")
+                (time.process_time() - cpu) / DENSE_ITERS, peak_mb(), "ok")
     except MemoryError:
-        return None, None, _peak_mb(), "out of memory"
+        return None, None, peak_mb(), "out of memory"
 
 
 DENSE_METHODS = ("lorank CPALS float64", "tensorly parafac (mask)",
@@ -316,7 +293,7 @@ def _dense_row(method, n, density, threads, sec, cpu, peak, status, ratio=None):
                dtype="float32" if method.endswith("float32") else "float64",
                threads=threads, iters=DENSE_ITERS, sec_per_iter=sec, ratio=ratio,
                peak_mb=peak, status=status if cpu is None else f"{status}; cpu {cpu:.4g} s/iter",
-               load1=_load1())
+               load1=load1())
     row["density"] = density
     return row
 
@@ -327,10 +304,7 @@ def _dense_row(method, n, density, threads, sec, cpu, peak, status, ratio=None):
 def _ml100k(size, threads):
     import lorank
 
-    data = np.loadtxt(ML100K, dtype=np.int64)
-    R = lorank.Ratings.from_labels(data[:, 0], data[:, 1], data[:, 2].astype(np.float32),
-                                   times=data[:, 3])
-    T = R.to_tensor(10, strategy="count")
+    R, T = ml100k_tensor(10)
     k = SIZES[size]["folds"]
     scores = {"ALS (user x item)": [], "BayesianALS (user x item)": [],
               "CPALS (user x item x bin)": []}
@@ -340,7 +314,7 @@ def _ml100k(size, threads):
             start = time.perf_counter()
             if not name.startswith("CP"):
                 cls = lorank.ALS if name.startswith("ALS") else lorank.BayesianALS
-                model = cls(10, n_threads=threads, random_state=0).fit(_matrix(train))
+                model = cls(10, n_threads=threads, random_state=0).fit(user_item(train))
                 idx, values = test.coo()
                 pred = model.predict_positions(idx[0], idx[1])
             else:
@@ -356,37 +330,23 @@ def _ml100k(size, threads):
                          nnz=R.nnz, dtype="float32", threads=threads,
                          sec_per_iter=float(np.mean(seconds[name])), rmse=float(np.mean(s)),
                          rmse_std=float(np.std(s)), status=f"{len(s)} folds; fit seconds "
-                         "in sec_per_iter", load1=_load1()))
+                         "in sec_per_iter", load1=load1()))
     best = min(rows, key=lambda r: r["rmse"])
     best["status"] += "; lower RMSE"
     return rows
 
 
-PARTS = {"drift": _drift, "ml100k": _ml100k, "dense": _dense}
+def _dense_one_child(size, threads, arg):
+    method, n, density = arg.split("|")
+    return _dense_child(method, int(n), float(density), threads)
 
 
-def _child(part, size, threads, arg=None):
-    if part == "dense-one":
-        method, n, density = arg.split("|")
-        return _dense_child(method, int(n), float(density), threads)
-    return PARTS[part](size, threads)
+PARTS = {"drift": _drift, "ml100k": _ml100k, "dense": _dense, "dense-one": _dense_one_child}
 
 
 def run(size, threads):
-    rows = []
-    for part in ("drift", "ml100k"):
-        out = subprocess.run(
-            [sys.executable, os.path.abspath(__file__), "--child", part, size, str(threads)],
-            check=True, capture_output=True, text=True)
-        part_rows = json.loads(out.stdout.strip().splitlines()[-1])
-        print(json.dumps(part_rows), file=sys.stderr, flush=True)  # kept if a later part dies
-        rows += part_rows
-    return rows
+    return run_parts(__file__, ("drift", "ml100k"), size, threads)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 5 and sys.argv[1] == "--child":
-        arg = sys.argv[5] if len(sys.argv) > 5 else None
-        print(json.dumps(_child(sys.argv[2], sys.argv[3], int(sys.argv[4]), arg)))
-        sys.exit()
-    sys.exit("run it through bench/run.py: python bench/run.py tensor [--size small]")
+    child_main(PARTS, "tensor")
