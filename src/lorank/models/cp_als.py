@@ -8,12 +8,12 @@ and loss from the normal equations as matrix ALS.
 
 import numpy as np
 
-from .._kernels import _als
+from .._kernels import _als, _sparse
 from ._estimator import (CompletionModel, check_bool, check_callback, check_choice,
                          check_dtype, check_int, check_n_threads, check_random_state,
                          check_real, register)
 from ..data._labels import LabelIndex
-from .._threads import single_threaded_blas
+from .._threads import effective_n_threads, single_threaded_blas
 from .als import _factor_storage, penalties, reg_exponent
 from ..linalg.svd import randomized_svd
 from ..linalg.lowrank import LowRank
@@ -406,18 +406,12 @@ class CPALS(CompletionModel):
         """
         self._check_fitted()
         idx = self._check_positions(indices)
-        n = len(idx[0])
-        out = np.empty(n, dtype=self.factors_[0].dtype)
-        for s in range(0, n, _PREDICT_BLOCK):
-            part = [i[s:s + _PREDICT_BLOCK] for i in idx]
-            prod = np.take(self.factors_[0], part[0], axis=0)
-            for A, i in zip(self.factors_[1:], part[1:]):
-                prod *= np.take(A, i, axis=0)
-            acc = np.einsum("ij->i", prod, dtype=np.float64)
-            acc += self.mean_
-            for b, i in zip(self.biases_, part):
-                acc += np.take(b, i)
-            out[s:s + _PREDICT_BLOCK] = acc
+        dtype = self.factors_[0].dtype
+        out = np.empty(len(idx[0]), dtype=dtype)
+        _sparse.cp_entries([np.ascontiguousarray(A, dtype) for A in self.factors_],
+                           [np.ascontiguousarray(b, dtype) for b in self.biases_],
+                           [np.ascontiguousarray(i, np.int64) for i in idx], self.mean_,
+                           out, effective_n_threads(self.n_threads))
         return out
 
     def predict(self, indices):
