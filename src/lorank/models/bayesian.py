@@ -506,7 +506,8 @@ class _SampleMean:
         # One BLAS thread: the same bits for any thread count (and no oversubscribed
         # BLAS threads spinning on a busy machine: 14x faster there, measured).
         with single_threaded_blas():
-            U, s, Vt = LowRank(L.astype(np.float64), R.astype(np.float64)).svd()
+            U, s, Vt = LowRank(L.astype(np.float64), R.astype(np.float64)).svd(
+                k=self.mean_rank)
         t = min(self.mean_rank, len(s))
         dropped = s[t:]
         if dropped.size:
