@@ -31,6 +31,16 @@ def gather_dot(**bad):
     _sparse.gather_dot(a["left"], a["right"], a["rows"], a["cols"], a["out"], a["n_threads"])
 
 
+def cp_entries(**bad):
+    a = dict(factors=[np.ones((4, 2)), np.ones((3, 2)), np.ones((2, 2))],
+             biases=[np.ones(4), np.ones(3), np.ones(2)],
+             index=[np.array([0, 3], I64), np.array([2, 0], I64), np.array([1, 1], I64)],
+             out=np.empty(2), n_threads=1)
+    a.update(bad)
+    _sparse.cp_entries(a["factors"], a["biases"], a["index"], 0.5, a["out"], a["n_threads"])
+    return a["out"]
+
+
 def csr_matmat(**bad):
     indptr, indices, data = csr()
     a = dict(indptr=indptr, indices=indices, data=data, M=np.ones((3, 2)),
@@ -172,7 +182,7 @@ def generate(**bad):
     return a["indices"]
 
 
-VALID = [gather_dot, csr_matmat, csr_rmatmat, coo_compress, compressed_transpose, residual,
+VALID = [gather_dot, cp_entries, csr_matmat, csr_rmatmat, coo_compress, compressed_transpose, residual,
          first_duplicate, check_compressed, merge_duplicates, fill_gather, fill_scatter, topk,
          score_topk, build_alias, generate]
 
@@ -184,6 +194,7 @@ def test_the_reference_calls_are_valid(call):
 
 def test_the_reference_calls_compute_what_they_should():
     np.testing.assert_array_equal(csr_matmat(), np.full((4, 2), 2.0))
+    np.testing.assert_array_equal(cp_entries(), [5.5, 5.5])  # 0.5 + 3 biases + 2
     np.testing.assert_array_equal(csr_rmatmat(), [[4, 4], [0, 0], [4, 4]])
     np.testing.assert_array_equal(topk(), [[2, 1], [3, 2], [3, 2]])  # row 2 skips column 0
     ind = generate()
@@ -196,6 +207,15 @@ CASES = [
     (gather_dot, dict(cols=np.array([0], I32)), "rows and cols lengths"),
     (gather_dot, dict(right=np.ones((3, 3))), "left and right columns"),
     (gather_dot, dict(n_threads=0), "n_threads must be >= 1"),
+    (cp_entries, dict(out=np.empty(3)), r"index\[0\] and out lengths"),
+    (cp_entries, dict(factors=[np.ones((4, 2)), np.ones((3, 3)), np.ones((2, 2))]),
+     r"factors\[1\] columns"),
+    (cp_entries, dict(biases=[np.ones(4), np.ones(2), np.ones(2)]),
+     r"biases\[1\] and factors\[1\] rows"),
+    (cp_entries, dict(index=[np.array([0, 3], I64)] * 2), "as many index arrays"),
+    (cp_entries, dict(factors=[np.ones((4, 2))], index=[np.array([0, 1], I64)],
+                      biases=None), "need 2..16 factors"),
+    (cp_entries, dict(n_threads=0), "n_threads must be >= 1"),
     (csr_matmat, dict(out=np.empty((5, 2))), "indptr has length 5, expected 6"),
     (csr_matmat, dict(out=np.empty((4, 3))), "M and out columns"),
     (csr_matmat, dict(indices=np.zeros(5, I32), data=np.ones(5)), "not within the 5 stored"),

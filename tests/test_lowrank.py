@@ -310,3 +310,28 @@ BAD = [
 def test_bad_input_raises_naming_argument_and_value(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+@pytest.mark.parametrize("shape", [(50, 40, 6), (5, 40, 8), (50, 4, 8), (30, 30, 30)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_svd_of_leading_k_matches_the_full_svd(shape, dtype):
+    """svd(k) (reflectors applied to k columns) against the full thin SVD: the same
+    singular values, the leading k vectors up to sign; truncate uses it."""
+    m, n, r = shape
+    rng = np.random.default_rng(m + n + r)
+    X = lorank.LowRank(rng.standard_normal((m, r)).astype(dtype),
+                       rng.standard_normal((n, r)).astype(dtype))
+    U, s, Vt = X.svd()
+    eps = 1e-4 if dtype == np.float32 else 1e-11
+    for k in (0, 1, 3, min(m, n, r)):
+        Uk, sk, Vtk = X.svd(k=k)
+        assert Uk.shape == (m, k) and Vtk.shape == (k, n) and Uk.dtype == dtype
+        np.testing.assert_allclose(sk, s, rtol=eps)
+        signs = np.sign(np.sum(Uk * U[:, :k], axis=0))
+        np.testing.assert_allclose(Uk * signs, U[:, :k], atol=eps)
+        np.testing.assert_allclose(Vtk * signs[:, None], Vt[:k], atol=eps)
+    np.testing.assert_allclose(X.truncate(2).to_dense(),
+                               lorank.LowRank.from_svd(U, s, Vt, rank=2).to_dense(),
+                               atol=eps * s[0])
+    with pytest.raises(ValueError, match="k must be >= 0"):
+        X.svd(k=-1)

@@ -39,6 +39,87 @@ def gather_dot(const floating[:, ::1] left, const floating[:, ::1] right,
         out[t] = acc
 
 
+
+cdef enum:
+    MAX_MODES = 16
+    AHEAD = 16  # entries between a row's prefetch and its use
+
+
+cdef extern from *:
+    """
+    #define lorank_prefetch(p) __builtin_prefetch((p), 0, 3)
+    """
+    void prefetch "lorank_prefetch"(const void* p) noexcept nogil
+
+
+def cp_entries(factors, biases, index, double mean, floating[::1] out, int n_threads):
+    """out[t] = mean + Σ_m biases[m][index[m][t]] + Σ_k Π_m factors[m][index[m][t], k]
+    for every t: a CP model's entries at N-way positions (N <= 16), summed in float64
+    in a fixed order (the same for any thread count).
+
+    ``factors``: N C-contiguous (n_m, r) arrays of out's dtype; ``biases``: None or N
+    arrays (n_m,) of that dtype; ``index``: N int64 arrays of out's length, each in
+    range (the caller checks the values; this checks the shapes)."""
+    cdef Py_ssize_t N = len(factors), n = out.shape[0], r, t, k
+    cdef int m
+    cdef const floating* A[MAX_MODES]
+    cdef const floating* B[MAX_MODES]
+    cdef const long long* I[MAX_MODES]
+    cdef const floating[:, ::1] fv
+    cdef const floating[::1] bv
+    cdef const long long[::1] iv
+    cdef bint with_biases = biases is not None
+    cdef double acc, prod
+    cdef const floating* a0
+    cdef const floating* a1
+    cdef const floating* a2
+    if not 2 <= N <= MAX_MODES or len(index) != N or (with_biases and len(biases) != N):
+        raise ValueError(f"need 2..{MAX_MODES} factors with as many index arrays "
+                         f"(and biases), got {N}, {len(index)}")
+    _check_threads(n_threads)
+    kept = []
+    r = factors[0].shape[1]
+    for m in range(N):
+        fv = factors[m]
+        _check_same(f"factors[{m}] columns", fv.shape[1], r)
+        iv = index[m]
+        _check_same(f"index[{m}] and out lengths", iv.shape[0], n)
+        A[m] = &fv[0, 0] if fv.shape[0] and r else NULL
+        I[m] = &iv[0] if n else NULL
+        kept.append((fv, iv))
+        B[m] = NULL
+        if with_biases:
+            bv = biases[m]
+            _check_same(f"biases[{m}] and factors[{m}] rows", bv.shape[0], fv.shape[0])
+            B[m] = &bv[0] if bv.shape[0] else NULL
+            kept.append(bv)
+    for t in prange(n, nogil=True, num_threads=n_threads, schedule="static", chunksize=4096):
+        if t + AHEAD < n:  # the rows are random reads: ask for them early
+            for m in range(N):
+                prefetch(A[m] + I[m][t + AHEAD] * r)
+        acc = 0
+        a0 = A[0] + I[0][t] * r
+        a1 = A[1] + I[1][t] * r
+        if N == 2:
+            for k in range(r):
+                acc = acc + <double> a0[k] * a1[k]
+        elif N == 3:
+            a2 = A[2] + I[2][t] * r
+            for k in range(r):
+                acc = acc + <double> a0[k] * a1[k] * a2[k]
+        else:
+            for k in range(r):
+                prod = <double> a0[k] * a1[k]
+                for m in range(2, N):
+                    prod = prod * A[m][I[m][t] * r + k]
+                acc = acc + prod
+        acc = acc + mean
+        if with_biases:
+            for m in range(N):
+                acc = acc + B[m][I[m][t]]
+        out[t] = <floating> acc
+
+
 cdef extern from *:
     """
     #ifdef _OPENMP

@@ -204,18 +204,25 @@ class LowRank:
         return (other @ self.left) @ self.right.T
 
     # --- decompositions -----------------------------------------------------
-    def svd(self):
+    def svd(self, k=None):
         """Thin SVD of ``left @ right.T`` in O((m + n) r²), never forming m x n.
 
         Two QRs, ``left = Q₁R₁`` and ``right = Q₂R₂``, reduce the problem to the
         SVD of the r x r core ``R₁R₂ᵀ``.
 
+        Parameters
+        ----------
+        k : int, optional
+            Return only the leading ``k`` singular vectors (and still every
+            singular value): the QRs' reflectors are then applied to ``k`` columns
+            instead of forming Q₁ and Q₂, about half the work for small ``k``.
+
         Returns
         -------
         U : ndarray (m, k)
-        s : ndarray (k,)
+        s : ndarray (min(m, n, r),)
         Vt : ndarray (k, n)
-            With k = min(m, n, r).
+            With k = min(m, n, r) unless given.
 
         Examples
         --------
@@ -225,14 +232,29 @@ class LowRank:
         >>> U, s, Vt = X.svd()
         >>> np.allclose(s, np.linalg.svd(X.to_dense(), compute_uv=False)[:3])
         True
+        >>> U1, s1, Vt1 = X.svd(k=1)
+        >>> U1.shape, bool(np.allclose(np.abs(U1[:, 0]), np.abs(U[:, 0])))
+        ((50, 1), True)
         """
+        m, n = self.shape
+        full = min(m, n, self.rank)
+        if k is not None:
+            k = check_int(k, "k", minimum=0)
         if self.rank == 0:
-            m, n = self.shape
             return (np.zeros((m, 0), self.dtype), np.zeros(0, self.dtype), np.zeros((0, n), self.dtype))
-        Q1, R1 = scipy.linalg.qr(self.left, mode="economic", check_finite=False)
-        Q2, R2 = scipy.linalg.qr(self.right, mode="economic", check_finite=False)
-        u, s, vt = scipy.linalg.svd(R1 @ R2.T, full_matrices=False, lapack_driver="gesdd", check_finite=False)
-        return np.ascontiguousarray(Q1 @ u), s, np.ascontiguousarray(vt @ Q2.T)
+        if k is None or k >= full:
+            Q1, R1 = scipy.linalg.qr(self.left, mode="economic", check_finite=False)
+            Q2, R2 = scipy.linalg.qr(self.right, mode="economic", check_finite=False)
+            u, s, vt = scipy.linalg.svd(R1 @ R2.T, full_matrices=False, lapack_driver="gesdd",
+                                        check_finite=False)
+            return np.ascontiguousarray(Q1 @ u), s, np.ascontiguousarray(vt @ Q2.T)
+        (h1, tau1), R1 = scipy.linalg.qr(self.left, mode="raw", check_finite=False)
+        (h2, tau2), R2 = scipy.linalg.qr(self.right, mode="raw", check_finite=False)
+        u, s, vt = scipy.linalg.svd(R1[:len(tau1)] @ R2[:len(tau2)].T, full_matrices=False,
+                                    lapack_driver="gesdd", check_finite=False)
+        U = _apply_reflectors(h1, tau1, u[:, :k])
+        V = _apply_reflectors(h2, tau2, vt[:k].T)
+        return np.ascontiguousarray(U), s, np.ascontiguousarray(V.T)
 
     def truncate(self, k):
         """Best rank-``k`` approximation (Eckart-Young), as a new LowRank.
@@ -249,7 +271,8 @@ class LowRank:
         limit = min(self.rank, *self.shape)
         if k > limit:
             raise ValueError(f"k={k} exceeds min(rank, m, n) = {limit} for {self!r}")
-        return LowRank.from_svd(*self.svd(), rank=k)
+        U, s, Vt = self.svd(k=k)
+        return LowRank.from_svd(U, s[:k], Vt)
 
 
 def compress(X, rank):
@@ -277,3 +300,17 @@ def compress(X, rank):
     """
     return LowRank.from_svd(*svd(X, rank))
 
+
+def _apply_reflectors(h, tau, x):
+    """Q @ x for the Q of a raw QR (reflectors ``h``, ``tau``), x of len(tau) rows."""
+    if x.shape[1] == 0:
+        return np.zeros((h.shape[0], 0), h.dtype)
+    ormqr, = scipy.linalg.get_lapack_funcs(("ormqr",), (h,))
+    h = h[:, :len(tau)]  # a wide QR (m < r) has m reflectors
+    c = np.zeros((h.shape[0], x.shape[1]), h.dtype, order="F")
+    c[:x.shape[0]] = x
+    lwork = int(ormqr("L", "N", h, tau, c, -1)[1][0].real)
+    cq, _, info = ormqr("L", "N", h, tau, c, max(lwork, 1), overwrite_c=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"LAPACK ormqr failed (info={info})")
+    return cq

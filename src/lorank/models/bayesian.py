@@ -164,7 +164,8 @@ class BayesianALS(CompletionModel):
     scaled by 1/K). With ``mean_rank=None`` ``factors_`` holds exactly that;
     by default the factor part is kept compressed to rank ``mean_rank``: the
     kept samples gather in a buffer of 8 and each full buffer is folded into
-    a truncated SVD of the running sum (``LowRank.svd``, float64).
+    a truncated SVD of the running sum (``LowRank.svd(k=mean_rank)`` in ``dtype``:
+    its rounding is far below the truncation's error).
     ``truncation_error_`` bounds the result against the exact mean: ``"max"``
     bounds every entry's error (the sum of the spectral norms dropped by the
     folds, / K) and ``"rms"`` the root mean square over all m·n entries (the
@@ -173,10 +174,10 @@ class BayesianALS(CompletionModel):
     and top-k costs (mean_rank + 2) / (rank + 2) times ALS's.
 
     Memory: the kept samples take (mean_rank + 8·rank)·(m + n) numbers of
-    ``dtype``, plus about 6× that (float64 copies and QR factors) during a
+    ``dtype``, plus about 3× that (the side-by-side copy and its QR) during a
     fold; exact (``mean_rank=None``) K·rank·(m + n), allocated once at the
     start. With rank 10, float32 and K = 200 at the Netflix shape (497,959
-    rows and columns): 0.22 GB (+1.3 GB during a fold) compressed, whatever K,
+    rows and columns): 0.22 GB (+0.7 GB during a fold) compressed, whatever K,
     4.0 GB exact.
 
     Parameters
@@ -468,7 +469,7 @@ class _SampleMean:
     ``mean_rank=None``: every sample kept, side by side (exact). Otherwise the
     samples gather in a buffer of ``_BUFFER`` and each full buffer is folded into
     a rank-``mean_rank`` truncated SVD of the running sum (``LowRank.svd`` in
-    float64 of the sum so far beside the buffer). A fold that drops singular
+    ``dtype`` of the sum so far beside the buffer). A fold that drops singular
     values σ_{t+1} ≥ σ_{t+2} ≥ ... adds an error of spectral norm σ_{t+1} and
     Frobenius norm (Σ σ²)^½; by the triangle inequality the sums of those over
     the folds bound the compressed sum's error, in both norms.
@@ -506,7 +507,7 @@ class _SampleMean:
         # One BLAS thread: the same bits for any thread count (and no oversubscribed
         # BLAS threads spinning on a busy machine: 14x faster there, measured).
         with single_threaded_blas():
-            U, s, Vt = LowRank(L.astype(np.float64), R.astype(np.float64)).svd()
+            U, s, Vt = LowRank(L, R).svd(k=self.mean_rank)
         t = min(self.mean_rank, len(s))
         dropped = s[t:]
         if dropped.size:

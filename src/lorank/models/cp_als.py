@@ -9,7 +9,7 @@ and loss from the normal equations as matrix ALS.
 import numpy as np
 
 from .._kernels import _als
-from ._cp_base import PREDICT_BLOCK, CPModel, from_arrays, largest_two, to_arrays
+from ._cp_base import CPModel, from_arrays, largest_two, to_arrays
 from ._estimator import check_bool, check_choice, check_int, check_real, register
 from .._threads import single_threaded_blas
 from .als import _factor_storage, penalties, reg_exponent
@@ -23,6 +23,9 @@ _BIAS_SWEEPS = 3
 _START_SAMPLE = 1 << 20
 # Modes up to this size get their unfolding's Gram matrix formed densely.
 _DENSE_GRAM = 1024
+# Observations per block when the start subtracts the biases (the gathered
+# offsets stay in cache).
+_RESIDUAL_BLOCK = 1 << 16
 # Observations per block when the spectral start sums a slice's outer products.
 _SLICE_BLOCK = 1 << 18
 
@@ -273,8 +276,8 @@ class CPALS(CPModel):
             values = values.astype(np.float64)
             if offsets is not None:  # in blocks that stay in cache, not nnz-long temporaries
                 mu = mean()
-                for s in range(0, len(values), PREDICT_BLOCK):
-                    part = slice(s, s + PREDICT_BLOCK)
+                for s in range(0, len(values), _RESIDUAL_BLOCK):
+                    part = slice(s, s + _RESIDUAL_BLOCK)
                     off = np.take(offsets[0], index[0][part])
                     for o, i in zip(offsets[1:], index[1:]):
                         off += np.take(o, i[part])
