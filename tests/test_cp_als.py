@@ -133,6 +133,16 @@ def test_validation_history_callback_and_save_load(tmp_path):
     query = (["u3", "u0"], [1, 2], [0, 5])
     assert again.predict(query).tobytes() == model.predict(query).tobytes()
     assert again.history_ == model.history_
+    # Damaged files are refused naming the array (the LAYOUTS entry checks every one):
+    # labels for the wrong number of users would answer for the wrong user.
+    from lorank.models import _cp_base
+
+    for name, damage in (("labels_0", lambda a: a[:-1]), ("factor_2", lambda a: a[:, :1])):
+        arrays, header = _cp_base.to_arrays(model)
+        arrays[name] = damage(arrays[name])
+        lorank.io.save(tmp_path / "bad.npz", arrays, header)
+        with pytest.raises(ValueError, match=name):
+            lorank.load(tmp_path / "bad.npz")
 
 
 def test_predict_by_label_and_unknown_labels():

@@ -383,8 +383,12 @@ def to_arrays(model):
 
 
 def from_arrays(cls, arrays, header, source="file"):
-    """A fitted ``cls`` model rebuilt from :func:`to_arrays` output."""
+    """A fitted ``cls`` model rebuilt from :func:`to_arrays` output (every array
+    checked against its ``LAYOUTS`` entry first)."""
     from ._estimator import _param_value
+    from ._model_files import check_model
+
+    arrays = check_model(cls, arrays, header, source)
 
     shape = header.get("shape")
     if not isinstance(shape, list) or len(shape) < 2:

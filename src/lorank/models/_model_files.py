@@ -52,7 +52,7 @@ for _m in range(10):
     _CP.update({f"factor_{_m}": Array("float", (f"mode {_m}", "rank"), required=_m < 2),
                 f"bias_{_m}": Array("float", (f"mode {_m}",), required=_m < 2),
                 f"labels_{_m}": Array("labels", (f"mode {_m}",), required=False)})
-LAYOUTS["BayesianCP"] = _CP
+LAYOUTS["CPALS"] = LAYOUTS["BayesianCP"] = _CP
 
 _RECOMMENDER = {
     # older files kept the labels beside the model, not in it

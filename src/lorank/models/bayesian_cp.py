@@ -460,10 +460,7 @@ def _to_arrays(model):
 
 
 def _from_arrays(cls, arrays, header, source="file"):
-    from ._model_files import check_model
-
-    arrays = check_model(cls, arrays, header, source)  # the LAYOUTS entry, every array
-    model = from_arrays(cls, arrays, header, source)
+    model = from_arrays(cls, arrays, header, source)  # the LAYOUTS entry, every array
     for key in ("n_kept", "n_stored"):
         value = header.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
