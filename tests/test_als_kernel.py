@@ -183,9 +183,17 @@ def test_variant_matches_numpy(dtype, variant, rank, biases, noise, simd):
     check_against_reference(args, kw, dtype)
 
 
+@pytest.fixture
+def tiled():
+    """Every Cholesky half-step takes the tiled sweep (whatever the factor's size)."""
+    previous = _als._set_tiled_above(0)
+    yield
+    _als._set_tiled_above(previous)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("variant", ["weights+prior", "sampled", "hadamard2"])
-def test_variant_tiled_matches_numpy(dtype, variant, simd):
+def test_variant_tiled_matches_numpy(dtype, variant, simd, tiled):
     # A fixed factor several times the 1 MiB tile: the sums are carried across tiles.
     rank = 4
     n_fixed = 3 * (1 << 20) // _factor_storage(1, rank + 1, dtype).nbytes
@@ -341,7 +349,7 @@ def test_bitwise_independent_of_threads_and_threads_really_ran(dtype, variant, e
 
 
 @pytest.mark.parametrize("variant", ["everything", "sampled"])
-def test_tiled_path_bitwise_independent_of_threads(variant):
+def test_tiled_path_bitwise_independent_of_threads(variant, tiled):
     n_fixed = 3 * (1 << 20) // _factor_storage(1, 5, np.float32).nbytes
     args, kw = make_problem(np.float32, 4, True, variant, n_fixed=n_fixed)
     one = run(args, kw, n_threads=1)

@@ -180,8 +180,12 @@ def _set_batch_solve(bint on):
 
 
 # The fixed factor is streamed in tiles (_half_step_tiled) when it is larger than
-# this many bytes; below, every target gathers straight from it.
-cdef Py_ssize_t _tiled_above = 2 * TILE_BYTES
+# this many bytes; below, every target gathers straight from it. Measured
+# (bench/bench_als_tiled.py, items half-step, rank 10, float32, 1 thread, 32 MiB
+# L3): direct wins up to a 13.7 MB fixed factor (x1.26 at 9.7 MB), tiles from
+# 19.4 MB on (x1.10; x1.13 at 23.8 MB, x1.6 at the Netflix shape's 30.7 MB):
+# half the L3.
+cdef Py_ssize_t _tiled_above = 16 << 20
 
 
 def _set_tiled_above(Py_ssize_t n_bytes):
@@ -780,8 +784,9 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
     that the identity would lose digits to cancellation (residual below a quarter
     of tt), the residuals are summed directly instead.
 
-    When ``fixed`` is much larger than L2 (the items half-step of a Netflix-sized
-    problem gathers from 480k user rows), the targets' normal equations are
+    When ``fixed`` is larger than about half the last-level cache (16 MiB: the
+    items half-step of a Netflix-sized problem gathers from 480k user rows, 31 MB
+    at rank 10), the targets' normal equations are
     accumulated over tiles of ``fixed`` rows in turn, every target's observations
     in a tile being a contiguous run of its sorted indices. Each target still sums
     its observations in index order: the same result up to rounding (the partial
