@@ -21,7 +21,10 @@ Kernels and settings (all in this process, interleaved round by round):
 - ``no fp-contract`` / ``locality 0`` / ``bench build``: this revision compiled by
   ``_baseline_kernel.py`` without ``-ffp-contract=fast``, with the prefetches'
   temporal locality 0 instead of 3, and as the meson build has it (the control
-  for the other two).
+  for the other two; these carry their revision's own tile rule).
+
+``bench/results/als_visit-0555b94.txt`` is the same run on revision 0555b94
+(tile rule 2 MiB, before bench_als_tiled set it to 16 MiB), at a lower load.
 """
 
 import os
