@@ -26,10 +26,14 @@ def _git(*args):
                           capture_output=True, text=True).stdout
 
 
-def load(rev="main"):
-    """The ``_als`` module of git revision ``rev``, compiled and imported."""
+def load(rev="main", flags=()):
+    """The ``_als`` module of git revision ``rev``, compiled (with the extra C
+    ``flags``, e.g. ``["-ffp-contract=fast", "-DLORANK_LOCALITY=0"]``) and imported."""
     commit = _git("rev-parse", rev).strip()
-    out = CACHE / commit[:12]
+    flags = list(flags)
+    tag = commit[:12] + ("-" + hashlib.sha256(" ".join(flags).encode()).hexdigest()[:8]
+                         if flags else "")
+    out = CACHE / tag
     so = out / ("_als_baseline" + sysconfig.get_config_var("EXT_SUFFIX"))
     if not so.exists():
         out.mkdir(parents=True, exist_ok=True)
@@ -51,12 +55,13 @@ def load(rev="main"):
         subprocess.run(cmd + [str(out / "_als_baseline.pyx")], check=True)
         include = sysconfig.get_paths()["include"]
         subprocess.run(["cc", "-O3", "-std=c11", "-fPIC", "-fopenmp", "-shared", "-DNDEBUG",
-                        "-Wno-unused-function", f"-I{include}", f"-I{out}",
+                        "-Wno-unused-function", *flags, f"-I{include}", f"-I{out}",
                         str(out / "_als_baseline.c"), "-o", str(so)], check=True)
     spec = importlib.util.spec_from_file_location("_als_baseline", so)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.REVISION = commit
+    module.FLAGS = flags
     return module
 
 

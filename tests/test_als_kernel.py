@@ -183,9 +183,17 @@ def test_variant_matches_numpy(dtype, variant, rank, biases, noise, simd):
     check_against_reference(args, kw, dtype)
 
 
+@pytest.fixture
+def tiled():
+    """Every Cholesky half-step takes the tiled sweep (whatever the factor's size)."""
+    previous = _als._set_tiled_above(0)
+    yield
+    _als._set_tiled_above(previous)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("variant", ["weights+prior", "sampled", "hadamard2"])
-def test_variant_tiled_matches_numpy(dtype, variant, simd):
+def test_variant_tiled_matches_numpy(dtype, variant, simd, tiled):
     # A fixed factor several times the 1 MiB tile: the sums are carried across tiles.
     rank = 4
     n_fixed = 3 * (1 << 20) // _factor_storage(1, rank + 1, dtype).nbytes
@@ -341,7 +349,7 @@ def test_bitwise_independent_of_threads_and_threads_really_ran(dtype, variant, e
 
 
 @pytest.mark.parametrize("variant", ["everything", "sampled"])
-def test_tiled_path_bitwise_independent_of_threads(variant):
+def test_tiled_path_bitwise_independent_of_threads(variant, tiled):
     n_fixed = 3 * (1 << 20) // _factor_storage(1, 5, np.float32).nbytes
     args, kw = make_problem(np.float32, 4, True, variant, n_fixed=n_fixed)
     one = run(args, kw, n_threads=1)
@@ -626,9 +634,12 @@ def test_als_rejects_bad_solver_parameters(params, error, message):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("path", ["tiled", "rank1", "syrk"])
+@pytest.mark.parametrize("path", ["tiled", "rank1", "syrk", "fused"])
 @pytest.mark.parametrize("variant", ["als", "weights+prior", "hadamard2", "sampled"])
-@pytest.mark.parametrize("rank, biases", [(3, True), (10, False), (40, True), (70, True)])
+# Rows of one 64-byte vector (the fused Gram's, with AVX-512): 3 + biases and 10 in
+# both dtypes, 15 + biases in float32; wider rows fall back to the blocks.
+@pytest.mark.parametrize("rank, biases", [(3, True), (10, False), (15, True), (40, True),
+                                          (70, True)])
 def test_every_gram_path_matches_numpy(dtype, path, variant, rank, biases, simd):
     # The crossover benchmark forces each path; auto must pick among equals.
     args, kw = make_problem(dtype, rank, biases, variant)
@@ -647,3 +658,116 @@ def test_gram_path_names_are_checked():
     with pytest.raises(ValueError, match="gram path must be one of"):
         _als._set_gram_path("blas")
     assert _als._set_gram_path("auto") == "auto"
+
+
+# ------------------------------------------------------------------ batched solves
+
+
+def many_targets(dtype, rank, variant, n_targets=200, n_fixed=400, seed=3, **kw):
+    """A problem with enough targets for full chunks of 16 (and remainders), with
+    empty targets scattered among them."""
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(1, 3 * (rank + 1) + 20, n_targets)
+    counts[::37] = 0
+    return make_problem(dtype, rank, True, variant, counts=counts, n_fixed=n_fixed,
+                        seed=seed, **kw)
+
+
+def _unbatched(args, kw, n_threads=2):
+    previous = _als._set_batch_solve(False)
+    try:
+        return run(args, kw, n_threads=n_threads)
+    finally:
+        _als._set_batch_solve(previous)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("variant", ["als", "weights", "prior", "sampled", "everything"])
+# d = 4, 11 (one AVX-512 vector in float32), 16 (the batch's widest), 21 (one by one)
+@pytest.mark.parametrize("rank", [3, 10, 15, 20])
+@pytest.mark.parametrize("tiled", [False, True])
+def test_batched_solves_match_one_by_one_and_numpy(dtype, variant, rank, tiled, simd):
+    # The batched Cholesky's lanes run the one-target sequence; with FMA the
+    # roundings may differ in the last bits, never more.
+    args, kw = many_targets(dtype, rank, variant)
+    previous = _als._set_tiled_above(0 if tiled else 1 << 62)
+    try:
+        batched = check_against_reference(args, kw, dtype)
+        single = _unbatched(args, kw)
+    finally:
+        _als._set_tiled_above(previous)
+    d = rank + 1
+    np.testing.assert_array_equal(batched[3], single[3])
+    tol = 4 * KTOL[dtype]
+    np.testing.assert_allclose(batched[0][:, :d], single[0][:, :d], rtol=tol,
+                               atol=tol * np.abs(single[0][:, :d]).max())
+    np.testing.assert_allclose(batched[1], single[1], rtol=1e-3 if dtype == np.float32
+                               else 1e-9, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("variant", ["als", "weights+prior", "sampled", "everything"])
+@pytest.mark.parametrize("rank", [3, 10, 15])
+@pytest.mark.parametrize("tiled", [False, True])
+def test_batched_solves_bitwise_independent_of_threads_and_chunks(dtype, variant, rank,
+                                                                  tiled):
+    # 200 targets: chunks of 16 with one thread, of 6 with two, 1 with eight (the
+    # chunk follows the thread count); a target's result must not move.
+    args, kw = many_targets(dtype, rank, variant)
+    previous = _als._set_tiled_above(0 if tiled else 1 << 62)
+    try:
+        one = run(args, kw, n_threads=1)
+        for n_threads in (2, 3, 8):
+            for a, b in zip(one, run(args, kw, n_threads=n_threads)):
+                np.testing.assert_array_equal(a, b)
+        # Fewer targets (other batch compositions): the same rows.
+        sub = list(args)
+        keep = 50
+        sub[0] = args[0][:keep + 1].copy()
+        n = sub[0][-1]
+        sub[1], sub[2], sub[4], sub[6] = args[1][:n], args[2][:n], args[4][:keep], args[6][:keep]
+        sub_kw = dict(kw)
+        if "weights" in kw:
+            sub_kw["weights"] = kw["weights"][:n].copy()
+        if "others" in kw:
+            sub_kw["others"] = tuple((i[:n].copy(), F) for i, F in kw["others"])
+        part = run(tuple(sub), sub_kw, n_threads=3)
+    finally:
+        _als._set_tiled_above(previous)
+    for a, b in zip(one, part):
+        np.testing.assert_array_equal(a[:keep], b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("variant", ["als", "sampled", "everything"])
+@pytest.mark.parametrize("rank", [3, 10])
+def test_batched_not_positive_definite_targets_are_reported_per_target(dtype, variant,
+                                                                       rank):
+    # Bad targets at several lanes of a batch: each reported, its row unchanged;
+    # its batch mates solved as if alone.
+    args, kw = many_targets(dtype, rank, variant, n_targets=64)
+    args = list(args)
+    if "prior" in kw:
+        kw["prior"] = kw["prior"] * 0
+    lam = args[6].copy() + 0.5
+    bad = np.array([1, 5, 15, 16, 33, 63])  # (0 and 37 are empty)
+    lam[bad] = -1e6
+    args[6] = lam
+    x, sse, rsum, status = run(args, kw, n_threads=1)
+    single = _unbatched(args, kw, n_threads=1)
+    assert (status[bad] > 0).all() and (np.delete(status, bad) == 0).all()
+    np.testing.assert_array_equal(status, single[3])
+    np.testing.assert_array_equal(x[bad], args[4][bad])
+    assert (sse[bad] == 0).all() and (rsum[bad] == 0).all()
+    assert np.isfinite(x).all()
+    tol = 4 * KTOL[dtype]
+    np.testing.assert_allclose(x, single[0], rtol=tol, atol=tol * np.abs(single[0]).max())
+
+
+def test_switches_are_checked_and_return_the_previous_setting():
+    assert _als._set_batch_solve(False) is True
+    assert _als._set_batch_solve(True) is False
+    before = _als._set_tiled_above(123)
+    assert _als._set_tiled_above(before) == 123
+    with pytest.raises(ValueError, match="n_bytes must be >= 0"):
+        _als._set_tiled_above(-1)

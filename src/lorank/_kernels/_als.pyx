@@ -28,6 +28,9 @@ from libc.stdint cimport INT64_MAX, int64_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memset
 
+cdef extern from "<stdlib.h>" nogil:
+    void* aligned_alloc(size_t alignment, size_t size)
+
 cimport scipy.linalg.cython_blas as blas
 cimport scipy.linalg.cython_lapack as lapack
 
@@ -52,6 +55,17 @@ cdef extern from "_als_gram.h" nogil:
                              const double* F, int stride, int rank, int biases, double mean,
                              const double* w, int K, const int** oidx, const double** oF,
                              double* G, double* b, double* tt)
+    enum: LORANK_BATCH_MAXD
+    int lorank_f_gram_fused(int width, int64_t n, const int* idx, const float* vals,
+                            const float* F, int stride, int rank, int biases, double mean,
+                            const float* w, int K, float* G, float* b, double* tt)
+    int lorank_d_gram_fused(int width, int64_t n, const int* idx, const double* vals,
+                            const double* F, int stride, int rank, int biases, double mean,
+                            const double* w, int K, double* G, double* b, double* tt)
+    void lorank_f_chol_batch(int width, int nt, int d, int ld, float** G,
+                             float** b, int keep_l, int* info)
+    void lorank_d_chol_batch(int width, int nt, int d, int ld, double** G,
+                             double** b, int keep_l, int* info)
     void lorank_f_residual(int width, int64_t n, const int* idx, const float* vals,
                            const float* F, int stride, int rank, int biases, double mean,
                            const float* w, int K, const int** oidx, const float** oF,
@@ -118,19 +132,25 @@ cdef enum:
     TILE_BYTES = 1 << 20
     # ... provided the accumulators of all targets fit in this many bytes.
     MAX_ACCUMULATOR_BYTES = 256 << 20
+    # Targets per chunk of the Cholesky paths, solved together (finish_batch).
+    BATCH = 16
 
 # How the Gram G = Σ w f fᵀ of a target is formed. AUTO takes the measured
 # crossover (bench/bench_als_gram.py, rank 10-128 x 16-4096 observations per
 # target): the register-tiled blocks won every cell, by 1.2-2.5x over rank-1
-# updates and over BLAS syrk on the same blocks, so AUTO is TILED. The others
-# force one path, for that benchmark and the tests.
+# updates and over BLAS syrk on the same blocks, so AUTO is TILED; except for
+# rows of one 64-byte vector without ``others`` (rank <= 15 in float32 with
+# AVX-512), where the fused Gram (all of G in registers, no gathered block) is
+# faster (bench/bench_als_visit.py). The others force one path, for those
+# benchmarks and the tests (FUSED falls back to TILED where it does not apply).
 cdef enum:
     GRAM_AUTO = 0
     GRAM_TILED = 1   # gathered blocks, register-tiled products (_als_gram.h)
     GRAM_RANK1 = 2   # a rank-1 update per observation, no gathered block
     GRAM_SYRK = 3    # gathered blocks, BLAS syrk on each (one BLAS thread)
+    GRAM_FUSED = 4   # one-vector rows: per observation into G held in registers
 _GRAM_PATHS = {"auto": GRAM_AUTO, "tiled": GRAM_TILED, "rank1": GRAM_RANK1,
-               "syrk": GRAM_SYRK}
+               "syrk": GRAM_SYRK, "fused": GRAM_FUSED}
 cdef int _gram_path = GRAM_AUTO
 
 
@@ -142,6 +162,40 @@ def _set_gram_path(name):
         raise ValueError(f"gram path must be one of {sorted(_GRAM_PATHS)}, got {name!r}")
     previous = [k for k, v in _GRAM_PATHS.items() if v == _gram_path][0]
     _gram_path = _GRAM_PATHS[name]
+    return previous
+
+
+# The Cholesky solves of targets with at most LORANK_BATCH_MAXD unknowns run in
+# batches, SIMD lanes across the targets of a chunk (_als_gram.h chol_batch);
+# off: one target at a time (cholesky_solve), the path before batching.
+cdef bint _batch_solve = True
+
+
+def _set_batch_solve(bint on):
+    """Solve the small systems of a chunk of targets together (True, the default)
+    or one by one, for the benchmark and the tests; returns the previous setting."""
+    global _batch_solve
+    previous, _batch_solve = _batch_solve, on
+    return previous
+
+
+# The fixed factor is streamed in tiles (_half_step_tiled) when it is larger than
+# this many bytes; below, every target gathers straight from it. Measured
+# (bench/bench_als_tiled.py, items half-step, rank 10, float32, 1 thread, 32 MiB
+# L3): direct wins up to a 13.7 MB fixed factor (x1.26 at 9.7 MB), tiles from
+# 19.4 MB on (x1.10; x1.13 at 23.8 MB, x1.6 at the Netflix shape's 30.7 MB):
+# half the L3.
+cdef Py_ssize_t _tiled_above = 16 << 20
+
+
+def _set_tiled_above(Py_ssize_t n_bytes):
+    """Stream the fixed factor in tiles when it has more than ``n_bytes`` bytes (and
+    the other conditions hold), for the benchmark and the tests; returns the
+    previous bound."""
+    global _tiled_above
+    if n_bytes < 0:
+        raise ValueError(f"n_bytes must be >= 0, got {n_bytes}")
+    previous, _tiled_above = _tiled_above, n_bytes
     return previous
 
 
@@ -236,7 +290,16 @@ cdef inline void gram(int64_t p, int64_t n, const int* idx, const floating* vals
     cdef int path = _gram_path
     cdef char uplo = b"U", trans = b"N"
     cdef floating one = 1
-    if path == GRAM_AUTO:
+    if path == GRAM_AUTO or path == GRAM_FUSED:
+        w = at_observation(ex, p, oi, oF)
+        if floating is double:
+            if lorank_d_gram_fused(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank,
+                                   biases, mean, w, ex.K, G, b, tt) == 0:
+                return
+        else:
+            if lorank_f_gram_fused(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank,
+                                   biases, mean, w, ex.K, G, b, tt) == 0:
+                return
         path = GRAM_TILED
     if path == GRAM_SYRK:
         # Blocks of gathered rows X (nb x stride, row-major: column-major d x nb
@@ -398,25 +461,18 @@ cdef inline int cholesky_solve(int n, int ld, floating* G, floating* b) noexcept
     return 0
 
 
-cdef int finish(floating* G, floating* b, double tt, floating* work, int64_t p0,
-                int64_t n_obs, const int* idx, const floating* vals,
-                const floating* fixed, int stride, int rank, bint biases, double mean,
-                double lam_j, const Extra* ex, Py_ssize_t j, floating* x, double* sse,
-                double* rsum) noexcept nogil:
-    """Given the accumulated data Gram G = Σ w f fᵀ (full rows), b = Σ w t f and
-    tt = Σ w t² of target j, solve (G + Π + λI) x = b + π (and sample) into x and
-    fill sse/rsum. Returns the Cholesky status (x untouched unless 0). G's lower
-    triangle (all of G that is read) and b are overwritten. ``work`` holds
-    FINISH_ROWS + d rows of stride."""
+cdef inline void finish_begin(floating* G, floating* b, floating* work, int stride,
+                              int rank, bint biases, double lam_j,
+                              const Extra* ex) noexcept nogil:
+    """The first part of finish: keep what the loss needs (b, G's bias row and, on
+    the general path, G's lower triangle) in ``work``, then turn G, b into the
+    system P = G + Π + λI, h = b + π."""
     cdef int d = rank + (1 if biases else 0)
-    cdef int i, k, info
+    cdef int i, k
     cdef floating lam = <floating> lam_j
     cdef floating* b0 = work
     cdef floating* srow = work + stride
-    cdef floating* xs = work + 3 * stride
     cdef floating* Gd = work + FINISH_ROWS * stride  # d rows: the data Gram's lower triangle
-    cdef double acc, s, xb = 0, xx = 0
-    cdef double z[MAX_UNKNOWNS]
     for k in range(d):
         b0[k] = b[k]
         if biases:  # Σ_i w_i f_i, the bias row of G
@@ -434,7 +490,24 @@ cdef int finish(floating* G, floating* b, double tt, floating* work, int64_t p0,
             b[k] = b[k] + <floating> ex.prior_h[k]
     for k in range(d):
         G[k * stride + k] = G[k * stride + k] + lam
-    info = cholesky_solve(d, stride, G, b)
+
+
+cdef int finish_end(int info, floating* G, floating* b, double tt, floating* work,
+                    int64_t p0, int64_t n_obs, const int* idx, const floating* vals,
+                    const floating* fixed, int stride, int rank, bint biases, double mean,
+                    double lam_j, const Extra* ex, Py_ssize_t j, floating* x, double* sse,
+                    double* rsum) noexcept nogil:
+    """The last part of finish, after the Cholesky solve of P x = h (status
+    ``info``; G holds L, b the solution): sample, write x, fill sse/rsum."""
+    cdef int d = rank + (1 if biases else 0)
+    cdef int i, k
+    cdef floating lam = <floating> lam_j
+    cdef floating* b0 = work
+    cdef floating* srow = work + stride
+    cdef floating* xs = work + 3 * stride
+    cdef floating* Gd = work + FINISH_ROWS * stride
+    cdef double acc, s, xb = 0, xx = 0
+    cdef double z[MAX_UNKNOWNS]
     if info != 0:
         return info
     if ex.scale > 0:
@@ -480,6 +553,54 @@ cdef int finish(floating* G, floating* b, double tt, floating* work, int64_t p0,
         if not biases:
             rsum[0] = 0
     return 0
+
+
+cdef int finish(floating* G, floating* b, double tt, floating* work, int64_t p0,
+                int64_t n_obs, const int* idx, const floating* vals,
+                const floating* fixed, int stride, int rank, bint biases, double mean,
+                double lam_j, const Extra* ex, Py_ssize_t j, floating* x, double* sse,
+                double* rsum) noexcept nogil:
+    """Given the accumulated data Gram G = Σ w f fᵀ (full rows), b = Σ w t f and
+    tt = Σ w t² of target j, solve (G + Π + λI) x = b + π (and sample) into x and
+    fill sse/rsum. Returns the Cholesky status (x untouched unless 0). G's lower
+    triangle (all of G that is read) and b are overwritten. ``work`` holds
+    FINISH_ROWS + d rows of stride."""
+    cdef int d = rank + (1 if biases else 0)
+    finish_begin(G, b, work, stride, rank, biases, lam_j, ex)
+    return finish_end(cholesky_solve(d, stride, G, b), G, b, tt, work, p0, n_obs, idx,
+                      vals, fixed, stride, rank, biases, mean, lam_j, ex, j, x, sse, rsum)
+
+
+cdef void finish_batch(int nt, floating** Gs, floating** bs, floating** works,
+                       const double* tts, const Py_ssize_t* js, const long long* indptr,
+                       const int* idx, const floating* vals, const floating* fixed,
+                       int stride, int rank, bint biases, double mean, const double* lam,
+                       const Extra* ex, floating* solved, double* sse, double* rsum,
+                       int* status) noexcept nogil:
+    """finish for the nt <= BATCH targets js[0..nt) (accumulated into Gs, bs,
+    tts; ``works``: finish's rows for each), their Cholesky solves together,
+    a SIMD lane per target (each lane the scalar sequence of cholesky_solve: a
+    target's result does not depend on the others of its batch)."""
+    cdef int d = rank + (1 if biases else 0)
+    cdef int t
+    cdef Py_ssize_t j
+    cdef int info[BATCH]
+    for t in range(nt):
+        finish_begin(Gs[t], bs[t], works[t], stride, rank, biases, lam[js[t]], ex)
+    if _batch_solve and d <= LORANK_BATCH_MAXD:
+        if floating is double:
+            lorank_d_chol_batch(SIMD_WIDTH, nt, d, stride, Gs, bs, ex.scale > 0, info)
+        else:
+            lorank_f_chol_batch(SIMD_WIDTH, nt, d, stride, Gs, bs, ex.scale > 0, info)
+    else:
+        for t in range(nt):
+            info[t] = cholesky_solve(d, stride, Gs[t], bs[t])
+    for t in range(nt):
+        j = js[t]
+        status[j] = finish_end(info[t], Gs[t], bs[t], tts[t], works[t], indptr[j],
+                               indptr[j + 1] - indptr[j], idx, vals, fixed, stride, rank,
+                               biases, mean, lam[j], ex, j, solved + j * stride, &sse[j],
+                               &rsum[j])
 
 
 cdef int cg_solve(floating* work, floating* X, int64_t cap, floating* Gd, void* scratch,
@@ -663,8 +784,9 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
     that the identity would lose digits to cancellation (residual below a quarter
     of tt), the residuals are summed directly instead.
 
-    When ``fixed`` is much larger than L2 (the items half-step of a Netflix-sized
-    problem gathers from 480k user rows), the targets' normal equations are
+    When ``fixed`` is larger than about half the last-level cache (16 MiB: the
+    items half-step of a Netflix-sized problem gathers from 480k user rows, 31 MB
+    at rank 10), the targets' normal equations are
     accumulated over tiles of ``fixed`` rows in turn, every target's observations
     in a tile being a contiguous run of its sorted indices. Each target still sums
     its observations in index order: the same result up to rounding (the partial
@@ -782,11 +904,15 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
     # average an observation per row of ``fixed`` or more (the few long time slices
     # of a tensor) read it in order anyway, and the tiled sweep would only add a
     # barrier per tile.
-    if (ex.cg_steps == 0 and n_fixed > 2 * tile and nnz < n_solve * n_fixed
+    if (ex.cg_steps == 0 and n_fixed * row_bytes > _tiled_above
+            and nnz < n_solve * n_fixed
             and n_solve * (d + 1) * row_bytes <= MAX_ACCUMULATOR_BYTES):
         _half_step_tiled(indptr, indices, values, fixed, solved, mean, lam,
                          biases, rank, sse, rsum, status, n_threads, tile, work_bytes,
                          &ex, out_of_memory)
+    elif ex.cg_steps == 0 and _batch_solve:
+        _half_step_batched(indptr, indices, values, fixed, solved, mean, lam,
+                           biases, rank, sse, rsum, status, n_threads, &ex, out_of_memory)
     else:
         _half_step_direct(indptr, indices, values, fixed, solved, mean, lam,
                           biases, rank, sse, rsum, status, n_threads, work_bytes,
@@ -871,6 +997,131 @@ cdef void _half_step_direct(const long long[::1] indptr, const int[::1] indices,
             free(X)
 
 
+cdef void direct_chunk(Py_ssize_t j0, Py_ssize_t j1, floating* W, void* scratch,
+                       const long long* indptr, const int* idx, const floating* vals,
+                       const floating* F, int stride, int rank, bint biases, double mean,
+                       const double* lam, const Extra* ex, floating* solved, double* sse,
+                       double* rsum, int* status) noexcept nogil:
+    """Targets j0..j1 (at most BATCH) of _half_step_batched: each one's Gram into
+    its slot of W (G, b and finish's rows), then their solves together."""
+    cdef int d = rank + (1 if biases else 0)
+    cdef Py_ssize_t slot = (2 * d + 1 + FINISH_ROWS) * stride
+    cdef floating* Gs[BATCH]
+    cdef floating* bs[BATCH]
+    cdef floating* works[BATCH]
+    cdef double tts[BATCH]
+    cdef Py_ssize_t js[BATCH]
+    cdef int nt = 0, k
+    cdef Py_ssize_t j
+    cdef int64_t p0, n_obs
+    cdef floating* G
+    for j in range(j0, j1):
+        p0 = indptr[j]
+        n_obs = indptr[j + 1] - p0
+        sse[j] = 0
+        rsum[j] = 0
+        status[j] = 0
+        if n_obs == 0 and ex.prior == NULL:
+            # Nothing observed: zero factor and bias; predictions fall back to the
+            # mean and the other side's bias.
+            for k in range(d):
+                solved[j * stride + k] = 0
+            continue
+        G = W + nt * slot
+        memset(G, 0, sizeof(floating) * (d + 1) * stride)  # G and b
+        tts[nt] = 0
+        gram(p0, n_obs, idx, vals, F, stride, rank, biases, mean, ex, G, G + d * stride,
+             &tts[nt], scratch)
+        Gs[nt] = G
+        bs[nt] = G + d * stride
+        works[nt] = G + (d + 1) * stride
+        js[nt] = j
+        nt = nt + 1
+    if nt:
+        finish_batch(nt, Gs, bs, works, tts, js, indptr, idx, vals, F, stride, rank,
+                     biases, mean, lam, ex, solved, sse, rsum, status)
+
+
+cdef void tiled_chunk(Py_ssize_t j0, Py_ssize_t j1, floating* Gall, floating* ball,
+                      const double* ttall, floating* fw, const long long* indptr,
+                      const int* idx, const floating* vals, const floating* F, int stride,
+                      int rank, bint biases, double mean, const double* lam,
+                      const Extra* ex, floating* solved, double* sse, double* rsum,
+                      int* status) noexcept nogil:
+    """Targets j0..j1 (at most BATCH) of _half_step_tiled, their sums accumulated:
+    solved together, finish's rows in ``fw`` (BATCH x (FINISH_ROWS + d) rows)."""
+    cdef int d = rank + (1 if biases else 0)
+    cdef floating* Gs[BATCH]
+    cdef floating* bs[BATCH]
+    cdef floating* works[BATCH]
+    cdef double tts[BATCH]
+    cdef Py_ssize_t js[BATCH]
+    cdef int nt = 0, k
+    cdef Py_ssize_t j
+    for j in range(j0, j1):
+        sse[j] = 0
+        rsum[j] = 0
+        status[j] = 0
+        if indptr[j + 1] == indptr[j] and ex.prior == NULL:
+            for k in range(d):
+                solved[j * stride + k] = 0
+            continue
+        Gs[nt] = Gall + j * d * stride
+        bs[nt] = ball + j * stride
+        works[nt] = fw + nt * (FINISH_ROWS + d) * stride
+        tts[nt] = ttall[j]
+        js[nt] = j
+        nt = nt + 1
+    if nt:
+        finish_batch(nt, Gs, bs, works, tts, js, indptr, idx, vals, F, stride, rank,
+                     biases, mean, lam, ex, solved, sse, rsum, status)
+
+
+cdef void _half_step_batched(const long long[::1] indptr, const int[::1] indices,
+                             const floating[::1] values, const floating[:, ::1] fixed,
+                             floating[:, ::1] solved, double mean,
+                             const double[::1] lam, bint biases, int rank,
+                             double[::1] sse, double[::1] rsum, int[::1] status,
+                             int n_threads, const Extra* ex,
+                             int[::1] out_of_memory) noexcept:
+    """half_step (Cholesky) with every target gathering straight from ``fixed``, in
+    chunks of at most BATCH targets whose systems are solved together."""
+    cdef Py_ssize_t n_solve = solved.shape[0]
+    cdef int stride = <int> solved.shape[1]
+    cdef Py_ssize_t row_bytes = stride * sizeof(floating)
+    cdef int d = rank + (1 if biases else 0)
+    cdef Py_ssize_t slot = (2 * d + 1 + FINISH_ROWS) * stride
+    # Chunks of BATCH targets, or fewer when there are few (30 time slices in
+    # chunks of 16 would be two chunks, one per thread, whatever the balance).
+    cdef Py_ssize_t chunk = max(1, min(BATCH, n_solve // (16 * n_threads)))
+    cdef Py_ssize_t c, n_chunks = (n_solve + chunk - 1) // chunk
+    # 64-byte aligned: every row of G, b and the gathered block is one cache line
+    # (or whole lines).
+    cdef size_t batch_bytes = (BATCH * slot * sizeof(floating)
+                               + LORANK_SCRATCH_BYTES(row_bytes) + 63) // 64 * 64
+    cdef floating* W
+    cdef int* team = &_team_size
+    cdef const floating* F = &fixed[0, 0] if fixed.shape[0] else NULL
+    cdef const int* idx = &indices[0] if indices.shape[0] else NULL
+    cdef const floating* vals = &values[0] if values.shape[0] else NULL
+    if n_solve == 0:
+        return
+    with nogil, parallel(num_threads=n_threads):
+        W = <floating*> aligned_alloc(64, batch_bytes)
+        team[0] = omp_get_num_threads()
+        try:
+            for c in prange(n_chunks, schedule="dynamic"):
+                if W == NULL:
+                    out_of_memory[0] = 1
+                    continue
+                direct_chunk(c * chunk, min((c + 1) * chunk, n_solve), W,
+                             W + BATCH * slot, &indptr[0], idx, vals, F, stride, rank,
+                             biases, mean, &lam[0], ex, &solved[0, 0], &sse[0], &rsum[0],
+                             &status[0])
+        finally:
+            free(W)
+
+
 cdef int _half_step_tiled(const long long[::1] indptr, const int[::1] indices,
                           const floating[::1] values, const floating[:, ::1] fixed,
                           floating[:, ::1] solved, double mean,
@@ -889,6 +1140,8 @@ cdef int _half_step_tiled(const long long[::1] indptr, const int[::1] indices,
     cdef double *ttall = <double*> calloc(n_solve, sizeof(double))
     cdef int64_t *cursor = <int64_t*> malloc(n_solve * sizeof(int64_t))
     cdef floating *work
+    cdef floating *fw
+    cdef Py_ssize_t c, n_chunks = (n_solve + BATCH - 1) // BATCH
     cdef int* team = &_team_size
     cdef const floating* F = &fixed[0, 0]
     cdef const int* idx = &indices[0] if indices.shape[0] else NULL
@@ -905,6 +1158,7 @@ cdef int _half_step_tiled(const long long[::1] indptr, const int[::1] indices,
                 cursor[j] = indptr[j]
             with parallel(num_threads=n_threads):
                 work = <floating*> malloc(work_bytes)
+                fw = <floating*> malloc(BATCH * (FINISH_ROWS + d) * stride * sizeof(floating))
                 team[0] = omp_get_num_threads()
                 try:
                     t0 = 0
@@ -925,25 +1179,17 @@ cdef int _half_step_tiled(const long long[::1] indptr, const int[::1] indices,
                                      &ttall[j], work + (d + 1 + FINISH_ROWS) * stride)
                             cursor[j] = q
                         t0 = t1
-                    for j in prange(n_solve, schedule="dynamic", chunksize=16):
-                        n_obs = indptr[j + 1] - indptr[j]
-                        sse[j] = 0
-                        rsum[j] = 0
-                        status[j] = 0
-                        if n_obs == 0 and ex.prior == NULL:
-                            for k in range(d):
-                                solved[j, k] = 0
-                            continue
-                        if work == NULL:
+                    for c in prange(n_chunks, schedule="dynamic"):
+                        if fw == NULL:
                             out_of_memory[0] = 1
                             continue
-                        status[j] = finish(&Gall[j * d * stride], &ball[j * stride],
-                                           ttall[j], work + stride, indptr[j], n_obs,
-                                           idx, vals, F, stride, rank, biases, mean,
-                                           lam[j], ex, j, &solved[j, 0], &sse[j],
-                                           &rsum[j])
+                        tiled_chunk(c * BATCH, min((c + 1) * BATCH, n_solve), Gall, ball,
+                                    ttall, fw, &indptr[0], idx, vals, F, stride, rank,
+                                    biases, mean, &lam[0], ex, &solved[0, 0], &sse[0],
+                                    &rsum[0], &status[0])
                 finally:
                     free(work)
+                    free(fw)
     finally:
         free(Gall)
         free(ball)

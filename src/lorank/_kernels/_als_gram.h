@@ -32,6 +32,12 @@
 #define LORANK_KC 4      /* rows of G held in registers (12 with AVX-512, one vector) */
 #define LORANK_AHEAD 24  /* observations between a row's prefetch and its use */
 #define LORANK_MAXBYTES 1024 /* widest row: 256 floats / 128 doubles */
+/* Temporal locality of the gram's prefetches: 3 (keep in every cache level) was
+   measured faster than 0 at rank 10 (bench/bench_als_visit.py). */
+#ifndef LORANK_LOCALITY
+#define LORANK_LOCALITY 3
+#endif
+#define LORANK_BATCH_MAXD 16 /* most unknowns of the batched Cholesky */
 /* The gram's scratch: one gathered block of rows. */
 #define LORANK_SCRATCH_BYTES(row_bytes) ((size_t)LORANK_BLOCK * (row_bytes))
 
@@ -209,10 +215,10 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
     for (int q = 0; q < nb; ++q) {                                                 \
         const int64_t p = start + q;                                               \
         if (p + LORANK_AHEAD < n) { /* rows come from memory: ask early */         \
-            __builtin_prefetch(F + (size_t)idx[p + LORANK_AHEAD] * stride, 0, 0);  \
+            __builtin_prefetch(F + (size_t)idx[p + LORANK_AHEAD] * stride, 0, LORANK_LOCALITY);  \
             if (HADAMARD)                                                          \
                 for (int k = 0; k < K; ++k)                                        \
-                    __builtin_prefetch(oF[k] + (size_t)oidx[k][p + LORANK_AHEAD] * stride, 0, 0); \
+                    __builtin_prefetch(oF[k] + (size_t)oidx[k][p + LORANK_AHEAD] * stride, 0, LORANK_LOCALITY); \
         }                                                                          \
         LORANK_OBS(T, VT, HADAMARD)                                                \
         T sw = 1;                                                                  \
@@ -311,10 +317,10 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
 #define LORANK_RANK1(T, VT, KT, HSUM, WEIGHTED, HADAMARD)                          \
     for (int64_t p = 0; p < n; ++p) {                                              \
         if (p + LORANK_AHEAD < n) {                                                \
-            __builtin_prefetch(F + (size_t)idx[p + LORANK_AHEAD] * stride, 0, 0);  \
+            __builtin_prefetch(F + (size_t)idx[p + LORANK_AHEAD] * stride, 0, LORANK_LOCALITY);  \
             if (HADAMARD)                                                          \
                 for (int k = 0; k < K; ++k)                                        \
-                    __builtin_prefetch(oF[k] + (size_t)oidx[k][p + LORANK_AHEAD] * stride, 0, 0); \
+                    __builtin_prefetch(oF[k] + (size_t)oidx[k][p + LORANK_AHEAD] * stride, 0, LORANK_LOCALITY); \
         }                                                                          \
         LORANK_OBS(T, VT, HADAMARD)                                                \
         T sw = 1;                                                                  \
@@ -335,6 +341,39 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
             for (int v = 0; v <= k / LANES; ++v) Gk[v] += fk * f[v];               \
         }                                                                          \
     }
+
+/* The fused Gram of one-vector rows (no `others`): every row of G in registers,
+   fed per observation straight from the factor row, with no gathered block.
+   With y = w f (f masked: factor lanes, 1 in the bias lane, 0 in the padding),
+   acc[k] += F[i, k] y for k < KC (rows k >= rank are dropped: the padding may hold
+   anything), gb += y (the bias row, Σ w f), bacc += t y, ss += w t². */
+#define LORANK_FUSED(T, VT, KT, WEIGHTED, KC)                                      \
+    {                                                                              \
+        VT acc[KC];                                                                \
+        for (int kk = 0; kk < (KC); ++kk) acc[kk] = (VT){0};                       \
+        for (int64_t p = 0; p < n; ++p) {                                          \
+            if (p + LORANK_AHEAD < n)                                              \
+                __builtin_prefetch(F + (size_t)idx[p + LORANK_AHEAD] * stride, 0, LORANK_LOCALITY); \
+            const T *fr = F + (size_t)idx[p] * stride;                             \
+            const VT row = *(const VT *)fr;                                        \
+            const T t = (T)(vals[p] - mean) - (biases ? fr[rank] : 0);             \
+            VT y = (VT)((KT)row & keep[0]) + one[0];                               \
+            if (WEIGHTED) {                                                        \
+                y *= w[p];                                                         \
+                ss += (double)w[p] * ((double)t * t);                              \
+            } else {                                                               \
+                ss += (double)t * t;                                               \
+            }                                                                      \
+            bacc[0] += t * y;                                                      \
+            gb += y;                                                               \
+            for (int kk = 0; kk < (KC); ++kk) acc[kk] += fr[kk] * y;               \
+        }                                                                          \
+        for (int kk = 0; kk < (KC) && kk < rank; ++kk)                             \
+            ((VT *)(G + (size_t)kk * stride))[0] += acc[kk];                       \
+    }
+#define LORANK_FUSED_W(T, VT, KT, KC)                                              \
+    if (w == NULL) { LORANK_FUSED(T, VT, KT, 0, KC) }                              \
+    else { LORANK_FUSED(T, VT, KT, 1, KC) }
 
 /* Run BODY(T, VT, KT, HSUM, W, H) with the weight and Hadamard flags as constants,
    and K = 1 (a 3-way tensor: one other factor) as a constant too, so its row
@@ -421,6 +460,108 @@ TARGET static void NAME##_gram_rank1(                                           
     LORANK_SPECIALIZE(LORANK_RANK1, T, VT, KT, HSUM)                               \
     for (int v = 0; v < nv; ++v) ((VT *)b)[v] += bacc[v];                          \
     *tt += ss;                                                                     \
+}                                                                                  \
+                                                                                   \
+/* The Gram of gram by LORANK_FUSED, for rows of one 64-byte vector and no       \
+   `others`; returns -1 (nothing done) for any other row. */                       \
+TARGET static int NAME##_gram_fused(                                               \
+    int64_t n, const int *__restrict__ idx, const T *__restrict__ vals,            \
+    const T *__restrict__ F, int stride, int rank, int biases, double mean,        \
+    const T *__restrict__ w, int K, T *__restrict__ G, T *__restrict__ b, double *tt) \
+{                                                                                  \
+    enum { LANES = sizeof(VT) / sizeof(T) };                                       \
+    if (sizeof(VT) != 64 || stride != LANES || K != 0 || rank > LANES) return -1;  \
+    KT keep[1];                                                                    \
+    VT one[1], bacc[1] = {(VT){0}}, gb = (VT){0};                                  \
+    NAME##_masks(1, rank, biases, keep, one);                                      \
+    double ss = 0;                                                                 \
+    switch ((rank + 1) / 2) {                                                      \
+        case 0: case 1: LORANK_FUSED_W(T, VT, KT, 2) break;                        \
+        case 2: LORANK_FUSED_W(T, VT, KT, 4) break;                                \
+        case 3: LORANK_FUSED_W(T, VT, KT, 6) break;                                \
+        case 4: LORANK_FUSED_W(T, VT, KT, 8) break;                                \
+        case 5: LORANK_FUSED_W(T, VT, KT, (LANES < 10 ? LANES : 10)) break;        \
+        case 6: LORANK_FUSED_W(T, VT, KT, (LANES < 12 ? LANES : 12)) break;        \
+        case 7: LORANK_FUSED_W(T, VT, KT, (LANES < 14 ? LANES : 14)) break;        \
+        default: LORANK_FUSED_W(T, VT, KT, LANES) break;                           \
+    }                                                                              \
+    if (biases) ((VT *)(G + (size_t)rank * stride))[0] += gb;                      \
+    ((VT *)b)[0] += bacc[0];                                                       \
+    *tt += ss;                                                                     \
+    return 0;                                                                      \
+}                                                                                  \
+                                                                                   \
+/* Cholesky solves of nt systems at once, one per lane (groups of LANES): each    \
+   G[t] (d x d, d <= LORANK_BATCH_MAXD, row stride ld, its lower triangle read)   \
+   and b[t]; every lane runs the operation sequence of the one-system solve of    \
+   _als.pyx (cholesky_solve), whatever the other lanes hold. info[t] = 0 and b[t] \
+   ← x (and, with keep_l, G[t]'s lower triangle ← L), or info[t] = k > 0 if the   \
+   leading k x k minor is not positive definite (G[t], b[t] untouched). Lanes     \
+   past nt solve the identity. */                                                 \
+TARGET static void NAME##_chol_batch(int nt, int d, int ld, T *const *G, T *const *b, \
+                                     int keep_l, int *info)                        \
+{                                                                                  \
+    enum { LANES = sizeof(VT) / sizeof(T),                                         \
+           NPACK = LORANK_BATCH_MAXD * (LORANK_BATCH_MAXD + 1) / 2 };             \
+    VT A[NPACK], x[LORANK_BATCH_MAXD], inv[LORANK_BATCH_MAXD];                     \
+    const VT zero = (VT){0}, unit = zero + 1;                                      \
+    for (int g0 = 0; g0 < nt; g0 += LANES) {                                       \
+        const int m = nt - g0 < LANES ? nt - g0 : LANES;                           \
+        T *const *Gg = G + g0;                                                     \
+        T *const *bg = b + g0;                                                     \
+        /* Transposed by scalar stores, lane by lane (then read as vectors). */   \
+        T *Af = (T *)A, *xf = (T *)x;                                              \
+        for (int i = 0, e = 0; i < d; ++i) {                                       \
+            for (int k = 0; k <= i; ++k, ++e) A[e] = i == k ? unit : zero;         \
+            x[i] = zero;                                                           \
+        }                                                                          \
+        for (int l = 0; l < m; ++l) {                                              \
+            const T *Gl = Gg[l], *bl = bg[l];                                      \
+            for (int i = 0, e = 0; i < d; ++i) {                                   \
+                for (int k = 0; k <= i; ++k, ++e)                                  \
+                    Af[(size_t)e * LANES + l] = Gl[(size_t)i * ld + k];            \
+                xf[(size_t)i * LANES + l] = bl[i];                                 \
+            }                                                                      \
+        }                                                                          \
+        KT bad = (KT){0};                                                          \
+        for (int j = 0; j < d; ++j) {                                              \
+            VT *Aj = A + j * (j + 1) / 2;                                          \
+            VT s = Aj[j];                                                          \
+            for (int k = 0; k < j; ++k) s = s - Aj[k] * Aj[k];                     \
+            const KT ok = (KT)(s > zero);                                          \
+            bad |= ~ok & (KT)(bad == (KT){0}) & ((KT){0} + (j + 1));               \
+            s = (VT)(((KT)s & ok) | ((KT)unit & ~ok)); /* a failed lane goes on finite */ \
+            s = NAME##_vsqrt(s);                                                   \
+            Aj[j] = s;                                                             \
+            inv[j] = unit / s;                                                     \
+            for (int i = j + 1; i < d; ++i) {                                      \
+                VT *Ai = A + i * (i + 1) / 2;                                      \
+                VT u = Ai[j];                                                      \
+                for (int k = 0; k < j; ++k) u = u - Ai[k] * Aj[k];                 \
+                Ai[j] = u * inv[j];                                                \
+            }                                                                      \
+        }                                                                          \
+        for (int i = 0; i < d; ++i) { /* L y = b */                                \
+            const VT *Ai = A + i * (i + 1) / 2;                                    \
+            VT s = x[i];                                                           \
+            for (int k = 0; k < i; ++k) s = s - Ai[k] * x[k];                      \
+            x[i] = s * inv[i];                                                     \
+        }                                                                          \
+        for (int i = d - 1; i >= 0; --i) { /* Lᵀ x = y */                          \
+            VT s = x[i];                                                           \
+            for (int k = i + 1; k < d; ++k) s = s - A[k * (k + 1) / 2 + i] * x[k]; \
+            x[i] = s * inv[i];                                                     \
+        }                                                                          \
+        for (int l = 0; l < m; ++l) {                                              \
+            info[g0 + l] = (int)bad[l];                                            \
+            if (bad[l]) continue;                                                  \
+            for (int i = 0; i < d; ++i) bg[l][i] = xf[(size_t)i * LANES + l];      \
+            if (keep_l)                                                            \
+                for (int i = 0, e = 0; i < d; ++i)                                 \
+                    for (int k = 0; k <= i; ++k, ++e)                              \
+                        Gg[l][(size_t)i * ld + k] = Af[(size_t)e * LANES + l];     \
+        }                                                                          \
+    }                                                                              \
 }                                                                                  \
                                                                                    \
 /* sse = Σ w (t − fᵀx)², rsum = Σ w (t − fᵀx); x is stride wide (its padding is   \
@@ -517,6 +658,23 @@ TARGET static void NAME##_matvec(                                               
     }                                                                              \
 }
 
+/* Lane-wise square roots (correctly rounded, as the scalar sqrt) per variant:
+   lane by lane (intrinsics cannot be inlined into the arch= targets). */
+#define LORANK_VSQRT(NAME, VT, SQRT, TARGET)                                       \
+    TARGET static inline VT NAME##_vsqrt(VT x)                                     \
+    {                                                                              \
+        for (int l = 0; l < (int)(sizeof(VT) / sizeof(x[0])); ++l) x[l] = SQRT(x[l]); \
+        return x;                                                                  \
+    }
+LORANK_VSQRT(lorank_f16, lorank_vf16, __builtin_sqrtf, )
+LORANK_VSQRT(lorank_d16, lorank_vd16, __builtin_sqrt, )
+#if LORANK_X86_VARIANTS
+LORANK_VSQRT(lorank_f32, lorank_vf32, __builtin_sqrtf, __attribute__((target("arch=haswell"))))
+LORANK_VSQRT(lorank_d32, lorank_vd32, __builtin_sqrt, __attribute__((target("arch=haswell"))))
+LORANK_VSQRT(lorank_f64, lorank_vf64, __builtin_sqrtf, __attribute__((target("arch=skylake-avx512"))))
+LORANK_VSQRT(lorank_d64, lorank_vd64, __builtin_sqrt, __attribute__((target("arch=skylake-avx512"))))
+#endif
+
 #define LORANK_NO_TARGET
 
 LORANK_DEFINE(lorank_f16, float, lorank_vf16, lorank_kf16, LORANK_HSUM_F16, LORANK_SUM4_F16, LORANK_NO_TARGET)
@@ -569,6 +727,18 @@ static void PREFIX##_gram_rank1(int width, int64_t n, const int *idx, const T *v
 {                                                                                  \
     LORANK_DISPATCH(PREFIX, gram_rank1, (n, idx, vals, F, stride, rank, biases,    \
                                          mean, w, K, oidx, oF, G, b, tt));         \
+}                                                                                  \
+static int PREFIX##_gram_fused(int width, int64_t n, const int *idx, const T *vals, \
+                               const T *F, int stride, int rank, int biases,       \
+                               double mean, const T *w, int K, T *G, T *b, double *tt) \
+{                                                                                  \
+    LORANK_DISPATCH(PREFIX, gram_fused, (n, idx, vals, F, stride, rank, biases,    \
+                                         mean, w, K, G, b, tt));                   \
+}                                                                                  \
+static void PREFIX##_chol_batch(int width, int nt, int d, int ld, T *const *G,     \
+                                T *const *b, int keep_l, int *info)                \
+{                                                                                  \
+    LORANK_DISPATCH(PREFIX, chol_batch, (nt, d, ld, G, b, keep_l, info));          \
 }                                                                                  \
 static void PREFIX##_residual(int width, int64_t n, const int *idx, const T *vals, \
                               const T *F, int stride, int rank, int biases,        \
