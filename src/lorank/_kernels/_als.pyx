@@ -58,10 +58,12 @@ cdef extern from "_als_gram.h" nogil:
     enum: LORANK_BATCH_MAXD
     int lorank_f_gram_fused(int width, int64_t n, const int* idx, const float* vals,
                             const float* F, int stride, int rank, int biases, double mean,
-                            const float* w, int K, float* G, float* b, double* tt)
+                            const float* w, int K, const int** oidx, const float** oF,
+                            float* G, float* b, double* tt)
     int lorank_d_gram_fused(int width, int64_t n, const int* idx, const double* vals,
                             const double* F, int stride, int rank, int biases, double mean,
-                            const double* w, int K, double* G, double* b, double* tt)
+                            const double* w, int K, const int** oidx, const double** oF,
+                            double* G, double* b, double* tt)
     void lorank_f_chol_batch(int width, int nt, int d, int ld, float** G,
                              float** b, int keep_l, int* info)
     void lorank_d_chol_batch(int width, int nt, int d, int ld, double** G,
@@ -139,7 +141,7 @@ cdef enum:
 # crossover (bench/bench_als_gram.py, rank 10-128 x 16-4096 observations per
 # target): the register-tiled blocks won every cell, by 1.2-2.5x over rank-1
 # updates and over BLAS syrk on the same blocks, so AUTO is TILED; except for
-# rows of one 64-byte vector without ``others`` (rank <= 15 in float32 with
+# rows of one 64-byte vector, ``others`` or not (rank <= 15 in float32 with
 # AVX-512), where the fused Gram (all of G in registers, no gathered block) is
 # faster (bench/bench_als_visit.py). The others force one path, for those
 # benchmarks and the tests (FUSED falls back to TILED where it does not apply).
@@ -294,11 +296,11 @@ cdef inline void gram(int64_t p, int64_t n, const int* idx, const floating* vals
         w = at_observation(ex, p, oi, oF)
         if floating is double:
             if lorank_d_gram_fused(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank,
-                                   biases, mean, w, ex.K, G, b, tt) == 0:
+                                   biases, mean, w, ex.K, oi, oF, G, b, tt) == 0:
                 return
         else:
             if lorank_f_gram_fused(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank,
-                                   biases, mean, w, ex.K, G, b, tt) == 0:
+                                   biases, mean, w, ex.K, oi, oF, G, b, tt) == 0:
                 return
         path = GRAM_TILED
     if path == GRAM_SYRK:

@@ -342,21 +342,38 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
         }                                                                          \
     }
 
-/* The fused Gram of one-vector rows (no `others`): every row of G in registers,
-   fed per observation straight from the factor row, with no gathered block.
-   With y = w f (f masked: factor lanes, 1 in the bias lane, 0 in the padding),
-   acc[k] += F[i, k] y for k < KC (rows k >= rank are dropped: the padding may hold
-   anything), gb += y (the bias row, Σ w f), bacc += t y, ss += w t². */
-#define LORANK_FUSED(T, VT, KT, WEIGHTED, KC)                                      \
+/* The fused Gram of one-vector rows: every row of G in registers, fed per
+   observation straight from the factor row (with HADAMARD, the product h of it
+   and the `others`' rows), with no gathered block. With y = w f (f = h masked:
+   factor lanes, 1 in the bias lane, 0 in the padding), acc[k] += h[k] y for
+   k < KC (rows k >= rank are dropped: the padding may hold anything), gb += y
+   (the bias row, Σ w f), bacc += t y, ss += w t². */
+#define LORANK_FUSED(T, VT, KT, WEIGHTED, HADAMARD, KC)                            \
     {                                                                              \
         VT acc[KC];                                                                \
         for (int kk = 0; kk < (KC); ++kk) acc[kk] = (VT){0};                       \
         for (int64_t p = 0; p < n; ++p) {                                          \
-            if (p + LORANK_AHEAD < n)                                              \
+            if (p + LORANK_AHEAD < n) {                                            \
                 __builtin_prefetch(F + (size_t)idx[p + LORANK_AHEAD] * stride, 0, LORANK_LOCALITY); \
+                if (HADAMARD)                                                      \
+                    for (int k = 0; k < K; ++k)                                    \
+                        __builtin_prefetch(oF[k] + (size_t)oidx[k][p + LORANK_AHEAD] * stride, \
+                                           0, LORANK_LOCALITY);                    \
+            }                                                                      \
             const T *fr = F + (size_t)idx[p] * stride;                             \
-            const VT row = *(const VT *)fr;                                        \
-            const T t = (T)(vals[p] - mean) - (biases ? fr[rank] : 0);             \
+            VT row = *(const VT *)fr;                                              \
+            T t = (T)(vals[p] - mean) - (biases ? fr[rank] : 0);                   \
+            union { VT v; T s[sizeof(VT) / sizeof(T)]; } h_;                       \
+            const T *hs = fr;                                                      \
+            if (HADAMARD) {                                                        \
+                for (int k = 0; k < K; ++k) {                                      \
+                    const T *o = oF[k] + (size_t)oidx[k][p] * stride;              \
+                    row *= *(const VT *)o;                                         \
+                    if (biases) t -= o[rank];                                      \
+                }                                                                  \
+                h_.v = row;                                                        \
+                hs = h_.s;                                                         \
+            }                                                                      \
             VT y = (VT)((KT)row & keep[0]) + one[0];                               \
             if (WEIGHTED) {                                                        \
                 y *= w[p];                                                         \
@@ -366,14 +383,18 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
             }                                                                      \
             bacc[0] += t * y;                                                      \
             gb += y;                                                               \
-            for (int kk = 0; kk < (KC); ++kk) acc[kk] += fr[kk] * y;               \
+            for (int kk = 0; kk < (KC); ++kk) acc[kk] += hs[kk] * y;               \
         }                                                                          \
         for (int kk = 0; kk < (KC) && kk < rank; ++kk)                             \
             ((VT *)(G + (size_t)kk * stride))[0] += acc[kk];                       \
     }
+/* The weight and Hadamard flags as constants, and K = 1 (a 3-way tensor) too. */
 #define LORANK_FUSED_W(T, VT, KT, KC)                                              \
-    if (w == NULL) { LORANK_FUSED(T, VT, KT, 0, KC) }                              \
-    else { LORANK_FUSED(T, VT, KT, 1, KC) }
+    if (w == NULL && K == 0) { LORANK_FUSED(T, VT, KT, 0, 0, KC) }                 \
+    else if (K == 0) { LORANK_FUSED(T, VT, KT, 1, 0, KC) }                         \
+    else if (w == NULL && K == 1) { enum { K = 1 }; LORANK_FUSED(T, VT, KT, 0, 1, KC) } \
+    else if (w == NULL) { LORANK_FUSED(T, VT, KT, 0, 1, KC) }                      \
+    else { LORANK_FUSED(T, VT, KT, 1, 1, KC) }
 
 /* Run BODY(T, VT, KT, HSUM, W, H) with the weight and Hadamard flags as constants,
    and K = 1 (a 3-way tensor: one other factor) as a constant too, so its row
@@ -462,15 +483,16 @@ TARGET static void NAME##_gram_rank1(                                           
     *tt += ss;                                                                     \
 }                                                                                  \
                                                                                    \
-/* The Gram of gram by LORANK_FUSED, for rows of one 64-byte vector and no       \
-   `others`; returns -1 (nothing done) for any other row. */                       \
+/* The Gram of gram by LORANK_FUSED, for rows of one 64-byte vector (and up to   \
+   LORANK_MAXK `others`); returns -1 (nothing done) for any other row. */           \
 TARGET static int NAME##_gram_fused(                                               \
     int64_t n, const int *__restrict__ idx, const T *__restrict__ vals,            \
     const T *__restrict__ F, int stride, int rank, int biases, double mean,        \
-    const T *__restrict__ w, int K, T *__restrict__ G, T *__restrict__ b, double *tt) \
+    const T *__restrict__ w, int K, const int *const *oidx, const T *const *oF,    \
+    T *__restrict__ G, T *__restrict__ b, double *tt)                              \
 {                                                                                  \
     enum { LANES = sizeof(VT) / sizeof(T) };                                       \
-    if (sizeof(VT) != 64 || stride != LANES || K != 0 || rank > LANES) return -1;  \
+    if (sizeof(VT) != 64 || stride != LANES || K > LORANK_MAXK || rank > LANES) return -1; \
     KT keep[1];                                                                    \
     VT one[1], bacc[1] = {(VT){0}}, gb = (VT){0};                                  \
     NAME##_masks(1, rank, biases, keep, one);                                      \
@@ -730,10 +752,11 @@ static void PREFIX##_gram_rank1(int width, int64_t n, const int *idx, const T *v
 }                                                                                  \
 static int PREFIX##_gram_fused(int width, int64_t n, const int *idx, const T *vals, \
                                const T *F, int stride, int rank, int biases,       \
-                               double mean, const T *w, int K, T *G, T *b, double *tt) \
+                               double mean, const T *w, int K, const int *const *oidx, \
+                               const T *const *oF, T *G, T *b, double *tt)        \
 {                                                                                  \
     LORANK_DISPATCH(PREFIX, gram_fused, (n, idx, vals, F, stride, rank, biases,    \
-                                         mean, w, K, G, b, tt));                   \
+                                         mean, w, K, oidx, oF, G, b, tt));         \
 }                                                                                  \
 static void PREFIX##_chol_batch(int width, int nt, int d, int ld, T *const *G,     \
                                 T *const *b, int keep_l, int *info)                \
