@@ -251,13 +251,13 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
 
 /* One pass of the conjugate-gradient matvec: gacc += Σ w (fᵀv) f, and with
    WITH_B also bacc += Σ w t f, ss += Σ w t². */
-#define LORANK_MATVEC(T, VT, KT, HSUM, WEIGHTED, HADAMARD)                               \
+#define LORANK_MATVEC_AT(LOC, T, VT, KT, HSUM, WEIGHTED, HADAMARD)                    \
     for (int64_t p = 0; p < n; ++p) {                                              \
         if (p + LORANK_AHEAD < n) {                                                \
-            __builtin_prefetch(F + (size_t)idx[p + LORANK_AHEAD] * stride, 0, 0);  \
+            __builtin_prefetch(F + (size_t)idx[p + LORANK_AHEAD] * stride, 0, LOC);  \
             if (HADAMARD)                                                          \
                 for (int k = 0; k < K; ++k)                                        \
-                    __builtin_prefetch(oF[k] + (size_t)oidx[k][p + LORANK_AHEAD] * stride, 0, 0); \
+                    __builtin_prefetch(oF[k] + (size_t)oidx[k][p + LORANK_AHEAD] * stride, 0, LOC); \
         }                                                                          \
         LORANK_OBS(T, VT, HADAMARD)                                                \
         VT f[LORANK_MAXV], acc = (VT){0};                                          \
@@ -274,6 +274,12 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
             for (int v = 0; v < nv; ++v) bacc[v] += wt * f[v];                     \
         }                                                                          \
     }
+
+#define LORANK_MATVEC(T, VT, KT, HSUM, WEIGHTED, HADAMARD) \
+    LORANK_MATVEC_AT(0, T, VT, KT, HSUM, WEIGHTED, HADAMARD)
+/* The sweep's: rows kept in cache for the next targets of the tile. */
+#define LORANK_SWEEP_MATVEC(T, VT, KT, HSUM, WEIGHTED, HADAMARD) \
+    LORANK_MATVEC_AT(3, T, VT, KT, HSUM, WEIGHTED, HADAMARD)
 
 /* Gv += Σ_q X_q (X_qᵀ v) over a gathered block of n rows of NV vectors: four
    rows at a time, their dot products folded together (SUM4), then one by one. */
@@ -515,6 +521,45 @@ TARGET static void NAME##_matvec(                                               
         for (int v = 0; v < nv; ++v) ((VT *)b)[v] += bacc[v];                      \
         *tt += ss;                                                                 \
     }                                                                              \
+}                                                                                  \
+                                                                                   \
+/* The matvec of many targets over one tile of the fixed factor: for every target  \
+   h < H with act[h], its observations lo[h]..hi[h] (positions into idx, vals, w   \
+   and the oidx), Gv_h += Σ w f (fᵀv_h), and with B != NULL also B_h += Σ w t f,   \
+   TT[h] += Σ w t²; v_h = V + h·vs, Gv_h = GV + h·gs, B_h = B + h·gs. */           \
+TARGET static void NAME##_sweep(                                                   \
+    int64_t H, const int64_t *lo, const int64_t *hi, const char *act,              \
+    const int *__restrict__ idx0, const T *__restrict__ vals0,                     \
+    const T *__restrict__ F, int stride, int rank, int biases, double mean,        \
+    const T *__restrict__ w0, int K, const int *const *oidx0, const T *const *oF,  \
+    const T *V, int64_t vs, T *GV, T *B, int64_t gs, double *TT)                   \
+{                                                                                  \
+    enum { LANES = sizeof(VT) / sizeof(T), LORANK_MAXV = LORANK_MAXBYTES / sizeof(VT) }; \
+    const int nv = stride / LANES, with_b = B != NULL;                             \
+    KT keep[LORANK_MAXV];                                                          \
+    VT one[LORANK_MAXV];                                                           \
+    NAME##_masks(nv, rank, biases, keep, one);                                     \
+    for (int64_t h = 0; h < H; ++h) {                                              \
+        if (!act[h] || hi[h] <= lo[h]) continue;                                   \
+        const int64_t n = hi[h] - lo[h];                                           \
+        const int *idx = idx0 + lo[h];                                             \
+        const T *vals = vals0 + lo[h];                                             \
+        const T *w = w0 != NULL ? w0 + lo[h] : NULL;                               \
+        const int *oidx[LORANK_MAXK];                                              \
+        for (int k = 0; k < K; ++k) oidx[k] = oidx0[k] + lo[h];                    \
+        const VT *vv = (const VT *)(V + h * vs);                                   \
+        VT gacc[LORANK_MAXV], bacc[LORANK_MAXV];                                   \
+        for (int v = 0; v < nv; ++v) gacc[v] = bacc[v] = (VT){0};                  \
+        double ss = 0;                                                             \
+        LORANK_SPECIALIZE(LORANK_SWEEP_MATVEC, T, VT, KT, HSUM)                    \
+        VT *Gv = (VT *)(GV + h * gs);                                              \
+        for (int v = 0; v < nv; ++v) Gv[v] += gacc[v];                             \
+        if (with_b) {                                                              \
+            VT *b = (VT *)(B + h * gs);                                            \
+            for (int v = 0; v < nv; ++v) b[v] += bacc[v];                          \
+            TT[h] += ss;                                                           \
+        }                                                                          \
+    }                                                                              \
 }
 
 #define LORANK_NO_TARGET
@@ -591,6 +636,16 @@ static void PREFIX##_cg_matvec(int width, int64_t n, const T *X, int stride,    
                                const T *v, T *Gv)                                  \
 {                                                                                  \
     LORANK_DISPATCH(PREFIX, cg_matvec, (n, X, stride, v, Gv));                     \
+}                                                                                  \
+static void PREFIX##_sweep(int width, int64_t H, const int64_t *lo, const int64_t *hi, \
+                           const char *act, const int *idx, const T *vals,         \
+                           const T *F, int stride, int rank, int biases,           \
+                           double mean, const T *w, int K, const int *const *oidx, \
+                           const T *const *oF, const T *V, int64_t vs, T *GV, T *B, \
+                           int64_t gs, double *TT)                                 \
+{                                                                                  \
+    LORANK_DISPATCH(PREFIX, sweep, (H, lo, hi, act, idx, vals, F, stride, rank,    \
+                                    biases, mean, w, K, oidx, oF, V, vs, GV, B, gs, TT)); \
 }                                                                                  \
 static void PREFIX##_matvec(int width, int64_t n, const int *idx, const T *vals,   \
                             const T *F, int stride, int rank, int biases,          \
