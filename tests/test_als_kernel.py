@@ -450,90 +450,47 @@ def test_cg_buffer_and_regather_paths_agree_and_keep_threads_bitwise():
             np.testing.assert_array_equal(a, b)
 
 
-class forced_sweep:
-    """Every conjugate-gradient target whose rows pass ``target_bytes`` takes the
-    sweep (tiles of ``tile_rows`` fixed rows), whatever the sizes."""
-
-    def __init__(self, args, target_bytes=0, tile_rows=37):
-        row_bytes = args[3].shape[1] * args[3].itemsize
-        self.settings = (target_bytes, 0, tile_rows * row_bytes, 0.0)
-
-    def __enter__(self):
-        self.previous = _als._set_cg_sweep(*self.settings)
-
-    def __exit__(self, *exc):
-        _als._set_cg_sweep(*self.previous)
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("variant", ["als", "weights+prior", "hadamard2"])
-@pytest.mark.parametrize("rank, biases", [(3, True), (10, False), (40, True)])
-@pytest.mark.parametrize("steps", [1, 3])
-# The targets with more than 60 observations form their Gram in the sweep.
-@pytest.mark.parametrize("gram_rows", [None, 60])
-# Tiles of 37 rows (16 groups of them) and of 250 (3 tiles, 3 groups).
-@pytest.mark.parametrize("tile_rows", [37, 250])
-def test_cg_sweep_matches_numpy_cg(dtype, variant, rank, biases, steps, gram_rows,
-                                   tile_rows, simd):
-    args, kw = make_problem(dtype, rank, biases, variant)
-    kw.update(solver="cg", cg_steps=steps)
+@pytest.mark.parametrize("variant", ["als", "weights", "hadamard1"])
+@pytest.mark.parametrize("biases", [False, True])
+@pytest.mark.parametrize("buffer_rows", [None, 100, 0])
+def test_cg_close_fit_sums_the_residuals_to_their_own_precision(dtype, variant, biases,
+                                                                 buffer_rows, simd):
+    # Little noise: Σ w r² is far below Σ w t², so the kernel sums the residuals
+    # again (from the gathered rows when buffered and without biases, else from
+    # the fixed factor) rather than take the identity tt − 2xᵀb + xᵀGx.
+    from _reference import features
+    args, kw = make_problem(dtype, 10, biases, variant, reg=0.05)
+    indptr, indices, values, fixed = args[:4]
+    d = 10 + biases
+    rng = np.random.default_rng(3)
+    values = values.astype(np.float64)
+    for j in range(len(indptr) - 1):  # targets the model fits to about 1%
+        sl = slice(indptr[j], indptr[j + 1])
+        f, t = features(sl, indices, values, fixed, args[5], biases, 10, kw.get("others", ()))
+        values[sl] += f @ rng.standard_normal(d) - t + 0.01 * rng.standard_normal(t.size)
+    args = args[:2] + (values.astype(dtype),) + args[3:]
+    kw.update(solver="cg", cg_steps=15)
     row_bytes = args[3].shape[1] * np.dtype(dtype).itemsize
-    before = (_als._set_cg_gram(gram_rows * row_bytes, 1 << 20) if gram_rows
-              else _als._set_cg_gram(1 << 62, 0))
+    previous = _als._set_cg_buffer_bytes(64 << 20 if buffer_rows is None
+                                         else buffer_rows * row_bytes)
     try:
-        with forced_sweep(args, tile_rows=tile_rows):
-            check_against_reference(args, kw, dtype,
-                                    ktol=KTOL[dtype] * (50 if dtype == np.float32 else 10))
+        x, sse, rsum, status = check_against_reference(
+            args, kw, dtype, ktol=KTOL[dtype] * (50 if dtype == np.float32 else 10))
     finally:
-        _als._set_cg_gram(*before)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("target_rows", [0, 200])  # all targets swept, or the long ones
-def test_cg_sweep_agrees_with_the_direct_path_and_keeps_threads_bitwise(dtype, target_rows):
-    args, kw = make_problem(dtype, 10, False, "weights")
-    kw.update(solver="cg", cg_steps=3)
-    direct = run(args, kw)
-    row_bytes = args[3].shape[1] * np.dtype(dtype).itemsize
-    with forced_sweep(args, target_bytes=target_rows * row_bytes):
-        swept = [run(args, kw, n_threads=t) for t in (1, 2, 3)]
-    assert (swept[0][0] != direct[0]).any()  # tile by tile: not the same rounding
-    np.testing.assert_allclose(swept[0][0], direct[0], rtol=50 * KTOL[dtype],
-                               atol=50 * KTOL[dtype] * np.abs(direct[0]).max())
-    np.testing.assert_allclose(swept[0][1], direct[1], rtol=1e-3)
-    np.testing.assert_array_equal(swept[0][3], direct[3])
-    for other in swept[1:]:
-        for a, b in zip(swept[0], other):
-            np.testing.assert_array_equal(a, b)
-
-
-def test_cg_sweep_only_when_the_fixed_factor_is_large_and_shared():
-    args, kw = make_problem(np.float64, 10, False, "weights")
-    kw.update(solver="cg", cg_steps=3)
-    direct = run(args, kw)
-    fixed_bytes = args[3].nbytes
-    for settings in [(0, fixed_bytes, 512, 0.0),    # fixed factor not larger than that
-                     (0, 0, 512, 1e6),               # fewer observations per fixed row
-                     (-1, 0, 512, 0.0)]:             # off
-        previous = _als._set_cg_sweep(*settings)
-        try:
-            again = run(args, kw)
-        finally:
-            _als._set_cg_sweep(*previous)
-        for a, b in zip(direct, again):
-            np.testing.assert_array_equal(a, b)
-    with pytest.raises(ValueError, match="tile_bytes >= 1"):
-        _als._set_cg_sweep(0, 0, 0)
-
-
-def test_cg_sweep_reports_a_target_that_is_not_positive_definite():
-    args, kw = make_problem(np.float64, 3, False, "als", counts=[5, 4], n_fixed=50)
-    lam = np.array([0.1, -1e6])  # the second target's matrix is negative definite
-    args = args[:6] + (lam,) + args[7:]
-    with forced_sweep(args, tile_rows=7):
-        x, sse, rsum, status = run(args, {"solver": "cg"})
-    assert status.tolist() == [0, 1]
-    np.testing.assert_array_equal(x[1], args[4][1])
+        _als._set_cg_buffer_bytes(previous)
+    # Each target's Σ w r² at the kernel's own x, in float64.
+    values = args[2]
+    for j in range(len(indptr) - 1):
+        sl = slice(indptr[j], indptr[j + 1])
+        if sl.stop - sl.start < 2 * d:
+            continue
+        f, t = features(sl, indices, values, fixed, args[5], biases, 10, kw.get("others", ()))
+        w = np.ones(t.size) if "weights" not in kw else kw["weights"][sl].astype(np.float64)
+        r = t - f @ x[j, :d].astype(np.float64)
+        assert np.sum(w * r * r) < 0.25 * np.sum(w * t * t)  # the close-fit branch
+        tol = 1e-3 if dtype == np.float32 else 1e-9
+        np.testing.assert_allclose(sse[j], np.sum(w * r * r), rtol=tol)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -325,28 +325,6 @@ def test_cg_does_not_depend_on_the_thread_count():
     np.testing.assert_array_equal(a.factors_.right, b.factors_.right)
 
 
-@pytest.mark.parametrize("rank", [8, 40])
-def test_cg_sweep_gives_the_factors_of_the_direct_path(rank):
-    from lorank._kernels import _als
-
-    X = lorank.datasets.synthetic_implicit(400, 150, 6000, random_state=2)
-    kw = dict(solver="cg", max_iter=3, random_state=1)
-    direct = ImplicitALS(rank, **kw).fit(X)
-    # The items with more than 60 users (and the users with more than 60 items)
-    # in sweeps over tiles of 50 rows.
-    previous = _als._set_cg_sweep(60 * 64 * (1 + rank // 16) - 1, 0, 50 * 64, 0.0)
-    try:
-        swept = [ImplicitALS(rank, n_threads=t, **kw).fit(X) for t in (1, 2)]
-    finally:
-        _als._set_cg_sweep(*previous)
-    np.testing.assert_allclose(swept[0].factors_.left, direct.factors_.left, rtol=2e-3,
-                               atol=2e-3 * np.abs(direct.factors_.left).max())
-    np.testing.assert_allclose(swept[0].history_["loss"], direct.history_["loss"],
-                               rtol=1e-4)
-    np.testing.assert_array_equal(swept[0].factors_.left, swept[1].factors_.left)
-    np.testing.assert_array_equal(swept[0].factors_.right, swept[1].factors_.right)
-
-
 def test_evaluate_chooses_ranking_metrics_for_implicit_models():
     X = lorank.datasets.synthetic_implicit(400, 100, 6000, random_state=8)
     table = lorank.evaluate(ImplicitALS(4, max_iter=3, random_state=0), X, folds=3)

@@ -73,24 +73,30 @@ cdef extern from "_als_gram.h" nogil:
                             const float* F, int stride, int rank, int biases, double mean,
                             const float* w, int K, const int** oidx, const float** oF,
                             float* X, float* b, double* tt,
-                            const float* v, float* Gv)
+                            const float* v, float* Gv, float* st)
+    double lorank_f_cg_residual(int width, int64_t n, const float* X, const float* st,
+                                int stride, const float* x)
+    double lorank_d_cg_residual(int width, int64_t n, const double* X, const double* st,
+                                int stride, const double* x)
     void lorank_d_cg_gather(int width, int64_t n, const int* idx, const double* vals,
                             const double* F, int stride, int rank, int biases, double mean,
                             const double* w, int K, const int** oidx, const double** oF,
                             double* X, double* b, double* tt,
-                            const double* v, double* Gv)
-    void lorank_f_sweep(int width, int64_t H, const int64_t* lo, const int64_t* hi,
-                        const char* act, const int* idx, const float* vals,
-                        const float* F, int stride, int rank, int biases, double mean,
-                        const float* w, int K, const int** oidx, const float** oF,
-                        const float* V, int64_t vs, float* GV, float* B, int64_t gs,
-                        double* TT)
-    void lorank_d_sweep(int width, int64_t H, const int64_t* lo, const int64_t* hi,
-                        const char* act, const int* idx, const double* vals,
-                        const double* F, int stride, int rank, int biases, double mean,
-                        const double* w, int K, const int** oidx, const double** oF,
-                        const double* V, int64_t vs, double* GV, double* B, int64_t gs,
-                        double* TT)
+                            const double* v, double* Gv, double* st)
+    void lorank_f_cg_begin(int width, int stride, const float* b, const float* xs,
+                           const float* g, double lam, float* r, float* p, double* rs,
+                           double* hh)
+    void lorank_d_cg_begin(int width, int stride, const double* b, const double* xs,
+                           const double* g, double lam, double* r, double* p, double* rs,
+                           double* hh)
+    int lorank_f_cg_update(int width, int stride, float* xs, float* r, float* p,
+                           const float* Gp, float* g, double lam, double* rs)
+    int lorank_d_cg_update(int width, int stride, double* xs, double* r, double* p,
+                           const double* Gp, double* g, double lam, double* rs)
+    int lorank_f_cg_energy(int width, int stride, const float* xs, const float* g,
+                           const float* b, double* acc)
+    int lorank_d_cg_energy(int width, int stride, const double* xs, const double* g,
+                           const double* b, double* acc)
     void lorank_f_cg_matvec(int width, int64_t n, const float* X, int stride,
                             const float* v, float* Gv)
     void lorank_d_cg_matvec(int width, int64_t n, const double* X, int stride,
@@ -196,44 +202,6 @@ def _set_cg_buffer_bytes(Py_ssize_t n):
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     previous, _cg_buffer_bytes = _cg_buffer_bytes, n
-    return previous
-
-
-# The sweep: when the fixed factor passes _cg_sweep_fixed_bytes (far more than L2),
-# the conjugate-gradient targets whose rows pass _cg_sweep_bytes take their passes
-# together, tile by tile over the fixed factor (tiles of _cg_sweep_tile_bytes), so
-# that the rows one target gathers are in L2 for the next ones, rather than each
-# target streaming its rows from memory in every pass; provided those targets have
-# at least _cg_sweep_reuse observations per fixed row (else there is little to share).
-cdef Py_ssize_t _cg_sweep_bytes = 256 << 10
-cdef Py_ssize_t _cg_sweep_fixed_bytes = 8 << 20
-cdef Py_ssize_t _cg_sweep_tile_bytes = 512 << 10
-cdef double _cg_sweep_reuse = 2
-cdef enum:
-    # Tiles are dealt to the threads in this many contiguous groups, each with its
-    # own partial sums (added in group order): no barrier per tile, and sums that
-    # do not depend on the thread count.
-    SWEEP_GROUPS = 16
-    # Memory of one batch of swept targets (their CG rows, partial sums and tile
-    # offsets), bytes.
-    SWEEP_BATCH_BYTES = 64 << 20
-
-
-def _set_cg_sweep(Py_ssize_t target_bytes, Py_ssize_t fixed_bytes=0,
-                  Py_ssize_t tile_bytes=512 << 10, double reuse=0):
-    """Sweep the conjugate-gradient targets whose rows pass ``target_bytes`` tile
-    by tile (tiles of ``tile_bytes``) when the fixed factor passes ``fixed_bytes``
-    and they hold ``reuse`` observations per fixed row, for the tests and
-    benchmarks of that path (a negative ``target_bytes`` turns it off); returns
-    the previous settings."""
-    global _cg_sweep_bytes, _cg_sweep_fixed_bytes, _cg_sweep_tile_bytes, _cg_sweep_reuse
-    if fixed_bytes < 0 or tile_bytes < 1 or not reuse >= 0:
-        raise ValueError(f"need fixed_bytes >= 0, tile_bytes >= 1 and reuse >= 0, got "
-                         f"{fixed_bytes}, {tile_bytes}, {reuse}")
-    previous = (_cg_sweep_bytes, _cg_sweep_fixed_bytes, _cg_sweep_tile_bytes,
-                _cg_sweep_reuse)
-    _cg_sweep_bytes, _cg_sweep_fixed_bytes = target_bytes, fixed_bytes
-    _cg_sweep_tile_bytes, _cg_sweep_reuse = tile_bytes, reuse
     return previous
 
 
@@ -363,6 +331,15 @@ cdef inline void cg_gather(int64_t p, int64_t n, const int* idx, const floating*
                            double* tt, const floating* v, floating* Gv) noexcept nogil:
     """X[q] = √w f of observations p..p+n (stride wide), b and tt as gram does, and
     Gv += Σ_q X_q X_qᵀ v (the first matvec, fused)."""
+    cg_gather_st(p, n, idx, vals, F, stride, rank, biases, mean, ex, X, b, tt, v, Gv, NULL)
+
+
+cdef inline void cg_gather_st(int64_t p, int64_t n, const int* idx, const floating* vals,
+                              const floating* F, int stride, int rank, bint biases,
+                              double mean, const Extra* ex, floating* X, floating* b,
+                              double* tt, const floating* v, floating* Gv,
+                              floating* st) noexcept nogil:
+    """cg_gather, and st[q] = √w t (unless st is NULL) for cg_residual."""
     cdef const int* oi[LORANK_MAXK]
     cdef const floating* oF[LORANK_MAXK]
     cdef const floating* w = NULL
@@ -370,10 +347,10 @@ cdef inline void cg_gather(int64_t p, int64_t n, const int* idx, const floating*
     w = at_observation(ex, p, oi, oF)
     if floating is double:
         lorank_d_cg_gather(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
-                           w, ex.K, oi, oF, X, b, tt, v, Gv)
+                           w, ex.K, oi, oF, X, b, tt, v, Gv, st)
     else:
         lorank_f_cg_gather(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
-                           w, ex.K, oi, oF, X, b, tt, v, Gv)
+                           w, ex.K, oi, oF, X, b, tt, v, Gv, st)
 
 
 cdef inline void cg_matvec(int64_t n, const floating* X, int stride, const floating* v,
@@ -539,9 +516,10 @@ cdef inline double cg_tiny(floating dummy) noexcept nogil:
 
 cdef inline void cg_begin(int d, int stride, floating* W, double lam_j, const Extra* ex,
                           double* rs_out, double* hh_out) noexcept nogil:
-    """From the CG rows W (b, xs, r, p, Gp, Ap, g; stride apart) with b = Σ w t f,
-    xs the start and g = G xs: r = h − P xs (P x = G x + Π x + λ x), p = r,
-    rs = rᵀr and hh = ‖h‖²."""
+    """From the CG rows W (b, xs, r, p, Gp, Ap, g; stride apart, padding lanes 0)
+    with b = Σ w t f, xs the start and g = G xs: r = h − P xs (P x = G x + Π x +
+    λ x), p = r, rs = rᵀr and hh = ‖h‖². Without a prior in vectors over the whole
+    rows (_als_gram.h), else element by element."""
     cdef floating* b = W
     cdef floating* xs = W + stride
     cdef floating* r = W + 2 * stride
@@ -549,6 +527,12 @@ cdef inline void cg_begin(int d, int stride, floating* W, double lam_j, const Ex
     cdef floating* g = W + 6 * stride
     cdef double s, hh = 0, rs = 0
     cdef int i, k
+    if ex.prior == NULL and ex.prior_h == NULL:  # whole rows, in vectors
+        if floating is double:
+            lorank_d_cg_begin(SIMD_WIDTH, stride, b, xs, g, lam_j, r, p, rs_out, hh_out)
+        else:
+            lorank_f_cg_begin(SIMD_WIDTH, stride, b, xs, g, lam_j, r, p, rs_out, hh_out)
+        return
     for k in range(d):
         s = <double> b[k] - <double> g[k] - lam_j * xs[k]
         if ex.prior_h != NULL:
@@ -579,6 +563,11 @@ cdef inline int cg_update(int d, int stride, floating* W, double lam_j, const Ex
     cdef floating* g = W + 6 * stride
     cdef double rs = rs_io[0], rs_new, pap, alpha, beta, s
     cdef int i, k
+    if ex.prior == NULL:  # whole rows, in vectors
+        if floating is double:
+            return lorank_d_cg_update(SIMD_WIDTH, stride, xs, r, p, Gp, g, lam_j, rs_io)
+        else:
+            return lorank_f_cg_update(SIMD_WIDTH, stride, xs, r, p, Gp, g, lam_j, rs_io)
     pap = 0
     for k in range(d):
         s = <double> Gp[k] + lam_j * p[k]
@@ -606,26 +595,36 @@ cdef inline int cg_update(int d, int stride, floating* W, double lam_j, const Ex
 cdef inline int cg_end(int d, int stride, floating* W, double tt, int64_t p0,
                        int64_t n_obs, const int* idx, const floating* vals,
                        const floating* fixed, int rank, bint biases, double mean,
-                       const Extra* ex, floating* x, double* sse,
-                       double* rsum) noexcept nogil:
+                       const Extra* ex, const floating* X, const floating* st,
+                       floating* x, double* sse, double* rsum) noexcept nogil:
     """Write the CG iterate xs of the rows W into x and sse/rsum from b, g = G xs and
-    tt (or by a residual pass when the fit is close). Returns 1 (x untouched) if xs
-    is not finite."""
+    tt, or, when the fit is close, by summing the residuals: from the gathered rows
+    X and scaled targets st when given (and no biases), else from ``fixed``.
+    Returns 1 (x untouched) if xs is not finite."""
     cdef floating* b = W
     cdef floating* xs = W + stride
     cdef floating* g = W + 6 * stride
     cdef double acc = 0
     cdef int k
-    for k in range(d):
-        if not (xs[k] - xs[k] == 0):  # inf or NaN
+    # xsᵀ(g − 2b), or 1 if xs is not finite (whole rows: the padding lanes are 0).
+    if floating is double:
+        if lorank_d_cg_energy(SIMD_WIDTH, stride, xs, g, b, &acc):
             return 1
-        acc = acc + <double> xs[k] * (<double> g[k] - 2 * <double> b[k])
+    else:
+        if lorank_f_cg_energy(SIMD_WIDTH, stride, xs, g, b, &acc):
+            return 1
     for k in range(d):
         x[k] = xs[k]
     acc = tt + acc  # tt − 2 xᵀb + xᵀGx
     if acc >= 0.25 * tt:
         sse[0] = acc
         rsum[0] = (<double> b[rank] - <double> g[rank]) if biases else 0
+    elif X != NULL and st != NULL and not biases:
+        if floating is double:
+            sse[0] = lorank_d_cg_residual(SIMD_WIDTH, n_obs, X, st, stride, xs)
+        else:
+            sse[0] = lorank_f_cg_residual(SIMD_WIDTH, n_obs, X, st, stride, xs)
+        rsum[0] = 0
     else:
         residual(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, xs, sse, rsum)
         if not biases:
@@ -638,7 +637,8 @@ cdef inline bint cg_dense(int64_t n_obs, size_t row) noexcept nogil:
     return row <= <size_t> _cg_gram_row_bytes and n_obs * <int64_t> row > _cg_gram_bytes
 
 
-cdef int cg_solve(floating* work, floating* X, int64_t cap, floating* Gd, void* scratch,
+cdef int cg_solve(floating* work, floating* X, floating* st, int64_t cap, floating* Gd,
+                  void* scratch,
                   int64_t p0, int64_t n_obs,
                   const int* idx, const floating* vals, const floating* fixed, int stride,
                   int rank, bint biases, double mean, double lam_j, const Extra* ex,
@@ -648,9 +648,11 @@ cdef int cg_solve(floating* work, floating* X, int64_t cap, floating* Gd, void* 
     buffer ``X`` that the first pass gathers them into when they fit (n_obs <=
     cap), else by re-gathering them; or, for a target past _cg_gram_bytes, on
     its Gram G = Σ w f fᵀ formed once into ``Gd`` (d rows of stride; the same
-    iterates up to rounding, O(rank²) per step). Fills sse/rsum. Returns 0, or 1
-    if P was found not positive definite (x untouched). ``work``: FINISH_ROWS + 1
-    rows (the CG rows of cg_begin); ``scratch``: gram's gathered block."""
+    iterates up to rounding, O(rank²) per step). Fills sse/rsum (from the buffer
+    too, with the scaled targets ``st`` that the gather keeps beside it). Returns
+    0, or 1 if P was found not positive definite (x untouched). ``work``:
+    FINISH_ROWS + 1 rows (the CG rows of cg_begin); ``scratch``: gram's gathered
+    block."""
     cdef int d = rank + (1 if biases else 0)
     cdef int i, k, it
     cdef size_t row = sizeof(floating) * stride
@@ -674,11 +676,15 @@ cdef int cg_solve(floating* work, floating* X, int64_t cap, floating* Gd, void* 
                 Gd[i * stride + k] = Gd[k * stride + i]
         dense_matvec(d, stride, Gd, xs, g)
     elif buffered:
-        cg_gather(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, X, b, &tt,
-                  xs, g)
+        cg_gather_st(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, X, b,
+                     &tt, xs, g, st)
     else:
         matvec(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, xs, g, b, &tt)
     cg_begin(d, stride, work, lam_j, ex, &rs, &hh)
+    # Converged once rᵀr is at rounding level relative to ‖h‖² or to the first rᵀr
+    # (h = 0, e.g. every weight 0: x → 0, and further steps would only divide
+    # underflowing numbers).
+    hh = max(hh, rs)
     for it in range(ex.cg_steps):
         if rs <= tiny * hh:
             break
@@ -692,210 +698,10 @@ cdef int cg_solve(floating* work, floating* X, int64_t cap, floating* Gd, void* 
                    NULL, NULL)
         if cg_update(d, stride, work, lam_j, ex, &rs):
             return 1
+    if not buffered or dense:
+        X = NULL
     return cg_end(d, stride, work, tt, p0, n_obs, idx, vals, fixed, rank, biases, mean,
-                  ex, x, sse, rsum)
-
-
-cdef inline void sweep_tile(int64_t H, const int64_t* lo, const int64_t* hi,
-                            const char* act, const int* idx, const floating* vals,
-                            const floating* F, int stride, int rank, bint biases,
-                            double mean, const Extra* ex, const floating* V, int64_t vs,
-                            floating* GV, floating* B, int64_t gs,
-                            double* TT) noexcept nogil:
-    """The matvec of targets h < H (act[h]) over their observations lo[h]..hi[h]
-    in one tile: GV_h += Σ w f fᵀV_h (and B_h, TT[h] as gram's b, tt unless B is
-    NULL); rows vs (V) and gs (GV, B) apart."""
-    cdef const floating* w = NULL
-    if ex.w != NULL:
-        w = <const floating*> ex.w
-    if floating is double:
-        lorank_d_sweep(SIMD_WIDTH, H, lo, hi, act, idx, vals, F, stride, rank, biases,
-                       mean, w, ex.K, ex.oidx, <const double**> ex.oF, V, vs, GV, B, gs,
-                       TT)
-    else:
-        lorank_f_sweep(SIMD_WIDTH, H, lo, hi, act, idx, vals, F, stride, rank, biases,
-                       mean, w, ex.K, ex.oidx, <const float**> ex.oF, V, vs, GV, B, gs,
-                       TT)
-
-
-cdef int _cg_sweep(const long long[::1] indptr, const int[::1] indices,
-                   const floating[::1] values, const floating[:, ::1] fixed,
-                   floating[:, ::1] solved, double mean, const double[::1] lam,
-                   bint biases, int rank, double[::1] sse, double[::1] rsum,
-                   int[::1] status, int n_threads, const int64_t* sel, Py_ssize_t H,
-                   Py_ssize_t tile, const Extra* ex) except -1:
-    """cg_solve for the targets sel[0..H) together: each pass (the gather's, then
-    one per CG step) goes tile by tile over ``fixed``, every target taking its
-    observations in the tile, so a row that many targets observe comes from memory
-    once per pass. The tiles are dealt in SWEEP_GROUPS contiguous groups, each
-    group's sums kept apart and added in group order (the same for any thread
-    count); targets past _cg_gram_bytes form their Gram in the gather's pass and
-    step on it, as in cg_solve. The same iterates as cg_solve up to rounding."""
-    cdef Py_ssize_t n_fixed = fixed.shape[0]
-    cdef int stride = <int> solved.shape[1]
-    cdef size_t row = stride * sizeof(floating)
-    cdef int d = rank + (1 if biases else 0)
-    cdef Py_ssize_t T = (n_fixed + tile - 1) // tile
-    cdef Py_ssize_t NG = min(<Py_ssize_t> SWEEP_GROUPS, T)
-    cdef int64_t WS = 7 * stride       # a target's CG rows (cg_begin's layout)
-    cdef int64_t PS = 2 * stride       # a target's partial sums in a group: g or Gp, b
-    cdef Py_ssize_t h, h2, g, t, i, k, it, j, slot, n_dense = 0
-    cdef int64_t q, end, lim
-    cdef double tiny = cg_tiny(<floating> 0)
-    cdef const floating* F = &fixed[0, 0]
-    cdef const int* idx = &indices[0]
-    cdef const floating* vals = &values[0]
-    cdef floating* Wh
-    cdef floating* Gdh
-    cdef floating* src
-    cdef void* scratch
-    cdef int* team = &_team_size
-    cdef int64_t* dslot = <int64_t*> malloc(H * sizeof(int64_t))
-    if dslot == NULL:
-        raise MemoryError("out of memory for the conjugate gradient's sweep")
-    for h in range(H):
-        if cg_dense(indptr[sel[h] + 1] - indptr[sel[h]], row):
-            dslot[h] = n_dense
-            n_dense += 1
-        else:
-            dslot[h] = -1
-    cdef floating* W = <floating*> calloc(H * WS, sizeof(floating))
-    cdef floating* part = <floating*> malloc(NG * H * PS * sizeof(floating))
-    cdef double* ptt = <double*> malloc(NG * H * sizeof(double))
-    cdef double* scal = <double*> calloc(3 * H, sizeof(double))  # tt, rs, hh
-    cdef char* act = <char*> calloc(H, 1)    # the target steps on
-    cdef char* pact = <char*> calloc(H, 1)   # ... and takes passes (no Gram)
-    cdef int* failed = <int*> calloc(H, sizeof(int))
-    cdef int64_t* off = <int64_t*> malloc((T + 1) * H * sizeof(int64_t))
-    cdef floating* Gd = <floating*> calloc(max(n_dense, 1) * d * stride, sizeof(floating))
-    cdef floating* pGd = <floating*> malloc(max(NG * n_dense, 1) * d * stride * sizeof(floating))
-    cdef int oom = 0
-    cdef int* oomp = &oom
-    try:
-        if (W == NULL or part == NULL or ptt == NULL or scal == NULL or act == NULL
-                or pact == NULL or failed == NULL or off == NULL or Gd == NULL
-                or pGd == NULL):
-            raise MemoryError("out of memory for the conjugate gradient's sweep")
-        with nogil, parallel(num_threads=n_threads):
-            scratch = malloc(LORANK_SCRATCH_BYTES(row))
-            team[0] = omp_get_num_threads()
-            try:
-                if scratch == NULL:
-                    oomp[0] = 1
-                # Each target's first observation in every tile, and its start.
-                for h in prange(H, schedule="static"):
-                    j = sel[h]
-                    q = indptr[j]
-                    end = indptr[j + 1]
-                    for t in range(T + 1):
-                        lim = min(t * tile, n_fixed)
-                        while q < end and indices[q] < lim:
-                            q = q + 1
-                        off[t * H + h] = q
-                    for k in range(d):
-                        W[h * WS + stride + k] = solved[j, k]
-                    pact[h] = 1 if dslot[h] < 0 else 0
-                # The gather's pass: g = G xs (or the Gram), b and tt, by groups.
-                for g in prange(NG, schedule="dynamic", chunksize=1):
-                    memset(&part[g * H * PS], 0, H * PS * sizeof(floating))
-                    memset(&ptt[g * H], 0, H * sizeof(double))
-                    if n_dense:
-                        memset(&pGd[g * n_dense * d * stride], 0, n_dense * d * row)
-                    for t in range(g * T // NG, (g + 1) * T // NG):
-                        sweep_tile(H, &off[t * H], &off[(t + 1) * H], pact, idx, vals, F,
-                                   stride, rank, biases, mean, ex, W + stride, WS,
-                                   &part[g * H * PS], &part[g * H * PS + stride], PS,
-                                   &ptt[g * H])
-                        if n_dense and scratch != NULL:
-                            for h2 in range(H):
-                                slot = dslot[h2]
-                                q = off[t * H + h2]
-                                if slot >= 0 and off[(t + 1) * H + h2] > q:
-                                    gram(q, off[(t + 1) * H + h2] - q, idx, vals, F, stride,
-                                         rank, biases, mean, ex,
-                                         &pGd[(g * n_dense + slot) * d * stride],
-                                         &part[(g * H + h2) * PS + stride],
-                                         &ptt[g * H + h2], scratch)
-                # Sums in group order; CG's start.
-                for h in prange(H, schedule="static"):
-                    Wh = W + h * WS
-                    for g in range(NG):
-                        src = &part[(g * H + h) * PS]
-                        for k in range(stride):
-                            Wh[6 * stride + k] = Wh[6 * stride + k] + src[k]
-                            Wh[k] = Wh[k] + src[stride + k]
-                        scal[3 * h] = scal[3 * h] + ptt[g * H + h]
-                    slot = dslot[h]
-                    if slot >= 0:
-                        Gdh = Gd + slot * d * stride
-                        for g in range(NG):
-                            src = &pGd[(g * n_dense + slot) * d * stride]
-                            for k in range(d * stride):
-                                Gdh[k] = Gdh[k] + src[k]
-                        for i in range(d):  # the lower triangle at least: mirror it
-                            for k in range(i + 1, d):
-                                Gdh[i * stride + k] = Gdh[k * stride + i]
-                        dense_matvec(d, stride, Gdh, Wh + stride, Wh + 6 * stride)
-                    cg_begin(d, stride, Wh, lam[sel[h]], ex, &scal[3 * h + 1],
-                             &scal[3 * h + 2])
-                    act[h] = 0 if scal[3 * h + 1] <= tiny * scal[3 * h + 2] else 1
-                    pact[h] = 1 if act[h] and slot < 0 else 0
-                for it in range(ex.cg_steps):
-                    # Gp = G p, by groups of tiles.
-                    for g in prange(NG, schedule="dynamic", chunksize=1):
-                        memset(&part[g * H * PS], 0, H * PS * sizeof(floating))
-                        for t in range(g * T // NG, (g + 1) * T // NG):
-                            sweep_tile(H, &off[t * H], &off[(t + 1) * H], pact, idx, vals,
-                                       F, stride, rank, biases, mean, ex, W + 3 * stride,
-                                       WS, &part[g * H * PS], NULL, PS, NULL)
-                    for h in prange(H, schedule="static"):
-                        if not act[h]:
-                            continue
-                        Wh = W + h * WS
-                        memset(Wh + 4 * stride, 0, row)
-                        slot = dslot[h]
-                        if slot >= 0:
-                            dense_matvec(d, stride, Gd + slot * d * stride, Wh + 3 * stride,
-                                         Wh + 4 * stride)
-                        else:
-                            for g in range(NG):
-                                src = &part[(g * H + h) * PS]
-                                for k in range(stride):
-                                    Wh[4 * stride + k] = Wh[4 * stride + k] + src[k]
-                        if cg_update(d, stride, Wh, lam[sel[h]], ex, &scal[3 * h + 1]):
-                            failed[h] = 1
-                            act[h] = 0
-                        elif scal[3 * h + 1] <= tiny * scal[3 * h + 2]:
-                            act[h] = 0
-                        pact[h] = 1 if act[h] and slot < 0 else 0
-                for h in prange(H, schedule="static"):
-                    j = sel[h]
-                    sse[j] = 0
-                    rsum[j] = 0
-                    if failed[h]:
-                        status[j] = 1
-                    else:
-                        status[j] = cg_end(d, stride, W + h * WS, scal[3 * h], indptr[j],
-                                           indptr[j + 1] - indptr[j], idx, vals, F, rank,
-                                           biases, mean, ex, &solved[j, 0], &sse[j],
-                                           &rsum[j])
-            finally:
-                free(scratch)
-        if oom:
-            raise MemoryError("out of memory for the conjugate gradient's sweep")
-    finally:
-        free(dslot)
-        free(W)
-        free(part)
-        free(ptt)
-        free(scal)
-        free(act)
-        free(pact)
-        free(failed)
-        free(off)
-        free(Gd)
-        free(pGd)
-    return 0
+                  ex, X, st, x, sse, rsum)
 
 
 def _vector(name, a, dtype, n, what):
@@ -1088,32 +894,6 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
     # average an observation per row of ``fixed`` or more (the few long time slices
     # of a tensor) read it in order anyway, and the tiled sweep would only add a
     # barrier per tile.
-    cdef const char* skip = NULL
-    cdef const int64_t[::1] sv
-    cdef signed char[::1] skv
-    cdef Py_ssize_t a, n_sel, batch, T, NG, per_target
-    cdef Py_ssize_t sweep_rows = max(1, _cg_sweep_tile_bytes // row_bytes)
-    swept = None
-    if (ex.cg_steps and _cg_sweep_bytes >= 0 and n_fixed * row_bytes > _cg_sweep_fixed_bytes
-            and nnz):
-        counts = np.diff(np.asarray(indptr))
-        sel = np.flatnonzero(counts * row_bytes > _cg_sweep_bytes).astype(np.int64)
-        if len(sel) and counts[sel].sum() >= _cg_sweep_reuse * n_fixed:
-            sv = sel
-            n_sel = sel.shape[0]
-            T = (n_fixed + sweep_rows - 1) // sweep_rows
-            NG = min(<Py_ssize_t> SWEEP_GROUPS, T)
-            per_target = ((7 + 2 * NG) * row_bytes + (NG + 4) * 8 + 3 + (T + 1) * 8
-                          + (1 + NG) * d * row_bytes)
-            batch = max(1, SWEEP_BATCH_BYTES // per_target)
-            for a in range(0, n_sel, batch):
-                _cg_sweep(indptr, indices, values, fixed, solved, mean, lam, biases, rank,
-                          sse, rsum, status, n_threads, &sv[a], min(batch, n_sel - a),
-                          sweep_rows, &ex)
-            swept = np.zeros(n_solve, np.int8)
-            swept[sel] = 1
-            skv = swept
-            skip = <const char*> &skv[0]
     if (ex.cg_steps == 0 and n_fixed > 2 * tile and nnz < n_solve * n_fixed
             and n_solve * (d + 1) * row_bytes <= MAX_ACCUMULATOR_BYTES):
         _half_step_tiled(indptr, indices, values, fixed, solved, mean, lam,
@@ -1122,7 +902,7 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
     else:
         _half_step_direct(indptr, indices, values, fixed, solved, mean, lam,
                           biases, rank, sse, rsum, status, n_threads, work_bytes,
-                          &ex, out_of_memory, skip)
+                          &ex, out_of_memory)
     if failed[0]:
         raise MemoryError("out of memory for the ALS kernel's per-thread workspace")
 
@@ -1133,9 +913,8 @@ cdef void _half_step_direct(const long long[::1] indptr, const int[::1] indices,
                             const double[::1] lam, bint biases, int rank, double[::1] sse,
                             double[::1] rsum, int[::1] status, int n_threads,
                             size_t work_bytes, const Extra* ex,
-                            int[::1] out_of_memory, const char* skip) noexcept:
-    """half_step with every target gathering straight from ``fixed`` (but those
-    with skip[j], when skip is not NULL: the sweep solved them)."""
+                            int[::1] out_of_memory) noexcept:
+    """half_step with every target gathering straight from ``fixed``."""
     cdef Py_ssize_t n_solve = solved.shape[0]
     cdef int stride = <int> solved.shape[1]
     cdef Py_ssize_t row_bytes = stride * sizeof(floating)
@@ -1162,18 +941,17 @@ cdef void _half_step_direct(const long long[::1] indptr, const int[::1] indices,
         with nogil:
             for j in range(n_solve):
                 n_obs = indptr[j + 1] - indptr[j]
-                if n_obs <= longest and (skip == NULL or not skip[j]):
+                if n_obs <= longest:
                     cap = max(cap, n_obs)
         cap = min(cap, _cg_buffer_bytes // (stride * sizeof(floating)))
 
     with nogil, parallel(num_threads=n_threads):
         G = <floating*> malloc(work_bytes)
-        X = <floating*> malloc(cap * stride * sizeof(floating)) if cap else NULL
+        # The gathered rows, then their scaled targets.
+        X = <floating*> malloc(cap * (stride + 1) * sizeof(floating)) if cap else NULL
         team[0] = omp_get_num_threads()
         try:
             for j in prange(n_solve, schedule="dynamic", chunksize=chunk):
-                if skip != NULL and skip[j]:
-                    continue
                 if G == NULL or (cap and X == NULL):
                     out_of_memory[0] = 1
                     continue
@@ -1189,8 +967,8 @@ cdef void _half_step_direct(const long long[::1] indptr, const int[::1] indices,
                         solved[j, k] = 0
                     continue
                 if ex.cg_steps:
-                    status[j] = cg_solve(G + (d + 1) * stride, X, cap, G,
-                                         G + (2 * d + 1 + FINISH_ROWS) * stride, p0,
+                    status[j] = cg_solve(G + (d + 1) * stride, X, X + cap * stride, cap,
+                                         G, G + (2 * d + 1 + FINISH_ROWS) * stride, p0,
                                          n_obs, idx, vals, F, stride, rank, biases, mean,
                                          lam[j], ex, &solved[j, 0], &sse[j], &rsum[j])
                     continue
