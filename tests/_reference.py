@@ -87,8 +87,10 @@ def half_step_reference(indptr, indices, values, fixed, solved, mean, lam, biase
             r = h - P @ x
             p = r.copy()
             rs = r @ r
+            # Converged at rounding level (the kernel's rule, at float64's eps²).
+            stop = 5e-32 * max(h @ h, rs)
             for _ in range(cg_steps):
-                if rs == 0:
+                if rs <= stop:
                     break
                 Ap = P @ p
                 alpha = rs / (p @ Ap)

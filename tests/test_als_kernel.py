@@ -459,6 +459,49 @@ def test_cg_buffer_and_regather_paths_agree_and_keep_threads_bitwise():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("variant", ["als", "weights", "hadamard1"])
+@pytest.mark.parametrize("biases", [False, True])
+@pytest.mark.parametrize("buffer_rows", [None, 100, 0])
+def test_cg_close_fit_sums_the_residuals_to_their_own_precision(dtype, variant, biases,
+                                                                 buffer_rows, simd):
+    # Little noise: Σ w r² is far below Σ w t², so the kernel sums the residuals
+    # again (from the gathered rows when buffered and without biases, else from
+    # the fixed factor) rather than take the identity tt − 2xᵀb + xᵀGx.
+    from _reference import features
+    args, kw = make_problem(dtype, 10, biases, variant, reg=0.05)
+    indptr, indices, values, fixed = args[:4]
+    d = 10 + biases
+    rng = np.random.default_rng(3)
+    values = values.astype(np.float64)
+    for j in range(len(indptr) - 1):  # targets the model fits to about 1%
+        sl = slice(indptr[j], indptr[j + 1])
+        f, t = features(sl, indices, values, fixed, args[5], biases, 10, kw.get("others", ()))
+        values[sl] += f @ rng.standard_normal(d) - t + 0.01 * rng.standard_normal(t.size)
+    args = args[:2] + (values.astype(dtype),) + args[3:]
+    kw.update(solver="cg", cg_steps=15)
+    row_bytes = args[3].shape[1] * np.dtype(dtype).itemsize
+    previous = _als._set_cg_buffer_bytes(64 << 20 if buffer_rows is None
+                                         else buffer_rows * row_bytes)
+    try:
+        x, sse, rsum, status = check_against_reference(
+            args, kw, dtype, ktol=KTOL[dtype] * (50 if dtype == np.float32 else 10))
+    finally:
+        _als._set_cg_buffer_bytes(previous)
+    # Each target's Σ w r² at the kernel's own x, in float64.
+    values = args[2]
+    for j in range(len(indptr) - 1):
+        sl = slice(indptr[j], indptr[j + 1])
+        if sl.stop - sl.start < 2 * d:
+            continue
+        f, t = features(sl, indices, values, fixed, args[5], biases, 10, kw.get("others", ()))
+        w = np.ones(t.size) if "weights" not in kw else kw["weights"][sl].astype(np.float64)
+        r = t - f @ x[j, :d].astype(np.float64)
+        assert np.sum(w * r * r) < 0.25 * np.sum(w * t * t)  # the close-fit branch
+        tol = 1e-3 if dtype == np.float32 else 1e-9
+        np.testing.assert_allclose(sse[j], np.sum(w * r * r), rtol=tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_cg_with_enough_steps_is_the_exact_solve(dtype):
     args, kw = make_problem(dtype, 6, True, "weights+prior")
     exact = run(args, kw)[0]

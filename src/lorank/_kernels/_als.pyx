@@ -89,12 +89,30 @@ cdef extern from "_als_gram.h" nogil:
                             const float* F, int stride, int rank, int biases, double mean,
                             const float* w, int K, const int** oidx, const float** oF,
                             float* X, float* b, double* tt,
-                            const float* v, float* Gv)
+                            const float* v, float* Gv, float* st)
+    double lorank_f_cg_residual(int width, int64_t n, const float* X, const float* st,
+                                int stride, const float* x)
+    double lorank_d_cg_residual(int width, int64_t n, const double* X, const double* st,
+                                int stride, const double* x)
     void lorank_d_cg_gather(int width, int64_t n, const int* idx, const double* vals,
                             const double* F, int stride, int rank, int biases, double mean,
                             const double* w, int K, const int** oidx, const double** oF,
                             double* X, double* b, double* tt,
-                            const double* v, double* Gv)
+                            const double* v, double* Gv, double* st)
+    void lorank_f_cg_begin(int width, int stride, const float* b, const float* xs,
+                           const float* g, double lam, float* r, float* p, double* rs,
+                           double* hh)
+    void lorank_d_cg_begin(int width, int stride, const double* b, const double* xs,
+                           const double* g, double lam, double* r, double* p, double* rs,
+                           double* hh)
+    int lorank_f_cg_update(int width, int stride, float* xs, float* r, float* p,
+                           const float* Gp, float* g, double lam, double* rs)
+    int lorank_d_cg_update(int width, int stride, double* xs, double* r, double* p,
+                           const double* Gp, double* g, double lam, double* rs)
+    int lorank_f_cg_energy(int width, int stride, const float* xs, const float* g,
+                           const float* b, double* acc)
+    int lorank_d_cg_energy(int width, int stride, const double* xs, const double* g,
+                           const double* b, double* acc)
     void lorank_f_cg_matvec(int width, int64_t n, const float* X, int stride,
                             const float* v, float* Gv)
     void lorank_d_cg_matvec(int width, int64_t n, const double* X, int stride,
@@ -378,6 +396,15 @@ cdef inline void cg_gather(int64_t p, int64_t n, const int* idx, const floating*
                            double* tt, const floating* v, floating* Gv) noexcept nogil:
     """X[q] = √w f of observations p..p+n (stride wide), b and tt as gram does, and
     Gv += Σ_q X_q X_qᵀ v (the first matvec, fused)."""
+    cg_gather_st(p, n, idx, vals, F, stride, rank, biases, mean, ex, X, b, tt, v, Gv, NULL)
+
+
+cdef inline void cg_gather_st(int64_t p, int64_t n, const int* idx, const floating* vals,
+                              const floating* F, int stride, int rank, bint biases,
+                              double mean, const Extra* ex, floating* X, floating* b,
+                              double* tt, const floating* v, floating* Gv,
+                              floating* st) noexcept nogil:
+    """cg_gather, and st[q] = √w t (unless st is NULL) for cg_residual."""
     cdef const int* oi[LORANK_MAXK]
     cdef const floating* oF[LORANK_MAXK]
     cdef const floating* w = NULL
@@ -385,10 +412,10 @@ cdef inline void cg_gather(int64_t p, int64_t n, const int* idx, const floating*
     w = at_observation(ex, p, oi, oF)
     if floating is double:
         lorank_d_cg_gather(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
-                           w, ex.K, oi, oF, X, b, tt, v, Gv)
+                           w, ex.K, oi, oF, X, b, tt, v, Gv, st)
     else:
         lorank_f_cg_gather(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
-                           w, ex.K, oi, oF, X, b, tt, v, Gv)
+                           w, ex.K, oi, oF, X, b, tt, v, Gv, st)
 
 
 cdef inline void cg_matvec(int64_t n, const floating* X, int stride, const floating* v,
@@ -605,51 +632,30 @@ cdef void finish_batch(int nt, floating** Gs, floating** bs, floating** works,
                                &rsum[j])
 
 
-cdef int cg_solve(floating* work, floating* X, int64_t cap, floating* Gd, void* scratch,
-                  int64_t p0, int64_t n_obs,
-                  const int* idx, const floating* vals, const floating* fixed, int stride,
-                  int rank, bint biases, double mean, double lam_j, const Extra* ex,
-                  floating* x, double* sse, double* rsum) noexcept nogil:
-    """ex.cg_steps conjugate-gradient steps on P x = h from x (row j of solved),
-    each a matvec over the target's rows (O(rank) per observation): from the
-    buffer ``X`` that the first pass gathers them into when they fit (n_obs <=
-    cap), else by re-gathering them; or, for a target past _cg_gram_bytes, on
-    its Gram G = Σ w f fᵀ formed once into ``Gd`` (d rows of stride; the same
-    iterates up to rounding, O(rank²) per step). Fills sse/rsum. Returns 0, or 1
-    if P was found not positive definite (x untouched). ``work``: FINISH_ROWS + 1
-    rows; ``scratch``: gram's gathered block."""
-    cdef int d = rank + (1 if biases else 0)
-    cdef int i, k, it
-    cdef size_t row = sizeof(floating) * stride
-    cdef bint dense = (row <= <size_t> _cg_gram_row_bytes
-                       and n_obs * <int64_t> row > _cg_gram_bytes)
-    cdef floating* b = work
-    cdef floating* xs = work + stride
-    cdef floating* r = work + 2 * stride
-    cdef floating* p = work + 3 * stride
-    cdef floating* Gp = work + 4 * stride
-    cdef floating* Ap = work + 5 * stride
-    cdef floating* g = work + 6 * stride  # G xs, kept along for the loss
-    cdef double tt = 0, rs, rs_new, pap, alpha, beta, hh = 0, s, acc, tiny
-    cdef bint buffered = n_obs <= cap
-    tiny = 1.4e-14 if floating is float else 5e-32  # about eps²: r is at rounding level
-    memset(work, 0, 7 * row)
-    for k in range(d):
-        xs[k] = x[k]
-    if dense:
-        memset(Gd, 0, d * row)
-        gram(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, Gd, b, &tt,
-             scratch)
-        for i in range(d):  # gram fills the lower triangle at least: mirror it
-            for k in range(i + 1, d):
-                Gd[i * stride + k] = Gd[k * stride + i]
-        dense_matvec(d, stride, Gd, xs, g)
-    elif buffered:
-        cg_gather(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, X, b, &tt,
-                  xs, g)
-    else:
-        matvec(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, xs, g, b, &tt)
-    # r = h − P x, with P x = G x + Π x + λ x.
+cdef inline double cg_tiny(floating dummy) noexcept nogil:
+    """About eps²: a residual rᵀr below cg_tiny·‖h‖² is at rounding level."""
+    return 1.4e-14 if floating is float else 5e-32
+
+
+cdef inline void cg_begin(int d, int stride, floating* W, double lam_j, const Extra* ex,
+                          double* rs_out, double* hh_out) noexcept nogil:
+    """From the CG rows W (b, xs, r, p, Gp, Ap, g; stride apart, padding lanes 0)
+    with b = Σ w t f, xs the start and g = G xs: r = h − P xs (P x = G x + Π x +
+    λ x), p = r, rs = rᵀr and hh = ‖h‖². Without a prior in vectors over the whole
+    rows (_als_gram.h), else element by element."""
+    cdef floating* b = W
+    cdef floating* xs = W + stride
+    cdef floating* r = W + 2 * stride
+    cdef floating* p = W + 3 * stride
+    cdef floating* g = W + 6 * stride
+    cdef double s, hh = 0, rs = 0
+    cdef int i, k
+    if ex.prior == NULL and ex.prior_h == NULL:  # whole rows, in vectors
+        if floating is double:
+            lorank_d_cg_begin(SIMD_WIDTH, stride, b, xs, g, lam_j, r, p, rs_out, hh_out)
+        else:
+            lorank_f_cg_begin(SIMD_WIDTH, stride, b, xs, g, lam_j, r, p, rs_out, hh_out)
+        return
     for k in range(d):
         s = <double> b[k] - <double> g[k] - lam_j * xs[k]
         if ex.prior_h != NULL:
@@ -662,9 +668,146 @@ cdef int cg_solve(floating* work, floating* X, int64_t cap, floating* Gd, void* 
                 s = s - ex.prior[k * d + i] * xs[i]
         r[k] = <floating> s
         p[k] = r[k]
-    rs = 0
     for k in range(d):
         rs = rs + <double> r[k] * r[k]
+    rs_out[0] = rs
+    hh_out[0] = hh
+
+
+cdef inline int cg_update(int d, int stride, floating* W, double lam_j, const Extra* ex,
+                          double* rs_io) noexcept nogil:
+    """One CG step on the rows W given Gp = G p: xs, g (= G xs), r and p move on and
+    rs_io becomes the new rᵀr. Returns 1 if pᵀPp <= 0 (P not positive definite)."""
+    cdef floating* xs = W + stride
+    cdef floating* r = W + 2 * stride
+    cdef floating* p = W + 3 * stride
+    cdef floating* Gp = W + 4 * stride
+    cdef floating* Ap = W + 5 * stride
+    cdef floating* g = W + 6 * stride
+    cdef double rs = rs_io[0], rs_new, pap, alpha, beta, s
+    cdef int i, k
+    if ex.prior == NULL:  # whole rows, in vectors
+        if floating is double:
+            return lorank_d_cg_update(SIMD_WIDTH, stride, xs, r, p, Gp, g, lam_j, rs_io)
+        else:
+            return lorank_f_cg_update(SIMD_WIDTH, stride, xs, r, p, Gp, g, lam_j, rs_io)
+    pap = 0
+    for k in range(d):
+        s = <double> Gp[k] + lam_j * p[k]
+        if ex.prior != NULL:
+            for i in range(d):
+                s = s + ex.prior[k * d + i] * p[i]
+        Ap[k] = <floating> s
+        pap = pap + <double> p[k] * Ap[k]
+    if not (pap > 0):
+        return 1
+    alpha = rs / pap
+    rs_new = 0
+    for k in range(d):
+        xs[k] = <floating> (xs[k] + alpha * p[k])
+        g[k] = <floating> (g[k] + alpha * Gp[k])
+        r[k] = <floating> (r[k] - alpha * Ap[k])
+        rs_new = rs_new + <double> r[k] * r[k]
+    beta = rs_new / rs
+    for k in range(d):
+        p[k] = <floating> (r[k] + beta * p[k])
+    rs_io[0] = rs_new
+    return 0
+
+
+cdef inline int cg_end(int d, int stride, floating* W, double tt, int64_t p0,
+                       int64_t n_obs, const int* idx, const floating* vals,
+                       const floating* fixed, int rank, bint biases, double mean,
+                       const Extra* ex, const floating* X, const floating* st,
+                       floating* x, double* sse, double* rsum) noexcept nogil:
+    """Write the CG iterate xs of the rows W into x and sse/rsum from b, g = G xs and
+    tt, or, when the fit is close, by summing the residuals: from the gathered rows
+    X and scaled targets st when given (and no biases), else from ``fixed``.
+    Returns 1 (x untouched) if xs is not finite."""
+    cdef floating* b = W
+    cdef floating* xs = W + stride
+    cdef floating* g = W + 6 * stride
+    cdef double acc = 0
+    cdef int k
+    # xsᵀ(g − 2b), or 1 if xs is not finite (whole rows: the padding lanes are 0).
+    if floating is double:
+        if lorank_d_cg_energy(SIMD_WIDTH, stride, xs, g, b, &acc):
+            return 1
+    else:
+        if lorank_f_cg_energy(SIMD_WIDTH, stride, xs, g, b, &acc):
+            return 1
+    for k in range(d):
+        x[k] = xs[k]
+    acc = tt + acc  # tt − 2 xᵀb + xᵀGx
+    if acc >= 0.25 * tt:
+        sse[0] = acc
+        rsum[0] = (<double> b[rank] - <double> g[rank]) if biases else 0
+    elif X != NULL and st != NULL and not biases:
+        if floating is double:
+            sse[0] = lorank_d_cg_residual(SIMD_WIDTH, n_obs, X, st, stride, xs)
+        else:
+            sse[0] = lorank_f_cg_residual(SIMD_WIDTH, n_obs, X, st, stride, xs)
+        rsum[0] = 0
+    else:
+        residual(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, xs, sse, rsum)
+        if not biases:
+            rsum[0] = 0
+    return 0
+
+
+cdef inline bint cg_dense(int64_t n_obs, size_t row) noexcept nogil:
+    """Whether a CG target steps on its Gram formed once (see _cg_gram_bytes)."""
+    return row <= <size_t> _cg_gram_row_bytes and n_obs * <int64_t> row > _cg_gram_bytes
+
+
+cdef int cg_solve(floating* work, floating* X, floating* st, int64_t cap, floating* Gd,
+                  void* scratch,
+                  int64_t p0, int64_t n_obs,
+                  const int* idx, const floating* vals, const floating* fixed, int stride,
+                  int rank, bint biases, double mean, double lam_j, const Extra* ex,
+                  floating* x, double* sse, double* rsum) noexcept nogil:
+    """ex.cg_steps conjugate-gradient steps on P x = h from x (row j of solved),
+    each a matvec over the target's rows (O(rank) per observation): from the
+    buffer ``X`` that the first pass gathers them into when they fit (n_obs <=
+    cap), else by re-gathering them; or, for a target past _cg_gram_bytes, on
+    its Gram G = Σ w f fᵀ formed once into ``Gd`` (d rows of stride; the same
+    iterates up to rounding, O(rank²) per step). Fills sse/rsum (from the buffer
+    too, with the scaled targets ``st`` that the gather keeps beside it). Returns
+    0, or 1 if P was found not positive definite (x untouched). ``work``:
+    FINISH_ROWS + 1 rows (the CG rows of cg_begin); ``scratch``: gram's gathered
+    block."""
+    cdef int d = rank + (1 if biases else 0)
+    cdef int i, k, it
+    cdef size_t row = sizeof(floating) * stride
+    cdef bint dense = cg_dense(n_obs, row)
+    cdef floating* b = work
+    cdef floating* xs = work + stride
+    cdef floating* p = work + 3 * stride
+    cdef floating* Gp = work + 4 * stride
+    cdef floating* g = work + 6 * stride  # G xs, kept along for the loss
+    cdef double tt = 0, rs, hh, tiny = cg_tiny(b[0])
+    cdef bint buffered = n_obs <= cap
+    memset(work, 0, 7 * row)
+    for k in range(d):
+        xs[k] = x[k]
+    if dense:
+        memset(Gd, 0, d * row)
+        gram(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, Gd, b, &tt,
+             scratch)
+        for i in range(d):  # gram fills the lower triangle at least: mirror it
+            for k in range(i + 1, d):
+                Gd[i * stride + k] = Gd[k * stride + i]
+        dense_matvec(d, stride, Gd, xs, g)
+    elif buffered:
+        cg_gather_st(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, X, b,
+                     &tt, xs, g, st)
+    else:
+        matvec(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, xs, g, b, &tt)
+    cg_begin(d, stride, work, lam_j, ex, &rs, &hh)
+    # Converged once rᵀr is at rounding level relative to ‖h‖² or to the first rᵀr
+    # (h = 0, e.g. every weight 0: x → 0, and further steps would only divide
+    # underflowing numbers).
+    hh = max(hh, rs)
     for it in range(ex.cg_steps):
         if rs <= tiny * hh:
             break
@@ -676,43 +819,12 @@ cdef int cg_solve(floating* work, floating* X, int64_t cap, floating* Gd, void* 
         else:
             matvec(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, p, Gp,
                    NULL, NULL)
-        pap = 0
-        for k in range(d):
-            s = <double> Gp[k] + lam_j * p[k]
-            if ex.prior != NULL:
-                for i in range(d):
-                    s = s + ex.prior[k * d + i] * p[i]
-            Ap[k] = <floating> s
-            pap = pap + <double> p[k] * Ap[k]
-        if not (pap > 0):
+        if cg_update(d, stride, work, lam_j, ex, &rs):
             return 1
-        alpha = rs / pap
-        rs_new = 0
-        for k in range(d):
-            xs[k] = <floating> (xs[k] + alpha * p[k])
-            g[k] = <floating> (g[k] + alpha * Gp[k])
-            r[k] = <floating> (r[k] - alpha * Ap[k])
-            rs_new = rs_new + <double> r[k] * r[k]
-        beta = rs_new / rs
-        for k in range(d):
-            p[k] = <floating> (r[k] + beta * p[k])
-        rs = rs_new
-    acc = 0
-    for k in range(d):
-        if not (xs[k] - xs[k] == 0):  # inf or NaN
-            return 1
-        acc = acc + <double> xs[k] * (<double> g[k] - 2 * <double> b[k])
-    for k in range(d):
-        x[k] = xs[k]
-    acc = tt + acc  # tt − 2 xᵀb + xᵀGx
-    if acc >= 0.25 * tt:
-        sse[0] = acc
-        rsum[0] = (<double> b[rank] - <double> g[rank]) if biases else 0
-    else:
-        residual(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, xs, sse, rsum)
-        if not biases:
-            rsum[0] = 0
-    return 0
+    if not buffered or dense:
+        X = NULL
+    return cg_end(d, stride, work, tt, p0, n_obs, idx, vals, fixed, rank, biases, mean,
+                  ex, X, st, x, sse, rsum)
 
 
 def _vector(name, a, dtype, n, what):
@@ -963,7 +1075,8 @@ cdef void _half_step_direct(const long long[::1] indptr, const int[::1] indices,
 
     with nogil, parallel(num_threads=n_threads):
         G = <floating*> malloc(work_bytes)
-        X = <floating*> malloc(cap * stride * sizeof(floating)) if cap else NULL
+        # The gathered rows, then their scaled targets.
+        X = <floating*> malloc(cap * (stride + 1) * sizeof(floating)) if cap else NULL
         team[0] = omp_get_num_threads()
         try:
             for j in prange(n_solve, schedule="dynamic", chunksize=chunk):
@@ -982,8 +1095,8 @@ cdef void _half_step_direct(const long long[::1] indptr, const int[::1] indices,
                         solved[j, k] = 0
                     continue
                 if ex.cg_steps:
-                    status[j] = cg_solve(G + (d + 1) * stride, X, cap, G,
-                                         G + (2 * d + 1 + FINISH_ROWS) * stride, p0,
+                    status[j] = cg_solve(G + (d + 1) * stride, X, X + cap * stride, cap,
+                                         G, G + (2 * d + 1 + FINISH_ROWS) * stride, p0,
                                          n_obs, idx, vals, F, stride, rank, biases, mean,
                                          lam[j], ex, &solved[j, 0], &sse[j], &rsum[j])
                     continue

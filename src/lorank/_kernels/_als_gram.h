@@ -236,6 +236,68 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
         }                                                                          \
     }
 
+/* The conjugate gradient's gather of one block: LORANK_GATHER's sums and rows,
+   and (st != NULL) the scaled targets st[q] = √w t, so that the residuals can be
+   summed again from the buffer. */
+#define LORANK_CG_GATHER(T, VT, KT, HSUM, WEIGHTED, HADAMARD)                       \
+    for (int q = 0; q < nb; ++q) {                                                 \
+        const int64_t p = start + q;                                               \
+        if (p + LORANK_AHEAD < n) { /* rows come from memory: ask early */         \
+            __builtin_prefetch(F + (size_t)idx[p + LORANK_AHEAD] * stride, 0, 0);  \
+            if (HADAMARD)                                                          \
+                for (int k = 0; k < K; ++k)                                        \
+                    __builtin_prefetch(oF[k] + (size_t)oidx[k][p + LORANK_AHEAD] * stride, 0, 0); \
+        }                                                                          \
+        LORANK_OBS(T, VT, HADAMARD)                                                \
+        T sw = 1;                                                                  \
+        if (WEIGHTED) {                                                            \
+            sw = (T)sqrt((double)w[p]);                                            \
+            t *= sw;                                                               \
+        }                                                                          \
+        ss += (double)t * t;                                                       \
+        if (st != NULL) st[q] = t;                                                 \
+        for (int v = 0; v < nv; ++v) {                                             \
+            VT x;                                                                  \
+            LORANK_FEATURE(VT, KT, HADAMARD, v, x);                                \
+            if (WEIGHTED) x *= sw;                                                 \
+            X[(size_t)q * nv + v] = x;                                             \
+            bacc[v] += t * x;                                                      \
+        }                                                                          \
+    }
+
+/* Σ_q (st_q − X_qᵀx)² over a gathered block of n rows of NV vectors, four rows
+   at a time (SUM4), then one by one; into the double s2. */
+#define LORANK_BLOCK_RESIDUAL(T, VT, NV, HSUM, SUM4)                               \
+    {                                                                              \
+        int64_t q = 0;                                                             \
+        for (; q + 4 <= n; q += 4) {                                               \
+            const VT *x0 = Xv + (size_t)q * (NV), *x1 = x0 + (NV), *x2 = x1 + (NV), \
+                     *x3 = x2 + (NV);                                              \
+            VT a0 = x0[0] * xv[0], a1 = x1[0] * xv[0], a2 = x2[0] * xv[0],         \
+               a3 = x3[0] * xv[0];                                                 \
+            for (int v = 1; v < (NV); ++v) {                                       \
+                a0 += x0[v] * xv[v];                                               \
+                a1 += x1[v] * xv[v];                                               \
+                a2 += x2[v] * xv[v];                                               \
+                a3 += x3[v] * xv[v];                                               \
+            }                                                                      \
+            T c[4];                                                                \
+            SUM4(a0, a1, a2, a3, c);                                               \
+            for (int k = 0; k < 4; ++k) {                                          \
+                const double r = (double)(st[q + k] - c[k]);                       \
+                s2 += r * r;                                                       \
+            }                                                                      \
+        }                                                                          \
+        for (; q < n; ++q) {                                                       \
+            const VT *xq = Xv + (size_t)q * (NV);                                  \
+            VT acc = xq[0] * xv[0];                                                \
+            for (int v = 1; v < (NV); ++v) acc += xq[v] * xv[v];                   \
+            HSUM(acc);                                                             \
+            const double r = (double)(st[q] - acc[0]);                             \
+            s2 += r * r;                                                           \
+        }                                                                          \
+    }
+
 /* Residual terms at x: acc = fᵀx by a pairwise tree over the lanes (short
    dependency chain, fixed order), then Σ w r², Σ w r. */
 #define LORANK_RESIDUALS(T, VT, KT, HSUM, WEIGHTED, HADAMARD)                            \
@@ -629,8 +691,29 @@ TARGET static void NAME##_cg_matvec(int64_t n, const T *__restrict__ Xall, int s
     for (int v = 0; v < nv; ++v) ((VT *)Gv)[v] += gacc[v];                         \
 }                                                                                  \
                                                                                    \
+/* Σ_q (st_q − X_qᵀx)² over the rows and scaled targets cg_gather wrote: the     \
+   residual sum of squares Σ w (t − fᵀx)² from the buffer. */                      \
+TARGET static double NAME##_cg_residual(int64_t n, const T *__restrict__ Xall,     \
+                                        const T *__restrict__ st, int stride,      \
+                                        const T *__restrict__ x)                   \
+{                                                                                  \
+    const int nv = stride / (int)(sizeof(VT) / sizeof(T));                         \
+    const VT *Xv = (const VT *)Xall, *xv = (const VT *)x;                          \
+    double s2 = 0;                                                                 \
+    switch (nv) {                                                                  \
+        case 1: LORANK_BLOCK_RESIDUAL(T, VT, 1, HSUM, SUM4) break;                 \
+        case 2: LORANK_BLOCK_RESIDUAL(T, VT, 2, HSUM, SUM4) break;                 \
+        case 3: LORANK_BLOCK_RESIDUAL(T, VT, 3, HSUM, SUM4) break;                 \
+        case 4: LORANK_BLOCK_RESIDUAL(T, VT, 4, HSUM, SUM4) break;                 \
+        case 8: LORANK_BLOCK_RESIDUAL(T, VT, 8, HSUM, SUM4) break;                 \
+        default: LORANK_BLOCK_RESIDUAL(T, VT, nv, HSUM, SUM4) break;               \
+    }                                                                              \
+    return s2;                                                                     \
+}                                                                                  \
+                                                                                   \
 /* The conjugate gradient's gather of one target: X[q] = √w f (stride wide, q < n), \
-   b += Σ w t f, tt += Σ w t², so that every matvec then reads X sequentially;     \
+   st[q] = √w t (unless st is NULL), b += Σ w t f, tt += Σ w t², so that every     \
+   matvec (and the residuals) then read X sequentially;                            \
    and the first matvec Gv += Σ_q X_q X_qᵀ v block by block while the block is    \
    still in cache (one pass over X fewer). */                                      \
 TARGET static void NAME##_cg_gather(                                               \
@@ -638,7 +721,7 @@ TARGET static void NAME##_cg_gather(                                            
     const T *__restrict__ F, int stride, int rank, int biases, double mean,        \
     const T *__restrict__ w, int K, const int *const *oidx, const T *const *oF,    \
     T *__restrict__ Xall, T *__restrict__ b, double *tt,                           \
-    const T *__restrict__ v_in, T *__restrict__ Gv)                                \
+    const T *__restrict__ v_in, T *__restrict__ Gv, T *__restrict__ st_all)        \
 {                                                                                  \
     enum { LANES = sizeof(VT) / sizeof(T), LORANK_MAXV = LORANK_MAXBYTES / sizeof(VT) }; \
     const int nv = stride / LANES;                                                 \
@@ -650,7 +733,8 @@ TARGET static void NAME##_cg_gather(                                            
     for (int64_t start = 0; start < n; start += LORANK_BLOCK) {                    \
         const int nb = (int)(n - start < LORANK_BLOCK ? n - start : LORANK_BLOCK); \
         VT *X = (VT *)Xall + (size_t)start * nv;                                   \
-        LORANK_SPECIALIZE(LORANK_GATHER, T, VT, KT, HSUM)                                \
+        T *st = st_all != NULL ? st_all + start : NULL;                            \
+        LORANK_SPECIALIZE(LORANK_CG_GATHER, T, VT, KT, HSUM)                       \
         if (Gv != NULL) NAME##_cg_matvec(nb, (const T *)X, stride, v_in, Gv);      \
     }                                                                              \
     for (int v = 0; v < nv; ++v) ((VT *)b)[v] += bacc[v];                          \
@@ -678,6 +762,86 @@ TARGET static void NAME##_matvec(                                               
         for (int v = 0; v < nv; ++v) ((VT *)b)[v] += bacc[v];                      \
         *tt += ss;                                                                 \
     }                                                                              \
+}                                                                                  \
+                                                                                   \
+/* The conjugate gradient's arithmetic on whole rows (stride wide; the padding    \
+   lanes are 0 in every row and stay 0). Sums are taken lane-wise in vectors and  \
+   the lanes added in double, in a fixed order. */                                \
+TARGET static inline double NAME##_lanesum(VT a)                                   \
+{                                                                                  \
+    double s = 0;                                                                  \
+    for (int l = 0; l < (int)(sizeof(VT) / sizeof(T)); ++l) s += (double)a[l];     \
+    return s;                                                                      \
+}                                                                                  \
+                                                                                   \
+/* r = b − g − λ xs, p = r; rs = rᵀr, hh = bᵀb. */                                \
+TARGET static void NAME##_cg_begin(int stride, const T *b, const T *xs, const T *g, \
+                                   double lam, T *r, T *p, double *rs, double *hh) \
+{                                                                                  \
+    const int nv = stride / (int)(sizeof(VT) / sizeof(T));                         \
+    const VT *B = (const VT *)b, *X = (const VT *)xs, *G = (const VT *)g;          \
+    VT *R = (VT *)r, *P = (VT *)p;                                                 \
+    const VT l = (VT){0} + (T)lam;                                                 \
+    VT ar = (VT){0}, ah = (VT){0};                                                 \
+    for (int v = 0; v < nv; ++v) {                                                 \
+        const VT rv = (B[v] - G[v]) - l * X[v];                                    \
+        R[v] = rv;                                                                 \
+        P[v] = rv;                                                                 \
+        ar += rv * rv;                                                             \
+        ah += B[v] * B[v];                                                         \
+    }                                                                              \
+    *rs = NAME##_lanesum(ar);                                                      \
+    *hh = NAME##_lanesum(ah);                                                      \
+}                                                                                  \
+                                                                                   \
+/* One step given Gp = G p: Ap = Gp + λp, α = rs / pᵀAp, xs += αp, g += αGp,      \
+   r −= αAp, β = rᵀr / rs, p = r + βp; *rs becomes rᵀr. Returns 1 if pᵀAp <= 0. */ \
+TARGET static int NAME##_cg_update(int stride, T *xs, T *r, T *p, const T *Gp,    \
+                                   T *g, double lam, double *rs)                   \
+{                                                                                  \
+    enum { LORANK_MAXV = LORANK_MAXBYTES / sizeof(VT) };                           \
+    const int nv = stride / (int)(sizeof(VT) / sizeof(T));                         \
+    VT *X = (VT *)xs, *R = (VT *)r, *P = (VT *)p, *G = (VT *)g;                    \
+    const VT *Q = (const VT *)Gp;                                                  \
+    const VT l = (VT){0} + (T)lam;                                                 \
+    VT Ap[LORANK_MAXV], a = (VT){0};                                               \
+    for (int v = 0; v < nv; ++v) {                                                 \
+        Ap[v] = Q[v] + l * P[v];                                                   \
+        a += P[v] * Ap[v];                                                         \
+    }                                                                              \
+    const double pap = NAME##_lanesum(a);                                          \
+    if (!(pap > 0)) return 1;                                                      \
+    const VT al = (VT){0} + (T)(*rs / pap);                                        \
+    VT ar = (VT){0};                                                               \
+    for (int v = 0; v < nv; ++v) {                                                 \
+        X[v] += al * P[v];                                                         \
+        G[v] += al * Q[v];                                                         \
+        R[v] -= al * Ap[v];                                                        \
+        ar += R[v] * R[v];                                                         \
+    }                                                                              \
+    const double rs_new = NAME##_lanesum(ar);                                      \
+    const VT be = (VT){0} + (T)(rs_new / *rs);                                     \
+    for (int v = 0; v < nv; ++v) P[v] = R[v] + be * P[v];                          \
+    *rs = rs_new;                                                                  \
+    return 0;                                                                      \
+}                                                                                  \
+                                                                                   \
+/* xsᵀ(g − 2b) into *acc; returns 1 if some lane of xs is not finite. */           \
+TARGET static int NAME##_cg_energy(int stride, const T *xs, const T *g, const T *b, \
+                                   double *acc)                                    \
+{                                                                                  \
+    const int nv = stride / (int)(sizeof(VT) / sizeof(T));                         \
+    const VT *X = (const VT *)xs, *G = (const VT *)g, *B = (const VT *)b;          \
+    VT a = (VT){0};                                                                \
+    KT bad = (KT){0};                                                              \
+    for (int v = 0; v < nv; ++v) {                                                 \
+        a += X[v] * (G[v] - (B[v] + B[v]));                                        \
+        bad |= (KT)((X[v] - X[v]) != 0);                                           \
+    }                                                                              \
+    for (int l = 0; l < (int)(sizeof(VT) / sizeof(T)); ++l)                        \
+        if (bad[l]) return 1;                                                      \
+    *acc = NAME##_lanesum(a);                                                      \
+    return 0;                                                                      \
 }
 
 /* Lane-wise square roots (correctly rounded, as the scalar sqrt) per variant:
@@ -775,15 +939,36 @@ static void PREFIX##_cg_gather(int width, int64_t n, const int *idx, const T *va
                                const T *F, int stride, int rank, int biases,       \
                                double mean, const T *w, int K, const int *const *oidx, \
                                const T *const *oF, T *X, T *b, double *tt,         \
-                               const T *v, T *Gv)                                  \
+                               const T *v, T *Gv, T *st)                           \
 {                                                                                  \
     LORANK_DISPATCH(PREFIX, cg_gather, (n, idx, vals, F, stride, rank, biases, mean, \
-                                        w, K, oidx, oF, X, b, tt, v, Gv));         \
+                                        w, K, oidx, oF, X, b, tt, v, Gv, st));     \
+}                                                                                  \
+static double PREFIX##_cg_residual(int width, int64_t n, const T *X, const T *st,  \
+                                   int stride, const T *x)                         \
+{                                                                                  \
+    LORANK_DISPATCH(PREFIX, cg_residual, (n, X, st, stride, x));                   \
 }                                                                                  \
 static void PREFIX##_cg_matvec(int width, int64_t n, const T *X, int stride,       \
                                const T *v, T *Gv)                                  \
 {                                                                                  \
     LORANK_DISPATCH(PREFIX, cg_matvec, (n, X, stride, v, Gv));                     \
+}                                                                                  \
+static void PREFIX##_cg_begin(int width, int stride, const T *b, const T *xs,     \
+                              const T *g, double lam, T *r, T *p, double *rs,      \
+                              double *hh)                                          \
+{                                                                                  \
+    LORANK_DISPATCH(PREFIX, cg_begin, (stride, b, xs, g, lam, r, p, rs, hh));      \
+}                                                                                  \
+static int PREFIX##_cg_update(int width, int stride, T *xs, T *r, T *p,            \
+                              const T *Gp, T *g, double lam, double *rs)           \
+{                                                                                  \
+    LORANK_DISPATCH(PREFIX, cg_update, (stride, xs, r, p, Gp, g, lam, rs));        \
+}                                                                                  \
+static int PREFIX##_cg_energy(int width, int stride, const T *xs, const T *g,      \
+                              const T *b, double *acc)                             \
+{                                                                                  \
+    LORANK_DISPATCH(PREFIX, cg_energy, (stride, xs, g, b, acc));                   \
 }                                                                                  \
 static void PREFIX##_matvec(int width, int64_t n, const int *idx, const T *vals,   \
                             const T *F, int stride, int rank, int biases,          \
