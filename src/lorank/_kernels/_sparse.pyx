@@ -58,16 +58,16 @@ def cp_entries(factors, biases, index, double mean, floating[::1] out, int n_thr
     in a fixed order (the same for any thread count).
 
     ``factors``: N C-contiguous (n_m, r) arrays of out's dtype; ``biases``: None or N
-    arrays (n_m,) of that dtype; ``index``: N int64 arrays of out's length, each in
+    arrays (n_m,) of that dtype; ``index``: N int32 arrays of out's length, each in
     range (the caller checks the values; this checks the shapes)."""
     cdef Py_ssize_t N = len(factors), n = out.shape[0], r, t, k
     cdef int m
     cdef const floating* A[MAX_MODES]
     cdef const floating* B[MAX_MODES]
-    cdef const long long* I[MAX_MODES]
+    cdef const int* I[MAX_MODES]
     cdef const floating[:, ::1] fv
     cdef const floating[::1] bv
-    cdef const long long[::1] iv
+    cdef const int[::1] iv
     cdef bint with_biases = biases is not None
     cdef double acc, prod
     cdef const floating* a0
@@ -444,18 +444,16 @@ cdef int _check_split(int lo_bits, Py_ssize_t nnz) except -1:
 cdef tuple _first_level(long long[::1] indptr, out_t[::1] out_indices,
                         payload_t[::1] out_values, int lo_bits):
     """Where the scatter into buckets writes: (bucket pointers, indices, values,
-    each entry's low key bits). One level writes straight to the output; two write
-    to temporaries (coarse buckets of 2^lo_bits keys) that ``_fine_sort`` sorts
-    into it."""
+    each entry's low key bits). Always the output arrays: with two levels their
+    buckets are the coarse ones (2^lo_bits keys), which ``_fine_sort`` then sorts
+    in place (the only temporary: two bytes of low bits per entry)."""
     _check_split(lo_bits, out_indices.shape[0])
     if not lo_bits:
         return indptr, out_indices, out_values, np.empty(1, dtype=np.uint16)
     cdef Py_ssize_t nnz = out_indices.shape[0]
     cdef Py_ssize_t nh = (indptr.shape[0] - 1 + (1 << lo_bits) - 1) >> lo_bits
-    return (np.empty(nh + 1, dtype=np.int64),
-            np.empty(nnz, dtype=np.asarray(out_indices).dtype),
-            np.empty(nnz, dtype=np.asarray(out_values).dtype),
-            np.empty(nnz, dtype=np.uint16))
+    return (np.empty(nh + 1, dtype=np.int64), out_indices, out_values,
+            np.empty(max(nnz, 1), dtype=np.uint16))
 
 
 cdef inline void _place(long long* cursors, long long key, int lo_bits, out_t index,
@@ -472,29 +470,39 @@ cdef inline void _place(long long* cursors, long long key, int lo_bits, out_t in
         dst_lo[p] = <unsigned short> (key & ((1 << lo_bits) - 1))
 
 
-cdef int _fine_sort(const long long[::1] hi_ptr, int lo_bits, const out_t[::1] t_major,
-                    const payload_t[::1] t_val, const unsigned short[::1] t_lo,
+cdef int _fine_sort(const long long[::1] hi_ptr, int lo_bits, const unsigned short[::1] t_lo,
                     long long[::1] out_indptr, out_t[::1] out_indices,
                     payload_t[::1] out_values, Py_ssize_t nc) except -1:
-    """Level 2: inside each coarse bucket h (entries hi_ptr[h]..hi_ptr[h+1] of
-    the t_ arrays), a stable counting sort by the low bits ``t_lo``."""
+    """Level 2: inside each coarse bucket h (entries hi_ptr[h]..hi_ptr[h+1] of the
+    output arrays), a stable counting sort by the low bits ``t_lo``, through a
+    per-thread copy of the bucket (the largest bucket's size)."""
     cdef Py_ssize_t nh = hi_ptr.shape[0] - 1, nb = out_indptr.shape[0] - 1
     cdef Py_ssize_t h, lo, j, width = 1 << lo_bits
-    cdef long long p, q, run, c
+    cdef long long p, q, run, c, start, size, largest = 1
     cdef long long* cnt
+    cdef out_t* s_idx
+    cdef payload_t* s_val
     cdef int failed = 0
     cdef int* bad = &failed
+    for h in range(nh):
+        largest = max(largest, hi_ptr[h + 1] - hi_ptr[h])
     with nogil, parallel(num_threads=nc):
         cnt = <long long*> malloc(width * sizeof(long long))
+        s_idx = <out_t*> malloc(largest * sizeof(out_t))
+        s_val = <payload_t*> malloc(largest * sizeof(payload_t))
         try:
             for h in prange(nh, schedule="dynamic", chunksize=1):
-                if cnt == NULL:
+                if cnt == NULL or s_idx == NULL or s_val == NULL:
                     bad[0] = 1
                     continue
+                start = hi_ptr[h]
+                size = hi_ptr[h + 1] - start
                 memset(cnt, 0, width * sizeof(long long))
-                for q in range(hi_ptr[h], hi_ptr[h + 1]):
-                    cnt[t_lo[q]] += 1
-                run = hi_ptr[h]
+                for q in range(size):
+                    s_idx[q] = out_indices[start + q]
+                    s_val[q] = out_values[start + q]
+                    cnt[t_lo[start + q]] += 1
+                run = start
                 for lo in range(width):
                     c = cnt[lo]
                     cnt[lo] = run
@@ -502,13 +510,15 @@ cdef int _fine_sort(const long long[::1] hi_ptr, int lo_bits, const out_t[::1] t
                     if j < nb:
                         out_indptr[j] = run
                     run = run + c
-                for q in range(hi_ptr[h], hi_ptr[h + 1]):
-                    p = cnt[t_lo[q]]
-                    cnt[t_lo[q]] = p + 1
-                    out_indices[p] = t_major[q]
-                    out_values[p] = t_val[q]
+                for q in range(size):
+                    p = cnt[t_lo[start + q]]
+                    cnt[t_lo[start + q]] = p + 1
+                    out_indices[p] = s_idx[q]
+                    out_values[p] = s_val[q]
         finally:
             free(cnt)
+            free(s_idx)
+            free(s_val)
     if failed:
         raise MemoryError()
     out_indptr[nb] = hi_ptr[nh]
@@ -567,8 +577,7 @@ def coo_compress(const major_t[::1] major, const minor_t[::1] minor,
     finally:
         free(cur)
     if lo_bits:
-        _fine_sort(coarse, lo_bits, dst_idx, dst_val, dst_lo, indptr, out_indices,
-                   out_values, nc)
+        _fine_sort(coarse, lo_bits, dst_lo, indptr, out_indices, out_values, nc)
 
 
 cdef void _major_chunks(const long long[::1] indptr, Py_ssize_t n_major, long long nnz,
@@ -641,8 +650,7 @@ def compressed_transpose(const long long[::1] indptr, const minor_t[::1] indices
         free(cur)
         free(first)
     if lo_bits:
-        _fine_sort(coarse, lo_bits, dst_idx, dst_val, dst_lo, out_indptr, out_indices,
-                   out_values, nc)
+        _fine_sort(coarse, lo_bits, dst_lo, out_indptr, out_indices, out_values, nc)
 
 
 def first_duplicate(const long long[::1] indptr, const minor_t[::1] indices):
