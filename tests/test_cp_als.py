@@ -364,7 +364,7 @@ def test_compiled_entries_match_numpy(n_modes, dtype):
     shape = (7, 5, 4, 3)[:n_modes]
     A = [rng.standard_normal((s, 6)).astype(dtype) for s in shape]
     b = [rng.standard_normal(s).astype(dtype) for s in shape]
-    idx = [rng.integers(0, s, 10_000).astype(np.int64) for s in shape]
+    idx = [rng.integers(0, s, 10_000).astype(np.int32) for s in shape]
     eps = 1e-6 if dtype == np.float32 else 1e-13
     for biases in (None, b):
         want = cp_entries(A, idx, 0.25, biases)

@@ -34,7 +34,7 @@ def gather_dot(**bad):
 def cp_entries(**bad):
     a = dict(factors=[np.ones((4, 2)), np.ones((3, 2)), np.ones((2, 2))],
              biases=[np.ones(4), np.ones(3), np.ones(2)],
-             index=[np.array([0, 3], I64), np.array([2, 0], I64), np.array([1, 1], I64)],
+             index=[np.array([0, 3], I32), np.array([2, 0], I32), np.array([1, 1], I32)],
              out=np.empty(2), n_threads=1)
     a.update(bad)
     _sparse.cp_entries(a["factors"], a["biases"], a["index"], 0.5, a["out"], a["n_threads"])
@@ -212,8 +212,8 @@ CASES = [
      r"factors\[1\] columns"),
     (cp_entries, dict(biases=[np.ones(4), np.ones(2), np.ones(2)]),
      r"biases\[1\] and factors\[1\] rows"),
-    (cp_entries, dict(index=[np.array([0, 3], I64)] * 2), "as many index arrays"),
-    (cp_entries, dict(factors=[np.ones((4, 2))], index=[np.array([0, 1], I64)],
+    (cp_entries, dict(index=[np.array([0, 3], I32)] * 2), "as many index arrays"),
+    (cp_entries, dict(factors=[np.ones((4, 2))], index=[np.array([0, 1], I32)],
                       biases=None), "need 2..16 factors"),
     (cp_entries, dict(n_threads=0), "n_threads must be >= 1"),
     (csr_matmat, dict(out=np.empty((5, 2))), "indptr has length 5, expected 6"),

@@ -105,7 +105,7 @@ class CPModel(CompletionModel):
         out = np.empty(len(idx[0]), dtype=dtype)
         _sparse.cp_entries([np.ascontiguousarray(A, dtype) for A in self.factors_],
                            [np.ascontiguousarray(b, dtype) for b in self.biases_],
-                           [np.ascontiguousarray(i, np.int64) for i in idx], self.mean_,
+                           [np.ascontiguousarray(i, np.int32) for i in idx], self.mean_,
                            out, effective_n_threads(self.n_threads))
         return out
 
