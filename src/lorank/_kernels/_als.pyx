@@ -760,6 +760,21 @@ cdef inline bint cg_dense(int64_t n_obs, size_t row) noexcept nogil:
     return row <= <size_t> _cg_gram_row_bytes and n_obs * <int64_t> row > _cg_gram_bytes
 
 
+cdef inline bint start_target(Py_ssize_t j, int64_t n_obs, int d, const Extra* ex,
+                              floating* row, double* sse, double* rsum,
+                              int* status) noexcept nogil:
+    """Reset target j's outputs. With nothing observed and no prior, zero its row
+    (factor and bias: predictions fall back to the mean and the other side's
+    bias) and return True: there is nothing to solve."""
+    sse[j] = 0
+    rsum[j] = 0
+    status[j] = 0
+    if n_obs == 0 and ex.prior == NULL:
+        memset(row, 0, d * sizeof(floating))
+        return True
+    return False
+
+
 cdef int cg_solve(floating* work, floating* X, floating* st, int64_t cap, floating* Gd,
                   void* scratch,
                   int64_t p0, int64_t n_obs,
@@ -1085,14 +1100,8 @@ cdef void _half_step_direct(const long long[::1] indptr, const int[::1] indices,
                     continue
                 p0 = indptr[j]
                 n_obs = indptr[j + 1] - p0
-                sse[j] = 0
-                rsum[j] = 0
-                status[j] = 0
-                if n_obs == 0 and ex.prior == NULL:
-                    # Nothing observed: zero factor and bias; predictions fall back
-                    # to the mean and the other side's bias.
-                    for k in range(d):
-                        solved[j, k] = 0
+                if start_target(j, n_obs, d, ex, &solved[j, 0], &sse[0], &rsum[0],
+                                &status[0]):
                     continue
                 if ex.cg_steps:
                     status[j] = cg_solve(G + (d + 1) * stride, X, X + cap * stride, cap,
@@ -1133,14 +1142,7 @@ cdef void direct_chunk(Py_ssize_t j0, Py_ssize_t j1, floating* W, void* scratch,
     for j in range(j0, j1):
         p0 = indptr[j]
         n_obs = indptr[j + 1] - p0
-        sse[j] = 0
-        rsum[j] = 0
-        status[j] = 0
-        if n_obs == 0 and ex.prior == NULL:
-            # Nothing observed: zero factor and bias; predictions fall back to the
-            # mean and the other side's bias.
-            for k in range(d):
-                solved[j * stride + k] = 0
+        if start_target(j, n_obs, d, ex, solved + j * stride, sse, rsum, status):
             continue
         G = W + nt * slot
         memset(G, 0, sizeof(floating) * (d + 1) * stride)  # G and b
