@@ -464,9 +464,10 @@ def test_cg_buffer_and_regather_paths_agree_and_keep_threads_bitwise():
 @pytest.mark.parametrize("buffer_rows", [None, 100, 0])
 def test_cg_close_fit_sums_the_residuals_to_their_own_precision(dtype, variant, biases,
                                                                  buffer_rows, simd):
-    # Little noise: Σ w r² is far below Σ w t², so the kernel sums the residuals
-    # again (from the gathered rows when buffered and without biases, else from
-    # the fixed factor) rather than take the identity tt − 2xᵀb + xᵀGx.
+    # Little noise: Σ w r² is far below Σ w t², and the kernel is told to sum the
+    # residuals again (from the gathered rows when buffered and without biases,
+    # else from the fixed factor) rather than take the identity tt − 2xᵀb + xᵀGx
+    # (which its own rule keeps for fits this close with many observations).
     from _reference import features
     args, kw = make_problem(dtype, 10, biases, variant, reg=0.05)
     indptr, indices, values, fixed = args[:4]
@@ -482,11 +483,13 @@ def test_cg_close_fit_sums_the_residuals_to_their_own_precision(dtype, variant, 
     row_bytes = args[3].shape[1] * np.dtype(dtype).itemsize
     previous = _als._set_cg_buffer_bytes(64 << 20 if buffer_rows is None
                                          else buffer_rows * row_bytes)
+    close_fit = _als._set_close_fit(np.inf)
     try:
         x, sse, rsum, status = check_against_reference(
             args, kw, dtype, ktol=KTOL[dtype] * (50 if dtype == np.float32 else 10))
     finally:
         _als._set_cg_buffer_bytes(previous)
+        _als._set_close_fit(close_fit)
     # Each target's Σ w r² at the kernel's own x, in float64.
     values = args[2]
     for j in range(len(indptr) - 1):
@@ -496,7 +499,7 @@ def test_cg_close_fit_sums_the_residuals_to_their_own_precision(dtype, variant, 
         f, t = features(sl, indices, values, fixed, args[5], biases, 10, kw.get("others", ()))
         w = np.ones(t.size) if "weights" not in kw else kw["weights"][sl].astype(np.float64)
         r = t - f @ x[j, :d].astype(np.float64)
-        assert np.sum(w * r * r) < 0.25 * np.sum(w * t * t)  # the close-fit branch
+        assert np.sum(w * r * r) < 0.25 * np.sum(w * t * t)  # a close fit
         tol = 1e-3 if dtype == np.float32 else 1e-9
         np.testing.assert_allclose(sse[j], np.sum(w * r * r), rtol=tol)
 
@@ -779,6 +782,28 @@ def test_batched_solves_bitwise_independent_of_threads_and_chunks(dtype, variant
         _als._set_tiled_above(previous)
     for a, b in zip(one, part):
         np.testing.assert_array_equal(a[:keep], b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("variant", ["als", "everything"])
+@pytest.mark.parametrize("noise", [3.0, 1e-4])
+def test_tiled_sweep_of_many_tiles_is_bitwise_independent_of_threads(dtype, variant,
+                                                                      noise, tiled):
+    # Tiles of 3 rows: over a hundred tiles, each a parallel loop over every target
+    # that must end (a barrier) before the next begins and before the solves; a
+    # close fit (little noise) also sums its residuals over the same tiles after
+    # the solves. A thread that ran ahead into the next tile would read a cursor
+    # not yet moved, or solve a target still being summed.
+    args, kw = many_targets(dtype, 10, variant, noise=noise, reg=0.3 if noise > 1 else 0.03)
+    previous = _als._set_tile_rows(3)
+    try:
+        one = check_against_reference(args, kw, dtype)
+        for n_threads in (2, 3, 8):
+            for _ in range(5):
+                for a, b in zip(one, run(args, kw, n_threads=n_threads)):
+                    np.testing.assert_array_equal(a, b)
+    finally:
+        _als._set_tile_rows(previous)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

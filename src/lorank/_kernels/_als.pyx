@@ -26,7 +26,7 @@ from cython.parallel cimport parallel, prange
 from libc.math cimport sqrt
 from libc.stdint cimport INT64_MAX, int64_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 cdef extern from "<stdlib.h>" nogil:
     void* aligned_alloc(size_t alignment, size_t size)
@@ -131,6 +131,19 @@ cdef extern from *:
     """
     int omp_get_num_threads() noexcept nogil
 
+# Cython's prange inside a parallel block is an ``omp for nowait``: where one
+# loop must finish before the next starts (the tiles of _half_step_tiled), a
+# barrier says so.
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #define lorank_barrier() _Pragma("omp barrier")
+    #else
+    #define lorank_barrier() ((void)0)
+    #endif
+    """
+    void lorank_barrier() noexcept nogil
+
 #: Widest factor row the kernel takes, in bytes (rank + biases <= 256 in float32).
 MAX_ROW_BYTES = LORANK_MAXBYTES
 #: Most ``others`` (extra Hadamard factors) the kernel takes.
@@ -208,6 +221,20 @@ def _set_batch_solve(bint on):
 cdef Py_ssize_t _tiled_above = 16 << 20
 
 
+# Rows of ``fixed`` per tile: 0 takes TILE_BYTES' worth (tests set a few rows to
+# run many tiles).
+cdef Py_ssize_t _tile_rows = 0
+
+
+def _set_tile_rows(Py_ssize_t n):
+    """Set the tiled sweep's rows per tile (0: the default) and return the old."""
+    global _tile_rows
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    previous, _tile_rows = _tile_rows, n
+    return previous
+
+
 def _set_tiled_above(Py_ssize_t n_bytes):
     """Stream the fixed factor in tiles when it has more than ``n_bytes`` bytes (and
     the other conditions hold), for the benchmark and the tests; returns the
@@ -217,6 +244,36 @@ def _set_tiled_above(Py_ssize_t n_bytes):
         raise ValueError(f"n_bytes must be >= 0, got {n_bytes}")
     previous, _tiled_above = _tiled_above, n_bytes
     return previous
+
+
+# A target's sse comes from the identity tt − 2 xᵀb + xᵀGx (no second pass)
+# unless the fit is so close that cancellation could cost it digits; the
+# residuals are then summed directly. With b and G summed in the working
+# precision, the identity's error grows with the observations n: measured over
+# the 157k targets of a 10M-rating float32 fit it stayed below 1.34 eps √n tt
+# (0.07 eps √n tt in the median). A close fit is sse < min(1/4, c eps √n) tt,
+# c = _close_fit = 40000: the identity's error stays below about 3e-5 of the
+# sse, or (n > 2.7M float32) below what the former fixed rule, sse < tt/4,
+# allowed. That rule took the second pass for half of the users in a late
+# epoch of a Netflix-shaped fit.
+cdef double _close_fit = 40000.0
+
+
+def _set_close_fit(double c):
+    """Set the close-fit constant c (default 40000, see above) and return the old
+    one: 0 takes the identity wherever it is not negative, ``inf`` the fixed rule
+    sse < tt/4 of before (for the tests and benchmarks)."""
+    global _close_fit
+    old = _close_fit
+    _close_fit = c
+    return old
+
+
+cdef inline bint fit_by_identity(double acc, double tt, int64_t n_obs,
+                                 floating dummy) noexcept nogil:
+    """Whether the identity's sse ``acc`` (of tt = Σ w t²) is accurate enough."""
+    cdef double eps = 1.1920928955078125e-07 if floating is float else 2.220446049250313e-16
+    return acc >= min(0.25, _close_fit * eps * sqrt(<double> n_obs)) * tt
 
 
 # OpenMP team size seen inside the last half-step's parallel region.
@@ -281,6 +338,8 @@ cdef struct Extra:
     uint64_t stream
     bint general            # prior, prior_h or sampling: x is not (G + λI)⁻¹b
     int cg_steps            # 0: Cholesky; else conjugate-gradient steps
+    char* pending           # or NULL; else a close fit sets pending[j] = 1 and leaves
+                            # its residuals to the caller (sse, rsum 0)
 
 
 cdef inline const floating* at_observation(const Extra* ex, int64_t p, const int** oi,
@@ -565,7 +624,7 @@ cdef int finish_end(int info, floating* G, floating* b, double tt, floating* wor
     else:
         # At x = (G + λI)⁻¹b: xᵀGx = xᵀb − λ‖x‖².
         acc = tt - xb - lam * xx
-    if acc >= 0.25 * tt:
+    if fit_by_identity(acc, tt, n_obs, b[0]):
         sse[0] = acc
         rsum[0] = 0
         if biases:  # Σ w t is the bias slot of b; Σ w f the bias row of G
@@ -573,6 +632,8 @@ cdef int finish_end(int info, floating* G, floating* b, double tt, floating* wor
             for k in range(d):
                 acc = acc - <double> srow[k] * x[k]
             rsum[0] = acc
+    elif ex.pending != NULL:  # close fit, summed by the caller
+        ex.pending[j] = 1
     else:
         # Close fit: the identity would lose digits to cancellation.
         memset(xs, 0, sizeof(floating) * stride)
@@ -739,7 +800,7 @@ cdef inline int cg_end(int d, int stride, floating* W, double tt, int64_t p0,
     for k in range(d):
         x[k] = xs[k]
     acc = tt + acc  # tt − 2 xᵀb + xᵀGx
-    if acc >= 0.25 * tt:
+    if fit_by_identity(acc, tt, n_obs, b[0]):
         sse[0] = acc
         rsum[0] = (<double> b[rank] - <double> g[rank]) if biases else 0
     elif X != NULL and st != NULL and not biases:
@@ -910,8 +971,9 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
     Σ w (t − fᵀx)² = tt − 2 xᵀb + xᵀGx with G = Σ w f fᵀ, b = Σ w t f, tt = Σ w t²
     (at the ridge solution of ALS, tt − xᵀb − λ‖x‖²), and with biases
     Σ w (t − fᵀx) = Σ w t − xᵀ Σ w f, read off G's bias row. Where the fit is so close
-    that the identity would lose digits to cancellation (residual below a quarter
-    of tt), the residuals are summed directly instead.
+    that the identity could lose digits to cancellation (sse below
+    min(1/4, 40000 eps √n) tt for n observations), the residuals are summed
+    directly instead.
 
     When ``fixed`` is larger than about half the last-level cache (16 MiB: the
     items half-step of a Netflix-sized problem gathers from 480k user rows, 31 MB
@@ -919,7 +981,8 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
     accumulated over tiles of ``fixed`` rows in turn, every target's observations
     in a tile being a contiguous run of its sorted indices. Each target still sums
     its observations in index order: the same result up to rounding (the partial
-    sums restart at tile boundaries), and the path depends only on the sizes.
+    sums restart at tile boundaries), and the path depends only on the sizes. The
+    close fits' residuals are then summed over the same tiles.
     """
     cdef Py_ssize_t n_solve = solved.shape[0], n_fixed = fixed.shape[0]
     cdef Py_ssize_t nnz = values.shape[0]
@@ -1023,7 +1086,7 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
     ex.general = prior is not None or prior_h is not None or sample_scale > 0
     ex.cg_steps = cg_steps if solver == "cg" else 0
 
-    cdef Py_ssize_t tile = max(1, TILE_BYTES // row_bytes)
+    cdef Py_ssize_t tile = _tile_rows if _tile_rows else max(1, TILE_BYTES // row_bytes)
     # Each thread's workspace: G (d x stride), b, the finishing rows (with a copy of
     # G) and the gram's gathered block.
     cdef size_t work_bytes = (2 * d + 1 + FINISH_ROWS) * row_bytes + LORANK_SCRATCH_BYTES(row_bytes)
@@ -1256,19 +1319,24 @@ cdef int _half_step_tiled(const long long[::1] indptr, const int[::1] indices,
     cdef floating *ball = <floating*> calloc(n_solve * stride, sizeof(floating))
     cdef double *ttall = <double*> calloc(n_solve, sizeof(double))
     cdef int64_t *cursor = <int64_t*> malloc(n_solve * sizeof(int64_t))
+    cdef char *pending = <char*> calloc(n_solve, 1)
+    cdef Extra ext = ex[0]
     cdef floating *work
     cdef floating *fw
+    cdef bint any_pending = False
     cdef Py_ssize_t c, n_chunks = (n_solve + BATCH - 1) // BATCH
     cdef int* team = &_team_size
     cdef const floating* F = &fixed[0, 0]
     cdef const int* idx = &indices[0] if indices.shape[0] else NULL
     cdef const floating* vals = &values[0] if values.shape[0] else NULL
-    if Gall == NULL or ball == NULL or ttall == NULL or cursor == NULL:
+    if Gall == NULL or ball == NULL or ttall == NULL or cursor == NULL or pending == NULL:
         free(Gall)
         free(ball)
         free(ttall)
         free(cursor)
+        free(pending)
         raise MemoryError("out of memory for the ALS kernel's accumulators")
+    ext.pending = pending
     try:
         with nogil:
             for j in range(n_solve):
@@ -1292,9 +1360,10 @@ cdef int _half_step_tiled(const long long[::1] indptr, const int[::1] indices,
                                 q = q + 1
                             if q > p:
                                 gram(p, q - p, idx, vals, F, stride, rank, biases, mean,
-                                     ex, &Gall[j * d * stride], &ball[j * stride],
+                                     &ext, &Gall[j * d * stride], &ball[j * stride],
                                      &ttall[j], work + (d + 1 + FINISH_ROWS) * stride)
                             cursor[j] = q
+                        lorank_barrier()  # the tile is summed: every target's cursor moved
                         t0 = t1
                     for c in prange(n_chunks, schedule="dynamic"):
                         if fw == NULL:
@@ -1302,17 +1371,77 @@ cdef int _half_step_tiled(const long long[::1] indptr, const int[::1] indices,
                             continue
                         tiled_chunk(c * BATCH, min((c + 1) * BATCH, n_solve), Gall, ball,
                                     ttall, fw, &indptr[0], idx, vals, F, stride, rank,
-                                    biases, mean, &lam[0], ex, &solved[0, 0], &sse[0],
+                                    biases, mean, &lam[0], &ext, &solved[0, 0], &sse[0],
                                     &rsum[0], &status[0])
                 finally:
                     free(work)
                     free(fw)
+            for j in range(n_solve):
+                cursor[j] = indptr[j]
+                any_pending = any_pending or pending[j] != 0
+            if any_pending:
+                _tiled_residuals(indptr, indices, values, fixed, solved, mean, biases, rank,
+                                 sse, rsum, n_threads, tile, &ext, pending, cursor,
+                                 out_of_memory)
     finally:
         free(Gall)
         free(ball)
         free(ttall)
         free(cursor)
+        free(pending)
     return 0
+
+
+cdef void _tiled_residuals(const long long[::1] indptr, const int[::1] indices,
+                           const floating[::1] values, const floating[:, ::1] fixed,
+                           floating[:, ::1] solved, double mean, bint biases, int rank,
+                           double[::1] sse, double[::1] rsum, int n_threads,
+                           Py_ssize_t tile, const Extra* ex, const char* pending,
+                           int64_t* cursor, int[::1] out_of_memory) noexcept nogil:
+    """The residual sums of the close fits that _half_step_tiled left ``pending``,
+    over the same tiles of ``fixed`` (each target's partial sums added in tile
+    order: the same result for any thread count); ``cursor`` starts at indptr."""
+    cdef Py_ssize_t n_solve = solved.shape[0], n_fixed = fixed.shape[0]
+    cdef int stride = <int> solved.shape[1]
+    cdef int d = rank + (1 if biases else 0)
+    cdef Py_ssize_t j, t0, t1
+    cdef int64_t p, q, end
+    cdef double s2, s1
+    cdef floating* xs
+    cdef const floating* F = &fixed[0, 0]
+    cdef const int* idx = &indices[0]
+    cdef const floating* vals = &values[0]
+    with parallel(num_threads=n_threads):
+        xs = <floating*> calloc(stride, sizeof(floating))  # x, zero padding lanes
+        try:
+            t0 = 0
+            while t0 < n_fixed:
+                t1 = min(t0 + tile, n_fixed)
+                for j in prange(n_solve, schedule="dynamic", chunksize=16):
+                    if not pending[j]:
+                        continue
+                    if xs == NULL:
+                        out_of_memory[0] = 1
+                        continue
+                    p = cursor[j]
+                    end = indptr[j + 1]
+                    q = p
+                    while q < end and indices[q] < t1:
+                        q = q + 1
+                    s2 = 0  # assigned in the loop: private to the thread
+                    s1 = 0
+                    if q > p:
+                        memcpy(xs, &solved[j, 0], d * sizeof(floating))
+                        residual(p, q - p, idx, vals, F, stride, rank, biases, mean, ex,
+                                 xs, &s2, &s1)
+                        sse[j] = sse[j] + s2
+                        if biases:
+                            rsum[j] = rsum[j] + s1
+                    cursor[j] = q
+                lorank_barrier()
+                t0 = t1
+        finally:
+            free(xs)
 
 
 def normal_stream(seed, stream, target, Py_ssize_t n):

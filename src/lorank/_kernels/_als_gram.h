@@ -188,6 +188,18 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
         }                                                                          \
     }
 
+/* Observation p's rows, LORANK_AHEAD observations early (they come from memory). */
+#define LORANK_PREFETCH(HADAMARD, LOCALITY)                                        \
+    do {                                                                           \
+        if (p + LORANK_AHEAD < n) {                                                \
+            __builtin_prefetch(F + (size_t)idx[p + LORANK_AHEAD] * stride, 0, LOCALITY); \
+            if (HADAMARD)                                                          \
+                for (int k = 0; k < K; ++k)                                        \
+                    __builtin_prefetch(oF[k] + (size_t)oidx[k][p + LORANK_AHEAD] * stride, \
+                                       0, LOCALITY);                               \
+        }                                                                          \
+    } while (0)
+
 /* One observation p: `row` (and `orow[k]`, the other factors' rows when
    HADAMARD) and its unweighted target t = x − mean − Σ bias slots. */
 #define LORANK_OBS(T, VT, HADAMARD)                                                \
@@ -214,12 +226,7 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
 #define LORANK_GATHER(T, VT, KT, HSUM, WEIGHTED, HADAMARD)                               \
     for (int q = 0; q < nb; ++q) {                                                 \
         const int64_t p = start + q;                                               \
-        if (p + LORANK_AHEAD < n) { /* rows come from memory: ask early */         \
-            __builtin_prefetch(F + (size_t)idx[p + LORANK_AHEAD] * stride, 0, LORANK_LOCALITY);  \
-            if (HADAMARD)                                                          \
-                for (int k = 0; k < K; ++k)                                        \
-                    __builtin_prefetch(oF[k] + (size_t)oidx[k][p + LORANK_AHEAD] * stride, 0, LORANK_LOCALITY); \
-        }                                                                          \
+        LORANK_PREFETCH(HADAMARD, LORANK_LOCALITY);                                \
         LORANK_OBS(T, VT, HADAMARD)                                                \
         T sw = 1;                                                                  \
         if (WEIGHTED) {                                                            \
@@ -242,12 +249,7 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
 #define LORANK_CG_GATHER(T, VT, KT, HSUM, WEIGHTED, HADAMARD)                       \
     for (int q = 0; q < nb; ++q) {                                                 \
         const int64_t p = start + q;                                               \
-        if (p + LORANK_AHEAD < n) { /* rows come from memory: ask early */         \
-            __builtin_prefetch(F + (size_t)idx[p + LORANK_AHEAD] * stride, 0, 0);  \
-            if (HADAMARD)                                                          \
-                for (int k = 0; k < K; ++k)                                        \
-                    __builtin_prefetch(oF[k] + (size_t)oidx[k][p + LORANK_AHEAD] * stride, 0, 0); \
-        }                                                                          \
+        LORANK_PREFETCH(HADAMARD, 0);                                              \
         LORANK_OBS(T, VT, HADAMARD)                                                \
         T sw = 1;                                                                  \
         if (WEIGHTED) {                                                            \
@@ -302,6 +304,7 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
    dependency chain, fixed order), then Σ w r², Σ w r. */
 #define LORANK_RESIDUALS(T, VT, KT, HSUM, WEIGHTED, HADAMARD)                            \
     for (int64_t p = 0; p < n; ++p) {                                              \
+        LORANK_PREFETCH(HADAMARD, LORANK_LOCALITY);                                \
         LORANK_OBS(T, VT, HADAMARD)                                                \
         VT f, acc;                                                                 \
         LORANK_FEATURE(VT, KT, HADAMARD, 0, f);                                    \
@@ -321,12 +324,7 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
    WITH_B also bacc += Σ w t f, ss += Σ w t². */
 #define LORANK_MATVEC(T, VT, KT, HSUM, WEIGHTED, HADAMARD)                               \
     for (int64_t p = 0; p < n; ++p) {                                              \
-        if (p + LORANK_AHEAD < n) {                                                \
-            __builtin_prefetch(F + (size_t)idx[p + LORANK_AHEAD] * stride, 0, 0);  \
-            if (HADAMARD)                                                          \
-                for (int k = 0; k < K; ++k)                                        \
-                    __builtin_prefetch(oF[k] + (size_t)oidx[k][p + LORANK_AHEAD] * stride, 0, 0); \
-        }                                                                          \
+        LORANK_PREFETCH(HADAMARD, 0);                                              \
         LORANK_OBS(T, VT, HADAMARD)                                                \
         VT f[LORANK_MAXV], acc = (VT){0};                                          \
         for (int v = 0; v < nv; ++v) {                                             \
@@ -378,12 +376,7 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
    vectors (G stays in memory: L1 for small d), with no gathered block. */
 #define LORANK_RANK1(T, VT, KT, HSUM, WEIGHTED, HADAMARD)                          \
     for (int64_t p = 0; p < n; ++p) {                                              \
-        if (p + LORANK_AHEAD < n) {                                                \
-            __builtin_prefetch(F + (size_t)idx[p + LORANK_AHEAD] * stride, 0, LORANK_LOCALITY);  \
-            if (HADAMARD)                                                          \
-                for (int k = 0; k < K; ++k)                                        \
-                    __builtin_prefetch(oF[k] + (size_t)oidx[k][p + LORANK_AHEAD] * stride, 0, LORANK_LOCALITY); \
-        }                                                                          \
+        LORANK_PREFETCH(HADAMARD, LORANK_LOCALITY);                                \
         LORANK_OBS(T, VT, HADAMARD)                                                \
         T sw = 1;                                                                  \
         if (WEIGHTED) {                                                            \
@@ -415,13 +408,7 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
         VT acc[KC];                                                                \
         for (int kk = 0; kk < (KC); ++kk) acc[kk] = (VT){0};                       \
         for (int64_t p = 0; p < n; ++p) {                                          \
-            if (p + LORANK_AHEAD < n) {                                            \
-                __builtin_prefetch(F + (size_t)idx[p + LORANK_AHEAD] * stride, 0, LORANK_LOCALITY); \
-                if (HADAMARD)                                                      \
-                    for (int k = 0; k < K; ++k)                                    \
-                        __builtin_prefetch(oF[k] + (size_t)oidx[k][p + LORANK_AHEAD] * stride, \
-                                           0, LORANK_LOCALITY);                    \
-            }                                                                      \
+            LORANK_PREFETCH(HADAMARD, LORANK_LOCALITY);                            \
             const T *fr = F + (size_t)idx[p] * stride;                             \
             VT row = *(const VT *)fr;                                              \
             T t = (T)(vals[p] - mean) - (biases ? fr[rank] : 0);                   \
