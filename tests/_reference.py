@@ -135,6 +135,26 @@ def fill_reference(indptr, indices, values, target, scale, other):
     return out, sse
 
 
+def step_reference(indptr, indices, values, Y, K, h, L, V, nk):
+    """``_fill.step`` in float64 numpy, row by row: t = y K, s = x − V[j] t,
+    f = (Σ s V[j]) ⊙ h + y L, s' = x − V[j] f; returns (F, Sᵀ F with S the s',
+    (Σ s², Σ s'²), FᵀF and YᵀF in their first nk rows)."""
+    Y, K, h, L, V = (np.asarray(a, np.float64) for a in (Y, K, h, L, V))
+    F = np.zeros_like(Y)
+    out = np.zeros(V.shape)
+    sse = np.zeros(2)
+    for i in range(len(indptr) - 1):
+        j = indices[indptr[i]:indptr[i + 1]]
+        x = values[indptr[i]:indptr[i + 1]].astype(np.float64)
+        t = Y[i] @ K
+        s = x - V[j] @ t
+        F[i] = (s @ V[j]) * h + Y[i] @ L
+        s2 = x - V[j] @ F[i]
+        np.add.at(out, j, s2[:, None] * F[i])
+        sse += s @ s, s2 @ s2
+    return F, out, sse, (F.T @ F)[:nk], (Y.T @ F)[:nk]
+
+
 def soft_impute_reference(rows, cols, values, shape, rank, lam, n_iter, U0):
     """softImpute-ALS (Hastie et al. 2015, Algorithm 3.1) in float64 numpy from
     the start U = U0, D = I, V = 0, with the residual S = P_Ω(X − U D² Vᵀ) on the

@@ -225,6 +225,8 @@ class ModelCase:
     # early than when it runs out of iterations (same iterate, another summation
     # order): compared to this relative tolerance instead of bitwise.
     stop_history: tuple = ()
+    # Watched kernel calls a fit makes after its last iteration.
+    final_calls: int = 0
     loaded_type: Callable = None  # () -> the class lorank.load returns (default: the same)
     # {test name: why it fails today}: recorded as xfails in the summary.
     known_failures: dict = field(default_factory=dict)
@@ -428,10 +430,9 @@ MODELS = [
     ModelCase("SoftImpute", _model("SoftImpute"),
               dict(rank=3, reg=1.0, max_iter=6, tol=0, random_state=0, biases=True),
               bad=_COMMON_BAD,
-              kernels=(("lorank.linalg.sparse_plus_lowrank", "_fill", ("gather", "scatter")),),
-              # The last iterate's loss: the next column pass (stopped) or the
-              # final row pass (max_iter reached).
-              stop_history=("history_train_rmse", "history_objective")),
+              kernels=(("lorank.linalg.sparse_plus_lowrank", "_fill", ("gather", "scatter")),
+                       ("lorank.models.softimpute", "_fill", ("step",))),
+              final_calls=1),  # the soft-threshold's row pass
     ModelCase("distributed.ALS", _distributed_als,
               dict(rank=3, max_iter=4, tol=0, random_state=0), bad=_ALS_BAD,
               needs=("dask_client",), threads=(1, 2), loaded_type=_loads_as_als,

@@ -296,25 +296,37 @@ def test_softimpute_objective_in_numpy_never_increases(monkeypatch, dtype, biase
     rows, cols, x = R.coo()
     x = x.astype(np.float64)
     seen = []
-    product = si._Passes.product
 
-    def observed(self, side, U, d, V):
-        # Every pass is at the state after a half-step: record ½‖P_Ω(X − Z)‖² + λ Σ d².
-        if self.rank:
+    def record(U, d, V, off_l, off_r):
+        # ½‖P_Ω(X − Z)‖² + λ Σ d² at the state U D² Vᵀ + offset.
+        pred = np.sum(U[rows].astype(np.float64) * (d.astype(np.float64) ** 2)
+                      * V[cols].astype(np.float64), 1)
+        if biases:
+            pred += np.sum(off_l.astype(np.float64)[rows] * off_r.astype(np.float64)[cols], 1)
+        res = x - pred
+        seen.append(0.5 * res @ res + reg * np.sum(d.astype(np.float64) ** 2))
+
+    product, step = si._Passes.product, si._Step.__call__
+
+    def observed_product(self, side, U, d, V):  # the start (the first pass with factors)
+        if self.rank and not seen:
             r = self.rank
-            pred = np.sum(U[rows].astype(np.float64) * (d.astype(np.float64) ** 2)
-                          * V[cols].astype(np.float64), 1)
-            if biases:
-                off_l = self.factor["rows"][:, r:r + 2].astype(np.float64)
-                off_r = self.factor["cols"][:, r:r + 2].astype(np.float64)
-                pred += np.sum(off_l[rows] * off_r[cols], 1)
-            res = x - pred
-            seen.append(0.5 * res @ res + reg * np.sum(d.astype(np.float64) ** 2))
+            record(U, d, V, self.factor["rows"][:, r:r + 2], self.factor["cols"][:, r:r + 2])
         return product(self, side, U, d, V)
 
-    monkeypatch.setattr(si._Passes, "product", observed)
+    def observed_step(self, Y, MR, d1, V1, lam):  # the state after each B-step
+        r = self.rank
+        record(Y[:, :r] @ MR.astype(Y.dtype), d1, V1, Y[:, r:r + 2], self.V[:, r:r + 2])
+        return step(self, Y, MR, d1, V1, lam)
+
+    def after_iteration(model, it):  # and after each A-step
+        U, d, V, offset = model._state
+        record(U, d, V, *((offset.left, offset.right) if biases else (None, None)))
+
+    monkeypatch.setattr(si._Passes, "product", observed_product)
+    monkeypatch.setattr(si._Step, "__call__", observed_step)
     model = SoftImpute(4, reg=reg, biases=biases, tol=0, max_iter=15, dtype=dtype,
-                       random_state=0).fit(R)
+                       random_state=0, callback=after_iteration).fit(R)
     seen = np.array(seen)
     assert len(seen) == 2 * model.n_iter_ + 1 == 31
     slack = {np.float32: 2e-6, np.float64: 1e-12}[dtype] * seen[:-1]

@@ -9,6 +9,8 @@ from lorank import ALS, LowRank, Ratings, SoftImpute, SparsePlusLowRank
 from lorank._kernels import _fill
 from lorank.models import softimpute as si
 
+from _reference import step_reference
+
 DTYPES = [np.float32, np.float64]
 KTOL = {np.float32: 1e-5, np.float64: 1e-12}
 # The same iteration in float32 vs float64 numpy, after a few steps.
@@ -132,11 +134,57 @@ def test_fill_passes_do_not_depend_on_threads(dtype, form):
         np.testing.assert_array_equal(again[1], first[1])
 
 
+def fill_step(R, Y, K, h, L, V, nk, n_threads, chunks=None):
+    """``_fill.step`` over the rows of R in uneven row chunks (one of a single row)."""
+    m, stride = Y.shape
+    if chunks is None:
+        chunks = np.array([0, 7, 8, 30, m], np.int64)
+    nc = len(chunks) - 1
+    F, out = np.empty_like(Y), np.empty((V.shape[0], stride), Y.dtype)
+    acc = np.empty((nc, V.shape[0], stride), Y.dtype)
+    sse, grams = np.empty((nc, 2)), np.empty((nc, 2, nk, stride))
+    _fill.step(*R.csr, Y, K, h, L, V, F, chunks, acc, sse, grams, out, stride, nk, n_threads)
+    return F, out, sse.sum(0), grams[:, 0].sum(0), grams[:, 1].sum(0)
+
+
+def step_problem(dtype, width, seed=11):
+    rng = np.random.default_rng(seed)
+    _, R = low_rank_problem(70, 50, 2, 0.4, dtype, seed=12)  # rows of 8+ entries and tails
+    Y, V = padded(rng, 70, width, dtype), padded(rng, 50, width, dtype)
+    stride = Y.shape[1]
+    K, L = (padded(rng, stride, width, dtype) / width for _ in range(2))
+    h = np.zeros(stride, dtype)
+    h[:width] = rng.random(width)
+    return R, Y, K, h, L, V
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("width", [3, 12, 20, 40])
+def test_fused_step_matches_numpy(dtype, width, simd):
+    R, Y, K, h, L, V = step_problem(dtype, width)
+    nk = min(width, 10)
+    got = fill_step(R, Y, K, h, L, V, nk, 2)
+    want = step_reference(*R.csr, Y, K, h, L, V, nk)
+    tol = KTOL[dtype] * 10
+    for name, g, w in zip(("F", "StF", "sse", "FtF", "YtF"), got, want):
+        np.testing.assert_allclose(g, w, rtol=tol, atol=tol * np.abs(w).max(), err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fused_step_does_not_depend_on_threads(dtype):
+    R, Y, K, h, L, V = step_problem(dtype, 12, seed=13)
+    first = fill_step(R, Y, K, h, L, V, 10, 1)
+    for n_threads in (2, 3):
+        for a, b in zip(fill_step(R, Y, K, h, L, V, 10, n_threads), first):
+            np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("biases", [False, True])
 def test_scatter_pass_gives_the_gather_fit(dtype, biases, monkeypatch):
-    # At Netflix shape Sᵀ U scatters (the 480k user rows don't fit in cache, the
-    # item rows do); small problems gather. Force the scatter and compare.
+    # At Netflix shape the column pass (Sᵀ U at the start and in the centering)
+    # scatters (the 480k user rows don't fit in cache, the item rows do); small
+    # problems gather. Force the scatter and compare.
     _, R = low_rank_problem(300, 40, 3, 0.3, dtype, seed=16)
     params = dict(reg=0.5, biases=biases, max_iter=8, tol=0, dtype=dtype, random_state=0)
     gathered = SoftImpute(3, **params).fit(R)
@@ -145,7 +193,7 @@ def test_scatter_pass_gives_the_gather_fit(dtype, biases, monkeypatch):
     calls, scatter = [], _fill.scatter
     monkeypatch.setattr(_fill, "scatter", lambda *a: calls.append(1) or scatter(*a))
     scattered = SoftImpute(3, **params).fit(R)
-    assert len(calls) == 8 + 3 * biases  # one per iteration, and per centering sweep
+    assert len(calls) == 1 + 3 * biases  # the start's, and one per centering sweep
     tol = ITOL[dtype] / 10
     np.testing.assert_allclose(scattered.singular_values_, gathered.singular_values_, rtol=tol)
     np.testing.assert_allclose(scattered.history_["objective"], gathered.history_["objective"],

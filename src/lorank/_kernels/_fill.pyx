@@ -12,6 +12,10 @@ orders, chosen by the caller from the sizes:
   one accumulator per chunk of rows, then the chunks summed in order (the target
   side is read and written at random: best when it fits in cache).
 
+``step`` fuses soft-impute's two half-step passes: row by row over the row-major
+view, the gather, the row's new factor row, then the scatter of the residual at
+it (the same loops, one read of the observations and no m x k dense steps).
+
 Each target's sum runs in a fixed order set by the data and the chunks, never by
 the thread count. Index values are validated in Python; each entry point checks
 shapes, lengths and the row layout in O(1), and takes int32 indices only (a
@@ -38,6 +42,16 @@ cdef extern from "_fill_pass.h" nogil:
                                  const float* TD, int stride, const float* o, float* acc)
     double lorank_fill_d_scatter(int width, int64_t n, const int* idx, const double* vals,
                                  const double* TD, int stride, const double* o, double* acc)
+    void lorank_fill_f_row(int width, int64_t n, const int* idx, const float* vals,
+                           const float* V, int stride, int na, int nk, const float* y,
+                           const float* K, const float* h, const float* L,
+                           const float* ones, float* f, float* acc, double* ss,
+                           double* gff, double* gyf)
+    void lorank_fill_d_row(int width, int64_t n, const int* idx, const double* vals,
+                           const double* V, int stride, int na, int nk, const double* y,
+                           const double* K, const double* h, const double* L,
+                           const double* ones, double* f, double* acc, double* ss,
+                           double* gff, double* gyf)
 
 cdef extern from *:
     """
@@ -99,6 +113,87 @@ def scatter(indptr, indices, values, TD, O, chunks, acc, sse, out, n_threads):
     ``sse[c]``; then ``out[j] = Σ_c acc[c, j]`` in chunk order."""
     _check_index_dtype(indices)
     _scatter(indptr, indices, values, TD, O, chunks, acc, sse, out, n_threads)
+
+
+def step(indptr, indices, values, Y, K, h, L, V, F, chunks, acc, sse, grams, out, na,
+         nk, n_threads):
+    """Soft-impute's two half-step passes fused, row by row over the row-major view.
+    For each row i with stored factor row y = Y[i] and its observations (j, x):
+
+    - t = y K, s = x − ⟨t, V[j]⟩, a = Σ s V[j] (S V at the rows factor t);
+    - the new row F[i] = f = a ⊙ h + y L;
+    - s' = x − ⟨f, V[j]⟩ (the residual at F Vᵀ), Sᵀ F += s' f by column.
+
+    Row chunk c (rows ``chunks[c]:chunks[c+1]``) adds into ``acc[c]`` (scratch),
+    ``sse[c] = (Σ s², Σ s'²)`` and ``grams[c] = (FᵀF, YᵀF)`` (first ``nk`` rows,
+    float64); then ``out[j] = Σ_c acc[c, j]`` in chunk order. K and L are read in
+    their first ``na`` rows (Y's lanes beyond ``na`` must be zero)."""
+    _check_index_dtype(indices)
+    _step(indptr, indices, values, Y, K, h, L, V, F, chunks, acc, sse, grams, out, na, nk,
+          n_threads)
+
+
+def _step(const long long[::1] indptr, const int[::1] indices,
+          const floating[::1] values, const floating[:, ::1] Y, const floating[:, ::1] K,
+          const floating[::1] h, const floating[:, ::1] L, const floating[:, ::1] V,
+          floating[:, ::1] F, const long long[::1] chunks, floating[:, :, ::1] acc,
+          double[:, ::1] sse, double[:, :, :, ::1] grams, floating[:, ::1] out, int na,
+          int nk, int n_threads):
+    cdef Py_ssize_t n_chunks = chunks.shape[0] - 1, n_rows = Y.shape[0], n_cols = V.shape[0]
+    cdef int stride = <int> Y.shape[1]
+    cdef Py_ssize_t c, i, j, k
+    _check_rows(stride, sizeof(floating), (V.shape[1], F.shape[1], out.shape[1],
+                                           acc.shape[2], h.shape[0], K.shape[1], L.shape[1]))
+    _check_indptr("indptr", indptr, n_rows, indices.shape[0], values.shape[0])
+    if not (0 <= na <= stride and 0 <= nk <= stride and K.shape[0] >= na and L.shape[0] >= na):
+        raise ValueError(f"na={na} and nk={nk} must be in [0, {stride}] and at most the "
+                         f"rows of K ({K.shape[0]}) and L ({L.shape[0]})")
+    if n_chunks < 1 or chunks[0] != 0 or chunks[n_chunks] != n_rows:
+        raise ValueError(f"chunks must run from 0 to the {n_rows} rows of Y")
+    for c in range(n_chunks):
+        if chunks[c] > chunks[c + 1]:
+            raise ValueError(f"chunks must be non-decreasing, got {list(chunks)}")
+    if acc.shape[0] < n_chunks or acc.shape[1] != n_cols:
+        raise ValueError(f"acc has shape {(acc.shape[0], acc.shape[1], acc.shape[2])}, "
+                         f"expected at least ({n_chunks}, {n_cols}, {stride})")
+    if (sse.shape[0] < n_chunks or sse.shape[1] != 2 or grams.shape[0] < n_chunks
+            or grams.shape[1] != 2 or grams.shape[2] != nk or grams.shape[3] != stride):
+        raise ValueError(f"sse and grams must be ({n_chunks}, 2) and ({n_chunks}, 2, {nk}, "
+                         f"{stride}), got {(sse.shape[0], sse.shape[1])} and "
+                         f"{(grams.shape[0], grams.shape[1], grams.shape[2], grams.shape[3])}")
+    _check_same("F and Y rows", F.shape[0], n_rows)
+    _check_same("out and V rows", out.shape[0], n_cols)
+    _check_threads(n_threads)
+    cdef floating[::1] ones = np.ones(stride, np.float64 if floating is double else np.float32)
+    cdef int64_t p0
+    cdef floating total
+    _team[0] = 0
+    for c in prange(n_chunks, nogil=True, num_threads=n_threads, schedule="dynamic",
+                    chunksize=1):
+        if _team[0] == 0:  # the first thread there writes it: once, the same value
+            _team[0] = omp_get_num_threads()
+        memset(&acc[c, 0, 0], 0, n_cols * stride * sizeof(floating))
+        memset(&grams[c, 0, 0, 0], 0, 2 * nk * stride * sizeof(double))
+        sse[c, 0] = 0
+        sse[c, 1] = 0
+        for i in range(chunks[c], chunks[c + 1]):
+            p0 = indptr[i]
+            if floating is double:
+                lorank_fill_d_row(SIMD_WIDTH, indptr[i + 1] - p0, &indices[p0], &values[p0],
+                                  &V[0, 0], stride, na, nk, &Y[i, 0], &K[0, 0], &h[0],
+                                  &L[0, 0], &ones[0], &F[i, 0], &acc[c, 0, 0], &sse[c, 0],
+                                  &grams[c, 0, 0, 0], &grams[c, 1, 0, 0])
+            else:
+                lorank_fill_f_row(SIMD_WIDTH, indptr[i + 1] - p0, &indices[p0], &values[p0],
+                                  &V[0, 0], stride, na, nk, &Y[i, 0], &K[0, 0], &h[0],
+                                  &L[0, 0], &ones[0], &F[i, 0], &acc[c, 0, 0], &sse[c, 0],
+                                  &grams[c, 0, 0, 0], &grams[c, 1, 0, 0])
+    for j in prange(n_cols, nogil=True, num_threads=n_threads, schedule="static"):
+        for k in range(stride):
+            total = 0
+            for c in range(n_chunks):
+                total = total + acc[c, j, k]
+            out[j, k] = total
 
 
 def _gather(const long long[::1] indptr, const int[::1] indices,

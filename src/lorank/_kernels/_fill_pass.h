@@ -255,6 +255,87 @@ LORANK_AVX512 static double lorank_fill_f64x1_scatter(
 }
 #endif
 
+/* One row of soft-impute's fused step: both half-steps' passes over the row's
+ * observations while they are in cache (see _fill.pyx `step`). With y the row's
+ * stored factor row:
+ *   t = y K;  s = x − ⟨t, V_j⟩;  a = Σ s V_j;  ss[0] += Σ s²     (gather)
+ *   f = a ⊙ h + y L  (the new row, written to `f`)
+ *   s' = x − ⟨f, V_j⟩;  acc[j] += s' f;  ss[1] += Σ s'²          (scatter)
+ *   gff[q] += f_q f,  gyf[q] += y_q f  for q < nk  (float64 Grams, rows of `stride`)
+ * K and L are stride x stride, only their first `na` rows read (y is zero beyond). */
+#define LORANK_FILL_DEFINE_ROW(NAME, T, VT, DV, GATHER, SCATTER, TARGET)                \
+TARGET static void NAME##_row(                                                     \
+    int64_t n, const int *__restrict__ idx, const T *__restrict__ vals,            \
+    const T *__restrict__ V, int stride, int na, int nk, const T *__restrict__ y,  \
+    const T *__restrict__ K, const T *__restrict__ h, const T *__restrict__ L,     \
+    const T *__restrict__ ones, T *__restrict__ f, T *__restrict__ acc,            \
+    double *__restrict__ ss, double *__restrict__ gff, double *__restrict__ gyf)   \
+{                                                                                  \
+    enum { LANES = sizeof(VT) / sizeof(T), MAXV = LORANK_MAXBYTES / sizeof(VT) };  \
+    const int nv = stride / LANES;                                                 \
+    const VT *Kv = (const VT *)K, *Lv = (const VT *)L, *hv = (const VT *)h;        \
+    VT t[MAXV], a[MAXV];                                                           \
+    VT *fv = (VT *)f;                                                              \
+    for (int v = 0; v < nv; ++v) t[v] = (VT){0};                                   \
+    for (int q = 0; q < na; ++q)                                                   \
+        for (int v = 0; v < nv; ++v) t[v] += y[q] * Kv[q * nv + v];                \
+    ss[0] += GATHER(n, idx, vals, V, stride, (const T *)t, ones, (T *)a);          \
+    for (int v = 0; v < nv; ++v) fv[v] = a[v] * hv[v];                             \
+    for (int q = 0; q < na; ++q)                                                   \
+        for (int v = 0; v < nv; ++v) fv[v] += y[q] * Lv[q * nv + v];               \
+    ss[1] += SCATTER(n, idx, vals, V, stride, f, acc);                             \
+    DV fd[2 * MAXV];                                                               \
+    const int nd = stride / (int)(sizeof(DV) / sizeof(double));                    \
+    for (int b = 0; b < stride; ++b) ((double *)fd)[b] = f[b];                     \
+    DV *gf = (DV *)gff, *gy = (DV *)gyf;                                           \
+    for (int q = 0; q < nk; ++q) {                                                 \
+        const double fq = f[q], yq = y[q];                                         \
+        for (int v = 0; v < nd; ++v) {                                             \
+            gf[q * nd + v] += fq * fd[v];                                          \
+            gy[q * nd + v] += yq * fd[v];                                          \
+        }                                                                          \
+    }                                                                              \
+}
+
+LORANK_FILL_DEFINE_ROW(lorank_fill_f16, float, lorank_vf16, lorank_vd16, lorank_fill_f16_gather, lorank_fill_f16_scatter, LORANK_NO_TARGET)
+LORANK_FILL_DEFINE_ROW(lorank_fill_d16, double, lorank_vd16, lorank_vd16, lorank_fill_d16_gather, lorank_fill_d16_scatter, LORANK_NO_TARGET)
+#if LORANK_X86_VARIANTS
+LORANK_FILL_DEFINE_ROW(lorank_fill_f32, float, lorank_vf32, lorank_vd32, lorank_fill_f32_gather, lorank_fill_f32_scatter, __attribute__((target("arch=haswell"))))
+LORANK_FILL_DEFINE_ROW(lorank_fill_d32, double, lorank_vd32, lorank_vd32, lorank_fill_d32_gather, lorank_fill_d32_scatter, __attribute__((target("arch=haswell"))))
+LORANK_FILL_DEFINE_ROW(lorank_fill_f64, float, lorank_vf64, lorank_vd64, lorank_fill_f64_gather, lorank_fill_f64_scatter, __attribute__((target("arch=skylake-avx512"))))
+LORANK_FILL_DEFINE_ROW(lorank_fill_d64, double, lorank_vd64, lorank_vd64, lorank_fill_d64_gather, lorank_fill_d64_scatter, __attribute__((target("arch=skylake-avx512"))))
+/* The one-vector float loops above, in the generic signature. */
+#define lorank_fill_f64x1_g(n, idx, vals, O, stride, t, scale, out)                \
+    lorank_fill_f64x1_gather(n, idx, vals, O, t, scale, out)
+#define lorank_fill_f64x1_s(n, idx, vals, TD, stride, o, acc)                      \
+    lorank_fill_f64x1_scatter(n, idx, vals, TD, o, acc)
+LORANK_FILL_DEFINE_ROW(lorank_fill_f64x1, float, lorank_vf64, lorank_vd64, lorank_fill_f64x1_g, lorank_fill_f64x1_s, LORANK_AVX512)
+#endif
+
+#define LORANK_FILL_ROW_ARGS                                                       \
+    (n, idx, vals, V, stride, na, nk, y, K, h, L, ones, f, acc, ss, gff, gyf)
+#if LORANK_X86_VARIANTS
+#define LORANK_FILL_ROW_CHOOSE(PREFIX)                                             \
+    if (width == 64) PREFIX##64_row LORANK_FILL_ROW_ARGS;                          \
+    else if (width == 32) PREFIX##32_row LORANK_FILL_ROW_ARGS;                     \
+    else PREFIX##16_row LORANK_FILL_ROW_ARGS;
+#define LORANK_FILL_ROW_FAST                                                       \
+    if (width == 64 && stride == 16) lorank_fill_f64x1_row LORANK_FILL_ROW_ARGS; else
+#else
+#define LORANK_FILL_ROW_CHOOSE(PREFIX) PREFIX##16_row LORANK_FILL_ROW_ARGS;
+#define LORANK_FILL_ROW_FAST
+#endif
+#define LORANK_FILL_DEFINE_ROW_DISPATCH(PREFIX, T, FAST)                           \
+static void PREFIX##_row(int width, int64_t n, const int *idx, const T *vals,      \
+                         const T *V, int stride, int na, int nk, const T *y,       \
+                         const T *K, const T *h, const T *L, const T *ones, T *f,  \
+                         T *acc, double *ss, double *gff, double *gyf)             \
+{                                                                                  \
+    FAST { LORANK_FILL_ROW_CHOOSE(PREFIX) }                                        \
+}
+LORANK_FILL_DEFINE_ROW_DISPATCH(lorank_fill_f, float, LORANK_FILL_ROW_FAST)
+LORANK_FILL_DEFINE_ROW_DISPATCH(lorank_fill_d, double, )
+
 #define LORANK_FILL_DEFINE_DISPATCH(PREFIX, T)                                     \
 static double PREFIX##_gather(int width, int64_t n, const int *idx, const T *vals, \
                               const T *O, int stride, const T *t, const T *scale,  \

@@ -30,13 +30,15 @@ class SoftImpute(_estimator.CompletionModel):
     ``rank`` by Algorithm 3.1 of Hastie, Mazumder, Lee and Zadeh (JMLR 2015).
     The state is ``Z = A Bᵀ`` with ``A = U D``, ``B = V D`` (U, V orthonormal).
     Each iteration works with the filled-in matrix ``X* = S + A Bᵀ``, where the
-    residual ``S = P_Ω(X − A Bᵀ)`` lives on Ω only and is never stored: one
-    compiled pass over the observations forms it and multiplies it, ``S V`` or
-    ``Sᵀ U``, and yields the loss ``‖S‖²`` on the way. It updates
+    residual ``S = P_Ω(X − A Bᵀ)`` lives on Ω only and is never stored. It updates
 
         B̃ = X*ᵀ U D (D² + λI)⁻¹,   B̃ D = Ṽ D̃² Rᵀ (thin SVD),   V, D, U ← Ṽ, D̃, U R
 
-    then the same for A with X* V. Each half-step is a ridge regression of the
+    then the same for A with X* V. One compiled pass over the rows does both
+    products: row by row it forms S V and the row's new A, then the residual at
+    the new iterate, whose Sᵀ U (by column) and loss ``‖S‖²`` the next B-step
+    and the history use; U stays implicit (the new rows times an r x r matrix).
+    Each half-step is a ridge regression of the
     factored problem ``½‖P_Ω(X − ABᵀ)‖² + λ/2 (‖A‖² + ‖B‖²)`` on the filled-in
     matrix, so the objective never increases. Cost per iteration
     O(|Ω| r + (m + n) r²), memory O(|Ω| + (m + n) r). A last step takes the SVD
@@ -181,70 +183,80 @@ class SoftImpute(_estimator.CompletionModel):
             offset = self._center(ratings, n_threads) if self.biases else None
             U, d, V = _initial_state(start, m, n, rank, dtype, np.random.default_rng(self.random_state))
             passes = _Passes(ratings, rank, offset, n_threads)
-            self._state = (U, d, V, offset)  # the last complete iterate (the start first)
-            # An iterate's training loss comes with the next pass over the data (the
-            # residual there is the iterate's), so each iteration is recorded, and the
-            # callback called, one pass late: two passes per iteration, not three.
-            pending = None  # (iteration, change, seconds) of self._state, not yet recorded
+            step = _Step(ratings, rank, offset, n_threads)
+            # The iterate is U = Y M (Y: the step's stored rows, M: r x r), d, V,
+            # with Sᵀ U and UᵀU at it; the start's from one column pass.
+            SU, _ = passes.product("cols", U, d, V)
+            SU = SU[:, :rank].copy()
+            UtU = U.T.astype(np.float64) @ U
+            Y, M = step.start(U), np.eye(rank)
+            self._iterate = (Y, M, d, V, offset)  # the last complete iterate (the start first)
 
-            def finish(callback=True):
-                """The last step at self._state: its pass, X* V, also gives the loss
-                of the iterate still to record; then the soft-threshold."""
-                nonlocal pending
-                U, d, V, _ = self._state  # an interrupted iteration may have stopped half way
-                SV, sse = passes.product("rows", U, d, V)
-                SV = SV[:, :rank]
-                if pending is not None:
-                    done, pending = pending, None
-                    self._complete(run, done, sse, valid, nnz, lam, callback)
-                self._finish(SV + U @ ((d * d)[:, None] * (V.T @ V)), V, lam, offset, m, n,
-                             dtype)
+            def finish():
+                """The last step at the last complete iterate: X* V from a row pass,
+                then the soft-threshold."""
+                U, d, V, _ = self._state
+                SV, _ = passes.product("rows", U, d, V)
+                self._finish(SV[:, :rank] + U @ ((d * d)[:, None] * (V.T @ V)), V, lam,
+                             offset, m, n, dtype)
 
-            grams = None
             with self._iterations(max_iter, keys, desc="SoftImpute",
-                                  on_interrupt=lambda: finish(callback=False),
+                                  on_interrupt=finish,
                                   what="iterate") as run:
                 for it in range(1, max_iter + 1):
                     t0 = time.perf_counter()
                     # B-step: B̃ = X*ᵀ U D (D² + λ)⁻¹ with X*ᵀ U = Sᵀ U + V D² UᵀU,
-                    # then rebalance by the SVD of B̃ D.
-                    SU, sse = passes.product("cols", U, d, V)
-                    SU = SU[:, :rank]
-                    if pending is not None:
-                        t_record = time.perf_counter()
-                        done, pending = pending, None
-                        if not self._complete(run, done, sse, valid, nnz, lam):
-                            break
-                        t0 += time.perf_counter() - t_record
-                    G = SU + V @ ((d * d)[:, None] * (U.T @ U))
+                    # then rebalance by the SVD of B̃ D: V1, d1 and U1 = U R = Y (M R).
+                    G = SU + V @ ((d * d)[:, None] * UtU.astype(dtype))
                     V1, d1, R = _rebalance(G * _shrink(d, lam), d)
-                    U1 = U @ R
-                    # A-step: Ã = X* V D (D² + λ)⁻¹, the same with the roles swapped.
-                    SV, _ = passes.product("rows", U1, d1, V1)
-                    SV = SV[:, :rank]
-                    G = SV + U1 @ ((d1 * d1)[:, None] * (V1.T @ V1))
-                    U1, d1, R = _rebalance(G * _shrink(d1, lam), d1)
-                    V1 = V1 @ R
-                    change, grams = _relative_change((U, d, V), (U1, d1, V1), grams)
-                    U, d, V = U1, d1, V1
-                    self._state = (U, d, V, offset)
+                    # A-step in one pass: with U1 D1² = Y K, the new rows
+                    # F = (S V1 + U1 D1² V1ᵀV1) D1² (D1² + λ)⁻¹ (Ã D1, to rebalance),
+                    # then the residual at F V1ᵀ and Sᵀ F, FᵀF, YᵀF.
+                    F, SF, sse, FtF, YtF = step(Y, M @ R, d1, V1, lam)
+                    # Rebalance F = U2 D2² Qᵀ, kept implicit: U2 = F T.
+                    T, d2, Q = _rebalance_rows(F[:, :rank], FtF, dtype)
+                    if T is not None:
+                        UtU2, U12 = T.T @ FtF @ T, M.T @ YtF @ T
+                        SU2 = (SF[:, :rank] @ T).astype(dtype)
+                    else:  # ill-conditioned or rank deficient: explicit, one more pass
+                        W, d2, Q = _rebalance(np.ascontiguousarray(F[:, :rank]),
+                                              np.ones(rank, dtype))
+                        F[:, :rank], T = W, np.eye(rank)
+                        W = W.astype(np.float64)
+                        UtU2, U12 = W.T @ W, M.T @ (Y[:, :rank].T.astype(np.float64) @ W)
+                        SU2 = passes.product("cols", F[:, :rank], d2, V1 @ Q)[0][:, :rank].copy()
+                    V2 = V1 @ Q
+                    change = _relative_change(d, d2, UtU, UtU2, U12, V, V2)
+                    Y, M, d, V, UtU, SU = F, T, d2, V2, UtU2, SU2
+                    self._iterate = (Y, M, d, V, offset)
                     self.n_iter_ = it
-                    pending = (it, change, time.perf_counter() - t0)
+                    if not self._complete(run, it, change, time.perf_counter() - t0, sse,
+                                          valid, nnz, lam):
+                        break
                     if change < tol:
                         break
                 finish()
         return self
 
-    def _complete(self, run, pending, sse, valid, nnz, lam, callback=True):
+    @property
+    def _state(self):
+        """The last complete iterate as (U, d, V, offset), U = Y M formed here."""
+        Y, M, d, V, offset = self._iterate
+        k = M.shape[0]
+        return (Y[:, :k] @ M.astype(Y.dtype)), d, V, offset
+
+    def _complete(self, run, it, change, seconds, sse, valid, nnz, lam):
         """Record the iterate in ``self._state`` (its loss is ``sse``); returns
         False when the callback asks to stop."""
-        it, change, seconds = pending
-        U, d, V, offset = self._state
+        d = self._iterate[2]
         objective = 0.5 * sse + lam * float(np.sum(d.astype(np.float64) ** 2))
         train = np.sqrt(sse / nnz)
-        valid_rmse = self._rmse_at(valid, U * (d * d), V, offset) if valid is not None else np.nan
-        return run.record(it, seconds=seconds, callback=callback, train_rmse=train,
-                          valid_rmse=valid_rmse, objective=objective, change=change)
+        valid_rmse = np.nan
+        if valid is not None:
+            U, d, V, offset = self._state
+            valid_rmse = self._rmse_at(valid, U * (d * d), V, offset)
+        return run.record(it, seconds=seconds, train_rmse=train, valid_rmse=valid_rmse,
+                          objective=objective, change=change)
 
     def _center(self, ratings, n_threads):
         """μ, u, c by alternating mean sweeps (row and column sums of the residual,
@@ -289,7 +301,7 @@ class SoftImpute(_estimator.CompletionModel):
             self.mean_ = 0.0
             self.row_bias_, self.col_bias_ = np.zeros(m, dtype), np.zeros(n, dtype)
         self._lowrank = None
-        self.__dict__.pop("_state", None)
+        self.__dict__.pop("_iterate", None)
 
     def _check_params(self, ratings):
         if ratings.nnz == 0:
@@ -400,6 +412,83 @@ class _Passes:
         return out, self.run[side](target, self.scale, other, out, self.n_threads)
 
 
+class _Step:
+    """One iteration's pass over the rows (``_fill.step``) at the iterate after
+    the B-step, U1 D1² = Y K: the A-step's S V1 and new rows F, then the
+    residual at F V1ᵀ with its Sᵀ F and Σ s², and the Grams FᵀF and YᵀF.
+
+    Rows are stored padded, [Y, offset] and [V, offset], in two row buffers: a
+    step reads one and writes F into the other, so an interrupted step leaves the
+    last iterate whole. Chunks of rows of about equal observations each add into
+    their own column accumulator and Grams, summed in chunk order (results do not
+    depend on the thread count).
+    """
+
+    CHUNKS = 16
+
+    def __init__(self, ratings, rank, offset, n_threads):
+        m, n = ratings.shape
+        dtype = ratings.dtype
+        width = rank + (2 if offset is not None else 0)
+        self.Y = [_factor_storage(m, width, dtype) for _ in range(2)]
+        self.V = _huge_page_rows(n, width, dtype)
+        stride = self.V.shape[1]
+        self.rank, self.width, self.n_threads, self.view = rank, width, n_threads, ratings.csr
+        self.K, self.L = np.zeros((2, width, stride), dtype)
+        self.h = np.zeros(stride, dtype)
+        if offset is not None:
+            for Y in self.Y:
+                Y[:, rank:width] = offset.left
+            self.V[:, rank:width] = offset.right
+            self.K[rank:, rank:width] = self.L[rank:, rank:width] = np.eye(2)
+        cum = self.view.indptr
+        chunks = np.searchsorted(cum, np.linspace(0, cum[-1], self.CHUNKS + 1))
+        chunks = np.unique(np.clip(chunks, 0, m)).astype(np.int64)
+        chunks[0], chunks[-1] = 0, m
+        self.chunks = chunks
+        self.acc = np.empty((len(chunks) - 1, n, stride), dtype)
+        self.sse = np.empty((len(chunks) - 1, 2))
+        self.grams = np.empty((len(chunks) - 1, 2, rank, stride))
+        self.out = np.empty((n, stride), dtype)
+
+    def start(self, U):
+        """The first row buffer holding U (the iterate's Y, with M = I)."""
+        self.Y[0][:, :self.rank] = U
+        return self.Y[0]
+
+    def __call__(self, Y, MR, d1, V1, lam):
+        """(F, Sᵀ F, Σ s² at F V1ᵀ, FᵀF, YᵀF) for the rows U1 = Y MR, d1, V1; the
+        first three are buffers that the next call overwrites."""
+        r, w = self.rank, self.width
+        d2 = (d1 * d1).astype(np.float64)
+        h = np.divide(d2, d2 + lam, out=np.zeros_like(d2), where=d2 + lam > 0)
+        K = MR * d2
+        self.K[:r, :r] = K
+        self.L[:r, :r] = (K @ (V1.T.astype(np.float64) @ V1)) * h
+        self.h[:r] = h
+        self.V[:, :r] = V1
+        F = self.Y[1] if Y is self.Y[0] else self.Y[0]
+        view = self.view
+        _fill.step(view.indptr, view.indices, view.values, Y, self.K, self.h, self.L, self.V,
+                   F, self.chunks, self.acc, self.sse, self.grams, self.out, w, r,
+                   self.n_threads)
+        grams = self.grams[:, :, :, :r].sum(axis=0)
+        return F, self.out, float(self.sse[:, 1].sum()), grams[0], grams[1]
+
+
+def _huge_page_rows(n, width, dtype):
+    """Zeroed factor rows as :func:`~lorank.models.als._factor_storage` makes
+    them, starting on a 2 MB boundary of an allocation that numpy marks for
+    transparent huge pages (4 MB or more): rows read at random then take a few
+    TLB entries, not one per 4 kB page."""
+    shape = _factor_storage(0, width, dtype).shape[1:]
+    nbytes = n * shape[0] * np.dtype(dtype).itemsize
+    page = 2 << 20
+    buf = np.zeros(max(nbytes, 2 * page) + page, np.uint8)
+    start = -buf.ctypes.data % page
+    return buf[start:start + nbytes].view(dtype).reshape(n, *shape)
+
+
 # --- the iteration's small dense steps ---------------------------------------------
 
 
@@ -431,25 +520,34 @@ def _rebalance(Ft, d):
     return np.ascontiguousarray(W), np.sqrt(sigma).astype(Ft.dtype), Rt.T
 
 
-def _relative_change(old, new, previous):
-    """‖Z_new − Z_old‖²_F / ‖Z_old‖²_F for Z = U D² Vᵀ, from r x r Gram matrices
-    (O((m + n) r²); no orthonormality assumed). The factors are taken in float64:
-    float32 Grams would cancel to noise near convergence. ``previous`` carries
-    the float64 factors and Grams of ``old`` from the last call."""
-    U2, d2, V2 = (np.asarray(a, np.float64) for a in new)
-    if previous is None:
-        U1, d1, V1 = (np.asarray(a, np.float64) for a in old)
-        g_u11, g_v11 = U1.T @ U1, V1.T @ V1
+def _rebalance_rows(F, FtF, dtype):
+    """The A-step's rebalance F = W Σ Qᵀ kept implicit: (T, √Σ, Q) with W = F T
+    (T = Q Σ⁻¹); in float32 from the float64 FᵀF as :func:`_rebalance` does, in
+    float64 from the SVD of F. ``(None, None, None)`` when F is too
+    ill-conditioned (κ > 10⁴) for F T to be orthonormal within rounding."""
+    if dtype == np.float32:
+        w, Q = np.linalg.eigh(FtF)
+        sigma, Q = np.sqrt(np.maximum(w[::-1], 0)), Q[:, ::-1]
     else:
-        U1, d1, V1, g_u11, g_v11 = previous
-    g_u22, g_v22 = U2.T @ U2, V2.T @ V2
-    g_u12, g_v12 = U1.T @ U2, V1.T @ V2
-    s1, s2 = d1**2, d2**2
+        _, sigma, Rt = scipy.linalg.svd(F, full_matrices=False, check_finite=False)
+        Q = Rt.T
+    if not sigma[-1] > 1e-4 * sigma[0] > 0:
+        return None, None, None
+    return Q / sigma, np.sqrt(sigma).astype(dtype), Q.astype(dtype)
+
+
+def _relative_change(d1, d2, g_u11, g_u22, g_u12, V1, V2):
+    """‖Z_new − Z_old‖²_F / ‖Z_old‖²_F for Z = U D² Vᵀ, from r x r float64 Gram
+    matrices of the U (given) and of the V (formed here) (O((m + n) r²); no
+    orthonormality assumed; float32 Grams would cancel to noise near convergence)."""
+    V1, V2 = np.asarray(V1, np.float64), np.asarray(V2, np.float64)
+    g_v11, g_v22, g_v12 = V1.T @ V1, V2.T @ V2, V1.T @ V2
+    s1, s2 = np.asarray(d1, np.float64) ** 2, np.asarray(d2, np.float64) ** 2
     n11 = np.sum((s1[:, None] * g_u11 * s1[None, :]) * g_v11)
     n22 = np.sum((s2[:, None] * g_u22 * s2[None, :]) * g_v22)
     n12 = np.sum((s1[:, None] * g_u12 * s2[None, :]) * g_v12)
     change = max(n11 + n22 - 2 * n12, 0.0) / n11 if n11 > 0 else (0.0 if n22 == 0 else np.inf)
-    return float(change), (U2, d2, V2, g_u22, g_v22)
+    return float(change)
 
 
 def _initial_state(start, m, n, rank, dtype, rng):
