@@ -373,3 +373,35 @@ def test_compiled_entries_match_numpy(n_modes, dtype):
             _sparse.cp_entries(A, biases, idx, 0.25, out, threads)
         np.testing.assert_allclose(got[0], want, rtol=eps, atol=eps)
         assert got[0].tobytes() == got[1].tobytes()
+
+
+@pytest.mark.parametrize("n_modes", [2, 3, 4])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_squared_error_matches_numpy(n_modes, dtype):
+    """_sparse.cp_sse (CPALS's validation RMSE) is Σ (clip(entry) − value)² over
+    observations held mode-0-compressed (empty rows among them), the entries
+    rounded as cp_entries rounds them; any thread count gives the same bits."""
+    from lorank._kernels import _sparse
+
+    rng = np.random.default_rng(10 + n_modes)
+    shape = (900, 5, 4, 3)[:n_modes]
+    A = [rng.standard_normal((s, 6)).astype(dtype) for s in shape]
+    b = [rng.standard_normal(s).astype(dtype) for s in shape]
+    n = 20_000
+    rows = np.sort(rng.choice(np.arange(0, 900, 2), n))  # odd rows empty
+    rest = [rng.integers(0, s, n).astype(np.int32) for s in shape[1:]]
+    indptr = np.searchsorted(rows, np.arange(901)).astype(np.int64)
+    values = rng.standard_normal(n).astype(dtype)
+    for biases, (lo, hi) in ((None, (-np.inf, np.inf)), (b, (-0.5, 1.0))):
+        pred = cp_entries(A, [rows] + rest, 0.25, biases).astype(dtype)
+        want = np.sum((np.clip(pred, dtype(lo), dtype(hi)).astype(np.float64) - values) ** 2)
+        got = [_sparse.cp_sse(A, biases, indptr, rest, 0.25, values, threads, lo, hi)
+               for threads in (1, 2, 3)]
+        np.testing.assert_allclose(got[0], want, rtol=1e-5 if dtype == np.float32 else 1e-12)
+        assert got[0] == got[1] == got[2]
+    short = indptr.copy()
+    short[-1] -= 1
+    with pytest.raises(ValueError, match="indptr must run from 0"):
+        _sparse.cp_sse(A, None, short, rest, 0.0, values, 1)
+    with pytest.raises(ValueError, match=r"indptr and factors\[0\] rows"):
+        _sparse.cp_sse(A, None, indptr[:-1], rest, 0.0, values, 1)

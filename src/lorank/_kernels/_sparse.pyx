@@ -52,6 +52,105 @@ cdef extern from *:
     void prefetch "lorank_prefetch"(const void* p) noexcept nogil
 
 
+cdef struct CPRows:
+    # A CP model's N factor (and bias) rows and its index arrays, for cp_entry.
+    int N
+    Py_ssize_t r
+    double mean
+    const void* A[MAX_MODES]
+    const void* B[MAX_MODES]
+    const int* I[MAX_MODES]
+
+
+cdef inline double cp_entry(const CPRows* c, Py_ssize_t t, Py_ssize_t n, Py_ssize_t i0,
+                            floating dummy) noexcept nogil:
+    """Entry t, at position i0 of mode 0: mean + Σ_m biases + Σ_k Π_m A_m[i_m, k],
+    in float64; the k sum in four interleaved partial sums (a short dependency
+    chain), added in a fixed order. (Mode 0's index array may be NULL.)"""
+    cdef const floating** A = <const floating**> c.A
+    cdef const floating** B = <const floating**> c.B
+    cdef Py_ssize_t r = c.r, k, k4 = c.r - c.r % 4
+    cdef int m, N = c.N
+    cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0, acc
+    cdef const floating* a0
+    cdef const floating* a1
+    cdef const floating* a2
+    if t + AHEAD < n:  # the rows are random reads: ask for them early
+        for m in range(N):
+            if c.I[m] != NULL:
+                prefetch(A[m] + c.I[m][t + AHEAD] * r)
+    a0 = A[0] + i0 * r
+    a1 = A[1] + c.I[1][t] * r
+    if N <= 3:
+        a2 = A[2] + c.I[2][t] * r if N == 3 else NULL
+        for k in range(0, k4, 4):
+            if N == 3:
+                s0 = s0 + <double> a0[k] * a1[k] * a2[k]
+                s1 = s1 + <double> a0[k + 1] * a1[k + 1] * a2[k + 1]
+                s2 = s2 + <double> a0[k + 2] * a1[k + 2] * a2[k + 2]
+                s3 = s3 + <double> a0[k + 3] * a1[k + 3] * a2[k + 3]
+            else:
+                s0 = s0 + <double> a0[k] * a1[k]
+                s1 = s1 + <double> a0[k + 1] * a1[k + 1]
+                s2 = s2 + <double> a0[k + 2] * a1[k + 2]
+                s3 = s3 + <double> a0[k + 3] * a1[k + 3]
+        for k in range(k4, r):
+            s0 = s0 + <double> a0[k] * a1[k] * (a2[k] if N == 3 else 1)
+    else:
+        for k in range(r):
+            acc = <double> a0[k] * a1[k]
+            for m in range(2, N):
+                acc = acc * A[m][c.I[m][t] * r + k]
+            s0 = s0 + acc
+    acc = ((s0 + s1) + (s2 + s3)) + c.mean
+    if B[0] != NULL:
+        acc = acc + B[0][i0]
+        for m in range(1, N):
+            acc = acc + B[m][c.I[m][t]]
+    return acc
+
+
+cdef CPRows cp_rows(factors, biases, index, double mean, Py_ssize_t n, kept,
+                    floating dummy) except *:
+    """The CPRows of ``factors`` (N C-contiguous (n_m, r) arrays), ``biases`` (None
+    or N arrays (n_m,)) and ``index`` (N int32 arrays of length n; index[0] may be
+    None: I[0] NULL), shapes checked; the memoryviews behind the pointers go to
+    ``kept``."""
+    cdef CPRows c
+    cdef Py_ssize_t N = len(factors)
+    cdef int m
+    cdef const floating[:, ::1] fv
+    cdef const floating[::1] bv
+    cdef const int[::1] iv
+    cdef bint with_biases = biases is not None
+    if not 2 <= N <= MAX_MODES or len(index) != N or (with_biases and len(biases) != N):
+        raise ValueError(f"need 2..{MAX_MODES} factors with as many index arrays "
+                         f"(and biases), got {N}, {len(index)}")
+    c.N = <int> N
+    c.mean = mean
+    c.r = factors[0].shape[1]
+    for m in range(N):
+        fv = factors[m]
+        _check_same(f"factors[{m}] columns", fv.shape[1], c.r)
+        c.A[m] = &fv[0, 0] if fv.shape[0] and c.r else NULL
+        c.I[m] = NULL
+        if m or index[0] is not None:
+            iv = index[m]
+            _check_same(f"index[{m}] length", iv.shape[0], n)
+            c.I[m] = &iv[0] if n else NULL
+            kept.append(iv)
+        kept.append(fv)
+        c.B[m] = NULL
+        if with_biases:
+            bv = biases[m]
+            _check_same(f"biases[{m}] and factors[{m}] rows", bv.shape[0], fv.shape[0])
+            if not bv.shape[0]:
+                raise ValueError(f"biases[{m}] is empty")
+            c.B[m] = &bv[0]
+            kept.append(bv)
+    return c
+
+
 def cp_entries(factors, biases, index, double mean, floating[::1] out, int n_threads):
     """out[t] = mean + Σ_m biases[m][index[m][t]] + Σ_k Π_m factors[m][index[m][t], k]
     for every t: a CP model's entries at N-way positions (N <= 16), summed in float64
@@ -60,64 +159,61 @@ def cp_entries(factors, biases, index, double mean, floating[::1] out, int n_thr
     ``factors``: N C-contiguous (n_m, r) arrays of out's dtype; ``biases``: None or N
     arrays (n_m,) of that dtype; ``index``: N int32 arrays of out's length, each in
     range (the caller checks the values; this checks the shapes)."""
-    cdef Py_ssize_t N = len(factors), n = out.shape[0], r, t, k
-    cdef int m
-    cdef const floating* A[MAX_MODES]
-    cdef const floating* B[MAX_MODES]
-    cdef const int* I[MAX_MODES]
-    cdef const floating[:, ::1] fv
-    cdef const floating[::1] bv
-    cdef const int[::1] iv
-    cdef bint with_biases = biases is not None
-    cdef double acc, prod
-    cdef const floating* a0
-    cdef const floating* a1
-    cdef const floating* a2
-    if not 2 <= N <= MAX_MODES or len(index) != N or (with_biases and len(biases) != N):
-        raise ValueError(f"need 2..{MAX_MODES} factors with as many index arrays "
-                         f"(and biases), got {N}, {len(index)}")
-    _check_threads(n_threads)
+    cdef Py_ssize_t n = out.shape[0], t
     kept = []
-    r = factors[0].shape[1]
-    for m in range(N):
-        fv = factors[m]
-        _check_same(f"factors[{m}] columns", fv.shape[1], r)
-        iv = index[m]
-        _check_same(f"index[{m}] and out lengths", iv.shape[0], n)
-        A[m] = &fv[0, 0] if fv.shape[0] and r else NULL
-        I[m] = &iv[0] if n else NULL
-        kept.append((fv, iv))
-        B[m] = NULL
-        if with_biases:
-            bv = biases[m]
-            _check_same(f"biases[{m}] and factors[{m}] rows", bv.shape[0], fv.shape[0])
-            B[m] = &bv[0] if bv.shape[0] else NULL
-            kept.append(bv)
+    cdef CPRows c = cp_rows(factors, biases, index, mean, n, kept, out[0] if n else 0)
+    _check_threads(n_threads)
     for t in prange(n, nogil=True, num_threads=n_threads, schedule="static", chunksize=4096):
-        if t + AHEAD < n:  # the rows are random reads: ask for them early
-            for m in range(N):
-                prefetch(A[m] + I[m][t + AHEAD] * r)
-        acc = 0
-        a0 = A[0] + I[0][t] * r
-        a1 = A[1] + I[1][t] * r
-        if N == 2:
-            for k in range(r):
-                acc = acc + <double> a0[k] * a1[k]
-        elif N == 3:
-            a2 = A[2] + I[2][t] * r
-            for k in range(r):
-                acc = acc + <double> a0[k] * a1[k] * a2[k]
-        else:
-            for k in range(r):
-                prod = <double> a0[k] * a1[k]
-                for m in range(2, N):
-                    prod = prod * A[m][I[m][t] * r + k]
-                acc = acc + prod
-        acc = acc + mean
-        if with_biases:
-            for m in range(N):
-                acc = acc + B[m][I[m][t]]
-        out[t] = <floating> acc
+        out[t] = <floating> cp_entry(&c, t, n, c.I[0][t], out[0])
+
+
+def cp_sse(factors, biases, const long long[::1] indptr, index, double mean,
+           const floating[::1] values, int n_threads, double lo=-np.inf,
+           double hi=np.inf):
+    """Σ_t (e_t − values[t])² over a CP model's entries e_t (cp_entries' out[t],
+    rounded to values' dtype as it rounds them, then clipped to [lo, hi]) at
+    observations held as a
+    TensorRatings holds them: mode 0 compressed (``indptr``, int64, one more than
+    factors[0]'s rows, from 0 to len(values)) and ``index`` the N − 1 other modes'
+    int32 arrays. Summed in float64 by blocks of 4096 in a fixed order (the same
+    for any thread count): the held-out squared error without an array of
+    predictions or of mode-0 positions. Other arguments as cp_entries'."""
+    cdef Py_ssize_t n = values.shape[0], t, blk, n_blocks = (n + 4095) // 4096
+    cdef Py_ssize_t i0, n0 = indptr.shape[0] - 1, a, z, mid
+    cdef double s, e, total = 0
+    cdef floating v0 = values[0] if n else 0, x
+    cdef floating flo = <floating> lo, fhi = <floating> hi
+    if n0 < 0 or indptr[0] != 0 or indptr[n0] != n:
+        raise ValueError(f"indptr must run from 0 to len(values) = {n}")
+    kept = []
+    cdef CPRows c = cp_rows(factors, biases, [None] + list(index), mean, n, kept, v0)
+    _check_same("indptr and factors[0] rows", n0, factors[0].shape[0])
+    _check_threads(n_threads)
+    partial = np.zeros(n_blocks)
+    cdef double[::1] part = partial
+    for blk in prange(n_blocks, nogil=True, num_threads=n_threads, schedule="static"):
+        t = blk * 4096
+        a = 0  # the row of entry t: the last i0 with indptr[i0] <= t
+        z = n0
+        while z - a > 1:
+            mid = (a + z) // 2
+            if indptr[mid] <= t:
+                a = mid
+            else:
+                z = mid
+        i0 = a
+        s = 0
+        for t in range(blk * 4096, min(n, (blk + 1) * 4096)):
+            while indptr[i0 + 1] <= t:
+                i0 = i0 + 1
+            x = <floating> cp_entry(&c, t, n, i0, v0)
+            x = min(max(x, flo), fhi)
+            e = <double> x - values[t]
+            s = s + e * e
+        part[blk] = s
+    for blk in range(n_blocks):
+        total = total + part[blk]
+    return total
 
 
 cdef extern from *:

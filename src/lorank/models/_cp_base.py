@@ -271,9 +271,20 @@ class CPModel(CompletionModel):
         return -self._score(T)
 
     def _score(self, T):
-        index, values = T.coo()
-        err = self.predict_positions(index) - values
-        return float(np.sqrt(np.mean(np.square(err, dtype=np.float64))))
+        """RMSE of predict_positions on ``T`` (a TensorRatings of the model's shape:
+        its positions are in range by construction), by the compiled squared
+        error (with predict_positions' clipping, if the model clips)."""
+        if T.nnz == 0:
+            return np.nan
+        V = T.astype(self.factors_[0].dtype).view(0)  # mode 0 compressed, the rest
+        bounds = getattr(self, "rating_range_", None)  # as predict_positions clips
+        lo, hi = bounds if getattr(self, "clip", False) and bounds is not None else (-np.inf,
+                                                                                    np.inf)
+        sse = _sparse.cp_sse([np.ascontiguousarray(A) for A in self.factors_],
+                             [np.ascontiguousarray(b) for b in self.biases_],
+                             V.indptr, V.indices, self.mean_, V.values,
+                             effective_n_threads(self.n_threads), lo, hi)
+        return float(np.sqrt(sse / T.nnz))
 
     def _check_positions(self, indices):
         N = len(self.factors_)
