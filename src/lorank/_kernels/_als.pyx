@@ -1302,6 +1302,15 @@ cdef void _half_step_batched(const long long[::1] indptr, const int[::1] indices
             free(W)
 
 
+cdef inline int64_t run_end(const int* idx, int64_t p, int64_t end,
+                            Py_ssize_t t1) noexcept nogil:
+    """The end of a target's run of observations from p (up to end) in the tile
+    below row t1 of ``fixed`` (its indices are sorted)."""
+    while p < end and idx[p] < t1:
+        p = p + 1
+    return p
+
+
 cdef int _half_step_tiled(const long long[::1] indptr, const int[::1] indices,
                           const floating[::1] values, const floating[:, ::1] fixed,
                           floating[:, ::1] solved, double mean,
@@ -1354,10 +1363,7 @@ cdef int _half_step_tiled(const long long[::1] indptr, const int[::1] indices,
                                 out_of_memory[0] = 1
                                 continue
                             p = cursor[j]
-                            end = indptr[j + 1]
-                            q = p
-                            while q < end and indices[q] < t1:
-                                q = q + 1
+                            q = run_end(idx, p, indptr[j + 1], t1)
                             if q > p:
                                 gram(p, q - p, idx, vals, F, stride, rank, biases, mean,
                                      &ext, &Gall[j * d * stride], &ball[j * stride],
@@ -1405,7 +1411,7 @@ cdef void _tiled_residuals(const long long[::1] indptr, const int[::1] indices,
     cdef int stride = <int> solved.shape[1]
     cdef int d = rank + (1 if biases else 0)
     cdef Py_ssize_t j, t0, t1
-    cdef int64_t p, q, end
+    cdef int64_t p, q
     cdef double s2, s1
     cdef floating* xs
     cdef const floating* F = &fixed[0, 0]
@@ -1424,10 +1430,7 @@ cdef void _tiled_residuals(const long long[::1] indptr, const int[::1] indices,
                         out_of_memory[0] = 1
                         continue
                     p = cursor[j]
-                    end = indptr[j + 1]
-                    q = p
-                    while q < end and indices[q] < t1:
-                        q = q + 1
+                    q = run_end(idx, p, indptr[j + 1], t1)
                     s2 = 0  # assigned in the loop: private to the thread
                     s1 = 0
                     if q > p:
