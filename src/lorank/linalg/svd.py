@@ -184,8 +184,12 @@ class _Products:
                 raise ValueError(f"A must be 2-D, got shape {A.shape}")
             csr = A.tocsr()
             self.dtype = result_float_dtype(csr.data, names=("A",))
-            bad = np.flatnonzero(~np.isfinite(csr.data))
-            if bad.size:
+            # A finite sum clears the values in one cheap pass; else find the culprit
+            # (an overflowing sum of finite values finds none and goes on).
+            with np.errstate(over="ignore", invalid="ignore"):
+                clear = bool(np.isfinite(np.sum(csr.data)))
+            bad = [] if clear else np.flatnonzero(~np.isfinite(csr.data))
+            if len(bad):
                 i = int(np.searchsorted(csr.indptr, bad[0], side="right")) - 1
                 at = (i, int(csr.indices[bad[0]]))
                 raise ValueError(f"A contains {csr.data[bad[0]]} at {at}; values must be finite")
