@@ -10,10 +10,10 @@ import pytest
 # The numpy twins of the kernels (tests/_reference.py) import as `_reference`.
 sys.path.insert(0, os.path.dirname(__file__))
 
-from lorank._kernels import _als, _fill
+from lorank._kernels import _als, _fill, _sparse
 
 # The compiled modules whose inner loops have AVX-512, AVX2 and SSE2 variants.
-_SIMD_MODULES = (_als, _fill)
+_SIMD_MODULES = (_als, _fill, _sparse)
 
 REPO = Path(__file__).resolve().parent.parent
 

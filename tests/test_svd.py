@@ -270,9 +270,11 @@ def test_csr_rmatmat_kernel_matches_numpy_and_ignores_the_thread_count(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_csr_gram_kernel_matches_numpy_and_ignores_the_thread_count(dtype):
+@pytest.mark.parametrize("n_cols", [1, 5, 8, 13])
+def test_csr_gram_kernel_matches_numpy_and_ignores_the_thread_count(dtype, n_cols, simd):
     """W = S Q and Y = Sᵀ W in one pass, against numpy, bitwise the same on
-    1, 2, 3 and 8 threads for a given block count."""
+    1, 2, 3 and 8 threads for a given block count, for int32 and int64 indices
+    and in every vector width (columns by chunks of eight: 13 = 8 + 5)."""
     from lorank._kernels import _sparse
 
     rng = np.random.default_rng(11)
@@ -281,16 +283,16 @@ def test_csr_gram_kernel_matches_numpy_and_ignores_the_thread_count(dtype):
     cols = rng.integers(0, n, nnz).astype(np.int32)
     data = rng.standard_normal(nnz).astype(dtype)
     indptr = np.searchsorted(rows, np.arange(m + 1)).astype(np.int64)
-    Q = rng.standard_normal((n, 5)).astype(dtype)
+    Q = rng.standard_normal((n, n_cols)).astype(dtype)
     S = sp.csr_array((data.astype(np.float64), cols, indptr), shape=(m, n))
     W_ref = S @ Q.astype(np.float64)
     Y_ref = S.T @ W_ref
     for n_blocks in (1, 3, 8):
         first = None
-        for n_threads in (1, 2, 3, 8):
-            W = np.full((m, 5), np.nan, dtype=dtype)
-            Y = np.full((n, 5), np.nan, dtype=dtype)
-            _sparse.csr_gram(indptr, cols, data, Q, W, Y, n_blocks, n_threads)
+        for n_threads, index in [(1, cols), (2, cols), (3, cols.astype(np.int64)), (8, cols)]:
+            W = np.full((m, n_cols), np.nan, dtype=dtype)
+            Y = np.full((n, n_cols), np.nan, dtype=dtype)
+            _sparse.csr_gram(indptr, index, data, Q, W, Y, n_blocks, n_threads)
             if n_blocks > 1 and n_threads > 1 and lorank.openmp_enabled():
                 assert _sparse.last_team_size() > 1
             np.testing.assert_allclose(W, W_ref, rtol=RTOL[dtype], atol=10 * RTOL[dtype])
@@ -301,9 +303,34 @@ def test_csr_gram_kernel_matches_numpy_and_ignores_the_thread_count(dtype):
             np.testing.assert_array_equal(W, first[0])
             np.testing.assert_array_equal(Y, first[1])
     with pytest.raises(ValueError, match="Q and Y rows"):
-        _sparse.csr_gram(indptr, cols, data, Q, W, np.empty((n + 1, 5), dtype), 2, 1)
+        _sparse.csr_gram(indptr, cols, data, Q, W, np.empty((n + 1, n_cols), dtype), 2, 1)
     with pytest.raises(ValueError, match="n_blocks must be >= 1"):
         _sparse.csr_gram(indptr, cols, data, Q, W, Y, 0, 1)
+
+
+def test_csr_gram_variants_agree_bitwise():
+    """Every vector width gives bitwise the same W and Y (no fused multiply-adds)."""
+    from lorank._kernels import _sparse
+
+    rng = np.random.default_rng(12)
+    S = sp.random(300, 90, density=0.1, random_state=3, format="csr")
+    for dtype in DTYPES:
+        Q = rng.standard_normal((90, 11)).astype(dtype)
+        outs = []
+        for width in (16, 32, 64):
+            if width > _sparse.simd_width():
+                continue
+            previous = _sparse._set_simd_width(width)
+            try:
+                W, Y = np.empty((300, 11), dtype), np.empty((90, 11), dtype)
+                _sparse.csr_gram(S.indptr.astype(np.int64), S.indices, S.data.astype(dtype),
+                                 Q, W, Y, 2, 2)
+            finally:
+                _sparse._set_simd_width(previous)
+            outs.append((W, Y))
+        for W, Y in outs[1:]:
+            np.testing.assert_array_equal(W, outs[0][0])
+            np.testing.assert_array_equal(Y, outs[0][1])
 
 
 def test_rmatmat_blocks_depend_on_sizes_not_threads():

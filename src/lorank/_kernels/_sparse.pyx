@@ -10,6 +10,21 @@ from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memset
 
 include "_entry_checks.pxi"
+include "_simd.pxi"
+
+cdef extern from "_gram_rows.h" nogil:
+    void lorank_gram_fi(int width, const long long* ip, const void* ix, const void* dv,
+                        const void* q, void* W, void* P, long long lo, long long hi,
+                        long long nc)
+    void lorank_gram_fl(int width, const long long* ip, const void* ix, const void* dv,
+                        const void* q, void* W, void* P, long long lo, long long hi,
+                        long long nc)
+    void lorank_gram_di(int width, const long long* ip, const void* ix, const void* dv,
+                        const void* q, void* W, void* P, long long lo, long long hi,
+                        long long nc)
+    void lorank_gram_dl(int width, const long long* ip, const void* ix, const void* dv,
+                        const void* q, void* W, void* P, long long lo, long long hi,
+                        long long nc)
 
 import numpy as np
 
@@ -345,20 +360,15 @@ def csr_gram(const long long[::1] indptr, const index_t[::1] indices,
     """W = S @ Q and Y = Sᵀ @ W = SᵀS Q in one pass over S (CSR).
 
     Row i of S gives w_i = Σ_p s_ip Q[j_p] (nonzeros in order), stored in W,
-    then scatters Y[j_p] += s_ip w_i while the row is in cache. Rows are cut
-    into ``n_blocks`` blocks with their own partial sums of Y, added in block
-    order (as :func:`csr_rmatmat`): the result does not depend on the thread
-    count.
+    then scatters Y[j_p] += s_ip w_i while the row is in cache
+    (``_gram_rows.h``). Rows are cut into ``n_blocks`` blocks with their own
+    partial sums of Y, added in block order (as :func:`csr_rmatmat`): the
+    result does not depend on the thread count.
     """
-    cdef Py_ssize_t b, i, p, k, nb = n_blocks
+    cdef Py_ssize_t b, nb = n_blocks
     cdef Py_ssize_t m = W.shape[0], n_cols = Q.shape[1], n_out = Y.shape[0]
     cdef Py_ssize_t size = n_out * n_cols
-    cdef floating v, u
-    cdef floating* o
-    cdef floating* w
-    cdef const floating* y
     cdef floating* part
-    cdef const floating* x
     _check_indptr("indptr", indptr, m, indices.shape[0], data.shape[0])
     _check_same("Q and W columns", n_cols, W.shape[1])
     _check_same("Q and Y columns", n_cols, Y.shape[1])
@@ -376,42 +386,36 @@ def csr_gram(const long long[::1] indptr, const index_t[::1] indices,
         free(first)
         free(bufs)
         raise MemoryError()
+    cdef const long long* ip = &indptr[0]
+    cdef const void* ix = &indices[0] if indices.shape[0] else NULL
+    cdef const void* dv = &data[0] if data.shape[0] else NULL
     cdef const floating* q0 = &Q[0, 0]
     cdef floating* w0 = &W[0, 0]
     cdef floating* y0 = &Y[0, 0]
     cdef int* team = &_team_size
+    cdef int width = SIMD_WIDTH
     try:
         with nogil:
-            _split_rows(&indptr[0], m, nb, first)
+            _split_rows(ip, m, nb, first)
         with nogil, parallel(num_threads=n_threads):
             team[0] = omp_get_num_threads()
             for b in prange(nb, schedule="dynamic", chunksize=1):
                 part = y0 if b == 0 else bufs + (b - 1) * size
                 memset(part, 0, size * sizeof(floating))
-                for i in range(first[b], first[b + 1]):
-                    # w_i = S[i] @ Q, then P_b += S[i]ᵀ w_i.
-                    w = w0 + i * n_cols
-                    for k in range(n_cols):
-                        w[k] = 0
-                    p = indptr[i]
-                    while p + 1 < indptr[i + 1]:  # two at a time, as csr_matmat
-                        v = data[p]
-                        u = data[p + 1]
-                        x = q0 + indices[p] * n_cols
-                        y = q0 + indices[p + 1] * n_cols
-                        for k in range(n_cols):
-                            w[k] = w[k] + (v * x[k] + u * y[k])
-                        p = p + 2
-                    if p < indptr[i + 1]:
-                        v = data[p]
-                        x = q0 + indices[p] * n_cols
-                        for k in range(n_cols):
-                            w[k] = w[k] + v * x[k]
-                    for p in range(indptr[i], indptr[i + 1]):
-                        v = data[p]
-                        o = part + indices[p] * n_cols
-                        for k in range(n_cols):
-                            o[k] = o[k] + v * w[k]
+                if floating is double:
+                    if index_t is int:
+                        lorank_gram_di(width, ip, ix, dv, q0, w0, part, first[b],
+                                       first[b + 1], n_cols)
+                    else:
+                        lorank_gram_dl(width, ip, ix, dv, q0, w0, part, first[b],
+                                       first[b + 1], n_cols)
+                else:
+                    if index_t is int:
+                        lorank_gram_fi(width, ip, ix, dv, q0, w0, part, first[b],
+                                       first[b + 1], n_cols)
+                    else:
+                        lorank_gram_fl(width, ip, ix, dv, q0, w0, part, first[b],
+                                       first[b + 1], n_cols)
         with nogil:
             _add_parts(y0, bufs, nb, n_out, n_cols, n_threads)
     finally:
