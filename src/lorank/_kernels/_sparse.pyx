@@ -151,7 +151,7 @@ cdef CPRows cp_rows(factors, biases, index, double mean, Py_ssize_t n, kept,
         c.I[m] = NULL
         if m or index[0] is not None:
             iv = index[m]
-            _check_same(f"index[{m}] length", iv.shape[0], n)
+            _check_same(f"index[{m}] and out lengths", iv.shape[0], n)
             c.I[m] = &iv[0] if n else NULL
             kept.append(iv)
         kept.append(fv)
