@@ -746,6 +746,86 @@ def test_lookup_table_is_used_only_for_bounded_ranges(monkeypatch):
     assert seen == [1]
 
 
+def _sort_grouped_reference(indptr, labels, lo, table, values):
+    """Rows table[labels - lo] stably sorted within each column, with the values;
+    the first column with a repeated row, or -1."""
+    cols = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+    rows = table[labels - lo]
+    order = np.lexsort((rows, cols))  # lexsort is stable
+    rows, cols = rows[order], cols[order]
+    same = np.flatnonzero((rows[1:] == rows[:-1]) & (cols[1:] == cols[:-1]))
+    return rows, values[order], int(cols[same[0]]) if same.size else -1
+
+
+@pytest.mark.parametrize("index", [np.int32, np.int64])
+@pytest.mark.parametrize("out", [np.int32, np.int64])
+@pytest.mark.parametrize("payload", [np.float32, np.float64, np.int32, np.int64])
+@pytest.mark.parametrize("m", [1, 40, 5000, 3_000_000])  # 1, 1 and 3 radix passes
+def test_sort_grouped_against_numpy(index, out, payload, m):
+    from lorank._kernels import _sparse
+
+    rng = np.random.default_rng(m)
+    sizes = rng.choice([0, 1, 5, 32, 33, 400, 3000], 40)
+    indptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    nnz = int(indptr[-1])
+    lo = -7
+    labels = (rng.integers(0, m, nnz) + lo).astype(index)
+    table = rng.permutation(m).astype(out)  # any label -> row map
+    values = rng.integers(0, 1000, nnz).astype(payload)
+    ref = _sort_grouped_reference(indptr, labels, lo, table, values)
+    for n_threads in (1, 2, 3):
+        rows, vals = np.empty(nnz, out), np.empty(nnz, payload)
+        first = _sparse.sort_grouped(indptr, labels, lo, table, values, rows, vals, n_threads)
+        np.testing.assert_array_equal(rows, ref[0])
+        np.testing.assert_array_equal(vals, ref[1])
+        assert first == ref[2]
+
+
+@pytest.mark.parametrize("times", [False, True])
+@pytest.mark.parametrize("duplicates", ["error", "mean", "last"])
+@pytest.mark.parametrize("repeats", [False, True])
+def test_from_labels_grouped_path_equals_general_path(monkeypatch, times, duplicates, repeats):
+    """Items grouped (as a Netflix file) take the sort-within-columns path: the same
+    Ratings, labels, times and errors as the general path."""
+    from lorank.data import ratings as rt
+
+    rng = np.random.default_rng(5)
+    nnz = 20_000
+    items = np.sort(rng.integers(1, 300, nnz)).astype(np.int32)
+    pairs = rng.choice(2_000 * 300, nnz, replace=repeats)
+    users = (pairs % 2_000 * 3 + 10).astype(np.int64)
+    if not repeats:  # distinct users within each item, in random order
+        perm = rng.permutation(nnz)
+        items = (perm // 5_000 * 7).astype(np.int32)
+        order = np.argsort(items, kind="stable")
+        users, items = (perm % 5_000 + 10).astype(np.int64)[order], items[order]
+    values = rng.random(nnz).astype(np.float32)
+    stamps = rng.integers(0, 10**9, nnz) if times else None
+
+    def build():
+        try:
+            return Ratings.from_labels(users, items, values, times=stamps, duplicates=duplicates)
+        except ValueError as exc:
+            return str(exc)
+
+    fast = build()
+    assert (rt._from_grouped(users, items, values, stamps, None) is None) == repeats
+    monkeypatch.setattr(rt, "_from_grouped", lambda *a: None)
+    slow = build()
+    if isinstance(slow, str):
+        assert fast == slow
+        return
+    for a, b in [(fast.csr, slow.csr), (fast.csc, slow.csc)]:
+        for x, y in zip(a, b):
+            assert x.dtype == y.dtype
+            np.testing.assert_array_equal(x, y)
+    pairs = [(fast.row_labels, slow.row_labels), (fast.col_labels, slow.col_labels)]
+    for x, y in pairs + ([(fast.times, slow.times)] if times else []):
+        assert x.dtype == y.dtype
+        np.testing.assert_array_equal(x, y)
+    assert fast.shape == slow.shape and (fast.times is None) == (not times)
+
+
 def test_first_descent():
     from lorank._kernels import _sparse
 

@@ -877,6 +877,106 @@ def lookup_codes(const index_t[::1] labels, long long lo, const out_t[::1] table
         codes[t] = table[labels[t] - lo]
 
 
+def sort_grouped(const long long[::1] indptr, const index_t[::1] labels, long long lo,
+                 const out_t[::1] table, const payload_t[::1] values, out_t[::1] out_rows,
+                 payload_t[::1] out_values, int n_threads):
+    """COO entries grouped by column (column j holds entries indptr[j]..indptr[j+1])
+    -> CSC: each column's rows ``table[labels[t] - lo]``, stably sorted (LSD
+    radix sort in the column, 11 bits a pass), with their values. Returns the
+    first column holding a repeated row, or -1. The caller checked the labels'
+    range and that indptr runs from 0 to len(labels); columns are independent,
+    so the result does not depend on the thread count."""
+    cdef Py_ssize_t n = indptr.shape[0] - 1, j, d
+    cdef long long nnz = labels.shape[0], p, q, s, size, run, c, largest = 1, top = 2048
+    cdef int passes = 1, shift, failed = 0
+    cdef int* bad = &failed
+    repeated_arr = np.zeros(max(n, 1), dtype=np.uint8)
+    cdef unsigned char[::1] repeated = repeated_arr
+    cdef long long* cnt
+    cdef out_t* k0
+    cdef out_t* k1
+    cdef payload_t* v0
+    cdef payload_t* v1
+    cdef out_t* ks
+    cdef payload_t* vs
+    cdef out_t* kd
+    cdef payload_t* vd
+    cdef out_t key
+    cdef payload_t val
+    _check_indptr("indptr", indptr, -1, labels.shape[0], values.shape[0])
+    _check_same("labels and out_rows lengths", nnz, out_rows.shape[0])
+    _check_same("labels and out_values lengths", nnz, out_values.shape[0])
+    _check_threads(n_threads)
+    for j in range(n):
+        largest = max(largest, indptr[j + 1] - indptr[j])
+    while top < table.shape[0]:  # key bits, 11 a pass
+        top <<= 11
+        passes += 1
+    with nogil, parallel(num_threads=n_threads):
+        cnt = <long long*> malloc(2048 * sizeof(long long))
+        k0 = <out_t*> malloc(2 * largest * sizeof(out_t))
+        v0 = <payload_t*> malloc(2 * largest * sizeof(payload_t))
+        try:
+            for j in prange(n, schedule="dynamic", chunksize=16):
+                if cnt == NULL or k0 == NULL or v0 == NULL:
+                    bad[0] = 1
+                    continue
+                s = indptr[j]
+                size = indptr[j + 1] - s
+                k1 = k0 + largest
+                v1 = v0 + largest
+                for q in range(size):
+                    k0[q] = table[labels[s + q] - lo]
+                    v0[q] = values[s + q]
+                if size <= 32:  # insertion sort (stable), then copy out
+                    for q in range(1, size):
+                        key = k0[q]
+                        val = v0[q]
+                        p = q - 1
+                        while p >= 0 and k0[p] > key:
+                            k0[p + 1] = k0[p]
+                            v0[p + 1] = v0[p]
+                            p = p - 1
+                        k0[p + 1] = key
+                        v0[p + 1] = val
+                    for q in range(size):
+                        out_rows[s + q] = k0[q]
+                        out_values[s + q] = v0[q]
+                else:
+                    ks, vs, kd, vd = k0, v0, k1, v1
+                    for d in range(passes):
+                        shift = 11 * d
+                        if d == passes - 1:
+                            kd = &out_rows[s]
+                            vd = &out_values[s]
+                        memset(cnt, 0, 2048 * sizeof(long long))
+                        for q in range(size):
+                            cnt[(ks[q] >> shift) & 2047] += 1
+                        run = 0
+                        for q in range(2048):
+                            c = cnt[q]
+                            cnt[q] = run
+                            run = run + c
+                        for q in range(size):
+                            p = cnt[(ks[q] >> shift) & 2047]
+                            cnt[(ks[q] >> shift) & 2047] = p + 1
+                            kd[p] = ks[q]
+                            vd[p] = vs[q]
+                        ks, vs, kd, vd = kd, vd, ks, vs
+                for q in range(s + 1, s + size):
+                    if out_rows[q] == out_rows[q - 1]:
+                        repeated[j] = 1
+                        break
+        finally:
+            free(cnt)
+            free(k0)
+            free(v0)
+    if failed:
+        raise MemoryError()
+    hits = np.flatnonzero(repeated_arr)
+    return int(hits[0]) if hits.size else -1
+
+
 def residual(const long long[::1] indptr, const index_t[::1] indices,
              const floating[::1] values, const floating[:, ::1] left,
              const floating[:, ::1] right, floating[::1] out, int n_threads):

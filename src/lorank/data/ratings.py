@@ -392,27 +392,82 @@ def _label_array(labels, name):
     return arr
 
 
-def _dense_codes(arr):
+def _dense_table(arr):
     """Integer labels spanning a range at most 4x their count (as the ids in
-    rating files): (codes, sorted unique labels), the result of np.unique, by
-    a lookup table in O(n + range) instead of a sort; else None."""
+    rating files): (lo, table, sorted unique labels) with ``table[v - lo]``
+    the code of label v, found in O(n + range) instead of a sort; else None."""
     if arr.dtype.kind not in "iu" or arr.size == 0:
         return None
     lo, hi = int(arr.min()), int(arr.max())
     if hi - lo >= 4 * arr.size or hi > np.iinfo(np.int64).max:
         return None
-    keys = arr if arr.dtype in (np.int32, np.int64) else arr.astype(np.int64)
-    keys = np.ascontiguousarray(keys)
-    n_threads = effective_n_threads(None)
     present = np.zeros(hi - lo + 1, dtype=np.uint8)
-    _sparse.mark_labels(keys, lo, present, n_threads)
+    _sparse.mark_labels(_int_keys(arr), lo, present, effective_n_threads(None))
     uniq = np.flatnonzero(present)
     uniq += lo
     table = np.cumsum(present, dtype=_index_dtype(len(uniq)))
     table -= 1
+    return lo, table, uniq.astype(arr.dtype)
+
+
+def _int_keys(arr):
+    keys = arr if arr.dtype in (np.int32, np.int64) else arr.astype(np.int64)
+    return np.ascontiguousarray(keys)
+
+
+def _dense_codes(arr):
+    """(codes, sorted unique labels), the result of np.unique, by
+    :func:`_dense_table`; None where that does not apply."""
+    dense = _dense_table(arr)
+    if dense is None:
+        return None
+    lo, table, uniq = dense
     codes = np.empty(arr.size, dtype=table.dtype)
-    _sparse.lookup_codes(keys, lo, table, codes, n_threads)
-    return codes, uniq.astype(arr.dtype)
+    _sparse.lookup_codes(_int_keys(arr), lo, table, codes, effective_n_threads(None))
+    return codes, uniq
+
+
+def _from_grouped(users, items, values, times, dtype):
+    """``from_labels`` for integer ids with the items grouped (non-decreasing,
+    as in a Netflix file) and the users in a dense range: the CSC by one sort
+    inside each column, mapping the user ids to codes on the way, then the CSR
+    by one transpose. Returns (shape, csr, csc, times, row_labels, col_labels),
+    or None when this does not apply or a (user, item) pair repeats (the
+    general path then decides, with its messages)."""
+    if not (isinstance(users, np.ndarray) and isinstance(items, np.ndarray)
+            and users.ndim == items.ndim == 1 and users.dtype in (np.int32, np.int64)
+            and items.dtype in (np.int32, np.int64) and 0 < len(users) == len(items)
+            and np.ndim(values) == 1 and len(values) == len(users)):
+        return None
+    users, items = np.ascontiguousarray(users), np.ascontiguousarray(items)
+    dense = _dense_table(users) if _sparse.first_descent(items) < 0 else None
+    if dense is None:
+        return None
+    lo, table, row_labels = dense
+    starts = np.flatnonzero(items[1:] != items[:-1])
+    starts += 1
+    col_labels = np.concatenate([items[:1], items[starts]])
+    indptr = np.concatenate([[0], starts, [len(items)]]).astype(np.int64)
+    del starts
+    shape = (len(row_labels), len(col_labels))
+    values = _as_values(_as_1d(values, "values"), _values_dtype(np.asarray(values), dtype))
+    if times is not None:
+        times = _check_times(times, len(values))
+    payload = values if times is None else _positions(len(values))
+    rows = np.empty(len(values), dtype=table.dtype)
+    sorted_payload = np.empty_like(payload)
+    if _sparse.sort_grouped(indptr, users, lo, table, payload, rows, sorted_payload,
+                            effective_n_threads(None)) >= 0:
+        return None
+    m, n = shape
+    if times is None:
+        csc = (indptr, rows, sorted_payload)
+        return shape, _transpose(*csc, m, n), csc, None, row_labels, col_labels
+    csr_indptr, csr_indices, pos = _transpose(indptr, rows, sorted_payload, m, n)
+    csc = (indptr, rows, _take(values, sorted_payload))
+    del sorted_payload
+    csr = (csr_indptr, csr_indices, _take(values, pos))
+    return shape, csr, csc, _take(times, pos), row_labels, col_labels
 
 
 def _encode(labels, name):
@@ -722,6 +777,11 @@ class Ratings:
         1
         """
         _check_duplicates(duplicates)
+        fast = _from_grouped(users, items, values, times, dtype)
+        if fast is not None:
+            shape, csr, csc, times, row_labels, col_labels = fast
+            return object.__new__(cls)._set(shape, csr, csc, _frozen(row_labels),
+                                            _frozen(col_labels), times)
         rows, row_labels = _encode(users, "users")
         cols, col_labels = _encode(items, "items")
         values = _as_1d(values, "values")
