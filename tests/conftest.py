@@ -91,3 +91,14 @@ def dask_client():
     yield client
     client.close()
     cluster.close()
+
+
+@pytest.fixture
+def tiled():
+    """Every Cholesky half-step takes the tiled sweep (whatever the factor's size),
+    in tiles of 1 MiB (the default is a quarter of the last-level cache): a few
+    MiB of fixed factor run several tiles."""
+    previous = _als._set_tiled_above(0), _als._set_tile_bytes(1 << 20)
+    yield
+    _als._set_tiled_above(previous[0])
+    _als._set_tile_bytes(previous[1])

@@ -190,9 +190,9 @@ def test_half_step_matches_numpy(dtype, alpha, rank, biases, noise, simd):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("rank, biases", [(4, True), (4, False), (40, True)])
-def test_half_step_tiled_matches_numpy(dtype, rank, biases, simd):
-    # A fixed factor several times the kernel's 1 MiB tile: its rows are streamed
-    # tile by tile and each target's sums are carried across tiles.
+def test_half_step_tiled_matches_numpy(dtype, rank, biases, simd, tiled):
+    # A fixed factor several times the 1 MiB tile: its rows are streamed tile by
+    # tile and each target's sums are carried across tiles.
     n_fixed = 3 * (1 << 20) // _factor_storage(1, rank + biases, dtype).nbytes
     (solved, sse, rsum, status), (x_ref, sse_ref, rsum_ref, tt_ref) = run_kernel(
         dtype, rank, biases, 1.0, n_fixed=n_fixed
@@ -247,7 +247,8 @@ def test_half_step_reports_singular_systems(dtype, rank):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("biases", [True, False])
 @pytest.mark.parametrize("weighted", [True, False, 0.5])
-def test_objective_never_increases(dtype, biases, weighted):
+def test_objective_never_increases(dtype, biases, weighted, monkeypatch):
+    monkeypatch.setattr(ALS, "_exact_half_steps", True)  # keep every half-step's
     R = random_ratings(90, 70, 1800, dtype, seed=3, rank=4, noise=0.5)
     seen = []
     # 60 iterations: the last decreases are down to ~1e-6 relative (weighted).
@@ -264,7 +265,8 @@ def test_objective_never_increases(dtype, biases, weighted):
 
 
 @pytest.mark.parametrize("biases", [True, False])
-def test_objective_never_increases_ml100k(biases, ml100k):
+def test_objective_never_increases_ml100k(biases, ml100k, monkeypatch):
+    monkeypatch.setattr(ALS, "_exact_half_steps", True)
     train = ml100k
     model = ALS(reg=0.1, biases=biases, tol=0, max_iter=5, random_state=0).fit(train)
     obj = np.array(model._half_step_objectives)
@@ -403,8 +405,8 @@ class _InterruptingKernel:
     def __init__(self, n):
         self.calls, self.n = 0, n
 
-    def half_step(self, *args):
-        _als.half_step(*args)
+    def half_step(self, *args, **kwargs):
+        _als.half_step(*args, **kwargs)
         self.calls += 1
         if self.calls == self.n:
             raise KeyboardInterrupt

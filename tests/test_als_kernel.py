@@ -183,12 +183,6 @@ def test_variant_matches_numpy(dtype, variant, rank, biases, noise, simd):
     check_against_reference(args, kw, dtype)
 
 
-@pytest.fixture
-def tiled():
-    """Every Cholesky half-step takes the tiled sweep (whatever the factor's size)."""
-    previous = _als._set_tiled_above(0)
-    yield
-    _als._set_tiled_above(previous)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -502,6 +496,51 @@ def test_cg_close_fit_sums_the_residuals_to_their_own_precision(dtype, variant, 
         assert np.sum(w * r * r) < 0.25 * np.sum(w * t * t)  # a close fit
         tol = 1e-3 if dtype == np.float32 else 1e-9
         np.testing.assert_allclose(sse[j], np.sum(w * r * r), rtol=tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("variant", ["als", "hadamard1", "weights"])
+@pytest.mark.parametrize("path", ["batched", "tiled", "cg"])
+def test_rough_sse_skips_only_the_second_pass(dtype, variant, path, simd):
+    # exact_sse=False (a half-step whose loss is not reported) solves the same x
+    # bitwise and takes the identity's sse and rsum for every target, the close
+    # fits too: there they may differ from the summed residuals by the identity's
+    # rounding error (about 1.4 eps √n Σ w t², kernel's note), never more.
+    from _reference import features
+    args, kw = make_problem(dtype, 6, True, variant, reg=1e-6)
+    indptr, indices, values, fixed = args[:4]
+    rng = np.random.default_rng(4)
+    values = values.astype(np.float64)
+    noise = 1e-3 if dtype == np.float32 else 1e-7  # close fits in either precision
+    for j in range(len(indptr) - 1):  # targets the model fits to about `noise`
+        sl = slice(indptr[j], indptr[j + 1])
+        f, t = features(sl, indices, values, fixed, args[5], True, 6, kw.get("others", ()))
+        values[sl] += f @ rng.standard_normal(7) - t + noise * rng.standard_normal(t.size)
+    values = values.astype(dtype)
+    args = args[:2] + (values,) + args[3:]
+    if path == "cg":
+        kw.update(solver="cg", cg_steps=12)
+    previous = _als._set_tiled_above(0 if path == "tiled" else 1 << 40)
+    try:
+        exact = run(args, kw)
+        rough = run(args, dict(kw, exact_sse=False))
+    finally:
+        _als._set_tiled_above(previous)
+    for a, b in zip(exact[::3], rough[::3]):  # solved, status
+        np.testing.assert_array_equal(a, b)
+    eps = np.finfo(dtype).eps
+    bound = np.zeros(len(indptr) - 1)
+    for j in range(len(indptr) - 1):
+        sl = slice(indptr[j], indptr[j + 1])
+        f, t = features(sl, indices, values, fixed, args[5], True, 6, kw.get("others", ()))
+        w = kw["weights"][sl].astype(np.float64) if "weights" in kw else 1.0
+        n = sl.stop - sl.start
+        bound[j] = 8 * eps * np.sqrt(max(n, 1)) * np.sum(w * t * t) + 1e-300
+    np.testing.assert_array_less(np.abs(rough[1] - exact[1]), bound)
+    # Σ w r by the identity: Σ w t − xᵀ Σ w f, each to about eps √(n Σ w t²).
+    np.testing.assert_array_less(np.abs(rough[2] - exact[2]),
+                                 np.sqrt(bound * np.diff(indptr)) + 1e-300)
+    assert (rough[1] != exact[1]).any()  # some close fit's second pass was skipped
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -839,3 +878,19 @@ def test_switches_are_checked_and_return_the_previous_setting():
     assert _als._set_tiled_above(before) == 123
     with pytest.raises(ValueError, match="n_bytes must be >= 0"):
         _als._set_tiled_above(-1)
+    before = _als._set_tile_bytes(4096)
+    assert _als._set_tile_bytes(before) == 4096
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        _als._set_tile_bytes(0)
+
+
+def test_tiles_follow_the_last_level_cache():
+    # Tiles are a quarter of the largest cache (at least 1 MiB), the tiled sweep
+    # starts past half of it.
+    llc = _als._last_level_cache_bytes()
+    assert llc >= 1 << 20
+    tile = _als._set_tile_bytes(1)
+    _als._set_tile_bytes(tile)
+    above = _als._set_tiled_above(0)
+    _als._set_tiled_above(above)
+    assert (tile, above) == (max(1 << 20, llc // 4), llc // 2)

@@ -97,7 +97,7 @@ def _build(pieces, lo, hi, size, axis, dtype, duplicates, rating):
     return tuple(R.csr)
 
 
-def _solve(block, fixed, mean, lam, biases, rank, threads):
+def _solve(block, fixed, mean, lam, biases, rank, threads, exact_sse=True):
     """One block's half-step, target j with penalty lam[j]: (solved rows, sse, rsum,
     status)."""
     indptr, indices, values = block
@@ -106,7 +106,7 @@ def _solve(block, fixed, mean, lam, biases, rank, threads):
     sse, rsum, status = np.empty(size), np.empty(size), np.empty(size, np.int32)
     with single_threaded_blas():
         _als.half_step(indptr, indices, values, fixed, solved, mean, lam, biases,
-                       rank, sse, rsum, status, threads)
+                       rank, sse, rsum, status, threads, exact_sse=exact_sse)
     return solved, sse, rsum, status
 
 

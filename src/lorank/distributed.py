@@ -177,11 +177,11 @@ class ALS(_local.ALS):
         threads = 1 if self.n_threads is None else effective_n_threads(self.n_threads)
         biases = bool(self.biases)
 
-        def solve(side, fixed, solved, rank, mean, lam):
+        def solve(side, fixed, solved, rank, mean, lam, exact_sse=True):
             bounds, futures = blocks.side(side)
             F = _broadcast(client, fixed)
             tasks = [client.submit(_solve, block, F, mean, lam[lo:hi], biases, rank,
-                                   threads, pure=False)
+                                   threads, exact_sse, pure=False)
                      for block, (lo, hi) in zip(futures, bounds)]
             size = solved.shape[0]
             sse, rsum, status = np.empty(size), np.empty(size), np.empty(size, np.int32)

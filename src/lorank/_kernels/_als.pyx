@@ -160,10 +160,8 @@ cdef enum:
     # Per-target scratch rows (of stride) after G and b: b0, srow, (unused), x copy, and
     # for the conjugate-gradient solve r, p, Gp, Ap, g.
     FINISH_ROWS = 9
-    # A fixed factor larger than this many bytes is streamed in tiles of this size,
-    # so the rows each target gathers come from L2 rather than memory.
-    TILE_BYTES = 1 << 20
-    # ... provided the accumulators of all targets fit in this many bytes.
+    # A fixed factor is streamed in tiles (below) provided the accumulators of all
+    # targets fit in this many bytes.
     MAX_ACCUMULATOR_BYTES = 256 << 20
     # Targets per chunk of the Cholesky paths, solved together (finish_batch).
     BATCH = 16
@@ -212,18 +210,50 @@ def _set_batch_solve(bint on):
     return previous
 
 
+def _last_level_cache_bytes(default=32 << 20):
+    """The largest CPU cache's size in bytes (Linux: sysfs), else ``default``."""
+    import glob
+    best = 0
+    for path in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*/size"):
+        try:
+            with open(path) as f:
+                text = f.read().strip().upper()
+            scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+            best = max(best, int(text.rstrip("KMG")) * scale)
+        except (OSError, ValueError):
+            continue
+    return best if best >= (1 << 20) else default
+
+
 # The fixed factor is streamed in tiles (_half_step_tiled) when it is larger than
 # this many bytes; below, every target gathers straight from it. Measured
 # (bench/bench_als_tiled.py, items half-step, rank 10, float32, 1 thread, 32 MiB
 # L3): direct wins up to a 13.7 MB fixed factor (x1.26 at 9.7 MB), tiles from
 # 19.4 MB on (x1.10; x1.13 at 23.8 MB, x1.6 at the Netflix shape's 30.7 MB):
-# half the L3.
-cdef Py_ssize_t _tiled_above = 16 << 20
+# half the last-level cache.
+cdef Py_ssize_t _llc_bytes = _last_level_cache_bytes()
+cdef Py_ssize_t _tiled_above = _llc_bytes // 2
+# Bytes of ``fixed`` per tile: a quarter of the last-level cache, at least 1 MiB.
+# The tile's rows are read from L3 (and every target's accumulators once per
+# tile): at the Netflix shape's items half-step (rank 10, float32, 2 threads,
+# 32 MiB L3, wall s) 1 MiB tiles took 0.42 s, 2 MiB 0.36, 4 MiB 0.33, 8 MiB 0.30,
+# 16 MiB 0.37 (bench/bench_als_tiled.py, tile rows).
+cdef Py_ssize_t _tile_bytes = max(1 << 20, _llc_bytes // 4)
 
 
-# Rows of ``fixed`` per tile: 0 takes TILE_BYTES' worth (tests set a few rows to
+# Rows of ``fixed`` per tile: 0 takes _tile_bytes' worth (tests set a few rows to
 # run many tiles).
 cdef Py_ssize_t _tile_rows = 0
+
+
+def _set_tile_bytes(Py_ssize_t n):
+    """Set the tiled sweep's bytes per tile (the default: a quarter of the
+    last-level cache) and return the old, for the tests and benchmarks."""
+    global _tile_bytes
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    previous, _tile_bytes = _tile_bytes, n
+    return previous
 
 
 def _set_tile_rows(Py_ssize_t n):
@@ -340,6 +370,8 @@ cdef struct Extra:
     int cg_steps            # 0: Cholesky; else conjugate-gradient steps
     char* pending           # or NULL; else a close fit sets pending[j] = 1 and leaves
                             # its residuals to the caller (sse, rsum 0)
+    bint rough_sse          # the identity's sse and rsum whatever the fit: no second
+                            # pass (the caller needs the solution and Σ rsum only)
 
 
 cdef inline const floating* at_observation(const Extra* ex, int64_t p, const int** oi,
@@ -624,7 +656,7 @@ cdef int finish_end(int info, floating* G, floating* b, double tt, floating* wor
     else:
         # At x = (G + λI)⁻¹b: xᵀGx = xᵀb − λ‖x‖².
         acc = tt - xb - lam * xx
-    if fit_by_identity(acc, tt, n_obs, b[0]):
+    if ex.rough_sse or fit_by_identity(acc, tt, n_obs, b[0]):
         sse[0] = acc
         rsum[0] = 0
         if biases:  # Σ w t is the bias slot of b; Σ w f the bias row of G
@@ -800,7 +832,7 @@ cdef inline int cg_end(int d, int stride, floating* W, double tt, int64_t p0,
     for k in range(d):
         x[k] = xs[k]
     acc = tt + acc  # tt − 2 xᵀb + xᵀGx
-    if fit_by_identity(acc, tt, n_obs, b[0]):
+    if ex.rough_sse or fit_by_identity(acc, tt, n_obs, b[0]):
         sse[0] = acc
         rsum[0] = (<double> b[rank] - <double> g[rank]) if biases else 0
     elif X != NULL and st != NULL and not biases:
@@ -930,7 +962,7 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
               bint biases, int rank, double[::1] sse, double[::1] rsum,
               int[::1] status, int n_threads, *, weights=None, prior=None,
               prior_h=None, double sample_scale=0.0, seed=0, stream=0, others=(),
-              solver="cholesky", int cg_steps=3):
+              solver="cholesky", int cg_steps=3, bint exact_sse=True):
     """Solve every row of ``solved`` against ``fixed`` (see the module docstring),
     row j with the ridge penalty ``lam[j]``.
 
@@ -957,6 +989,11 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
     solver : "cholesky" (exact, default) or "cg": ``cg_steps`` conjugate-gradient
         steps warm-started from the current row of ``solved``, each a pass over the
         target's observations (O(rank) per observation instead of O(rank²)).
+    exact_sse : bool, default True. False: ``sse`` and ``rsum`` always by the
+        identity below, never by a second pass over a close fit's observations.
+        ``sse`` may then have lost digits (down to none, and below 0, for a fit
+        at rounding level); ``rsum`` is the identity's, for a caller that needs
+        only the solution and Σ rsum (a half-step whose loss is not reported).
 
     Notes
     -----
@@ -975,14 +1012,15 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
     min(1/4, 40000 eps √n) tt for n observations), the residuals are summed
     directly instead.
 
-    When ``fixed`` is larger than about half the last-level cache (16 MiB: the
-    items half-step of a Netflix-sized problem gathers from 480k user rows, 31 MB
-    at rank 10), the targets' normal equations are
-    accumulated over tiles of ``fixed`` rows in turn, every target's observations
+    When ``fixed`` is larger than about half the last-level cache (16 MiB of a
+    32 MiB L3: the items half-step of a Netflix-sized problem gathers from 480k
+    user rows, 31 MB at rank 10), the targets' normal equations are
+    accumulated over tiles of ``fixed`` rows (a quarter of that cache each) in
+    turn, every target's observations
     in a tile being a contiguous run of its sorted indices. Each target still sums
     its observations in index order: the same result up to rounding (the partial
-    sums restart at tile boundaries), and the path depends only on the sizes. The
-    close fits' residuals are then summed over the same tiles.
+    sums restart at tile boundaries), and the path depends only on the sizes and
+    the cache's. The close fits' residuals are then summed over the same tiles.
     """
     cdef Py_ssize_t n_solve = solved.shape[0], n_fixed = fixed.shape[0]
     cdef Py_ssize_t nnz = values.shape[0]
@@ -1085,8 +1123,9 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
     ex.stream = _uint64("stream", stream)
     ex.general = prior is not None or prior_h is not None or sample_scale > 0
     ex.cg_steps = cg_steps if solver == "cg" else 0
+    ex.rough_sse = not exact_sse
 
-    cdef Py_ssize_t tile = _tile_rows if _tile_rows else max(1, TILE_BYTES // row_bytes)
+    cdef Py_ssize_t tile = _tile_rows if _tile_rows else max(1, _tile_bytes // row_bytes)
     # Each thread's workspace: G (d x stride), b, the finishing rows (with a copy of
     # G) and the gram's gathered block.
     cdef size_t work_bytes = (2 * d + 1 + FINISH_ROWS) * row_bytes + LORANK_SCRATCH_BYTES(row_bytes)

@@ -368,7 +368,7 @@ class BayesianALS(CompletionModel):
         self.mean_ = mean
         self.n_kept_ = 0
 
-        def half_step(side, fixed, solved, sweep, alpha):
+        def half_step(side, fixed, solved, sweep, alpha, exact_sse=True):
             view = ratings.csc if side == "cols" else ratings.csr
             kind = _ITEMS if side == "cols" else _USERS
             mu, Lam = draw_normal_wishart(
@@ -379,7 +379,8 @@ class BayesianALS(CompletionModel):
             _als.half_step(view.indptr, view.indices, view.values, fixed, solved, mean,
                            np.zeros(size), biases, rank, sse, rsum, status, n_threads,
                            prior=Lam / alpha, prior_h=(Lam @ mu) / alpha,
-                           sample_scale=alpha ** -0.5, seed=seed, stream=2 * sweep + kind)
+                           sample_scale=alpha ** -0.5, seed=seed, stream=2 * sweep + kind,
+                           exact_sse=exact_sse)
             bad = np.flatnonzero(status)
             if bad.size:
                 k = int(bad[0])
@@ -416,7 +417,7 @@ class BayesianALS(CompletionModel):
                 n_samples, ("train_rmse", "valid_rmse", "alpha"), desc="BayesianALS",
                 on_interrupt=finish, what="samples") as run:
             for sweep in range(1, n_samples + 1):
-                half_step("cols", A, B, sweep, alpha)
+                half_step("cols", A, B, sweep, alpha, False)  # its sse is not used
                 sse = half_step("rows", B, A, sweep, alpha)
                 if not (np.isfinite(A).all() and np.isfinite(B).all() and np.isfinite(sse)):
                     raise FloatingPointError(

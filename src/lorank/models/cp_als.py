@@ -166,9 +166,10 @@ class CPALS(CPModel):
         views = [T.view(m) for m in range(N)]
         mean = float(T.coo()[1].sum(dtype=np.float64)) / nnz if biases else 0.0
 
-        def half_step(m, F, r):
+        def half_step(m, F, r, exact_sse=True):
             """Solve mode m of the factors F (rank r) in place, then refit μ;
-            the sum of squared residuals at the new point."""
+            the sum of squared residuals at the new point (``exact_sse`` False:
+            the identity's, which may have lost digits; no second pass)."""
             nonlocal mean
             V = views[m]
             size = T.shape[m]
@@ -177,7 +178,7 @@ class CPALS(CPModel):
             with single_threaded_blas():
                 _als.half_step(V.indptr, V.indices[0], V.values, F[V.modes[0]], F[m], mean,
                                lams[m], biases, r, sse, rsum, status, n_threads,
-                               others=others)
+                               others=others, exact_sse=exact_sse)
             _raise_on_failure(status, m, r + biases, counts[m])
             total = float(sse.sum())
             if biases:  # μ is unregularized: its exact update is the mean residual.
@@ -202,8 +203,8 @@ class CPALS(CPModel):
         keys = ("train_rmse", "valid_rmse", "objective")
         with self._iterations(max_iter, keys) as run:
             for it in range(1, max_iter + 1):
-                for m in range(N):
-                    total = half_step(m, F, rank)
+                for m in range(N):  # only the last mode's sse is reported
+                    total = half_step(m, F, rank, m == N - 1)
                 _balance(F, rank, lams)
                 loss = objective(total, F)
                 self._set_learned(F, mean, rank)
