@@ -8,7 +8,8 @@ from bench_tensor import (DENSE_ITERS, DENSE_TIMEOUT, DENSITIES, DENSITY_CHECK_M
 NOTES = (
     "sec_per_iter = (fit time) / 3 for tensorly and pyttb (random start, cheap), the "
     "median epoch for lorank (wall); cpu s/iter in status (lorank's includes its start); "
-    "ratio = that library's time / lorank float64's at the same size and density; "
+    "ratio = that method's time / lorank float32's at the same size and density (for "
+    "lorank float64: the cost of double precision); "
     f"density = observed fraction of the n^3 cells; the baselines' cost is that of the "
     f"dense tensor whatever the density, so above n = {DENSITY_CHECK_MAX} their 5% time "
     "stands for the low density (a row with that status). status 'out of memory' = "
@@ -20,7 +21,8 @@ NOTES = (
 
 def parameters(size):
     return dict(rank=10, dense_sizes=list(SIZES[size]["dense"]), densities=list(DENSITIES),
-                iters=DENSE_ITERS, dtype="float64", init="random",
+                iters=DENSE_ITERS, dtype="float32 (lorank float64 too); baselines float64",
+                init="random",
                 address_space_limit_gib=LIMIT_BYTES / 2**30)
 
 
