@@ -884,13 +884,51 @@ def test_switches_are_checked_and_return_the_previous_setting():
         _als._set_tile_bytes(0)
 
 
+def _fake_caches(root, caches):
+    for i, (level, kind, size) in enumerate(caches):
+        index = root / f"index{i}"
+        index.mkdir()
+        for name, text in (("level", level), ("type", kind), ("size", size)):
+            if text is not None:
+                (index / name).write_text(f"{text}\n")
+    return str(root)
+
+
+@pytest.mark.parametrize("caches, expected", [
+    # A Zen 4 core: L1d, L1i, L2, L3 (the L3 is the answer).
+    ([(1, "Data", "32K"), (1, "Instruction", "32K"), (2, "Unified", "1024K"),
+      (3, "Unified", "32768K")], 32 << 20),
+    ([(3, "Unified", "96M"), (2, "Unified", "1M")], 96 << 20),
+    # An eDRAM L4 is skipped; so is a huge instruction cache (absurd, but typed).
+    ([(3, "Unified", "8192K"), (4, "Unified", "131072K")], 8 << 20),
+    ([(2, "Instruction", "64M"), (3, "Unified", "6M")], 6 << 20),
+    # Unreadable, malformed or missing entries are skipped.
+    ([(3, "Unified", "abc"), (3, "Unified", ""), (2, "Unified", "12M")], 12 << 20),
+    ([(3, "Unified", None), (2, "Data", "2M")], 2 << 20),
+    # Nothing of 1 MiB (a VM that shows only a small L2), or no caches: the default.
+    ([(2, "Unified", "512K")], 7 << 20),
+    ([], 7 << 20),
+])
+def test_last_level_cache_reading(tmp_path, caches, expected):
+    root = _fake_caches(tmp_path, caches)
+    assert _als._last_level_cache_bytes(default=7 << 20, root=root) == expected
+    assert _als._last_level_cache_bytes(default=7 << 20, root=str(tmp_path / "none")) == 7 << 20
+
+
+@pytest.mark.parametrize("llc, expected", [
+    (32 << 20, (16 << 20, 8 << 20)),    # this machine's: tiles of 8 MiB past 16 MiB
+    (96 << 20, (48 << 20, 24 << 20)),
+    (2 << 20, (16 << 20, 1 << 20)),     # never tiny tiles or a tiny threshold
+    (1 << 30, (512 << 20, 32 << 20)),   # tiles within the measured range
+])
+def test_tiling_for_a_cache(llc, expected):
+    assert _als._tiling_for(llc) == expected
+
+
 def test_tiles_follow_the_last_level_cache():
-    # Tiles are a quarter of the largest cache (at least 1 MiB), the tiled sweep
-    # starts past half of it.
-    llc = _als._last_level_cache_bytes()
-    assert llc >= 1 << 20
+    # The module's settings are _tiling_for(this machine's cache).
     tile = _als._set_tile_bytes(1)
     _als._set_tile_bytes(tile)
     above = _als._set_tiled_above(0)
     _als._set_tiled_above(above)
-    assert (tile, above) == (max(1 << 20, llc // 4), llc // 2)
+    assert (above, tile) == _als._tiling_for(_als._last_level_cache_bytes())

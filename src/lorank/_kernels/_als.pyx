@@ -210,14 +210,24 @@ def _set_batch_solve(bint on):
     return previous
 
 
-def _last_level_cache_bytes(default=32 << 20):
-    """The largest CPU cache's size in bytes (Linux: sysfs), else ``default``."""
+def _last_level_cache_bytes(default=32 << 20,
+                            root="/sys/devices/system/cpu/cpu0/cache"):
+    """The largest data or unified CPU cache of level 1-3 in bytes (Linux: sysfs
+    ``index*/{level,type,size}``), else ``default`` (no sysfs, or nothing of 1 MiB
+    or more: a virtual machine that shows only its L2, say). A level-4 cache
+    (eDRAM) is a memory-side buffer, not where the tiles should live."""
     import glob
+    import os
     best = 0
-    for path in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*/size"):
+    for index in glob.glob(os.path.join(root, "index*")):
         try:
-            with open(path) as f:
-                text = f.read().strip().upper()
+            fields = {}
+            for name in ("level", "type", "size"):
+                with open(os.path.join(index, name)) as f:
+                    fields[name] = f.read().strip()
+            if fields["type"] == "Instruction" or not 1 <= int(fields["level"]) <= 3:
+                continue
+            text = fields["size"].upper()
             scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
             best = max(best, int(text.rstrip("KMG")) * scale)
         except (OSError, ValueError):
@@ -225,20 +235,26 @@ def _last_level_cache_bytes(default=32 << 20):
     return best if best >= (1 << 20) else default
 
 
+def _tiling_for(llc):
+    """(tiled above, bytes per tile) for a last-level cache of ``llc`` bytes: half
+    of it, at least 16 MiB; a quarter of it, within [1, 32] MiB (the measured
+    range, below)."""
+    return max(16 << 20, llc // 2), min(32 << 20, max(1 << 20, llc // 4))
+
+
 # The fixed factor is streamed in tiles (_half_step_tiled) when it is larger than
 # this many bytes; below, every target gathers straight from it. Measured
 # (bench/bench_als_tiled.py, items half-step, rank 10, float32, 1 thread, 32 MiB
 # L3): direct wins up to a 13.7 MB fixed factor (x1.26 at 9.7 MB), tiles from
 # 19.4 MB on (x1.10; x1.13 at 23.8 MB, x1.6 at the Netflix shape's 30.7 MB):
-# half the last-level cache.
-cdef Py_ssize_t _llc_bytes = _last_level_cache_bytes()
-cdef Py_ssize_t _tiled_above = _llc_bytes // 2
-# Bytes of ``fixed`` per tile: a quarter of the last-level cache, at least 1 MiB.
-# The tile's rows are read from L3 (and every target's accumulators once per
+# half the last-level cache (at least 16 MiB).
+# Bytes of ``fixed`` per tile: a quarter of the last-level cache, within [1, 32]
+# MiB. The tile's rows are read from L3 (and every target's accumulators once per
 # tile): at the Netflix shape's items half-step (rank 10, float32, 2 threads,
-# 32 MiB L3, wall s) 1 MiB tiles took 0.42 s, 2 MiB 0.36, 4 MiB 0.33, 8 MiB 0.30,
-# 16 MiB 0.37 (bench/bench_als_tiled.py, tile rows).
-cdef Py_ssize_t _tile_bytes = max(1 << 20, _llc_bytes // 4)
+# 32 MiB L3, wall s) 1 MiB tiles took 0.38 s, 2 MiB 0.34, 4 MiB 0.30, 8 MiB
+# 0.26-0.28, 16 MiB 0.35, never tiled 0.71 (bench/bench_als_tile_size.py).
+cdef Py_ssize_t _tiled_above, _tile_bytes
+_tiled_above, _tile_bytes = _tiling_for(_last_level_cache_bytes())
 
 
 # Rows of ``fixed`` per tile: 0 takes _tile_bytes' worth (tests set a few rows to
@@ -994,6 +1010,9 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
         ``sse`` may then have lost digits (down to none, and below 0, for a fit
         at rounding level); ``rsum`` is the identity's, for a caller that needs
         only the solution and Σ rsum (a half-step whose loss is not reported).
+        The solution is the same bits either way; a mean refitted from that
+        Σ rsum (ALS's μ) differs at rounding level, so the next half-steps'
+        bits may differ too.
 
     Notes
     -----
