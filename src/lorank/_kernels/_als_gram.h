@@ -402,11 +402,22 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
    and the `others`' rows), with no gathered block. With y = w f (f = h masked:
    factor lanes, 1 in the bias lane, 0 in the padding), acc[k] += h[k] y for
    k < KC (rows k >= rank are dropped: the padding may hold anything), gb += y
-   (the bias row, Σ w f), bacc += t y, ss += w t². */
+   (the bias row, Σ w f), bacc += t y, ss += w t². Only G's lower triangle is
+   read, so rows k < LANES/2 are summed on y's low half only (lo[k], half
+   vectors: where a full vector takes both FMA pipes, as on Zen 4, two half
+   vectors go in the same cycle), the same lanes by the same operations: the
+   same bits. Netflix shape, rank 10, float32, 2 threads, in-process alternated
+   calls at a fitted point: 6-9% less time for the items half-step, 0-14% for
+   the users' (three runs of 10-16 pairs). */
 #define LORANK_FUSED(T, VT, KT, WEIGHTED, HADAMARD, KC)                            \
     {                                                                              \
-        VT acc[KC];                                                                \
-        for (int kk = 0; kk < (KC); ++kk) acc[kk] = (VT){0};                       \
+        enum { HALF_ = sizeof(VT) / sizeof(T) / 2,                                 \
+               KLO_ = (KC) < HALF_ ? (KC) : HALF_ };                               \
+        typedef T HVT_ __attribute__((vector_size(sizeof(VT) / 2), aligned(sizeof(T)))); \
+        HVT_ lo[KLO_];                                                             \
+        VT acc[(KC) > KLO_ ? (KC) : 1];                                            \
+        for (int kk = 0; kk < KLO_; ++kk) lo[kk] = (HVT_){0};                      \
+        for (int kk = KLO_; kk < (KC); ++kk) acc[kk - KLO_] = (VT){0};             \
         for (int64_t p = 0; p < n; ++p) {                                          \
             LORANK_PREFETCH(HADAMARD, LORANK_LOCALITY);                            \
             const T *fr = F + (size_t)idx[p] * stride;                             \
@@ -432,10 +443,14 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
             }                                                                      \
             bacc[0] += t * y;                                                      \
             gb += y;                                                               \
-            for (int kk = 0; kk < (KC); ++kk) acc[kk] += hs[kk] * y;               \
+            union { VT v; HVT_ h[2]; } y_ = {y};                                   \
+            for (int kk = 0; kk < KLO_; ++kk) lo[kk] += hs[kk] * y_.h[0];          \
+            for (int kk = KLO_; kk < (KC); ++kk) acc[kk - KLO_] += hs[kk] * y;     \
         }                                                                          \
-        for (int kk = 0; kk < (KC) && kk < rank; ++kk)                             \
-            ((VT *)(G + (size_t)kk * stride))[0] += acc[kk];                       \
+        for (int kk = 0; kk < KLO_ && kk < rank; ++kk)                             \
+            ((HVT_ *)(G + (size_t)kk * stride))[0] += lo[kk];                      \
+        for (int kk = KLO_; kk < (KC) && kk < rank; ++kk)                          \
+            ((VT *)(G + (size_t)kk * stride))[0] += acc[kk - KLO_];                \
     }
 /* The weight and Hadamard flags as constants, and K = 1 (a 3-way tensor) too. */
 #define LORANK_FUSED_W(T, VT, KT, KC)                                              \
