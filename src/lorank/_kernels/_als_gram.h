@@ -412,10 +412,10 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
 #define LORANK_FUSED(T, VT, KT, WEIGHTED, HADAMARD, KC)                            \
     {                                                                              \
         enum { HALF_ = sizeof(VT) / sizeof(T) / 2,                                 \
-               KLO_ = (KC) < HALF_ ? (KC) : HALF_ };                               \
+               KLO_ = (int)(KC) < (int)HALF_ ? (int)(KC) : (int)HALF_ };           \
         typedef T HVT_ __attribute__((vector_size(sizeof(VT) / 2), aligned(sizeof(T)))); \
         HVT_ lo[KLO_];                                                             \
-        VT acc[(KC) > KLO_ ? (KC) : 1];                                            \
+        VT acc[(int)(KC) > (int)KLO_ ? (int)(KC) : 1];                             \
         for (int kk = 0; kk < KLO_; ++kk) lo[kk] = (HVT_){0};                      \
         for (int kk = KLO_; kk < (KC); ++kk) acc[kk - KLO_] = (VT){0};             \
         for (int64_t p = 0; p < n; ++p) {                                          \
