@@ -698,7 +698,7 @@ cdef int finish(floating* G, floating* b, double tt, floating* work, int64_t p0,
                 const floating* fixed, int stride, int rank, bint biases, double mean,
                 double lam_j, const Extra* ex, Py_ssize_t j, floating* x, double* sse,
                 double* rsum) noexcept nogil:
-    """Given the accumulated data Gram G = Σ w f fᵀ (full rows), b = Σ w t f and
+    """Given the accumulated data Gram G = Σ w f fᵀ (its lower triangle at least), b = Σ w t f and
     tt = Σ w t² of target j, solve (G + Π + λI) x = b + π (and sample) into x and
     fill sse/rsum. Returns the Cholesky status (x untouched unless 0). G's lower
     triangle (all of G that is read) and b are overwritten. ``work`` holds

@@ -407,8 +407,8 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
    vectors: where a full vector takes both FMA pipes, as on Zen 4, two half
    vectors go in the same cycle), the same lanes by the same operations: the
    same bits. Netflix shape, rank 10, float32, 2 threads, in-process alternated
-   calls at a fitted point: 6-9% less time for the items half-step, 0-14% for
-   the users' (three runs of 10-16 pairs). */
+   calls at a fitted point, old/new time: items half-step 1.06-1.09x, users'
+   0.98-1.14x (three runs of 10-16 pairs); 10M ratings 1.12-1.13x. */
 #define LORANK_FUSED(T, VT, KT, WEIGHTED, HADAMARD, KC)                            \
     {                                                                              \
         enum { HALF_ = sizeof(VT) / sizeof(T) / 2,                                 \
