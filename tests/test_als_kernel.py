@@ -544,6 +544,24 @@ def test_rough_sse_skips_only_the_second_pass(dtype, variant, path, simd):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("variant", ["als", "hadamard1", "weights"])
+def test_prefetch_into_the_next_target_changes_nothing(dtype, variant, simd):
+    # The fused Gram's prefetch may run past a target's observations into the
+    # next one's (up to the last observation of all): the same bits either way.
+    args, kw = make_problem(dtype, 6, True, variant)
+    previous = _als._set_cross_prefetch(True)
+    try:
+        on = run(args, kw)
+        _als._set_cross_prefetch(False)
+        off = run(args, kw)
+    finally:
+        _als._set_cross_prefetch(previous)
+    assert previous is True  # the default
+    for a, b in zip(on, off):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_cg_with_enough_steps_is_the_exact_solve(dtype):
     args, kw = make_problem(dtype, 6, True, "weights+prior")
     exact = run(args, kw)[0]
