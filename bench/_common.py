@@ -56,6 +56,28 @@ def netflix_like(nnz):
 ML100K = "/work/shared/data/ml-100k/u.data"
 
 
+def fitted_half_steps(R, threads, max_iter):
+    """The ``_als.half_step`` calls (args, kwargs) of ``ALS(10, max_iter=max_iter)`` on
+    R, in order: the last two are a fitted point's items then users half-steps, to
+    time again."""
+    import lorank
+    from lorank._kernels import _als
+
+    calls = []
+    kernel = _als.half_step
+
+    def spy(*args, **kwargs):
+        calls.append((args, kwargs))
+        return kernel(*args, **kwargs)
+
+    _als.half_step = spy
+    try:
+        lorank.ALS(10, max_iter=max_iter, tol=0, n_threads=threads, random_state=0).fit(R)
+    finally:
+        _als.half_step = kernel
+    return calls
+
+
 def peak_mb():
     """This process's peak resident set so far, in MB."""
     import resource

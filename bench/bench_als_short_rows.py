@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from _common import load1, netflix_like
+from _common import fitted_half_steps, load1, netflix_like
 
 SIZES = {"small": dict(targets=48_000, per=(1, 16), netflix=2_000_000, rounds=4),
          "full": dict(targets=480_000, per=(1, 4, 16, 64), netflix=100_480_507, rounds=8)}
@@ -45,7 +45,6 @@ def _paired(call, rounds, check):
 
 
 def run(size, threads):
-    import lorank
     from lorank._kernels import _als
     from lorank.datasets import synthetic
 
@@ -79,19 +78,8 @@ def run(size, threads):
                          ratio=round(ratio, 3), threads=threads, load1=load))
 
     R, _ = synthetic(*netflix_like(s["netflix"]), n_threads=threads)
-    calls = []
+    args, kwargs = fitted_half_steps(R, threads, 2)[-1]  # the users' half-step
     kernel = _als.half_step
-
-    def spy(*args, **kwargs):
-        calls.append((args, kwargs))
-        return kernel(*args, **kwargs)
-
-    _als.half_step = spy
-    try:
-        lorank.ALS(10, max_iter=2, tol=0, n_threads=threads, random_state=0).fit(R)
-    finally:
-        _als.half_step = kernel
-    args, kwargs = calls[-1]  # the users' half-step
 
     def users():
         a = list(args)

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from _common import load1, netflix_like
+from _common import fitted_half_steps, load1, netflix_like
 
 SIZES = {"small": dict(nnz=2_000_000, rounds=2), "full": dict(nnz=100_480_507, rounds=3)}
 TILES_MIB = (1, 2, 4, 8, 16)
@@ -26,25 +26,13 @@ def parameters(size):
 
 
 def run(size, threads):
-    import lorank
     from lorank._kernels import _als
     from lorank.datasets import synthetic
 
     s = SIZES[size]
     R, _ = synthetic(*netflix_like(s["nnz"]), n_threads=threads)
-    calls = []
+    args, kwargs = fitted_half_steps(R, threads, 3)[-2]  # the last items half-step
     kernel = _als.half_step
-
-    def spy(*args, **kwargs):
-        calls.append((args, kwargs))
-        return kernel(*args, **kwargs)
-
-    _als.half_step = spy
-    try:
-        lorank.ALS(10, max_iter=3, tol=0, n_threads=threads, random_state=0).fit(R)
-    finally:
-        _als.half_step = kernel
-    args, kwargs = calls[-2]  # the last items half-step
     default = _als._set_tile_bytes(1)
     _als._set_tile_bytes(default)
     configs = [(f"{t} MiB", t << 20, 0) for t in TILES_MIB]
