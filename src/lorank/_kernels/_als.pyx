@@ -56,11 +56,13 @@ cdef extern from "_als_gram.h" nogil:
                              const double* w, int K, const int** oidx, const double** oF,
                              double* G, double* b, double* tt)
     enum: LORANK_BATCH_MAXD
-    int lorank_f_gram_fused(int width, int64_t n, int64_t npf, const int* idx, const float* vals,
+    int lorank_f_gram_fused(int width, int64_t n, int64_t npf, const int* idx,
+                            const float* vals,
                             const float* F, int stride, int rank, int biases, double mean,
                             const float* w, int K, const int** oidx, const float** oF,
                             float* G, float* b, double* tt)
-    int lorank_d_gram_fused(int width, int64_t n, int64_t npf, const int* idx, const double* vals,
+    int lorank_d_gram_fused(int width, int64_t n, int64_t npf, const int* idx,
+                            const double* vals,
                             const double* F, int stride, int rank, int biases, double mean,
                             const double* w, int K, const int** oidx, const double** oF,
                             double* G, double* b, double* tt)
@@ -396,9 +398,9 @@ cdef struct Extra:
 # last observation it goes on into the next target's (the next in CSR order, which
 # the chunk solves next), so a short target's first rows are not fetched cold.
 # Off: only within the target (as the tiled sweep always does: there a run's next
-# observations are the next tile's). bench/bench_als_short_rows.py: 8-10% less
-# time per target for 1-64 observations each from uniformly drawn rows of 17.8k;
-# no change at the Netflix shape (users with 209 observations on average, the
+# observations are the next tile's). bench/bench_als_short_rows.py, old/new time:
+# 1.03-1.17x for 1-64 observations per target from uniformly drawn rows of 17.8k;
+# 0.98-1.03x at the Netflix shape (users with 209 observations on average, the
 # popular items' rows cached).
 cdef bint _cross_prefetch = True
 
@@ -722,8 +724,8 @@ cdef int finish(floating* G, floating* b, double tt, floating* work, int64_t p0,
                 const floating* fixed, int stride, int rank, bint biases, double mean,
                 double lam_j, const Extra* ex, Py_ssize_t j, floating* x, double* sse,
                 double* rsum) noexcept nogil:
-    """Given the accumulated data Gram G = Σ w f fᵀ (its lower triangle at least), b = Σ w t f and
-    tt = Σ w t² of target j, solve (G + Π + λI) x = b + π (and sample) into x and
+    """Given the accumulated data Gram G = Σ w f fᵀ (its lower triangle at least),
+    b = Σ w t f and tt = Σ w t² of target j, solve (G + Π + λI) x = b + π (and sample) into x and
     fill sse/rsum. Returns the Cholesky status (x untouched unless 0). G's lower
     triangle (all of G that is read) and b are overwritten. ``work`` holds
     FINISH_ROWS + d rows of stride."""

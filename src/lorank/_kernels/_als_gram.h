@@ -420,7 +420,7 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
         for (int kk = 0; kk < KLO_; ++kk) lo[kk] = (HVT_){0};                      \
         for (int kk = KLO_; kk < (KC); ++kk) acc[kk - KLO_] = (VT){0};             \
         for (int64_t p = 0; p < n; ++p) {                                          \
-            LORANK_PREFETCH_TO(HADAMARD, LORANK_LOCALITY, npf);                            \
+            LORANK_PREFETCH_TO(HADAMARD, LORANK_LOCALITY, npf);                    \
             const T *fr = F + (size_t)idx[p] * stride;                             \
             VT row = *(const VT *)fr;                                              \
             T t = (T)(vals[p] - mean) - (biases ? fr[rank] : 0);                   \
@@ -549,9 +549,10 @@ TARGET static void NAME##_gram_rank1(                                           
 }                                                                                  \
                                                                                    \
 /* The Gram of gram by LORANK_FUSED, for rows of one 64-byte vector (and up to   \
-   LORANK_MAXK `others`); returns -1 (nothing done) for any other row. */           \
+   LORANK_MAXK `others`); returns -1 (nothing done) for any other row. Rows are   \
+   prefetched for observations up to npf >= n (past n: the next target's). */     \
 TARGET static int NAME##_gram_fused(                                               \
-    int64_t n, int64_t npf, const int *__restrict__ idx, const T *__restrict__ vals,            \
+    int64_t n, int64_t npf, const int *__restrict__ idx, const T *__restrict__ vals, \
     const T *__restrict__ F, int stride, int rank, int biases, double mean,        \
     const T *__restrict__ w, int K, const int *const *oidx, const T *const *oF,    \
     T *__restrict__ G, T *__restrict__ b, double *tt)                              \
@@ -917,7 +918,8 @@ static void PREFIX##_gram_rank1(int width, int64_t n, const int *idx, const T *v
     LORANK_DISPATCH(PREFIX, gram_rank1, (n, idx, vals, F, stride, rank, biases,    \
                                          mean, w, K, oidx, oF, G, b, tt));         \
 }                                                                                  \
-static int PREFIX##_gram_fused(int width, int64_t n, int64_t npf, const int *idx, const T *vals, \
+static int PREFIX##_gram_fused(int width, int64_t n, int64_t npf, const int *idx,  \
+                               const T *vals,                                      \
                                const T *F, int stride, int rank, int biases,       \
                                double mean, const T *w, int K, const int *const *oidx, \
                                const T *const *oF, T *G, T *b, double *tt)        \
