@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <math.h>
+#include <string.h>
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define LORANK_X86_VARIANTS 1
@@ -38,6 +39,9 @@
 #define LORANK_LOCALITY 3
 #endif
 #define LORANK_BATCH_MAXD 16 /* most unknowns of the batched Cholesky */
+/* Lane numbers, loaded as a vector of 32- or 64-bit integers (NAME##_masks). */
+static const int32_t lorank_lanes32[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+static const int64_t lorank_lanes64[8] = {0, 1, 2, 3, 4, 5, 6, 7};
 /* The gram's scratch: one gathered block of rows. */
 #define LORANK_SCRATCH_BYTES(row_bytes) ((size_t)LORANK_BLOCK * (row_bytes))
 
@@ -120,16 +124,48 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
     (d)[0] = q01_[0]; (d)[1] = q01_[1]; (d)[2] = q23_[0]; (d)[3] = q23_[1];        \
 } while (0)
 
+/* r[0..N) <- its transpose (r[l][k] <-> r[k][l]), N = lanes: log2(N) stages, each
+   swapping the off-diagonal h x h blocks of every 2h x 2h block by two-source
+   shuffles (lane j of the pair (r[i], r[i + h]), i & h = 0: low TLO, high THI). */
+#define LORANK_TLO(j, h, N) ((j) & (h) ? (N) + (j) - (h) : (j))
+#define LORANK_THI(j, h, N) ((j) & (h) ? (N) + (j) : (j) + (h))
+#define LORANK_L2(M, h, N) M(0, h, N), M(1, h, N)
+#define LORANK_L4(M, h, N) LORANK_L2(M, h, N), M(2, h, N), M(3, h, N)
+#define LORANK_L8(M, h, N) LORANK_L4(M, h, N), M(4, h, N), M(5, h, N), M(6, h, N), M(7, h, N)
+#define LORANK_L16(M, h, N) LORANK_L8(M, h, N), M(8, h, N), M(9, h, N), M(10, h, N), \
+    M(11, h, N), M(12, h, N), M(13, h, N), M(14, h, N), M(15, h, N)
+#define LORANK_TSTAGE(r, h, N, MT, L)                                              \
+    for (int i_ = 0; i_ < (N); ++i_) {                                             \
+        if (i_ & (h)) continue;                                                    \
+        const __typeof__(r[0]) a_ = r[i_], b_ = r[i_ + (h)];                       \
+        r[i_] = __builtin_shuffle(a_, b_, (MT){L(LORANK_TLO, h, N)});              \
+        r[i_ + (h)] = __builtin_shuffle(a_, b_, (MT){L(LORANK_THI, h, N)});        \
+    }
+#define LORANK_TRANSPOSE_16(r, MT) do { LORANK_TSTAGE(r, 8, 16, MT, LORANK_L16)   \
+    LORANK_TSTAGE(r, 4, 16, MT, LORANK_L16) LORANK_TSTAGE(r, 2, 16, MT, LORANK_L16) \
+    LORANK_TSTAGE(r, 1, 16, MT, LORANK_L16) } while (0)
+#define LORANK_TRANSPOSE_8(r, MT) do { LORANK_TSTAGE(r, 4, 8, MT, LORANK_L8)      \
+    LORANK_TSTAGE(r, 2, 8, MT, LORANK_L8) LORANK_TSTAGE(r, 1, 8, MT, LORANK_L8) } while (0)
+#define LORANK_TRANSPOSE_4(r, MT) do { LORANK_TSTAGE(r, 2, 4, MT, LORANK_L4)      \
+    LORANK_TSTAGE(r, 1, 4, MT, LORANK_L4) } while (0)
+#define LORANK_TRANSPOSE_2(r, MT) do { LORANK_TSTAGE(r, 1, 2, MT, LORANK_L2) } while (0)
+
+#define LORANK_TRANSPOSE_F64(r) LORANK_TRANSPOSE_16(r, lorank_mi64)
 #define LORANK_HSUM_F64(x) LORANK_HSUM_16(x, lorank_mi64)
 #define LORANK_SUM4_F64(p0, p1, p2, p3, d) LORANK_SUM4_16(lorank_mi64, p0, p1, p2, p3, d)
+#define LORANK_TRANSPOSE_D64(r) LORANK_TRANSPOSE_8(r, lorank_ml64)
 #define LORANK_HSUM_D64(x) LORANK_HSUM_8(x, lorank_ml64)
 #define LORANK_SUM4_D64(p0, p1, p2, p3, d) LORANK_SUM4_8(lorank_ml64, p0, p1, p2, p3, d)
+#define LORANK_TRANSPOSE_F32(r) LORANK_TRANSPOSE_8(r, lorank_mi32)
 #define LORANK_HSUM_F32(x) LORANK_HSUM_8(x, lorank_mi32)
 #define LORANK_SUM4_F32(p0, p1, p2, p3, d) LORANK_SUM4_8(lorank_mi32, p0, p1, p2, p3, d)
+#define LORANK_TRANSPOSE_D32(r) LORANK_TRANSPOSE_4(r, lorank_ml32)
 #define LORANK_HSUM_D32(x) LORANK_HSUM_4(x, lorank_ml32)
 #define LORANK_SUM4_D32(p0, p1, p2, p3, d) LORANK_SUM4_4(lorank_ml32, p0, p1, p2, p3, d)
+#define LORANK_TRANSPOSE_F16(r) LORANK_TRANSPOSE_4(r, lorank_mi16)
 #define LORANK_HSUM_F16(x) LORANK_HSUM_4(x, lorank_mi16)
 #define LORANK_SUM4_F16(p0, p1, p2, p3, d) LORANK_SUM4_4(lorank_mi16, p0, p1, p2, p3, d)
+#define LORANK_TRANSPOSE_D16(r) LORANK_TRANSPOSE_2(r, lorank_ml16)
 #define LORANK_HSUM_D16(x) LORANK_HSUM_2(x, lorank_ml16)
 #define LORANK_SUM4_D16(p0, p1, p2, p3, d) LORANK_SUM4_2(lorank_ml16, p0, p1, p2, p3, d)
 
@@ -471,18 +507,22 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
     else if (w == NULL) { BODY(T, VT, KT, HSUM, 0, 1) }                            \
     else { BODY(T, VT, KT, HSUM, 1, 1) }
 
-#define LORANK_DEFINE(NAME, T, VT, KT, HSUM, SUM4, TARGET)                                     \
+#define LORANK_DEFINE(NAME, T, VT, KT, HSUM, SUM4, TRANSPOSE, TARGET)             \
 /* keep selects the factor lanes (l < rank), one puts the constant 1 in the bias  \
    lane (l == rank with biases); the padding lanes get 0. */                       \
 TARGET static inline void NAME##_masks(int nv, int rank, int biases, KT *keep, VT *one)   \
 {                                                                                  \
     const int lanes = (int)(sizeof(VT) / sizeof(T));                               \
-    for (int v = 0; v < nv; ++v)                                                   \
-        for (int l = 0; l < lanes; ++l) {                                          \
-            const int lane = v * lanes + l;                                        \
-            keep[v][l] = lane < rank ? -1 : 0;                                     \
-            one[v][l] = biases && lane == rank ? 1 : 0;                            \
-        }                                                                          \
+    /* By vector compares with the lane numbers (not lane by lane: a vector read  \
+       of scalar stores waits for them to reach the cache). */                     \
+    KT lane;                                                                       \
+    memcpy(&lane, sizeof(T) == 4 ? (const void *)lorank_lanes32 : (const void *)lorank_lanes64, \
+           sizeof lane);                                                           \
+    const VT unit = (VT){0} + 1;                                                   \
+    for (int v = 0; v < nv; ++v, lane += lanes) {                                  \
+        keep[v] = (KT)(lane < rank);                                               \
+        one[v] = (VT)((KT)unit & (KT)(lane == (biases ? rank : -1)));              \
+    }                                                                              \
 }                                                                                  \
                                                                                    \
 /* G[k, :] += Σ w f[k] f (k < d; full rows of stride up to 4 vectors, else only  \
@@ -584,31 +624,40 @@ TARGET static int NAME##_gram_fused(                                            
    and b[t]; every lane runs the operation sequence of the one-system solve of    \
    _als.pyx (cholesky_solve), whatever the other lanes hold. info[t] = 0 and b[t] \
    ← x (and, with keep_l, G[t]'s lower triangle ← L), or info[t] = k > 0 if the   \
-   leading k x k minor is not positive definite (G[t], b[t] untouched). Lanes     \
-   past nt solve the identity. */                                                 \
+   leading k x k minor is not positive definite (G[t], b[t] untouched). */                                                 \
 TARGET static void NAME##_chol_batch(int nt, int d, int ld, T *const *G, T *const *b, \
                                      int keep_l, int *info)                        \
 {                                                                                  \
     enum { LANES = sizeof(VT) / sizeof(T),                                         \
            NPACK = LORANK_BATCH_MAXD * (LORANK_BATCH_MAXD + 1) / 2 };             \
-    VT A[NPACK], x[LORANK_BATCH_MAXD], inv[LORANK_BATCH_MAXD];                     \
+    VT A[NPACK + LANES], x[LORANK_BATCH_MAXD + LANES], inv[LORANK_BATCH_MAXD];     \
     const VT zero = (VT){0}, unit = zero + 1;                                      \
     for (int g0 = 0; g0 < nt; g0 += LANES) {                                       \
         const int m = nt - g0 < LANES ? nt - g0 : LANES;                           \
         T *const *Gg = G + g0;                                                     \
         T *const *bg = b + g0;                                                     \
-        /* Transposed by scalar stores, lane by lane (then read as vectors). */   \
         T *Af = (T *)A, *xf = (T *)x;                                              \
-        for (int i = 0, e = 0; i < d; ++i) {                                       \
-            for (int k = 0; k <= i; ++k, ++e) A[e] = i == k ? unit : zero;         \
-            x[i] = zero;                                                           \
+        /* Into lanes: row i of G (and b, as row d) by blocks of LANES columns of  \
+           the LANES targets, transposed in registers (ld is whole vectors: the   \
+           caller's rows are 64-byte multiples). Each block is stored whole: its  \
+           lanes past column i land on the next rows' slots, written after it.    \
+           Lanes past m solve lane 0's system (their results are dropped). Lane   \
+           by lane scalar stores instead cost about 140 cycles per target: a      \
+           vector read of them waits until they reach the cache. */               \
+        const T *srcG[LANES], *srcb[LANES];                                        \
+        for (int l = 0; l < LANES; ++l) {                                          \
+            srcG[l] = Gg[l < m ? l : 0];                                           \
+            srcb[l] = bg[l < m ? l : 0];                                           \
         }                                                                          \
-        for (int l = 0; l < m; ++l) {                                              \
-            const T *Gl = Gg[l], *bl = bg[l];                                      \
-            for (int i = 0, e = 0; i < d; ++i) {                                   \
-                for (int k = 0; k <= i; ++k, ++e)                                  \
-                    Af[(size_t)e * LANES + l] = Gl[(size_t)i * ld + k];            \
-                xf[(size_t)i * LANES + l] = bl[i];                                 \
+        for (int i = 0; i <= d; ++i) {                                             \
+            for (int c = 0; c * LANES <= (i < d ? i : d - 1); ++c) {               \
+                VT r[LANES];                                                       \
+                for (int l = 0; l < LANES; ++l)                                    \
+                    r[l] = *(const VT *)((i < d ? srcG[l] + (size_t)i * ld : srcb[l]) \
+                                         + c * LANES);                             \
+                TRANSPOSE(r);                                                      \
+                VT *out = i < d ? A + i * (i + 1) / 2 + c * LANES : x + c * LANES; \
+                for (int l = 0; l < LANES; ++l) out[l] = r[l];                     \
             }                                                                      \
         }                                                                          \
         KT bad = (KT){0};                                                          \
@@ -848,8 +897,10 @@ TARGET static int NAME##_cg_energy(int stride, const T *xs, const T *g, const T 
     return 0;                                                                      \
 }
 
-/* Lane-wise square roots (correctly rounded, as the scalar sqrt) per variant:
-   lane by lane (intrinsics cannot be inlined into the arch= targets). */
+/* Lane-wise square roots (correctly rounded, as the scalar sqrt) per variant,
+   written lane by lane (intrinsics cannot be inlined into the arch= targets):
+   with -fno-math-errno (meson.build) GCC makes the loop one vsqrtps/vsqrtpd;
+   without it each lane keeps its errno branch and runs as a scalar sqrt. */
 #define LORANK_VSQRT(NAME, VT, SQRT, TARGET)                                       \
     TARGET static inline VT NAME##_vsqrt(VT x)                                     \
     {                                                                              \
@@ -867,13 +918,13 @@ LORANK_VSQRT(lorank_d64, lorank_vd64, __builtin_sqrt, __attribute__((target("arc
 
 #define LORANK_NO_TARGET
 
-LORANK_DEFINE(lorank_f16, float, lorank_vf16, lorank_kf16, LORANK_HSUM_F16, LORANK_SUM4_F16, LORANK_NO_TARGET)
-LORANK_DEFINE(lorank_d16, double, lorank_vd16, lorank_kd16, LORANK_HSUM_D16, LORANK_SUM4_D16, LORANK_NO_TARGET)
+LORANK_DEFINE(lorank_f16, float, lorank_vf16, lorank_kf16, LORANK_HSUM_F16, LORANK_SUM4_F16, LORANK_TRANSPOSE_F16, LORANK_NO_TARGET)
+LORANK_DEFINE(lorank_d16, double, lorank_vd16, lorank_kd16, LORANK_HSUM_D16, LORANK_SUM4_D16, LORANK_TRANSPOSE_D16, LORANK_NO_TARGET)
 #if LORANK_X86_VARIANTS
-LORANK_DEFINE(lorank_f32, float, lorank_vf32, lorank_kf32, LORANK_HSUM_F32, LORANK_SUM4_F32, __attribute__((target("arch=haswell"))))
-LORANK_DEFINE(lorank_d32, double, lorank_vd32, lorank_kd32, LORANK_HSUM_D32, LORANK_SUM4_D32, __attribute__((target("arch=haswell"))))
-LORANK_DEFINE(lorank_f64, float, lorank_vf64, lorank_kf64, LORANK_HSUM_F64, LORANK_SUM4_F64, __attribute__((target("arch=skylake-avx512"))))
-LORANK_DEFINE(lorank_d64, double, lorank_vd64, lorank_kd64, LORANK_HSUM_D64, LORANK_SUM4_D64, __attribute__((target("arch=skylake-avx512"))))
+LORANK_DEFINE(lorank_f32, float, lorank_vf32, lorank_kf32, LORANK_HSUM_F32, LORANK_SUM4_F32, LORANK_TRANSPOSE_F32, __attribute__((target("arch=haswell"))))
+LORANK_DEFINE(lorank_d32, double, lorank_vd32, lorank_kd32, LORANK_HSUM_D32, LORANK_SUM4_D32, LORANK_TRANSPOSE_D32, __attribute__((target("arch=haswell"))))
+LORANK_DEFINE(lorank_f64, float, lorank_vf64, lorank_kf64, LORANK_HSUM_F64, LORANK_SUM4_F64, LORANK_TRANSPOSE_F64, __attribute__((target("arch=skylake-avx512"))))
+LORANK_DEFINE(lorank_d64, double, lorank_vd64, lorank_kd64, LORANK_HSUM_D64, LORANK_SUM4_D64, LORANK_TRANSPOSE_D64, __attribute__((target("arch=skylake-avx512"))))
 #endif
 
 /* The widest variant this CPU runs: 64, 32 or 16 (bytes per vector). */
