@@ -1,7 +1,7 @@
 """What moves BayesianALS's accuracy: rank, hyperprior, global mean, burn-in,
 clipping and the number of sweeps, on ML-100k and on synthetic data of known rank.
 
-A plain Gibbs loop on the library's own pieces (the ALS start, the ``_als``
+A plain Gibbs loop on the library's own pieces (values / σ, the ALS start, the ``_als``
 half-step with its prior and sampled solve, ``draw_normal_wishart``,
 ``draw_noise_precision``, the same random streams): with the default options it
 is ``BayesianALS(mean_rank=None)``'s chain exactly. Every sweep's sample is scored
@@ -11,7 +11,7 @@ the training range (the library's prediction) and with each sample clipped befor
 averaging (``per_sample_clip``: not expressible as a low-rank mean, so not an
 option of the library; shown for what it would give). Variants (ML-100k, folds of
 ``kfold(5, random_state=0)`` only): rank 20 and 30; the Normal-Wishart with
-ν₀ = d + 2, W₀ = I/10 or β₀ = 1; libFM/myFM's per-lane Normal-Gamma prior
+ν₀ = d + 2, W₀ = I/10, W₀ = 10·I or β₀ = 1; libFM/myFM's per-lane Normal-Gamma prior
 (λ_k ~ Gamma(1, 1), μ_k ~ N(0, 1/λ_k)); the global mean sampled (flat prior).
 Synthetic: ``datasets.synthetic(m, n, nnz, rank=r, random_state=1)``, 80/20
 split, model rank 10, 20, 30. One thread (the chain does not depend on it).
@@ -60,20 +60,23 @@ def chain(train, test, rank=10, prior=None, sample_mean=False, seed=0):
     from lorank._kernels import _als
     from lorank._threads import single_threaded_blas
     from lorank.models.als import ALS, _factor_storage
-    from lorank.models.bayesian import draw_noise_precision, sweep_rng, _sample_entries
+    from lorank.models.bayesian import (draw_noise_precision, sweep_rng, _sample_entries,
+                                        _value_scale, _START_ALPHA_MAX)
 
     prior = prior or {}
     d = rank + 1
     m, n = train.shape
     nnz = train.nnz
+    lo, hi = float(train.csr.values.min()), float(train.csr.values.max())
+    sigma = _value_scale(train.csr.values)  # the chain runs on values / σ, as the library's
+    train = train._scaled(1.0 / sigma)
     start = ALS(rank, reg=1.0, max_iter=5, tol=0, dtype=train.dtype, n_threads=1,
                 random_state=seed, clip=False).fit(train)
     A, B = _factor_storage(m, d, train.dtype), _factor_storage(n, d, train.dtype)
     A[:, :rank], B[:, :rank] = start.factors_.left, start.factors_.right
     A[:, rank], B[:, rank] = start.row_bias_, start.col_bias_
     mean = float(start.mean_)
-    alpha = 1.0 / start.history_["train_rmse"][-1] ** 2
-    lo, hi = float(train.csr.values.min()), float(train.csr.values.max())
+    alpha = min(1.0 / start.history_["train_rmse"][-1] ** 2, _START_ALPHA_MAX)
     active = {"cols": train.col_counts > 0, "rows": train.row_counts > 0}
     rows, cols, values = test.coo()
     values = values.astype(np.float64)
@@ -100,7 +103,7 @@ def chain(train, test, rank=10, prior=None, sample_mean=False, seed=0):
                 sse += nnz * delta * delta - 2 * delta * resid
                 mean += delta
             alpha = draw_noise_precision(sweep_rng(seed, sweep, 2), sse, nnz)
-            pred = _sample_entries(A, B, rank, True, mean, rows, cols, 1)
+            pred = sigma * _sample_entries(A, B, rank, True, mean, rows, cols, 1)
             for burn, acc in sums.items():
                 if sweep > burn:
                     acc[0] += pred
@@ -145,6 +148,7 @@ def run(size, threads):
                 ("rank 30", dict(rank=30)),
                 ("Normal-Wishart nu0 = d + 2", dict(prior=dict(nu_extra=2))),
                 ("Normal-Wishart W0 = I/10", dict(prior=dict(w0=0.1))),
+                ("Normal-Wishart W0 = 10 I", dict(prior=dict(w0=10.0))),
                 ("Normal-Wishart beta0 = 1", dict(prior=dict(beta0=1.0))),
                 ("per-lane Normal-Gamma (libFM/myFM)", dict(prior=dict(kind="diag"))),
                 ("global mean sampled", dict(sample_mean=True))]

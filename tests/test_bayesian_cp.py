@@ -76,11 +76,16 @@ def test_chain_posterior_is_the_normal_wishart_update_of_its_steps():
 
 @pytest.mark.parametrize("time_mode", [None, 2])
 def test_posterior_mean_matches_the_numpy_gibbs_sampler(time_mode):
+    # The chain runs on the values / their standard deviation σ, then scales back.
     _, T = _planted((10, 8, 5), fraction=0.5)
+    T = T.astype(np.float64)._scaled(3.0)
     rank, n_samples, burn_in, thin, seed = 2, 8, 2, 2, 11
     model = BayesianCP(rank, n_samples=n_samples, burn_in=burn_in, thin=thin,
                        time_mode=time_mode, max_stored=None, clip=False, dtype=np.float64,
                        random_state=seed).fit(T)
+    sigma = float(np.std(T.coo()[1]))
+    assert model.value_scale_ == pytest.approx(sigma, rel=1e-12) and abs(sigma - 1) > 0.5
+    T = T._scaled(1 / sigma)
     start = lorank.CPALS(rank, max_iter=bayesian_cp._START_ITER, tol=0, dtype=np.float64,
                          random_state=seed).fit(T)
     F = [np.column_stack([A, b]) for A, b in zip(start.factors_, start.biases_)]
@@ -88,11 +93,32 @@ def test_posterior_mean_matches_the_numpy_gibbs_sampler(time_mode):
     predict, alphas, kept = _bptf_reference.gibbs(
         T, rank, n_samples, burn_in, thin, seed, (F, start.mean_, alpha), _normal, time_mode)
     assert model.n_kept_ == model.n_stored_ == len(kept) == 3
-    np.testing.assert_allclose(model.history_["alpha"], alphas, rtol=1e-8)
+    np.testing.assert_allclose(model.history_["alpha"], np.array(alphas) / sigma**2,
+                               rtol=1e-8)
     idx = np.unravel_index(np.arange(np.prod(T.shape)), T.shape)
-    np.testing.assert_allclose(model.predict_positions(idx), predict(idx), rtol=1e-8,
+    np.testing.assert_allclose(model.predict_positions(idx), sigma * predict(idx), rtol=1e-8,
                                atol=1e-8)
     assert model.factors_[0].shape == (10, 3 * rank)
+
+
+@pytest.mark.parametrize("time_mode", [None, 2])
+@pytest.mark.parametrize("scale", [1e-3, 30.0])
+def test_rating_scale_changes_nothing_but_the_units(scale, time_mode):
+    """Values ×scale give the same predictions ×scale (the chain runs on values / σ;
+    on the raw values W₀ = I would be a far stronger prior on small values)."""
+    _, T = _planted((30, 20, 6), fraction=0.4, seed=5)
+    T = T.astype(np.float64)
+    kw = dict(n_samples=12, burn_in=2, time_mode=time_mode, dtype=np.float64,
+              random_state=3)
+    base = BayesianCP(2, **kw).fit(T)
+    other = BayesianCP(2, **kw).fit(T._scaled(scale))
+    assert other.value_scale_ == pytest.approx(scale * base.value_scale_, rel=1e-9)
+    idx = np.unravel_index(np.arange(np.prod(T.shape)), T.shape)
+    np.testing.assert_allclose(other.predict_positions(idx) / scale,
+                               base.predict_positions(idx), rtol=1e-6, atol=1e-6)
+    assert other.alpha_ * scale**2 == pytest.approx(base.alpha_, rel=1e-6)
+    np.testing.assert_allclose(np.array(other.history_["train_rmse"]) / scale,
+                               base.history_["train_rmse"], rtol=1e-6)
 
 
 @pytest.mark.parametrize("time_mode", [None, -1])

@@ -994,6 +994,20 @@ class Ratings:
             self.times,
         )
 
+    def _scaled(self, factor):
+        """The same ratings with values × factor (index arrays shared)."""
+        if factor == 1:
+            return self
+        dt = self.dtype.type
+        return self._from_parts(
+            self.shape,
+            (self.csr.indptr, self.csr.indices, self.csr.values * dt(factor)),
+            (self.csc.indptr, self.csc.indices, self.csc.values * dt(factor)),
+            self.row_labels,
+            self.col_labels,
+            self.times,
+        )
+
     # ------------------------------------------------------------ labels
 
     def row_index(self, labels):

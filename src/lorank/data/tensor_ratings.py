@@ -392,6 +392,19 @@ class TensorRatings:
         return self._from_canonical(self.shape, self._indptr, self._rest,
                                     _as_values(self._values, dt), self.labels, self.time_edges)
 
+    def _scaled(self, factor):
+        """The same observations with values × factor (indices shared; the mode
+        views built so far carried over, their values scaled)."""
+        if factor == 1:
+            return self
+        f = self.dtype.type(factor)
+        out = self._from_canonical(self.shape, self._indptr, self._rest, self._values * f,
+                                   self.labels, self.time_edges)
+        for mode, V in self._views.items():
+            out._views[mode] = V._replace(
+                values=out._values if mode == 0 else _frozen(V.values * f))
+        return out
+
     # ------------------------------------------------------------ labels
 
     def index(self, mode, labels):

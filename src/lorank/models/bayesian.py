@@ -21,6 +21,8 @@ ALPHA_SHAPE0 = 1.0
 ALPHA_RATE0 = 1.0
 # ALS iterations of the start (spectral init + this many exact sweeps).
 _START_ITER = 5
+# The start's noise precision at most (noise std ≥ 1% of the values' std).
+_START_ALPHA_MAX = 1e4
 # Kept samples gathered before they are folded into the compressed posterior mean.
 _BUFFER = 8
 # mean_rank="auto": the compressed posterior mean's rank, in multiples of rank.
@@ -145,9 +147,16 @@ class BayesianALS(CompletionModel):
         α ~ Gamma(shape 1, rate 1)
 
     with d = rank + 1 and μ fixed at the start's global mean (the sampled
-    bias means μ_U, μ_V absorb any offset). One sweep draws the items'
-    hyperparameters given the item rows, every item row from its Gaussian
-    conditional, the same for the users, then α. A row's conditional is the
+    bias means μ_U, μ_V absorb any offset), on the values divided by their
+    standard deviation σ (``value_scale_``) and scaled back: W₀ = I and α's
+    prior mean the same whatever the rating scale, and ratings in other units
+    (×c) give the same predictions in those units. (On the raw values W₀ = I
+    is a stronger prior the smaller the values: MovieLens 100K's ratings ×0.01
+    gave 0.8985 RMSE (rescaled) against 0.8938 at ×1, ×0.1 0.8971; standardized,
+    0.8938 at every scale; ``kfold(5, random_state=0)``, exact mean, 200
+    sweeps.) One sweep draws the items' hyperparameters given the item rows,
+    every item row from its Gaussian conditional, the same for the users, then
+    α. A row's conditional is the
     ALS normal equations with λI replaced by Λ:
     ``P = α Σ f fᵀ + Λ``, ``h = α Σ (x − μ − b) f + Λ μ_V``, and the draw is
     ``P⁻¹h + L⁻ᵀz`` (P = L Lᵀ), computed by the same compiled half-step as ALS
@@ -187,7 +196,7 @@ class BayesianALS(CompletionModel):
     n_samples : int, default=200
         Gibbs sweeps in all, burn-in included. On MovieLens 100K (rank 10,
         ``kfold(5, random_state=0)``, mean of the folds, burn-in 0) the
-        posterior mean's test RMSE is 0.8939 after 200 sweeps and 0.8937
+        posterior mean's test RMSE is 0.8939 after 200 sweeps and 0.8936
         after 300: by 200 the chain's mean is within 1e-3 of where it
         converges (``bench/bench_bayesian_chain.py``,
         ``bench/bench_bayesian_options.py``).
@@ -197,8 +206,8 @@ class BayesianALS(CompletionModel):
         so no sample is discarded by default, as libFM's and myFM's MCMC keep
         every sample: on MovieLens 100K (5 folds each of ``kfold(5,
         random_state=s)``, s = 0, 1, 2, 200 sweeps) burn-in 0 gives 0.8939,
-        0.8948 and 0.8945 against 0.8945, 0.8954 and 0.8951 with burn-in 20
-        (100: 0.8958 on s = 0), and on synthetic data of known rank 5, 10 and
+        0.8947 and 0.8944 against 0.8946, 0.8954 and 0.8951 with burn-in 20
+        (100: 0.8962 on s = 0), and on synthetic data of known rank 5, 10 and
         20 it is as good or better (``bench/bench_bayesian_options.py``).
     thin : int, default=1
         Keep every ``thin``-th sweep after the burn-in: fewer kept samples, less
@@ -237,8 +246,11 @@ class BayesianALS(CompletionModel):
     row_bias_, col_bias_ : ndarray
         Posterior means of the biases.
     mean_ : float
+    value_scale_ : float
+        σ, the standard deviation of the training values (1.0 if they are all
+        equal): the chain runs on values / σ.
     alpha_ : float
-        The last sampled noise precision.
+        The last sampled noise precision (of the values, not of values / σ).
     n_kept_ : int
         Kept samples K.
     history_ : dict of lists
@@ -344,6 +356,13 @@ class BayesianALS(CompletionModel):
         nnz = ratings.nnz
         seed = _seed(self.random_state)
         self.rating_range_ = rating_range(ratings)
+        # The chain runs on the values divided by their standard deviation σ, so
+        # that its priors (W₀ = I, α's Gamma(1, 1)) and the start's reg mean the
+        # same on every rating scale; what it learns is scaled back.
+        sigma = _value_scale(ratings.csr.values)
+        self.value_scale_ = sigma
+        ratings = ratings._scaled(1.0 / sigma)
+        root = np.sqrt(sigma)
 
         start = ALS(rank, reg=1.0, biases=biases, max_iter=_START_ITER, tol=0, dtype=dtype,
                     n_threads=n_threads, random_state=seed, clip=False).fit(ratings)
@@ -352,8 +371,11 @@ class BayesianALS(CompletionModel):
         if biases:
             A[:, rank], B[:, rank] = start.row_bias_, start.col_bias_
         mean = float(start.mean_)
+        # α of the start's residuals, at most _START_ALPHA_MAX (values / σ: the start
+        # may interpolate them, e.g. when all are equal, which would leave the first
+        # conditionals' prior Λ/α below float32's rounding of the data's Gram).
         sse0 = start.history_["train_rmse"][-1] ** 2 * nnz
-        alpha = nnz / max(sse0, 1e-12 * nnz)
+        alpha = min(nnz / max(sse0, 1e-300), _START_ALPHA_MAX)
 
         n_kept = (n_samples - burn_in) // thin
         # The kept samples: side by side or folded into a truncated SVD (the
@@ -363,9 +385,10 @@ class BayesianALS(CompletionModel):
         active = {"cols": ratings.col_counts > 0, "rows": ratings.row_counts > 0}
         if valid is not None:
             vr, vc, vx = valid.coo()
+            vx = vx / sigma
             vsum = np.zeros(len(vx))
-        lo, hi = self.rating_range_
-        self.mean_ = mean
+        lo, hi = (v / sigma for v in self.rating_range_)
+        self.mean_ = mean * sigma
         self.n_kept_ = 0
 
         def half_step(side, fixed, solved, sweep, alpha, exact_sse=True):
@@ -395,12 +418,19 @@ class BayesianALS(CompletionModel):
         def publish(final=False):
             """The model as of the last complete sweep (the kept samples' mean, or
             the current sample during burn-in)."""
-            if self.n_kept_:
-                self._set_learned(*samples.mean(final), bsum / self.n_kept_, csum / self.n_kept_)
+            if self.n_kept_:  # new arrays (at the end: the exact buffers themselves)
+                left, right = samples.mean(final)
+                row_bias, col_bias = bsum / self.n_kept_, csum / self.n_kept_
             else:
-                self._set_learned(A[:, :rank].copy(), B[:, :rank].copy(),
-                                  A[:, rank] if biases else None, B[:, rank] if biases else None)
-            self.truncation_error_ = _truncation_error(samples, m, n)
+                left, right = A[:, :rank].copy(), B[:, :rank].copy()
+                row_bias, col_bias = (A[:, rank], B[:, rank]) if biases else (None, None)
+            left *= left.dtype.type(root)  # back to the values' scale
+            right *= right.dtype.type(root)
+            self._set_learned(left, right,
+                              None if row_bias is None else row_bias * sigma,
+                              None if col_bias is None else col_bias * sigma)
+            self.truncation_error_ = {k: v * sigma for k, v in
+                                      _truncation_error(samples, m, n).items()}
 
         def finish():
             """The end of the fit (also on Ctrl-C): the last buffer folded in."""
@@ -443,11 +473,11 @@ class BayesianALS(CompletionModel):
                     if self.clip:
                         pred = np.clip(pred, lo, hi)
                     valid_rmse = float(np.sqrt(np.mean((pred - vx) ** 2)))
-                self.alpha_ = alpha
+                self.alpha_ = alpha / sigma**2
                 if self.callback is not None:
                     publish()
-                if not run.record(sweep, train_rmse=np.sqrt(max(sse, 0.0) / nnz),
-                                  valid_rmse=valid_rmse, alpha=alpha):
+                if not run.record(sweep, train_rmse=sigma * np.sqrt(max(sse, 0.0) / nnz),
+                                  valid_rmse=sigma * valid_rmse, alpha=self.alpha_):
                     break
         finish()
 
@@ -532,6 +562,13 @@ class _SampleMean:
             return left, self.V[:, :w]
         L, R = self._side_by_side()
         return L * scale, R
+
+
+def _value_scale(v):
+    """The standard deviation of the observed values ``v`` (1.0 when they are all
+    equal): the Bayesian chains run on values / σ."""
+    sigma = float(np.std(v, dtype=np.float64)) if v.size else 0.0
+    return sigma if np.isfinite(sigma) and sigma > 0 else 1.0
 
 
 def _truncation_error(samples, m, n):

@@ -7,8 +7,8 @@ from ._cp_base import CPModel, from_arrays, largest_two, to_arrays
 from ._estimator import check_bool, check_int, register
 from .._threads import single_threaded_blas
 from .als import _factor_storage
-from .bayesian import (BETA0, _seed, draw_noise_precision, draw_normal_wishart,
-                       normal_wishart_posterior, sweep_rng)
+from .bayesian import (BETA0, _START_ALPHA_MAX, _seed, _value_scale, draw_noise_precision,
+                       draw_normal_wishart, normal_wishart_posterior, sweep_rng)
 from .cp_als import CPALS
 
 __all__ = ["BayesianCP"]
@@ -66,7 +66,9 @@ class BayesianCP(CPModel):
         (μ_m, Λ_m) ~ Normal-Wishart(μ₀ = 0, β₀ = 2, ν₀ = d, W₀ = I),  α ~ Gamma(1, 1)
 
     with d = rank + 1 and μ fixed at the start's global mean, the defaults of
-    :class:`lorank.BayesianALS`. With ``time_mode=t`` that mode's rows form
+    :class:`lorank.BayesianALS`, and like it on the values divided by their
+    standard deviation σ (``value_scale_``), scaled back: the priors mean the
+    same on every rating scale. With ``time_mode=t`` that mode's rows form
     Xiong et al.'s chain instead: row 0 ~ N(μ_t, Λ_t⁻¹), row k ~ N(row k−1,
     Λ_t⁻¹), so neighbouring time bins share strength.
 
@@ -149,8 +151,11 @@ class BayesianCP(CPModel):
     biases_ : list of ndarray
         Posterior means of the biases per mode (zeros without biases).
     mean_ : float
+    value_scale_ : float
+        σ, the standard deviation of the training values (1.0 if they are all
+        equal): the chain runs on values / σ.
     alpha_ : float
-        The last sampled noise precision.
+        The last sampled noise precision (of the values, not of values / σ).
     n_kept_, n_stored_ : int
         Kept samples K and stored samples S.
     shape_, labels_, time_edges_
@@ -248,6 +253,13 @@ class BayesianCP(CPModel):
         values = T.coo()[1]
         self.rating_range_ = (float(values.min()), float(values.max()))
         self.shape_, self.time_edges_ = T.shape, T.time_edges
+        # The chain runs on values / σ, as BayesianALS's (the priors then mean the
+        # same on every rating scale); each mode's factors are scaled back by σ^(1/N).
+        sigma = _value_scale(values)
+        self.value_scale_ = sigma
+        T = T._scaled(1.0 / sigma)
+        del values
+        root = sigma ** (1.0 / N)
 
         a, b = largest_two(T.shape)
         start = CPALS(rank, biases=biases, max_iter=_START_ITER, tol=0,
@@ -260,7 +272,7 @@ class BayesianCP(CPModel):
                 A[:, rank] = c
         mean = float(start.mean_)
         sse0 = start.history_["train_rmse"][-1] ** 2 * nnz
-        alpha = nnz / max(sse0, 1e-12 * nnz)
+        alpha = min(nnz / max(sse0, 1e-300), _START_ALPHA_MAX)
         del start
 
         views = [T.view(m) for m in range(N)]
@@ -270,9 +282,10 @@ class BayesianCP(CPModel):
         bsum = [np.zeros(n) for n in T.shape]
         if valid is not None:
             vidx, vx = valid.coo()
+            vx = vx / sigma
             vsum = np.zeros(len(vx))
-        lo, hi = self.rating_range_
-        self.mean_, self.alpha_ = mean, alpha
+        lo, hi = (v / sigma for v in self.rating_range_)
+        self.mean_, self.alpha_ = mean * sigma, alpha / sigma**2
         self.n_kept_ = 0
 
         def solve(V, solved, stream, prior, prior_h, alpha, sweep, part=slice(None), first=0):
@@ -334,8 +347,10 @@ class BayesianCP(CPModel):
                 factors = [A[:, :rank].copy() for A in F]
                 bias = [A[:, rank].astype(np.float64) if biases else np.zeros(len(A))
                         for A in F]
+            for A in factors:  # back to the values' scale
+                A *= A.dtype.type(root)
             self.factors_ = factors
-            self.biases_ = [c.astype(dtype) for c in bias]
+            self.biases_ = [(c * sigma).astype(dtype) for c in bias]
             self.n_stored_ = store.count
             self._lowrank = None
 
@@ -373,11 +388,11 @@ class BayesianCP(CPModel):
                     if self.clip:
                         pred = np.clip(pred, lo, hi)
                     valid_rmse = float(np.sqrt(np.mean((pred - vx) ** 2)))
-                self.alpha_ = alpha
+                self.alpha_ = alpha / sigma**2
                 if self.callback is not None:
                     publish()
-                if not run.record(sweep, train_rmse=np.sqrt(max(sse, 0.0) / nnz),
-                                  valid_rmse=valid_rmse, alpha=alpha):
+                if not run.record(sweep, train_rmse=sigma * np.sqrt(max(sse, 0.0) / nnz),
+                                  valid_rmse=sigma * valid_rmse, alpha=self.alpha_):
                     break
         publish()
 
