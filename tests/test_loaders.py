@@ -459,6 +459,24 @@ def test_netflix_dates_kept(tmp_path):
         loaders.parse_netflix(loaders._netflix_files(tmp_path)[0], times=True)
 
 
+@pytest.mark.parametrize("path", ["grouped", "general"])
+def test_load_netflix_keeps_every_date_on_both_paths(tmp_path, monkeypatch, path):
+    """load_netflix keeps the parser's int32 days until the last gather widens them
+    to datetime64[D] (the grouped fast path), or widens them first (the general
+    path, e.g. after a repeated rating): the same dates, per rating, either way."""
+    from lorank.data import ratings as rt
+
+    write_combined(tmp_path)
+    movie, user, _, day = loaders.parse_netflix(loaders._netflix_files(tmp_path)[0],
+                                                times=True)
+    expected = {(int(u), int(m)): t for m, u, t in zip(movie, user, day)}
+    if path == "general":
+        monkeypatch.setattr(rt, "_from_grouped", lambda *a: None)
+    R, _ = load_netflix(tmp_path)
+    assert R.times.dtype == np.dtype("datetime64[D]")
+    assert timed_triples(R) == expected
+
+
 def test_format_netflix_row_indices_past_int32(tmp_path):
     """Row indices >= 2**31 (int64 in a Ratings that large) are used as they
     are: narrowing them to int32 would wrap to negative positions."""

@@ -809,7 +809,9 @@ def test_from_labels_grouped_path_equals_general_path(monkeypatch, times, duplic
             return str(exc)
 
     fast = build()
-    assert (rt._from_grouped(users, items, values, stamps, None) is None) == repeats
+    ids = [users, items]
+    assert (rt._from_grouped(ids, values, stamps, None) is None) == repeats
+    assert len(ids) == (2 if repeats else 0)  # emptied once sorted in, else untouched
     monkeypatch.setattr(rt, "_from_grouped", lambda *a: None)
     slow = build()
     if isinstance(slow, str):

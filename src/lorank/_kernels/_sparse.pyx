@@ -854,6 +854,16 @@ def take(const payload_t[::1] src, const index_t[::1] idx, payload_t[::1] out,
         out[t] = src[idx[t]]
 
 
+def take_wide(const int[::1] src, const index_t[::1] idx, long long[::1] out, int n_threads):
+    """out[t] = src[idx[t]] widened to int64 (int32 days to datetime64[D]); the
+    caller checked 0 <= idx < len(src)."""
+    cdef Py_ssize_t t, n = idx.shape[0]
+    _check_same("idx and out lengths", n, out.shape[0])
+    _check_threads(n_threads)
+    for t in prange(n, nogil=True, num_threads=n_threads, schedule="static"):
+        out[t] = src[idx[t]]
+
+
 # ---------------------------------------------------------------------------
 # Integer labels in a bounded range -> codes, by a lookup table (no sort).
 

@@ -82,13 +82,15 @@ def _decode(raw):
         return raw.decode("latin-1")
 
 
-def _ratings(users, items, values, dtype, source, duplicates="error", times=None):
+def _ratings(ids, values, dtype, source, duplicates="error", times=None, days=False):
+    """The Ratings of ``ids = [users, items]`` (a list, emptied when the ids are
+    no longer needed: see ``Ratings._from_ids``), values and times (``days``:
+    int32 days since 1970, kept as datetime64[D])."""
     from .ratings import Ratings
 
     if len(values) == 0:
         raise ValueError(f"no ratings in {source}")
-    return Ratings.from_labels(users, items, values, times=times,
-                               dtype=as_float_dtype(dtype), duplicates=duplicates)
+    return Ratings._from_ids(ids, values, times, as_float_dtype(dtype), duplicates, days)
 
 
 
@@ -322,8 +324,9 @@ def load_movielens(path, *, dtype=np.float32, duplicates="error", times=True):
             names = ", ".join(name for name, *_ in _MOVIELENS)
             raise FileNotFoundError(f"no MovieLens ratings file ({names}) in {str(path)!r}")
         path = found[0]
-    *parsed, times = _read_movielens(path)
-    ratings = _ratings(*parsed, dtype, path.name, duplicates, times if keep_times else None)
+    users, items, values, times = _read_movielens(path)
+    ratings = _ratings([users, items], values, dtype, path.name, duplicates,
+                       times if keep_times else None)
     titles_name = {".dat": "movies.dat", ".csv": "movies.csv"}.get(_movielens_layout(path)[2],
                                                                     "u.item")
     titles_path = path.parent / titles_name
@@ -458,6 +461,14 @@ def parse_netflix(files, *, n_threads=None, times=False):
     Big files (the combined layout) are memory-mapped and parsed one at a time
     in parallel chunks; many small files (``training_set/``) are read into one
     buffer and parsed in parallel over files."""
+    got = _parse_netflix(files, n_threads, times)
+    if times:
+        return (*got[:3], got[3].astype(np.int64).view("datetime64[D]"))
+    return got
+
+
+def _parse_netflix(files, n_threads, times):
+    """``parse_netflix`` with the dates as the parser's int32 days since 1970."""
     files = [_existing(f, "file") for f in files]
     n_threads = effective_n_threads(n_threads)
     sizes = [f.stat().st_size for f in files]
@@ -477,7 +488,7 @@ def parse_netflix(files, *, n_threads=None, times=False):
         return parts[0]
     if not parts:
         return (np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.float32)) + (
-            (np.empty(0, "datetime64[D]"),) if times else ())
+            (np.empty(0, np.int32),) if times else ())
     return tuple(np.concatenate(a) for a in zip(*parts))
 
 
@@ -499,8 +510,6 @@ def _parse_buffer(files, buf, offsets, n_threads, times=False):
                              f"got {_short(text)}")
         expected = "MovieID:" if ":" in text and "," not in text else "CustomerID,Rating,Date"
         raise ValueError(f"{where}: expected {expected}, got {_short(text, 80)}")
-    if times:
-        return (*got[:3], got[3].astype(np.int64).view("datetime64[D]"))
     return got
 
 
@@ -554,10 +563,12 @@ def load_netflix(path, *, dtype=np.float32, n_threads=None, duplicates="error", 
     keep_times = _check_bool(times, "times")
     path = _existing(path)
     files, titles_path = _netflix_files(path)
-    movie, user, rating, *day = parse_netflix(files, n_threads=n_threads, times=keep_times)
+    ids = [None, None]  # [users, items], held only here: freed once sorted in
+    ids[1], ids[0], rating, *day = _parse_netflix(files, n_threads, keep_times)
     source = files[0].name if len(files) == 1 else f"{len(files)} files in {path.name}"
-    ratings = _ratings(user, movie, rating, dtype, source, duplicates,
-                       day[0] if keep_times else None)
+    # The dates stay int32 days until the last gather writes them as datetime64[D].
+    ratings = _ratings(ids, rating, dtype, source, duplicates, day[0] if keep_times else None,
+                       days=keep_times)
     return Dataset(ratings, _netflix_titles(titles_path) if titles_path else None)
 
 
@@ -641,9 +652,10 @@ def load_csv(path, *, user=None, item=None, rating=None, time=None, delimiter=",
     path = _existing(path)
     if path.suffix.lower() in (".parquet", ".pq"):
         return _load_parquet(path, user, item, rating, time, dtype, duplicates)
-    *parsed, times = _read_csv(path, user=user, item=item, rating=rating, time=time,
-                               delimiter=delimiter, header=header, encoding=encoding)
-    return Dataset(_ratings(*parsed, dtype, path.name, duplicates, times), None)
+    users, items, values, times = _read_csv(path, user=user, item=item, rating=rating,
+                                            time=time, delimiter=delimiter, header=header,
+                                            encoding=encoding)
+    return Dataset(_ratings([users, items], values, dtype, path.name, duplicates, times), None)
 
 
 def _read_csv(path, *, user=None, item=None, rating=None, time=None, delimiter=",",
@@ -786,7 +798,7 @@ def _load_parquet(path, user, item, rating, time, dtype, duplicates):
     table = pq.read_table(path, columns=picked)
     u, i, r = (table.column(n).to_numpy() for n in picked[:3])
     times = table.column(picked[3]).to_numpy() if cols[3] >= 0 else None
-    return Dataset(_ratings(u, i, r, dtype, path.name, duplicates, times), None)
+    return Dataset(_ratings([u, i], r, dtype, path.name, duplicates, times), None)
 
 
 # ---------------------------------------------------------------- writer
