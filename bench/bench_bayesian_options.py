@@ -60,15 +60,16 @@ def chain(train, test, rank=10, prior=None, sample_mean=False, seed=0):
     from lorank._kernels import _als
     from lorank._threads import single_threaded_blas
     from lorank.models.als import ALS, _factor_storage
+    from lorank.models._estimator import value_scale
     from lorank.models.bayesian import (draw_noise_precision, sweep_rng, _sample_entries,
-                                        _value_scale, _START_ALPHA_MAX)
+                                        _START_ALPHA_MAX)
 
     prior = prior or {}
     d = rank + 1
     m, n = train.shape
     nnz = train.nnz
     lo, hi = float(train.csr.values.min()), float(train.csr.values.max())
-    sigma = _value_scale(train.csr.values)  # the chain runs on values / σ, as the library's
+    sigma = value_scale(train.csr.values)  # the chain runs on values / σ, as the library's
     train = train._scaled(1.0 / sigma)
     start = ALS(rank, reg=1.0, max_iter=5, tol=0, dtype=train.dtype, n_threads=1,
                 random_state=seed, clip=False).fit(train)

@@ -659,8 +659,11 @@ def test_sampling_needs_the_cholesky_solver():
 
 
 def _numpy_objective(model, R, reg, alpha):
-    """ALS's documented objective at the model's point, in float64 numpy."""
+    """ALS's documented objective at the model's point, in float64 numpy (the
+    factors' penalty × s, the power of two nearest the values' spread)."""
     rows, cols, values = R.coo()
+    s = float(2.0 ** np.round(np.log2(np.std(values, dtype=np.float64))))
+    assert model.value_scale_ == s
     A = model.factors_.left.astype(np.float64)
     B = model.factors_.right.astype(np.float64)
     u, c = model.row_bias_.astype(np.float64), model.col_bias_.astype(np.float64)
@@ -668,7 +671,7 @@ def _numpy_objective(model, R, reg, alpha):
     res = values.astype(np.float64) - pred
     lam_r = reg * R.row_counts.astype(np.float64) ** alpha
     lam_c = reg * R.col_counts.astype(np.float64) ** alpha
-    pen = lam_r @ (np.sum(A * A, 1) + u * u) + lam_c @ (np.sum(B * B, 1) + c * c)
+    pen = lam_r @ (s * np.sum(A * A, 1) + u * u) + lam_c @ (s * np.sum(B * B, 1) + c * c)
     return 0.5 * (res @ res + pen)
 
 

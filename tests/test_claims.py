@@ -258,7 +258,11 @@ class _ObservedKernel:
 def test_als_objective_in_numpy_never_increases(monkeypatch, dtype, biases, weighted, init):
     import lorank.models.als
 
-    R = _ratings(dtype)
+    raw = _ratings(dtype)
+    # The kernel runs on the values / s (ALS.value_scale_, a power of two): the
+    # objective of the data it sees, which is the documented one / s².
+    s = float(2.0 ** np.round(np.log2(np.std(raw.coo()[2], dtype=np.float64))))
+    R = raw._scaled(1 / s)
     rank, reg = 4, 0.3
     alpha = float(weighted)
     lam_r = reg * R.row_counts.astype(np.float64) ** alpha
@@ -270,12 +274,20 @@ def test_als_objective_in_numpy_never_increases(monkeypatch, dtype, biases, weig
     kernel = _ObservedKernel(objective, rank, R.shape[0])
     monkeypatch.setattr(lorank.models.als, "_als", kernel)
     model = ALS(rank, reg=reg, weighted_reg=weighted, biases=biases, init=init, tol=0,
-                max_iter=12, dtype=dtype, random_state=0).fit(R)
+                max_iter=12, dtype=dtype, random_state=0).fit(raw)
+    assert model.value_scale_ == s
     seen = np.array(kernel.seen)
-    assert len(seen) == 2 * 2 * model.n_iter_ == 48
+    # 12 iterations, or fewer where the float32 objective stops going down (tol=0).
+    assert len(seen) == 2 * 2 * model.n_iter_ and 8 <= model.n_iter_ <= 12
     # Before/after each solve, and across each refit of μ (the next solve's
-    # "before" is at the refitted mean); then the model's final state.
-    final = _als_objective(R, *_storage(model, rank), model.mean_, rank, biases, lam_r, lam_c)
+    # "before" is at the refitted mean); then the model's final state (in the
+    # units of the values / s: factors / √s, biases and μ / s).
+    A, B = _storage(model, rank)
+    for F in (A, B):
+        F[:, :rank] /= np.sqrt(s)
+        F[:, rank] /= s
+    final = _als_objective(R, A, B, model.mean_ / s, rank, biases, lam_r, lam_c)
+    np.testing.assert_allclose(model.history_["objective"][-1] / s**2, final, rtol=1e-4)
     seen = np.append(seen, final)
     slack = {np.float32: 2e-6, np.float64: 1e-12}[dtype] * seen[:-1]
     assert np.all(np.diff(seen) <= slack), np.diff(seen).max()

@@ -99,6 +99,22 @@ def test_fits_biases_and_mean_and_objective_never_increases():
     assert abs(model.score(T) + rmse) < 1e-9
 
 
+@pytest.mark.parametrize("k", [-2, 3])
+def test_rating_scale_by_a_power_of_two_changes_only_the_units(k):
+    """The fit runs on the values / s (value_scale_, a power of two), as ALS's: the
+    same tensor ×2^k gives the same model in those units."""
+    _, idx, values = planted((20, 15, 6), 2, 0.4, seed=1, noise=0.1, offset=3.0)
+    T = TensorRatings(idx, values, (20, 15, 6)).astype(np.float64)
+    base, other = (CPALS(2, dtype=np.float64, random_state=0, max_iter=4, tol=0).fit(X)
+                   for X in (T, T._scaled(2.0**k)))
+    assert other.value_scale_ == 2.0**k * base.value_scale_
+    idx = np.unravel_index(np.arange(np.prod(T.shape)), T.shape)
+    np.testing.assert_allclose(other.predict_positions(idx) / 2.0**k,
+                               base.predict_positions(idx), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(np.array(other.history_["objective"]) / 4.0**k,
+                               base.history_["objective"], rtol=1e-10)
+
+
 @pytest.mark.parametrize("init", ["svd", "random"])
 def test_bitwise_independent_of_thread_count(init):
     shape = (300, 200, 30)

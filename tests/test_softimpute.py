@@ -299,13 +299,16 @@ def test_recovers_exactly_low_rank_matrix(dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_small_reg_agrees_with_exact_als(dtype):
     # ½‖P_Ω(X − ABᵀ)‖² + λ/2 (‖A‖² + ‖B‖²) has the same minimum as
-    # ½‖P_Ω(X − Z)‖² + λ‖Z‖_* once rank >= rank(Z*): ALS ridge λ = nuclear λ.
+    # ½‖P_Ω(X − Z)‖² + λ‖Z‖_* once rank >= rank(Z*): ALS ridge λ = nuclear λ
+    # (ALS's reg is measured on the values / s: its factor penalty is reg·s).
     X, R = low_rank_problem(120, 90, 3, 0.4, np.float64, seed=9)
     R = R.astype(dtype)
     lam = 0.5
+    s = float(2.0 ** np.round(np.log2(np.std(R.coo()[2], dtype=np.float64))))
     soft = SoftImpute(3, reg=lam, max_iter=3000, tol=1e-12, dtype=dtype, random_state=0).fit(R)
-    als = ALS(3, reg=lam, biases=False, weighted_reg=False, max_iter=300, tol=1e-12,
+    als = ALS(3, reg=lam / s, biases=False, weighted_reg=False, max_iter=300, tol=1e-12,
               dtype=dtype, random_state=0).fit(R)
+    assert als.value_scale_ == s
     Zals = als.factors_.to_dense().astype(np.float64)
     assert rel(soft.factors_.to_dense(), Zals) < 1e-4
     # And the ALS factors are balanced: their singular values are SoftImpute's.

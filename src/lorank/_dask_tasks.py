@@ -97,10 +97,16 @@ def _build(pieces, lo, hi, size, axis, dtype, duplicates, rating):
     return tuple(R.csr)
 
 
-def _solve(block, fixed, mean, lam, biases, rank, threads, exact_sse=True):
-    """One block's half-step, target j with penalty lam[j]: (solved rows, sse, rsum,
-    status)."""
+def _scaled(values, inv):
+    """values × inv (a power of two: exact), as the local fit's values / scale."""
+    return values if inv == 1 else values * values.dtype.type(inv)
+
+
+def _solve(block, fixed, mean, lam, biases, rank, threads, exact_sse=True, inv=1.0):
+    """One block's half-step on its values × inv, target j with penalty lam[j]:
+    (solved rows, sse, rsum, status)."""
     indptr, indices, values = block
+    values = _scaled(values, inv)
     size = len(indptr) - 1
     solved = np.zeros((size, fixed.shape[1]), fixed.dtype)
     sse, rsum, status = np.empty(size), np.empty(size), np.empty(size, np.int32)
@@ -110,10 +116,11 @@ def _solve(block, fixed, mean, lam, biases, rank, threads, exact_sse=True):
     return solved, sse, rsum, status
 
 
-def _residual_product(block, lo, hi, a, b, M, threads):
-    """Rows lo..hi of P_Ω(X − a bᵀ) @ M (a CSC block with a, b swapped: of the
-    transpose), by the same compiled pass as ``SparsePlusLowRank``."""
+def _residual_product(block, lo, hi, a, b, M, threads, inv=1.0):
+    """Rows lo..hi of P_Ω(X × inv − a bᵀ) @ M (a CSC block with a, b swapped: of
+    the transpose), by the same compiled pass as ``SparsePlusLowRank``."""
     indptr, indices, values = block
+    values = _scaled(values, inv)
     out = np.empty((hi - lo, M.shape[1]), M.dtype)
     for cols, target, scale, other in padded_blocks(np.ascontiguousarray(a[lo:hi]), b, M):
         result = np.empty_like(target)
@@ -125,7 +132,8 @@ def _residual_product(block, lo, hi, a, b, M, threads):
 
 def _stats(block):
     indptr, _, values = block
-    return np.diff(indptr), float(values.sum(dtype=np.float64))
+    return (np.diff(indptr), float(values.sum(dtype=np.float64)),
+            float(np.square(values, dtype=np.float64).sum()))
 
 
 def _pattern(block):

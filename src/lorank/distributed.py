@@ -31,7 +31,7 @@ from scipy.sparse.linalg import LinearOperator
 from .models import als as _local
 from ._dask_tasks import (_build, _coo, _Duplicate, _encode, _identity, _partition_counts,
                           _pattern, _residual_product, _slice, _solve, _split, _sse, _stats)
-from .models._estimator import check_fitted, get_params
+from .models._estimator import check_fitted, get_params, value_scale
 from .data._labels import LabelIndex
 from ._threads import effective_n_threads
 from ._validation import as_float_dtype, check_int
@@ -177,11 +177,15 @@ class ALS(_local.ALS):
         threads = 1 if self.n_threads is None else effective_n_threads(self.n_threads)
         biases = bool(self.biases)
 
+        # The fit runs on the values / scale, as ALS's (the blocks scale theirs).
+        scale = blocks.scale
+        inv = 1.0 / scale
+
         def solve(side, fixed, solved, rank, mean, lam, exact_sse=True):
             bounds, futures = blocks.side(side)
             F = _broadcast(client, fixed)
             tasks = [client.submit(_solve, block, F, mean, lam[lo:hi], biases, rank,
-                                   threads, exact_sse, pure=False)
+                                   threads, exact_sse, inv, pure=False)
                      for block, (lo, hi) in zip(futures, bounds)]
             size = solved.shape[0]
             sse, rsum, status = np.empty(size), np.empty(size), np.empty(size, np.int32)
@@ -190,12 +194,13 @@ class ALS(_local.ALS):
             return sse, rsum, status
 
         def residual(shift):
-            return _ResidualOperator(client, blocks, shift, dtype, threads)
+            return _ResidualOperator(client, blocks, shift, dtype, threads, inv)
 
         score = (lambda: valid.rmse(self)) if valid is not None else None
-        data = _local._Data(blocks.shape, blocks.nnz, blocks.total, blocks.row_counts,
+        data = _local._Data(blocks.shape, blocks.nnz, blocks.total * inv, blocks.row_counts,
                             blocks.col_counts)
-        return self._fit_loop(data, dtype, rank, reg, max_iter, tol, solve, residual, score)
+        return self._fit_loop(data, dtype, rank, reg, max_iter, tol, solve, residual, score,
+                              scale)
 
     # ------------------------------------------------------------ serving
 
@@ -267,6 +272,7 @@ class _Blocks:
             self.row_labels = np.arange(m) if R.row_labels is None else R.row_labels
             self.col_labels = np.arange(n) if R.col_labels is None else R.col_labels
             self.nnz, self.total = R.nnz, float(R.csr.values.sum(dtype=np.float64))
+            self.scale = value_scale(R.csr.values, power_of_two=True)  # as ALS's
             self.row_counts, self.col_counts = R.row_counts, R.col_counts
         else:
             self.ratings = None
@@ -301,6 +307,8 @@ class _Blocks:
             self.row_counts = np.concatenate([s[0] for s in stats])
             self.nnz = int(self.row_counts.sum())
             self.total = float(np.sum([s[1] for s in stats]))
+            self.scale = value_scale(None, power_of_two=True, moments=(
+                self.nnz, self.total, float(np.sum([s[2] for s in stats]))))
             stats = client.gather([client.submit(_stats, f, pure=False) for f in self.cols])
             self.col_counts = np.concatenate([s[0] for s in stats])
         self.ratings = self.frame = None
@@ -394,8 +402,9 @@ class _ResidualOperator(LinearOperator):
     """P_Ω(X − shift) for the spectral start; products run block-wise on the
     workers with the same compiled kernel as ``SparsePlusLowRank``."""
 
-    def __init__(self, client, blocks, shift, dtype, threads):
+    def __init__(self, client, blocks, shift, dtype, threads, inv=1.0):
         m, n = blocks.shape
+        self._inv = inv
         super().__init__(dtype=np.dtype(dtype), shape=(m, n))
         if shift is None:
             shift = LowRank(np.zeros((m, 0), dtype), np.zeros((n, 0), dtype))
@@ -410,7 +419,8 @@ class _ResidualOperator(LinearOperator):
         a, b = (self._left, self._right) if side == "rows" else (self._right, self._left)
         Mf = _broadcast(self._client, M)
         tasks = [self._client.submit(_residual_product, f, lo, hi, a, b, Mf, self._threads,
-                                     pure=False) for f, (lo, hi) in zip(futures, bounds)]
+                                     self._inv, pure=False)
+                 for f, (lo, hi) in zip(futures, bounds)]
         return np.concatenate(self._client.gather(tasks))
 
     def _matmat(self, M):

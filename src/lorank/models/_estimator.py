@@ -538,6 +538,32 @@ def rating_range(ratings):
     return float(values.min()), float(values.max())
 
 
+def value_scale(values, *, power_of_two=False, moments=None):
+    """The scale a model's priors or penalties are measured in: the standard
+    deviation σ of the observed values (1.0 when they are all equal or there are
+    none), or with ``power_of_two`` the power of two nearest to σ in log scale,
+    by which the values are scaled exactly (1.0 for σ in [0.71, 1.41]: every
+    1-5 star data set). ``moments``: (n, Σx, Σx²) instead of ``values`` (a
+    distributed fit's blocks).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lorank.models._estimator import value_scale
+    >>> value_scale(np.array([1.0, 3.0])), value_scale(np.array([2.0, 6.0]), power_of_two=True)
+    (1.0, 2.0)
+    """
+    if moments is not None:
+        n, total, squares = moments
+        var = (squares - total * total / n) / n if n else 0.0
+        sigma = float(np.sqrt(max(var, 0.0)))
+    else:
+        sigma = float(np.std(values, dtype=np.float64)) if len(values) else 0.0
+    if not (np.isfinite(sigma) and sigma > 0):
+        return 1.0
+    return float(2.0 ** np.round(np.log2(sigma))) if power_of_two else sigma
+
+
 class NotFittedError(ValueError, AttributeError):
     """Raised when a model (or a ``Recommender``) is used before ``fit``.
 

@@ -9,7 +9,7 @@ from .._kernels import _als
 from . import _auto_reg
 from ._estimator import (CompletionModel, check_bool, check_callback, check_choice, check_int,
                          check_n_threads, check_random_state, check_rank, check_real, rating_range,
-                         register)
+                         register, value_scale)
 from .._threads import single_threaded_blas
 from ..linalg.lowrank import LowRank
 from ..linalg.sparse_plus_lowrank import SparsePlusLowRank
@@ -26,11 +26,17 @@ class ALS(CompletionModel):
 
     Fits ``x_ij ≈ μ + u_i + c_j + a_iᵀ b_j`` on the observed entries by minimizing
 
-        ½ Σ_Ω (x_ij − μ − u_i − c_j − a_iᵀ b_j)² + ½ Σ_i λ_i (‖a_i‖² + u_i²)
-                                                + ½ Σ_j λ_j (‖b_j‖² + c_j²)
+        ½ Σ_Ω (x_ij − μ − u_i − c_j − a_iᵀ b_j)² + ½ Σ_i λ_i (s‖a_i‖² + u_i²)
+                                                + ½ Σ_j λ_j (s‖b_j‖² + c_j²)
 
     with λ_i = reg·|Ω_i|^α: α = 1 (``weighted_reg=True``, ALS-WR as in Spark),
-    α = 0 (``weighted_reg=False``, plain ridge), or any α in between.
+    α = 0 (``weighted_reg=False``, plain ridge), or any α in between; s
+    (``value_scale_``) is the power of two nearest the values' standard
+    deviation (1 for 1-5 stars). That is the plain ridge problem on the values
+    / s, scaled back, so ``reg`` means the same on a 1-5, 1-10 or 0-100 scale:
+    ratings ×2 give predictions ×2, bit for bit (MovieLens 100K 5-fold, default
+    ALS: 0.9105 at ×1 and ×2; before, ×2 gave 0.9456, worse than ``Baseline``'s
+    0.9439; ×5 0.9191 (1.0013 before), ×0.2 0.9065, as s is within √2 of σ).
     Each half-step solves, for every column in parallel, the ridge normal equations
     over that column's observed entries (Gram matrix + Cholesky, compiled, nogil),
     then the same for every row; the biases are fitted inside the same solves
@@ -122,6 +128,9 @@ class ALS(CompletionModel):
         Biases ``u`` (m,) and ``c`` (n,); zeros when ``biases=False``.
     mean_ : float
         Global mean μ (0 when ``biases=False``).
+    value_scale_ : float
+        s of the objective: a power of two, 1.0 unless the values' standard
+        deviation is outside [0.71, 1.41].
     history_ : dict of lists
         Per iteration: ``iteration``, ``train_rmse``, ``valid_rmse`` (NaN
         without validation data), ``objective``, ``seconds``.
@@ -195,6 +204,11 @@ class ALS(CompletionModel):
         rank, reg, max_iter, tol, n_threads = self._check_params(ratings)
         self.reg_ = reg
         self.rating_range_ = rating_range(ratings)
+        # The fit runs on the values / s, s the power of two nearest their standard
+        # deviation (exact; s = 1, no copy, for 1-5 stars), so that reg means the same
+        # on a 1-10 or a 0-100 scale; what it learns is scaled back.
+        scale = value_scale(ratings.csr.values, power_of_two=True)
+        ratings = ratings._scaled(1.0 / scale)
         biases = bool(self.biases)
         m, n = ratings.shape
         cg = {"solver": "cg", "cg_steps": self.cg_steps} if self.solver == "cg" else {}
@@ -222,10 +236,15 @@ class ALS(CompletionModel):
         data = _Data(ratings.shape, ratings.nnz, float(ratings.csr.values.sum(dtype=np.float64)),
                      ratings.row_counts, ratings.col_counts)
         score = (lambda: self._rmse(valid)) if valid is not None else None
-        return self._fit_loop(data, dtype, rank, reg, max_iter, tol, solve, residual, score)
+        return self._fit_loop(data, dtype, rank, reg, max_iter, tol, solve, residual, score,
+                              scale)
 
-    def _fit_loop(self, data, dtype, rank, reg, max_iter, tol, solve, residual, score):
+    def _fit_loop(self, data, dtype, rank, reg, max_iter, tol, solve, residual, score,
+                  scale=1.0):
         """The iterations, whatever holds the data (``lorank.distributed`` too).
+
+        ``scale``: the data that ``solve`` and ``residual`` read (and ``data.total``)
+        are the values / scale; the model is published in the values' units.
 
         ``solve(side, fixed, solved, rank, mean, lam, exact_sse=True)`` runs the
         half-step kernel over every column (side="cols") or row, target j with
@@ -263,8 +282,9 @@ class ALS(CompletionModel):
         def objective(total, A, B):
             return 0.5 * (total + _penalty(A, lam_rows) + _penalty(B, lam_cols))
 
-        A, B = self._initialize(data, rank, dtype, half_step, lambda: mean, residual)
-        self._set_learned(A, B, mean, rank)  # the start is the state of iteration 0
+        self.value_scale_ = scale
+        A, B = self._initialize(data, rank, dtype, half_step, lambda: mean, residual, scale)
+        self._set_learned(A, B, mean, rank, scale)  # the start is the state of iteration 0
         # Only the rows' half-step ends an iteration, so only its sse is reported;
         # the columns' is exact (and both objectives kept) for the tests only.
         exact_cols = self._exact_half_steps
@@ -275,13 +295,13 @@ class ALS(CompletionModel):
             for it in range(1, max_iter + 1):
                 total = half_step("cols", A, B, rank, exact_cols)
                 if exact_cols:
-                    self._half_step_objectives.append(objective(total, A, B))
+                    self._half_step_objectives.append(scale**2 * objective(total, A, B))
                 total = half_step("rows", A, B, rank)
-                loss = objective(total, A, B)
+                loss = scale**2 * objective(total, A, B)  # in the values' units²
                 if exact_cols:
                     self._half_step_objectives.append(loss)
-                self._set_learned(A, B, mean, rank)
-                train = np.sqrt(max(total, 0.0) / nnz)
+                self._set_learned(A, B, mean, rank, scale)
+                train = scale * np.sqrt(max(total, 0.0) / nnz)
                 valid_rmse = score() if score is not None else np.nan
                 if not run.record(it, train_rmse=train, valid_rmse=valid_rmse, objective=loss):
                     break
@@ -331,15 +351,21 @@ class ALS(CompletionModel):
                     )
         return rank, float(reg), max_iter, float(tol), n_threads
 
-    def _initialize(self, data, rank, dtype, half_step, mean, residual):
-        """Starting factors (m x w, n x w; the last column holds the bias)."""
+    def _initialize(self, data, rank, dtype, half_step, mean, residual, scale=1.0):
+        """Starting factors (m x w, n x w; the last column holds the bias), in the
+        units of the values / scale."""
         m, n = data.shape
         biases = bool(self.biases)
         A = _factor_storage(m, rank + biases, dtype)
         B = _factor_storage(n, rank + biases, dtype)
-        warm = getattr(self, "_warm_start", None)  # set by reg="auto"'s path
+        warm = getattr(self, "_warm_start", None)  # set by reg="auto"'s path (units of X)
         if warm is not None:
-            return warm[0].copy(), warm[1].copy()
+            A, B = warm[0].copy(), warm[1].copy()
+            if scale != 1:
+                for F in (A, B):
+                    F[:, :rank] /= F.dtype.type(np.sqrt(scale))
+                    F[:, rank:rank + biases] /= F.dtype.type(scale)
+            return A, B
         rng = np.random.default_rng(self.random_state)
         if self.init == "random":
             A[:, :rank] = rng.standard_normal((m, rank)) / np.sqrt(rank)
@@ -368,20 +394,28 @@ class ALS(CompletionModel):
         B[:, :rank] = Vt.T * root
         return A, B
 
-    def _set_learned(self, A, B, mean, rank):
+    def _set_learned(self, A, B, mean, rank, scale=1.0):
+        """Publish the state (A, B, mean in the units of the values / scale)."""
         if not (np.isfinite(A).all() and np.isfinite(B).all()):
             raise FloatingPointError(
                 "ALS produced non-finite factors; increase reg or use dtype=np.float64"
             )
         # Copies: the next half-steps update A and B in place, and an interrupted
         # fit keeps the last complete iteration.
-        self.factors_ = LowRank(A[:, :rank].copy(), B[:, :rank].copy())
+        left, right = A[:, :rank].copy(), B[:, :rank].copy()
+        if scale != 1:  # back to the values' units: √scale each side, biases × scale
+            left *= left.dtype.type(np.sqrt(scale))
+            right *= right.dtype.type(np.sqrt(scale))
+        self.factors_ = LowRank(left, right)
         if self.biases:
             self.row_bias_, self.col_bias_ = A[:, rank].copy(), B[:, rank].copy()
+            if scale != 1:
+                self.row_bias_ *= A.dtype.type(scale)
+                self.col_bias_ *= B.dtype.type(scale)
         else:
             self.row_bias_ = np.zeros(A.shape[0], A.dtype)
             self.col_bias_ = np.zeros(B.shape[0], B.dtype)
-        self.mean_ = mean
+        self.mean_ = mean * scale
         self._lowrank = None
 
 register(ALS)  # lorank.load rebuilds it; ALS.save

@@ -8,7 +8,7 @@ import scipy.linalg
 from .._kernels import _als
 from ._estimator import (CompletionModel, check_bool, check_callback, check_int,
                          check_n_threads, check_random_state, check_rank, rating_range,
-                         register)
+                         register, value_scale)
 from .._threads import single_threaded_blas
 from ..linalg.lowrank import LowRank
 
@@ -359,7 +359,7 @@ class BayesianALS(CompletionModel):
         # The chain runs on the values divided by their standard deviation σ, so
         # that its priors (W₀ = I, α's Gamma(1, 1)) and the start's reg mean the
         # same on every rating scale; what it learns is scaled back.
-        sigma = _value_scale(ratings.csr.values)
+        sigma = value_scale(ratings.csr.values)
         self.value_scale_ = sigma
         ratings = ratings._scaled(1.0 / sigma)
         root = np.sqrt(sigma)
@@ -562,13 +562,6 @@ class _SampleMean:
             return left, self.V[:, :w]
         L, R = self._side_by_side()
         return L * scale, R
-
-
-def _value_scale(v):
-    """The standard deviation of the observed values ``v`` (1.0 when they are all
-    equal): the Bayesian chains run on values / σ."""
-    sigma = float(np.std(v, dtype=np.float64)) if v.size else 0.0
-    return sigma if np.isfinite(sigma) and sigma > 0 else 1.0
 
 
 def _truncation_error(samples, m, n):

@@ -4,10 +4,10 @@ import numpy as np
 
 from .._kernels import _als
 from ._cp_base import CPModel, from_arrays, largest_two, to_arrays
-from ._estimator import check_bool, check_int, register
+from ._estimator import check_bool, check_int, register, value_scale
 from .._threads import single_threaded_blas
 from .als import _factor_storage
-from .bayesian import (BETA0, _START_ALPHA_MAX, _seed, _value_scale, draw_noise_precision,
+from .bayesian import (BETA0, _START_ALPHA_MAX, _seed, draw_noise_precision,
                        draw_normal_wishart, normal_wishart_posterior, sweep_rng)
 from .cp_als import CPALS
 
@@ -255,7 +255,7 @@ class BayesianCP(CPModel):
         self.shape_, self.time_edges_ = T.shape, T.time_edges
         # The chain runs on values / σ, as BayesianALS's (the priors then mean the
         # same on every rating scale); each mode's factors are scaled back by σ^(1/N).
-        sigma = _value_scale(values)
+        sigma = value_scale(values)
         self.value_scale_ = sigma
         T = T._scaled(1.0 / sigma)
         del values

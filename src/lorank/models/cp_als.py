@@ -10,7 +10,7 @@ import numpy as np
 
 from .._kernels import _als
 from ._cp_base import CPModel, from_arrays, largest_two, to_arrays
-from ._estimator import check_bool, check_choice, check_int, check_real, register
+from ._estimator import check_bool, check_choice, check_int, check_real, register, value_scale
 from .._threads import single_threaded_blas
 from .als import _factor_storage, penalties, reg_exponent
 from ..linalg.svd import randomized_svd
@@ -38,8 +38,11 @@ class CPALS(CPModel):
 
         x_{i_1…i_N} ≈ μ + Σ_m b_m[i_m] + Σ_k Π_m A_m[i_m, k],
 
-    by minimizing ½ Σ_Ω (x − x̂)² + ½ Σ_m Σ_j λ_mj (‖A_m[j]‖² + b_m[j]²) with
-    λ_mj = reg·|Ω_mj|^α (|Ω_mj| the observations in slice j of mode m).
+    by minimizing ½ Σ_Ω (x − x̂)² + ½ Σ_m Σ_j λ_mj (s^(2−2/N) ‖A_m[j]‖² + b_m[j]²)
+    with λ_mj = reg·|Ω_mj|^α (|Ω_mj| the observations in slice j of mode m) and
+    s (``value_scale_``) the power of two nearest the values' standard deviation
+    (1 for 1-5 stars): the plain problem on the values / s, scaled back, so
+    ``reg`` means the same on any rating scale, as :class:`lorank.ALS`'s.
     Each iteration updates the modes in turn: for every slice j of mode m, in
     parallel, the ridge normal equations (Σ h hᵀ + λ_mj I) a = Σ (x − offset) h
     over the slice's observations, with h the Hadamard product of the other
@@ -99,6 +102,8 @@ class CPALS(CPModel):
         ``biases_[m]`` is b_m, shape (shape[m],); zeros when ``biases=False``.
     mean_ : float
         Global mean μ (0 when ``biases=False``).
+    value_scale_ : float
+        s of the objective (a power of two).
     shape_ : tuple of int
     labels_ : tuple of LabelIndex
         The training tensor's labels per mode (positions for a mode without).
@@ -158,6 +163,12 @@ class CPALS(CPModel):
 
     # --- fitting ------------------------------------------------------------
     def _fit(self, T, valid, rank, reg, max_iter, tol, n_threads):
+        # The fit runs on the values / s, s the power of two nearest their standard
+        # deviation (exact; 1 for 1-5 stars), as ALS's; each mode's factors are
+        # scaled back by s^(1/N).
+        scale = value_scale(T.coo()[1], power_of_two=True)
+        self.value_scale_ = scale
+        T = T._scaled(1.0 / scale)
         biases = bool(self.biases)
         alpha = reg_exponent(self.weighted_reg)
         N, nnz, dtype = T.ndim, T.nnz, T.dtype
@@ -198,7 +209,7 @@ class CPALS(CPModel):
                              lams, n_threads)
         self.shape_ = T.shape
         self.time_edges_ = T.time_edges
-        self._set_learned(F, mean, rank)
+        self._set_learned(F, mean, rank, scale)
         previous = np.inf
         keys = ("train_rmse", "valid_rmse", "objective")
         with self._iterations(max_iter, keys) as run:
@@ -206,9 +217,9 @@ class CPALS(CPModel):
                 for m in range(N):  # only the last mode's sse is reported
                     total = half_step(m, F, rank, m == N - 1)
                 _balance(F, rank, lams)
-                loss = objective(total, F)
-                self._set_learned(F, mean, rank)
-                train = np.sqrt(max(total, 0.0) / nnz)
+                loss = scale**2 * objective(total, F)  # in the values' units²
+                self._set_learned(F, mean, rank, scale)
+                train = scale * np.sqrt(max(total, 0.0) / nnz)
                 valid_rmse = self._score(valid) if valid is not None else np.nan
                 if not run.record(it, train_rmse=train, valid_rmse=valid_rmse,
                                   objective=loss):
@@ -344,7 +355,8 @@ class CPALS(CPModel):
         restore_mean(chosen_mean)
         return F
 
-    def _set_learned(self, F, mean, rank):
+    def _set_learned(self, F, mean, rank, scale=1.0):
+        """Publish the state (F, mean in the units of the values / scale)."""
         if not all(np.isfinite(A).all() for A in F):
             raise FloatingPointError(
                 "CPALS produced non-finite factors; increase reg or use dtype=np.float64"
@@ -354,7 +366,12 @@ class CPALS(CPModel):
             self.biases_ = [A[:, rank].copy() for A in F]
         else:
             self.biases_ = [np.zeros(A.shape[0], A.dtype) for A in F]
-        self.mean_ = float(mean)
+        if scale != 1:  # back to the values' units
+            root = scale ** (1.0 / len(F))
+            for A, b in zip(self.factors_, self.biases_):
+                A *= A.dtype.type(root)
+                b *= b.dtype.type(scale)
+        self.mean_ = float(mean) * scale
         self._lowrank = None
 
     # --- fitted model: CPModel's, with at()'s fold-in rule -------------------

@@ -48,8 +48,9 @@ class SoftImpute(_estimator.CompletionModel):
     With ``reg=0`` this is the plain "fill in, refit rank r" scheme; with
     ``reg=λ > 0`` and ``rank`` at least the solution's rank it solves the
     nuclear-norm problem, whose solution also minimizes the ALS objective with
-    ridge λ on both factors (``ALS(reg=λ, biases=False, weighted_reg=False)``),
-    because ``‖Z‖_* = min over A Bᵀ = Z of ½ (‖A‖² + ‖B‖²)``.
+    ridge λ on both factors (``ALS(reg=λ / s, biases=False, weighted_reg=False)``,
+    s its ``value_scale_``, 1 for 1-5 stars), because ``‖Z‖_* = min over A Bᵀ = Z
+    of ½ (‖A‖² + ‖B‖²)``.
 
     Parameters
     ----------
