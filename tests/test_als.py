@@ -680,3 +680,18 @@ def test_values_near_the_float32_limit_are_refused_naming_the_cause(model):
         model(2, max_iter=2).fit(np.ones((6, 5), np.float32), valid)
     fitted = model(2, max_iter=2, dtype=np.float64).fit(X)  # in float64 it fits
     assert np.isfinite(fitted.predict([0, 1], [1, 2])).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_value_scale_blockwise_std(dtype):
+    """value_scale's standard deviation runs over blocks (no float64 copy of 100M
+    ratings): it equals np.std's over any block boundary, and a constant or empty
+    array scales by 1."""
+    from lorank.models._estimator import _std, value_scale
+
+    x = (np.random.default_rng(0).standard_normal(10_007) * 3 + 40).astype(dtype)
+    for block in (1, 100, 4096, 1 << 20):
+        assert _std(x, block=block) == pytest.approx(np.std(x, dtype=np.float64), rel=1e-12)
+    assert value_scale(x) == pytest.approx(np.std(x, dtype=np.float64), rel=1e-12)
+    assert value_scale(x, power_of_two=True) == 4.0
+    assert value_scale(np.full(5, 3.0, dtype)) == 1.0 and value_scale(x[:0]) == 1.0

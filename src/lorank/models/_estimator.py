@@ -538,6 +538,19 @@ def rating_range(ratings):
     return float(values.min()), float(values.max())
 
 
+def _std(values, block=1 << 20):
+    """np.std in float64, two passes over blocks: no float64 copy of all the values
+    (800 MB at 100M float32 ratings); the same result for any thread count."""
+    n = len(values)
+    if n == 0:
+        return 0.0
+    blocks = range(0, n, block)
+    mean = sum(float(np.sum(values[k:k + block], dtype=np.float64)) for k in blocks) / n
+    squares = sum(float(np.sum(np.square(values[k:k + block].astype(np.float64) - mean)))
+                  for k in blocks)
+    return float(np.sqrt(squares / n))
+
+
 def value_scale(values, *, power_of_two=False, moments=None):
     """The scale a model's priors or penalties are measured in: the standard
     deviation σ of the observed values (1.0 when they are all equal or there are
@@ -558,7 +571,7 @@ def value_scale(values, *, power_of_two=False, moments=None):
         var = (squares - total * total / n) / n if n else 0.0
         sigma = float(np.sqrt(max(var, 0.0)))
     else:
-        sigma = float(np.std(values, dtype=np.float64)) if len(values) else 0.0
+        sigma = _std(values)
     if not (np.isfinite(sigma) and sigma > 0):
         return 1.0
     return float(2.0 ** np.round(np.log2(sigma))) if power_of_two else sigma
