@@ -1,6 +1,6 @@
 """ML-100k 5-fold test RMSE of every model with its defaults, on the same folds.
 
-Baseline, ALS (default reg and reg="auto"), SoftImpute (reg="auto", with and
+Baseline, ALS (the default reg="auto" and the former fixed reg=1.0), SoftImpute (reg="auto", with and
 without biases), BayesianALS, and scikit-surprise's SVD and SVD++ (when
 installed), all on ``Ratings.kfold(5, random_state=0)`` of
 ``/work/shared/data/ml-100k/u.data``; lorank models with ``random_state=0`` and
@@ -30,8 +30,8 @@ def _models(threads):
     common = dict(n_threads=threads)
     return [
         ("Baseline", lambda: lorank.Baseline(**common)),
-        ("ALS()", lambda: lorank.ALS(random_state=0, **common)),
-        ('ALS(reg="auto")', lambda: lorank.ALS(reg="auto", random_state=0, **common)),
+        ("ALS()", lambda: lorank.ALS(random_state=0, **common)),  # reg="auto"
+        ("ALS(reg=1.0)", lambda: lorank.ALS(reg=1.0, random_state=0, **common)),  # until 0.2
         ("BayesianALS()", lambda: lorank.BayesianALS(random_state=0, **common)),
         ('SoftImpute(reg="auto", biases=True)',
          lambda: lorank.SoftImpute(reg="auto", biases=True, random_state=0, **common)),

@@ -277,8 +277,8 @@ def test_rating_scale_by_a_power_of_two_changes_only_the_units(k):
     R, _ = synthetic(300, 200, 6000, rank=3, random_state=2, dtype=np.float64)
     rows, cols, values = R.coo()
     S = Ratings(rows, cols, values * 2.0**k, shape=R.shape)
-    base, other = (ALS(3, dtype=np.float64, random_state=0, max_iter=5, clip=False).fit(X)
-                   for X in (R, S))
+    base, other = (ALS(3, reg=1.0, dtype=np.float64, random_state=0, max_iter=5,
+                       clip=False).fit(X) for X in (R, S))
     assert base.value_scale_ == 1.0 and other.value_scale_ == 2.0**k
     np.testing.assert_allclose(other.predict_positions(rows, cols) / 2.0**k,
                                base.predict_positions(rows, cols), rtol=1e-12, atol=1e-12)
@@ -463,7 +463,7 @@ def test_interrupt_between_half_steps_keeps_last_iteration(monkeypatch, biases):
     import lorank.models.als
 
     R = random_ratings(30, 20, 300, np.float64)
-    params = dict(biases=biases, tol=0, dtype=np.float64, random_state=0)
+    params = dict(biases=biases, reg=1.0, tol=0, dtype=np.float64, random_state=0)
     two = ALS(3, max_iter=2, **params).fit(R)
     sweeps = 2 * lorank.models.als._BIAS_SWEEPS * biases  # bias-only sweeps of the spectral start
     monkeypatch.setattr(lorank.models.als, "_als", _InterruptingKernel(sweeps + 5))

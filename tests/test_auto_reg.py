@@ -1,5 +1,7 @@
 """reg="auto": the path on an internal holdout, the choice, the refit."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -29,7 +31,7 @@ def test_als_auto_follows_the_noise(seed):
     for noise in (0.1, 1.5):
         (train, test), _ = _low_rank(noise, seed)
         auto = lorank.ALS(3, reg="auto", random_state=0, clip=False).fit(train)
-        fixed = lorank.ALS(3, random_state=0, clip=False).fit(train)
+        fixed = lorank.ALS(3, reg=1.0, random_state=0, clip=False).fit(train)  # 0.1's default
         path = auto.reg_path_
         assert len(path["reg"]) == len(path["valid_rmse"]) >= 3
         assert np.all(np.diff(path["reg"]) > 0)
@@ -80,3 +82,113 @@ def test_refine_stays_between_the_neighbours():
         np.exp(np.log(1.0) + 0.1 * np.log(2)), rel=0.5)
     assert 0.5 <= _auto_reg._refine(regs, [3.0, 2.0, 2.5, 3.0], 1) <= 2.0
     assert _auto_reg._refine(regs, [1.0, 2.0, 3.0, 4.0], 0) == 0.5
+
+
+def test_auto_is_the_default():
+    assert lorank.ALS().reg == "auto"
+    (train, _), _ = _low_rank(0.5)
+    model = lorank.ALS(3, random_state=0).fit(train)
+    assert model.reg_ in model.reg_path_["reg"] or (
+        min(model.reg_path_["reg"]) < model.reg_ < max(model.reg_path_["reg"]))
+    assert model.reg_path_["baseline_rmse"] > min(model.reg_path_["valid_rmse"])
+
+
+def test_default_beats_the_biases_on_sparser_ratings(ml100k_dir):
+    """MovieLens 100K with a quarter of each fold's training ratings (21 a user, as
+    many real rating sets): the fixed reg=1.0 (the default before) overfits and
+    loses to Baseline; the default, reg="auto", does not (bench/bench_density.py)."""
+    data = np.loadtxt(ml100k_dir / "u.data", dtype=np.int64)
+    R = lorank.Ratings(data[:, 0] - 1, data[:, 1] - 1, data[:, 2].astype(np.float32))
+    train, test = next(iter(R.kfold(5, random_state=0)))
+    rows, cols, values = train.coo()
+    keep = np.random.default_rng(1).random(len(values)) < 0.25
+    sparse = lorank.Ratings(rows[keep], cols[keep], values[keep], shape=train.shape)
+    base = lorank.Baseline().fit(sparse)._rmse(test)
+    auto = lorank.ALS(random_state=0).fit(sparse)._rmse(test)
+    assert auto < base - 0.003, (auto, base)
+
+
+def _biases_only(noise=1.0, seed=0, m=300, n=200, nnz=20000):
+    rng = np.random.default_rng(seed)
+    flat = rng.choice(m * n, nnz, replace=False)
+    rows, cols = flat // n, flat % n
+    values = 3.5 + rng.normal(0, 0.4, m)[rows] + rng.normal(0, 0.5, n)[cols]
+    return lorank.Ratings(rows, cols, values + rng.normal(0, noise, nnz), (m, n))
+
+
+def test_auto_warns_when_the_factors_add_nothing():
+    """Ratings that are user and item effects plus noise: the holdout says the
+    factors do not beat Baseline, and the fit says so; low-rank data does not warn."""
+    with pytest.warns(UserWarning, match=r"the factors add nothing on the 10% holdout: "
+                                         r"the biases alone \(lorank.Baseline\) reach RMSE"):
+        model = lorank.ALS(3, random_state=0).fit(_biases_only())
+    assert model.reg_path_["baseline_rmse"] <= min(model.reg_path_["valid_rmse"])
+    (train, _), _ = _low_rank(0.3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lorank.ALS(3, random_state=0).fit(train)
+    without = lorank.ALS(3, biases=False, random_state=0).fit(_biases_only())
+    assert "baseline_rmse" not in without.reg_path_
+
+
+def test_few_or_equal_ratings_take_the_start():
+    """Too few ratings to hold 10 % out, or one value everywhere (every reg
+    predicts it): reg_ is the path's start, with no path."""
+    i = np.arange(80)
+    R = lorank.Ratings(i % 4, i // 4, i % 5 + 1.0)
+    model = lorank.ALS(2, random_state=0).fit(R)
+    assert R.nnz < _auto_reg.MIN_RATINGS and model.reg_ == _auto_reg.ALS_START
+    assert model.reg_path_ == {"reg": [], "valid_rmse": []}
+    (train, _), _ = _low_rank(0.5)
+    rows, cols, _ = train.coo()
+    with pytest.warns(UserWarning, match="ratings equal 3"):  # said once, by the outer fit
+        model = lorank.ALS(2, random_state=0).fit(
+            lorank.Ratings(rows, cols, np.full(len(rows), 3.0), train.shape))
+    assert model.reg_ == _auto_reg.ALS_START and model.predict_positions([0], [0])[0] == 3.0
+
+
+def test_callback_and_ctrl_c_in_the_refit():
+    (train, _), _ = _low_rank(0.5)
+    calls = []
+    model = lorank.ALS(3, random_state=0, tol=0, max_iter=4,
+                       callback=lambda m, it: calls.append((it, m.n_iter_))).fit(train)
+    assert calls == [(1, 1), (2, 2), (3, 3), (4, 4)] and model.n_iter_ == 4
+
+    def interrupt(m, it):
+        if it == 2:
+            raise KeyboardInterrupt
+
+    stopped = lorank.ALS(3, random_state=0, tol=0, max_iter=4, callback=interrupt)
+    with pytest.warns(RuntimeWarning, match="interrupted after 2 complete iterations"):
+        with pytest.raises(KeyboardInterrupt):
+            stopped.fit(train)
+    assert stopped.n_iter_ == 2 and stopped.reg_ == model.reg_
+    assert stopped.reg_path_ == model.reg_path_
+    two = lorank.ALS(3, reg=model.reg_, random_state=0, tol=0, max_iter=2).fit(train)
+    np.testing.assert_array_equal(stopped.factors_.left, two.factors_.left)
+
+
+def test_ctrl_c_on_the_path_keeps_its_best_fit(monkeypatch):
+    """Ctrl-C while the path's third fit runs: the model is the best complete fit
+    of the path (on the 90 %), it says so, and the interrupt goes on."""
+    import lorank.models.als as als_module
+
+    (train, _), _ = _low_rank(0.5)
+    fits = []
+    real = als_module.ALS._fit
+
+    def counting(self, ratings, valid):
+        fits.append(self.reg)
+        if len(fits) == 4:  # the outer fit, the path's first two, then its third
+            raise KeyboardInterrupt
+        return real(self, ratings, valid)
+
+    monkeypatch.setattr(als_module.ALS, "_fit", counting)
+    model = lorank.ALS(3, random_state=0)
+    with pytest.warns(RuntimeWarning, match="interrupted on its holdout path: the model is "
+                                            "the fit at reg"):
+        with pytest.raises(KeyboardInterrupt):
+            model.fit(train)
+    assert model.reg_ in fits[1:3] and len(model.reg_path_["reg"]) == 2
+    r, c, _ = train.coo()
+    assert np.isfinite(model.predict_positions(r, c)).all()

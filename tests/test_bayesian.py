@@ -262,7 +262,8 @@ def test_history_clip_and_validation():
     assert compressed.factors_.rank == 9
     assert abs(compressed._score(test) - model._score(test)) <= compressed.truncation_error_["max"]
     # The posterior mean beats the start's ALS fit and the last single sample.
-    als = lorank.ALS(3, max_iter=bayesian._START_ITER, tol=0, random_state=0).fit(train)
+    als = lorank.ALS(3, reg=1.0, max_iter=bayesian._START_ITER, tol=0,  # the start's
+                     random_state=0).fit(train)
     assert model._score(test) < als._score(test)
 
 

@@ -37,6 +37,12 @@ def ratings():
     return synthetic(4000, 800, 200_000, random_state=0, dtype=np.float64)[0]
 
 
+def _local_als(**params):
+    """lorank.ALS with distributed.ALS's default reg, 1.0 (the holdout path of
+    reg="auto", lorank.ALS's default, is local only)."""
+    return lorank.ALS(**{"reg": 1.0, **params})
+
+
 def labelled(R, n_parts=3, seed=0):
     """(Ratings.from_labels, DataFrame in shuffled order, partitions): string ids."""
     rows, cols, values = R.coo()
@@ -67,7 +73,7 @@ def assert_same_model(dist, local):
 def test_same_factors_as_local_als(client, ratings, init, dtype):
     train, test = ratings.astype(dtype).split(0.1, random_state=0)
     params = dict(rank=5, init=init, dtype=dtype, random_state=0, max_iter=6, tol=0)
-    local = lorank.ALS(**params, clip=False).fit(train, validation=test)
+    local = _local_als(**params, clip=False).fit(train, validation=test)
     dist = lorank.distributed.ALS(client, **params).fit(train, validation=test)
     assert_same_model(dist, local)
     np.testing.assert_allclose(dist.history_["valid_rmse"], local.history_["valid_rmse"],
@@ -89,7 +95,7 @@ def test_same_model_as_local_on_a_wider_scale(client, ratings, source):
     rows, cols, values = ratings.coo()
     R, df = labelled(lorank.Ratings(rows, cols, 4 * values, shape=ratings.shape))
     params = dict(rank=4, dtype=np.float64, random_state=0, max_iter=3, tol=0)
-    local = lorank.ALS(**params, clip=False).fit(R if source == "ratings" else df)
+    local = _local_als(**params, clip=False).fit(R if source == "ratings" else df)
     dist = lorank.distributed.ALS(client, **params).fit(
         R if source == "ratings" else dd.from_pandas(df, npartitions=3))
     assert local.value_scale_ == dist.value_scale_ == 4.0
@@ -100,7 +106,7 @@ def test_no_biases_unweighted(client, ratings):
     R = ratings.astype(np.float64)
     params = dict(rank=4, biases=False, weighted_reg=False, reg=0.5, init="random",
                   dtype=np.float64, random_state=1, max_iter=3, tol=0, n_blocks=3)
-    local = lorank.ALS(**{k: v for k, v in params.items() if k != "n_blocks"}).fit(R)
+    local = _local_als(**{k: v for k, v in params.items() if k != "n_blocks"}).fit(R)
     dist = lorank.distributed.ALS(client, **params).fit(R)
     assert_same_model(dist, local)
     assert not dist.row_bias_.any() and dist.mean_ == 0
@@ -114,7 +120,7 @@ def test_local_and_distributed_fit_take_the_same_dataframe(client, ratings):
     df = df.rename(columns={"user": "who", "item": "what", "rating": "stars"})
     params = dict(rank=3, init="svd", random_state=0, max_iter=3, tol=0)
     columns = ("who", "what", "stars")
-    local = lorank.ALS(**params).fit(df, columns=columns)
+    local = _local_als(**params).fit(df, columns=columns)
     dist = lorank.distributed.ALS(client, **params).fit(dd.from_pandas(df, npartitions=3),
                                                         columns=columns)
     assert local.user_labels_.tolist() == dist.row_labels_.tolist()
@@ -135,7 +141,7 @@ def test_parquet_string_ids_same_predictions(client, ratings, tmp_path):
         pq.write_table(pa.Table.from_pandas(chunk, preserve_index=False),
                        tmp_path / f"part{k}.parquet")
     params = dict(rank=4, init="svd", random_state=0, max_iter=4, tol=0)
-    local = lorank.ALS(**params).fit(local_ratings)
+    local = _local_als(**params).fit(local_ratings)
     dist = lorank.distributed.ALS(client, **params).fit(
         str(tmp_path / "*.parquet"), columns=("who", "what", "stars"))
     assert dist.row_labels_.tolist() == local_ratings.row_labels.tolist()
@@ -160,7 +166,7 @@ def test_empty_partition(client):
     assert frame.npartitions == 3
     params = dict(rank=3, init="random", random_state=0, max_iter=3, tol=0, dtype=np.float64)
     dist = lorank.distributed.ALS(client, **params).fit(frame)
-    local = lorank.ALS(**params).fit(local_ratings)
+    local = _local_als(**params).fit(local_ratings)
     assert_same_model(dist, local)
 
 
@@ -198,7 +204,7 @@ def test_worker_killed_mid_fit_gives_the_same_answer(client, ratings, tmp_path, 
     assert killed and dist.n_iter_ == 4
     built = [str(t["key"]) for t in stream.data if str(t["key"]).startswith(("_slice", "_build"))]
     assert len(built) > len(set(built))  # some blocks were built twice
-    assert_same_model(dist, lorank.ALS(**params).fit(R))
+    assert_same_model(dist, _local_als(**params).fit(R))
 
 
 # ---------------------------------------------------------------- bad input
@@ -255,7 +261,16 @@ def test_duplicates_mean_and_last_as_ratings(client):
         R = lorank.Ratings.from_labels(users, items, values, duplicates=how)
         params = dict(rank=1, init="random", random_state=0, max_iter=2, tol=0)
         dist = lorank.distributed.ALS(client, **params).fit(frame, duplicates=how)
-        assert_same_model(dist, lorank.ALS(**params).fit(R))
+        assert_same_model(dist, _local_als(**params).fit(R))
+
+
+def test_auto_reg_is_refused_naming_the_local_way(client):
+    train = frame_of(["a", "b", "a"], ["x", "x", "y"], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=r"lorank.distributed.ALS takes a number for reg, got "
+                                         r"'auto' \(the holdout path is local\): fit "
+                                         r"lorank.ALS\(\) on a sample"):
+        lorank.distributed.ALS(client, rank=1, reg="auto").fit(train)
+    assert lorank.distributed.ALS(client).reg == 1.0
 
 
 def test_validation_with_unknown_labels(client):

@@ -13,7 +13,7 @@ from lorank.models._estimator import (CompletionModel, check_bool, check_choice,
 
 # Every model on the base, with small fast parameters.
 MODELS = [
-    lambda **kw: ALS(2, **{"random_state": 0, **kw}),
+    lambda **kw: ALS(2, **{"random_state": 0, "reg": 1.0, **kw}),  # the loop, not "auto"
     lambda **kw: SoftImpute(2, **{"random_state": 0, "biases": True, **kw}),
 ]
 IDS = ["ALS", "SoftImpute"]
@@ -207,10 +207,10 @@ def test_trap4_degenerate_data_warns_what_it_looks_like(values, match):
     pos = rng.choice(50 * 30, 200, replace=False)
     R = Ratings(pos // 30, pos % 30, values.astype(float), shape=(50, 30))
     with pytest.warns(UserWarning, match=match):
-        ALS(2, random_state=0, max_iter=2).fit(R)
+        ALS(2, reg=1.0, random_state=0, max_iter=2).fit(R)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        ALS(2, random_state=0, max_iter=2).fit(
+        ALS(2, reg=1.0, random_state=0, max_iter=2).fit(
             Ratings(pos // 30, pos % 30, (pos % 5 + 1).astype(float), shape=(50, 30)))
 
 
@@ -253,7 +253,7 @@ def test_trap5_ctrl_c_propagates(make):
 
 
 def test_a_refit_forgets_the_previous_labels():
-    model = ALS(2, random_state=0, max_iter=2).fit(labelled())
+    model = ALS(2, reg=1.0, random_state=0, max_iter=2).fit(labelled())
     R = Ratings.from_labels(["a", "b", "c"] * 4, [1, 2, 3, 4] * 3, np.arange(12) % 5 + 1.0)
     model.fit(R)
     assert model.user_labels_.tolist() == ["a", "b", "c"]

@@ -305,7 +305,7 @@ def test_similar_items_and_users_by_cosine(fitted):
 
 def test_unlabelled_ratings_use_indices_as_labels():
     R, _ = lorank.datasets.synthetic(30, 20, 200, rank=2, random_state=0)
-    rec = lorank.Recommender(lorank.ALS(2, random_state=0)).fit(R)
+    rec = lorank.Recommender(lorank.ALS(2, reg=1.0, random_state=0)).fit(R)
     items, _ = rec.recommend(3, n=4)
     assert items.dtype.kind == "i" and len(items) == 4
     with pytest.raises(KeyError, match="unknown users: 30"):
@@ -316,7 +316,7 @@ def test_not_fitted_and_bad_arguments():
     with pytest.raises(lorank.NotFittedError, match="this Recommender is not fitted yet"):
         lorank.Recommender().recommend("a")
     R = labelled(np.float64, m=20, n=10, nnz=100)
-    rec = lorank.Recommender(lorank.ALS(2, random_state=0)).fit(R)
+    rec = lorank.Recommender(lorank.ALS(2, reg=1.0, random_state=0)).fit(R)
     with pytest.raises(ValueError, match="n must be >= 0"):
         rec.recommend("u1", n=-1)
     with pytest.raises(ValueError, match="items and ratings must have the same length"):
@@ -454,3 +454,25 @@ def test_a_long_list_of_users_is_scored_in_chunks(fitted, monkeypatch):
     monkeypatch.setattr(lorank.recommend, "_CHUNK", 1)
     np.testing.assert_array_equal(rec.recommend(users[:5], n=3, user_items=[[1000]] * 5)[0],
                                   with_items[0])
+
+
+def test_fold_in_penalty_is_the_models_in_any_units():
+    """ALS measures reg on the values / s (value_scale_) and its factors' penalty
+    carries s: a fold-in of ratings x4 on the model of ratings x4 is that model's
+    answer in those units (factor x2, bias x4). It took λ on every lane before, so
+    the two disagreed off the 1-5 scale."""
+    R, _ = lorank.datasets.synthetic(200, 100, 4000, rank=3, random_state=0,
+                                     dtype=np.float64)
+    rows, cols, values = R.coo()
+    S = lorank.Ratings(rows, cols, values * 4, shape=R.shape)
+    one, four = (lorank.Recommender(lorank.ALS(3, reg=1.0, dtype=np.float64, random_state=0,
+                                               clip=False)).fit(X) for X in (R, S))
+    assert four.model_.value_scale_ == 4.0 and one.model_.value_scale_ == 1.0
+    items, x = cols[rows == 0], values[rows == 0]
+    a1, u1 = one.fold_in(items, x)
+    a4, u4 = four.fold_in(items, 4 * x)
+    np.testing.assert_allclose(a4, 2 * a1, rtol=1e-8)
+    assert u4 == pytest.approx(4 * u1, rel=1e-8)
+    # The default model's fold-in takes the reg it chose.
+    auto = lorank.Recommender(lorank.ALS(3, random_state=0)).fit(R)
+    assert np.isfinite(auto.fold_in(items, x)[0]).all()

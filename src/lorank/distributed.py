@@ -161,6 +161,11 @@ class ALS(_local.ALS):
 
         blocks = _Blocks(client, source, columns, dtype, n_blocks)
         rank, reg, max_iter, tol, _ = self._check_params(blocks.summary(dtype))
+        if reg == "auto":
+            raise ValueError(
+                "lorank.distributed.ALS takes a number for reg, got 'auto' (the holdout "
+                "path is local): fit lorank.ALS() on a sample of the ratings and pass its "
+                "reg_")
         blocks.place(duplicates)
         valid = None
         if validation is not None:

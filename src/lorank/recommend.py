@@ -371,12 +371,13 @@ class Recommender:
         """Factor (and bias) of a user not in the training data, from their ratings.
 
         One ridge solve with the trained item factors fixed, by the model's
-        rule: for ALS, minimize ``Σ_j (x_j − μ − c_j − u − aᵀb_j)² + λ (‖a‖² + u²)``
-        with ``λ = reg · (number of ratings)^α`` (α from ``weighted_reg``: 1 for
-        True, 0 for False) — the same equations ALS solves for a training row.
+        rule: for ALS, minimize ``Σ_j (x_j − μ − c_j − u − aᵀb_j)² + λ (s‖a‖² + u²)``
+        with ``λ = reg_ · (number of ratings)^α`` (the fitted reg; α from
+        ``weighted_reg``: 1 for True, 0 for False) and s its ``value_scale_`` —
+        the same equations ALS solves for a training row.
         For SoftImpute, the bias is unpenalized, as its centering is: ``u`` is
         the mean of ``x_j − μ − c_j``, then ``a`` minimizes
-        ``Σ_j (x_j − μ − c_j − u − aᵀb_j)² + λ ‖a‖²`` with λ its ``reg`` (at the
+        ``Σ_j (x_j − μ − c_j − u − aᵀb_j)² + λ ‖a‖²`` with λ its ``reg_`` (at the
         soft-impute solution, the condition each training row satisfies).
 
         Parameters
@@ -406,8 +407,12 @@ class Recommender:
             return hook(cols, x)
         _, R, _, c, mean = _estimator.parts(self.model_)
         biases = _estimator.has_biases(self.model_)
-        reg = float(getattr(self.model_, "reg", 0.0))
+        # The fitted penalty: reg_ (the chosen one with reg="auto"); ALS measures it
+        # on the values / s, so in their units the factors' share is λ·s (ALS's
+        # objective: λ(s‖a‖² + u²)).
+        reg = float(getattr(self.model_, "reg_", getattr(self.model_, "reg", 0.0)))
         lam = reg * len(cols) ** reg_exponent(getattr(self.model_, "weighted_reg", False))
+        scale = float(getattr(self.model_, "value_scale_", 1.0))
         B = R[cols].astype(np.float64)
         target = x - (mean + c[cols] if biases else 0.0)
         centered = biases and not self.model_._penalized_bias
@@ -416,7 +421,10 @@ class Recommender:
             target = target - u
         elif biases:
             B = np.hstack([B, np.ones((len(B), 1))])
-        G = B.T @ B + lam * np.eye(B.shape[1])
+        penalty = np.full(B.shape[1], lam * scale)
+        if biases and not centered:
+            penalty[-1] = lam  # the bias lane
+        G = B.T @ B + np.diag(penalty)
         try:
             z = np.linalg.solve(G, B.T @ target)
         except np.linalg.LinAlgError:

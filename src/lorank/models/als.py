@@ -34,9 +34,10 @@ class ALS(CompletionModel):
     (``value_scale_``) is the power of two nearest the values' standard
     deviation (1 for 1-5 stars). That is the plain ridge problem on the values
     / s, scaled back, so ``reg`` means the same on a 1-5, 1-10 or 0-100 scale:
-    ratings ×2 give predictions ×2, bit for bit (MovieLens 100K 5-fold, default
-    ALS: 0.9105 at ×1 and ×2; before, ×2 gave 0.9456, worse than ``Baseline``'s
-    0.9439; ×5 0.9191 (1.0013 before), ×0.2 0.9065, as s is within √2 of σ).
+    ratings ×2 give predictions ×2, bit for bit (MovieLens 100K 5-fold,
+    ``reg=1.0``: 0.9105 at ×1 and ×2; before, ×2 gave 0.9456, worse than
+    ``Baseline``'s 0.9439; ×5 0.9191 (1.0013 before), ×0.2 0.9065, as s is
+    within √2 of σ; the default ``reg="auto"``: 0.9065-0.9076 at every scale).
     Each half-step solves, for every column in parallel, the ridge normal equations
     over that column's observed entries (Gram matrix + Cholesky, compiled, nogil),
     then the same for every row; the biases are fitted inside the same solves
@@ -48,27 +49,36 @@ class ALS(CompletionModel):
     ----------
     rank : int, default=10
         Number of latent factors r.
-    reg : float or "auto", default=1.0
-        Ridge regularization (≥ 0), scaled as ``weighted_reg`` says. With
+    reg : float or "auto", default="auto"
+        Ridge regularization (≥ 0), scaled as ``weighted_reg`` says and measured
+        on the values / ``value_scale_``. ``"auto"`` (the default) chooses it: 10 %
+        of the training ratings are held out, ALS is fitted on the rest from reg
+        1.0 in steps of √2 towards the better side, each fit warm-started from
+        the previous, until the holdout RMSE has risen twice past its minimum;
+        the minimum (refined by a parabola in log reg) is refitted on all the
+        ratings (``reg_``, ``reg_path_``). The holdout also scores
+        :class:`~lorank.Baseline` (``reg_path_["baseline_rmse"]``) and a
+        warning says so when the factors do not beat the biases alone. Fewer
+        than 100 ratings, or all equal, take reg 1.0 with no path. With
         ``reg=0`` every non-empty row and column needs at least ``rank`` (+1
-        with biases) observations. The defaults (reg 1.0, α 0.5) were chosen
-        on MovieLens 100K, 5-fold test RMSE 0.911 (0.907 at reg 1.3; ALS-WR's
-        best, reg 0.12 with α 1, 0.915), without losing accuracy on
-        Netflix-shaped synthetic data (10M ratings), which wants less
-        regularization.
+        with biases) observations.
 
-        ``"auto"`` chooses it: 10 % of the training ratings are held out, ALS
-        is fitted on the rest from reg 1.0 in steps of √2 towards the better
-        side, each fit warm-started from the previous, until the holdout RMSE
-        has risen twice past its minimum; the minimum (refined by a parabola in
-        log reg) is refitted on all the ratings (``reg_``, ``reg_path_``). On
-        MovieLens 100K it finds reg ≈ 1.3 (test RMSE 0.9066 against 0.9098 for
-        the fixed default, 2 folds), on noisy synthetic data several times
-        more, at 4-6 fits' cost (3.6 s -> 14 s per fold on a busy 2-core
-        machine; ``bench/bench_accuracy_table.py``). It is not the default
-        because of that cost and because it would change what ``ALS()``
-        returns for existing code; use it on data whose scale of reg you do
-        not know.
+        Why the default: the best fixed reg moves with the data's density and
+        noise, and a fixed reg on the wrong side of it loses to the biases
+        alone. MovieLens 100K, 5-fold test RMSE with each fold's training
+        ratings thinned to a fraction (ratings per user in brackets),
+        Baseline / ``reg=1.0`` (the default before 0.2, chosen on the full
+        set) / ``"auto"``: all (85) 0.944 / 0.911 / 0.907; half (42) 0.958 /
+        0.955 / 0.941; a quarter (21) 0.978 / 0.988 / 0.970; a tenth (8.5)
+        1.014 / 1.019 / 1.007; a twentieth (4.2) 1.045 / 1.051 / 1.041. Its
+        (user, item) pattern with user and item effects plus N(0, 1) noise
+        (nothing for factors to find): 1.017 / 1.053 / 1.019 (the warning in
+        4 of 5 folds). Netflix-shaped synthetic ratings, 10M, one 90/10
+        split: 0.615 / 0.603 held out (noise floor 0.529). The cost is the
+        path, 4-8 fits on 90 % of the ratings before the refit: 0.31 s against
+        0.065 s per MovieLens 100K fold, 3.9 s against 0.86 s at 10M ratings
+        (``python bench/run.py density``; AMD EPYC, 2 cores). A number skips
+        it (``reg=1.0`` gives the former default).
     weighted_reg : bool or float in [0, 1], default=0.5
         Scale λ by each row's / column's number of observations |Ω|: ``True``
         gives λ = reg·|Ω| (ALS-WR), ``False`` λ = reg, a number α
@@ -166,7 +176,7 @@ class ALS(CompletionModel):
         self,
         rank=10,
         *,
-        reg=1.0,
+        reg="auto",
         weighted_reg=0.5,
         biases=True,
         clip=True,
@@ -199,9 +209,9 @@ class ALS(CompletionModel):
 
     # --- fitting ------------------------------------------------------------
     def _fit(self, ratings, valid):
-        if _auto_reg.is_auto(self.reg):
-            return _auto_reg.fit_als(self, ratings, valid)
         rank, reg, max_iter, tol, n_threads = self._check_params(ratings)
+        if reg == "auto":  # the path's fits check the rest
+            return _auto_reg.fit_als(self, ratings, valid)
         self.reg_ = reg
         self.rating_range_ = rating_range(ratings)
         # The fit runs on the values / s, s the power of two nearest their standard
@@ -316,7 +326,7 @@ class ALS(CompletionModel):
         if ratings.nnz == 0:
             raise ValueError("X has no observed entries")
         rank = check_rank(self.rank, ratings.shape)
-        reg = check_real(self.reg, "reg", minimum=0)
+        reg = "auto" if _auto_reg.is_auto(self.reg) else check_real(self.reg, "reg", minimum=0)
         max_iter = check_int(self.max_iter, "max_iter", minimum=1)
         tol = check_real(self.tol, "tol", minimum=0)
         reg_exponent(self.weighted_reg)  # checked here, before any work
@@ -349,7 +359,7 @@ class ALS(CompletionModel):
                         f"{d} unknowns of its least-squares problem, so with reg=0 it "
                         "has no unique solution; use reg > 0 (e.g. 1e-3)"
                     )
-        return rank, float(reg), max_iter, float(tol), n_threads
+        return rank, (reg if reg == "auto" else float(reg)), max_iter, float(tol), n_threads
 
     def _initialize(self, data, rank, dtype, half_step, mean, residual, scale=1.0):
         """Starting factors (m x w, n x w; the last column holds the bias), in the

@@ -168,9 +168,9 @@ class SoftImpute(_estimator.CompletionModel):
 
     # --- fitting ------------------------------------------------------------
     def _fit(self, ratings, valid):
-        if _auto_reg.is_auto(self.reg):
-            return _auto_reg.fit_softimpute(self, ratings, valid)
         rank, lam, max_iter, tol, n_threads = self._check_params(ratings)
+        if lam == "auto":  # the path's fits check the rest
+            return _auto_reg.fit_softimpute(self, ratings, valid)
         self.reg_ = lam
         self.rating_range_ = _estimator.rating_range(ratings)
         start = self._check_warm_start(ratings.shape, rank)
@@ -309,7 +309,7 @@ class SoftImpute(_estimator.CompletionModel):
             raise ValueError("X has no observed entries")
         check_index_range(ratings, "SoftImpute")
         rank = check_rank(self.rank, ratings.shape)
-        lam = check_real(self.reg, "reg", minimum=0)
+        lam = "auto" if _auto_reg.is_auto(self.reg) else check_real(self.reg, "reg", minimum=0)
         max_iter = check_int(self.max_iter, "max_iter", minimum=1)
         tol = check_real(self.tol, "tol", minimum=0)
         check_bool(self.biases, "biases")
