@@ -56,9 +56,12 @@ class ALS(_local.ALS):
     client : distributed.Client
         The cluster to run on.
     rank, reg, weighted_reg, biases, max_iter, tol, init, dtype, random_state, progress, callback
-        As for :class:`lorank.ALS`. ``init="svd"`` runs the bias sweeps with
-        the same kernel and ``lorank.randomized_svd`` on an operator whose
-        products run block-wise on the workers.
+        As for :class:`lorank.ALS`, but ``reg`` is a number, 1.0 by default
+        (``lorank.ALS`` chooses it on a holdout, ``reg="auto"``: that path is
+        local; fit ``lorank.ALS()`` on a sample and pass its ``reg_``).
+        ``init="svd"`` runs the bias sweeps with the same kernel and
+        ``lorank.randomized_svd`` on an operator whose products run block-wise
+        on the workers.
     n_threads : int, default=None
         OpenMP threads of each block task. ``None``: 1, the parallelism comes
         from the workers' threads (a worker with t threads solves t blocks at

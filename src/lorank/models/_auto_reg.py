@@ -238,8 +238,8 @@ def _baseline_check(params, train, hold, best, reg):
     if not best_rmse < base_rmse:
         warnings.warn(
             f"ALS(reg='auto'): the factors add nothing on the {HOLDOUT:.0%} holdout: "
-            f"the biases alone (lorank.Baseline) reach RMSE {base_rmse:.4f}, the best ALS "
-            f"fit {best_rmse:.4f} (reg {reg:.3g}, rank {params['rank']}); these ratings "
+            f"the biases alone (lorank.Baseline) reach RMSE {base_rmse:.4g}, the best ALS "
+            f"fit {best_rmse:.4g} (reg {reg:.3g}, rank {params['rank']}); these ratings "
             "look like user and item effects plus noise. lorank.Baseline gives that "
             "answer for less; BayesianALS averages over factors instead of fitting them",
             UserWarning, stacklevel=5)
