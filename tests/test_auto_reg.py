@@ -141,9 +141,10 @@ def test_few_or_equal_ratings_take_the_start():
     assert model.reg_path_ == {"reg": [], "valid_rmse": []}
     (train, _), _ = _low_rank(0.5)
     rows, cols, _ = train.coo()
-    with pytest.warns(UserWarning, match="ratings equal 3"):  # said once, by the outer fit
+    with pytest.warns(UserWarning, match="ratings equal 3") as said:
         model = lorank.ALS(2, random_state=0).fit(
             lorank.Ratings(rows, cols, np.full(len(rows), 3.0), train.shape))
+    assert len(said) == 1  # by the outer fit, not again by the refit
     assert model.reg_ == _auto_reg.ALS_START and model.predict_positions([0], [0])[0] == 3.0
 
 
@@ -192,3 +193,17 @@ def test_ctrl_c_on_the_path_keeps_its_best_fit(monkeypatch):
     assert model.reg_ in fits[1:3] and len(model.reg_path_["reg"]) == 2
     r, c, _ = train.coo()
     assert np.isfinite(model.predict_positions(r, c)).all()
+
+
+@pytest.mark.parametrize("make", [lambda: lorank.ALS(2, random_state=0),
+                                  lambda: lorank.SoftImpute(2, reg="auto", random_state=0)],
+                         ids=["ALS", "SoftImpute"])
+def test_degenerate_data_is_said_once_not_by_every_fit_of_the_path(make):
+    (train, _), _ = _low_rank(0.5)
+    rows, cols, _ = train.coo()
+    clicks = lorank.Ratings(rows, cols, (rows + cols) % 2.0, train.shape)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        model = make().fit(clicks)
+    zero_one = [w for w in said if "all 0 or 1" in str(w.message)]
+    assert len(zero_one) == 1 and len(model.reg_path_["reg"]) >= 3

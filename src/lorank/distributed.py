@@ -29,6 +29,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from .models import als as _local
+from .models import _auto_reg
 from ._dask_tasks import (_build, _coo, _Duplicate, _encode, _identity, _partition_counts,
                           _pattern, _residual_product, _slice, _solve, _split, _sse, _stats)
 from .models._estimator import check_fitted, get_params, value_scale
@@ -157,6 +158,11 @@ class ALS(_local.ALS):
                 f'duplicates must be one of ("error", "mean", "last"), got {duplicates!r}'
             )
         columns = _check_columns(columns)
+        if _auto_reg.is_auto(self.reg):  # before any data reaches the cluster
+            raise ValueError(
+                "lorank.distributed.ALS takes a number for reg, got 'auto' (the holdout "
+                "path is local): fit lorank.ALS() on a sample of the ratings and pass its "
+                "reg_")
         dtype = as_float_dtype(self.dtype)
         if self.n_blocks is not None:
             check_int(self.n_blocks, "n_blocks", minimum=1)
@@ -164,11 +170,6 @@ class ALS(_local.ALS):
 
         blocks = _Blocks(client, source, columns, dtype, n_blocks)
         rank, reg, max_iter, tol, _ = self._check_params(blocks.summary(dtype))
-        if reg == "auto":
-            raise ValueError(
-                "lorank.distributed.ALS takes a number for reg, got 'auto' (the holdout "
-                "path is local): fit lorank.ALS() on a sample of the ratings and pass its "
-                "reg_")
         blocks.place(duplicates)
         valid = None
         if validation is not None:

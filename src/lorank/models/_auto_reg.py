@@ -9,7 +9,6 @@ the ratings. The fitted model keeps it in ``reg_`` and the path in ``reg_path_``
 (``{"reg": [...], "valid_rmse": [...]}``).
 """
 
-import contextlib
 import warnings
 
 import numpy as np
@@ -127,12 +126,12 @@ def fit_als(model, ratings, valid):
     regularization: zero is a fixed point of ALS), the fit starts cold instead.
     """
     from .als import ALS
-    from ._estimator import get_params
+    from ._estimator import get_params, rating_range
 
     params = get_params(model)
     params.update(progress=False, callback=None)
-    values = ratings.csr.values
-    if ratings.nnz < MIN_RATINGS or values.min() == values.max():
+    lowest, highest = rating_range(ratings)
+    if ratings.nnz < MIN_RATINGS or lowest == highest:
         # Too few to hold any out, or one value (every reg predicts it): the start.
         return _refit(model, ALS, params, ratings, valid, ALS_START, [], [])
     train, hold = ratings.split(HOLDOUT, random_state=_seed(model.random_state))
@@ -140,12 +139,11 @@ def fit_als(model, ratings, valid):
     start = ALS_GRID.index(ALS_START)
 
     def fit_at(k, previous):
-        sub = ALS(**{**params, "reg": ALS_GRID[k]})
+        sub = _inner(ALS, params, reg=ALS_GRID[k])
         if previous is not None and not _collapsed(previous):
             sub._warm_start = _factor_rows(previous)
         running[:] = [(k, sub)]
-        with _quiet():
-            sub.fit(train, validation=hold)
+        sub.fit(train, validation=hold)
         fits[k] = (sub, sub.history_["valid_rmse"][-1])
         # Only the start (the other direction's first warm start), this fit (the
         # next one's) and the best are needed: the others' memory goes.
@@ -181,14 +179,21 @@ def fit_als(model, ratings, valid):
     return _refit(model, ALS, params, ratings, valid, reg, regs, errors, baseline)
 
 
+def _inner(cls, params, **changes):
+    """A model of the path or the refit: ``params`` with ``changes``, fitted on data
+    the outer fit has warned about already (all ratings equal, all 0 or 1)."""
+    sub = cls(**{**params, **changes})
+    sub._data_warned = True
+    return sub
+
+
 def _refit(model, cls, params, ratings, valid, reg, regs, errors, baseline=None):
     """The fit on all the ratings at ``reg``, adopted by ``model`` (on Ctrl-C too:
     its last complete iteration, then the interrupt goes on)."""
-    final = cls(**{**params, "reg": reg, "progress": model.progress,
-                   "callback": _refit_callback(model, model.callback)})
+    final = _inner(cls, params, reg=reg, progress=model.progress,
+                   callback=_refit_callback(model, model.callback))
     try:
-        with _quiet():
-            final.fit(ratings, validation=valid)
+        final.fit(ratings, validation=valid)
     except KeyboardInterrupt:
         if hasattr(final, "factors_"):
             _adopt(model, final, reg, regs, errors, baseline)
@@ -196,27 +201,22 @@ def _refit(model, cls, params, ratings, valid, reg, regs, errors, baseline=None)
     return _adopt(model, final, reg, regs, errors, baseline)
 
 
-@contextlib.contextmanager
-def _quiet():
-    """The path's and the refit's fits without the data warnings the outer fit
-    gave already (all ratings equal, all 0 or 1), once for each fit."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"(all \d+ ratings equal|the \d+ ratings "
-                                r"are all 0 or 1)", category=UserWarning)
-        yield
-
-
 def _keep_interrupted_path(model, fits, running):
     """Ctrl-C on the path: the model keeps the best complete fit so far (else the
     interrupted one's last complete iteration), fitted on the path's share of the
     ratings, and says so."""
-    done = sorted(fits.items(), key=lambda item: item[1][1])
-    k, sub = (done[0][0], done[0][1][0]) if done else running[0] if running else (None, None)
-    if sub is None or not hasattr(sub, "factors_"):
+    if fits:
+        k = min(fits, key=lambda j: fits[j][1])
+        sub = fits[k][0]
+    elif running:
+        k, sub = running[0]
+    else:
         return
-    regs = [float(ALS_GRID[j]) for j in sorted(fits, reverse=True)]
-    errors = [float(fits[j][1]) for j in sorted(fits, reverse=True)]
-    _adopt(model, sub, ALS_GRID[k], regs, errors)
+    if not hasattr(sub, "factors_"):  # interrupted before its first iteration
+        return
+    ks = sorted(fits, reverse=True)  # increasing reg
+    _adopt(model, sub, ALS_GRID[k], [float(ALS_GRID[j]) for j in ks],
+           [float(fits[j][1]) for j in ks])
     warnings.warn(
         f"ALS(reg='auto') interrupted on its holdout path: the model is the fit at reg "
         f"{ALS_GRID[k]:.3g} on {1 - HOLDOUT:.0%} of the ratings (no refit on all of them)",
@@ -227,13 +227,14 @@ def _baseline_check(params, train, hold, best, reg):
     """The holdout RMSE of :class:`~lorank.Baseline` (the biases alone) beside the
     path's best fit, with a warning when the factors do not beat it; None without
     biases. On data with no structure beyond the biases (MovieLens 100K's pattern,
-    biases + N(0, 1) noise) the best fit stays about 0.002 above Baseline: its
+    biases + N(0, 1) noise) the best fit can stay about 0.002 above Baseline: its
     biases are shrunk by the same reg as the factors."""
     from .baseline import Baseline
 
     if not params["biases"]:
         return None
-    base = Baseline(dtype=params["dtype"], n_threads=params["n_threads"]).fit(train)
+    base = _inner(Baseline, dict(dtype=params["dtype"], n_threads=params["n_threads"]))
+    base.fit(train)
     base_rmse, best_rmse = base._rmse(hold), best._rmse(hold)
     if not best_rmse < base_rmse:
         warnings.warn(
@@ -264,15 +265,12 @@ def fit_softimpute(model, ratings, valid):
                      n_threads=model.n_threads, random_state=0)
 
     def fit_one(scale, previous):
-        sub = SoftImpute(**{**params, "reg": top * scale, "warm_start": previous})
+        sub = _inner(SoftImpute, params, reg=top * scale, warm_start=previous)
         sub.fit(train, validation=hold)
         return sub, sub._score(hold)
 
     scales, errors, models, best = _path(fit_one, SOFTIMPUTE_GRID)
     regs = [top * s for s in scales]
     reg = _refine(regs, errors, best)
-    final = SoftImpute(**{**params, "reg": reg, "warm_start": models[best],
-                          "progress": model.progress,
-                          "callback": _refit_callback(model, model.callback)})
-    final.fit(ratings, validation=valid)
-    return _adopt(model, final, reg, regs, errors)
+    return _refit(model, SoftImpute, {**params, "warm_start": models[best]}, ratings, valid,
+                  reg, regs, errors)

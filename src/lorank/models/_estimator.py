@@ -198,6 +198,9 @@ class CompletionModel:
     # A model of explicit ratings: fit warns when the values carry no information
     # (one distinct value, or 0/1 data). Implicit-feedback models set False.
     _explicit = True
+    # Set on an instance by a fit that runs it on data it has warned about already
+    # (reg="auto"'s path and refit): the data is said once.
+    _data_warned = False
     _estimator_type = "regressor"  # scikit-learn before 1.6
 
     # ------------------------------------------------------------ parameters
@@ -305,7 +308,7 @@ class CompletionModel:
         """
         dtype = check_dtype(getattr(self, "dtype", np.float64))
         ratings, valid, labels = _gate(X, validation, columns, dtype)
-        if self._explicit:
+        if self._explicit and not self._data_warned:
             _warn_degenerate(ratings)
         self._reset()
         self.labels_ = labels
