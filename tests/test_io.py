@@ -254,6 +254,12 @@ REC_CASES = [
     ("header:model.dtype", lambda v: "float64", r"header says dtype 'float64'"),
     ("header:model.history", lambda v: 5, r"history is not a mapping"),
     ("header:model.n_iter", lambda v: -1, r"n_iter is -1"),
+    ("header:model.fitted", lambda v: [1], r"fitted is \[1\], not a mapping"),
+    ("header:model.fitted.value_scale_", lambda v: -4.0, r"fitted value_scale_ is -4.0"),
+    ("header:model.fitted.value_scale_", lambda v: 0.0, r"fitted value_scale_ is 0"),
+    ("header:model.fitted.reg_", lambda v: "auto", r"fitted reg_ is 'auto'"),
+    ("header:model.fitted.reg_", lambda v: float("nan"), r"fitted reg_ is nan"),
+    ("header:model.fitted.speed_", lambda v: 1.0, r"unknown fitted number 'speed_'"),
 ]
 
 

@@ -476,3 +476,28 @@ def test_fold_in_penalty_is_the_models_in_any_units():
     # The default model's fold-in takes the reg it chose.
     auto = lorank.Recommender(lorank.ALS(3, random_state=0)).fit(R)
     assert np.isfinite(auto.fold_in(items, x)[0]).all()
+
+
+def test_a_loaded_model_folds_in_as_the_saved_one(tmp_path):
+    """Regression: the file kept neither reg_ nor value_scale_, so a loaded
+    ALS(reg="auto") raised in fold_in, and one fitted off the 1-5 scale would have
+    folded in with the wrong penalty. They are in the header's "fitted" now."""
+    R, _ = lorank.datasets.synthetic(200, 100, 4000, rank=3, random_state=0,
+                                     dtype=np.float64)
+    rows, cols, values = R.coo()
+    S = lorank.Ratings(rows, cols, values * 4, shape=R.shape)
+    rec = lorank.Recommender(lorank.ALS(3, dtype=np.float64, random_state=0)).fit(S)
+    assert rec.model_.value_scale_ == 4.0
+    rec.save(tmp_path / "r.npz")
+    again = lorank.load(tmp_path / "r.npz")
+    assert again.model_.reg_ == rec.model_.reg_
+    assert again.model_.value_scale_ == 4.0
+    items, x = cols[rows == 0], 4 * values[rows == 0]
+    a, u = rec.fold_in(items, x)
+    b, v = again.fold_in(items, x)
+    np.testing.assert_array_equal(a, b)
+    assert u == v
+    # A file from before the header kept them says so instead of guessing.
+    del again.model_.reg_
+    with pytest.raises(ValueError, match="not the reg_ it chose"):
+        again.fold_in(items, x)

@@ -410,7 +410,13 @@ class Recommender:
         # The fitted penalty: reg_ (the chosen one with reg="auto"); ALS measures it
         # on the values / s, so in their units the factors' share is λ·s (ALS's
         # objective: λ(s‖a‖² + u²)).
-        reg = float(getattr(self.model_, "reg_", getattr(self.model_, "reg", 0.0)))
+        reg = getattr(self.model_, "reg_", getattr(self.model_, "reg", 0.0))
+        if isinstance(reg, str):  # a file saved before models kept reg_ in it
+            raise ValueError(
+                f"this {type(self.model_).__name__} has reg={reg!r} but not the reg_ it "
+                "chose (a model file from before 2026-12-07); set model.reg_ or refit it"
+            )
+        reg = float(reg)
         lam = reg * len(cols) ** reg_exponent(getattr(self.model_, "weighted_reg", False))
         scale = float(getattr(self.model_, "value_scale_", 1.0))
         B = R[cols].astype(np.float64)

@@ -91,6 +91,10 @@ __all__ = ["CompletionModel", "check_bool", "check_callback", "check_choice", "c
            "load", "register"]
 
 _LEARNED = ("row_bias_", "col_bias_")
+# Learned numbers a model file keeps in its header ("fitted"), each >= 0 and
+# finite: what fold-in and a refit read besides the arrays (the reg chosen by
+# reg="auto", the value scale its penalty is measured on, the biases' damping).
+FITTED_NUMBERS = ("reg_", "value_scale_", "reg_users_", "reg_items_")
 
 
 # ---------------------------------------------------------------- parameter checks
@@ -927,6 +931,9 @@ def to_arrays(model):
         header["rating_range"] = [float(x) for x in model.rating_range_]
     if hasattr(model, "n_iter_"):
         header["n_iter"] = int(model.n_iter_)
+    fitted = {k: float(getattr(model, k)) for k in FITTED_NUMBERS if hasattr(model, k)}
+    if fitted:
+        header["fitted"] = fitted
     if hasattr(model, "history_"):
         header["history"] = {k: [x if isinstance(x, int) else float(x) for x in v]
                              for k, v in model.history_.items()}
@@ -950,6 +957,8 @@ def from_arrays(cls, arrays, header, source="file"):
         model.rating_range_ = tuple(float(x) for x in header["rating_range"])
     if "n_iter" in header:
         model.n_iter_ = header["n_iter"]
+    for k, v in header.get("fitted", {}).items():  # names and values checked
+        setattr(model, k, v)
     if "history" in header:
         model.history_ = {k: list(v) for k, v in header["history"].items()}
     sizes = (model.factors_.left.shape[0], model.factors_.right.shape[0])

@@ -120,6 +120,23 @@ def _check_history(header, source):
                          "number lists)")
 
 
+def _check_fitted(header, source):
+    from ._estimator import FITTED_NUMBERS
+
+    fitted = header.get("fitted", {})
+    if not isinstance(fitted, dict):
+        raise ValueError(f"{source}: damaged header (fitted is {fitted!r}, not a mapping)")
+    for key, value in fitted.items():
+        if key not in FITTED_NUMBERS:
+            raise ValueError(f"{source}: damaged header (unknown fitted number {key!r})")
+        if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                or not np.isfinite(value) or value < 0):
+            raise ValueError(f"{source}: damaged header (fitted {key} is {value!r}, not a "
+                             "finite number >= 0)")
+    if fitted.get("value_scale_", 1.0) == 0:
+        raise ValueError(f"{source}: damaged header (fitted value_scale_ is 0)")
+
+
 def check_model(cls, arrays, header, source, *, prefix=""):
     """``arrays`` of a ``cls`` model, checked (see the module docstring) and in
     native float32/float64; ``ValueError`` naming ``source`` and the problem."""
@@ -128,6 +145,7 @@ def check_model(cls, arrays, header, source, *, prefix=""):
         raise ValueError(f"{source}: the header names class {name!r}, not {cls.__name__!r}")
     params = _check_params(cls, header, source)
     _check_history(header, source)
+    _check_fitted(header, source)
     layout = dict(_layout(name))
     if params.get("biases"):
         layout.update({k: layout[k]._replace(required=True) for k in _BIAS_ARRAYS
