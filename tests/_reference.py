@@ -63,10 +63,10 @@ def _not_pd_minor(P):
 
 def half_step_reference(indptr, indices, values, fixed, solved, mean, lam, biases, rank,
                         sse, rsum, status, n_threads=1, *, weights=None, prior=None,
-                        prior_h=None, sample_scale=0.0, seed=0, stream=0, others=(),
-                        solver="cholesky", cg_steps=3):
+                        prior_h=None, bias_lam=None, sample_scale=0.0, seed=0, stream=0,
+                        others=(), solver="cholesky", cg_steps=3):
     """``_als.half_step`` in numpy: per target j, P = Σ w f fᵀ + Π + λ_j I,
-    h = Σ w t f + π, x = P⁻¹h (+ s L⁻ᵀz), or ``cg_steps`` CG steps from the
+    on the bias lane β_j (``bias_lam``) for λ_j, h = Σ w t f + π, x = P⁻¹h (+ s L⁻ᵀz), or ``cg_steps`` CG steps from the
     current row; sse = Σ w (t − fᵀx)², rsum = Σ w (t − fᵀx) (biases), status.
     Writes ``solved``, ``sse``, ``rsum`` and ``status`` in place."""
     d = rank + bool(biases)
@@ -80,7 +80,10 @@ def half_step_reference(indptr, indices, values, fixed, solved, mean, lam, biase
             continue
         f, t = features(sl, indices, values, fixed, mean, biases, rank, others)
         w = np.ones(t.size) if weights is None else weights[sl].astype(np.float64)
-        P = (f * w[:, None]).T @ f + Pi + lam[j] * np.eye(d)
+        penalty = np.full(d, lam[j])
+        if bias_lam is not None:
+            penalty[rank] = bias_lam[j]
+        P = (f * w[:, None]).T @ f + Pi + np.diag(penalty)
         h = f.T @ (w * t) + pi
         if solver == "cg":
             x = solved[j, :d].astype(np.float64)

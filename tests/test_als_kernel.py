@@ -23,6 +23,9 @@ VARIANTS = {
     "weights+prior": {"weights": True, "prior": True, "prior_h": True},
     "sampled": {"prior": True, "prior_h": True, "sample_scale": 0.7},
     "sampled_lam": {"sample_scale": 1.3},
+    "bias_lam": {"bias_lam": True},  # the bias lane's own penalty (ALS's)
+    "weights+bias_lam": {"weights": True, "bias_lam": True},
+    "bias_lam+prior": {"bias_lam": True, "prior": True, "prior_h": True},
     "hadamard1": {"others": 1},
     "hadamard2": {"others": 2},
     "everything": {"weights": True, "prior": True, "prior_h": True, "sample_scale": 0.4,
@@ -75,6 +78,8 @@ def make_problem(dtype, rank, biases, variant, counts=COUNTS, n_fixed=600, noise
         kw["prior"] = (prior + prior.T) / 2
     if spec.get("prior_h"):
         kw["prior_h"] = rng.standard_normal(d)
+    if spec.get("bias_lam") and biases:
+        kw["bias_lam"] = rng.uniform(0.5, 30.0, len(counts))
     if spec.get("sample_scale"):
         kw.update(sample_scale=spec["sample_scale"], seed=1234 + seed, stream=5)
     solved = padded(rng.standard_normal((len(counts), d)), dtype, pad_fill)
@@ -623,6 +628,9 @@ ENTRY_CASES = [
     ("prior", lambda a, n: np.triu(np.ones((5, 5))), "symmetric"),
     ("prior", lambda a, n: np.full((5, 5), np.nan), "finite"),
     ("prior_h", lambda a, n: np.ones(4), "prior_h must be"),
+    ("bias_lam", lambda a, n: np.ones(3), "bias_lam must be a C-contiguous float64 array of "
+     "length 15"),
+    ("bias_lam", lambda a, n: np.ones(15, np.float32), "bias_lam must be a C-contiguous float64"),
     ("sample_scale", lambda a, n: -1.0, "sample_scale"),
     ("sample_scale", lambda a, n: np.inf, "sample_scale"),
     ("seed", lambda a, n: -3, "seed"),
@@ -671,7 +679,12 @@ def _numpy_objective(model, R, reg, alpha):
     res = values.astype(np.float64) - pred
     lam_r = reg * R.row_counts.astype(np.float64) ** alpha
     lam_c = reg * R.col_counts.astype(np.float64) ** alpha
-    pen = lam_r @ (s * np.sum(A * A, 1) + u * u) + lam_c @ (s * np.sum(B * B, 1) + c * c)
+    # The biases' dampings β (bias_reg; the factors' λ when the model has none).
+    beta_r = getattr(model, "reg_users_", None)
+    beta_c = getattr(model, "reg_items_", None)
+    pen = (s * (lam_r @ np.sum(A * A, 1) + lam_c @ np.sum(B * B, 1))
+           + (lam_r @ (u * u) if beta_r is None else beta_r * (u @ u))
+           + (lam_c @ (c * c) if beta_c is None else beta_c * (c @ c)))
     return 0.5 * (res @ res + pen)
 
 
@@ -953,3 +966,26 @@ def test_tiles_follow_the_last_level_cache():
     above = _als._set_tiled_above(0)
     _als._set_tiled_above(above)
     assert (above, tile) == _als._tiling_for(_als._last_level_cache_bytes())
+
+
+def test_bias_lam_needs_the_bias_lane_and_penalizes_only_it():
+    args, kw = make_problem(np.float64, 3, False, "als")
+    with pytest.raises(ValueError, match="bias_lam needs the bias lane"):
+        run(args, dict(kw, bias_lam=np.ones(args[4].shape[0])))
+    # Per target: (G + diag(λ_j, λ_j, λ_j, β_j)) x = b, the factor lanes keeping λ_j.
+    args, kw = make_problem(np.float64, 3, True, "als")
+    n = args[4].shape[0]
+    beta = np.linspace(0.0, 40.0, n)
+    x, sse, rsum, _ = run(args, dict(kw, bias_lam=beta))
+    indptr, indices, values, fixed, _, mean, lam, _, rank = args
+    for j in range(n):
+        sl = slice(indptr[j], indptr[j + 1])
+        if sl.start == sl.stop:
+            assert not x[j, :4].any()  # an empty target: a zero row still
+            continue
+        f = np.hstack([fixed[indices[sl], :3], np.ones((sl.stop - sl.start, 1))])
+        t = values[sl] - mean - fixed[indices[sl], 3]
+        y = np.linalg.solve(f.T @ f + np.diag([lam[j]] * 3 + [beta[j]]), f.T @ t)
+        np.testing.assert_allclose(x[j, :4], y, rtol=1e-9, atol=1e-12)
+        assert sse[j] == pytest.approx(np.sum((t - f @ y) ** 2), rel=1e-9)
+        assert rsum[j] == pytest.approx(np.sum(t - f @ y), rel=1e-7, abs=1e-9)

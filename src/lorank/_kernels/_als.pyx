@@ -6,12 +6,13 @@ side's row is the Hadamard product row_i = fixed[indices[i]] ∘ F_1[indices_1[i
 of the fixed factor and the ``others`` (none for matrices: row_i = fixed[indices[i]]),
 its features f_i = [row_i[:rank], 1] (the 1 only with biases), its offset
 o_i = mean + Σ of the bias slots (column ``rank``) of those rows, and t_i = x_i − o_i.
-With weights w_i (1 by default), a prior matrix Π and vector π (0 by default):
+With weights w_i (1 by default), a prior matrix Π and vector π (0 by default),
+and on the bias lane its own penalty β_j (``bias_lam``, λ_j by default):
 
-    P = Σ_{i∈Ω_j} w_i f_i f_iᵀ + Π + λ_j I,    h = Σ_{i∈Ω_j} w_i t_i f_i + π,
+    P = Σ_{i∈Ω_j} w_i f_i f_iᵀ + Π + diag(λ_j, …, λ_j, β_j),    h = Σ_{i∈Ω_j} w_i t_i f_i + π,
     x_j = P⁻¹h  (+ s · L⁻ᵀz with P = L Lᵀ and z ~ N(0, I), when sampling),
 
-written to row j of ``solved``. ALS uses the defaults (λ_j = reg·|Ω_j|^α);
+written to row j of ``solved``. ALS uses λ_j = reg·|Ω_j|^α and its Baseline's damping as β;
 BayesianALS a prior and sampling; ImplicitALS weights and a prior; CPALS ``others``.
 Factor rows are ``stride`` wide, a whole number of 64-byte vectors
 (``als._factor_storage`` makes them); what the padding past rank + biases holds is
@@ -381,10 +382,12 @@ cdef struct Extra:
     const void** oF         # their factors (stride wide)
     const double* prior     # d x d, or NULL
     const double* prior_h   # d, or NULL
+    const double* bias_lam  # n_solve, or NULL: the bias lane's penalty (else lam's)
     double scale            # > 0: sample
     uint64_t seed
     uint64_t stream
     bint general            # prior, prior_h or sampling: x is not (G + λI)⁻¹b
+    bint biases             # the last of the d unknowns is the bias lane
     int cg_steps            # 0: Cholesky; else conjugate-gradient steps
     char* pending           # or NULL; else a close fit sets pending[j] = 1 and leaves
                             # its residuals to the caller (sse, rsum 0)
@@ -623,9 +626,14 @@ cdef inline int cholesky_solve(int n, int ld, floating* G, floating* b) noexcept
     return 0
 
 
+cdef inline double bias_penalty(const Extra* ex, Py_ssize_t j, double lam_j) noexcept nogil:
+    """β_j, the bias lane's penalty of target j (lam_j unless ``bias_lam``)."""
+    return ex.bias_lam[j] if ex.bias_lam != NULL else lam_j
+
+
 cdef inline void finish_begin(floating* G, floating* b, floating* work, int stride,
                               int rank, bint biases, double lam_j,
-                              const Extra* ex) noexcept nogil:
+                              const Extra* ex, Py_ssize_t j) noexcept nogil:
     """The first part of finish: keep what the loss needs (b, G's bias row and, on
     the general path, G's lower triangle) in ``work``, then turn G, b into the
     system P = G + Π + λI, h = b + π."""
@@ -650,8 +658,11 @@ cdef inline void finish_begin(floating* G, floating* b, floating* work, int stri
     if ex.prior_h != NULL:
         for k in range(d):
             b[k] = b[k] + <floating> ex.prior_h[k]
-    for k in range(d):
+    for k in range(rank):
         G[k * stride + k] = G[k * stride + k] + lam
+    if biases:  # the bias lane: β_j (lam_j unless bias_lam)
+        G[rank * stride + rank] = (G[rank * stride + rank]
+                                   + <floating> bias_penalty(ex, j, lam_j))
 
 
 cdef int finish_end(int info, floating* G, floating* b, double tt, floating* work,
@@ -696,8 +707,10 @@ cdef int finish_end(int info, floating* G, floating* b, double tt, floating* wor
             acc = acc + <double> x[k] * (Gd[k * stride + k] * <double> x[k] + 2 * s)
         acc = tt - 2 * xb + acc
     else:
-        # At x = (G + λI)⁻¹b: xᵀGx = xᵀb − λ‖x‖².
+        # At x = (G + λI)⁻¹b: xᵀGx = xᵀb − λ‖x‖² (the bias lane's β for its λ).
         acc = tt - xb - lam * xx
+        if ex.bias_lam != NULL:
+            acc = acc + (<double> lam - ex.bias_lam[j]) * <double> x[rank] * x[rank]
     if ex.rough_sse or fit_by_identity(acc, tt, n_obs, b[0]):
         sse[0] = acc
         rsum[0] = 0
@@ -730,7 +743,7 @@ cdef int finish(floating* G, floating* b, double tt, floating* work, int64_t p0,
     triangle (all of G that is read) and b are overwritten. ``work`` holds
     FINISH_ROWS + d rows of stride."""
     cdef int d = rank + (1 if biases else 0)
-    finish_begin(G, b, work, stride, rank, biases, lam_j, ex)
+    finish_begin(G, b, work, stride, rank, biases, lam_j, ex, j)
     return finish_end(cholesky_solve(d, stride, G, b), G, b, tt, work, p0, n_obs, idx,
                       vals, fixed, stride, rank, biases, mean, lam_j, ex, j, x, sse, rsum)
 
@@ -750,7 +763,7 @@ cdef void finish_batch(int nt, floating** Gs, floating** bs, floating** works,
     cdef Py_ssize_t j
     cdef int info[BATCH]
     for t in range(nt):
-        finish_begin(Gs[t], bs[t], works[t], stride, rank, biases, lam[js[t]], ex)
+        finish_begin(Gs[t], bs[t], works[t], stride, rank, biases, lam[js[t]], ex, js[t])
     if _batch_solve and d <= LORANK_BATCH_MAXD:
         if floating is double:
             lorank_d_chol_batch(SIMD_WIDTH, nt, d, stride, Gs, bs, ex.scale > 0, info)
@@ -773,7 +786,7 @@ cdef inline double cg_tiny(floating dummy) noexcept nogil:
 
 
 cdef inline void cg_begin(int d, int stride, floating* W, double lam_j, const Extra* ex,
-                          double* rs_out, double* hh_out) noexcept nogil:
+                          Py_ssize_t j, double* rs_out, double* hh_out) noexcept nogil:
     """From the CG rows W (b, xs, r, p, Gp, Ap, g; stride apart, padding lanes 0)
     with b = Σ w t f, xs the start and g = G xs: r = h − P xs (P x = G x + Π x +
     λ x), p = r, rs = rᵀr and hh = ‖h‖². Without a prior in vectors over the whole
@@ -783,21 +796,21 @@ cdef inline void cg_begin(int d, int stride, floating* W, double lam_j, const Ex
     cdef floating* r = W + 2 * stride
     cdef floating* p = W + 3 * stride
     cdef floating* g = W + 6 * stride
-    cdef double s, hh = 0, rs = 0
+    cdef double s, h, lam_k, hh = 0, rs = 0
     cdef int i, k
-    if ex.prior == NULL and ex.prior_h == NULL:  # whole rows, in vectors
+    if ex.prior == NULL and ex.prior_h == NULL and ex.bias_lam == NULL:  # in vectors
         if floating is double:
             lorank_d_cg_begin(SIMD_WIDTH, stride, b, xs, g, lam_j, r, p, rs_out, hh_out)
         else:
             lorank_f_cg_begin(SIMD_WIDTH, stride, b, xs, g, lam_j, r, p, rs_out, hh_out)
         return
     for k in range(d):
-        s = <double> b[k] - <double> g[k] - lam_j * xs[k]
+        h = <double> b[k]  # h = b + π
         if ex.prior_h != NULL:
-            s = s + ex.prior_h[k]
-            hh = hh + (b[k] + ex.prior_h[k]) * (b[k] + ex.prior_h[k])
-        else:
-            hh = hh + <double> b[k] * b[k]
+            h = h + ex.prior_h[k]
+        lam_k = bias_penalty(ex, j, lam_j) if k == d - 1 and ex.biases else lam_j
+        s = h - <double> g[k] - lam_k * xs[k]
+        hh = hh + h * h
         if ex.prior != NULL:
             for i in range(d):
                 s = s - ex.prior[k * d + i] * xs[i]
@@ -810,7 +823,7 @@ cdef inline void cg_begin(int d, int stride, floating* W, double lam_j, const Ex
 
 
 cdef inline int cg_update(int d, int stride, floating* W, double lam_j, const Extra* ex,
-                          double* rs_io) noexcept nogil:
+                          Py_ssize_t j, double* rs_io) noexcept nogil:
     """One CG step on the rows W given Gp = G p: xs, g (= G xs), r and p move on and
     rs_io becomes the new rᵀr. Returns 1 if pᵀPp <= 0 (P not positive definite)."""
     cdef floating* xs = W + stride
@@ -819,16 +832,17 @@ cdef inline int cg_update(int d, int stride, floating* W, double lam_j, const Ex
     cdef floating* Gp = W + 4 * stride
     cdef floating* Ap = W + 5 * stride
     cdef floating* g = W + 6 * stride
-    cdef double rs = rs_io[0], rs_new, pap, alpha, beta, s
+    cdef double rs = rs_io[0], rs_new, pap, alpha, beta, s, lam_k
     cdef int i, k
-    if ex.prior == NULL:  # whole rows, in vectors
+    if ex.prior == NULL and ex.bias_lam == NULL:  # whole rows, in vectors
         if floating is double:
             return lorank_d_cg_update(SIMD_WIDTH, stride, xs, r, p, Gp, g, lam_j, rs_io)
         else:
             return lorank_f_cg_update(SIMD_WIDTH, stride, xs, r, p, Gp, g, lam_j, rs_io)
     pap = 0
     for k in range(d):
-        s = <double> Gp[k] + lam_j * p[k]
+        lam_k = bias_penalty(ex, j, lam_j) if k == d - 1 and ex.biases else lam_j
+        s = <double> Gp[k] + lam_k * p[k]
         if ex.prior != NULL:
             for i in range(d):
                 s = s + ex.prior[k * d + i] * p[i]
@@ -915,7 +929,7 @@ cdef int cg_solve(floating* work, floating* X, floating* st, int64_t cap, floati
                   int64_t p0, int64_t n_obs,
                   const int* idx, const floating* vals, const floating* fixed, int stride,
                   int rank, bint biases, double mean, double lam_j, const Extra* ex,
-                  floating* x, double* sse, double* rsum) noexcept nogil:
+                  Py_ssize_t j, floating* x, double* sse, double* rsum) noexcept nogil:
     """ex.cg_steps conjugate-gradient steps on P x = h from x (row j of solved),
     each a matvec over the target's rows (O(rank) per observation): from the
     buffer ``X`` that the first pass gathers them into when they fit (n_obs <=
@@ -953,7 +967,7 @@ cdef int cg_solve(floating* work, floating* X, floating* st, int64_t cap, floati
                      &tt, xs, g, st)
     else:
         matvec(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, xs, g, b, &tt)
-    cg_begin(d, stride, work, lam_j, ex, &rs, &hh)
+    cg_begin(d, stride, work, lam_j, ex, j, &rs, &hh)
     # Converged once rᵀr is at rounding level relative to ‖h‖² or to the first rᵀr
     # (h = 0, e.g. every weight 0: x → 0, and further steps would only divide
     # underflowing numbers).
@@ -969,7 +983,7 @@ cdef int cg_solve(floating* work, floating* X, floating* st, int64_t cap, floati
         else:
             matvec(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, p, Gp,
                    NULL, NULL)
-        if cg_update(d, stride, work, lam_j, ex, &rs):
+        if cg_update(d, stride, work, lam_j, ex, j, &rs):
             return 1
     if not buffered or dense:
         X = NULL
@@ -1003,7 +1017,8 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
               floating[:, ::1] solved, double mean, const double[::1] lam,
               bint biases, int rank, double[::1] sse, double[::1] rsum,
               int[::1] status, int n_threads, *, weights=None, prior=None,
-              prior_h=None, double sample_scale=0.0, seed=0, stream=0, others=(),
+              prior_h=None, bias_lam=None, double sample_scale=0.0, seed=0, stream=0,
+              others=(),
               solver="cholesky", int cg_steps=3, bint exact_sse=True):
     """Solve every row of ``solved`` against ``fixed`` (see the module docstring),
     row j with the ridge penalty ``lam[j]``.
@@ -1021,6 +1036,8 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
     prior : float64[d, d], optional, symmetric, added to every target's matrix
         (d = rank + biases; its lower triangle is what is used).
     prior_h : float64[d], optional, added to every right-hand side.
+    bias_lam : float64[n_solve] >= 0, optional (needs biases): target j's bias lane
+        penalty β_j instead of lam[j] (the factor lanes keep lam[j]).
     sample_scale : float, default 0. When > 0, draw x ~ N(P⁻¹h, s² P⁻¹): the mean
         plus s·L⁻ᵀz, with z the normals ``normal_stream(seed, stream, j, d)``.
     seed, stream : ints in [0, 2**64), keys of the counter-based normal stream.
@@ -1114,6 +1131,7 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
     cdef const floating[::1] wv
     cdef const double[:, ::1] pv
     cdef const double[::1] phv
+    cdef const double[::1] blv
     cdef const int[::1] iv
     cdef const floating[:, ::1] fv
     cdef const int* oidx[LORANK_MAXK]
@@ -1139,6 +1157,12 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
                              f"(rank + biases), got shape {prior_h.shape}")
         phv = prior_h
         ex.prior_h = &phv[0]
+    if bias_lam is not None:
+        if not biases:
+            raise ValueError("bias_lam needs the bias lane (biases=True)")
+        blv = _vector("bias_lam", bias_lam, np.float64, n_solve, "one per solved row")
+        ex.bias_lam = &blv[0] if n_solve else NULL
+    ex.biases = biases
     others = tuple(others)
     if len(others) > LORANK_MAXK:
         raise ValueError(f"at most {LORANK_MAXK} others, got {len(others)}")
@@ -1255,7 +1279,7 @@ cdef void _half_step_direct(const long long[::1] indptr, const int[::1] indices,
                     status[j] = cg_solve(G + (d + 1) * stride, X, X + cap * stride, cap,
                                          G, G + (2 * d + 1 + FINISH_ROWS) * stride, p0,
                                          n_obs, idx, vals, F, stride, rank, biases, mean,
-                                         lam[j], ex, &solved[j, 0], &sse[j], &rsum[j])
+                                         lam[j], ex, j, &solved[j, 0], &sse[j], &rsum[j])
                     continue
                 memset(G, 0, sizeof(floating) * (d + 1) * stride)  # G and b
                 tt = 0
