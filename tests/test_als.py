@@ -62,7 +62,12 @@ def objective(model, ratings, reg, weighted):
     A = model.factors_.left.astype(np.float64)
     B = model.factors_.right.astype(np.float64)
     u, c = model.row_bias_.astype(np.float64), model.col_bias_.astype(np.float64)
-    pen = lam_r @ (s * np.sum(A * A, 1) + u * u) + lam_c @ (s * np.sum(B * B, 1) + c * c)
+    # The biases' dampings β (bias_reg; the factors' λ when the model has none).
+    beta_r = getattr(model, "reg_users_", None)
+    beta_c = getattr(model, "reg_items_", None)
+    pen = (s * (lam_r @ np.sum(A * A, 1) + lam_c @ np.sum(B * B, 1))
+           + (lam_r @ (u * u) if beta_r is None else beta_r * (u @ u))
+           + (lam_c @ (c * c) if beta_c is None else beta_c * (c @ c)))
     return 0.5 * (res @ res + pen)
 
 
@@ -261,7 +266,10 @@ def test_objective_never_increases(dtype, biases, weighted, monkeypatch):
                 callback=lambda m, it: seen.append(objective(m, R, 0.05, weighted)))
     model.fit(R)
     obj = np.array(model._half_step_objectives)
-    assert obj.size == 2 * model.n_iter_ == 120
+    # All 60 iterations, or fewer in float32 where the objective stops going
+    # down at rounding level (tol=0 stops there).
+    assert obj.size == 2 * model.n_iter_
+    assert model.n_iter_ == 60 or (dtype == np.float32 and model.n_iter_ >= 40)
     np.testing.assert_array_less(np.diff(obj), OBJ_RTOL[dtype] * obj[:-1])
     # The recorded objective is the documented one, at the end of each iteration.
     np.testing.assert_allclose(model.history_["objective"], seen, rtol=RTOL[dtype])

@@ -51,7 +51,9 @@ def test_softimpute_auto_below_lambda_max():
     assert 0 < auto.reg_ < top
     path = auto.reg_path_
     assert path["reg"][0] == pytest.approx(top * _auto_reg.SOFTIMPUTE_GRID[0])
-    unregularized = lorank.SoftImpute(5, biases=True, random_state=0).fit(train)
+    # The path's first point is the zero solution: the Baseline alone.
+    assert path["baseline_rmse"] == path["valid_rmse"][0] > min(path["valid_rmse"])
+    unregularized = lorank.SoftImpute(5, reg=0.0, biases=True, random_state=0).fit(train)
     assert _rmse(auto, test) < _rmse(unregularized, test)
 
 
@@ -104,8 +106,18 @@ def test_default_beats_the_biases_on_sparser_ratings(ml100k_dir):
     keep = np.random.default_rng(1).random(len(values)) < 0.25
     sparse = lorank.Ratings(rows[keep], cols[keep], values[keep], shape=train.shape)
     base = lorank.Baseline().fit(sparse)._rmse(test)
+    surprise_like = lorank.Baseline(reg_users=15, reg_items=10, max_iter=10).fit(sparse)
+    # The dampings estimated from the data beat surprise's fixed 15 and 10.
+    assert base < surprise_like._rmse(test) - 0.005
+    # The defaults beat that stronger Baseline; ALS() only with its biases under
+    # the Baseline's dampings (bias_reg="auto"): under the factors' reg they lose.
     auto = lorank.ALS(random_state=0).fit(sparse)._rmse(test)
-    assert auto < base - 0.003, (auto, base)
+    assert auto < base - 0.001, (auto, base)
+    with pytest.warns(UserWarning, match="the factors add nothing"):  # and it says so
+        shared = lorank.ALS(random_state=0, bias_reg=None).fit(sparse)._rmse(test)
+    assert shared > auto + 0.002, (shared, auto)
+    soft = lorank.SoftImpute(random_state=0).fit(sparse)._rmse(test)
+    assert soft < base - 0.001, (soft, base)
 
 
 def _biases_only(noise=1.0, seed=0, m=300, n=200, nnz=20000):
@@ -129,6 +141,51 @@ def test_auto_warns_when_the_factors_add_nothing():
         lorank.ALS(3, random_state=0).fit(train)
     without = lorank.ALS(3, biases=False, random_state=0).fit(_biases_only())
     assert "baseline_rmse" not in without.reg_path_
+    # SoftImpute's path starts at the zero solution, the Baseline: it warns, and
+    # the model it keeps is that Baseline's biases with no factors.
+    with pytest.warns(UserWarning, match=r"SoftImpute\(reg='auto'\): the factors add nothing"):
+        soft = lorank.SoftImpute(3, random_state=0).fit(_biases_only())
+    assert soft.reg_path_["baseline_rmse"] == soft.reg_path_["valid_rmse"][0]
+    assert soft.effective_rank_ == 0
+    base = lorank.Baseline().fit(_biases_only())
+    np.testing.assert_array_equal(soft.row_bias_, base.row_bias_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lorank.SoftImpute(3, random_state=0).fit(train)
+
+
+def test_als_tends_to_the_baseline_as_reg_grows():
+    """bias_reg="auto": the biases take the Baseline's dampings, so with the
+    factors regularized away ALS is the Baseline (to solver precision); with the
+    biases under the factors' reg (bias_reg=None) it is the mean alone."""
+    R = _biases_only(seed=3)
+    als = lorank.ALS(3, reg=1e7, dtype=np.float64, max_iter=50, tol=0, random_state=0).fit(R)
+    auto = lorank.Baseline(dtype=np.float64).fit(R)  # the dampings ALS took
+    assert (als.reg_users_, als.reg_items_) == (auto.reg_users_, auto.reg_items_)
+    base = lorank.Baseline(reg_users=als.reg_users_, reg_items=als.reg_items_, max_iter=300,
+                           dtype=np.float64).fit(R)  # converged at those dampings
+    # ALS refits μ (unpenalized) where Baseline keeps the mean: the same model up
+    # to the biases' shared shift.
+    rows, cols = np.divmod(np.arange(R.shape[0] * R.shape[1]), R.shape[1])
+    np.testing.assert_allclose(als.predict_positions(rows, cols),
+                               base.predict_positions(rows, cols), atol=1e-3)
+    assert als._rmse(R) == pytest.approx(base._rmse(R), rel=1e-6)
+    assert np.abs(als.factors_.to_dense()).max() < 1e-6
+    fixed = lorank.ALS(3, reg=1e7, bias_reg=4.0, dtype=np.float64, random_state=0).fit(R)
+    assert (fixed.reg_users_, fixed.reg_items_) == (4.0, 4.0)
+    shared = lorank.ALS(3, reg=1e7, bias_reg=None, dtype=np.float64, random_state=0).fit(R)
+    assert not hasattr(shared, "reg_users_")
+    assert np.abs(shared.row_bias_).max() < 1e-3  # crushed with the factors
+
+
+@pytest.mark.parametrize("value, error, match", [
+    ("automatic", TypeError, "bias_reg must be a real number, got 'automatic'"),
+    (-1.0, ValueError, "bias_reg"),
+    (float("nan"), ValueError, "bias_reg"),
+])
+def test_bad_bias_reg_is_refused(value, error, match):
+    with pytest.raises(error, match=match):
+        lorank.ALS(2, bias_reg=value).fit(_biases_only(nnz=2000))
 
 
 def test_few_or_equal_ratings_take_the_start():

@@ -53,7 +53,8 @@ def test_baseline_matches_surprise_baselineonly():
     data = surprise.Dataset.load_from_df(df, surprise.Reader(rating_scale=(1, 5)))
     algo = surprise.BaselineOnly(verbose=False).fit(data.build_full_trainset())
     theirs = np.array([algo.predict(int(u), int(i)).est for u, i in zip(rows, cols)])
-    ours = Baseline(dtype=np.float64).fit(R).predict_positions(rows, cols)
+    ours = Baseline(reg_users=15, reg_items=10, max_iter=10,
+                    dtype=np.float64).fit(R).predict_positions(rows, cols)
     np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-9)
 
 
@@ -68,11 +69,82 @@ def test_baseline_protocol(tmp_path):
     again = lorank.load(tmp_path / "b.npz")
     assert type(again) is Baseline and again.rating_range_ == (1.0, 5.0)
     assert again.predict("a", 3) == model.predict("a", 3)
-    assert model.history_["iteration"] == list(range(1, 11))
+    assert model.history_["iteration"] == list(range(1, 21))
+
+
+def _em_reference(R, sweeps, lam_u=15.0, lam_c=10.0, auto=(True, True)):
+    """Baseline's "auto" dampings in plain numpy: a sweep (items, then users) at
+    the current dampings, then EM's σ², τ² and λ = σ²/τ² updates."""
+    rows, cols, x = R.coo()
+    x = x.astype(np.float64)
+    mu, (m, n) = x.mean(), R.shape
+    nu, nc = np.bincount(rows, minlength=m), np.bincount(cols, minlength=n)
+    bu, bi, sigma2, used = np.zeros(m), np.zeros(n), None, []
+    for _ in range(sweeps):
+        bi = np.bincount(cols, x - mu - bu[rows], n) / (lam_c + nc)
+        bu = np.bincount(rows, x - mu - bi[cols], m) / (lam_u + nu)
+        used.append((lam_u, lam_c))
+        e = x - mu - bu[rows] - bi[cols]
+        sse = e @ e
+        sigma2 = sse / len(x) if sigma2 is None else sigma2
+        sigma2 = (sse + sigma2 * (np.sum(nu / (nu + lam_u)) + np.sum(nc / (nc + lam_c)))) / len(x)
+        tu = np.mean(bu[nu > 0] ** 2 + sigma2 / (nu[nu > 0] + lam_u))
+        tc = np.mean(bi[nc > 0] ** 2 + sigma2 / (nc[nc > 0] + lam_c))
+        lam_u = sigma2 / tu if auto[0] else lam_u
+        lam_c = sigma2 / tc if auto[1] else lam_c
+    return mu, bu, bi, used
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("auto", [(True, True), (True, False), (False, True)])
+def test_auto_damping_is_the_em_reference(dtype, auto):
+    R = _biased(3).astype(dtype)
+    params = {"reg_users": "auto" if auto[0] else 15.0, "reg_items": "auto" if auto[1] else 10.0}
+    model = Baseline(**params, max_iter=12, dtype=dtype).fit(R)
+    mu, bu, bi, used = _em_reference(R, 12, auto=auto)
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(model.history_["reg_users"], [u for u, _ in used], rtol=tol)
+    np.testing.assert_allclose(model.history_["reg_items"], [c for _, c in used], rtol=tol)
+    assert (model.reg_users_, model.reg_items_) == pytest.approx(used[-1], rel=tol)
+    np.testing.assert_allclose(model.row_bias_, bu, rtol=tol, atol=tol)
+    np.testing.assert_allclose(model.col_bias_, bi, rtol=tol, atol=tol)
+    assert used[-1] != used[0]  # the dampings moved
+
+
+def test_auto_damping_finds_the_variance_ratio_of_known_data():
+    # u ~ N(0, 0.4²), c ~ N(0, 0.5²), noise σ = 0.5: the best dampings are
+    # σ²/τ² = 1.5625 and 1.0, far from surprise's 15 and 10.
+    rng = np.random.default_rng(7)
+    m, n, nnz = 3000, 600, 90_000
+    rows, cols = np.divmod(rng.choice(m * n, nnz + 20_000, replace=False), n)
+    u, c = rng.normal(0, 0.4, m), rng.normal(0, 0.5, n)
+    x = 3.5 + u[rows] + c[cols] + rng.normal(0, 0.5, len(rows))
+    R = lorank.Ratings(rows[:nnz], cols[:nnz], x[:nnz], shape=(m, n))
+    model = Baseline(max_iter=50, dtype=np.float64).fit(R)
+    assert model.reg_users_ == pytest.approx(0.25 / 0.16, rel=0.15)
+    assert model.reg_items_ == pytest.approx(1.0, rel=0.2)
+    # On fresh ratings of the same users and items it beats surprise's dampings.
+    r2, c2, y = rows[nnz:], cols[nnz:], x[nnz:]
+    fixed = Baseline(reg_users=15, reg_items=10, dtype=np.float64, clip=False).fit(R)
+    model.clip = False
+    err = [np.sqrt(np.mean((b.predict_positions(r2, c2) - y) ** 2)) for b in (model, fixed)]
+    assert err[0] < err[1] - 0.005
+
+
+@pytest.mark.parametrize("values", [[4.0] * 6, [1.0, 1.0, 3.0, 3.0, 5.0, 5.0]])
+def test_auto_damping_on_exact_or_constant_data_stays_finite(values):
+    # All equal: no spread and no noise (λ stays). Row effects only, each row
+    # constant: σ² -> 0, λ -> 0, plain means.
+    R = lorank.Ratings([0, 0, 1, 1, 2, 2], [0, 1, 0, 1, 0, 1], values)
+    model = Baseline(clip=False, max_iter=200, dtype=np.float64).fit(R)
+    assert np.isfinite([model.reg_users_, model.reg_items_]).all()
+    assert np.isfinite(model.row_bias_).all() and np.isfinite(model.col_bias_).all()
+    np.testing.assert_allclose(model.predict_positions(*R.coo()[:2]), values, atol=1e-3)
 
 
 @pytest.mark.parametrize("params, error, match", [
     (dict(reg_users=-1.0), ValueError, "reg_users"),
+    (dict(reg_items="automatic"), TypeError, "reg_items must be a real number, got 'automatic'"),
     (dict(reg_items=float("nan")), ValueError, "reg_items"),
     (dict(max_iter=0), ValueError, "max_iter"),
     (dict(clip="yes"), TypeError, "clip"),
@@ -83,8 +155,10 @@ def test_baseline_bad_parameters(params, error, match):
 
 
 @pytest.mark.parametrize("make", [
-    lambda: lorank.ALS(3, random_state=0),
-    lambda: lorank.SoftImpute(3, random_state=0),
+    # A fixed reg: on these biases + noise the holdout path would warn (rightly)
+    # that the factors add nothing.
+    lambda: lorank.ALS(3, reg=1.0, random_state=0),
+    lambda: lorank.SoftImpute(3, reg=1.0, random_state=0),
     lambda: lorank.BayesianALS(3, n_samples=6, burn_in=2, random_state=0),
     lambda: Baseline(),
 ], ids=["ALS", "SoftImpute", "BayesianALS", "Baseline"])

@@ -215,9 +215,10 @@ def _ratings(dtype, m=70, n=50, nnz=1200, seed=3):
     return Ratings(rows, cols, values.astype(dtype), shape=(m, n))
 
 
-def _als_objective(R, A, B, mean, rank, biases, lam_rows, lam_cols):
+def _als_objective(R, A, B, mean, rank, biases, lam_rows, lam_cols, betas=None):
     """ALS's documented objective in float64 numpy, from the factor storage
-    (factor lanes [:rank], the bias in lane rank)."""
+    (factor lanes [:rank], the bias in lane rank); ``betas`` (β_u, β_c): the
+    biases' dampings (None: the factors' λ)."""
     rows, cols, x = R.coo()
     A, B = A.astype(np.float64), B.astype(np.float64)
     d = rank + biases
@@ -226,6 +227,8 @@ def _als_objective(R, A, B, mean, rank, biases, lam_rows, lam_cols):
         pred += A[rows, rank] + B[cols, rank]
     res = x.astype(np.float64) - pred
     pen = lam_rows @ np.sum(A[:, :d] ** 2, 1) + lam_cols @ np.sum(B[:, :d] ** 2, 1)
+    if biases and betas is not None:
+        pen += ((betas[0] - lam_rows) @ A[:, rank] ** 2 + (betas[1] - lam_cols) @ B[:, rank] ** 2)
     return 0.5 * (res @ res + pen)
 
 
@@ -268,13 +271,18 @@ def test_als_objective_in_numpy_never_increases(monkeypatch, dtype, biases, weig
     lam_r = reg * R.row_counts.astype(np.float64) ** alpha
     lam_c = reg * R.col_counts.astype(np.float64) ** alpha
 
+    model = ALS(rank, reg=reg, weighted_reg=weighted, biases=biases, init=init, tol=0,
+                max_iter=12, dtype=dtype, random_state=0)
+
+    def betas():  # the biases' dampings, Baseline's, set before the iterations
+        return (model.reg_users_, model.reg_items_) if biases else None
+
     def objective(A, B, mean):
-        return _als_objective(R, A, B, mean, rank, biases, lam_r, lam_c)
+        return _als_objective(R, A, B, mean, rank, biases, lam_r, lam_c, betas())
 
     kernel = _ObservedKernel(objective, rank, R.shape[0])
     monkeypatch.setattr(lorank.models.als, "_als", kernel)
-    model = ALS(rank, reg=reg, weighted_reg=weighted, biases=biases, init=init, tol=0,
-                max_iter=12, dtype=dtype, random_state=0).fit(raw)
+    model.fit(raw)
     assert model.value_scale_ == s
     seen = np.array(kernel.seen)
     # 12 iterations, or fewer where the float32 objective stops going down (tol=0).
@@ -286,7 +294,7 @@ def test_als_objective_in_numpy_never_increases(monkeypatch, dtype, biases, weig
     for F in (A, B):
         F[:, :rank] /= np.sqrt(s)
         F[:, rank] /= s
-    final = _als_objective(R, A, B, model.mean_ / s, rank, biases, lam_r, lam_c)
+    final = _als_objective(R, A, B, model.mean_ / s, rank, biases, lam_r, lam_c, betas())
     np.testing.assert_allclose(model.history_["objective"][-1] / s**2, final, rtol=1e-4)
     seen = np.append(seen, final)
     slack = {np.float32: 2e-6, np.float64: 1e-12}[dtype] * seen[:-1]

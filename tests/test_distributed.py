@@ -38,9 +38,10 @@ def ratings():
 
 
 def _local_als(**params):
-    """lorank.ALS with distributed.ALS's default reg, 1.0 (the holdout path of
-    reg="auto", lorank.ALS's default, is local only)."""
-    return lorank.ALS(**{"reg": 1.0, **params})
+    """lorank.ALS with distributed.ALS's defaults: reg 1.0 (the holdout path of
+    reg="auto", lorank.ALS's default, is local only) and the biases under the
+    factors' λ (bias_reg=None: no Baseline fit on the blocks)."""
+    return lorank.ALS(**{"reg": 1.0, "bias_reg": None, **params})
 
 
 def labelled(R, n_parts=3, seed=0):

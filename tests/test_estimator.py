@@ -14,7 +14,7 @@ from lorank.models._estimator import (CompletionModel, check_bool, check_choice,
 # Every model on the base, with small fast parameters.
 MODELS = [
     lambda **kw: ALS(2, **{"random_state": 0, "reg": 1.0, **kw}),  # the loop, not "auto"
-    lambda **kw: SoftImpute(2, **{"random_state": 0, "biases": True, **kw}),
+    lambda **kw: SoftImpute(2, **{"random_state": 0, "reg": 1.0, **kw}),  # the loop too
 ]
 IDS = ["ALS", "SoftImpute"]
 
@@ -60,7 +60,7 @@ def test_get_set_params_repr_and_sklearn_clone(make):
 def test_repr_shows_only_non_defaults():
     assert repr(ALS()) == "ALS()"
     assert repr(ALS(5, reg=0.1, dtype=np.float64)) == "ALS(rank=5, reg=0.1, dtype=np.float64)"
-    assert repr(SoftImpute(biases=True)) == "SoftImpute(biases=True)"
+    assert repr(SoftImpute(biases=False)) == "SoftImpute(biases=False)"
 
 
 @pytest.mark.parametrize("make", MODELS, ids=IDS)

@@ -256,8 +256,9 @@ def test_fold_in_of_a_training_user_approximates_its_factor(fitted):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_fold_in_follows_soft_impute_centering(dtype):
-    # SoftImpute's biases are unpenalized means: the new user's bias is the mean of
-    # x − μ − c, and the factor the ridge solution (λ = reg) on what it leaves.
+    # SoftImpute's biases are its Baseline's damped means: the new user's bias is
+    # Σ (x − μ − c) / (n + λ_u), and the factor the ridge solution (λ = reg) on
+    # what it leaves.
     R = labelled(dtype)
     rec = lorank.Recommender(lorank.SoftImpute(3, reg=2.0, biases=True, dtype=dtype,
                                                max_iter=200, random_state=0)).fit(R)
@@ -267,13 +268,13 @@ def test_fold_in_follows_soft_impute_centering(dtype):
     cols, x = R.csr.indices[sl], R.csr.values[sl].astype(np.float64)
     a, u = rec.fold_in(list(R.col_labels[cols]), x)
     t = x - m.mean_ - m.col_bias_[cols]
-    assert u == pytest.approx(t.mean(), rel=1e-6)
+    assert u == pytest.approx(t.sum() / (len(t) + m.reg_users_), rel=1e-6)
     B = m.factors_.right[cols].astype(np.float64)
-    want = np.linalg.solve(B.T @ B + 2.0 * np.eye(B.shape[1]), B.T @ (t - t.mean()))
+    want = np.linalg.solve(B.T @ B + 2.0 * np.eye(B.shape[1]), B.T @ (t - u))
     np.testing.assert_allclose(a, want, rtol=1e-4, atol=1e-5)
-    # A training user folded back in lands near its trained row (the centering's
-    # last sweep moved c after u, so not exactly).
-    assert u == pytest.approx(m.row_bias_[i], abs=0.05)
+    # A training user folded back in gets its trained bias (the Baseline's last
+    # sweep fits u given c, with this λ_u) and lands near its trained row.
+    assert u == pytest.approx(m.row_bias_[i], rel=1e-5)
     np.testing.assert_allclose(a, m.factors_.left[i], atol=0.05 * np.abs(want).max() + 1e-3)
 
 

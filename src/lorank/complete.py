@@ -36,8 +36,8 @@ def complete(X, rank, method="als", **params):
     >>> Z = lorank.complete(Y, 2, reg=1e-6, dtype=np.float64, max_iter=50)
     >>> bool(np.abs(Z.to_dense() - X).max() < 1e-2)
     True
-    >>> Z = lorank.complete(Y, 2, method="soft-impute", dtype=np.float64, max_iter=500,
-    ...                     tol=1e-12, random_state=0)
+    >>> Z = lorank.complete(Y, 2, method="soft-impute", reg=0.0, biases=False,
+    ...                     dtype=np.float64, max_iter=500, tol=1e-12, random_state=0)
     >>> bool(np.abs(Z.to_dense() - X).max() < 1e-2)
     True
     """

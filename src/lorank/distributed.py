@@ -120,6 +120,7 @@ class ALS(_local.ALS):
             tol=tol, init=init, dtype=dtype, n_threads=n_threads, random_state=random_state,
             progress=progress, callback=callback,
             clip=False,  # the blocks do not gather the values' range: unclipped predictions
+            bias_reg=None,  # the biases take the factors' λ: no Baseline fit on the blocks
         )
         self.client = client
         self.n_blocks = n_blocks
@@ -222,7 +223,7 @@ class ALS(_local.ALS):
         """
         check_fitted(self)
         params = {k: v for k, v in get_params(self).items() if k not in ("client", "n_blocks")}
-        model = _local.ALS(**params)
+        model = _local.ALS(**params, bias_reg=None)
         for name in ("factors_", "row_bias_", "col_bias_", "mean_", "history_", "n_iter_",
                      "labels_", "_half_step_objectives"):
             setattr(model, name, getattr(self, name))

@@ -371,12 +371,14 @@ class Recommender:
         """Factor (and bias) of a user not in the training data, from their ratings.
 
         One ridge solve with the trained item factors fixed, by the model's
-        rule: for ALS, minimize ``Σ_j (x_j − μ − c_j − u − aᵀb_j)² + λ (s‖a‖² + u²)``
-        with ``λ = reg_ · (number of ratings)^α`` (the fitted reg; α from
-        ``weighted_reg``: 1 for True, 0 for False) and s its ``value_scale_`` —
-        the same equations ALS solves for a training row.
-        For SoftImpute, the bias is unpenalized, as its centering is: ``u`` is
-        the mean of ``x_j − μ − c_j``, then ``a`` minimizes
+        rule: for ALS, minimize ``Σ_j (x_j − μ − c_j − u − aᵀb_j)² + λ s‖a‖² +
+        β u²`` with ``λ = reg_ · (number of ratings)^α`` (the fitted reg; α from
+        ``weighted_reg``: 1 for True, 0 for False), s its ``value_scale_`` and β
+        its ``reg_users_`` (λ with ``bias_reg=None``) — the same equations ALS
+        solves for a training row.
+        For SoftImpute and Baseline, the bias is the damped mean their
+        centering fits first: ``u = Σ_j (x_j − μ − c_j) / (n + λ_u)`` with λ_u
+        the model's ``reg_users_``, then ``a`` minimizes
         ``Σ_j (x_j − μ − c_j − u − aᵀb_j)² + λ ‖a‖²`` with λ its ``reg_`` (at the
         soft-impute solution, the condition each training row satisfies).
 
@@ -421,15 +423,17 @@ class Recommender:
         scale = float(getattr(self.model_, "value_scale_", 1.0))
         B = R[cols].astype(np.float64)
         target = x - (mean + c[cols] if biases else 0.0)
-        centered = biases and not self.model_._penalized_bias
+        damping = self.model_._row_bias_damping() if biases else None
+        centered = damping is not None
         if centered:
-            u = float(target.mean())
+            u = float(target.sum() / (len(target) + damping))
             target = target - u
         elif biases:
             B = np.hstack([B, np.ones((len(B), 1))])
         penalty = np.full(B.shape[1], lam * scale)
         if biases and not centered:
-            penalty[-1] = lam  # the bias lane
+            # The bias lane: ALS's β_u (bias_reg), else the factors' λ.
+            penalty[-1] = getattr(self.model_, "reg_users_", lam)
         G = B.T @ B + np.diag(penalty)
         try:
             z = np.linalg.solve(G, B.T @ target)

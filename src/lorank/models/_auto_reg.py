@@ -14,23 +14,26 @@ import warnings
 import numpy as np
 
 HOLDOUT = 0.1
-# Fewer ratings than this are too few to hold 10 % out: ALS takes ALS_START.
+# Fewer ratings than this are too few to hold 10 % out: ALS takes ALS_START,
+# SoftImpute SOFTIMPUTE_START·lambda_max.
 MIN_RATINGS = 100
 _PATIENCE = 2
 # ALS: reg on the λ_j = reg·|Ω_j|^α scale, α fixed: from strong to weak, √2 apart,
 # the search starting at ALS_START.
 ALS_GRID = tuple(16.0 * 2.0 ** (-k / 2) for k in range(19))  # 16 ... 0.03125
 ALS_START = ALS_GRID[8]  # 1.0
-# SoftImpute: λ / lambda_max, geometric, 10 per decade down to 1e-3.
-SOFTIMPUTE_GRID = tuple(10.0 ** (-k / 5) for k in range(1, 16))
+# SoftImpute: λ / lambda_max, geometric, 5 per decade down to 1e-3, from 1 (the
+# zero solution: with biases, the Baseline's centering alone).
+SOFTIMPUTE_GRID = tuple(10.0 ** (-k / 5) for k in range(16))
+SOFTIMPUTE_START = SOFTIMPUTE_GRID[5]  # 0.1
 
 
-def is_auto(reg):
+def is_auto(reg, name="reg"):
     """Whether ``reg`` asks for the automatic choice ("auto"); other strings are errors."""
     if isinstance(reg, str):
         if reg != "auto":
-            raise TypeError(f'reg must be a real number, got {reg!r}; or "auto" to choose it '
-                            "on a holdout")
+            raise TypeError(f'{name} must be a real number, got {reg!r}; or "auto" to '
+                            "choose it from the data")
         return True
     return False
 
@@ -70,10 +73,15 @@ def _path(fit_one, grid):
     return regs, errors, models, best
 
 
+# What the path hands its fits (their start and centre), not learned from data.
+_GIVEN = ("labels_", "_warm_start", "_baseline", "_data_warned")
+
+
 def _learned(fitted):
-    """The learned state of a fit (not its label maps: the outer fit keeps those)."""
+    """The learned state of a fit (not its label maps: the outer fit keeps those;
+    not what the path gave it)."""
     return {k: v for k, v in vars(fitted).items()
-            if (k.endswith("_") or k.startswith("_")) and k != "labels_"}
+            if (k.endswith("_") or k.startswith("_")) and k not in _GIVEN}
 
 
 def _adopt(model, fitted, reg, regs, errors, baseline=None):
@@ -137,9 +145,13 @@ def fit_als(model, ratings, valid):
     train, hold = ratings.split(HOLDOUT, random_state=_seed(model.random_state))
     fits, running = {}, []  # grid index -> (fitted model or None, holdout RMSE)
     start = ALS_GRID.index(ALS_START)
+    # The biases alone on the path's ratings: every fit's bias dampings
+    # (bias_reg="auto") and the holdout's reference.
+    base = _baseline(params, train)
 
     def fit_at(k, previous):
         sub = _inner(ALS, params, reg=ALS_GRID[k])
+        sub._baseline = base
         if previous is not None and not _collapsed(previous):
             sub._warm_start = _factor_rows(previous)
         running[:] = [(k, sub)]
@@ -175,7 +187,7 @@ def fit_als(model, ratings, valid):
     regs, errors = regs[::-1], errors[::-1]
     best = int(np.argmin(errors))
     reg = _refine(regs, errors, best)
-    baseline = _baseline_check(params, train, hold, fits[ks[::-1][best]][0], regs[best])
+    baseline = _baseline_check(params, base, hold, fits[ks[::-1][best]][0], regs[best])
     return _refit(model, ALS, params, ratings, valid, reg, regs, errors, baseline)
 
 
@@ -223,18 +235,22 @@ def _keep_interrupted_path(model, fits, running):
         RuntimeWarning, stacklevel=5)
 
 
-def _baseline_check(params, train, hold, best, reg):
-    """The holdout RMSE of :class:`~lorank.Baseline` (the biases alone) beside the
-    path's best fit, with a warning when the factors do not beat it; None without
-    biases. On data with no structure beyond the biases (MovieLens 100K's pattern,
-    biases + N(0, 1) noise) the best fit can stay about 0.002 above Baseline: its
-    biases are shrunk by the same reg as the factors."""
+def _baseline(params, train):
+    """:class:`~lorank.Baseline` fitted on ``train`` (None without biases)."""
     from .baseline import Baseline
 
     if not params["biases"]:
         return None
     base = _inner(Baseline, dict(dtype=params["dtype"], n_threads=params["n_threads"]))
-    base.fit(train)
+    return base.fit(train)
+
+
+def _baseline_check(params, base, hold, best, reg):
+    """The holdout RMSE of ``base``, the :class:`~lorank.Baseline` (the biases
+    alone) of the path's ratings, beside the path's best fit, with a warning when
+    the factors do not beat it; None without biases."""
+    if base is None:
+        return None
     base_rmse, best_rmse = base._rmse(hold), best._rmse(hold)
     if not best_rmse < base_rmse:
         warnings.warn(
@@ -260,17 +276,36 @@ def fit_softimpute(model, ratings, valid):
 
     params = get_params(model)
     params.update(progress=False, callback=None)
+    if ratings.nnz < MIN_RATINGS:  # too few to hold any out
+        reg = SOFTIMPUTE_START * lambda_max(ratings, biases=bool(model.biases),
+                                            dtype=ratings.dtype, n_threads=model.n_threads)
+        return _refit(model, SoftImpute, params, ratings, valid, reg, [], [])
     train, hold = ratings.split(HOLDOUT, random_state=_seed(model.random_state))
     top = lambda_max(train, biases=bool(model.biases), dtype=ratings.dtype,
                      n_threads=model.n_threads, random_state=0)
 
     def fit_one(scale, previous):
-        sub = _inner(SoftImpute, params, reg=top * scale, warm_start=previous)
+        sub = _inner(SoftImpute, params, reg=top * scale,
+                     warm_start=params["warm_start"] if previous is None else previous)
         sub.fit(train, validation=hold)
         return sub, sub._score(hold)
 
     scales, errors, models, best = _path(fit_one, SOFTIMPUTE_GRID)
     regs = [top * s for s in scales]
     reg = _refine(regs, errors, best)
+    if best == 0:  # the zero solution: above lambda_max of all the ratings (the path's
+        # is of 90 % of them; 10 % above, as lambda_max is a randomized estimate)
+        reg = 1.1 * lambda_max(ratings, biases=bool(model.biases), dtype=ratings.dtype,
+                               n_threads=model.n_threads, random_state=0)
+    baseline = None
+    if model.biases:  # the path's first fit is zero: the centering, the Baseline, alone
+        baseline = errors[0]
+        if best == 0:
+            warnings.warn(
+                f"SoftImpute(reg='auto'): the factors add nothing on the {HOLDOUT:.0%} "
+                f"holdout: the biases alone (lorank.Baseline) reach RMSE {errors[0]:.4g} "
+                f"and no smaller λ does better (next {errors[1]:.4g}); these ratings look "
+                "like user and item effects plus noise, and the model is that Baseline",
+                UserWarning, stacklevel=5)
     return _refit(model, SoftImpute, {**params, "warm_start": models[best]}, ratings, valid,
-                  reg, regs, errors)
+                  reg, regs, errors, baseline)

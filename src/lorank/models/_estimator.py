@@ -62,8 +62,8 @@ whose predictions are not ``mean_ + row_bias_[i] + col_bias_[j] + left[i] @
 right[j]`` overrides :meth:`CompletionModel.to_lowrank` (a Bayesian posterior
 mean returns its kept samples side by side). A model for 0/1 or count data sets
 ``_explicit = False`` (no degenerate-rating warning); one whose row bias is an
-unpenalized mean sets ``_penalized_bias = False`` (``Recommender.fold_in``
-follows it). Models with extra arrays pass ``to_arrays``/``from_arrays`` to
+damped mean fitted before (or without) the factors returns its damping from
+``_row_bias_damping`` (``Recommender.fold_in`` follows it). Models with extra arrays pass ``to_arrays``/``from_arrays`` to
 :func:`register` (see ``softimpute.py``).
 
 Ctrl-C: inside ``with self._iterations(...)`` a ``KeyboardInterrupt`` leaves
@@ -91,10 +91,11 @@ __all__ = ["CompletionModel", "check_bool", "check_callback", "check_choice", "c
            "load", "register"]
 
 _LEARNED = ("row_bias_", "col_bias_")
-# Learned numbers a model file keeps in its header ("fitted"), each >= 0 and
-# finite: what fold-in and a refit read besides the arrays (the reg chosen by
-# reg="auto", the value scale its penalty is measured on, the biases' damping).
-FITTED_NUMBERS = ("reg_", "value_scale_", "reg_users_", "reg_items_")
+# Learned numbers a model file keeps in its header ("fitted"), finite and at
+# least the minimum (None: any): what fold-in and a refit read besides the
+# arrays (the reg chosen by reg="auto", the value scale its penalty is measured
+# on, the biases' dampings).
+FITTED_NUMBERS = {"reg_": 0.0, "value_scale_": 0.0, "reg_users_": 0.0, "reg_items_": 0.0}
 
 
 # ---------------------------------------------------------------- parameter checks
@@ -195,10 +196,6 @@ class CompletionModel:
     """
 
     _lowrank = None  # cache of to_lowrank(), reset whenever the factors change
-    # Whether the row bias is fitted jointly with the factors under the ridge
-    # penalty (ALS) or is an unpenalized mean (SoftImpute's centering): the
-    # rule Recommender.fold_in follows for a new user.
-    _penalized_bias = True
     # A model of explicit ratings: fit warns when the values carry no information
     # (one distinct value, or 0/1 data). Implicit-feedback models set False.
     _explicit = True
@@ -206,6 +203,13 @@ class CompletionModel:
     # (reg="auto"'s path and refit): the data is said once.
     _data_warned = False
     _estimator_type = "regressor"  # scikit-learn before 1.6
+
+    def _row_bias_damping(self):
+        """None when the row bias is fitted jointly with the factors under their
+        penalty (ALS); else the λ of the damped mean u = Σ t / (|Ω| + λ) it is,
+        fitted first (Baseline, SoftImpute's centering): the rule
+        Recommender.fold_in follows for a new user."""
+        return None
 
     # ------------------------------------------------------------ parameters
 

@@ -129,10 +129,11 @@ def _check_fitted(header, source):
     for key, value in fitted.items():
         if key not in FITTED_NUMBERS:
             raise ValueError(f"{source}: damaged header (unknown fitted number {key!r})")
+        low = FITTED_NUMBERS[key]
         if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-                or not np.isfinite(value) or value < 0):
-            raise ValueError(f"{source}: damaged header (fitted {key} is {value!r}, not a "
-                             "finite number >= 0)")
+                or not np.isfinite(value) or (low is not None and value < low)):
+            rule = "a finite number" + (f" >= {low:g}" if low is not None else "")
+            raise ValueError(f"{source}: damaged header (fitted {key} is {value!r}, not {rule})")
     if fitted.get("value_scale_", 1.0) == 0:
         raise ValueError(f"{source}: damaged header (fitted value_scale_ is 0)")
 

@@ -275,7 +275,6 @@ class BayesianALS(CompletionModel):
     True
     """
 
-    _penalized_bias = True  # the biases are fitted with the factors, under their prior
 
     def __init__(
         self,
