@@ -103,15 +103,15 @@ cdef extern from "_als_gram.h" nogil:
                             double* X, double* b, double* tt,
                             const double* v, double* Gv, double* st)
     void lorank_f_cg_begin(int width, int stride, const float* b, const float* xs,
-                           const float* g, double lam, float* r, float* p, double* rs,
-                           double* hh)
+                           const float* g, const float* lam, float* r, float* p,
+                           double* rs, double* hh)
     void lorank_d_cg_begin(int width, int stride, const double* b, const double* xs,
-                           const double* g, double lam, double* r, double* p, double* rs,
-                           double* hh)
+                           const double* g, const double* lam, double* r, double* p,
+                           double* rs, double* hh)
     int lorank_f_cg_update(int width, int stride, float* xs, float* r, float* p,
-                           const float* Gp, float* g, double lam, double* rs)
+                           const float* Gp, float* g, const float* lam, double* rs)
     int lorank_d_cg_update(int width, int stride, double* xs, double* r, double* p,
-                           const double* Gp, double* g, double lam, double* rs)
+                           const double* Gp, double* g, const double* lam, double* rs)
     int lorank_f_cg_energy(int width, int stride, const float* xs, const float* g,
                            const float* b, double* acc)
     int lorank_d_cg_energy(int width, int stride, const double* xs, const double* g,
@@ -161,7 +161,7 @@ cdef enum:
     # Most unknowns per target: LORANK_MAXBYTES / sizeof(float).
     MAX_UNKNOWNS = 256
     # Per-target scratch rows (of stride) after G and b: b0, srow, (unused), x copy, and
-    # for the conjugate-gradient solve r, p, Gp, Ap, g.
+    # for the conjugate-gradient solve r, p, Gp, Ap, g and the lanes' penalties.
     FINISH_ROWS = 9
     # A fixed factor is streamed in tiles (below) provided the accumulators of all
     # targets fit in this many bytes.
@@ -787,22 +787,28 @@ cdef inline double cg_tiny(floating dummy) noexcept nogil:
 
 cdef inline void cg_begin(int d, int stride, floating* W, double lam_j, const Extra* ex,
                           Py_ssize_t j, double* rs_out, double* hh_out) noexcept nogil:
-    """From the CG rows W (b, xs, r, p, Gp, Ap, g; stride apart, padding lanes 0)
+    """From the CG rows W (b, xs, r, p, Gp, Ap, g, λ; stride apart, padding lanes 0)
     with b = Σ w t f, xs the start and g = G xs: r = h − P xs (P x = G x + Π x +
-    λ x), p = r, rs = rᵀr and hh = ‖h‖². Without a prior in vectors over the whole
-    rows (_als_gram.h), else element by element."""
+    diag(λ) x), p = r, rs = rᵀr and hh = ‖h‖²; the row λ holds each lane's
+    penalty (λ_j, the bias lane's β_j), for cg_update too. Without a prior in
+    vectors over the whole rows (_als_gram.h), else element by element."""
     cdef floating* b = W
     cdef floating* xs = W + stride
     cdef floating* r = W + 2 * stride
     cdef floating* p = W + 3 * stride
     cdef floating* g = W + 6 * stride
+    cdef floating* lam_row = W + 7 * stride
     cdef double s, h, lam_k, hh = 0, rs = 0
     cdef int i, k
-    if ex.prior == NULL and ex.prior_h == NULL and ex.bias_lam == NULL:  # in vectors
+    for k in range(stride):
+        lam_row[k] = <floating> lam_j
+    if ex.biases:
+        lam_row[d - 1] = <floating> bias_penalty(ex, j, lam_j)
+    if ex.prior == NULL and ex.prior_h == NULL:  # whole rows, in vectors
         if floating is double:
-            lorank_d_cg_begin(SIMD_WIDTH, stride, b, xs, g, lam_j, r, p, rs_out, hh_out)
+            lorank_d_cg_begin(SIMD_WIDTH, stride, b, xs, g, lam_row, r, p, rs_out, hh_out)
         else:
-            lorank_f_cg_begin(SIMD_WIDTH, stride, b, xs, g, lam_j, r, p, rs_out, hh_out)
+            lorank_f_cg_begin(SIMD_WIDTH, stride, b, xs, g, lam_row, r, p, rs_out, hh_out)
         return
     for k in range(d):
         h = <double> b[k]  # h = b + π
@@ -832,13 +838,14 @@ cdef inline int cg_update(int d, int stride, floating* W, double lam_j, const Ex
     cdef floating* Gp = W + 4 * stride
     cdef floating* Ap = W + 5 * stride
     cdef floating* g = W + 6 * stride
+    cdef floating* lam_row = W + 7 * stride  # cg_begin's
     cdef double rs = rs_io[0], rs_new, pap, alpha, beta, s, lam_k
     cdef int i, k
-    if ex.prior == NULL and ex.bias_lam == NULL:  # whole rows, in vectors
+    if ex.prior == NULL:  # whole rows, in vectors
         if floating is double:
-            return lorank_d_cg_update(SIMD_WIDTH, stride, xs, r, p, Gp, g, lam_j, rs_io)
+            return lorank_d_cg_update(SIMD_WIDTH, stride, xs, r, p, Gp, g, lam_row, rs_io)
         else:
-            return lorank_f_cg_update(SIMD_WIDTH, stride, xs, r, p, Gp, g, lam_j, rs_io)
+            return lorank_f_cg_update(SIMD_WIDTH, stride, xs, r, p, Gp, g, lam_row, rs_io)
     pap = 0
     for k in range(d):
         lam_k = bias_penalty(ex, j, lam_j) if k == d - 1 and ex.biases else lam_j

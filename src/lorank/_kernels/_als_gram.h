@@ -827,17 +827,17 @@ TARGET static inline double NAME##_lanesum(VT a)                                
     return s;                                                                      \
 }                                                                                  \
                                                                                    \
-/* r = b − g − λ xs, p = r; rs = rᵀr, hh = bᵀb. */                                \
+/* r = b − g − λ xs, p = r; rs = rᵀr, hh = bᵀb; λ a row (each lane's penalty). */  \
 TARGET static void NAME##_cg_begin(int stride, const T *b, const T *xs, const T *g, \
-                                   double lam, T *r, T *p, double *rs, double *hh) \
+                                   const T *lam, T *r, T *p, double *rs, double *hh) \
 {                                                                                  \
     const int nv = stride / (int)(sizeof(VT) / sizeof(T));                         \
     const VT *B = (const VT *)b, *X = (const VT *)xs, *G = (const VT *)g;          \
+    const VT *L = (const VT *)lam;                                                 \
     VT *R = (VT *)r, *P = (VT *)p;                                                 \
-    const VT l = (VT){0} + (T)lam;                                                 \
     VT ar = (VT){0}, ah = (VT){0};                                                 \
     for (int v = 0; v < nv; ++v) {                                                 \
-        const VT rv = (B[v] - G[v]) - l * X[v];                                    \
+        const VT rv = (B[v] - G[v]) - L[v] * X[v];                                 \
         R[v] = rv;                                                                 \
         P[v] = rv;                                                                 \
         ar += rv * rv;                                                             \
@@ -847,19 +847,19 @@ TARGET static void NAME##_cg_begin(int stride, const T *b, const T *xs, const T 
     *hh = NAME##_lanesum(ah);                                                      \
 }                                                                                  \
                                                                                    \
-/* One step given Gp = G p: Ap = Gp + λp, α = rs / pᵀAp, xs += αp, g += αGp,      \
-   r −= αAp, β = rᵀr / rs, p = r + βp; *rs becomes rᵀr. Returns 1 if pᵀAp <= 0. */ \
+/* One step given Gp = G p: Ap = Gp + λp (λ a row), α = rs / pᵀAp, xs += αp,      \
+   g += αGp, r −= αAp, β = rᵀr / rs, p = r + βp; *rs becomes rᵀr. Returns 1 if    \
+   pᵀAp <= 0. */                                                                   \
 TARGET static int NAME##_cg_update(int stride, T *xs, T *r, T *p, const T *Gp,    \
-                                   T *g, double lam, double *rs)                   \
+                                   T *g, const T *lam, double *rs)                 \
 {                                                                                  \
     enum { LORANK_MAXV = LORANK_MAXBYTES / sizeof(VT) };                           \
     const int nv = stride / (int)(sizeof(VT) / sizeof(T));                         \
     VT *X = (VT *)xs, *R = (VT *)r, *P = (VT *)p, *G = (VT *)g;                    \
-    const VT *Q = (const VT *)Gp;                                                  \
-    const VT l = (VT){0} + (T)lam;                                                 \
+    const VT *Q = (const VT *)Gp, *L = (const VT *)lam;                            \
     VT Ap[LORANK_MAXV], a = (VT){0};                                               \
     for (int v = 0; v < nv; ++v) {                                                 \
-        Ap[v] = Q[v] + l * P[v];                                                   \
+        Ap[v] = Q[v] + L[v] * P[v];                                                \
         a += P[v] * Ap[v];                                                         \
     }                                                                              \
     const double pap = NAME##_lanesum(a);                                          \
@@ -1011,13 +1011,13 @@ static void PREFIX##_cg_matvec(int width, int64_t n, const T *X, int stride,    
     LORANK_DISPATCH(PREFIX, cg_matvec, (n, X, stride, v, Gv));                     \
 }                                                                                  \
 static void PREFIX##_cg_begin(int width, int stride, const T *b, const T *xs,     \
-                              const T *g, double lam, T *r, T *p, double *rs,      \
+                              const T *g, const T *lam, T *r, T *p, double *rs,    \
                               double *hh)                                          \
 {                                                                                  \
     LORANK_DISPATCH(PREFIX, cg_begin, (stride, b, xs, g, lam, r, p, rs, hh));      \
 }                                                                                  \
 static int PREFIX##_cg_update(int width, int stride, T *xs, T *r, T *p,            \
-                              const T *Gp, T *g, double lam, double *rs)           \
+                              const T *Gp, T *g, const T *lam, double *rs)         \
 {                                                                                  \
     LORANK_DISPATCH(PREFIX, cg_update, (stride, xs, r, p, Gp, g, lam, rs));        \
 }                                                                                  \
