@@ -1,8 +1,11 @@
 """ML-100k 5-fold test RMSE of every model with its defaults, on the same folds.
 
-Baseline, ALS (the default reg="auto" and the former fixed reg=1.0), SoftImpute (reg="auto", with and
-without biases), BayesianALS, and scikit-surprise's SVD and SVD++ (when
-installed), all on ``Ratings.kfold(5, random_state=0)`` of
+Baseline (the default, dampings estimated from the data, and surprise's fixed
+15/10, the default until 2026-12-07), ALS (the default; with its biases under the
+factors' reg, bias_reg=None, the default until 2026-12-07; and reg=1.0 with it,
+the default before), SoftImpute (the default reg="auto" with biases; reg=0
+without biases, the default until 2026-12-07), BayesianALS, and scikit-surprise's
+SVD, KNNBaseline and SVD++ (when installed), all on ``Ratings.kfold(5, random_state=0)`` of
 ``/work/shared/data/ml-100k/u.data``; lorank models with ``random_state=0`` and
 the given thread count, predictions clipped to the training range (every model's
 default; surprise clips to 1..5 too). ``small`` runs 2 folds and no SVD++;
@@ -20,7 +23,7 @@ from _common import load1
 
 ML100K = Path("/work/shared/data/ml-100k/u.data")
 NOTES = ("rmse = mean over folds (± std, population); fit_s = mean wall seconds per fold "
-         "(fit only); reg = the chosen reg_ (mean over folds) for the auto models. "
+         "(fit only); reg = the reg_ used (mean over folds; the chosen one for reg='auto'). "
          "2 cores shared with other jobs: fit_s depends on the load (column load1).")
 
 
@@ -29,13 +32,17 @@ def _models(threads):
 
     common = dict(n_threads=threads)
     return [
-        ("Baseline", lambda: lorank.Baseline(**common)),
-        ("ALS()", lambda: lorank.ALS(random_state=0, **common)),  # reg="auto"
-        ("ALS(reg=1.0)", lambda: lorank.ALS(reg=1.0, random_state=0, **common)),  # until 0.2
+        ("Baseline()", lambda: lorank.Baseline(**common)),
+        ("Baseline(15, 10)", lambda: lorank.Baseline(reg_users=15, reg_items=10, max_iter=10,
+                                                     **common)),  # surprise's BaselineOnly
+        ("ALS()", lambda: lorank.ALS(random_state=0, **common)),
+        ("ALS(bias_reg=None)", lambda: lorank.ALS(bias_reg=None, random_state=0, **common)),
+        ("ALS(reg=1.0, bias_reg=None)",
+         lambda: lorank.ALS(reg=1.0, bias_reg=None, random_state=0, **common)),
         ("BayesianALS()", lambda: lorank.BayesianALS(random_state=0, **common)),
-        ('SoftImpute(reg="auto", biases=True)',
-         lambda: lorank.SoftImpute(reg="auto", biases=True, random_state=0, **common)),
-        ('SoftImpute(reg="auto")', lambda: lorank.SoftImpute(reg="auto", random_state=0, **common)),
+        ("SoftImpute()", lambda: lorank.SoftImpute(random_state=0, **common)),
+        ("SoftImpute(reg=0, biases=False)",
+         lambda: lorank.SoftImpute(reg=0.0, biases=False, random_state=0, **common)),
     ]
 
 
@@ -58,7 +65,9 @@ def _surprise(name, train, test):
     rows, cols, values = train.coo()
     df = pd.DataFrame({"u": rows, "i": cols, "r": values.astype(np.float64)})
     data = surprise.Dataset.load_from_df(df, surprise.Reader(rating_scale=(1, 5)))
-    algo = getattr(surprise, name)(random_state=0)
+    cls = getattr(surprise, name)
+    # KNNBaseline has no random_state (and would print its similarity build).
+    algo = cls(verbose=False) if name == "KNNBaseline" else cls(random_state=0)
     start = time.perf_counter()
     algo.fit(data.build_full_trainset())
     seconds = time.perf_counter() - start
@@ -91,16 +100,16 @@ def run(size, threads):
             seconds = time.perf_counter() - start
             r, c, v = test.coo()
             scores.append((_rmse(model.predict_positions(r, c), v), seconds,
-                           getattr(model, "reg_", None) if "auto" in name else None))
+                           getattr(model, "reg_", None)))
         rows.append(_row(name, scores))
         _progress(rows[-1])
     try:
         import surprise  # noqa: F401
     except ImportError:
         return rows
-    names = ("SVD", "SVDpp") if size == "full" else ("SVD",)
+    names = ("SVD", "KNNBaseline", "SVDpp") if size == "full" else ("SVD",)
     if os.environ.get("LORANK_BENCH_SVDPP", "1") == "0":
-        names = ("SVD",)
+        names = names[:-1] if size == "full" else names
     for name in names:
         rows.append(_row(f"surprise {name}", [_surprise(name, tr, te) for tr, te in folds]))
         _progress(rows[-1])

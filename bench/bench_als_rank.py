@@ -6,7 +6,7 @@ The matrix: Netflix-shaped synthetic ratings (``lorank.datasets.synthetic``, use
 items, float32, 10M ratings at full size). implicit (``implicit.cpu.als``, installed)
 fits its implicit-feedback objective on the same CSR (its per-user systems have the
 same shape: the speed yardstick, as in bench_als_implicit); lorank fits ALS (biases,
-defaults reg=1.0 α=0.5, ``init="random"``, tol=0). BLAS limited to one thread around
+defaults with reg=1.0 α=0.5, ``init="random"``, tol=0). BLAS limited to one thread around
 everything. Methods run in turn, ``ROUNDS`` times; every epoch is kept.
 
 The exactness trade-off: lorank's objective after each of ``ITERS`` epochs, for
@@ -86,7 +86,7 @@ def run(size, threads):
 
     def lorank_fit(rank, solver):
         cpu, tick = cpu_clock()
-        model = ALS(rank, solver=solver, cg_steps=3, init="random", max_iter=s["iters"],
+        model = ALS(rank, reg=1.0, solver=solver, cg_steps=3, init="random", max_iter=s["iters"],
                     tol=0, n_threads=threads, random_state=0, callback=lambda m, it: tick())
         tick()  # from fit's start: the random init is O((m + n) r), negligible
         cpu.clear()

@@ -12,10 +12,15 @@ data sets made from the one we have, each scored by the 5-fold test RMSE
   3.5 + b_user + c_item + N(0, σ²) (b ~ N(0, 0.4²), c ~ N(0, 0.5²)): nothing for
   factors to find, the best a model can do is the Baseline's biases.
 
-``ALS(reg=1.0)`` is the fixed default until 2026-12-07; ``ALS()`` is now
-``reg="auto"`` (the holdout path). Last, the cost at scale: Netflix-shaped
-synthetic ratings (10M, one 90/10 split), ALS(reg=1.0) against ALS() in wall
-seconds per fit. ``small``: 2 folds, fewer data sets, 1M synthetic ratings.
+The defaults and the ones they replaced: ``Baseline`` (dampings estimated from the
+data) against ``Baseline(15, 10)`` (surprise's, the default until 2026-12-07);
+``ALS()`` (reg="auto", the biases under the Baseline's dampings) against
+``ALS(bias_reg=None)`` (the biases under the factors' reg, the default until
+2026-12-07) and ``ALS(reg=1.0, bias_reg=None)`` (the default before);
+``SoftImpute()`` (reg="auto", biases); ``BayesianALS()``. Last, the cost at
+scale: Netflix-shaped synthetic ratings (10M, one 90/10 split),
+ALS(reg=1.0, bias_reg=None) against ALS() in wall seconds per fit. ``small``:
+2 folds, fewer data sets, 1M synthetic ratings.
 """
 
 import sys
@@ -30,7 +35,7 @@ FRACTIONS = (1.0, 0.5, 0.25, 0.1, 0.05)
 NOISES = (0.5, 1.0)
 NOTES = ("rmse = mean over the folds of the test RMSE (± std over folds); fit_s = mean "
          "wall seconds of one fit; warned = folds whose fit warned that the factors add "
-         "nothing (reg='auto' holdout); reg = mean reg_ of ALS() (auto). Each data set "
+         "nothing (reg='auto' holdout); reg = mean reg_ (the chosen one with reg='auto'). Each data set "
          "row set is one data set; 'vs Baseline' = rmse - Baseline's rmse (negative: "
          "better than the biases alone).")
 
@@ -69,10 +74,16 @@ def _thin(train, frac):
 def run(size, threads):
     import lorank
 
-    models = [("Baseline", lambda: lorank.Baseline(n_threads=threads)),
-              ("ALS(reg=1.0)", lambda: lorank.ALS(reg=1.0, random_state=0, n_threads=threads)),
-              ("ALS()", lambda: lorank.ALS(random_state=0, n_threads=threads)),
-              ("BayesianALS()", lambda: lorank.BayesianALS(random_state=0, n_threads=threads))]
+    common = dict(n_threads=threads)
+    models = [("Baseline", lambda: lorank.Baseline(**common)),
+              ("Baseline(15, 10)",
+               lambda: lorank.Baseline(reg_users=15, reg_items=10, max_iter=10, **common)),
+              ("ALS(reg=1.0, bias_reg=None)",
+               lambda: lorank.ALS(reg=1.0, bias_reg=None, random_state=0, **common)),
+              ("ALS(bias_reg=None)", lambda: lorank.ALS(bias_reg=None, random_state=0, **common)),
+              ("ALS()", lambda: lorank.ALS(random_state=0, **common)),
+              ("SoftImpute()", lambda: lorank.SoftImpute(random_state=0, **common)),
+              ("BayesianALS()", lambda: lorank.BayesianALS(random_state=0, **common))]
     n_folds = parameters(size)["folds"]
     out = []
     for name, R, frac in _data_sets(size):
@@ -92,7 +103,7 @@ def run(size, threads):
                 r, k, v = test.coo()
                 err = model.predict_positions(r, k).astype(np.float64) - v
                 errs.append(float(np.sqrt(np.mean(err * err))))
-                if model_name == "ALS()":
+                if hasattr(model, "reg_"):
                     regs.append(model.reg_)
             rmse = float(np.mean(errs))
             base = rmse if model_name == "Baseline" else base
@@ -110,7 +121,7 @@ def run(size, threads):
 
 def _at_scale(size, threads):
     """What ``reg="auto"`` costs at scale: Netflix-shaped synthetic ratings
-    (``netflix_like``), one 90/10 split, ALS(reg=1.0) against ALS()."""
+    (``netflix_like``), one 90/10 split, ALS(reg=1.0, bias_reg=None) against ALS()."""
     import lorank
     from lorank.datasets import synthetic
 
@@ -119,9 +130,10 @@ def _at_scale(size, threads):
     train, test = R.split(0.1, random_state=0)
     r, k, v = test.coo()
     rows = []
-    for name, reg in (("ALS(reg=1.0)", 1.0), ("ALS()", "auto")):
+    for name, params in (("ALS(reg=1.0, bias_reg=None)", dict(reg=1.0, bias_reg=None)),
+                         ("ALS()", {})):
         start = time.perf_counter()
-        model = lorank.ALS(reg=reg, random_state=0, n_threads=threads).fit(train)
+        model = lorank.ALS(**params, random_state=0, n_threads=threads).fit(train)
         seconds = time.perf_counter() - start
         err = model.predict_positions(r, k).astype(np.float64) - v
         rows.append(dict(data=f"synthetic {m}x{n}, {nnz:,} (floor {floor:.4f})",
