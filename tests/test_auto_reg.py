@@ -173,6 +173,8 @@ def test_als_tends_to_the_baseline_as_reg_grows():
     assert np.abs(als.factors_.to_dense()).max() < 1e-6
     fixed = lorank.ALS(3, reg=1e7, bias_reg=4.0, dtype=np.float64, random_state=0).fit(R)
     assert (fixed.reg_users_, fixed.reg_items_) == (4.0, 4.0)
+    pair = lorank.ALS(3, reg=1e7, bias_reg=(4.0, 2.5), dtype=np.float64, random_state=0).fit(R)
+    assert (pair.reg_users_, pair.reg_items_) == (4.0, 2.5)
     shared = lorank.ALS(3, reg=1e7, bias_reg=None, dtype=np.float64, random_state=0).fit(R)
     assert not hasattr(shared, "reg_users_")
     assert np.abs(shared.row_bias_).max() < 1e-3  # crushed with the factors
@@ -180,6 +182,8 @@ def test_als_tends_to_the_baseline_as_reg_grows():
 
 @pytest.mark.parametrize("value, error, match", [
     ("automatic", TypeError, "bias_reg must be a real number, got 'automatic'"),
+    ((1.0, 2.0, 3.0), ValueError, r"a \(users, items\) pair"),
+    ((1.0, -2.0), ValueError, "bias_reg"),
     (-1.0, ValueError, "bias_reg"),
     (float("nan"), ValueError, "bias_reg"),
 ])
@@ -222,7 +226,8 @@ def test_callback_and_ctrl_c_in_the_refit():
             stopped.fit(train)
     assert stopped.n_iter_ == 2 and stopped.reg_ == model.reg_
     assert stopped.reg_path_ == model.reg_path_
-    two = lorank.ALS(3, reg=model.reg_, random_state=0, tol=0, max_iter=2).fit(train)
+    two = lorank.ALS(3, reg=model.reg_, bias_reg=(model.reg_users_, model.reg_items_),
+                     random_state=0, tol=0, max_iter=2).fit(train)
     np.testing.assert_array_equal(stopped.factors_.left, two.factors_.left)
 
 
@@ -264,3 +269,12 @@ def test_degenerate_data_is_said_once_not_by_every_fit_of_the_path(make):
         model = make().fit(clicks)
     zero_one = [w for w in said if "all 0 or 1" in str(w.message)]
     assert len(zero_one) == 1 and len(model.reg_path_["reg"]) >= 3
+
+
+def test_a_bias_reg_pair_is_kept_in_the_file(tmp_path):
+    model = lorank.ALS(2, reg=1.0, bias_reg=(4.0, 2.5), random_state=0).fit(
+        _biases_only(nnz=3000))
+    model.save(tmp_path / "m.npz")
+    again = lorank.load(tmp_path / "m.npz")
+    assert list(again.bias_reg) == [4.0, 2.5]
+    assert (again.reg_users_, again.reg_items_) == (4.0, 2.5)

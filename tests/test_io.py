@@ -250,6 +250,7 @@ REC_CASES = [
     ("header:model.params.speed", lambda v: 3, r"parameter 'speed' is not a ALS parameter"),
     ("header:model.params.dtype", lambda v: {"dtype": "int8"}, r"parameter 'dtype' is \{'dtype': 'int8'\}"),
     ("header:model.params.reg", lambda v: [1, 2], r"parameter 'reg' is \[1, 2\]"),
+    ("header:model.params.bias_reg", lambda v: [1, 2, 3], r"not a \(users, items\) pair"),
     ("header:model.params", lambda v: [1], r"params is list"),
     ("header:model.dtype", lambda v: "float64", r"header says dtype 'float64'"),
     ("header:model.history", lambda v: 5, r"history is not a mapping"),

@@ -889,6 +889,9 @@ def _json_param(value):
         return value
     if isinstance(value, np.generic):
         return value.item()
+    if (isinstance(value, (tuple, list)) and len(value) == 2
+            and all(isinstance(v, numbers.Real) for v in value)):
+        return [float(v) for v in value]  # ALS's bias_reg=(users, items)
     return None  # callbacks, Generators: not kept
 
 

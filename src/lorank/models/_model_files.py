@@ -95,6 +95,11 @@ def _check_params(cls, header, source):
             if set(value) != {"dtype"} or value["dtype"] not in ("float32", "float64"):
                 raise ValueError(f"{source}: parameter {key!r} is {value!r}; a stored "
                                  "dtype is {'dtype': 'float32' or 'float64'}")
+        elif key == "bias_reg" and isinstance(value, list):  # ALS's (users, items)
+            if not (len(value) == 2 and all(isinstance(v, numbers.Real)
+                                            and not isinstance(v, bool) for v in value)):
+                raise ValueError(f"{source}: parameter 'bias_reg' is {value!r}, not a "
+                                 "(users, items) pair of numbers")
         elif not (value is None or isinstance(value, (bool, numbers.Real, str))):
             raise ValueError(f"{source}: parameter {key!r} is {value!r}, which no "
                              "lorank file holds")

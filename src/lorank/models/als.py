@@ -93,7 +93,11 @@ class ALS(CompletionModel):
         The biases' dampings β_u, β_c. ``"auto"``: :class:`~lorank.Baseline`'s
         empirical-Bayes estimates of σ²/τ² (noise over bias variance) for users
         and items, from a Baseline fit on the same ratings (``reg_users_``,
-        ``reg_items_``); a number ≥ 0: both; ``None``: the factors' λ_i, λ_j
+        ``reg_items_``; with ``reg="auto"`` the refit's are those × the
+        chosen fit's holdout MSE / the Baseline's, ≤ 1: σ² the model's noise,
+        not also what the factors explain); a number ≥ 0: both; a pair: (β_u,
+        β_c) (``ALS(reg=m.reg_, bias_reg=(m.reg_users_, m.reg_items_))``
+        refits model m); ``None``: the factors' λ_i, λ_j
         (the only choice before 2026-12-07, and ``distributed.ALS``'s). Why: the
         best penalty of a bias is not the best of a factor row, and with one reg
         for both, the data sets that want a strong reg for the factors crush the
@@ -271,22 +275,25 @@ class ALS(CompletionModel):
 
     def _bias_dampings(self, ratings, n_threads):
         """(β_u, β_c) as ``bias_reg`` says, also kept as ``reg_users_``,
-        ``reg_items_``; None for the factors' λ (or no biases). "auto": the
-        dampings of :class:`~lorank.Baseline` fitted on ``ratings``, or of the one
-        reg="auto"'s path gives its fits (``_baseline``, on the path's ratings)."""
+        ``reg_items_``; None for the factors' λ (or no biases). "auto": the ones
+        reg="auto"'s path gives its refit (``_dampings``), else the dampings of
+        :class:`~lorank.Baseline` fitted on ``ratings`` or of the one the path
+        gives its fits (``_baseline``, on the path's ratings)."""
         from .baseline import Baseline
 
         if not self.biases or self.bias_reg is None:
             return None
-        if _auto_reg.is_auto(self.bias_reg, "bias_reg"):
+        if not _auto_reg.is_auto(self.bias_reg, "bias_reg"):
+            dampings = _damping_pair(self.bias_reg)
+        elif getattr(self, "_dampings", None) is not None:
+            dampings = self._dampings
+        else:
             base = getattr(self, "_baseline", None)
             if base is None:
                 base = Baseline(dtype=ratings.dtype.type, n_threads=n_threads)
                 base._data_warned = True  # this fit's caller has warned
                 base._fit(ratings, None)  # its dampings do not depend on the scale
             dampings = (base.reg_users_, base.reg_items_)
-        else:
-            dampings = (float(self.bias_reg),) * 2
         self.reg_users_, self.reg_items_ = map(float, dampings)
         return self.reg_users_, self.reg_items_
 
@@ -384,7 +391,7 @@ class ALS(CompletionModel):
         check_int(self.cg_steps, "cg_steps", minimum=1)
         check_bool(self.biases, "biases")
         if self.bias_reg is not None and not _auto_reg.is_auto(self.bias_reg, "bias_reg"):
-            check_real(self.bias_reg, "bias_reg", minimum=0)
+            _damping_pair(self.bias_reg)
         check_choice(self.init, "init", ("svd", "random"))
         check_callback(self.callback)
         check_random_state(self.random_state)
@@ -532,6 +539,16 @@ def _factor_storage(n, width, dtype):
     """Zeroed factor rows padded to whole 64-byte vectors, as the kernel wants."""
     lanes = 64 // np.dtype(dtype).itemsize
     return np.zeros((n, -(-width // lanes) * lanes), dtype=dtype)
+
+
+def _damping_pair(bias_reg):
+    """(β_u, β_c) of a numeric ``bias_reg``: a number for both, or a pair."""
+    if isinstance(bias_reg, (tuple, list)):
+        if len(bias_reg) != 2:
+            raise ValueError(f"bias_reg must be a number >= 0, a (users, items) pair, "
+                             f'"auto" or None, got {bias_reg!r}')
+        return tuple(check_real(b, "bias_reg", minimum=0) for b in bias_reg)
+    return (check_real(bias_reg, "bias_reg", minimum=0),) * 2
 
 
 def _penalty(F, lam, rank=None, beta=None):
