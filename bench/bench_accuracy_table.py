@@ -33,7 +33,7 @@ def _models(threads):
     common = dict(n_threads=threads)
     return [
         ("Baseline()", lambda: lorank.Baseline(**common)),
-        ("Baseline(15, 10)", lambda: lorank.Baseline(reg_users=15, reg_items=10, max_iter=10,
+        ("Baseline(15, 10)", lambda: lorank.Baseline(reg_users=15, reg_items=10, max_iter=10, tol=0,
                                                      **common)),  # surprise's BaselineOnly
         ("ALS()", lambda: lorank.ALS(random_state=0, **common)),
         ("ALS(bias_reg=None)", lambda: lorank.ALS(bias_reg=None, random_state=0, **common)),

@@ -77,7 +77,7 @@ def run(size, threads):
     common = dict(n_threads=threads)
     models = [("Baseline", lambda: lorank.Baseline(**common)),
               ("Baseline(15, 10)",
-               lambda: lorank.Baseline(reg_users=15, reg_items=10, max_iter=10, **common)),
+               lambda: lorank.Baseline(reg_users=15, reg_items=10, max_iter=10, tol=0, **common)),
               ("ALS(reg=1.0, bias_reg=None)",
                lambda: lorank.ALS(reg=1.0, bias_reg=None, random_state=0, **common)),
               ("ALS(bias_reg=None)", lambda: lorank.ALS(bias_reg=None, random_state=0, **common)),

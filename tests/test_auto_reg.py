@@ -64,7 +64,8 @@ def test_auto_keeps_labels_and_saves(tmp_path):
     pairs = np.unique(np.column_stack([users, items]), axis=0)
     R = lorank.Ratings.from_labels([f"u{u}" for u in pairs[:, 0]], [f"i{i}" for i in pairs[:, 1]],
                                    rng.integers(1, 6, len(pairs)).astype(float))
-    model = lorank.ALS(2, reg="auto", random_state=0).fit(R)
+    with pytest.warns(UserWarning, match="add nothing"):  # uniform random stars: right
+        model = lorank.ALS(2, reg="auto", random_state=0).fit(R)
     assert model.predict("u3", "i7") == model.predict_positions(
         [R.row_index(["u3"])[0]], [R.col_index(["i7"])[0]])[0]
     model.save(tmp_path / "a.npz")
@@ -106,7 +107,7 @@ def test_default_beats_the_biases_on_sparser_ratings(ml100k_dir):
     keep = np.random.default_rng(1).random(len(values)) < 0.25
     sparse = lorank.Ratings(rows[keep], cols[keep], values[keep], shape=train.shape)
     base = lorank.Baseline().fit(sparse)._rmse(test)
-    surprise_like = lorank.Baseline(reg_users=15, reg_items=10, max_iter=10).fit(sparse)
+    surprise_like = lorank.Baseline(reg_users=15, reg_items=10, max_iter=10, tol=0).fit(sparse)
     # The dampings estimated from the data beat surprise's fixed 15 and 10.
     assert base < surprise_like._rmse(test) - 0.005
     # The defaults beat that stronger Baseline; ALS() only with its biases under
@@ -134,7 +135,9 @@ def test_auto_warns_when_the_factors_add_nothing():
     with pytest.warns(UserWarning, match=r"the factors add nothing on the 10% holdout: "
                                          r"the biases alone \(lorank.Baseline\) reach RMSE"):
         model = lorank.ALS(3, random_state=0).fit(_biases_only())
-    assert model.reg_path_["baseline_rmse"] <= min(model.reg_path_["valid_rmse"])
+    # Not 0.1 % better than the biases alone (a tie, either side, to ~1e-5).
+    assert not _auto_reg.adds_something(min(model.reg_path_["valid_rmse"]),
+                                        model.reg_path_["baseline_rmse"])
     (train, _), _ = _low_rank(0.3)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -352,7 +352,7 @@ CASES["index dtypes"] = [
          "S16.indices.astype(np.int32)\n"
          "a = lorank.randomized_svd(S16, 2, random_state=0)[1]\n"
          "b = lorank.randomized_svd(S32, 2, random_state=0)[1]\nassert (a == b).all()\n"
-         "m = lorank.ALS(2, max_iter=2, random_state=0)\n"
+         "m = lorank.ALS(2, reg=1.0, max_iter=2, random_state=0)\n"
          "assert (m.fit(S16).factors_.left == m.fit(S32).factors_.left).all()", None),
     Case("from_csr float indptr", "lorank.Ratings.from_csr(S16.indptr.astype(float), "
          "S16.indices, S16.data, S16.shape)", TypeError, "indptr must hold integers"),

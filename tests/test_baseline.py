@@ -30,7 +30,7 @@ def _reference(R, reg_u, reg_i, epochs):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_baseline_is_the_damped_als_biases(dtype):
     R = _biased().astype(dtype)
-    model = Baseline(reg_users=7.0, reg_items=3.0, max_iter=6, dtype=dtype).fit(R)
+    model = Baseline(reg_users=7.0, reg_items=3.0, max_iter=6, tol=0, dtype=dtype).fit(R)
     mu, bu, bi = _reference(R, 7.0, 3.0, 6)
     tol = 1e-5 if dtype == np.float32 else 1e-12
     assert model.mean_ == pytest.approx(mu)
@@ -53,7 +53,7 @@ def test_baseline_matches_surprise_baselineonly():
     data = surprise.Dataset.load_from_df(df, surprise.Reader(rating_scale=(1, 5)))
     algo = surprise.BaselineOnly(verbose=False).fit(data.build_full_trainset())
     theirs = np.array([algo.predict(int(u), int(i)).est for u, i in zip(rows, cols)])
-    ours = Baseline(reg_users=15, reg_items=10, max_iter=10,
+    ours = Baseline(reg_users=15, reg_items=10, max_iter=10, tol=0,
                     dtype=np.float64).fit(R).predict_positions(rows, cols)
     np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-9)
 
@@ -69,7 +69,7 @@ def test_baseline_protocol(tmp_path):
     again = lorank.load(tmp_path / "b.npz")
     assert type(again) is Baseline and again.rating_range_ == (1.0, 5.0)
     assert again.predict("a", 3) == model.predict("a", 3)
-    assert model.history_["iteration"] == list(range(1, 21))
+    assert model.history_["iteration"] == list(range(1, model.n_iter_ + 1))
 
 
 def _em_reference(R, sweeps, lam_u=15.0, lam_c=10.0, auto=(True, True)):
@@ -100,7 +100,7 @@ def _em_reference(R, sweeps, lam_u=15.0, lam_c=10.0, auto=(True, True)):
 def test_auto_damping_is_the_em_reference(dtype, auto):
     R = _biased(3).astype(dtype)
     params = {"reg_users": "auto" if auto[0] else 15.0, "reg_items": "auto" if auto[1] else 10.0}
-    model = Baseline(**params, max_iter=12, dtype=dtype).fit(R)
+    model = Baseline(**params, max_iter=12, tol=0, dtype=dtype).fit(R)
     mu, bu, bi, used = _em_reference(R, 12, auto=auto)
     tol = 1e-4 if dtype == np.float32 else 1e-10
     np.testing.assert_allclose(model.history_["reg_users"], [u for u, _ in used], rtol=tol)
@@ -175,3 +175,17 @@ def test_predictions_clipped_to_the_training_range_by_default(make, tmp_path):
     assert np.array_equal(lorank.load(tmp_path / "m.npz").predict_positions(rows, cols), pred)
     model.clip = False
     np.testing.assert_array_equal(model.predict_positions(rows, cols), raw)
+
+
+def test_tol_stops_when_the_loss_and_dampings_settle():
+    R = _biased(4, m=400, n=300)
+    full = Baseline(max_iter=60, tol=0, dtype=np.float64).fit(R)
+    early = Baseline(max_iter=60, dtype=np.float64).fit(R)  # tol=1e-5
+    assert early.n_iter_ < full.n_iter_ == 60
+    h = early.history_
+    last = [h["train_rmse"][-1] ** 2, h["reg_users"][-1], h["reg_items"][-1]]
+    before = [h["train_rmse"][-2] ** 2, h["reg_users"][-2], h["reg_items"][-2]]
+    assert max(abs(a - b) / b for a, b in zip(last[:1], before[:1])) < 1e-5
+    rows, cols, _ = R.coo()
+    np.testing.assert_allclose(early.predict_positions(rows, cols),
+                               full.predict_positions(rows, cols), atol=1e-3)

@@ -260,11 +260,11 @@ def _baseline(params, train):
 def _baseline_check(params, base, hold, best, reg):
     """The holdout RMSE of ``base``, the :class:`~lorank.Baseline` (the biases
     alone) of the path's ratings, beside the path's best fit, with a warning when
-    the factors do not beat it; None without biases."""
+    the factors do not beat it by MIN_GAIN; None without biases."""
     if base is None:
         return None
     base_rmse, best_rmse = base._rmse(hold), best._rmse(hold)
-    if not best_rmse < base_rmse:
+    if not adds_something(best_rmse, base_rmse):
         warnings.warn(
             f"ALS(reg='auto'): the factors add nothing on the {HOLDOUT:.0%} holdout: "
             f"the biases alone (lorank.Baseline) reach RMSE {base_rmse:.4g}, the best ALS "
@@ -273,6 +273,17 @@ def _baseline_check(params, base, hold, best, reg):
             "answer for less; BayesianALS averages over factors instead of fitting them",
             UserWarning, stacklevel=5)
     return base_rmse
+
+
+# The factors "add something" when they take the holdout RMSE at least this
+# fraction below the Baseline's: on ratings that are biases plus noise, ALS with
+# the Baseline's dampings ties it to a few 1e-5, either side.
+MIN_GAIN = 1e-3
+
+
+def adds_something(rmse, baseline_rmse):
+    """Whether a fit's holdout RMSE beats the Baseline's by MIN_GAIN (relative)."""
+    return rmse < baseline_rmse * (1 - MIN_GAIN)
 
 
 def _collapsed(als):
@@ -312,12 +323,13 @@ def fit_softimpute(model, ratings, valid):
     baseline = None
     if model.biases:  # the path's first fit is zero: the centering, the Baseline, alone
         baseline = errors[0]
-        if best == 0:
+        if not adds_something(errors[best], errors[0]):
             warnings.warn(
                 f"SoftImpute(reg='auto'): the factors add nothing on the {HOLDOUT:.0%} "
-                f"holdout: the biases alone (lorank.Baseline) reach RMSE {errors[0]:.4g} "
-                f"and no smaller λ does better (next {errors[1]:.4g}); these ratings look "
-                "like user and item effects plus noise, and the model is that Baseline",
+                f"holdout: the biases alone (lorank.Baseline) reach RMSE {errors[0]:.4g}, "
+                f"the best λ {errors[best]:.4g}; these ratings look like user and item "
+                "effects plus noise" + (", and the model is that Baseline" if best == 0
+                                        else ""),
                 UserWarning, stacklevel=5)
     return _refit(model, SoftImpute, {**params, "warm_start": models[best]}, ratings, valid,
                   reg, regs, errors, baseline)

@@ -36,7 +36,7 @@ class Baseline(CompletionModel):
     "auto": MovieLens 100K 0.9439 / 0.9395; its training ratings thinned to a
     quarter 0.9784 / 0.9686, a twentieth 1.0452 / 1.0348; biases with noise
     σ = 0.5 (λ ≈ 1.6 and 1 are right) 0.5179 / 0.5080. ``reg_users=15,
-    reg_items=10, max_iter=10`` is surprise's ``BaselineOnly`` to the bits.
+    reg_items=10, max_iter=10, tol=0`` is surprise's ``BaselineOnly`` to the bits.
 
     Parameters
     ----------
@@ -45,8 +45,11 @@ class Baseline(CompletionModel):
     reg_items : float or "auto", default="auto"
         λ_c (surprise's ``reg_i``, 10 there).
     max_iter : int, default=20
-        Alternating sweeps (surprise's ``n_epochs``, 10 there); with "auto"
-        each is also an EM step of the dampings.
+        Most alternating sweeps (surprise's ``n_epochs``, 10 there); with
+        "auto" each is also an EM step of the dampings.
+    tol : float, default=1e-5
+        Stop when a sweep changes the training loss and the dampings by less
+        than ``tol`` relatively (0: run all ``max_iter``; surprise does).
     clip : bool, default=True
         Clip predictions to the range of the training values.
     dtype : {numpy.float32, numpy.float64}, default=numpy.float32
@@ -78,14 +81,16 @@ class Baseline(CompletionModel):
     3.0
     >>> bool(model.predict_positions([0], [0])[0] > model.mean_)    # user a and item 1 rate high
     True
-    >>> surprise_like = lorank.Baseline(reg_users=15, reg_items=10, max_iter=10).fit(R)
+    >>> surprise_like = lorank.Baseline(reg_users=15, reg_items=10, max_iter=10, tol=0).fit(R)
     """
 
-    def __init__(self, *, reg_users="auto", reg_items="auto", max_iter=20, clip=True,
-                 dtype=np.float32, n_threads=None, progress=False, callback=None):
+    def __init__(self, *, reg_users="auto", reg_items="auto", max_iter=20, tol=1e-5,
+                 clip=True, dtype=np.float32, n_threads=None, progress=False,
+                 callback=None):
         self.reg_users = reg_users
         self.reg_items = reg_items
         self.max_iter = max_iter
+        self.tol = tol
         self.clip = clip
         self.dtype = dtype
         self.n_threads = n_threads
@@ -102,6 +107,7 @@ class Baseline(CompletionModel):
         lam_users = _damping(self.reg_users, "reg_users")
         lam_items = _damping(self.reg_items, "reg_items")
         max_iter = check_int(self.max_iter, "max_iter", minimum=1)
+        tol = check_real(self.tol, "tol", minimum=0)
         check_bool(self.clip, "clip")
         check_bool(self.progress, "progress")
         check_callback(self.callback)
@@ -122,13 +128,13 @@ class Baseline(CompletionModel):
 
         set_state(*em.damping)
         keys = ("train_rmse", "valid_rmse", "reg_users", "reg_items")
+        previous = None
         with self._iterations(max_iter, keys, desc="Baseline", what="biases") as run:
             for it in range(1, max_iter + 1):
                 # c_j = Σ_i (x_ij − μ − u_i) / (λ_c + |Ω_j|), then the same for u.
                 lam = em.damping
-                for view, fixed, solved, count, damping in (
-                        (ratings.csc, U, C, em.col_counts, lam[1]),
-                        (ratings.csr, C, U, em.row_counts, lam[0])):
+                for view, fixed, solved, damping in ((ratings.csc, U, C, lam[1]),
+                                                     (ratings.csr, C, U, lam[0])):
                     size = solved.shape[0]
                     sse, rsum, status = np.empty(size), np.empty(size), np.empty(size, np.int32)
                     _als.half_step(view.indptr, view.indices, view.values, fixed, solved,
@@ -141,9 +147,19 @@ class Baseline(CompletionModel):
                 if not run.record(it, train_rmse=np.sqrt(sse / nnz), valid_rmse=valid_rmse,
                                   reg_users=lam[0], reg_items=lam[1]):
                     break
+                # Converged: the loss and the next sweep's dampings barely move.
+                if previous is not None and _relative_change(
+                        (previous, *lam), (sse, *em.damping)) < tol:
+                    break
+                previous = sse
 
     def _row_bias_damping(self):
         return self.reg_users_
+
+
+def _relative_change(before, after):
+    return max(abs(a - b) / abs(b) if b else (0.0 if a == b else np.inf)
+               for b, a in zip(before, after))
 
 
 def _damping(reg, name):
