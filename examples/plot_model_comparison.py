@@ -31,9 +31,9 @@ floor = rmse(lorank.datasets.best_prediction(truth, rows, cols))
 
 models = {
     "Baseline": lorank.Baseline(),
-    "SoftImpute\n(20 iterations)": lorank.SoftImpute(5, biases=True, max_iter=20, random_state=0),
-    "ALS": lorank.ALS(5, random_state=0),
-    'ALS\n(reg="auto")': lorank.ALS(5, reg="auto", random_state=0),
+    "SoftImpute\n(20 iterations)": lorank.SoftImpute(5, max_iter=20, random_state=0),
+    "ALS\n(reg=1.0)": lorank.ALS(5, reg=1.0, random_state=0),
+    "ALS\n(defaults)": lorank.ALS(5, random_state=0),
     "BayesianALS\n(40 sweeps)": lorank.BayesianALS(5, n_samples=40, burn_in=10, random_state=0),
 }
 scores, seconds = {}, {}

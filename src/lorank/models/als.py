@@ -37,9 +37,9 @@ class ALS(CompletionModel):
     deviation (1 for 1-5 stars). That is the plain ridge problem on the values
     / s, scaled back, so ``reg`` means the same on a 1-5, 1-10 or 0-100 scale:
     ratings ×2 give predictions ×2, bit for bit (MovieLens 100K 5-fold,
-    ``reg=1.0``: 0.9105 at ×1 and ×2; before, ×2 gave 0.9456, worse than
+    ``reg=1.0, bias_reg=None``: 0.9105 at ×1 and ×2; before, ×2 gave 0.9456, worse than
     ``Baseline``'s 0.9439; ×5 0.9191 (1.0013 before), ×0.2 0.9065, as s is
-    within √2 of σ; the default ``reg="auto"``: 0.9065-0.9076 at every scale).
+    within √2 of σ; ``ALS()``: 0.9063-0.9064 at every scale).
     Each half-step solves, for every column in parallel, the ridge normal equations
     over that column's observed entries (Gram matrix + Cholesky, compiled, nogil),
     then the same for every row; the biases are fitted inside the same solves
@@ -69,18 +69,19 @@ class ALS(CompletionModel):
         noise, and a fixed reg on the wrong side of it loses to the biases
         alone. MovieLens 100K, 5-fold test RMSE with each fold's training
         ratings thinned to a fraction (ratings per user in brackets),
-        Baseline / ``reg=1.0`` (the default before 0.2, chosen on the full
-        set) / ``"auto"``: all (85) 0.944 / 0.911 / 0.907; half (42) 0.958 /
-        0.955 / 0.941; a quarter (21) 0.978 / 0.988 / 0.970; a tenth (8.5)
-        1.014 / 1.019 / 1.007; a twentieth (4.2) 1.045 / 1.051 / 1.041. Its
-        (user, item) pattern with user and item effects plus N(0, 1) noise
-        (nothing for factors to find): 1.017 / 1.053 / 1.019 (the warning in
-        4 of 5 folds). Netflix-shaped synthetic ratings, 10M, one 90/10
-        split: 0.615 / 0.603 held out (noise floor 0.529). The cost is the
-        path, 4-8 fits on 90 % of the ratings before the refit: 0.31 s against
-        0.065 s per MovieLens 100K fold, 3.9 s against 0.86 s at 10M ratings
-        (``python bench/run.py density``; AMD EPYC, 2 cores). A number skips
-        it (``reg=1.0`` gives the former default).
+        ``Baseline()`` / ``ALS(reg=1.0, bias_reg=None)`` (the default before
+        0.2, chosen on the full set) / ``ALS()``: all (85) 0.9395 / 0.9105 /
+        0.9063; half (42) 0.9513 / 0.9545 / 0.9383; a quarter (21) 0.9686 /
+        0.9883 / 0.9664; a tenth (8.5) 1.0031 / 1.0191 / 1.0019; a twentieth
+        (4.2) 1.0347 / 1.0515 / 1.0351. Its (user, item) pattern with user and
+        item effects plus N(0, 1) noise (nothing for factors to find): 1.0156 /
+        1.0527 / 1.0156 (the warning in 1 of 5 folds). Netflix-shaped
+        synthetic ratings, 10M, one 90/10 split: 0.6149 / 0.6038 held out
+        (noise floor 0.529). The cost is the path, 4-8 fits on 90 % of the
+        ratings before the refit, and the Baseline fit: 0.46 s against 0.06 s
+        per MovieLens 100K fold, 5.0 s against 0.86 s at 10M ratings
+        (``python bench/run.py density``; AMD EPYC, 2 cores, load 2). A number
+        skips it (``reg=1.0, bias_reg=None`` gives the former default).
     weighted_reg : bool or float in [0, 1], default=0.5
         Scale λ by each row's / column's number of observations |Ω|: ``True``
         gives λ = reg·|Ω| (ALS-WR), ``False`` λ = reg, a number α
