@@ -502,3 +502,29 @@ def test_a_loaded_model_folds_in_as_the_saved_one(tmp_path):
     del again.model_.reg_
     with pytest.raises(ValueError, match="not the reg_ it chose"):
         again.fold_in(items, x)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: lorank.Baseline(reg_users=15.0, reg_items=10.0),
+    lambda: lorank.SoftImpute(3, reg=1.0, random_state=0),
+], ids=["Baseline", "SoftImpute"])
+def test_files_from_before_the_dampings_fold_in_by_their_old_rule(make, tmp_path):
+    """A file without the header's "fitted" numbers (saved before they were kept):
+    Baseline's damping is its numeric parameter, SoftImpute's centering was plain
+    means (damping 0); neither raises."""
+    from lorank import io
+
+    R = labelled(np.float64)
+    rec = lorank.Recommender(make()).fit(R)
+    rec.save(tmp_path / "r.npz")
+    arrays, header = io.load(tmp_path / "r.npz")
+    del header["model"]["fitted"]
+    io.save(tmp_path / "old.npz", arrays, header)
+    old = lorank.load(tmp_path / "old.npz")
+    items = list(R.col_labels[:6])
+    x = np.arange(1.0, 7.0)
+    _, u = old.fold_in(items, x)
+    m = old.model_
+    t = x - m.mean_ - m.col_bias_[R.col_index(items)]
+    want = t.sum() / (len(t) + (15.0 if isinstance(m, lorank.Baseline) else 0.0))
+    assert u == pytest.approx(want, rel=1e-6)

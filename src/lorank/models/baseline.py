@@ -154,7 +154,10 @@ class Baseline(CompletionModel):
                 previous = sse
 
     def _row_bias_damping(self):
-        return self.reg_users_
+        # A file from before the dampings were kept holds the fixed one as its
+        # parameter.
+        damping = getattr(self, "reg_users_", None)
+        return float(self.reg_users) if damping is None else damping
 
 
 def _relative_change(before, after):

@@ -282,7 +282,10 @@ class SoftImpute(_estimator.CompletionModel):
         return LowRank(left, right)
 
     def _row_bias_damping(self):
-        return self.reg_users_ if self.biases else None
+        if not self.biases:
+            return None
+        # A file from before the centering was Baseline's: plain means.
+        return getattr(self, "reg_users_", 0.0)
 
     def _finish(self, XV, V, lam, offset, m, n, dtype):
         """Last step: SVD of X* V = Û Σ Rᵀ, V ← V R, singular values (σ − λ)₊."""
