@@ -465,15 +465,19 @@ class _InterruptingKernel:
 
 
 @pytest.mark.parametrize("biases", [True, False])
-def test_interrupt_between_half_steps_keeps_last_iteration(monkeypatch, biases):
+@pytest.mark.parametrize("bias_reg", ["auto", None])
+def test_interrupt_between_half_steps_keeps_last_iteration(monkeypatch, biases, bias_reg):
     # Regression: an interrupt after the column half-step of iteration 3 used to
     # leave that half-step's factors in the model while n_iter_ said 2.
     import lorank.models.als
 
     R = random_ratings(30, 20, 300, np.float64)
-    params = dict(biases=biases, reg=1.0, tol=0, dtype=np.float64, random_state=0)
+    params = dict(biases=biases, bias_reg=bias_reg, reg=1.0, tol=0, dtype=np.float64,
+                  random_state=0)
     two = ALS(3, max_iter=2, **params).fit(R)
-    sweeps = 2 * lorank.models.als._BIAS_SWEEPS * biases  # bias-only sweeps of the spectral start
+    # The spectral start's bias-only sweeps; with bias_reg="auto" it takes its
+    # Baseline's biases instead (that fit's kernel calls are Baseline's module's).
+    sweeps = 2 * lorank.models.als._BIAS_SWEEPS * (biases and bias_reg is None)
     monkeypatch.setattr(lorank.models.als, "_als", _InterruptingKernel(sweeps + 5))
     model = ALS(3, max_iter=10, **params)
     with pytest.warns(RuntimeWarning, match="after 2 complete iterations"):

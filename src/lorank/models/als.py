@@ -271,19 +271,23 @@ class ALS(CompletionModel):
         data = _Data(ratings.shape, ratings.nnz, float(ratings.csr.values.sum(dtype=np.float64)),
                      ratings.row_counts, ratings.col_counts)
         score = (lambda: self._rmse(valid)) if valid is not None else None
+        dampings, start = self._bias_dampings(ratings, n_threads)
         return self._fit_loop(data, dtype, rank, reg, max_iter, tol, solve, residual, score,
-                              scale, self._bias_dampings(ratings, n_threads))
+                              scale, dampings, start)
 
     def _bias_dampings(self, ratings, n_threads):
         """(β_u, β_c) as ``bias_reg`` says, also kept as ``reg_users_``,
         ``reg_items_``; None for the factors' λ (or no biases). "auto": the ones
         reg="auto"'s path gives its refit (``_dampings``), else the dampings of
         :class:`~lorank.Baseline` fitted on ``ratings`` or of the one the path
-        gives its fits (``_baseline``, on the path's ratings)."""
+        gives its fits (``_baseline``, on the path's ratings). Returns them and,
+        when this fit's own Baseline gave them, its biases (the start's, in the
+        units of ``ratings``), else None."""
         from .baseline import Baseline
 
+        start = None
         if not self.biases or self.bias_reg is None:
-            return None
+            return None, start
         if not _auto_reg.is_auto(self.bias_reg, "bias_reg"):
             dampings = _damping_pair(self.bias_reg)
         elif getattr(self, "_dampings", None) is not None:
@@ -294,12 +298,13 @@ class ALS(CompletionModel):
                 base = Baseline(dtype=ratings.dtype.type, n_threads=n_threads)
                 base._data_warned = True  # this fit's caller has warned
                 base._fit(ratings, None)  # its dampings do not depend on the scale
+                start = (base.row_bias_, base.col_bias_)
             dampings = (base.reg_users_, base.reg_items_)
         self.reg_users_, self.reg_items_ = map(float, dampings)
-        return self.reg_users_, self.reg_items_
+        return (self.reg_users_, self.reg_items_), start
 
     def _fit_loop(self, data, dtype, rank, reg, max_iter, tol, solve, residual, score,
-                  scale=1.0, bias_dampings=None):
+                  scale=1.0, bias_dampings=None, start_biases=None):
         """The iterations, whatever holds the data (``lorank.distributed`` too).
 
         ``scale``: the data that ``solve`` and ``residual`` read (and ``data.total``)
@@ -313,7 +318,8 @@ class ALS(CompletionModel):
         operator P_Ω(X − shift) for the spectral start; ``score()`` the
         validation RMSE (``None``: no validation data). ``bias_dampings``:
         (β_u, β_c), the bias lanes' penalties (``solve`` then gets ``bias_lam=``);
-        None: the factors' λ.
+        None: the factors' λ. ``start_biases``: (u, c) of a Baseline fitted at
+        those dampings, the spectral start's biases instead of its bias sweeps.
         """
         biases = bool(self.biases)
         alpha = reg_exponent(self.weighted_reg)
@@ -351,7 +357,8 @@ class ALS(CompletionModel):
                           + _penalty(B, lam_cols, rank, beta_cols))
 
         self.value_scale_ = scale
-        A, B = self._initialize(data, rank, dtype, half_step, lambda: mean, residual, scale)
+        A, B = self._initialize(data, rank, dtype, half_step, lambda: mean, residual, scale,
+                                start_biases)
         self._set_learned(A, B, mean, rank, scale)  # the start is the state of iteration 0
         # Only the rows' half-step ends an iteration, so only its sse is reported;
         # the columns' is exact (and both objectives kept) for the tests only.
@@ -421,9 +428,11 @@ class ALS(CompletionModel):
                     )
         return rank, (reg if reg == "auto" else float(reg)), max_iter, float(tol), n_threads
 
-    def _initialize(self, data, rank, dtype, half_step, mean, residual, scale=1.0):
+    def _initialize(self, data, rank, dtype, half_step, mean, residual, scale=1.0,
+                    start_biases=None):
         """Starting factors (m x w, n x w; the last column holds the bias), in the
-        units of the values / scale."""
+        units of the values / scale; ``start_biases``: the Baseline's (u, c) there,
+        which the bias sweeps would only repeat."""
         m, n = data.shape
         biases = bool(self.biases)
         A = _factor_storage(m, rank + biases, dtype)
@@ -447,7 +456,9 @@ class ALS(CompletionModel):
         shift = None
         if biases:
             Ab, Bb = _factor_storage(m, 1, dtype), _factor_storage(n, 1, dtype)
-            for _ in range(_BIAS_SWEEPS):
+            if start_biases is not None:  # converged at the dampings the sweeps use
+                Ab[:, 0], Bb[:, 0] = start_biases
+            for _ in range(_BIAS_SWEEPS if start_biases is None else 0):
                 half_step("cols", Ab, Bb, 0)
                 half_step("rows", Ab, Bb, 0)
             A[:, rank], B[:, rank] = Ab[:, 0], Bb[:, 0]
