@@ -147,6 +147,8 @@ def test_auto_damping_on_exact_or_constant_data_stays_finite(values):
     (dict(reg_items="automatic"), TypeError, "reg_items must be a real number, got 'automatic'"),
     (dict(reg_items=float("nan")), ValueError, "reg_items"),
     (dict(max_iter=0), ValueError, "max_iter"),
+    (dict(tol=-1e-3), ValueError, "tol"),
+    (dict(tol="small"), TypeError, "tol"),
     (dict(clip="yes"), TypeError, "clip"),
 ])
 def test_baseline_bad_parameters(params, error, match):

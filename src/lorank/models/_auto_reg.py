@@ -247,14 +247,11 @@ def _keep_interrupted_path(model, fits, running):
         RuntimeWarning, stacklevel=5)
 
 
-def _baseline(params, train):
-    """:class:`~lorank.Baseline` fitted on ``train`` (None without biases)."""
-    from .baseline import Baseline
+def _baseline(params, ratings):
+    """:class:`~lorank.Baseline` fitted on ``ratings`` (None without biases)."""
+    from .baseline import fit_biases
 
-    if not params["biases"]:
-        return None
-    base = _inner(Baseline, dict(dtype=params["dtype"], n_threads=params["n_threads"]))
-    return base.fit(train)
+    return fit_biases(ratings, params["n_threads"]) if params["biases"] else None
 
 
 def _baseline_check(params, base, hold, best, reg):
@@ -293,33 +290,38 @@ def _collapsed(als):
 
 
 def fit_softimpute(model, ratings, valid):
-    """``SoftImpute(reg="auto").fit``: λ on a geometric grid below lambda_max."""
-    from .softimpute import SoftImpute, lambda_max
+    """``SoftImpute(reg="auto").fit``: λ on a geometric grid below lambda_max.
+    The Baseline of the centering is fitted once per set of ratings (the path's,
+    all of them) and handed to the fits on it (``_baseline``)."""
+    from .softimpute import SoftImpute, _lambda_max
     from ._estimator import get_params
 
     params = get_params(model)
     params.update(progress=False, callback=None)
+    n_threads = model.n_threads
     if ratings.nnz < MIN_RATINGS:  # too few to hold any out
-        reg = SOFTIMPUTE_START * lambda_max(ratings, biases=bool(model.biases),
-                                            dtype=ratings.dtype, n_threads=model.n_threads)
-        return _refit(model, SoftImpute, params, ratings, valid, reg, [], [])
+        whole = _baseline(params, ratings)
+        reg = SOFTIMPUTE_START * _lambda_max(ratings, whole, n_threads)
+        return _refit(model, SoftImpute, params, ratings, valid, reg, [], [],
+                      given={"_baseline": whole})
     train, hold = ratings.split(HOLDOUT, random_state=_seed(model.random_state))
-    top = lambda_max(train, biases=bool(model.biases), dtype=ratings.dtype,
-                     n_threads=model.n_threads, random_state=0)
+    base = _baseline(params, train)
+    top = _lambda_max(train, base, n_threads)
 
     def fit_one(scale, previous):
         sub = _inner(SoftImpute, params, reg=top * scale,
                      warm_start=params["warm_start"] if previous is None else previous)
+        sub._baseline = base
         sub.fit(train, validation=hold)
         return sub, sub._score(hold)
 
     scales, errors, models, best = _path(fit_one, SOFTIMPUTE_GRID)
     regs = [top * s for s in scales]
     reg = _refine(regs, errors, best)
+    whole = _baseline(params, ratings)  # the refit's centering
     if best == 0:  # the zero solution: above lambda_max of all the ratings (the path's
         # is of 90 % of them; 10 % above, as lambda_max is a randomized estimate)
-        reg = 1.1 * lambda_max(ratings, biases=bool(model.biases), dtype=ratings.dtype,
-                               n_threads=model.n_threads, random_state=0)
+        reg = 1.1 * _lambda_max(ratings, whole, n_threads)
     baseline = None
     if model.biases:  # the path's first fit is zero: the centering, the Baseline, alone
         baseline = errors[0]
@@ -332,4 +334,4 @@ def fit_softimpute(model, ratings, valid):
                                         else ""),
                 UserWarning, stacklevel=5)
     return _refit(model, SoftImpute, {**params, "warm_start": models[best]}, ratings, valid,
-                  reg, regs, errors, baseline)
+                  reg, regs, errors, baseline, given={"_baseline": whole})

@@ -283,7 +283,7 @@ class ALS(CompletionModel):
         gives its fits (``_baseline``, on the path's ratings). Returns them and,
         when this fit's own Baseline gave them, its biases (the start's, in the
         units of ``ratings``), else None."""
-        from .baseline import Baseline
+        from .baseline import fit_biases
 
         start = None
         if not self.biases or self.bias_reg is None:
@@ -294,10 +294,8 @@ class ALS(CompletionModel):
             dampings = self._dampings
         else:
             base = getattr(self, "_baseline", None)
-            if base is None:
-                base = Baseline(dtype=ratings.dtype.type, n_threads=n_threads)
-                base._data_warned = True  # this fit's caller has warned
-                base._fit(ratings, None)  # its dampings do not depend on the scale
+            if base is None:  # its dampings do not depend on the scale
+                base = fit_biases(ratings, n_threads)
                 start = (base.row_bias_, base.col_bias_)
             dampings = (base.reg_users_, base.reg_items_)
         self.reg_users_, self.reg_items_ = map(float, dampings)

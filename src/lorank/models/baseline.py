@@ -160,6 +160,16 @@ class Baseline(CompletionModel):
         return float(self.reg_users) if damping is None else damping
 
 
+def fit_biases(ratings, n_threads):
+    """``Baseline()`` fitted on checked ``ratings`` whose caller has warned about
+    degenerate data: the biases and dampings that ALS, SoftImpute and their
+    holdout paths start from."""
+    base = Baseline(dtype=ratings.dtype.type, n_threads=n_threads)
+    base._data_warned = True
+    base._fit(ratings, None)
+    return base
+
+
 def _relative_change(before, after):
     return max(abs(a - b) / abs(b) if b else (0.0 if a == b else np.inf)
                for b, a in zip(before, after))

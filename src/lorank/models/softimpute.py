@@ -265,21 +265,17 @@ class SoftImpute(_estimator.CompletionModel):
                           objective=objective, change=change)
 
     def _center(self, ratings, n_threads):
-        """μ, u, c of :class:`~lorank.Baseline` (its dampings chosen from the data),
+        """μ, u, c of :class:`~lorank.Baseline` (its dampings chosen from the data;
+        reg="auto"'s path gives its fits the one of its ratings, ``_baseline``),
         as the rank-2 offset [u + μ, 1] [1, c]ᵀ."""
-        from .baseline import Baseline
+        from .baseline import fit_biases
 
-        m, n = ratings.shape
-        dtype = ratings.dtype
-        base = Baseline(dtype=dtype.type, n_threads=n_threads)
-        base._data_warned = True  # this fit's caller has warned
-        base._fit(ratings, None)
-        u, c = base.row_bias_.astype(np.float64), base.col_bias_.astype(np.float64)
+        base = getattr(self, "_baseline", None)
+        if base is None:
+            base = fit_biases(ratings, n_threads)
         self.mean_, self.row_bias_, self.col_bias_ = base.mean_, base.row_bias_, base.col_bias_
         self.reg_users_, self.reg_items_ = base.reg_users_, base.reg_items_
-        left = np.column_stack([u + base.mean_, np.ones(m)]).astype(dtype)
-        right = np.column_stack([np.ones(n), c]).astype(dtype)
-        return LowRank(left, right)
+        return _offset(base)
 
     def _row_bias_damping(self):
         if not self.biases:
@@ -608,13 +604,33 @@ def lambda_max(X, *, biases=False, dtype=np.float64, n_threads=None, random_stat
     """
     ratings = as_ratings(X, dtype=as_float_dtype(dtype))
     n_threads = effective_n_threads(n_threads)
+    base = None
+    if biases:
+        from .baseline import fit_biases
+
+        base = fit_biases(ratings, n_threads)
+    return _lambda_max(ratings, base, n_threads, random_state)
+
+
+def _offset(base):
+    """A fitted Baseline as the rank-2 offset [u + μ, 1] [1, c]ᵀ (None: no offset)."""
+    if base is None:
+        return None
+    u, c = base.row_bias_.astype(np.float64), base.col_bias_.astype(np.float64)
+    dtype = base.row_bias_.dtype
+    left = np.column_stack([u + base.mean_, np.ones(len(u))]).astype(dtype)
+    right = np.column_stack([np.ones(len(c)), c]).astype(dtype)
+    return LowRank(left, right)
+
+
+def _lambda_max(ratings, base, n_threads, random_state=0):
+    """lambda_max of checked ``ratings`` centred on the fitted Baseline ``base``
+    (None: not centred)."""
     m, n = ratings.shape
     zero = LowRank(np.zeros((m, 0), ratings.dtype), np.zeros((n, 0), ratings.dtype))
     with single_threaded_blas():
-        offset = None
-        if biases:
-            offset = SoftImpute(1, dtype=ratings.dtype)._center(ratings, n_threads)
-        op = SparsePlusLowRank.completion(ratings, zero, offset=offset, n_threads=n_threads)
+        op = SparsePlusLowRank.completion(ratings, zero, offset=_offset(base),
+                                          n_threads=n_threads)
         s = randomized_svd(op, 1, n_iter=10, random_state=random_state, n_threads=n_threads)[1]
     return float(s[0])
 
