@@ -9,7 +9,8 @@ o_i = mean + Σ of the bias slots (column ``rank``) of those rows, and t_i = x_i
 With weights w_i (1 by default), a prior matrix Π and vector π (0 by default),
 and on the bias lane its own penalty β_j (``bias_lam``, λ_j by default):
 
-    P = Σ_{i∈Ω_j} w_i f_i f_iᵀ + Π + diag(λ_j, …, λ_j, β_j),    h = Σ_{i∈Ω_j} w_i t_i f_i + π,
+    P = Σ_{i∈Ω_j} w_i f_i f_iᵀ + Π + diag(λ_j, …, λ_j, β_j),
+    h = Σ_{i∈Ω_j} w_i t_i f_i + π,
     x_j = P⁻¹h  (+ s · L⁻ᵀz with P = L Lᵀ and z ~ N(0, I), when sampling),
 
 written to row j of ``solved``. ALS uses λ_j = reg·|Ω_j|^α and its Baseline's damping as β;

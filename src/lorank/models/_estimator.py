@@ -63,7 +63,8 @@ right[j]`` overrides :meth:`CompletionModel.to_lowrank` (a Bayesian posterior
 mean returns its kept samples side by side). A model for 0/1 or count data sets
 ``_explicit = False`` (no degenerate-rating warning); one whose row bias is an
 damped mean fitted before (or without) the factors returns its damping from
-``_row_bias_damping`` (``Recommender.fold_in`` follows it). Models with extra arrays pass ``to_arrays``/``from_arrays`` to
+``_row_bias_damping`` (``Recommender.fold_in`` follows it). Models with extra
+arrays pass ``to_arrays``/``from_arrays`` to
 :func:`register` (see ``softimpute.py``).
 
 Ctrl-C: inside ``with self._iterations(...)`` a ``KeyboardInterrupt`` leaves

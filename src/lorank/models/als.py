@@ -31,7 +31,8 @@ class ALS(CompletionModel):
 
     with β_u, β_c the biases' dampings (``bias_reg``: by default the ones
     :class:`~lorank.Baseline` estimates from the data, so that as reg grows the
-    model tends to the Baseline's) and λ_i = reg·|Ω_i|^α: α = 1 (``weighted_reg=True``, ALS-WR as in Spark),
+    model tends to the Baseline's) and λ_i = reg·|Ω_i|^α: α = 1
+    (``weighted_reg=True``, ALS-WR as in Spark),
     α = 0 (``weighted_reg=False``, plain ridge), or any α in between; s
     (``value_scale_``) is the power of two nearest the values' standard
     deviation (1 for 1-5 stars). That is the plain ridge problem on the values
