@@ -11,6 +11,7 @@ out here again, in float64.
 """
 
 import numpy as np
+from scipy.special import gammaln
 
 
 def _generator(seed, sweep, kind):
@@ -45,8 +46,27 @@ def draw_normal_wishart(mu_star, beta, nu, W, rng):
     return mu_star + np.linalg.solve(np.linalg.cholesky(beta * Lam).T, z), Lam
 
 
-def gibbs(ratings, rank, n_samples, burn_in, thin, seed, start, normal, biases=True):
+def _scales(raw, counts, alpha, shape, auto, active, rng):
+    """Per-target precision scales τ_k ~ Gamma(a + n_k/2, rate a + α raw_k/2), then (auto)
+    a from its grid posterior p(a | τ) ∝ Π Gamma(τ_k; a, rate a) (log-uniform prior)."""
+    tau = rng.gamma(shape + 0.5 * counts, 1.0 / (shape + 0.5 * alpha * raw))
+    if auto:
+        grid = np.exp(np.linspace(np.log(0.5), np.log(1e4), 256))
+        t = tau[active]
+        lp = np.array([len(t) * (a * np.log(a) - gammaln(a)) + (a - 1) * np.sum(np.log(t))
+                       - a * np.sum(t) for a in grid])
+        p = np.exp(lp - lp.max())
+        shape = rng.choice(grid, p=p / p.sum())
+    return tau, shape
+
+
+def gibbs(ratings, rank, n_samples, burn_in, thin, seed, start, normal, biases=True,
+          noise="global", noise_shape="auto"):
     """Kept samples' mean prediction function and the per-sweep alphas.
+
+    ``noise``: "global", or "rows" / "cols" / "rows+cols", whose observations have
+    precision α τ_i κ_j, the scales drawn after their side's rows (kind 3 columns,
+    4 rows) and their shape with them when ``noise_shape="auto"`` (start 10).
 
     ``start``: (A, B, mean, alpha) float64 factor rows [u, b] / [v, c] and the
     start's global mean and noise precision. Returns (predict(rows, cols),
@@ -60,21 +80,32 @@ def gibbs(ratings, rank, n_samples, burn_in, thin, seed, start, normal, biases=T
     by_col = [np.flatnonzero(cols == j) for j in range(ratings.shape[1])]
     by_row = [np.flatnonzero(rows == i) for i in range(ratings.shape[0])]
     kept, alphas = [], []
+    auto = noise_shape == "auto"
+    shape = {"rows": 10.0 if auto else noise_shape, "cols": 10.0 if auto else noise_shape}
+    tau = {"rows": np.ones(ratings.shape[0]), "cols": np.ones(ratings.shape[1])}
     for sweep in range(1, n_samples + 1):
-        for kind, solved, fixed, groups, other in ((0, B, A, by_col, rows), (1, A, B, by_row, cols)):
+        for kind, solved, fixed, groups, other, side, oside in (
+                (0, B, A, by_col, rows, "cols", "rows"), (1, A, B, by_row, cols, "rows", "cols")):
             active = np.array([len(g) > 0 for g in groups])
             mu, Lam = _hyper(solved[active, :d], _generator(seed, sweep, kind))
             for j, obs in enumerate(groups):
                 Fr = fixed[other[obs]]
                 f = np.column_stack([Fr[:, :rank], np.ones(len(obs))]) if biases else Fr[:, :rank]
                 t = values[obs] - mean - (Fr[:, rank] if biases else 0)
-                P = alpha * f.T @ f + Lam
-                h = alpha * f.T @ t + Lam @ mu
+                w = tau[side][j] * tau[oside][other[obs]]
+                P = alpha * (f * w[:, None]).T @ f + Lam
+                h = alpha * f.T @ (w * t) + Lam @ mu
                 L = np.linalg.cholesky(P)
                 z = normal(seed, 2 * sweep + kind, j, d)
                 solved[j, :d] = np.linalg.solve(P, h) + np.linalg.solve(L.T, z)
+            if noise in (side, "rows+cols"):
+                res = values - _entries(A, B, rank, biases, mean, rows, cols)
+                raw = np.array([np.sum(tau[oside][other[obs]] * res[obs] ** 2) for obs in groups])
+                counts = np.array([len(g) for g in groups])
+                tau[side], shape[side] = _scales(raw, counts, alpha, shape[side], auto, active,
+                                                 _generator(seed, sweep, 3 + kind))
         pred = _entries(A, B, rank, biases, mean, rows, cols)
-        sse = float(np.sum((values - pred) ** 2))
+        sse = float(np.sum(tau["rows"][rows] * tau["cols"][cols] * (values - pred) ** 2))
         rng = _generator(seed, sweep, 2)
         alpha = rng.gamma(1.0 + 0.5 * len(values), 1.0 / (1.0 + 0.5 * sse))
         alphas.append(alpha)

@@ -854,6 +854,31 @@ def take(const payload_t[::1] src, const index_t[::1] idx, payload_t[::1] out,
         out[t] = src[idx[t]]
 
 
+def outer_weights(const long long[::1] indptr, const int[::1] indices,
+                  const double[::1] major_scale, const double[::1] minor_scale,
+                  floating[::1] out, double[::1] major_sums, int n_threads):
+    """out[p] = major_scale[i] * minor_scale[indices[p]] for each entry p of row i
+    (CSR or CSC order), and major_sums[i] = the sum of row i's out (in double):
+    per-entry weights that factor into a row and a column scale. The caller
+    checked 0 <= indices < len(minor_scale)."""
+    cdef Py_ssize_t i, n_major = major_scale.shape[0]
+    cdef long long p
+    cdef double s, total
+    cdef floating w
+    _check_indptr("indptr", indptr, n_major, indices.shape[0], out.shape[0])
+    _check_same("major_scale and major_sums lengths", n_major, major_sums.shape[0])
+    _check_threads(n_threads)
+    for i in prange(n_major, nogil=True, num_threads=n_threads, schedule="static",
+                    chunksize=256):
+        s = major_scale[i]
+        total = 0.0
+        for p in range(indptr[i], indptr[i + 1]):
+            w = <floating> (s * minor_scale[indices[p]])
+            out[p] = w
+            total = total + w
+        major_sums[i] = total
+
+
 def take_wide(const int[::1] src, const index_t[::1] idx, long long[::1] out, int n_threads):
     """out[t] = src[idx[t]] widened to int64 (int32 days to datetime64[D]); the
     caller checked 0 <= idx < len(src)."""
