@@ -333,9 +333,10 @@ def test_save_load_and_recommender(tmp_path):
     (dict(noise="row"), ValueError, "noise must be one of"),
     (dict(noise=None), ValueError, "noise must be one of"),
     (dict(noise_shape=0), ValueError, "noise_shape must be > 0"),
+    (dict(noise_shape=float("nan")), ValueError, "noise_shape"),
     (dict(noise_shape=-2.0), ValueError, "noise_shape"),
     (dict(noise_shape=float("inf")), ValueError, "noise_shape"),
-    (dict(noise_shape="big"), ValueError, 'noise_shape must be "auto"'),
+    (dict(noise_shape="big"), ValueError, 'noise_shape must be "auto", got'),
     (dict(noise_shape=True), TypeError, "noise_shape"),
 ])
 def test_bad_parameters(params, error, match):

@@ -289,8 +289,8 @@ class BayesianALS(CompletionModel):
         Sweeps discarded before the first kept sample (0 ≤ burn_in < n_samples).
         The chain starts from the ALS fit, a point of high posterior density,
         so no sample is discarded by default, as libFM's and myFM's MCMC keep
-        every sample: on MovieLens 100K (``noise="global"``) (5 folds each of ``kfold(5,
-        random_state=s)``, s = 0, 1, 2, 200 sweeps) burn-in 0 gives 0.8939,
+        every sample: on MovieLens 100K (``noise="global"``, 5 folds each of
+        ``kfold(5, random_state=s)``, s = 0, 1, 2, 200 sweeps) burn-in 0 gives 0.8939,
         0.8947 and 0.8944 against 0.8946, 0.8954 and 0.8951 with burn-in 20
         (100: 0.8962 on s = 0), and on synthetic data of known rank 5, 10 and
         20 it is as good or better (``bench/bench_bayesian_options.py``).
@@ -357,10 +357,9 @@ class BayesianALS(CompletionModel):
     history_ : dict of lists
         Per sweep: ``iteration``, ``train_rmse`` (of the sample on the training
         data; weighted by the noise scales τ_i κ_j the users' draw used, unless
-        ``noise="global"``), ``valid_rmse`` (of the exact running posterior mean, before any
-        compression; of the sample itself during burn-in; NaN without
-        validation data), ``alpha``,
-        ``seconds``.
+        ``noise="global"``), ``valid_rmse`` (of the exact running posterior
+        mean, before any compression; of the sample itself during burn-in; NaN
+        without validation data), ``alpha``, ``seconds``.
     n_iter_ : int
         Sweeps run.
 
@@ -433,12 +432,12 @@ class BayesianALS(CompletionModel):
         check_callback(self.callback)
         check_random_state(self.random_state)
         check_choice(self.noise, "noise", NOISE_CHOICES)
-        if not (isinstance(self.noise_shape, str) and self.noise_shape == "auto"):
-            if isinstance(self.noise_shape, str):
-                raise ValueError(f'noise_shape must be "auto" or a number > 0, got '
-                                 f"{self.noise_shape!r}")
-            if not check_real(self.noise_shape, "noise_shape", minimum=0.0) > 0:
-                raise ValueError(f"noise_shape must be > 0, got {self.noise_shape!r}")
+        if isinstance(self.noise_shape, str):
+            noise_shape = check_choice(self.noise_shape, "noise_shape", ("auto",))
+        else:
+            noise_shape = check_real(self.noise_shape, "noise_shape", minimum=0.0)
+            if noise_shape == 0:
+                raise ValueError("noise_shape must be > 0 (or \"auto\"), got 0")
         n_threads = check_n_threads(self.n_threads)
         widest = _als.MAX_ROW_BYTES // ratings.dtype.itemsize
         if rank + bool(self.biases) > widest:
@@ -455,12 +454,13 @@ class BayesianALS(CompletionModel):
             mean_rank = _AUTO_MEAN_RANK * rank
         else:
             mean_rank = check_int(self.mean_rank, "mean_rank", minimum=1)
-        return rank, n_samples, burn_in, thin, mean_rank, n_threads
+        return rank, n_samples, burn_in, thin, mean_rank, noise_shape, n_threads
 
     def _fit(self, ratings, valid):
         from .als import ALS, _factor_storage
 
-        rank, n_samples, burn_in, thin, mean_rank, n_threads = self._check_params(ratings)
+        (rank, n_samples, burn_in, thin, mean_rank, noise_shape,
+         n_threads) = self._check_params(ratings)
         dtype = ratings.dtype
         biases = bool(self.biases)
         d = rank + biases
@@ -503,9 +503,9 @@ class BayesianALS(CompletionModel):
         self.mean_ = mean * sigma
         self.n_kept_ = 0
 
-        shape = self.noise_shape if self.noise_shape == "auto" else float(self.noise_shape)
-        scales = {"rows": _Scales(m, self.noise in ("rows", "rows+cols"), shape, active["rows"]),
-                  "cols": _Scales(n, self.noise in ("cols", "rows+cols"), shape, active["cols"])}
+        scales = {side: _Scales(size, self.noise in (side, "rows+cols"), noise_shape,
+                                active[side])
+                  for side, size in (("rows", m), ("cols", n))}
         counts = {"rows": ratings.row_counts, "cols": ratings.col_counts}
         # Per-observation weights τ_i κ_j, in the order of the half-step's view (one
         # buffer of nnz, refilled before each half-step), and their sums per target.
@@ -531,7 +531,8 @@ class BayesianALS(CompletionModel):
             sse, rsum, status = np.empty(size), np.empty(size), np.empty(size, np.int32)
             _als.half_step(view.indptr, view.indices, view.values, fixed, solved, mean,
                            np.zeros(size), biases, rank, sse, rsum, status, n_threads,
-                           weights=weights(side), prior=Lam / alpha, prior_h=(Lam @ mu) / alpha,
+                           weights=weights(side), prior=Lam / alpha,
+                           prior_h=(Lam @ mu) / alpha,
                            sample_scale=alpha ** -0.5, seed=seed, stream=2 * sweep + kind,
                            exact_sse=exact_sse)
             bad = np.flatnonzero(status)
@@ -625,7 +626,8 @@ class BayesianALS(CompletionModel):
                 self.alpha_ = alpha / sigma**2
                 if self.callback is not None:
                     publish()
-                if not run.record(sweep, train_rmse=sigma * np.sqrt(max(train_sse, 0.0) / train_w),
+                train_rmse = sigma * np.sqrt(max(train_sse, 0.0) / train_w)
+                if not run.record(sweep, train_rmse=train_rmse,
                                   valid_rmse=sigma * valid_rmse, alpha=self.alpha_):
                     break
         finish()
