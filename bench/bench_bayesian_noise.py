@@ -44,7 +44,7 @@ def _score(make, folds):
         t0 = time.perf_counter()
         fitted = make().fit(train)
         secs.append(time.perf_counter() - t0)
-        model = model or fitted
+        model = fitted if model is None else model
         r, c, v = test.coo()
         err = fitted.predict_positions(r, c).astype(np.float64) - v
         errs.append(float(np.sqrt(np.mean(err * err))))
