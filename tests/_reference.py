@@ -2,8 +2,8 @@
 
 ``half_step_reference`` has the signature of ``lorank._kernels._als.half_step`` and writes the
 same outputs, computed target by target in float64 with ``numpy.linalg``;
-``normal_stream_reference`` rebuilds the kernel's normal draws from numpy's own
-Philox4x64-10 and Box–Muller, so a sampled solve is reproduced independently.
+``normal_stream_reference`` draws the kernel's normals with numpy's own Philox4x64-10
+and ziggurat, so a sampled solve is reproduced independently.
 """
 
 import numpy as np
@@ -23,15 +23,12 @@ def philox_blocks(seed, stream, target, n_blocks):
 
 
 def normal_stream_reference(seed, stream, target, n):
-    """The normals z[0..n) of ``_als.normal_stream``, from numpy (see _random.h)."""
-    raw = philox_blocks(seed, stream, target, -(-n // 4))
-    u = ((raw[:, 0::2] >> np.uint64(11)) + np.uint64(1)).astype(np.float64) * 2.0**-53
-    v = (raw[:, 1::2] >> np.uint64(11)).astype(np.float64) * 2.0**-53
-    r = np.sqrt(-2.0 * np.log(u))
-    z = np.empty((raw.shape[0], 2, 2))
-    z[:, :, 0] = r * np.cos(2 * np.pi * v)
-    z[:, :, 1] = r * np.sin(2 * np.pi * v)
-    return z.reshape(-1)[:n]
+    """The normals z[0..n) of ``_als.normal_stream``: numpy's own ziggurat
+    (``Generator.standard_normal``) on its Philox at the target's counter."""
+    start = ((target << 64) - 1) & ((1 << 256) - 1)  # the 256-bit counter (0, target) − 1
+    counter = np.array([(start >> (64 * i)) & _MASK64 for i in range(4)], np.uint64)
+    bitgen = np.random.Philox(key=np.array([seed, stream], np.uint64), counter=counter)
+    return np.random.Generator(bitgen).standard_normal(n)
 
 
 def features(j_slice, indices, values, fixed, mean, biases, rank, others):

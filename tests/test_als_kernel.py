@@ -146,11 +146,19 @@ def check_against_reference(args, kw, dtype, ktol=None):
 
 @pytest.mark.parametrize("key", [(0, 0, 0), (12345, 7, 3), (2**64 - 1, 2**63, 2**40),
                                  (99, 2**32 + 1, 123456789)])
-def test_normal_stream_is_numpys_philox_with_box_muller(key):
+def test_normal_stream_is_numpys_standard_normal_on_philox(key):
     n = 23
     z = _als.normal_stream(*key, n)
-    np.testing.assert_allclose(z, normal_stream_reference(*key, n), rtol=0, atol=1e-14)
+    np.testing.assert_array_equal(z, normal_stream_reference(*key, n))
     assert (_als.normal_stream(*key, 5) == z[:5]).all()  # a prefix: any length
+
+
+def test_normal_stream_takes_numpys_rejections_and_tail_too():
+    # 400k draws: about 3k rejected in a wedge (a uniform and exp) and 100 in the tail
+    # (log1p, beyond 3.654): every later draw shifts if one of them went otherwise.
+    z = _als.normal_stream(5, 6, 7, 400_000)
+    np.testing.assert_array_equal(z, normal_stream_reference(5, 6, 7, 400_000))
+    assert (np.abs(z) > 3.6541528853610088).sum() > 50
 
 
 def test_normal_stream_keys_give_independent_standard_normals():
@@ -989,3 +997,4 @@ def test_bias_lam_needs_the_bias_lane_and_penalizes_only_it():
         np.testing.assert_allclose(x[j, :4], y, rtol=1e-9, atol=1e-12)
         assert sse[j] == pytest.approx(np.sum((t - f @ y) ** 2), rel=1e-9)
         assert rsum[j] == pytest.approx(np.sum(t - f @ y), rel=1e-7, abs=1e-9)
+
