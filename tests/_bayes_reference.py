@@ -70,7 +70,9 @@ def gibbs(ratings, rank, n_samples, burn_in, thin, seed, start, normal, biases=T
 
     ``start``: (A, B, mean, alpha) float64 factor rows [u, b] / [v, c] and the
     start's global mean and noise precision. Returns (predict(rows, cols),
-    alphas, kept) where ``kept`` lists the (A, B) of the kept sweeps.
+    alphas, kept, train) where ``kept`` lists the (A, B) of the kept sweeps and
+    ``train`` each sweep's weighted RMSE √(Σ w r² / Σ w) after the users' draw,
+    at the weights it was drawn with.
     """
     A, B, mean, alpha = (np.array(start[0], np.float64), np.array(start[1], np.float64),
                          float(start[2]), float(start[3]))
@@ -79,7 +81,7 @@ def gibbs(ratings, rank, n_samples, burn_in, thin, seed, start, normal, biases=T
     values = values.astype(np.float64)
     by_col = [np.flatnonzero(cols == j) for j in range(ratings.shape[1])]
     by_row = [np.flatnonzero(rows == i) for i in range(ratings.shape[0])]
-    kept, alphas = [], []
+    kept, alphas, train = [], [], []
     auto = noise_shape == "auto"
     shape = {"rows": 10.0 if auto else noise_shape, "cols": 10.0 if auto else noise_shape}
     tau = {"rows": np.ones(ratings.shape[0]), "cols": np.ones(ratings.shape[1])}
@@ -98,6 +100,10 @@ def gibbs(ratings, rank, n_samples, burn_in, thin, seed, start, normal, biases=T
                 L = np.linalg.cholesky(P)
                 z = normal(seed, 2 * sweep + kind, j, d)
                 solved[j, :d] = np.linalg.solve(P, h) + np.linalg.solve(L.T, z)
+            if side == "rows":
+                w = tau["rows"][rows] * tau["cols"][cols]
+                res = values - _entries(A, B, rank, biases, mean, rows, cols)
+                train.append(np.sqrt(np.sum(w * res**2) / np.sum(w)))
             if noise in (side, "rows+cols"):
                 res = values - _entries(A, B, rank, biases, mean, rows, cols)
                 raw = np.array([np.sum(tau[oside][other[obs]] * res[obs] ** 2) for obs in groups])
@@ -115,7 +121,7 @@ def gibbs(ratings, rank, n_samples, burn_in, thin, seed, start, normal, biases=T
     def predict(r, c):
         return np.mean([_entries(a, b, rank, biases, mean, r, c) for a, b in kept], axis=0)
 
-    return predict, alphas, kept
+    return predict, alphas, kept, train
 
 
 def _entries(A, B, rank, biases, mean, r, c):

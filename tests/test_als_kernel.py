@@ -110,10 +110,12 @@ def reference(args, kw):
     return args[4], sse, rsum, status
 
 
-def check_against_reference(args, kw, dtype, ktol=None):
+def check_against_reference(args, kw, dtype, ktol=None, ref_kw=None):
+    """The kernel with ``kw`` against the twin with ``ref_kw`` (default: the same)."""
     rank, biases = args[8], args[7]
     d = rank + biases
     x, sse, rsum, status = run(args, kw)
+    kw = kw if ref_kw is None else ref_kw
     x_ref, sse_ref, rsum_ref, status_ref = reference(args, kw)
     np.testing.assert_array_equal(status, status_ref)
     assert x.dtype == dtype
@@ -998,3 +1000,151 @@ def test_bias_lam_needs_the_bias_lane_and_penalizes_only_it():
         assert sse[j] == pytest.approx(np.sum((t - f @ y) ** 2), rel=1e-9)
         assert rsum[j] == pytest.approx(np.sum(t - f @ y), rel=1e-7, abs=1e-9)
 
+
+# ------------------------------------------------------------------ factored weights
+
+
+def lane_problem(dtype, rank, biases, variant, target_weights=True, seed=0, **kw):
+    """A problem whose weights factor, w_p = τ_j κ_i (target j, fixed row i): κ in
+    the spare lane d of the fixed rows (and a scale in every ``others`` factor's lane
+    d, multiplied in), τ per target. Returns (args, lane kw, the same weights as an
+    nnz array in the kernel's dtype, τ)."""
+    args, kw = make_problem(dtype, rank, biases, variant, seed=seed, **kw)
+    kw.pop("weights", None)
+    rng = np.random.default_rng(seed + 99)
+    d = rank + biases
+    indptr, indices, values, fixed = args[:4]
+    assert d < fixed.shape[1], "the problem needs a spare lane"
+    fixed = fixed.copy()
+    fixed[:, d] = rng.exponential(1.0, fixed.shape[0])
+    fixed[::13, d] = 0  # zero weights are allowed
+    w = fixed[indices, d]
+    others = []
+    for idx_k, F_k in kw.get("others", ()):
+        F_k = F_k.copy()
+        F_k[:, d] = rng.uniform(0.5, 2.0, F_k.shape[0])
+        w = w * F_k[idx_k, d]  # in the kernel's dtype and order
+        others.append((idx_k, F_k))
+    if others:
+        kw["others"] = tuple(others)
+    args = args[:3] + (fixed,) + args[4:]
+    n = len(indptr) - 1
+    tau = rng.exponential(1.0, n) + 0.05
+    lane_kw = dict(kw, weight_lane=d)
+    if target_weights:
+        lane_kw["target_weights"] = tau
+    return args, lane_kw, w.astype(dtype), tau
+
+
+LANE_RANKS = [(3, True), (10, False), (14, True), (40, True)]  # 14 + 1: the last lane free
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("path", ["auto", "tiled", "rank1", "syrk", "fused"])
+@pytest.mark.parametrize("variant", ["als", "sampled", "hadamard2", "bias_lam+prior"])
+@pytest.mark.parametrize("rank, biases", LANE_RANKS)
+@pytest.mark.parametrize("noise", [3.0, 1e-3])  # identity / direct residual sums
+def test_factored_weights_match_numpy_with_their_products(dtype, path, variant, rank,
+                                                          biases, noise):
+    # Lane and target weights are the nnz weights τ_j κ_i without the nnz array.
+    args, lane_kw, w, tau = lane_problem(dtype, rank, biases, variant, noise=noise,
+                                         reg=0.3 if noise > 1 else 0.03)
+    owner = np.repeat(np.arange(len(tau)), np.diff(args[0]))
+    ref_kw = {k: v for k, v in lane_kw.items() if k not in ("weight_lane", "target_weights")}
+    ref_kw["weights"] = tau[owner] * w.astype(np.float64)
+    previous = _als._set_gram_path(path)
+    try:
+        check_against_reference(args, lane_kw, dtype, ref_kw=ref_kw)
+        outs = [run(args, lane_kw, n_threads=t) for t in (1, 3)]
+    finally:
+        _als._set_gram_path(previous)
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("path", ["auto", "tiled", "rank1", "syrk", "fused", "cg",
+                                  "tiled_sweep"])
+@pytest.mark.parametrize("variant", ["als", "sampled", "hadamard2"])
+@pytest.mark.parametrize("rank, biases", LANE_RANKS)
+def test_lane_weights_are_bitwise_the_nnz_weights_they_equal(dtype, path, variant, rank,
+                                                            biases, simd):
+    # Without target weights, a lane weight is the very float the nnz array holds:
+    # every path does the same arithmetic on it.
+    if path == "cg" and variant == "sampled":
+        pytest.skip("sampling needs the Cholesky solve")
+    args, lane_kw, w, _ = lane_problem(dtype, rank, biases, variant, target_weights=False,
+                                       n_fixed=3000 if path == "tiled_sweep" else 600)
+    nnz_kw = {k: v for k, v in lane_kw.items() if k != "weight_lane"}
+    nnz_kw["weights"] = w
+    extra = {"solver": "cg", "cg_steps": 3} if path == "cg" else {}
+    saved = (_als._set_gram_path(path if path in ("tiled", "rank1", "syrk", "fused")
+                                 else "auto"),
+             _als._set_tiled_above(0 if path == "tiled_sweep" else 1 << 62),
+             _als._set_tile_bytes(1 << 14))
+    try:
+        lane = run(args, dict(lane_kw, **extra))
+        nnz = run(args, dict(nnz_kw, **extra))
+    finally:
+        _als._set_gram_path(saved[0])
+        _als._set_tiled_above(saved[1])
+        _als._set_tile_bytes(saved[2])
+    for a, b in zip(lane, nnz):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("variant", ["sampled", "bias_lam+prior"])
+@pytest.mark.parametrize("noise", [3.0, 1e-3])
+def test_factored_weights_tiled_sweep_matches_numpy(dtype, variant, noise, tiled):
+    rank = 4
+    n_fixed = 3 * (1 << 20) // _factor_storage(1, rank + 1, dtype).nbytes
+    args, lane_kw, w, tau = lane_problem(dtype, rank, True, variant, n_fixed=n_fixed,
+                                         noise=noise, reg=0.3 if noise > 1 else 0.03)
+    owner = np.repeat(np.arange(len(tau)), np.diff(args[0]))
+    ref_kw = {k: v for k, v in lane_kw.items() if k not in ("weight_lane", "target_weights")}
+    ref_kw["weights"] = tau[owner] * w.astype(np.float64)
+    check_against_reference(args, lane_kw, dtype, ref_kw=ref_kw)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("sweep", ["direct", "tiled"])
+def test_weight_sums_are_each_targets_sum_of_weights(dtype, sweep):
+    args, lane_kw, w, tau = lane_problem(dtype, 10, True, "sampled")
+    indptr = args[0]
+    sums = np.full(len(tau), np.nan)
+    saved = _als._set_tiled_above(0 if sweep == "tiled" else 1 << 62)
+    try:
+        run(args, dict(lane_kw, weight_sums=sums))
+    finally:
+        _als._set_tiled_above(saved)
+    owner = np.repeat(np.arange(len(tau)), np.diff(indptr))
+    expected = np.bincount(owner, tau[owner] * w.astype(np.float64), minlength=len(tau))
+    np.testing.assert_allclose(sums, expected, rtol=KTOL[dtype] * 10, atol=1e-12)
+    assert (sums[np.diff(indptr) == 0] == 0).all()
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"weight_lane": 10}, r"weight_lane must be a padding lane .* \[11, 16\), got 10"),
+    ({"weight_lane": 16}, r"weight_lane must be a padding lane"),
+    ({"weight_lane": 11, "weights": "nnz"}, "pass weights or weight_lane, not both"),
+    ({"target_weights": "tau", "solver": "cg"}, "target_weights and weight_sums need"),
+    ({"weight_sums": np.empty(3)}, "weight_sums must be a C-contiguous float64 array"),
+    ({"target_weights": np.ones(2)}, "target_weights must be a C-contiguous float64"),
+])
+def test_factored_weight_arguments_are_checked(extra, message):
+    args, lane_kw, w, tau = lane_problem(np.float32, 10, True, "als")
+    kw = {k: v for k, v in lane_kw.items() if k not in ("weight_lane", "target_weights")}
+    extra = dict(extra)
+    if extra.get("weights") == "nnz":
+        extra["weights"] = w
+    if isinstance(extra.get("target_weights"), str):
+        extra["target_weights"] = tau
+    with pytest.raises(ValueError, match=message):
+        run(args, dict(kw, **extra))
+
+
+def test_weight_sums_need_the_bias_lane():
+    args, lane_kw, w, tau = lane_problem(np.float64, 10, False, "als")
+    with pytest.raises(ValueError, match="weight_sums needs the bias lane"):
+        run(args, dict(lane_kw, weight_sums=np.empty(len(tau))))

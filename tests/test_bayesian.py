@@ -178,11 +178,14 @@ def test_posterior_mean_matches_the_numpy_gibbs_sampler(biases, burn_in, thin, n
     if biases:
         A[:, rank], B[:, rank] = start.row_bias_, start.col_bias_
     alpha = 1.0 / start.history_["train_rmse"][-1] ** 2
-    predict, alphas, kept = _bayes_reference.gibbs(
+    predict, alphas, kept, train = _bayes_reference.gibbs(
         R, rank, n_samples, burn_in, thin, seed, (A, B, start.mean_, alpha), _stream, biases,
         noise, shape)
     assert model.n_kept_ == len(kept) == (n_samples - burn_in) // thin
     np.testing.assert_allclose(model.history_["alpha"], np.array(alphas) / sigma**2, rtol=1e-8)
+    # The history's train RMSE is the weighted one (Σ w: the kernel's, or the
+    # indices' pass without biases).
+    np.testing.assert_allclose(model.history_["train_rmse"], sigma * np.array(train), rtol=1e-8)
     rows, cols = np.divmod(np.arange(R.shape[0] * R.shape[1]), R.shape[1])
     expected = sigma * predict(rows, cols)
     np.testing.assert_allclose(model.predict_positions(rows, cols), expected,

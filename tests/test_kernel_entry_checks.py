@@ -87,15 +87,13 @@ def residual(**bad):
                      a["n_threads"])
 
 
-def outer_weights(**bad):
+def scale_sums(**bad):
     indptr, indices, _ = csr()
-    a = dict(indptr=indptr, indices=indices, major_scale=np.arange(1.0, 5.0),
-             minor_scale=np.array([10.0, 0.0, 100.0]), out=np.empty(8),
-             major_sums=np.empty(4), n_threads=1)
+    a = dict(indptr=indptr, indices=indices, minor_scale=np.array([10.0, 0.0, 100.0]),
+             out=np.empty(4), n_threads=1)
     a.update(bad)
-    _sparse.outer_weights(a["indptr"], a["indices"], a["major_scale"], a["minor_scale"],
-                          a["out"], a["major_sums"], a["n_threads"])
-    return a["out"], a["major_sums"]
+    _sparse.scale_sums(a["indptr"], a["indices"], a["minor_scale"], a["out"], a["n_threads"])
+    return a["out"]
 
 
 def first_duplicate(**bad):
@@ -194,7 +192,7 @@ def generate(**bad):
 
 
 VALID = [gather_dot, cp_entries, csr_matmat, csr_rmatmat, coo_compress, compressed_transpose, residual,
-         outer_weights, first_duplicate, check_compressed, merge_duplicates, fill_gather, fill_scatter, topk,
+         scale_sums, first_duplicate, check_compressed, merge_duplicates, fill_gather, fill_scatter, topk,
          score_topk, build_alias, generate]
 
 
@@ -208,9 +206,7 @@ def test_the_reference_calls_compute_what_they_should():
     np.testing.assert_array_equal(cp_entries(), [5.5, 5.5])  # 0.5 + 3 biases + 2
     np.testing.assert_array_equal(csr_rmatmat(), [[4, 4], [0, 0], [4, 4]])
     np.testing.assert_array_equal(topk(), [[2, 1], [3, 2], [3, 2]])  # row 2 skips column 0
-    w, sums = outer_weights()  # row i, columns 0 and 2: i·10, i·100
-    np.testing.assert_array_equal(w, np.repeat(np.arange(1.0, 5.0), 2) * np.tile([10, 100], 4))
-    np.testing.assert_array_equal(sums, np.arange(1.0, 5.0) * 110)
+    np.testing.assert_array_equal(scale_sums(), np.full(4, 110.0))  # columns 0 and 2
     ind = generate()
     assert (0 <= ind).all() and (ind < 4).all()
 
@@ -250,11 +246,9 @@ CASES = [
     (residual, dict(out=np.empty(7)), "values and out lengths"),
     (residual, dict(left=np.ones((3, 2))), "expected 4"),
     (residual, dict(right=np.ones((3, 1))), "left and right columns"),
-    (outer_weights, dict(out=np.empty(7)), "indices and values have different lengths"),
-    (outer_weights, dict(major_sums=np.empty(3)), "major_scale and major_sums lengths"),
-    (outer_weights, dict(major_scale=np.ones(5), major_sums=np.empty(5)),
-     "indptr has length 5, expected 6"),
-    (outer_weights, dict(n_threads=0), "n_threads must be >= 1"),
+    (scale_sums, dict(out=np.empty(3)), "indptr has length 5, expected 4"),
+    (scale_sums, dict(indices=np.zeros(5, I32)), "not within the 5 stored"),
+    (scale_sums, dict(n_threads=0), "n_threads must be >= 1"),
     (first_duplicate, dict(indices=np.zeros(3, I32)), "not within the 3 stored"),
     (check_compressed, dict(indptr=np.array([0, 9], I64)), "runs from 0 to 9"),
     (merge_duplicates, dict(values=np.ones(3)), "different lengths"),

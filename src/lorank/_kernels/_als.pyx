@@ -43,30 +43,36 @@ cdef extern from "_als_gram.h" nogil:
     size_t LORANK_SCRATCH_BYTES(size_t row_bytes)
     int lorank_f_gram(int width, int64_t n, const int* idx, const float* vals, const float* F,
                       int stride, int rank, int biases, double mean,
-                      const float* w, int K, const int** oidx, const float** oF,
+                      const float* w, int wlane, int K, const int** oidx,
+                      const float** oF,
                       float* G, float* b, double* tt, void* scratch)
     int lorank_d_gram(int width, int64_t n, const int* idx, const double* vals, const double* F,
                       int stride, int rank, int biases, double mean,
-                      const double* w, int K, const int** oidx, const double** oF,
+                      const double* w, int wlane, int K, const int** oidx,
+                      const double** oF,
                       double* G, double* b, double* tt, void* scratch)
     void lorank_f_gram_rank1(int width, int64_t n, const int* idx, const float* vals,
                              const float* F, int stride, int rank, int biases, double mean,
-                             const float* w, int K, const int** oidx, const float** oF,
+                             const float* w, int wlane, int K, const int** oidx,
+                      const float** oF,
                              float* G, float* b, double* tt)
     void lorank_d_gram_rank1(int width, int64_t n, const int* idx, const double* vals,
                              const double* F, int stride, int rank, int biases, double mean,
-                             const double* w, int K, const int** oidx, const double** oF,
+                             const double* w, int wlane, int K, const int** oidx,
+                      const double** oF,
                              double* G, double* b, double* tt)
     enum: LORANK_BATCH_MAXD
     int lorank_f_gram_fused(int width, int64_t n, int64_t npf, const int* idx,
                             const float* vals,
                             const float* F, int stride, int rank, int biases, double mean,
-                            const float* w, int K, const int** oidx, const float** oF,
+                            const float* w, int wlane, int K, const int** oidx,
+                      const float** oF,
                             float* G, float* b, double* tt)
     int lorank_d_gram_fused(int width, int64_t n, int64_t npf, const int* idx,
                             const double* vals,
                             const double* F, int stride, int rank, int biases, double mean,
-                            const double* w, int K, const int** oidx, const double** oF,
+                            const double* w, int wlane, int K, const int** oidx,
+                      const double** oF,
                             double* G, double* b, double* tt)
     void lorank_f_chol_batch(int width, int nt, int d, int ld, float** G,
                              float** b, int keep_l, int* info)
@@ -74,24 +80,29 @@ cdef extern from "_als_gram.h" nogil:
                              double** b, int keep_l, int* info)
     void lorank_f_residual(int width, int64_t n, const int* idx, const float* vals,
                            const float* F, int stride, int rank, int biases, double mean,
-                           const float* w, int K, const int** oidx, const float** oF,
+                           const float* w, int wlane, int K, const int** oidx,
+                      const float** oF,
                            const float* x, double* sse, double* rsum)
     void lorank_d_residual(int width, int64_t n, const int* idx, const double* vals,
                            const double* F, int stride, int rank, int biases, double mean,
-                           const double* w, int K, const int** oidx, const double** oF,
+                           const double* w, int wlane, int K, const int** oidx,
+                      const double** oF,
                            const double* x, double* sse, double* rsum)
     void lorank_f_matvec(int width, int64_t n, const int* idx, const float* vals,
                          const float* F, int stride, int rank, int biases, double mean,
-                         const float* w, int K, const int** oidx, const float** oF,
+                         const float* w, int wlane, int K, const int** oidx,
+                      const float** oF,
                          const float* v, float* Gv, float* b, double* tt)
     void lorank_d_matvec(int width, int64_t n, const int* idx, const double* vals,
                          const double* F, int stride, int rank, int biases, double mean,
-                         const double* w, int K, const int** oidx, const double** oF,
+                         const double* w, int wlane, int K, const int** oidx,
+                      const double** oF,
                          const double* v, double* Gv, double* b, double* tt)
 
     void lorank_f_cg_gather(int width, int64_t n, const int* idx, const float* vals,
                             const float* F, int stride, int rank, int biases, double mean,
-                            const float* w, int K, const int** oidx, const float** oF,
+                            const float* w, int wlane, int K, const int** oidx,
+                      const float** oF,
                             float* X, float* b, double* tt,
                             const float* v, float* Gv, float* st)
     double lorank_f_cg_residual(int width, int64_t n, const float* X, const float* st,
@@ -100,7 +111,8 @@ cdef extern from "_als_gram.h" nogil:
                                 int stride, const double* x)
     void lorank_d_cg_gather(int width, int64_t n, const int* idx, const double* vals,
                             const double* F, int stride, int rank, int biases, double mean,
-                            const double* w, int K, const int** oidx, const double** oF,
+                            const double* w, int wlane, int K, const int** oidx,
+                      const double** oF,
                             double* X, double* b, double* tt,
                             const double* v, double* Gv, double* st)
     void lorank_f_cg_begin(int width, int stride, const float* b, const float* xs,
@@ -378,6 +390,10 @@ cdef struct Extra:
     # The variant's parameters, the same for every target (pointers to floating
     # data are void here: a struct cannot be fused).
     const void* w           # weights aligned with values, or NULL
+    int wlane               # >= 0: the weight of an observation is this lane of its
+                            # fixed row (times the others' lanes); -1: none
+    const double* tw        # n_solve target weights multiplying each one's sums, or NULL
+    double* wsum            # n_solve outputs Σ w per target (needs biases), or NULL
     int K                   # number of extra Hadamard factors
     const int** oidx        # their index arrays, aligned with values
     const void** oF         # their factors (stride wide)
@@ -451,11 +467,11 @@ cdef inline void gram(int64_t p, int64_t n, const int* idx, const floating* vals
         w = at_observation(ex, p, oi, oF)
         if floating is double:
             if lorank_d_gram_fused(SIMD_WIDTH, n, npf, idx + p, vals + p, F, stride, rank,
-                                   biases, mean, w, ex.K, oi, oF, G, b, tt) == 0:
+                                   biases, mean, w, ex.wlane, ex.K, oi, oF, G, b, tt) == 0:
                 return
         else:
             if lorank_f_gram_fused(SIMD_WIDTH, n, npf, idx + p, vals + p, F, stride, rank,
-                                   biases, mean, w, ex.K, oi, oF, G, b, tt) == 0:
+                                   biases, mean, w, ex.wlane, ex.K, oi, oF, G, b, tt) == 0:
                 return
         path = GRAM_TILED
     if path == GRAM_SYRK:
@@ -479,17 +495,17 @@ cdef inline void gram(int64_t p, int64_t n, const int* idx, const floating* vals
     if path == GRAM_RANK1:
         if floating is double:
             lorank_d_gram_rank1(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases,
-                                mean, w, ex.K, oi, oF, G, b, tt)
+                                mean, w, ex.wlane, ex.K, oi, oF, G, b, tt)
         else:
             lorank_f_gram_rank1(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases,
-                                mean, w, ex.K, oi, oF, G, b, tt)
+                                mean, w, ex.wlane, ex.K, oi, oF, G, b, tt)
         return
     if floating is double:
         lorank_d_gram(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
-                      w, ex.K, oi, oF, G, b, tt, scratch)
+                      w, ex.wlane, ex.K, oi, oF, G, b, tt, scratch)
     else:
         lorank_f_gram(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
-                      w, ex.K, oi, oF, G, b, tt, scratch)
+                      w, ex.wlane, ex.K, oi, oF, G, b, tt, scratch)
 
 
 cdef inline void residual(int64_t p, int64_t n, const int* idx, const floating* vals,
@@ -504,10 +520,10 @@ cdef inline void residual(int64_t p, int64_t n, const int* idx, const floating* 
     w = at_observation(ex, p, oi, oF)
     if floating is double:
         lorank_d_residual(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
-                          w, ex.K, oi, oF, x, sse, rsum)
+                          w, ex.wlane, ex.K, oi, oF, x, sse, rsum)
     else:
         lorank_f_residual(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
-                          w, ex.K, oi, oF, x, sse, rsum)
+                          w, ex.wlane, ex.K, oi, oF, x, sse, rsum)
 
 
 cdef inline void matvec(int64_t p, int64_t n, const int* idx, const floating* vals,
@@ -523,10 +539,10 @@ cdef inline void matvec(int64_t p, int64_t n, const int* idx, const floating* va
     w = at_observation(ex, p, oi, oF)
     if floating is double:
         lorank_d_matvec(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
-                        w, ex.K, oi, oF, v, Gv, b, tt)
+                        w, ex.wlane, ex.K, oi, oF, v, Gv, b, tt)
     else:
         lorank_f_matvec(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
-                        w, ex.K, oi, oF, v, Gv, b, tt)
+                        w, ex.wlane, ex.K, oi, oF, v, Gv, b, tt)
 cdef inline void cg_gather(int64_t p, int64_t n, const int* idx, const floating* vals,
                            const floating* F, int stride, int rank, bint biases,
                            double mean, const Extra* ex, floating* X, floating* b,
@@ -549,10 +565,10 @@ cdef inline void cg_gather_st(int64_t p, int64_t n, const int* idx, const floati
     w = at_observation(ex, p, oi, oF)
     if floating is double:
         lorank_d_cg_gather(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
-                           w, ex.K, oi, oF, X, b, tt, v, Gv, st)
+                           w, ex.wlane, ex.K, oi, oF, X, b, tt, v, Gv, st)
     else:
         lorank_f_cg_gather(SIMD_WIDTH, n, idx + p, vals + p, F, stride, rank, biases, mean,
-                           w, ex.K, oi, oF, X, b, tt, v, Gv, st)
+                           w, ex.wlane, ex.K, oi, oF, X, b, tt, v, Gv, st)
 
 
 cdef inline void cg_matvec(int64_t n, const floating* X, int stride, const floating* v,
@@ -637,13 +653,23 @@ cdef inline void finish_begin(floating* G, floating* b, floating* work, int stri
                               const Extra* ex, Py_ssize_t j) noexcept nogil:
     """The first part of finish: keep what the loss needs (b, G's bias row and, on
     the general path, G's lower triangle) in ``work``, then turn G, b into the
-    system P = G + Π + λI, h = b + π."""
+    system P = G + Π + λI, h = b + π. With target weights, G and b are first
+    scaled by target j's (the caller scales tt)."""
     cdef int d = rank + (1 if biases else 0)
     cdef int i, k
     cdef floating lam = <floating> lam_j
+    cdef floating c
     cdef floating* b0 = work
     cdef floating* srow = work + stride
     cdef floating* Gd = work + FINISH_ROWS * stride  # d rows: the data Gram's lower triangle
+    if ex.tw != NULL:
+        c = <floating> ex.tw[j]
+        for i in range(d):
+            b[i] = b[i] * c
+            for k in range(i + 1):
+                G[i * stride + k] = G[i * stride + k] * c
+    if ex.wsum != NULL:  # Σ w: the bias lane's diagonal entry of the data Gram
+        ex.wsum[j] = G[rank * stride + rank]
     for k in range(d):
         b0[k] = b[k]
         if biases:  # Σ_i w_i f_i, the bias row of G
@@ -728,6 +754,9 @@ cdef int finish_end(int info, floating* G, floating* b, double tt, floating* wor
         for k in range(d):
             xs[k] = x[k]
         residual(p0, n_obs, idx, vals, fixed, stride, rank, biases, mean, ex, xs, sse, rsum)
+        if ex.tw != NULL:
+            sse[0] = sse[0] * ex.tw[j]
+            rsum[0] = rsum[0] * ex.tw[j]
         if not biases:
             rsum[0] = 0
     return 0
@@ -744,13 +773,15 @@ cdef int finish(floating* G, floating* b, double tt, floating* work, int64_t p0,
     triangle (all of G that is read) and b are overwritten. ``work`` holds
     FINISH_ROWS + d rows of stride."""
     cdef int d = rank + (1 if biases else 0)
+    if ex.tw != NULL:
+        tt = tt * ex.tw[j]
     finish_begin(G, b, work, stride, rank, biases, lam_j, ex, j)
     return finish_end(cholesky_solve(d, stride, G, b), G, b, tt, work, p0, n_obs, idx,
                       vals, fixed, stride, rank, biases, mean, lam_j, ex, j, x, sse, rsum)
 
 
 cdef void finish_batch(int nt, floating** Gs, floating** bs, floating** works,
-                       const double* tts, const Py_ssize_t* js, const long long* indptr,
+                       double* tts, const Py_ssize_t* js, const long long* indptr,
                        const int* idx, const floating* vals, const floating* fixed,
                        int stride, int rank, bint biases, double mean, const double* lam,
                        const Extra* ex, floating* solved, double* sse, double* rsum,
@@ -764,6 +795,8 @@ cdef void finish_batch(int nt, floating** Gs, floating** bs, floating** works,
     cdef Py_ssize_t j
     cdef int info[BATCH]
     for t in range(nt):
+        if ex.tw != NULL:
+            tts[t] = tts[t] * ex.tw[js[t]]
         finish_begin(Gs[t], bs[t], works[t], stride, rank, biases, lam[js[t]], ex, js[t])
     if _batch_solve and d <= LORANK_BATCH_MAXD:
         if floating is double:
@@ -926,6 +959,8 @@ cdef inline bint start_target(Py_ssize_t j, int64_t n_obs, int d, const Extra* e
     sse[j] = 0
     rsum[j] = 0
     status[j] = 0
+    if ex.wsum != NULL:
+        ex.wsum[j] = 0
     if n_obs == 0 and ex.prior == NULL:
         memset(row, 0, d * sizeof(floating))
         return True
@@ -1024,7 +1059,8 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
               const floating[::1] values, const floating[:, ::1] fixed,
               floating[:, ::1] solved, double mean, const double[::1] lam,
               bint biases, int rank, double[::1] sse, double[::1] rsum,
-              int[::1] status, int n_threads, *, weights=None, prior=None,
+              int[::1] status, int n_threads, *, weights=None, int weight_lane=-1,
+              target_weights=None, weight_sums=None, prior=None,
               prior_h=None, bias_lam=None, double sample_scale=0.0, seed=0, stream=0,
               others=(),
               solver="cholesky", int cg_steps=3, bint exact_sse=True):
@@ -1041,6 +1077,16 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
     sse, rsum, status : float64[n_solve], float64[n_solve], int32[n_solve] outputs.
     n_threads : OpenMP threads (results do not depend on it).
     weights : floating[nnz] >= 0, optional, per observation.
+    weight_lane : int, default -1 (none). A padding lane l (rank + biases <= l <
+        stride) of the factor rows: observation p's weight is then fixed[idx[p], l]
+        (times every ``others`` factor's lane l), with no nnz array: weights that
+        factor into the other side's per-row values (a noise scale κ_j, kept in
+        the rows the Gram reads anyway). Not with ``weights``.
+    target_weights : float64[n_solve] >= 0, optional: target j's sums (G, b, tt;
+        so its data term, its sse and rsum) are multiplied by target_weights[j].
+        With ``weight_lane``, w_ij = τ_i κ_j without an nnz array. Cholesky only.
+    weight_sums : float64[n_solve], optional output (needs biases; Cholesky
+        only): Σ w over each target's observations (0 for a target with none).
     prior : float64[d, d], optional, symmetric, added to every target's matrix
         (d = rank + biases; its lower triangle is what is used).
     prior_h : float64[d], optional, added to every right-hand side.
@@ -1133,6 +1179,18 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
         raise ValueError(f"sample_scale must be a finite number >= 0, got {sample_scale!r}")
     if solver == "cg" and sample_scale > 0:
         raise ValueError('sampling (sample_scale > 0) needs solver="cholesky"')
+    if weight_lane != -1:
+        if not d <= weight_lane < stride:
+            raise ValueError(f"weight_lane must be a padding lane of the factor rows, "
+                             f"in [rank + biases, stride) = [{d}, {stride}), got "
+                             f"{weight_lane}; allocate rows with a spare lane")
+        if weights is not None:
+            raise ValueError("pass weights or weight_lane, not both")
+    if solver == "cg" and (target_weights is not None or weight_sums is not None):
+        raise ValueError('target_weights and weight_sums need solver="cholesky"')
+    if weight_sums is not None and not biases:
+        raise ValueError("weight_sums needs the bias lane (biases=True): Σ w is its "
+                         "diagonal entry of the Gram")
 
     cdef Extra ex
     memset(&ex, 0, sizeof(Extra))
@@ -1144,9 +1202,19 @@ def half_step(const long long[::1] indptr, const int[::1] indices,
     cdef const floating[:, ::1] fv
     cdef const int* oidx[LORANK_MAXK]
     cdef const void* oF[LORANK_MAXK]
+    cdef const double[::1] twv
+    cdef double[::1] wsv
     if weights is not None:
         wv = _vector("weights", weights, dtype, nnz, "one per observation")
         ex.w = &wv[0] if nnz else NULL
+    ex.wlane = weight_lane
+    if target_weights is not None:
+        twv = _vector("target_weights", target_weights, np.float64, n_solve,
+                      "one per solved row")
+        ex.tw = &twv[0] if n_solve else NULL
+    if weight_sums is not None:
+        wsv = _vector("weight_sums", weight_sums, np.float64, n_solve, "one per solved row")
+        ex.wsum = &wsv[0] if n_solve else NULL
     if prior is not None:
         prior = np.ascontiguousarray(prior, dtype=np.float64)
         if prior.shape != (d, d):
@@ -1359,6 +1427,8 @@ cdef void tiled_chunk(Py_ssize_t j0, Py_ssize_t j1, floating* Gall, floating* ba
         sse[j] = 0
         rsum[j] = 0
         status[j] = 0
+        if ex.wsum != NULL:
+            ex.wsum[j] = 0
         if indptr[j + 1] == indptr[j] and ex.prior == NULL:
             for k in range(d):
                 solved[j * stride + k] = 0
@@ -1555,6 +1625,9 @@ cdef void _tiled_residuals(const long long[::1] indptr, const int[::1] indices,
                         memcpy(xs, &solved[j, 0], d * sizeof(floating))
                         residual(p, q - p, idx, vals, F, stride, rank, biases, mean, ex,
                                  xs, &s2, &s1)
+                        if ex.tw != NULL:
+                            s2 = s2 * ex.tw[j]
+                            s1 = s1 * ex.tw[j]
                         sse[j] = sse[j] + s2
                         if biases:
                             rsum[j] = rsum[j] + s1

@@ -6,6 +6,9 @@
  *   gram:     G[k, :] += f[k] f,  b += t f,  tt += t²   for k < d   (G is d x stride;
  *             rows of more than four vectors get only the tiles of the lower triangle)
  *   residual: Σ (t − fᵀx)² and Σ (t − fᵀx)
+ * (each term times the observation's weight, when weighted: w[p] from an nnz
+ * array, or, with wlane >= 0, lane wlane of its row: the other side's per-row
+ * weights kept in a padding lane, times the `others`' lanes in a Hadamard row)
  * Factor rows are `stride` wide: whole 64-byte vectors, zero padded. The Gram
  * matrix is a small GEMM, XᵀX over a gathered block X of features: four rows of
  * G at a time stay in registers while the block streams from L1. Common widths
@@ -249,6 +252,19 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
             if (biases) t -= ((const T *)orow[k])[rank];                           \
         }
 
+/* Observation p's weight wp_ (after LORANK_OBS): 1, w[p] (WEIGHTED 1), or
+   (WEIGHTED 2) the product of its rows' lane `wlane`: per-row weights of the
+   other side(s), kept in a padding lane of their factors (w_ij = κ_j with no
+   nnz array; a target's own factor, e.g. τ_i, multiplies its sums afterwards). */
+#define LORANK_OBS_WEIGHT(T, WEIGHTED, HADAMARD)                                   \
+    T wp_ = 1;                                                                     \
+    if ((WEIGHTED) == 1) wp_ = w[p];                                               \
+    if ((WEIGHTED) == 2) {                                                         \
+        wp_ = ((const T *)row)[wlane];                                             \
+        if (HADAMARD)                                                              \
+            for (int k = 0; k < K; ++k) wp_ *= ((const T *)orow[k])[wlane];        \
+    }
+
 /* Feature vector v of the observation: the factor lanes of the (Hadamard
    product of the) rows, 1 in the bias lane, 0 in the padding whatever it holds. */
 #define LORANK_FEATURE(VT, KT, HADAMARD, v, out)                                   \
@@ -265,9 +281,10 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
         const int64_t p = start + q;                                               \
         LORANK_PREFETCH(HADAMARD, LORANK_LOCALITY);                                \
         LORANK_OBS(T, VT, HADAMARD)                                                \
+        LORANK_OBS_WEIGHT(T, WEIGHTED, HADAMARD)                                   \
         T sw = 1;                                                                  \
         if (WEIGHTED) {                                                            \
-            sw = (T)sqrt((double)w[p]);                                            \
+            sw = (T)sqrt((double)wp_);                                             \
             t *= sw;                                                               \
         }                                                                          \
         ss += (double)t * t;                                                       \
@@ -288,9 +305,10 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
         const int64_t p = start + q;                                               \
         LORANK_PREFETCH(HADAMARD, 0);                                              \
         LORANK_OBS(T, VT, HADAMARD)                                                \
+        LORANK_OBS_WEIGHT(T, WEIGHTED, HADAMARD)                                   \
         T sw = 1;                                                                  \
         if (WEIGHTED) {                                                            \
-            sw = (T)sqrt((double)w[p]);                                            \
+            sw = (T)sqrt((double)wp_);                                             \
             t *= sw;                                                               \
         }                                                                          \
         ss += (double)t * t;                                                       \
@@ -343,6 +361,7 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
     for (int64_t p = 0; p < n; ++p) {                                              \
         LORANK_PREFETCH(HADAMARD, LORANK_LOCALITY);                                \
         LORANK_OBS(T, VT, HADAMARD)                                                \
+        LORANK_OBS_WEIGHT(T, WEIGHTED, HADAMARD)                                   \
         VT f, acc;                                                                 \
         LORANK_FEATURE(VT, KT, HADAMARD, 0, f);                                    \
         acc = f * xv[0];                                                           \
@@ -352,7 +371,7 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
         }                                                                          \
         HSUM(acc);                                                                 \
         const double res = (double)(t - acc[0]);                                   \
-        const double wr = WEIGHTED ? (double)w[p] * res : res;                     \
+        const double wr = WEIGHTED ? (double)wp_ * res : res;                      \
         s2 += wr * res;                                                            \
         s1 += wr;                                                                  \
     }
@@ -363,16 +382,17 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
     for (int64_t p = 0; p < n; ++p) {                                              \
         LORANK_PREFETCH(HADAMARD, 0);                                              \
         LORANK_OBS(T, VT, HADAMARD)                                                \
+        LORANK_OBS_WEIGHT(T, WEIGHTED, HADAMARD)                                   \
         VT f[LORANK_MAXV], acc = (VT){0};                                          \
         for (int v = 0; v < nv; ++v) {                                             \
             LORANK_FEATURE(VT, KT, HADAMARD, v, f[v]);                             \
             acc += f[v] * vv[v];                                                   \
         }                                                                          \
         HSUM(acc);                                                                 \
-        const T c = WEIGHTED ? w[p] * acc[0] : acc[0];                             \
+        const T c = WEIGHTED ? wp_ * acc[0] : acc[0];                              \
         for (int v = 0; v < nv; ++v) gacc[v] += c * f[v];                          \
         if (with_b) {                                                              \
-            const T wt = WEIGHTED ? w[p] * t : t;                                  \
+            const T wt = WEIGHTED ? wp_ * t : t;                                   \
             ss += (double)wt * t;                                                  \
             for (int v = 0; v < nv; ++v) bacc[v] += wt * f[v];                     \
         }                                                                          \
@@ -415,9 +435,10 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
     for (int64_t p = 0; p < n; ++p) {                                              \
         LORANK_PREFETCH(HADAMARD, LORANK_LOCALITY);                                \
         LORANK_OBS(T, VT, HADAMARD)                                                \
+        LORANK_OBS_WEIGHT(T, WEIGHTED, HADAMARD)                                   \
         T sw = 1;                                                                  \
         if (WEIGHTED) {                                                            \
-            sw = (T)sqrt((double)w[p]);                                            \
+            sw = (T)sqrt((double)wp_);                                             \
             t *= sw;                                                               \
         }                                                                          \
         ss += (double)t * t;                                                       \
@@ -460,6 +481,8 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
             const T *fr = F + (size_t)idx[p] * stride;                             \
             VT row = *(const VT *)fr;                                              \
             T t = (T)(vals[p] - mean) - (biases ? fr[rank] : 0);                   \
+            T wp_ = (WEIGHTED) == 2 ? fr[wlane] : 1;                               \
+            if ((WEIGHTED) == 1) wp_ = w[p];                                       \
             union { VT v; T s[sizeof(VT) / sizeof(T)]; } h_;                       \
             const T *hs = fr;                                                      \
             if (HADAMARD) {                                                        \
@@ -467,14 +490,15 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
                     const T *o = oF[k] + (size_t)oidx[k][p] * stride;              \
                     row *= *(const VT *)o;                                         \
                     if (biases) t -= o[rank];                                      \
+                    if ((WEIGHTED) == 2) wp_ *= o[wlane];                          \
                 }                                                                  \
                 h_.v = row;                                                        \
                 hs = h_.s;                                                         \
             }                                                                      \
             VT y = (VT)((KT)row & keep[0]) + one[0];                               \
             if (WEIGHTED) {                                                        \
-                y *= w[p];                                                         \
-                ss += (double)w[p] * ((double)t * t);                              \
+                y *= wp_;                                                          \
+                ss += (double)wp_ * ((double)t * t);                               \
             } else {                                                               \
                 ss += (double)t * t;                                               \
             }                                                                      \
@@ -491,7 +515,9 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
     }
 /* The weight and Hadamard flags as constants, and K = 1 (a 3-way tensor) too. */
 #define LORANK_FUSED_W(T, VT, KT, KC)                                              \
-    if (w == NULL && K == 0) { LORANK_FUSED(T, VT, KT, 0, 0, KC) }                 \
+    if (wlane >= 0 && K == 0) { LORANK_FUSED(T, VT, KT, 2, 0, KC) }                \
+    else if (wlane >= 0) { LORANK_FUSED(T, VT, KT, 2, 1, KC) }                     \
+    else if (w == NULL && K == 0) { LORANK_FUSED(T, VT, KT, 0, 0, KC) }            \
     else if (K == 0) { LORANK_FUSED(T, VT, KT, 1, 0, KC) }                         \
     else if (w == NULL && K == 1) { enum { K = 1 }; LORANK_FUSED(T, VT, KT, 0, 1, KC) } \
     else if (w == NULL) { LORANK_FUSED(T, VT, KT, 0, 1, KC) }                      \
@@ -501,7 +527,9 @@ typedef int64_t lorank_ml16 __attribute__((vector_size(16)));
    and K = 1 (a 3-way tensor: one other factor) as a constant too, so its row
    pointer stays in a register (the enum hides the parameter K in that block). */
 #define LORANK_SPECIALIZE(BODY, T, VT, KT, HSUM)                                   \
-    if (w == NULL && K == 0) { BODY(T, VT, KT, HSUM, 0, 0) }                       \
+    if (wlane >= 0 && K == 0) { BODY(T, VT, KT, HSUM, 2, 0) }                      \
+    else if (wlane >= 0) { BODY(T, VT, KT, HSUM, 2, 1) }                           \
+    else if (w == NULL && K == 0) { BODY(T, VT, KT, HSUM, 0, 0) }                  \
     else if (K == 0) { BODY(T, VT, KT, HSUM, 1, 0) }                               \
     else if (w == NULL && K == 1) { enum { K = 1 }; BODY(T, VT, KT, HSUM, 0, 1) }  \
     else if (w == NULL) { BODY(T, VT, KT, HSUM, 0, 1) }                            \
@@ -531,7 +559,8 @@ TARGET static inline void NAME##_masks(int nv, int rank, int biases, KT *keep, V
 TARGET static int NAME##_gram(                                                     \
     int64_t n, const int *__restrict__ idx, const T *__restrict__ vals,            \
     const T *__restrict__ F, int stride, int rank, int biases, double mean,        \
-    const T *__restrict__ w, int K, const int *const *oidx, const T *const *oF,    \
+    const T *__restrict__ w, int wlane, int K, const int *const *oidx,            \
+    const T *const *oF,                                                            \
     T *__restrict__ G, T *__restrict__ b, double *tt, void *scratch)               \
 {                                                                                  \
     enum { LANES = sizeof(VT) / sizeof(T), LORANK_MAXV = LORANK_MAXBYTES / sizeof(VT), \
@@ -573,7 +602,8 @@ TARGET static int NAME##_gram(                                                  
 TARGET static void NAME##_gram_rank1(                                              \
     int64_t n, const int *__restrict__ idx, const T *__restrict__ vals,            \
     const T *__restrict__ F, int stride, int rank, int biases, double mean,        \
-    const T *__restrict__ w, int K, const int *const *oidx, const T *const *oF,    \
+    const T *__restrict__ w, int wlane, int K, const int *const *oidx,            \
+    const T *const *oF,                                                            \
     T *__restrict__ G, T *__restrict__ b, double *tt)                              \
 {                                                                                  \
     enum { LANES = sizeof(VT) / sizeof(T), LORANK_MAXV = LORANK_MAXBYTES / sizeof(VT) }; \
@@ -594,7 +624,8 @@ TARGET static void NAME##_gram_rank1(                                           
 TARGET static int NAME##_gram_fused(                                               \
     int64_t n, int64_t npf, const int *__restrict__ idx, const T *__restrict__ vals, \
     const T *__restrict__ F, int stride, int rank, int biases, double mean,        \
-    const T *__restrict__ w, int K, const int *const *oidx, const T *const *oF,    \
+    const T *__restrict__ w, int wlane, int K, const int *const *oidx,            \
+    const T *const *oF,                                                            \
     T *__restrict__ G, T *__restrict__ b, double *tt)                              \
 {                                                                                  \
     enum { LANES = sizeof(VT) / sizeof(T) };                                       \
@@ -706,7 +737,8 @@ TARGET static void NAME##_chol_batch(int nt, int d, int ld, T *const *G, T *cons
 TARGET static void NAME##_residual(                                                \
     int64_t n, const int *__restrict__ idx, const T *__restrict__ vals,            \
     const T *__restrict__ F, int stride, int rank, int biases, double mean,        \
-    const T *__restrict__ w, int K, const int *const *oidx, const T *const *oF,    \
+    const T *__restrict__ w, int wlane, int K, const int *const *oidx,            \
+    const T *const *oF,                                                            \
     const T *__restrict__ x, double *sse, double *rsum)                            \
 {                                                                                  \
     enum { LANES = sizeof(VT) / sizeof(T), LORANK_MAXV = LORANK_MAXBYTES / sizeof(VT) }; \
@@ -772,7 +804,8 @@ TARGET static double NAME##_cg_residual(int64_t n, const T *__restrict__ Xall,  
 TARGET static void NAME##_cg_gather(                                               \
     int64_t n, const int *__restrict__ idx, const T *__restrict__ vals,            \
     const T *__restrict__ F, int stride, int rank, int biases, double mean,        \
-    const T *__restrict__ w, int K, const int *const *oidx, const T *const *oF,    \
+    const T *__restrict__ w, int wlane, int K, const int *const *oidx,            \
+    const T *const *oF,                                                            \
     T *__restrict__ Xall, T *__restrict__ b, double *tt,                           \
     const T *__restrict__ v_in, T *__restrict__ Gv, T *__restrict__ st_all)        \
 {                                                                                  \
@@ -798,7 +831,8 @@ TARGET static void NAME##_cg_gather(                                            
 TARGET static void NAME##_matvec(                                                  \
     int64_t n, const int *__restrict__ idx, const T *__restrict__ vals,            \
     const T *__restrict__ F, int stride, int rank, int biases, double mean,        \
-    const T *__restrict__ w, int K, const int *const *oidx, const T *const *oF,    \
+    const T *__restrict__ w, int wlane, int K, const int *const *oidx,            \
+    const T *const *oF,                                                            \
     const T *__restrict__ v_in, T *__restrict__ Gv, T *__restrict__ b, double *tt) \
 {                                                                                  \
     enum { LANES = sizeof(VT) / sizeof(T), LORANK_MAXV = LORANK_MAXBYTES / sizeof(VT) }; \
@@ -955,28 +989,28 @@ static int lorank_simd_width(void)
 #define LORANK_DEFINE_DISPATCH(PREFIX, T)                                          \
 static int PREFIX##_gram(int width, int64_t n, const int *idx, const T *vals,      \
                          const T *F, int stride, int rank, int biases, double mean, \
-                         const T *w, int K, const int *const *oidx, const T *const *oF, \
+                         const T *w, int wlane, int K, const int *const *oidx, const T *const *oF, \
                          T *G, T *b, double *tt, void *scratch)                    \
 {                                                                                  \
     LORANK_DISPATCH(PREFIX, gram, (n, idx, vals, F, stride, rank, biases, mean,    \
-                                   w, K, oidx, oF, G, b, tt, scratch));            \
+                                   w, wlane, K, oidx, oF, G, b, tt, scratch));            \
 }                                                                                  \
 static void PREFIX##_gram_rank1(int width, int64_t n, const int *idx, const T *vals, \
                                 const T *F, int stride, int rank, int biases,      \
-                                double mean, const T *w, int K, const int *const *oidx, \
+                                double mean, const T *w, int wlane, int K, const int *const *oidx, \
                                 const T *const *oF, T *G, T *b, double *tt)        \
 {                                                                                  \
     LORANK_DISPATCH(PREFIX, gram_rank1, (n, idx, vals, F, stride, rank, biases,    \
-                                         mean, w, K, oidx, oF, G, b, tt));         \
+                                         mean, w, wlane, K, oidx, oF, G, b, tt));         \
 }                                                                                  \
 static int PREFIX##_gram_fused(int width, int64_t n, int64_t npf, const int *idx,  \
                                const T *vals,                                      \
                                const T *F, int stride, int rank, int biases,       \
-                               double mean, const T *w, int K, const int *const *oidx, \
+                               double mean, const T *w, int wlane, int K, const int *const *oidx, \
                                const T *const *oF, T *G, T *b, double *tt)        \
 {                                                                                  \
     LORANK_DISPATCH(PREFIX, gram_fused, (n, npf, idx, vals, F, stride, rank, biases, \
-                                         mean, w, K, oidx, oF, G, b, tt));         \
+                                         mean, w, wlane, K, oidx, oF, G, b, tt));         \
 }                                                                                  \
 static void PREFIX##_chol_batch(int width, int nt, int d, int ld, T *const *G,     \
                                 T *const *b, int keep_l, int *info)                \
@@ -985,20 +1019,20 @@ static void PREFIX##_chol_batch(int width, int nt, int d, int ld, T *const *G,  
 }                                                                                  \
 static void PREFIX##_residual(int width, int64_t n, const int *idx, const T *vals, \
                               const T *F, int stride, int rank, int biases,        \
-                              double mean, const T *w, int K, const int *const *oidx, \
+                              double mean, const T *w, int wlane, int K, const int *const *oidx, \
                               const T *const *oF, const T *x, double *sse, double *rsum) \
 {                                                                                  \
     LORANK_DISPATCH(PREFIX, residual, (n, idx, vals, F, stride, rank, biases, mean, \
-                                       w, K, oidx, oF, x, sse, rsum));             \
+                                       w, wlane, K, oidx, oF, x, sse, rsum));             \
 }                                                                                  \
 static void PREFIX##_cg_gather(int width, int64_t n, const int *idx, const T *vals, \
                                const T *F, int stride, int rank, int biases,       \
-                               double mean, const T *w, int K, const int *const *oidx, \
+                               double mean, const T *w, int wlane, int K, const int *const *oidx, \
                                const T *const *oF, T *X, T *b, double *tt,         \
                                const T *v, T *Gv, T *st)                           \
 {                                                                                  \
     LORANK_DISPATCH(PREFIX, cg_gather, (n, idx, vals, F, stride, rank, biases, mean, \
-                                        w, K, oidx, oF, X, b, tt, v, Gv, st));     \
+                                        w, wlane, K, oidx, oF, X, b, tt, v, Gv, st));     \
 }                                                                                  \
 static double PREFIX##_cg_residual(int width, int64_t n, const T *X, const T *st,  \
                                    int stride, const T *x)                         \
@@ -1028,11 +1062,11 @@ static int PREFIX##_cg_energy(int width, int stride, const T *xs, const T *g,   
 }                                                                                  \
 static void PREFIX##_matvec(int width, int64_t n, const int *idx, const T *vals,   \
                             const T *F, int stride, int rank, int biases,          \
-                            double mean, const T *w, int K, const int *const *oidx, \
+                            double mean, const T *w, int wlane, int K, const int *const *oidx, \
                             const T *const *oF, const T *v, T *Gv, T *b, double *tt) \
 {                                                                                  \
     LORANK_DISPATCH(PREFIX, matvec, (n, idx, vals, F, stride, rank, biases, mean,  \
-                                     w, K, oidx, oF, v, Gv, b, tt));               \
+                                     w, wlane, K, oidx, oF, v, Gv, b, tt));               \
 }
 
 LORANK_DEFINE_DISPATCH(lorank_f, float)

@@ -854,29 +854,22 @@ def take(const payload_t[::1] src, const index_t[::1] idx, payload_t[::1] out,
         out[t] = src[idx[t]]
 
 
-def outer_weights(const long long[::1] indptr, const int[::1] indices,
-                  const double[::1] major_scale, const double[::1] minor_scale,
-                  floating[::1] out, double[::1] major_sums, int n_threads):
-    """out[p] = major_scale[i] * minor_scale[indices[p]] for each entry p of row i
-    (CSR or CSC order), and major_sums[i] = the sum of row i's out (in double):
-    per-entry weights that factor into a row and a column scale. The caller
-    checked 0 <= indices < len(minor_scale)."""
-    cdef Py_ssize_t i, n_major = major_scale.shape[0]
+def scale_sums(const long long[::1] indptr, const int[::1] indices,
+               const double[::1] minor_scale, double[::1] out, int n_threads):
+    """out[i] = the sum of minor_scale[indices[p]] over row i's entries (CSR or
+    CSC order): the per-row sums of weights w_ij = τ_i κ_j are τ_i out[i]. The
+    caller checked 0 <= indices < len(minor_scale)."""
+    cdef Py_ssize_t i, n_major = out.shape[0]
     cdef long long p
-    cdef double s, total
-    cdef floating w
-    _check_indptr("indptr", indptr, n_major, indices.shape[0], out.shape[0])
-    _check_same("major_scale and major_sums lengths", n_major, major_sums.shape[0])
+    cdef double total
+    _check_indptr("indptr", indptr, n_major, indices.shape[0], -1)
     _check_threads(n_threads)
     for i in prange(n_major, nogil=True, num_threads=n_threads, schedule="static",
                     chunksize=256):
-        s = major_scale[i]
         total = 0.0
         for p in range(indptr[i], indptr[i + 1]):
-            w = <floating> (s * minor_scale[indices[p]])
-            out[p] = w
-            total = total + w
-        major_sums[i] = total
+            total = total + minor_scale[indices[p]]
+        out[i] = total
 
 
 def take_wide(const int[::1] src, const index_t[::1] idx, long long[::1] out, int n_threads):

@@ -244,9 +244,11 @@ class BayesianALS(CompletionModel):
     0.8892, 0.8896 RMSE against 0.8941, 0.8947, 0.8946 with one α; it was
     better on every thinned set and on synthetic data with noisy and clean
     rows, and no worse where the noise is equal
-    (``python bench/run.py bayesian_noise``). It costs an nnz-long weight
-    buffer of ``dtype`` and two passes filling it per sweep (see the guide
-    for the Netflix-shape figures).
+    (``python bench/run.py bayesian_noise``). The weights need no nnz-long
+    array: each side's scales sit in a spare lane of its factor rows, which
+    the other side's half-step reads as its observations' weights, and
+    multiply the target's own sums (``_als.half_step``'s ``weight_lane`` and
+    ``target_weights``; see the guide for the Netflix-shape figures).
 
     The chain starts from a short ALS fit (spectral start + 5 iterations), so
     little burn-in is needed. Predictions are the posterior predictive mean,
@@ -270,8 +272,8 @@ class BayesianALS(CompletionModel):
     fold; exact (``mean_rank=None``) K·rank·(m + n), allocated once at the
     start. With rank 10, float32 and K = 200 at the Netflix shape (497,959
     rows and columns): 0.22 GB (+0.7 GB during a fold) compressed, whatever K,
-    4.0 GB exact. The noise scales' weights add nnz numbers of ``dtype``
-    (0.4 GB for 100M ratings in float32).
+    4.0 GB exact. The noise scales add nothing per rating (a factor row
+    with a spare lane: rank 15 with biases takes rows of 32 floats, not 16).
 
     Parameters
     ----------
@@ -478,7 +480,11 @@ class BayesianALS(CompletionModel):
 
         start = ALS(rank, reg=1.0, biases=biases, max_iter=_START_ITER, tol=0, dtype=dtype,
                     n_threads=n_threads, random_state=seed, clip=False).fit(ratings)
-        A, B = _factor_storage(m, d, dtype), _factor_storage(n, d, dtype)
+        # With noise scales, each side's scales sit in the spare lane d of its factor
+        # rows: the other side's half-step reads them there as its observations'
+        # weights (τ_i κ_j = the lane times the target's own scale), with no nnz array.
+        lanes = self.noise != "global"
+        A, B = _factor_storage(m, d + lanes, dtype), _factor_storage(n, d + lanes, dtype)
         A[:, :rank], B[:, :rank] = start.factors_.left, start.factors_.right
         if biases:
             A[:, rank], B[:, rank] = start.row_bias_, start.col_bias_
@@ -507,19 +513,26 @@ class BayesianALS(CompletionModel):
                                 active[side])
                   for side, size in (("rows", m), ("cols", n))}
         counts = {"rows": ratings.row_counts, "cols": ratings.col_counts}
-        # Per-observation weights τ_i κ_j, in the order of the half-step's view (one
-        # buffer of nnz, refilled before each half-step), and their sums per target.
-        w_buf = np.empty(nnz, dtype) if self.noise != "global" else None
-        w_sums = {"rows": np.empty(m), "cols": np.empty(n)}
+        factors = {"rows": A, "cols": B}
 
-        def weights(side):
-            if w_buf is None:
-                return None
-            view = ratings.csc if side == "cols" else ratings.csr
-            other = "rows" if side == "cols" else "cols"
-            _sparse.outer_weights(view.indptr, view.indices, scales[side].tau,
-                                  scales[other].tau, w_buf, w_sums[side], n_threads)
-            return w_buf
+        def set_lane(side):
+            if lanes:
+                factors[side][:, d] = scales[side].tau
+
+        set_lane("rows")
+        set_lane("cols")
+        # Σ w over each user's ratings at the users' half-step: the kernel's with the
+        # bias lane, else τ_i Σ_j κ_j by a pass over the indices.
+        w_sums = np.empty(m)
+
+        def train_weight():
+            if not lanes:
+                return float(nnz)
+            if not biases:
+                _sparse.scale_sums(ratings.csr.indptr, ratings.csr.indices,
+                                   scales["cols"].tau, w_sums, n_threads)
+                np.multiply(w_sums, scales["rows"].tau, out=w_sums)
+            return float(w_sums.sum())
 
         def half_step(side, fixed, solved, sweep, alpha, exact_sse=True):
             view = ratings.csc if side == "cols" else ratings.csr
@@ -529,9 +542,14 @@ class BayesianALS(CompletionModel):
                 *normal_wishart_posterior(solved[active[side], :d]))
             size = solved.shape[0]
             sse, rsum, status = np.empty(size), np.empty(size), np.empty(size, np.int32)
+            weighting = {}
+            if lanes:
+                weighting = dict(weight_lane=d, target_weights=scales[side].tau)
+                if side == "rows" and biases:
+                    weighting["weight_sums"] = w_sums
             _als.half_step(view.indptr, view.indices, view.values, fixed, solved, mean,
                            np.zeros(size), biases, rank, sse, rsum, status, n_threads,
-                           weights=weights(side), prior=Lam / alpha,
+                           **weighting, prior=Lam / alpha,
                            prior_h=(Lam @ mu) / alpha,
                            sample_scale=alpha ** -0.5, seed=seed, stream=2 * sweep + kind,
                            exact_sse=exact_sse)
@@ -590,13 +608,15 @@ class BayesianALS(CompletionModel):
                 if scales["cols"].on:
                     scales["cols"].draw(sweep_rng(seed, sweep, _COL_SCALES), sse_c,
                                         counts["cols"], alpha)
+                    set_lane("cols")
                 sse_r = half_step("rows", B, A, sweep, alpha)
                 train_sse = float(sse_r.sum())  # Σ w r² (w = 1 with noise="global")
-                train_w = nnz if w_buf is None else float(w_sums["rows"].sum())
+                train_w = train_weight()
                 sse = train_sse
                 if scales["rows"].on:
                     sse = scales["rows"].draw(sweep_rng(seed, sweep, _ROW_SCALES), sse_r,
                                               counts["rows"], alpha)
+                    set_lane("rows")
                 if not (np.isfinite(A).all() and np.isfinite(B).all() and np.isfinite(sse)):
                     raise FloatingPointError(
                         f"BayesianALS sweep {sweep} produced non-finite factors; "
