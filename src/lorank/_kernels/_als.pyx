@@ -75,9 +75,9 @@ cdef extern from "_als_gram.h" nogil:
                       const double** oF,
                             double* G, double* b, double* tt)
     void lorank_f_chol_batch(int width, int nt, int d, int ld, float** G,
-                             float** b, int keep_l, int* info)
+                             float** b, const float** z, int* info)
     void lorank_d_chol_batch(int width, int nt, int d, int ld, double** G,
-                             double** b, int keep_l, int* info)
+                             double** b, const double** z, int* info)
     void lorank_f_residual(int width, int64_t n, const int* idx, const float* vals,
                            const float* F, int stride, int rank, int biases, double mean,
                            const float* w, int wlane, int K, const int** oidx,
@@ -173,7 +173,7 @@ cdef enum:
     INLINE_MAX = 32
     # Most unknowns per target: LORANK_MAXBYTES / sizeof(float).
     MAX_UNKNOWNS = 256
-    # Per-target scratch rows (of stride) after G and b: b0, srow, (unused), x copy, and
+    # Per-target scratch rows (of stride) after G and b: b0, srow, the scaled normals, x copy, and
     # for the conjugate-gradient solve r, p, Gp, Ap, g and the lanes' penalties.
     FINISH_ROWS = 9
     # A fixed factor is streamed in tiles (below) provided the accumulators of all
@@ -591,22 +591,35 @@ cdef inline void dense_matvec(int d, int stride, const floating* G, const floati
         Gv[k] = Gv[k] + s
 
 
-cdef inline int cholesky_solve(int n, int ld, floating* G, floating* b) noexcept nogil:
+cdef inline int cholesky_solve(int n, int ld, floating* G, floating* b,
+                               const floating* z) noexcept nogil:
     """Solve G x = b in place (b ← x) for symmetric positive definite G (n x n, row
-    stride ld) whose lower triangle is filled. Returns 0, or k > 0 if the leading
-    k x k minor is not positive definite."""
+    stride ld) whose lower triangle is filled; with z (else NULL), x = L⁻ᵀ(L⁻¹b + z)
+    for G = L Lᵀ: the solution plus a draw of N(0, G⁻¹) when z holds standard
+    normals (scaled: s z for N(0, s² G⁻¹)), in the same back substitution. Returns
+    0, or k > 0 if the leading k x k minor is not positive definite."""
     cdef int i, j, k, info = 0, one = 1
     cdef floating s
     if n > INLINE_MAX:
-        # Row-major lower is column-major upper.
+        # Row-major lower is column-major upper: G = UᵀU with U = Lᵀ.
         if floating is double:
             lapack.dpotrf("U", &n, G, &ld, &info)
-            if info == 0:
+            if info == 0 and z == NULL:
                 lapack.dpotrs("U", &n, &one, G, &ld, b, &n, &info)
+            elif info == 0:
+                blas.dtrsv("U", "T", "N", &n, G, &ld, b, &one)
+                for i in range(n):
+                    b[i] = b[i] + z[i]
+                blas.dtrsv("U", "N", "N", &n, G, &ld, b, &one)
         else:
             lapack.spotrf("U", &n, G, &ld, &info)
-            if info == 0:
+            if info == 0 and z == NULL:
                 lapack.spotrs("U", &n, &one, G, &ld, b, &n, &info)
+            elif info == 0:
+                blas.strsv("U", "T", "N", &n, G, &ld, b, &one)
+                for i in range(n):
+                    b[i] = b[i] + z[i]
+                blas.strsv("U", "N", "N", &n, G, &ld, b, &one)
         return info
     # G = L Lᵀ, L overwriting the lower triangle; inv holds 1 / L[j, j].
     cdef floating inv[INLINE_MAX]
@@ -635,6 +648,9 @@ cdef inline int cholesky_solve(int n, int ld, floating* G, floating* b) noexcept
         for k in range(i):
             s = s - Li[k] * b[k]
         b[i] = s * inv[i]
+    if z != NULL:
+        for i in range(n):
+            b[i] = b[i] + z[i]
     for i in range(n - 1, -1, -1):
         s = b[i]
         for k in range(i + 1, n):
@@ -698,7 +714,8 @@ cdef int finish_end(int info, floating* G, floating* b, double tt, floating* wor
                     double lam_j, const Extra* ex, Py_ssize_t j, floating* x, double* sse,
                     double* rsum) noexcept nogil:
     """The last part of finish, after the Cholesky solve of P x = h (status
-    ``info``; G holds L, b the solution): sample, write x, fill sse/rsum."""
+    ``info``; G holds L, b the solution, sampled if ex.scale > 0): write x, fill
+    sse/rsum."""
     cdef int d = rank + (1 if biases else 0)
     cdef int i, k
     cdef floating lam = <floating> lam_j
@@ -707,19 +724,8 @@ cdef int finish_end(int info, floating* G, floating* b, double tt, floating* wor
     cdef floating* xs = work + 3 * stride
     cdef floating* Gd = work + FINISH_ROWS * stride
     cdef double acc, s, xb = 0, xx = 0
-    cdef double z[MAX_UNKNOWNS]
     if info != 0:
         return info
-    if ex.scale > 0:
-        # x = P⁻¹h + s·y with Lᵀ y = z: y ~ N(0, P⁻¹).
-        lorank_normals(ex.seed, ex.stream, <uint64_t> j, d, z)
-        for i in range(d - 1, -1, -1):
-            s = z[i]
-            for k in range(i + 1, d):
-                s = s - <double> G[k * stride + i] * z[k]
-            z[i] = s / G[i * stride + i]
-        for k in range(d):
-            b[k] = <floating> (b[k] + ex.scale * z[k])
     for k in range(d):
         x[k] = b[k]
         xb = xb + <double> b[k] * b0[k]
@@ -762,6 +768,23 @@ cdef int finish_end(int info, floating* G, floating* b, double tt, floating* wor
     return 0
 
 
+cdef inline floating* scaled_normals(const Extra* ex, Py_ssize_t j, int d, floating* work,
+                                     int stride) noexcept nogil:
+    """With sampling (ex.scale = s > 0), s z for target j's normals z into row 2 of
+    ``work`` (x = L⁻ᵀ(L⁻¹h + s z) ~ N(P⁻¹h, s² P⁻¹)); else NULL."""
+    cdef double z[MAX_UNKNOWNS]
+    cdef floating* row = work + 2 * stride
+    cdef int k
+    if ex.scale <= 0:
+        return NULL
+    lorank_normals(ex.seed, ex.stream, <uint64_t> j, d, z)
+    for k in range(d):
+        row[k] = <floating> (ex.scale * z[k])
+    for k in range(d, stride):  # whole vectors are read
+        row[k] = 0
+    return row
+
+
 cdef int finish(floating* G, floating* b, double tt, floating* work, int64_t p0,
                 int64_t n_obs, const int* idx, const floating* vals,
                 const floating* fixed, int stride, int rank, bint biases, double mean,
@@ -776,7 +799,8 @@ cdef int finish(floating* G, floating* b, double tt, floating* work, int64_t p0,
     if ex.tw != NULL:
         tt = tt * ex.tw[j]
     finish_begin(G, b, work, stride, rank, biases, lam_j, ex, j)
-    return finish_end(cholesky_solve(d, stride, G, b), G, b, tt, work, p0, n_obs, idx,
+    return finish_end(cholesky_solve(d, stride, G, b, scaled_normals(ex, j, d, work, stride)),
+                      G, b, tt, work, p0, n_obs, idx,
                       vals, fixed, stride, rank, biases, mean, lam_j, ex, j, x, sse, rsum)
 
 
@@ -794,18 +818,22 @@ cdef void finish_batch(int nt, floating** Gs, floating** bs, floating** works,
     cdef int t
     cdef Py_ssize_t j
     cdef int info[BATCH]
+    cdef const floating* zs[BATCH]
     for t in range(nt):
         if ex.tw != NULL:
             tts[t] = tts[t] * ex.tw[js[t]]
         finish_begin(Gs[t], bs[t], works[t], stride, rank, biases, lam[js[t]], ex, js[t])
+        zs[t] = scaled_normals(ex, js[t], d, works[t], stride)
     if _batch_solve and d <= LORANK_BATCH_MAXD:
         if floating is double:
-            lorank_d_chol_batch(SIMD_WIDTH, nt, d, stride, Gs, bs, ex.scale > 0, info)
+            lorank_d_chol_batch(SIMD_WIDTH, nt, d, stride, Gs, bs,
+                                zs if ex.scale > 0 else NULL, info)
         else:
-            lorank_f_chol_batch(SIMD_WIDTH, nt, d, stride, Gs, bs, ex.scale > 0, info)
+            lorank_f_chol_batch(SIMD_WIDTH, nt, d, stride, Gs, bs,
+                                zs if ex.scale > 0 else NULL, info)
     else:
         for t in range(nt):
-            info[t] = cholesky_solve(d, stride, Gs[t], bs[t])
+            info[t] = cholesky_solve(d, stride, Gs[t], bs[t], zs[t])
     for t in range(nt):
         j = js[t]
         status[j] = finish_end(info[t], Gs[t], bs[t], tts[t], works[t], indptr[j],

@@ -654,20 +654,23 @@ TARGET static int NAME##_gram_fused(                                            
    G[t] (d x d, d <= LORANK_BATCH_MAXD, row stride ld, its lower triangle read)   \
    and b[t]; every lane runs the operation sequence of the one-system solve of    \
    _als.pyx (cholesky_solve), whatever the other lanes hold. info[t] = 0 and b[t] \
-   ← x (and, with keep_l, G[t]'s lower triangle ← L), or info[t] = k > 0 if the   \
-   leading k x k minor is not positive definite (G[t], b[t] untouched). */                                                 \
+   ← x, or info[t] = k > 0 if the leading k x k minor is not positive definite    \
+   (G[t], b[t] untouched). With z (rows of ld), x = L⁻ᵀ(L⁻¹b + z[t]): the mean    \
+   plus a draw of N(0, P⁻¹) when z[t] holds scaled standard normals, in the       \
+   same back substitution. */                                                     \
 TARGET static void NAME##_chol_batch(int nt, int d, int ld, T *const *G, T *const *b, \
-                                     int keep_l, int *info)                        \
+                                     const T *const *z, int *info)                 \
 {                                                                                  \
     enum { LANES = sizeof(VT) / sizeof(T),                                         \
            NPACK = LORANK_BATCH_MAXD * (LORANK_BATCH_MAXD + 1) / 2 };             \
-    VT A[NPACK + LANES], x[LORANK_BATCH_MAXD + LANES], inv[LORANK_BATCH_MAXD];     \
+    VT A[NPACK + LANES], x[LORANK_BATCH_MAXD + LANES], zx[LORANK_BATCH_MAXD + LANES]; \
+    VT inv[LORANK_BATCH_MAXD];                                                     \
     const VT zero = (VT){0}, unit = zero + 1;                                      \
     for (int g0 = 0; g0 < nt; g0 += LANES) {                                       \
         const int m = nt - g0 < LANES ? nt - g0 : LANES;                           \
         T *const *Gg = G + g0;                                                     \
         T *const *bg = b + g0;                                                     \
-        T *Af = (T *)A, *xf = (T *)x;                                              \
+        T *xf = (T *)x;                                                            \
         /* Into lanes: row i of G (and b, as row d) by blocks of LANES columns of  \
            the LANES targets, transposed in registers (ld is whole vectors: the   \
            caller's rows are 64-byte multiples). Each block is stored whole: its  \
@@ -675,19 +678,22 @@ TARGET static void NAME##_chol_batch(int nt, int d, int ld, T *const *G, T *cons
            Lanes past m solve lane 0's system (their results are dropped). Lane   \
            by lane scalar stores instead cost about 140 cycles per target: a      \
            vector read of them waits until they reach the cache. */               \
-        const T *srcG[LANES], *srcb[LANES];                                        \
+        const T *srcG[LANES], *srcb[LANES], *srcz[LANES];                          \
         for (int l = 0; l < LANES; ++l) {                                          \
             srcG[l] = Gg[l < m ? l : 0];                                           \
             srcb[l] = bg[l < m ? l : 0];                                           \
+            srcz[l] = z != NULL ? z[g0 + (l < m ? l : 0)] : NULL;                  \
         }                                                                          \
-        for (int i = 0; i <= d; ++i) {                                             \
+        /* Rows 0..d-1 of G, then b (row d) and z (row d + 1). */                  \
+        for (int i = 0; i <= d + (z != NULL); ++i) {                               \
             for (int c = 0; c * LANES <= (i < d ? i : d - 1); ++c) {               \
                 VT r[LANES];                                                       \
                 for (int l = 0; l < LANES; ++l)                                    \
-                    r[l] = *(const VT *)((i < d ? srcG[l] + (size_t)i * ld : srcb[l]) \
-                                         + c * LANES);                             \
+                    r[l] = *(const VT *)((i < d ? srcG[l] + (size_t)i * ld         \
+                                          : i == d ? srcb[l] : srcz[l]) + c * LANES); \
                 TRANSPOSE(r);                                                      \
-                VT *out = i < d ? A + i * (i + 1) / 2 + c * LANES : x + c * LANES; \
+                VT *out = i < d ? A + i * (i + 1) / 2 + c * LANES                  \
+                          : (i == d ? x : zx) + c * LANES;                         \
                 for (int l = 0; l < LANES; ++l) out[l] = r[l];                     \
             }                                                                      \
         }                                                                          \
@@ -715,6 +721,8 @@ TARGET static void NAME##_chol_batch(int nt, int d, int ld, T *const *G, T *cons
             for (int k = 0; k < i; ++k) s = s - Ai[k] * x[k];                      \
             x[i] = s * inv[i];                                                     \
         }                                                                          \
+        if (z != NULL)                                                             \
+            for (int i = 0; i < d; ++i) x[i] += zx[i];                             \
         for (int i = d - 1; i >= 0; --i) { /* Lᵀ x = y */                          \
             VT s = x[i];                                                           \
             for (int k = i + 1; k < d; ++k) s = s - A[k * (k + 1) / 2 + i] * x[k]; \
@@ -724,10 +732,6 @@ TARGET static void NAME##_chol_batch(int nt, int d, int ld, T *const *G, T *cons
             info[g0 + l] = (int)bad[l];                                            \
             if (bad[l]) continue;                                                  \
             for (int i = 0; i < d; ++i) bg[l][i] = xf[(size_t)i * LANES + l];      \
-            if (keep_l)                                                            \
-                for (int i = 0, e = 0; i < d; ++i)                                 \
-                    for (int k = 0; k <= i; ++k, ++e)                              \
-                        Gg[l][(size_t)i * ld + k] = Af[(size_t)e * LANES + l];     \
         }                                                                          \
     }                                                                              \
 }                                                                                  \
@@ -1013,9 +1017,9 @@ static int PREFIX##_gram_fused(int width, int64_t n, int64_t npf, const int *idx
                                          mean, w, wlane, K, oidx, oF, G, b, tt));         \
 }                                                                                  \
 static void PREFIX##_chol_batch(int width, int nt, int d, int ld, T *const *G,     \
-                                T *const *b, int keep_l, int *info)                \
+                                T *const *b, const T *const *z, int *info)         \
 {                                                                                  \
-    LORANK_DISPATCH(PREFIX, chol_batch, (nt, d, ld, G, b, keep_l, info));          \
+    LORANK_DISPATCH(PREFIX, chol_batch, (nt, d, ld, G, b, z, info));               \
 }                                                                                  \
 static void PREFIX##_residual(int width, int64_t n, const int *idx, const T *vals, \
                               const T *F, int stride, int rank, int biases,        \
