@@ -102,6 +102,27 @@ def test_normal_wishart_posterior_concentrates_on_the_truth():
     assert np.allclose(np.linalg.inv(np.mean(lams, 0)), cov_true, rtol=0.05)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_normal_wishart_posterior_is_the_textbook_update(dtype):
+    # One product for the sums and the scatter, against the two-pass formulas, on
+    # rows whose mean is 100x their spread (factor rows have a mean near 0).
+    rng = np.random.default_rng(5)
+    X = (50.0 + 0.5 * rng.standard_normal((3000, 4)) @ rng.standard_normal((4, 4))).astype(dtype)
+    mu0, beta0, nu0, W0_inv = rng.standard_normal(4), 3.0, 6.0, 2.0 * np.eye(4)
+    mu, beta, nu, W_inv = normal_wishart_posterior(X, mu0, beta0, nu0, W0_inv)
+    Xd = X.astype(np.float64)
+    N, xbar = len(Xd), Xd.mean(axis=0)
+    S = (Xd - xbar).T @ (Xd - xbar)
+    np.testing.assert_allclose(mu, (beta0 * mu0 + N * xbar) / (beta0 + N), rtol=1e-12)
+    assert beta == beta0 + N and nu == nu0 + N
+    np.testing.assert_allclose(
+        W_inv, W0_inv + S + beta0 * N / (beta0 + N) * np.outer(xbar - mu0, xbar - mu0),
+        rtol=1e-9)
+    empty = normal_wishart_posterior(np.empty((0, 4), dtype))
+    np.testing.assert_array_equal(empty[0], np.zeros(4))
+    np.testing.assert_array_equal(empty[3], np.eye(4))
+
+
 def _tiny(seed=0, m=12, n=9, density=0.6):
     R, _ = lorank.datasets.synthetic(m, n, int(m * n * density), rank=2, random_state=seed)
     return R
