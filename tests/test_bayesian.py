@@ -123,6 +123,35 @@ def test_normal_wishart_posterior_is_the_textbook_update(dtype):
     np.testing.assert_array_equal(empty[3], np.eye(4))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m, n", [(300, 40), (40, 300), (30, 20)])
+def test_the_folds_leading_factors_are_the_truncated_svd(dtype, m, n):
+    # Correlated columns, as consecutive samples are, a repeated one (rank-deficient)
+    # and a zero one; L Rᵀ's best rank-t approximation and every singular value.
+    rng = np.random.default_rng(6)
+    base_l, base_r = rng.standard_normal((m, 3)), rng.standard_normal((n, 3))
+    L = np.hstack([base_l + 0.1 * rng.standard_normal((m, 3)) for _ in range(5)]
+                  + [base_l[:, :1], np.zeros((m, 1))]).astype(dtype)
+    R = np.hstack([base_r + 0.1 * rng.standard_normal((n, 3)) for _ in range(5)]
+                  + [base_r[:, :1], rng.standard_normal((n, 1))]).astype(dtype)
+    t = 6
+    left, right, s = bayesian._leading_factors(L, R, t)
+    assert left.dtype == right.dtype == dtype and left.shape == (m, t) and right.shape == (n, t)
+    X = L.astype(np.float64) @ R.T.astype(np.float64)
+    U, sv, Vt = np.linalg.svd(X)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    k = min(m, n, L.shape[1])
+    # Squares exact to the Gram's rounding of s₁² (so a zero singular value is
+    # found within √eps s₁, not within eps s₁).
+    np.testing.assert_allclose(s[:k] ** 2, sv[:k] ** 2, rtol=0, atol=tol * sv[0] ** 2)
+    best = (U[:, :t] * sv[:t]) @ Vt[:t]
+    np.testing.assert_allclose(left.astype(np.float64) @ right.T, best, rtol=0,
+                               atol=10 * tol * sv[0])
+    # Balanced halves: left = U_t √s_t, right = V_t √s_t.
+    np.testing.assert_allclose(np.linalg.norm(left, axis=0), np.sqrt(sv[:t]), rtol=10 * tol)
+    np.testing.assert_allclose(np.linalg.norm(right, axis=0), np.sqrt(sv[:t]), rtol=10 * tol)
+
+
 def _tiny(seed=0, m=12, n=9, density=0.6):
     R, _ = lorank.datasets.synthetic(m, n, int(m * n * density), rank=2, random_state=seed)
     return R
