@@ -54,25 +54,25 @@ cdef extern from "_als_gram.h" nogil:
     void lorank_f_gram_rank1(int width, int64_t n, const int* idx, const float* vals,
                              const float* F, int stride, int rank, int biases, double mean,
                              const float* w, int wlane, int K, const int** oidx,
-                      const float** oF,
+                             const float** oF,
                              float* G, float* b, double* tt)
     void lorank_d_gram_rank1(int width, int64_t n, const int* idx, const double* vals,
                              const double* F, int stride, int rank, int biases, double mean,
                              const double* w, int wlane, int K, const int** oidx,
-                      const double** oF,
+                             const double** oF,
                              double* G, double* b, double* tt)
     enum: LORANK_BATCH_MAXD
     int lorank_f_gram_fused(int width, int64_t n, int64_t npf, const int* idx,
                             const float* vals,
                             const float* F, int stride, int rank, int biases, double mean,
                             const float* w, int wlane, int K, const int** oidx,
-                      const float** oF,
+                            const float** oF,
                             float* G, float* b, double* tt)
     int lorank_d_gram_fused(int width, int64_t n, int64_t npf, const int* idx,
                             const double* vals,
                             const double* F, int stride, int rank, int biases, double mean,
                             const double* w, int wlane, int K, const int** oidx,
-                      const double** oF,
+                            const double** oF,
                             double* G, double* b, double* tt)
     void lorank_f_chol_batch(int width, int nt, int d, int ld, float** G,
                              float** b, const float** z, int* info)
@@ -81,28 +81,28 @@ cdef extern from "_als_gram.h" nogil:
     void lorank_f_residual(int width, int64_t n, const int* idx, const float* vals,
                            const float* F, int stride, int rank, int biases, double mean,
                            const float* w, int wlane, int K, const int** oidx,
-                      const float** oF,
+                           const float** oF,
                            const float* x, double* sse, double* rsum)
     void lorank_d_residual(int width, int64_t n, const int* idx, const double* vals,
                            const double* F, int stride, int rank, int biases, double mean,
                            const double* w, int wlane, int K, const int** oidx,
-                      const double** oF,
+                           const double** oF,
                            const double* x, double* sse, double* rsum)
     void lorank_f_matvec(int width, int64_t n, const int* idx, const float* vals,
                          const float* F, int stride, int rank, int biases, double mean,
                          const float* w, int wlane, int K, const int** oidx,
-                      const float** oF,
+                         const float** oF,
                          const float* v, float* Gv, float* b, double* tt)
     void lorank_d_matvec(int width, int64_t n, const int* idx, const double* vals,
                          const double* F, int stride, int rank, int biases, double mean,
                          const double* w, int wlane, int K, const int** oidx,
-                      const double** oF,
+                         const double** oF,
                          const double* v, double* Gv, double* b, double* tt)
 
     void lorank_f_cg_gather(int width, int64_t n, const int* idx, const float* vals,
                             const float* F, int stride, int rank, int biases, double mean,
                             const float* w, int wlane, int K, const int** oidx,
-                      const float** oF,
+                            const float** oF,
                             float* X, float* b, double* tt,
                             const float* v, float* Gv, float* st)
     double lorank_f_cg_residual(int width, int64_t n, const float* X, const float* st,
@@ -112,7 +112,7 @@ cdef extern from "_als_gram.h" nogil:
     void lorank_d_cg_gather(int width, int64_t n, const int* idx, const double* vals,
                             const double* F, int stride, int rank, int biases, double mean,
                             const double* w, int wlane, int K, const int** oidx,
-                      const double** oF,
+                            const double** oF,
                             double* X, double* b, double* tt,
                             const double* v, double* Gv, double* st)
     void lorank_f_cg_begin(int width, int stride, const float* b, const float* xs,

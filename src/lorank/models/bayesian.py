@@ -96,9 +96,10 @@ def normal_wishart_posterior(X, mu0=None, beta0=BETA0, nu0=None, W0_inv=None):
     Defaults: μ₀ = 0, β₀ = 2, ν₀ = d, W₀ = I.
 
     The sums and the scatter come from one float64 product, [X 1]ᵀ[X 1], with
-    S = Σ x_k x_kᵀ − N x̄ x̄ᵀ: 2.5x faster than centering a copy of 480k factor
-    rows first, and exact to float64's rounding unless the mean dwarfs the
-    spread by about 1e8 (factor rows are spread around a mean near 0).
+    S = Σ x_k x_kᵀ − N x̄ x̄ᵀ: about 2x faster than centering a copy of 480k
+    factor rows first (38 -> 16 ms). The subtraction costs about 2·log10(mean /
+    spread) of float64's 16 digits (8 where the mean is 1e4 times the spread);
+    factor rows are spread around a mean near 0.
     """
     X = np.asarray(X)
     N, d = X.shape
