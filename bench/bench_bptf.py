@@ -6,13 +6,14 @@ subprocess (``python bench/bench_bptf.py --child PART SIZE THREADS``):
 - ``ml100k``: MovieLens 100K with 10 equal-count time bins, 5-fold
   (``TensorRatings.kfold(5, random_state=0)``): CPALS and BayesianCP (the
   independent prior, and the time chain ``time_mode=-1``) on user x item x bin,
-  BayesianALS on user x item (the same folds, the bin dropped), library
-  defaults, rank 10, float32. RMSE mean and standard deviation over the folds,
+  BayesianALS on user x item (the same folds, the bin dropped; with its default
+  per-user and per-item noise scales, and with one noise precision as BayesianCP
+  has), library defaults, rank 10, float32. RMSE mean and standard deviation over the folds,
   seconds per sweep (epoch) and per fit.
 - ``drift``: ``datasets.synthetic_drift`` (Netflix-shaped, factors drifting over
   2243 days) at 10M ratings (1M small), 30 equal-count bins, 90/10 random
   split, rank 10, float32: CPALS 10 iterations (tol=0), BayesianALS (user x
-  item) and BayesianCP ``n_samples=40, burn_in=10`` (shortened from the
+  item, both noise models) and BayesianCP ``n_samples=40, burn_in=10`` (shortened from the
   default 200/20 to keep the run short on a shared machine). Seconds per sweep
   (median, fastest), held-out RMSE, peak RSS of the part so far.
 """
@@ -65,6 +66,9 @@ def _models(threads, sweeps=None):
                                                            random_state=0, **cp_kw), True),
         "BayesianALS (user x item)": (lambda: lorank.BayesianALS(10, n_threads=threads,
                                                                  random_state=0, **kw), False),
+        # One noise precision, as BayesianCP has: the like-for-like comparison.
+        'BayesianALS (user x item), noise="global"': (lambda: lorank.BayesianALS(
+            10, noise="global", n_threads=threads, random_state=0, **kw), False),
         "BayesianCP (user x item x bin)": (lambda: lorank.BayesianCP(
             10, n_threads=threads, random_state=0, **kw), True),
         "BayesianCP, time chain": (lambda: lorank.BayesianCP(
