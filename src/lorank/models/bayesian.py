@@ -279,11 +279,11 @@ class BayesianALS(CompletionModel):
     and top-k costs (mean_rank + 2) / (rank + 2) times ALS's.
 
     Memory: the kept samples take (mean_rank + 8·rank)·(m + n) numbers of
-    ``dtype``, plus about 2.3× that (the side-by-side copy and its product
-    with the short side's QR factor) during a fold; exact (``mean_rank=None``)
-    K·rank·(m + n), allocated once at the start. With rank 10, float32 and
-    K = 200 at the Netflix shape (497,959 rows and columns): 0.22 GB (+0.50 GB
-    during a fold, measured) compressed, whatever K,
+    ``dtype``, plus mean_rank·(m + n) during a fold (the new compressed sum
+    before it replaces the old; the sum beside the buffer is a view);
+    exact (``mean_rank=None``) K·rank·(m + n), allocated once at the start.
+    With rank 10, float32 and K = 200 at the Netflix shape (497,959 rows and
+    columns): 0.22 GB (+0.07 GB during a fold, measured) compressed, whatever K,
     4.0 GB exact. The noise scales add nothing per rating (a factor row
     with a spare lane: rank 15 with biases takes rows of 32 floats, not 16).
 
@@ -688,31 +688,38 @@ class _SampleMean:
     values σ_{t+1} ≥ σ_{t+2} ≥ ... adds an error of spectral norm σ_{t+1} and
     Frobenius norm (Σ σ²)^½; by the triangle inequality the sums of those over
     the folds bound the compressed sum's error, in both norms.
+
+    One array per side holds both, columns [t − w, t) the compressed sum (w <= t
+    = mean_rank columns, written by the folds) and [t, t + buffer·rank) the
+    buffer: the sum beside the buffer is a view, never a copy (a fresh 211 MB
+    copy per fold cost 0.3-0.5 s at the Netflix shape inside a fit, its pages
+    faulted in each time).
     """
 
     def __init__(self, m, n, rank, n_kept, mean_rank, dtype):
         self.rank, self.mean_rank, self.dtype = rank, mean_rank, dtype
         self.buffer = n_kept if mean_rank is None else min(n_kept, _BUFFER)
-        self.U = np.empty((m, self.buffer * rank), dtype)
-        self.V = np.empty((n, self.buffer * rank), dtype)
-        self.left, self.right = np.empty((m, 0), dtype), np.empty((n, 0), dtype)
+        self.t = 0 if mean_rank is None else mean_rank
+        self.L = np.empty((m, self.t + self.buffer * rank), dtype)
+        self.R = np.empty((n, self.t + self.buffer * rank), dtype)
+        self.width = 0        # columns of the compressed sum
         self.pending = 0      # samples in the buffer
         self.count = 0        # samples in all
         self.spectral = 0.0   # error bounds of the sum: spectral and Frobenius norm
         self.frobenius = 0.0
 
     def add(self, A, B):
-        r, k = self.rank, self.pending
-        self.U[:, k * r:(k + 1) * r] = A[:, :r]
-        self.V[:, k * r:(k + 1) * r] = B[:, :r]
+        r, c = self.rank, self.t + self.pending * self.rank
+        self.L[:, c:c + r] = A[:, :r]
+        self.R[:, c:c + r] = B[:, :r]
         self.pending += 1
         self.count += 1
         if self.mean_rank is not None and self.pending == self.buffer:
             self.fold()
 
     def _side_by_side(self):
-        w = self.pending * self.rank
-        return (np.hstack([self.left, self.U[:, :w]]), np.hstack([self.right, self.V[:, :w]]))
+        cols = slice(self.t - self.width, self.t + self.pending * self.rank)
+        return self.L[:, cols], self.R[:, cols]
 
     def fold(self):
         """Compress the sum so far (with the buffer) to rank ``mean_rank``."""
@@ -722,57 +729,58 @@ class _SampleMean:
         # One BLAS thread: the same bits for any thread count (and no oversubscribed
         # BLAS threads spinning on a busy machine: 14x faster there, measured).
         with single_threaded_blas():
-            self.left, self.right, s = _leading_factors(L, R, self.mean_rank)
+            left, right, s = _leading_factors(L, R, self.mean_rank)
         dropped = s[self.mean_rank:]
         if dropped.size:
             self.spectral += float(dropped[0])
             self.frobenius += float(np.sqrt(np.sum(dropped * dropped)))
+        self.width = left.shape[1]
+        self.L[:, self.t - self.width:self.t] = left
+        self.R[:, self.t - self.width:self.t] = right
         self.pending = 0
 
     def mean(self, final=False):
         """(left, right) of the mean so far: the compressed sum beside the buffer, / K.
         ``final``: the samples are scaled in place (no copy; the end of the fit)."""
         scale = self.dtype.type(1.0 / self.count)
-        if self.mean_rank is None:
-            w = self.count * self.rank
-            if not final:
-                return self.U[:, :w] * scale, self.V[:, :w].copy()
-            left = self.U[:, :w]
-            left *= scale
-            return left, self.V[:, :w]
         L, R = self._side_by_side()
-        return L * scale, R
+        if not final:
+            return L * scale, R.copy()
+        L *= scale
+        return L, R
 
 
 def _leading_factors(L, R, t):
     """(left, right, s): the best rank-t approximation of L Rᵀ as left rightᵀ
     (left = U_t √s_t, right = V_t √s_t, in L's dtype) and every singular value s.
 
-    The shorter side is reduced by a QR, R = Q₂R₂, so that L Rᵀ = W Q₂ᵀ with W =
-    L R₂ᵀ tall and narrow; W's right singular vectors and values come from the
-    eigendecomposition of its Gram WᵀW, summed in float64 over row blocks. A
-    Householder QR of the tall side (``LowRank.svd``) sweeps it once per column
-    panel: at the Netflix shape (480k x 110 float32, one thread) that took
-    1.86 s against 0.49 s, with singular values within 4e-7 s₁ of each other
-    (``python bench/run.py bayesian_fold``). The squared singular
-    values are exact to float64's rounding of s₁², far below float32 storage's.
+    The shorter side is reduced by a QR, R = Q₂R₂, so that L Rᵀ = (L R₂ᵀ) Q₂ᵀ;
+    the right singular vectors and values of L R₂ᵀ come from the
+    eigendecomposition of its Gram R₂ (LᵀL) R₂ᵀ, with LᵀL summed in float64 over
+    row blocks of L, and left = L (R₂ᵀ V_t) / √s_t, one product with the tall
+    side. A Householder QR of the tall side (``LowRank.svd``) sweeps it once
+    per column panel: at the Netflix shape (480k x 110 float32, one thread)
+    that took 2.12 s against 0.35 s for this (``python bench/run.py
+    bayesian_fold``; inside a fit, 1.4 s against 0.42-0.47 s). The squared singular
+    values are exact to float64's rounding of ‖L‖²‖R‖², far below float32
+    storage's when the columns do not cancel (consecutive samples do not).
     """
     if len(L) < len(R):
         right, left, s = _leading_factors(R, L, t)
         return left, right, s
     Q2, R2 = scipy.linalg.qr(R, mode="economic", check_finite=False)
-    W = L @ R2.T.astype(L.dtype)
-    k = W.shape[1]
-    G = np.zeros((k, k))
-    for start in range(0, len(W), _GRAM_BLOCK):
-        C = W[start:start + _GRAM_BLOCK].astype(np.float64)
-        G += C.T @ C
-    ev, V = np.linalg.eigh(G)
+    k = L.shape[1]
+    M = np.zeros((k, k))
+    for start in range(0, len(L), _GRAM_BLOCK):
+        C = L[start:start + _GRAM_BLOCK].astype(np.float64)
+        M += C.T @ C
+    R2 = R2.astype(np.float64)
+    ev, V = np.linalg.eigh(R2 @ M @ R2.T)
     s = np.sqrt(np.maximum(ev[::-1], 0.0))
     V = V[:, ::-1][:, :t]
     top = s[:t]
     scale = np.divide(1.0, np.sqrt(top), out=np.zeros_like(top), where=top > 0)
-    left = W @ (V * scale).astype(L.dtype)       # W v / √s = U √s
+    left = L @ (R2.T @ (V * scale)).astype(L.dtype)    # (L R₂ᵀ) v / √s = U √s
     right = Q2 @ (V * (top * scale)).astype(Q2.dtype)  # Q₂ v √s = V √s
     return (np.ascontiguousarray(left, dtype=L.dtype),
             np.ascontiguousarray(right, dtype=L.dtype), s)
