@@ -1036,6 +1036,14 @@ def lane_problem(dtype, rank, biases, variant, target_weights=True, seed=0, **kw
     return args, lane_kw, w.astype(dtype), tau
 
 
+def as_nnz_weights(args, lane_kw, w, tau):
+    """lane_kw with the factored weights as the one nnz array τ_j κ_i (float64)."""
+    owner = np.repeat(np.arange(len(tau)), np.diff(args[0]))
+    kw = {k: v for k, v in lane_kw.items() if k not in ("weight_lane", "target_weights")}
+    kw["weights"] = tau[owner] * w.astype(np.float64)
+    return kw
+
+
 LANE_RANKS = [(3, True), (10, False), (14, True), (40, True)]  # 14 + 1: the last lane free
 
 
@@ -1049,9 +1057,7 @@ def test_factored_weights_match_numpy_with_their_products(dtype, path, variant, 
     # Lane and target weights are the nnz weights τ_j κ_i without the nnz array.
     args, lane_kw, w, tau = lane_problem(dtype, rank, biases, variant, noise=noise,
                                          reg=0.3 if noise > 1 else 0.03)
-    owner = np.repeat(np.arange(len(tau)), np.diff(args[0]))
-    ref_kw = {k: v for k, v in lane_kw.items() if k not in ("weight_lane", "target_weights")}
-    ref_kw["weights"] = tau[owner] * w.astype(np.float64)
+    ref_kw = as_nnz_weights(args, lane_kw, w, tau)
     previous = _als._set_gram_path(path)
     try:
         check_against_reference(args, lane_kw, dtype, ref_kw=ref_kw)
@@ -1101,9 +1107,7 @@ def test_factored_weights_tiled_sweep_matches_numpy(dtype, variant, noise, tiled
     n_fixed = 3 * (1 << 20) // _factor_storage(1, rank + 1, dtype).nbytes
     args, lane_kw, w, tau = lane_problem(dtype, rank, True, variant, n_fixed=n_fixed,
                                          noise=noise, reg=0.3 if noise > 1 else 0.03)
-    owner = np.repeat(np.arange(len(tau)), np.diff(args[0]))
-    ref_kw = {k: v for k, v in lane_kw.items() if k not in ("weight_lane", "target_weights")}
-    ref_kw["weights"] = tau[owner] * w.astype(np.float64)
+    ref_kw = as_nnz_weights(args, lane_kw, w, tau)
     check_against_reference(args, lane_kw, dtype, ref_kw=ref_kw)
 
 

@@ -664,13 +664,13 @@ cdef inline double bias_penalty(const Extra* ex, Py_ssize_t j, double lam_j) noe
     return ex.bias_lam[j] if ex.bias_lam != NULL else lam_j
 
 
-cdef inline void finish_begin(floating* G, floating* b, floating* work, int stride,
-                              int rank, bint biases, double lam_j,
+cdef inline void finish_begin(floating* G, floating* b, double* tt, floating* work,
+                              int stride, int rank, bint biases, double lam_j,
                               const Extra* ex, Py_ssize_t j) noexcept nogil:
     """The first part of finish: keep what the loss needs (b, G's bias row and, on
     the general path, G's lower triangle) in ``work``, then turn G, b into the
-    system P = G + Π + λI, h = b + π. With target weights, G and b are first
-    scaled by target j's (the caller scales tt)."""
+    system P = G + Π + λI, h = b + π. With target weights, G, b and tt are first
+    scaled by target j's."""
     cdef int d = rank + (1 if biases else 0)
     cdef int i, k
     cdef floating lam = <floating> lam_j
@@ -679,6 +679,7 @@ cdef inline void finish_begin(floating* G, floating* b, floating* work, int stri
     cdef floating* srow = work + stride
     cdef floating* Gd = work + FINISH_ROWS * stride  # d rows: the data Gram's lower triangle
     if ex.tw != NULL:
+        tt[0] = tt[0] * ex.tw[j]
         c = <floating> ex.tw[j]
         for i in range(d):
             b[i] = b[i] * c
@@ -796,9 +797,7 @@ cdef int finish(floating* G, floating* b, double tt, floating* work, int64_t p0,
     triangle (all of G that is read) and b are overwritten. ``work`` holds
     FINISH_ROWS + d rows of stride."""
     cdef int d = rank + (1 if biases else 0)
-    if ex.tw != NULL:
-        tt = tt * ex.tw[j]
-    finish_begin(G, b, work, stride, rank, biases, lam_j, ex, j)
+    finish_begin(G, b, &tt, work, stride, rank, biases, lam_j, ex, j)
     return finish_end(cholesky_solve(d, stride, G, b, scaled_normals(ex, j, d, work, stride)),
                       G, b, tt, work, p0, n_obs, idx,
                       vals, fixed, stride, rank, biases, mean, lam_j, ex, j, x, sse, rsum)
@@ -820,9 +819,8 @@ cdef void finish_batch(int nt, floating** Gs, floating** bs, floating** works,
     cdef int info[BATCH]
     cdef const floating* zs[BATCH]
     for t in range(nt):
-        if ex.tw != NULL:
-            tts[t] = tts[t] * ex.tw[js[t]]
-        finish_begin(Gs[t], bs[t], works[t], stride, rank, biases, lam[js[t]], ex, js[t])
+        finish_begin(Gs[t], bs[t], &tts[t], works[t], stride, rank, biases, lam[js[t]], ex,
+                     js[t])
         zs[t] = scaled_normals(ex, js[t], d, works[t], stride)
     if _batch_solve and d <= LORANK_BATCH_MAXD:
         if floating is double:
