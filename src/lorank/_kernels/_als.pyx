@@ -11,7 +11,8 @@ and on the bias lane its own penalty β_j (``bias_lam``, λ_j by default):
 
     P = Σ_{i∈Ω_j} w_i f_i f_iᵀ + Π + diag(λ_j, …, λ_j, β_j),
     h = Σ_{i∈Ω_j} w_i t_i f_i + π,
-    x_j = P⁻¹h  (+ s · L⁻ᵀz with P = L Lᵀ and z ~ N(0, I), when sampling),
+    x_j = P⁻¹h  (+ s · L⁻ᵀz with P = L Lᵀ and z ~ N(0, I), when sampling: one back
+          substitution, x_j = L⁻ᵀ(L⁻¹h + s z)),
 
 written to row j of ``solved``. ALS uses λ_j = reg·|Ω_j|^α and its Baseline's damping as β;
 BayesianALS a prior and sampling; ImplicitALS weights and a prior; CPALS ``others``.
