@@ -80,9 +80,15 @@ def ml100k_raw(ml100k_dir):
 # ---------------------------------------------------------------- Dask
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def dask_client():
-    """A two-process LocalCluster (one thread each), shared by the whole session."""
+    """A two-process LocalCluster (one thread each), shared by one test module.
+
+    It closes when its module ends: a cluster left running through the session
+    keeps an event loop in this process whose retries and jittered callbacks draw
+    from the global ``random`` module, and Hypothesis reports any draw that lands
+    inside one of its strategies (a ``HypothesisDeprecationWarning``, an error under
+    ``filterwarnings = error``) in whatever module runs at the time."""
     distributed = pytest.importorskip("distributed")
     # Any free port for the dashboard: other clusters on the machine may hold 8787.
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,

@@ -28,7 +28,7 @@ VALID_RTOL = 1e-14
 
 @pytest.fixture(scope="module")
 def client(dask_client):
-    return dask_client  # the session's LocalCluster (conftest.py)
+    return dask_client  # the module's LocalCluster (conftest.py)
 
 
 @pytest.fixture(scope="module")

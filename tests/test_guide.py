@@ -52,7 +52,7 @@ def test_distributed_example_runs(dask_client, capsys):
     pytest.importorskip("dask.dataframe")
     page = DOCS / "distributed.md"
     (block,) = re.findall(r"```py\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
-    # The example starts its own cluster; here it runs on the session's.
+    # The example starts its own cluster; here it runs on the module's (conftest.py).
     code = block.replace(
         "LocalCluster(n_workers=2, threads_per_worker=1) as cluster, Client(cluster) as client",
         "contextlib.nullcontext(__client) as client")
