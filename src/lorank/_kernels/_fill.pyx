@@ -26,6 +26,7 @@ from cython cimport floating
 
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
+from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
 import numpy as np
@@ -43,15 +44,17 @@ cdef extern from "_fill_pass.h" nogil:
     double lorank_fill_d_scatter(int width, int64_t n, const int* idx, const double* vals,
                                  const double* TD, int stride, const double* o, double* acc)
     void lorank_fill_f_row(int width, int64_t n, const int* idx, const float* vals,
-                           const float* V, int stride, int na, int nk, const float* y,
+                           const float* V, int stride, int na, const float* y,
                            const float* K, const float* h, const float* L,
-                           const float* ones, float* f, float* acc, double* ss,
-                           double* gff, double* gyf)
+                           const float* ones, float* f, float* acc, double* ss)
+    void lorank_fill_f_grams(int width, int nb, const float* F, const float* Y, int stride,
+                             int nk, double* fd, double* gff, double* gyf)
+    void lorank_fill_d_grams(int width, int nb, const double* F, const double* Y, int stride,
+                             int nk, double* fd, double* gff, double* gyf)
     void lorank_fill_d_row(int width, int64_t n, const int* idx, const double* vals,
-                           const double* V, int stride, int na, int nk, const double* y,
+                           const double* V, int stride, int na, const double* y,
                            const double* K, const double* h, const double* L,
-                           const double* ones, double* f, double* acc, double* ss,
-                           double* gff, double* gyf)
+                           const double* ones, double* f, double* acc, double* ss)
 
 cdef extern from *:
     """
@@ -65,6 +68,11 @@ cdef extern from *:
 
 #: Widest factor row the passes take, in bytes.
 MAX_ROW_BYTES = LORANK_MAXBYTES
+
+# Rows of the fused step whose Grams are summed together (from their new rows,
+# still in cache), one register per Gram vector.
+cdef enum:
+    _GRAM_BLOCK = 32
 
 # Threads in the team of the last pass's loop (written once per pass).
 cdef int _team[1]
@@ -126,7 +134,8 @@ def step(indptr, indices, values, Y, K, h, L, V, F, chunks, acc, sse, grams, out
 
     Row chunk c (rows ``chunks[c]:chunks[c+1]``) adds into ``acc[c]`` (scratch),
     ``sse[c] = (Σ s², Σ s'²)`` and ``grams[c] = (FᵀF, YᵀF)`` (first ``nk`` rows,
-    float64); then ``out[j] = Σ_c acc[c, j]`` in chunk order. K and L are read in
+    float64, summed over blocks of 32 new rows while they are in cache); then
+    ``out[j] = Σ_c acc[c, j]`` in chunk order. K and L are read in
     their first ``na`` rows (Y's lanes beyond ``na`` must be zero)."""
     _check_index_dtype(indices)
     _step(indptr, indices, values, Y, K, h, L, V, F, chunks, acc, sse, grams, out, na, nk,
@@ -165,8 +174,10 @@ def _step(const long long[::1] indptr, const int[::1] indices,
     _check_same("out and V rows", out.shape[0], n_cols)
     _check_threads(n_threads)
     cdef floating[::1] ones = np.ones(stride, np.float64 if floating is double else np.float32)
-    cdef int64_t p0
+    cdef int64_t p0, i0
     cdef floating total
+    cdef double* fd
+    cdef int failed = 0
     _team[0] = 0
     for c in prange(n_chunks, nogil=True, num_threads=n_threads, schedule="dynamic",
                     chunksize=1):
@@ -176,18 +187,34 @@ def _step(const long long[::1] indptr, const int[::1] indices,
         memset(&grams[c, 0, 0, 0], 0, 2 * nk * stride * sizeof(double))
         sse[c, 0] = 0
         sse[c, 1] = 0
+        fd = <double*> malloc(_GRAM_BLOCK * stride * sizeof(double))
+        if fd == NULL:
+            failed += 1
+            continue
+        i0 = chunks[c]
         for i in range(chunks[c], chunks[c + 1]):
             p0 = indptr[i]
             if floating is double:
                 lorank_fill_d_row(SIMD_WIDTH, indptr[i + 1] - p0, &indices[p0], &values[p0],
-                                  &V[0, 0], stride, na, nk, &Y[i, 0], &K[0, 0], &h[0],
-                                  &L[0, 0], &ones[0], &F[i, 0], &acc[c, 0, 0], &sse[c, 0],
-                                  &grams[c, 0, 0, 0], &grams[c, 1, 0, 0])
+                                  &V[0, 0], stride, na, &Y[i, 0], &K[0, 0], &h[0], &L[0, 0],
+                                  &ones[0], &F[i, 0], &acc[c, 0, 0], &sse[c, 0])
             else:
                 lorank_fill_f_row(SIMD_WIDTH, indptr[i + 1] - p0, &indices[p0], &values[p0],
-                                  &V[0, 0], stride, na, nk, &Y[i, 0], &K[0, 0], &h[0],
-                                  &L[0, 0], &ones[0], &F[i, 0], &acc[c, 0, 0], &sse[c, 0],
-                                  &grams[c, 0, 0, 0], &grams[c, 1, 0, 0])
+                                  &V[0, 0], stride, na, &Y[i, 0], &K[0, 0], &h[0], &L[0, 0],
+                                  &ones[0], &F[i, 0], &acc[c, 0, 0], &sse[c, 0])
+            if i + 1 - i0 == _GRAM_BLOCK or i + 1 == chunks[c + 1]:
+                if floating is double:
+                    lorank_fill_d_grams(SIMD_WIDTH, <int> (i + 1 - i0), &F[i0, 0], &Y[i0, 0],
+                                        stride, nk, fd, &grams[c, 0, 0, 0],
+                                        &grams[c, 1, 0, 0])
+                else:
+                    lorank_fill_f_grams(SIMD_WIDTH, <int> (i + 1 - i0), &F[i0, 0], &Y[i0, 0],
+                                        stride, nk, fd, &grams[c, 0, 0, 0],
+                                        &grams[c, 1, 0, 0])
+                i0 = i + 1
+        free(fd)
+    if failed:
+        raise MemoryError("the fused step could not allocate its Gram block")
     for j in prange(n_cols, nogil=True, num_threads=n_threads, schedule="static"):
         for k in range(stride):
             total = 0

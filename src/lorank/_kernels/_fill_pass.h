@@ -261,15 +261,15 @@ LORANK_AVX512 static double lorank_fill_f64x1_scatter(
  *   t = y K;  s = x − ⟨t, V_j⟩;  a = Σ s V_j;  ss[0] += Σ s²     (gather)
  *   f = a ⊙ h + y L  (the new row, written to `f`)
  *   s' = x − ⟨f, V_j⟩;  acc[j] += s' f;  ss[1] += Σ s'²          (scatter)
- *   gff[q] += f_q f,  gyf[q] += y_q f  for q < nk  (float64 Grams, rows of `stride`)
- * K and L are stride x stride, only their first `na` rows read (y is zero beyond). */
-#define LORANK_FILL_DEFINE_ROW(NAME, T, VT, DV, GATHER, SCATTER, TARGET)                \
+ * K and L are stride x stride, only their first `na` rows read (y is zero beyond).
+ * The Grams of the new rows are summed by blocks of rows after it (NAME_grams). */
+#define LORANK_FILL_DEFINE_ROW(NAME, T, VT, GATHER, SCATTER, TARGET)                    \
 TARGET static void NAME##_row(                                                     \
     int64_t n, const int *__restrict__ idx, const T *__restrict__ vals,            \
-    const T *__restrict__ V, int stride, int na, int nk, const T *__restrict__ y,  \
+    const T *__restrict__ V, int stride, int na, const T *__restrict__ y,          \
     const T *__restrict__ K, const T *__restrict__ h, const T *__restrict__ L,     \
     const T *__restrict__ ones, T *__restrict__ f, T *__restrict__ acc,            \
-    double *__restrict__ ss, double *__restrict__ gff, double *__restrict__ gyf)   \
+    double *__restrict__ ss)                                                       \
 {                                                                                  \
     enum { LANES = sizeof(VT) / sizeof(T), MAXV = LORANK_MAXBYTES / sizeof(VT) };  \
     const int nv = stride / LANES;                                                 \
@@ -284,36 +284,68 @@ TARGET static void NAME##_row(                                                  
     for (int q = 0; q < na; ++q)                                                   \
         for (int v = 0; v < nv; ++v) fv[v] += y[q] * Lv[q * nv + v];               \
     ss[1] += SCATTER(n, idx, vals, V, stride, f, acc);                             \
-    DV fd[2 * MAXV];                                                               \
-    const int nd = stride / (int)(sizeof(DV) / sizeof(double));                    \
-    for (int b = 0; b < stride; ++b) ((double *)fd)[b] = f[b];                     \
-    DV *gf = (DV *)gff, *gy = (DV *)gyf;                                           \
-    for (int q = 0; q < nk; ++q) {                                                 \
-        const double fq = f[q], yq = y[q];                                         \
-        for (int v = 0; v < nd; ++v) {                                             \
-            gf[q * nd + v] += fq * fd[v];                                          \
-            gy[q * nd + v] += yq * fd[v];                                          \
-        }                                                                          \
-    }                                                                              \
 }
 
-LORANK_FILL_DEFINE_ROW(lorank_fill_f16, float, lorank_vf16, lorank_vd16, lorank_fill_f16_gather, lorank_fill_f16_scatter, LORANK_NO_TARGET)
-LORANK_FILL_DEFINE_ROW(lorank_fill_d16, double, lorank_vd16, lorank_vd16, lorank_fill_d16_gather, lorank_fill_d16_scatter, LORANK_NO_TARGET)
+LORANK_FILL_DEFINE_ROW(lorank_fill_f16, float, lorank_vf16, lorank_fill_f16_gather, lorank_fill_f16_scatter, LORANK_NO_TARGET)
+LORANK_FILL_DEFINE_ROW(lorank_fill_d16, double, lorank_vd16, lorank_fill_d16_gather, lorank_fill_d16_scatter, LORANK_NO_TARGET)
 #if LORANK_X86_VARIANTS
-LORANK_FILL_DEFINE_ROW(lorank_fill_f32, float, lorank_vf32, lorank_vd32, lorank_fill_f32_gather, lorank_fill_f32_scatter, __attribute__((target("arch=haswell"))))
-LORANK_FILL_DEFINE_ROW(lorank_fill_d32, double, lorank_vd32, lorank_vd32, lorank_fill_d32_gather, lorank_fill_d32_scatter, __attribute__((target("arch=haswell"))))
-LORANK_FILL_DEFINE_ROW(lorank_fill_f64, float, lorank_vf64, lorank_vd64, lorank_fill_f64_gather, lorank_fill_f64_scatter, __attribute__((target("arch=skylake-avx512"))))
-LORANK_FILL_DEFINE_ROW(lorank_fill_d64, double, lorank_vd64, lorank_vd64, lorank_fill_d64_gather, lorank_fill_d64_scatter, __attribute__((target("arch=skylake-avx512"))))
+LORANK_FILL_DEFINE_ROW(lorank_fill_f32, float, lorank_vf32, lorank_fill_f32_gather, lorank_fill_f32_scatter, __attribute__((target("arch=haswell"))))
+LORANK_FILL_DEFINE_ROW(lorank_fill_d32, double, lorank_vd32, lorank_fill_d32_gather, lorank_fill_d32_scatter, __attribute__((target("arch=haswell"))))
+LORANK_FILL_DEFINE_ROW(lorank_fill_f64, float, lorank_vf64, lorank_fill_f64_gather, lorank_fill_f64_scatter, __attribute__((target("arch=skylake-avx512"))))
+LORANK_FILL_DEFINE_ROW(lorank_fill_d64, double, lorank_vd64, lorank_fill_d64_gather, lorank_fill_d64_scatter, __attribute__((target("arch=skylake-avx512"))))
 /* The one-vector float loops above, in the generic signature. */
 #define lorank_fill_f64x1_g(n, idx, vals, O, stride, t, scale, out)                \
     lorank_fill_f64x1_gather(n, idx, vals, O, t, scale, out)
 #define lorank_fill_f64x1_s(n, idx, vals, TD, stride, o, acc)                      \
     lorank_fill_f64x1_scatter(n, idx, vals, TD, o, acc)
-LORANK_FILL_DEFINE_ROW(lorank_fill_f64x1, float, lorank_vf64, lorank_vd64, lorank_fill_f64x1_g, lorank_fill_f64x1_s, LORANK_AVX512)
+LORANK_FILL_DEFINE_ROW(lorank_fill_f64x1, float, lorank_vf64, lorank_fill_f64x1_g, lorank_fill_f64x1_s, LORANK_AVX512)
 #endif
 
+/* The Grams of a block of nb new rows F (and their stored rows Y), for q < nk:
+ * gff[q] += Σ_b f_bq f_b, gyf[q] += Σ_b y_bq f_b, in float64, rows in order. The
+ * block's rows go to float64 in `fd` (nb * stride doubles) once; each of the
+ * Grams' vectors then sums the block in a register. */
+#define LORANK_FILL_DEFINE_GRAMS(NAME, T, DV, TARGET)                                    \
+TARGET static void NAME##_grams(                                                   \
+    int nb, const T *__restrict__ F, const T *__restrict__ Y, int stride, int nk,  \
+    double *__restrict__ fd, double *__restrict__ gff, double *__restrict__ gyf)   \
+{                                                                                  \
+    const int nd = stride / (int)(sizeof(DV) / sizeof(double));                    \
+    for (int64_t e = 0; e < (int64_t)nb * stride; ++e) fd[e] = F[e];               \
+    const DV *fv = (const DV *)fd;                                                 \
+    DV *gf = (DV *)gff, *gy = (DV *)gyf;                                           \
+    for (int q = 0; q < nk; ++q)                                                   \
+        for (int v = 0; v < nd; ++v) {                                             \
+            DV a = gf[q * nd + v], c = gy[q * nd + v];                             \
+            for (int b = 0; b < nb; ++b) {                                         \
+                const DV x = fv[(size_t)b * nd + v];                               \
+                a += fd[(size_t)b * stride + q] * x;                               \
+                c += (double)Y[(size_t)b * stride + q] * x;                        \
+            }                                                                      \
+            gf[q * nd + v] = a;                                                    \
+            gy[q * nd + v] = c;                                                    \
+        }                                                                          \
+}
+LORANK_FILL_DEFINE_GRAMS(lorank_fill_f16, float, lorank_vd16, LORANK_NO_TARGET)
+LORANK_FILL_DEFINE_GRAMS(lorank_fill_d16, double, lorank_vd16, LORANK_NO_TARGET)
+#if LORANK_X86_VARIANTS
+LORANK_FILL_DEFINE_GRAMS(lorank_fill_f32, float, lorank_vd32, __attribute__((target("arch=haswell"))))
+LORANK_FILL_DEFINE_GRAMS(lorank_fill_d32, double, lorank_vd32, __attribute__((target("arch=haswell"))))
+LORANK_FILL_DEFINE_GRAMS(lorank_fill_f64, float, lorank_vd64, __attribute__((target("arch=skylake-avx512"))))
+LORANK_FILL_DEFINE_GRAMS(lorank_fill_d64, double, lorank_vd64, __attribute__((target("arch=skylake-avx512"))))
+#endif
+#define LORANK_FILL_GRAMS_ARGS (nb, F, Y, stride, nk, fd, gff, gyf)
+#define LORANK_FILL_DEFINE_GRAMS_DISPATCH(PREFIX, T)                               \
+static void PREFIX##_grams(int width, int nb, const T *F, const T *Y, int stride,  \
+                           int nk, double *fd, double *gff, double *gyf)           \
+{                                                                                  \
+    LORANK_DISPATCH(PREFIX, grams, LORANK_FILL_GRAMS_ARGS);                        \
+}
+LORANK_FILL_DEFINE_GRAMS_DISPATCH(lorank_fill_f, float)
+LORANK_FILL_DEFINE_GRAMS_DISPATCH(lorank_fill_d, double)
+
 #define LORANK_FILL_ROW_ARGS                                                       \
-    (n, idx, vals, V, stride, na, nk, y, K, h, L, ones, f, acc, ss, gff, gyf)
+    (n, idx, vals, V, stride, na, y, K, h, L, ones, f, acc, ss)
 #if LORANK_X86_VARIANTS
 #define LORANK_FILL_ROW_CHOOSE(PREFIX)                                             \
     if (width == 64) PREFIX##64_row LORANK_FILL_ROW_ARGS;                          \
@@ -327,9 +359,9 @@ LORANK_FILL_DEFINE_ROW(lorank_fill_f64x1, float, lorank_vf64, lorank_vd64, loran
 #endif
 #define LORANK_FILL_DEFINE_ROW_DISPATCH(PREFIX, T, FAST)                           \
 static void PREFIX##_row(int width, int64_t n, const int *idx, const T *vals,      \
-                         const T *V, int stride, int na, int nk, const T *y,       \
-                         const T *K, const T *h, const T *L, const T *ones, T *f,  \
-                         T *acc, double *ss, double *gff, double *gyf)             \
+                         const T *V, int stride, int na, const T *y, const T *K,   \
+                         const T *h, const T *L, const T *ones, T *f, T *acc,      \
+                         double *ss)                                               \
 {                                                                                  \
     FAST { LORANK_FILL_ROW_CHOOSE(PREFIX) }                                        \
 }
